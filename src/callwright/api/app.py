@@ -1,0 +1,56 @@
+"""The ASGI application: Partner API (/api/v2), operator API (/admin/v1), health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from callwright import __version__
+from callwright.api.errors import install_error_handlers
+from callwright.api.routes import admin, agents, config
+from callwright.platform import Platform
+from callwright.settings import Settings, get_settings
+
+PARTNER_API_PREFIX = "/api/v2"
+ADMIN_API_PREFIX = "/admin/v1"
+
+
+def create_app(
+    settings: Settings | None = None, *, platform: Platform | None = None
+) -> FastAPI:
+    """Build the app. Pass ``platform`` to share one (tests); otherwise it is built at start-up."""
+    settings = settings or (platform.settings if platform else get_settings())
+    owns_platform = platform is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.platform = platform or Platform.from_settings(settings)
+        try:
+            yield
+        finally:
+            if owns_platform:
+                await app.state.platform.close()
+
+    app = FastAPI(
+        title="Callwright",
+        version=__version__,
+        summary="Self-hostable AI phone agents; Partner API wire-compatible with Vocobase v2.",
+        lifespan=lifespan,
+    )
+    if platform is not None:
+        app.state.platform = platform
+    install_error_handlers(app)
+
+    partner_api = APIRouter(prefix=PARTNER_API_PREFIX)
+    partner_api.include_router(config.router)
+    partner_api.include_router(agents.router)
+    app.include_router(partner_api)
+    app.include_router(admin.router, prefix=ADMIN_API_PREFIX)
+
+    @app.get("/healthz", summary="Liveness check", tags=["health"])
+    async def healthz() -> dict[str, object]:
+        return {"success": True, "data": {"status": "ok", "version": __version__}}
+
+    return app

@@ -1,0 +1,71 @@
+"""FastAPI dependencies: the store session, the platform, and the tenant resolved from the API key."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callwright.domain.errors import Forbidden, Unauthorized
+from callwright.platform import Platform
+from callwright.services import partners
+from callwright.store.models import Partner
+
+
+def get_platform(request: Request) -> Platform:
+    return request.app.state.platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+async def get_session(platform: PlatformDep) -> AsyncIterator[AsyncSession]:
+    async with platform.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def current_partner(request: Request, session: SessionDep) -> Partner:
+    token = _bearer(request)
+    if token is None:
+        raise Unauthorized(
+            "missing API key: send the header Authorization: Bearer rg_live_…",
+            code="missing_api_key",
+        )
+    partner = await partners.authenticate(session=session, api_key=token)
+    if partner is None:
+        raise Unauthorized("the API key is invalid or has been revoked", code="invalid_api_key")
+    if partner.status != "active":
+        raise Forbidden(f"partner {partner.name} is {partner.status}", code="partner_suspended")
+    return partner
+
+
+CurrentPartner = Annotated[Partner, Depends(current_partner)]
+
+
+def require_admin(request: Request, platform: PlatformDep) -> None:
+    expected = platform.settings.resolved_admin_token()
+    token = _bearer(request)
+    if not expected:
+        raise Unauthorized(
+            "the admin API is disabled: set CALLWRIGHT_ADMIN_TOKEN to enable it",
+            code="admin_disabled",
+        )
+    if token is None or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Unauthorized("missing or invalid admin token", code="invalid_admin_token")
+
+
+AdminDep = Depends(require_admin)

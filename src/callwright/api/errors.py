@@ -1,0 +1,121 @@
+"""The error envelope, everywhere: ``{"success": false, "error": {"code", "message", "details"}}``.
+
+Validation failures become 422 with one entry per field; unknown routes, wrong methods and
+malformed JSON get the same envelope; an unexpected exception is logged and answered with a bare
+500 envelope that carries no stack trace and no request data.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from callwright.domain.errors import CallwrightError
+from callwright.services.telephony import InvalidCredentials
+
+log = logging.getLogger("callwright.api")
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    502: "carrier_unavailable",
+    503: "service_unavailable",
+}
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return JSONResponse(
+        {"success": False, "error": error}, status_code=status_code, headers=headers
+    )
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    # Pydantic puts the validator/union member name in the location; keep only data keys.
+    return ".".join(p for p in parts if not p.startswith("function-")) or "body"
+
+
+def describe_validation_error(err: dict[str, Any]) -> dict[str, str]:
+    """One pydantic error → ``{"field", "message", "type"}`` with a sentence naming field and rule."""
+    field = _field_path(tuple(err.get("loc", ())))
+    kind = err.get("type", "")
+    msg = str(err.get("msg", "is invalid"))
+    if kind == "missing":
+        message = f"{field} is required"
+    elif kind == "extra_forbidden":
+        message = f"{field} is not a known field"
+    elif kind == "json_invalid":
+        field = "body"
+        message = f"the request body is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')})"
+    elif kind == "model_attributes_type" or (kind == "dict_type" and field == "body"):
+        message = "the request body must be a JSON object"
+    elif kind == "value_error":
+        message = f"{field} {msg.removeprefix('Value error, ')}"
+    elif kind == "literal_error":
+        message = f"{field} must be one of {err.get('ctx', {}).get('expected', 'the allowed values')}"
+    else:
+        message = f"{field}: {msg[0].lower() + msg[1:] if msg else 'is invalid'}"
+    return {"field": field, "message": message, "type": kind}
+
+
+def validation_error_response(errors: list[dict[str, Any]]) -> JSONResponse:
+    details = [describe_validation_error(e) for e in errors]
+    if any(d["type"] == "json_invalid" for d in details):
+        return error_response(400, "invalid_json", details[0]["message"])
+    message = details[0]["message"] if len(details) == 1 else (
+        f"{details[0]['message']} (and {len(details) - 1} more problem"
+        f"{'s' if len(details) > 2 else ''})"
+    )
+    return error_response(422, "validation_error", message, details)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InvalidCredentials)
+    async def _invalid_credentials(_: Request, exc: InvalidCredentials) -> JSONResponse:
+        return validation_error_response(exc.errors)
+
+    @app.exception_handler(CallwrightError)
+    async def _callwright_error(_: Request, exc: CallwrightError) -> JSONResponse:
+        return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_error_response(list(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        if exc.status_code == 404 and exc.detail in (None, "Not Found"):
+            message = f"no route matches {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        else:
+            message = str(exc.detail)
+        return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "an internal error occurred; it has been logged")

@@ -1,0 +1,1 @@
+"""Pure rules with no framework imports: providers, phone numbers, masking, keys, errors."""

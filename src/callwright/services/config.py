@@ -1,0 +1,28 @@
+"""The partner's own view of its account: ``GET /config``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callwright.services import partners, telephony
+from callwright.store.models import Partner
+from callwright.voice.catalog import installed_languages, installed_voices
+
+
+async def partner_config(*, session: AsyncSession, partner: Partner) -> dict[str, Any]:
+    return {
+        "name": partner.name,
+        "display_name": partner.display_name,
+        "status": partner.status,
+        "agent_limit": partner.agent_limit,
+        "current_agent_count": await partners.agent_count(session=session, partner_id=partner.id),
+        "allowed_telephony_providers": list(partner.allowed_providers),
+        "allowed_languages": installed_languages(),
+        "allowed_voices": [v.voice_id for v in installed_voices()],
+        # Active calls are counted once outbound calling lands; until then nothing can be active.
+        "concurrency": {"limit": partner.concurrency_limit, "active": 0},
+        "webhooks": [],
+        "telephony": await telephony.telephony_view(session=session, partner_id=partner.id),
+    }

@@ -1,0 +1,168 @@
+"""Configure a partner's carrier account: validate, verify with the carrier, seal, store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callwright.carriers import get_carrier
+from callwright.carriers.base import CarrierCredentials, CarrierEndpoints
+from callwright.domain.errors import CallwrightError, NotFound
+from callwright.domain.masking import CONFIGURED_PLACEHOLDER
+from callwright.domain.providers import ALL_PROVIDERS, Provider
+from callwright.store.models import Partner, TelephonyConnection, utcnow
+from callwright.store.secretbox import SecretBox
+
+DEFAULT_CONNECTION = "default"
+
+
+class InvalidCredentials(CallwrightError):
+    """The body failed the provider's field rules (422 with per-field details)."""
+
+    status_code = 422
+    code = "validation_error"
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+        super().__init__("invalid credentials")
+
+
+def seal_context(partner_id: str, provider: Provider) -> str:
+    """Associated data binding sealed secrets to their owner and carrier."""
+    return f"telephony:{partner_id}:{provider.value}"
+
+
+def parse_credentials(provider: Provider, body: Any) -> CarrierCredentials:
+    try:
+        return get_carrier(provider).credentials_model.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidCredentials(list(exc.errors(include_url=False, include_input=False))) from None
+
+
+async def configure(
+    *,
+    session: AsyncSession,
+    partner: Partner,
+    provider: Provider,
+    body: Any,
+    secretbox: SecretBox,
+    http: httpx.AsyncClient,
+    endpoints: CarrierEndpoints,
+) -> dict[str, Any]:
+    """Verify and store (or replace) the partner's default connection for ``provider``.
+
+    Nothing is written unless the carrier accepted the credentials (or the carrier has no check).
+    """
+    carrier = get_carrier(provider)
+    credentials = parse_credentials(provider, body)
+    await carrier.verify(credentials, http=http, endpoints=endpoints)
+
+    connection = await get_connection(session=session, partner_id=partner.id, provider=provider)
+    if connection is None:
+        connection = TelephonyConnection(
+            partner_id=partner.id, provider=provider.value, name=DEFAULT_CONNECTION
+        )
+        session.add(connection)
+    connection.identifiers = credentials.identifiers()
+    connection.sealed_secrets = secretbox.seal(
+        credentials.secrets(), context=seal_context(partner.id, provider)
+    )
+    connection.verified = carrier.verifies_credentials
+    connection.verified_at = utcnow() if carrier.verifies_credentials else None
+    await session.commit()
+
+    data: dict[str, Any] = credentials.public_view()
+    if carrier.verifies_credentials:
+        data["message"] = f"{carrier.display_name} credentials updated successfully."
+    else:
+        data["verified"] = False
+        data["message"] = (
+            f"{carrier.display_name} credentials saved but not verified: "
+            f"{carrier.display_name} offers no credential check, so the first call will tell."
+        )
+    return data
+
+
+async def get_connection(
+    *, session: AsyncSession, partner_id: str, provider: Provider
+) -> TelephonyConnection | None:
+    return await session.scalar(
+        select(TelephonyConnection).where(
+            TelephonyConnection.partner_id == partner_id,
+            TelephonyConnection.provider == provider.value,
+            TelephonyConnection.name == DEFAULT_CONNECTION,
+        )
+    )
+
+
+async def require_connection(
+    *, session: AsyncSession, partner_id: str, provider: Provider
+) -> TelephonyConnection:
+    connection = await get_connection(session=session, partner_id=partner_id, provider=provider)
+    if connection is None:
+        raise NotFound(
+            f"{provider.display_name} is not configured for this partner",
+            code="provider_not_configured",
+        )
+    return connection
+
+
+def open_secrets(
+    connection: TelephonyConnection, *, secretbox: SecretBox
+) -> dict[str, Any]:
+    return secretbox.open(
+        connection.sealed_secrets,
+        context=seal_context(connection.partner_id, Provider(connection.provider)),
+    )
+
+
+# What GET /config shows per provider when configured: identifiers as the placeholder, the rest plain.
+_CONFIG_FIELDS: dict[Provider, dict[str, bool]] = {
+    # field -> shown as placeholder?
+    Provider.TWILIO: {"account_sid": True, "from_number": False},
+    Provider.MCUBE: {"exe_number": False},
+    Provider.EXOTEL: {"account_sid": True, "subdomain": False, "caller_id": False, "applet_id": False},
+    Provider.PLIVO: {"auth_id": True, "from_number": False},
+    Provider.VOBIZ: {"auth_id": True, "from_number": False},
+}
+
+
+async def telephony_view(*, session: AsyncSession, partner_id: str) -> dict[str, dict[str, Any]]:
+    """All five providers, configured or not; no secret ever appears."""
+    rows = await session.scalars(
+        select(TelephonyConnection).where(
+            TelephonyConnection.partner_id == partner_id,
+            TelephonyConnection.name == DEFAULT_CONNECTION,
+        )
+    )
+    by_provider = {Provider(row.provider): row for row in rows}
+    view: dict[str, dict[str, Any]] = {}
+    for provider in ALL_PROVIDERS:
+        row = by_provider.get(provider)
+        entry: dict[str, Any] = {"configured": row is not None}
+        for field, as_placeholder in _CONFIG_FIELDS[provider].items():
+            value = row.identifiers.get(field) if row is not None else None
+            entry[field] = CONFIGURED_PLACEHOLDER if (as_placeholder and value) else value
+        view[provider.value] = entry
+    return view
+
+
+async def rotate_secrets(*, session: AsyncSession, secretbox: SecretBox) -> tuple[int, int]:
+    """Re-seal every stored secret under the current master key → (re-sealed, already current)."""
+    resealed = current = 0
+    rows = await session.scalars(select(TelephonyConnection).with_for_update())
+    for row in rows:
+        if secretbox.key_id_of(row.sealed_secrets) == secretbox.current_key_id:
+            current += 1
+            continue
+        context = seal_context(row.partner_id, Provider(row.provider))
+        row.sealed_secrets = secretbox.seal(
+            secretbox.open(row.sealed_secrets, context=context), context=context
+        )
+        resealed += 1
+    await session.commit()
+    return resealed, current

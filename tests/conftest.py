@@ -29,6 +29,8 @@ from callwright.store.db import create_engine
 from callwright.store.migrate import upgrade
 from callwright.store.models import Base
 
+pytest_plugins = ["tests.sim_fixture"]
+
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 TEST_SECRET_KEY = "test-master-key-" + "k" * 32
 TEST_ADMIN_TOKEN = "test-admin-token-" + "a" * 32
@@ -170,3 +172,24 @@ def error_of(response: httpx.Response) -> dict:
 @pytest.fixture(scope="session")
 def anyio_backend() -> Iterator[str]:
     yield "asyncio"
+
+
+# --- CI guard: with CALLWRIGHT_TEST_REQUIRE_POSTGRES=1, a run in which no PostgreSQL test passed
+# fails, so a silently skipped PostgreSQL leg can never pass CI. Runs on the xdist controller too.
+_postgres_passed = 0
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _postgres_passed
+    if report.when == "call" and report.passed and "[postgres" in report.nodeid:
+        _postgres_passed += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller decides
+        return
+    if _require_postgres() and _postgres_passed == 0 and exitstatus == 0:
+        session.config.get_terminal_writer().line(
+            "FAILED: CALLWRIGHT_TEST_REQUIRE_POSTGRES=1 but no PostgreSQL test passed", red=True
+        )
+        session.exitstatus = 1

@@ -151,7 +151,7 @@ async def test_mcube_is_stored_and_says_it_was_not_verified(client, partner, sim
          "account_sid must be AC followed by 32 hex digits"),
         ("twilio", TWILIO | {"auth_token": ""}, "auth_token", "auth_token"),
         ("exotel", EXOTEL | {"subdomain": "evil.example.com"}, "subdomain",
-         "subdomain must be one of 'api.exotel.com', 'api.in.exotel.com'"),
+         "subdomain must be one of 'api.exotel.com' or 'api.in.exotel.com'"),
         ("exotel", EXOTEL | {"caller_id": "12"}, "caller_id", "caller_id"),
         ("mcube", MCUBE | {"exe_number": "123"}, "exe_number", "exe_number must be a valid phone number"),
     ],

@@ -41,4 +41,4 @@ def pattern(regex: str, rule: str):  # type: ignore[no-untyped-def]
 
 E164 = Annotated[str, Field(max_length=16), AfterValidator(_e164)]
 Secret = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_secret)]
-PhoneNumber = Annotated[str, Field(min_length=5, max_length=20), AfterValidator(_phone_in_or_e164)]
+PhoneNumber = Annotated[str, Field(max_length=20), AfterValidator(_phone_in_or_e164)]

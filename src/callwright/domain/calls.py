@@ -1,0 +1,227 @@
+"""The call state machine: which transitions are legal and what a carrier event makes of a call.
+
+    pending → ringing → in_progress → completed
+       └──────┴───────────┴──────→ failed | no_answer | busy | canceled   (terminal)
+
+Carrier callbacks arrive late, twice, or out of order. The rules below make every such delivery
+harmless: a status never moves backwards, and a terminal call never moves again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+
+class CallStatus(StrEnum):
+    PENDING = "pending"
+    RINGING = "ringing"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {
+        CallStatus.COMPLETED,
+        CallStatus.FAILED,
+        CallStatus.NO_ANSWER,
+        CallStatus.BUSY,
+        CallStatus.CANCELED,
+    }
+)
+# Statuses that hold a concurrency slot.
+ACTIVE_STATUSES = frozenset({CallStatus.PENDING, CallStatus.RINGING, CallStatus.IN_PROGRESS})
+_RANK = {CallStatus.PENDING: 0, CallStatus.RINGING: 1, CallStatus.IN_PROGRESS: 2}
+
+
+class Disposition(StrEnum):
+    COMPLETED = "completed"
+    VOICEMAIL = "voicemail"
+    USER_HANGUP_NO_SPEECH = "user_hangup_no_speech"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    CANCELED = "canceled"
+    FAILED = "failed"
+
+
+class AnsweredBy(StrEnum):
+    HUMAN = "human"
+    MACHINE = "machine"
+    UNKNOWN = "unknown"
+    NOT_ANSWERED = "not_answered"
+
+
+class EventKind(StrEnum):
+    DIALED = "dialed"  # the carrier accepted the dial request
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    MACHINE_DETECTED = "machine_detected"
+    HUMAN_DETECTED = "human_detected"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """A carrier's report about a call, already translated into our words by its carrier module.
+
+    For ``ENDED``: ``outcome`` is the terminal status the carrier reported (``COMPLETED`` for a
+    normal hang-up after answer), ``hangup_cause`` the carrier's own words.
+    """
+
+    kind: EventKind
+    at: datetime
+    provider_call_id: str | None = None
+    outcome: CallStatus | None = None
+    hangup_cause: str | None = None
+    duration_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallState:
+    status: CallStatus = CallStatus.PENDING
+    disposition: Disposition | None = None
+    answered_by: AnsweredBy | None = None
+    provider_call_id: str | None = None
+    started_at: datetime | None = None  # when the carrier took the dial request
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_seconds: int | None = None
+    end_reason: str | None = None
+    hangup_cause: str | None = None
+
+
+_OUTCOME_DISPOSITION = {
+    CallStatus.FAILED: Disposition.FAILED,
+    CallStatus.NO_ANSWER: Disposition.NO_ANSWER,
+    CallStatus.BUSY: Disposition.BUSY,
+    CallStatus.CANCELED: Disposition.CANCELED,
+}
+
+
+def apply_event(state: CallState, event: CallEvent) -> CallState | None:
+    """The call's next state, or None when the event changes nothing (duplicate, late, stale)."""
+    if state.status.is_terminal:
+        return None
+    handler = _HANDLERS[event.kind]
+    new = handler(state, event)
+    return None if new == state else new
+
+
+def _with_provider_id(state: CallState, event: CallEvent) -> CallState:
+    if event.provider_call_id and not state.provider_call_id:
+        return replace(state, provider_call_id=event.provider_call_id)
+    return state
+
+
+def _dialed(state: CallState, event: CallEvent) -> CallState:
+    state = _with_provider_id(state, event)
+    return replace(state, started_at=state.started_at or event.at)
+
+
+def _advance(state: CallState, status: CallStatus) -> CallState:
+    return replace(state, status=status) if _RANK[status] > _RANK[state.status] else state
+
+
+def _ringing(state: CallState, event: CallEvent) -> CallState:
+    state = _dialed(state, event)
+    return _advance(state, CallStatus.RINGING)
+
+
+def _answered(state: CallState, event: CallEvent) -> CallState:
+    state = _dialed(state, event)
+    state = _advance(state, CallStatus.IN_PROGRESS)
+    if state.answered_at is None:
+        state = replace(state, answered_at=event.at)
+    return state
+
+
+def _machine(state: CallState, event: CallEvent) -> CallState:
+    state = _answered(state, event)
+    return replace(state, answered_by=AnsweredBy.MACHINE, disposition=Disposition.VOICEMAIL)
+
+
+def _human(state: CallState, event: CallEvent) -> CallState:
+    state = _answered(state, event)
+    if state.answered_by == AnsweredBy.MACHINE:
+        return state  # a machine verdict is not undone by a later, weaker signal
+    return replace(state, answered_by=AnsweredBy.HUMAN)
+
+
+def _ended(state: CallState, event: CallEvent) -> CallState:
+    state = _with_provider_id(state, event)
+    outcome = event.outcome or CallStatus.COMPLETED
+    # Every carrier reports "completed" only for a call that was answered, even when its answer
+    # callback never reached us (Plivo/Vobiz send only the hangup callback).
+    if outcome == CallStatus.COMPLETED:
+        disposition = state.disposition or Disposition.COMPLETED
+        answered_by = state.answered_by or AnsweredBy.UNKNOWN
+        answered_at = state.answered_at or event.at
+    else:
+        disposition = _OUTCOME_DISPOSITION.get(outcome, Disposition.FAILED)
+        answered_by = AnsweredBy.NOT_ANSWERED if state.answered_at is None else (
+            state.answered_by or AnsweredBy.UNKNOWN
+        )
+        answered_at = state.answered_at
+    duration = event.duration_seconds
+    if duration is None and answered_at is not None:
+        duration = max(0, int((event.at - answered_at).total_seconds()))
+    return replace(
+        state,
+        status=outcome,
+        disposition=disposition,
+        answered_by=answered_by,
+        answered_at=answered_at,
+        ended_at=event.at,
+        duration_seconds=duration if duration is not None else 0,
+        hangup_cause=event.hangup_cause or state.hangup_cause,
+        end_reason=state.end_reason or event.hangup_cause or _default_reason(outcome),
+        started_at=state.started_at or event.at,
+    )
+
+
+def _default_reason(outcome: CallStatus) -> str:
+    return {
+        CallStatus.COMPLETED: "call completed",
+        CallStatus.FAILED: "call failed",
+        CallStatus.NO_ANSWER: "no answer",
+        CallStatus.BUSY: "line busy",
+        CallStatus.CANCELED: "call canceled",
+    }[outcome]
+
+
+def cancel(state: CallState, *, at: datetime, reason: str) -> CallState | None:
+    """Our side ends the call (partner asked, dial failed before the carrier took it, …)."""
+    if state.status.is_terminal:
+        return None
+    # An answered call that we hang up has completed; one still ringing is canceled.
+    outcome = CallStatus.COMPLETED if state.status == CallStatus.IN_PROGRESS else CallStatus.CANCELED
+    return _ended(replace(state, end_reason=reason), CallEvent(EventKind.ENDED, at=at, outcome=outcome))
+
+
+def fail(
+    state: CallState, *, at: datetime, reason: str, hangup_cause: str | None = None
+) -> CallState | None:
+    """The call could not be placed or carried (carrier refused the dial, media never came…)."""
+    if state.status.is_terminal:
+        return None
+    event = CallEvent(EventKind.ENDED, at=at, outcome=CallStatus.FAILED, hangup_cause=hangup_cause)
+    return _ended(replace(state, end_reason=reason), event)
+
+
+_HANDLERS = {
+    EventKind.DIALED: _dialed,
+    EventKind.RINGING: _ringing,
+    EventKind.ANSWERED: _answered,
+    EventKind.MACHINE_DETECTED: _machine,
+    EventKind.HUMAN_DETECTED: _human,
+    EventKind.ENDED: _ended,
+}

@@ -1,0 +1,1 @@
+"""Pydantic models for HTTP bodies, one module per resource."""

@@ -7,12 +7,16 @@ carrier's wire contract (shared spec: carriers.md) and nothing about our store o
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from callwright.domain.calls import CallEvent
 from callwright.domain.errors import CallwrightError
 from callwright.domain.masking import mask_identifier
 from callwright.domain.providers import Provider
@@ -26,10 +30,27 @@ class CarrierAuthFailed(CallwrightError):
 
 
 class CarrierUnavailable(CallwrightError):
-    """The carrier could not be reached, timed out, or answered 5xx."""
+    """The carrier could not be reached, timed out, or answered 5xx/429.
+
+    ``retryable`` is True only when the carrier certainly did not act on the request (the
+    connection was never made, or the carrier said 429/503): the dialer retries only those.
+    ``retry_after`` is the carrier's own hint, in seconds, when it gave one.
+    """
 
     status_code = 502
     code = "carrier_unavailable"
+
+    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class NotSupported(CallwrightError):
+    """The carrier has no such capability (e.g. MCube's media leg, Exotel's REST hang-up)."""
+
+    status_code = 400
+    code = "not_supported_by_carrier"
 
 
 class CarrierRejected(CallwrightError):
@@ -37,6 +58,10 @@ class CarrierRejected(CallwrightError):
 
     status_code = 502
     code = "carrier_rejected"
+
+
+if TYPE_CHECKING:
+    from pipecat.serializers.base_serializer import FrameSerializer
 
 
 class CarrierCredentials(BaseModel):
@@ -67,6 +92,58 @@ class CarrierCredentials(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class Account:
+    """A partner's opened carrier account: stored identifiers plus decrypted secrets."""
+
+    identifiers: Mapping[str, Any]
+    secrets: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DialRequest:
+    """Everything a carrier needs to place one outbound call for us."""
+
+    call_id: str
+    to_number: str  # E.164
+    from_number: str  # the connection's number (Exotel: caller_id; MCube: exe_number)
+    answer_url: str  # carrier fetches the answer document here (carries the per-call token)
+    status_url: str  # ring/answer/hangup status callbacks
+    stream_url: str  # our media WebSocket, for carriers that take it in the dial request (Exotel)
+    machine_detection_url: str | None = None  # set only when carrier-side AMD is requested
+    time_limit_secs: int | None = None
+    ring_timeout_secs: int = 45
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedCall:
+    provider_call_id: str
+    raw: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDocument:
+    media_type: str  # "application/xml", "text/xml" or "application/json"
+    body: str
+
+
+class CallbackKind(StrEnum):
+    ANSWER = "answer"  # the carrier asks what to do with the answered call
+    STATUS = "status"  # ringing / answered / hangup (terminal) reports
+    MACHINE = "machine"  # asynchronous answering-machine detection result
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStart:
+    """What a carrier's media ``start`` message tells us about the stream."""
+
+    stream_id: str
+    provider_call_id: str
+    custom_parameters: Mapping[str, str]
+    encoding: str  # e.g. "audio/x-mulaw", "audio/x-l16", "audio/x-raw"
+    sample_rate: int
+
+
+@dataclass(frozen=True, slots=True)
 class CarrierEndpoints:
     """Base URLs of each carrier's REST API (the real carriers by default; the simulator in tests)."""
 
@@ -94,8 +171,67 @@ class Carrier(ABC):
     ) -> None:
         """Prove the credentials with the carrier's own API, or raise a ``Carrier*`` error."""
 
-    # The call path (place_call, hangup, answer_document, parse_callback, validate_signature,
-    # media_serializer) joins this interface with outbound calling.
+    # --- the call path -------------------------------------------------------------------
+
+    async def place_call(
+        self,
+        dial: DialRequest,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> PlacedCall:
+        """Ask the carrier to dial. Raises ``CarrierUnavailable`` (``retryable`` set only when the
+        carrier certainly did not act on the request), ``CarrierRejected`` or ``CarrierAuthFailed``."""
+        raise NotSupported(f"{self.display_name} cannot place calls")
+
+    async def hangup(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> None:
+        """End a live (or ringing) call. A call the carrier says is already gone is not an error."""
+        raise NotSupported(f"{self.display_name} cannot hang up calls over REST")
+
+    def answer_document(self, *, stream_url: str, parameters: Mapping[str, str]) -> AnswerDocument:
+        """What the carrier's answer request gets back: the document that opens the media stream.
+
+        ``stream_url`` is our ``ws(s)://…/media/{provider}/{call_id}`` URL (without the token);
+        ``parameters`` (call_id, token) travel the way the carrier carries custom values.
+        """
+        raise NotSupported(f"{self.display_name} has no answer document")
+
+    def parse_callback(
+        self, kind: CallbackKind, params: Mapping[str, str], *, received_at: datetime
+    ) -> list[CallEvent]:
+        """A carrier callback (form or JSON fields) → domain events, in the order they happened."""
+        raise NotSupported(f"{self.display_name} sends no callbacks")
+
+    # Carriers that sign their callbacks override this; the others rely on the per-call token.
+    signs_callbacks: ClassVar[bool] = False
+
+    def validate_signature(
+        self,
+        *,
+        method: str,
+        url: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        account: Account,
+    ) -> bool:
+        """True when the request carries the carrier's valid signature for ``url`` + ``params``."""
+        return False
+
+    def parse_media_start(self, message: Mapping[str, Any]) -> MediaStart | None:
+        """The stream's identity from the carrier's ``start`` message; None for any other message."""
+        raise NotSupported(f"{self.display_name} has no media stream")
+
+    def media_serializer(self, start: MediaStart, account: Account) -> FrameSerializer:
+        """Pipecat's frame serializer for this carrier's media WebSocket protocol."""
+        raise NotSupported(f"{self.display_name} has no media stream")
 
     def auth_failed_message(self) -> str:
         return f"{self.display_name} rejected the credentials"

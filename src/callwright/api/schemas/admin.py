@@ -1,0 +1,82 @@
+"""Request bodies of the operator API (``/admin/v1``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from callwright.services.operator import MAX_CPS
+from callwright.services.partners import MAX_AGENT_LIMIT, MAX_CONCURRENCY_LIMIT
+
+
+class PartnerCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "name": "acme-corp",
+                "display_name": "Acme Corp",
+                "allowed_telephony_providers": ["twilio", "vobiz"],
+                "concurrency_limit": 10,
+                "agent_limit": 50,
+            }
+        },
+    )
+
+    name: str = Field(description="Slug: lowercase letters, digits and '-', like acme-corp.")
+    display_name: str | None = Field(default=None, max_length=200)
+    allowed_telephony_providers: list[str] = Field(
+        default_factory=list, description="Any of twilio, plivo, vobiz, exotel, mcube."
+    )
+    concurrency_limit: int | None = Field(
+        default=None, ge=0, le=MAX_CONCURRENCY_LIMIT, description="Default from settings."
+    )
+    agent_limit: int | None = Field(
+        default=None, ge=0, le=MAX_AGENT_LIMIT, description="Default from settings."
+    )
+
+
+class PartnerUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"status": "suspended", "concurrency_limit": 20}},
+    )
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    status: Literal["active", "suspended"] | None = None
+    concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_CONCURRENCY_LIMIT)
+    agent_limit: int | None = Field(default=None, ge=0, le=MAX_AGENT_LIMIT)
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"test": False}})
+
+    test: bool = Field(default=False, description="Issue an rg_test_… key instead of rg_live_….")
+
+
+class ConnectionSwitches(BaseModel):
+    """Operator-only switches on a partner's carrier connection. Omitted fields stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"carrier_voicemail_detection": True, "cps": 5}},
+    )
+
+    carrier_voicemail_detection: bool | None = Field(
+        default=None, description="Ask the carrier to detect answering machines (where it can)."
+    )
+    cps: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_CPS,
+        description="Calls per second to pace this account to; null clears it (carrier default).",
+    )
+
+    @field_validator("carrier_voicemail_detection")
+    @classmethod
+    def _not_null(cls, value: bool | None) -> bool:
+        # Runs only when the field is sent: omitting it keeps the current setting, null is a mistake.
+        if value is None:
+            raise ValueError("must be true or false")
+        return value

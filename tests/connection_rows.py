@@ -1,0 +1,52 @@
+"""Carrier connections written straight into the store, for tests that need one configured.
+
+Configuring through ``PUT /config/telephony`` would call the carrier (or its simulator); these tests
+are about what happens to the row afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from callwright.domain.providers import Provider
+from callwright.services.telephony import DEFAULT_CONNECTION, seal_context
+from callwright.store.models import TelephonyConnection
+from callwright.store.secretbox import SecretBox
+
+VOBIZ_SECRETS = {"auth_token": "vobiz-token-1234"}
+
+
+async def store_connection(
+    sessions: Any,
+    *,
+    partner_id: str,
+    provider: Provider = Provider.VOBIZ,
+    master_key: str,
+    secrets: dict[str, Any] | None = None,
+) -> str:
+    """A verified default connection whose secrets are sealed under ``master_key``; returns its id."""
+    box = SecretBox([master_key])
+    async with sessions() as session:
+        row = TelephonyConnection(
+            partner_id=partner_id,
+            provider=provider.value,
+            name=DEFAULT_CONNECTION,
+            identifiers={"auth_id": "MA_TEST0001", "from_number": "+918011223344"},
+            sealed_secrets=box.seal(
+                secrets or VOBIZ_SECRETS, context=seal_context(partner_id, provider)
+            ),
+            verified=True,
+        )
+        session.add(row)
+        await session.commit()
+        return row.id
+
+
+async def open_connection(sessions: Any, connection_id: str, *master_keys: str) -> dict[str, Any]:
+    """The connection's secrets, opened with exactly ``master_keys`` (raises if they cannot)."""
+    async with sessions() as session:
+        row = await session.get(TelephonyConnection, connection_id)
+        assert row is not None
+        return SecretBox(list(master_keys)).open(
+            row.sealed_secrets, context=seal_context(row.partner_id, Provider(row.provider))
+        )

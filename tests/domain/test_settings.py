@@ -31,6 +31,13 @@ def test_production_refuses_to_start_without_explicit_secrets(monkeypatch):
     assert Settings(env="production", secret_key="s" * 40, admin_token="a" * 40).is_production
 
 
+def test_production_with_explicit_key_generates_no_development_key(tmp_path):
+    strong = "s" * 40
+    settings = Settings(env="production", secret_key=strong, admin_token=strong, var_dir=tmp_path)
+    assert settings.master_keys() == [strong]
+    assert not dev_secret_path(tmp_path).exists()
+
+
 def test_environment_variables_use_the_prefix(monkeypatch):
     monkeypatch.setenv("CALLWRIGHT_VOBIZ_API_URL", "http://127.0.0.1:9/vobiz/api/v1")
     monkeypatch.setenv("CALLWRIGHT_PUBLIC_URL", "https://calls.example.com")

@@ -50,3 +50,28 @@ async def open_connection(sessions: Any, connection_id: str, *master_keys: str) 
         return SecretBox(list(master_keys)).open(
             row.sealed_secrets, context=seal_context(row.partner_id, Provider(row.provider))
         )
+
+
+async def add_connection(
+    platform: Any,
+    partner_id: str,
+    provider: str,
+    identifiers: dict[str, Any],
+    secrets: dict[str, Any],
+    **switches: Any,
+) -> str:
+    """A verified default connection sealed by the platform's own secret box; returns its id."""
+    parsed = Provider(provider)
+    async with platform.sessions() as session:
+        row = TelephonyConnection(
+            partner_id=partner_id,
+            provider=parsed.value,
+            name=DEFAULT_CONNECTION,
+            identifiers=identifiers,
+            sealed_secrets=platform.secretbox.seal(secrets, context=seal_context(partner_id, parsed)),
+            verified=True,
+            **switches,
+        )
+        session.add(row)
+        await session.commit()
+        return row.id

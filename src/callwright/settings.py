@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "info"
+    # Run the background workers (the dialer) in this process.
+    workers_enabled: bool = True
 
     vobiz_api_url: str = "https://api.vobiz.ai/api/v1"
     plivo_api_url: str = "https://api.plivo.com/v1"

@@ -121,3 +121,12 @@ def test_transfer_needs_a_number_only_when_enabled():
         rules.check_transfer(transfer_enabled=True, transfer_number=None)
     with pytest.raises(ValueError):
         rules.check_transfer(transfer_enabled=True, transfer_number="")
+
+
+def test_render_template_fills_variables_and_blanks_missing_ones():
+    from callwright.domain.agents import render_template
+
+    text = "Hi {{name}}, your slot is {{ slot }} on {{day}}. Paid: {{paid}} {{meta}}"
+    rendered = render_template(text, {"name": "Asha", "slot": 10, "paid": True, "meta": {"a": 1}})
+    assert rendered == 'Hi Asha, your slot is 10 on . Paid: true {"a": 1}'
+    assert render_template("no placeholders }}", {}) == "no placeholders }}"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 
 from callwright import __version__
 from callwright.api.errors import install_error_handlers
-from callwright.api.routes import admin, agents, config
+from callwright.api.routes import admin, agents, calls, config, media, telephony
 from callwright.platform import Platform
 from callwright.settings import Settings, get_settings
 
@@ -26,12 +26,20 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.platform = platform or Platform.from_settings(settings)
+        running = app.state.platform = platform or Platform.from_settings(settings)
+        if settings.workers_enabled and running.dialer is None:
+            from callwright.services.dialer import Dialer
+
+            running.dialer = Dialer(running)
+            running.dialer.start()
         try:
             yield
         finally:
             if owns_platform:
-                await app.state.platform.close()
+                await running.close()
+            elif running.dialer is not None:
+                await running.dialer.stop()
+                running.dialer = None
 
     app = FastAPI(
         title="Callwright",
@@ -46,7 +54,10 @@ def create_app(
     partner_api = APIRouter(prefix=PARTNER_API_PREFIX)
     partner_api.include_router(config.router)
     partner_api.include_router(agents.router)
+    partner_api.include_router(calls.router)
     app.include_router(partner_api)
+    app.include_router(telephony.router)
+    app.include_router(media.router)
     app.include_router(admin.router, prefix=ADMIN_API_PREFIX)
 
     @app.get("/healthz", summary="Liveness check", tags=["health"])

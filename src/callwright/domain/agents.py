@@ -7,9 +7,11 @@ prefix the field: ``f"{field} {exc}"``.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 AGENT_TYPES = ("outbound", "inbound")
 AGENT_STATUS_ACTIVE = "active"
@@ -131,3 +133,27 @@ def check_transfer(*, transfer_enabled: bool, transfer_number: str | None) -> No
 
 def _excerpt(value: str, limit: int = 40) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def render_template(text: str, variables: Mapping[str, Any]) -> str:
+    """Fill ``{{name}}`` placeholders from a call's variables.
+
+    A missing variable renders as "" and non-string values are stringified (Vocobase's rules).
+    """
+    parts: list[str] = []
+    position = 0
+    for placeholder in find_placeholders(text):
+        parts.append(text[position : placeholder.start])
+        value = variables.get(placeholder.name)
+        parts.append("" if value is None else _stringify(value))
+        position = placeholder.end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def _stringify(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)

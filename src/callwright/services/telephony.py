@@ -166,3 +166,14 @@ async def rotate_secrets(*, session: AsyncSession, secretbox: SecretBox) -> tupl
         resealed += 1
     await session.commit()
     return resealed, current
+
+
+async def configured_providers(*, session: AsyncSession, partner_id: str) -> list[Provider]:
+    rows = await session.scalars(
+        select(TelephonyConnection.provider).where(
+            TelephonyConnection.partner_id == partner_id,
+            TelephonyConnection.name == DEFAULT_CONNECTION,
+        )
+    )
+    found = set(rows)
+    return [p for p in Provider if p.value in found]

@@ -123,3 +123,74 @@ class Agent(Timestamped, Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     # The partner-facing agent settings (prompt, voice, messages, limits…) as validated JSON.
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Call(Timestamped, Base):
+    """One outbound call and its session. Also the dialer's durable queue row (``dial_state``)."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "idempotency_key"),
+        Index("ix_calls_partner_created", "partner_id", "created_at"),
+        Index("ix_calls_partner_status", "partner_id", "status"),
+        Index("ix_calls_dial_queue", "dial_state", "dial_not_before"),
+        Index("ix_calls_provider_call_id", "provider", "provider_call_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(String(36), default=new_id, unique=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    # No foreign key: a call's record outlives its agent; ``agent`` keeps what the call used.
+    agent_id: Mapped[str] = mapped_column(String(36))
+    agent: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    provider: Mapped[str] = mapped_column(String(16))
+    connection_id: Mapped[str | None] = mapped_column(
+        ForeignKey("telephony_connections.id", ondelete="SET NULL"), default=None
+    )
+    direction: Mapped[str] = mapped_column(String(16), default="outbound")
+    from_number: Mapped[str] = mapped_column(String(32))
+    to_number: Mapped[str] = mapped_column(String(32))
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
+
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    disposition: Mapped[str | None] = mapped_column(String(32), default=None)
+    answered_by: Mapped[str | None] = mapped_column(String(16), default=None)
+    provider_call_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    end_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    hangup_cause: Mapped[str | None] = mapped_column(Text, default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    machine_detection_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # The dialer's queue: queued → dialing → dialed | failed | canceled.
+    dial_state: Mapped[str] = mapped_column(String(16), default="queued")
+    dial_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    dial_not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    dial_lease_until: Mapped[datetime | None] = mapped_column(default=None)
+
+    media_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    media_ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_agent_audio_at: Mapped[datetime | None] = mapped_column(default=None)
+    transcript: Mapped[list[Any]] = mapped_column(default=list)
+    latency: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    recording_url: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class CallEventRow(Base):
+    """Every state change of a call, with what caused it (the carrier's payload, secrets removed)."""
+
+    __tablename__ = "call_events"
+    __table_args__ = (Index("ix_call_events_call_created", "call_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    partner_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))  # api | dialer | carrier | media
+    status_before: Mapped[str | None] = mapped_column(String(16), default=None)
+    status_after: Mapped[str | None] = mapped_column(String(16), default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

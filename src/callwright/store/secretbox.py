@@ -35,10 +35,15 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _derive(master_key: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(
+def derive_subkey(master_key: str, info: bytes) -> bytes:
+    """A 32-byte key for one purpose, derived from a master key (HKDF-SHA256)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
         master_key.encode()
     )
+
+
+def _derive(master_key: str) -> bytes:
+    return derive_subkey(master_key, _HKDF_INFO)
 
 
 class SecretBox:

@@ -1,0 +1,176 @@
+"""Calls: start, list, get, end, and the partner's concurrency."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+
+from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
+from callwright.api.envelope import error_responses, ok, ok_list
+from callwright.api.schemas.calls import CallStartBody, call_public, call_started
+from callwright.domain.calls import CallStatus
+from callwright.services import calls as call_service
+from callwright.services.call_hangup import hang_up
+
+router = APIRouter(tags=["calls"])
+
+_CALL_ID = "0b7c6a9e-4f2d-4c1e-9a55-3f1f2f0a7c11"
+_START_EXAMPLE = {
+    "success": True,
+    "data": {
+        "call_id": _CALL_ID,
+        "session_id": "5d1e7f0a-2b3c-4d5e-8f90-a1b2c3d4e5f6",
+        "status": "pending",
+        "provider": "vobiz",
+        "from_number": "+918011223344",
+        "to_number": "+919876543210",
+        "agent_id": "3f2b1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+    },
+}
+_CALL_EXAMPLE = {
+    "call_id": _CALL_ID,
+    "session_id": "5d1e7f0a-2b3c-4d5e-8f90-a1b2c3d4e5f6",
+    "agent_id": "3f2b1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+    "agent_name": "Reminder bot",
+    "provider": "vobiz",
+    "direction": "outbound",
+    "from_number": "+918011223344",
+    "to_number": "+919876543210",
+    "status": "completed",
+    "disposition": "completed",
+    "answered_by": "unknown",
+    "end_reason": "NORMAL_CLEARING",
+    "hangup_cause": "NORMAL_CLEARING",
+    "provider_call_id": "c8f4a3e2-1b0d-4e5f-9a8b-7c6d5e4f3a2b",
+    "started_at": "2026-11-24T10:00:00.000000Z",
+    "answered_at": "2026-11-24T10:00:05.000000Z",
+    "ended_at": "2026-11-24T10:00:35.000000Z",
+    "duration_seconds": 30,
+    "transcript": [],
+    "latency": None,
+    "recording_url": None,
+    "variables": {"name": "Asha"},
+    "created_at": "2026-11-24T10:00:00.000000Z",
+    "updated_at": "2026-11-24T10:00:35.000000Z",
+}
+
+
+@router.post(
+    "/calls/start",
+    summary="Start an outbound call",
+    description="Checks, in order: the agent exists (404), the provider is allowed (403 "
+    "`provider_not_allowed`), the provider is configured (400 `provider_not_configured`), "
+    "`to_number` is E.164 (422), a concurrency slot is free (429 `concurrency_limit`, with "
+    "Retry-After). The call is created `pending` and dialled asynchronously through the partner's "
+    "own carrier. The same `Idempotency-Key` within 24 h returns the same call and never dials "
+    "twice.",
+    responses={200: {"content": {"application/json": {"example": _START_EXAMPLE}}}}
+    | error_responses(400, 401, 403, 404, 409, 422, 429),
+)
+async def start_call(
+    partner: CurrentPartner,
+    session: SessionDep,
+    platform: PlatformDep,
+    body: CallStartBody,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> dict[str, Any]:
+    call, created = await call_service.start_call(
+        session=session,
+        partner=partner,
+        request=call_service.StartCall(**body.model_dump()),
+        idempotency_key=idempotency_key,
+    )
+    if created:
+        platform.dial_wakeup.set()
+    return ok(call_started(call))
+
+
+@router.get(
+    "/calls",
+    summary="List calls",
+    description="Newest first. Filter by `status`.",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "success": True,
+                        "data": [_CALL_EXAMPLE],
+                        "pagination": {"limit": 10, "offset": 0, "total": 1},
+                    }
+                }
+            }
+        }
+    }
+    | error_responses(401, 422),
+)
+async def list_calls(
+    partner: CurrentPartner,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    status: CallStatus | None = None,
+) -> dict[str, Any]:
+    calls, total = await call_service.list_calls(
+        session=session, partner=partner, limit=limit, offset=offset, status=status
+    )
+    return ok_list([call_public(c) for c in calls], limit=limit, offset=offset, total=total)
+
+
+@router.get(
+    "/calls/concurrency",
+    summary="Concurrency: limit, active calls, remaining slots",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "success": True,
+                        "data": {
+                            "limit": 10,
+                            "limit_source": "partner",
+                            "active": 2,
+                            "remaining": 8,
+                            "statuses_counted": ["PENDING", "RINGING", "IN_PROGRESS"],
+                        },
+                    }
+                }
+            }
+        }
+    }
+    | error_responses(401),
+)
+async def get_concurrency(partner: CurrentPartner, session: SessionDep) -> dict[str, Any]:
+    return ok(await call_service.concurrency(session=session, partner=partner))
+
+
+@router.get(
+    "/calls/{call_id}",
+    summary="Get a call",
+    description="The call with its session: status, disposition, timestamps, duration, carrier "
+    "call id and hang-up cause, transcript and latency.",
+    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _CALL_EXAMPLE}}}}}
+    | error_responses(401, 404),
+)
+async def get_call(partner: CurrentPartner, session: SessionDep, call_id: str) -> dict[str, Any]:
+    return ok(call_public(await call_service.get_call(session=session, partner=partner, call_id=call_id)))
+
+
+@router.post(
+    "/calls/{call_id}/end",
+    summary="End a call",
+    description="A call not yet dialled is canceled at once. A live call is hung up through the "
+    "carrier; its final status, duration and cause arrive with the carrier's hang-up callback. "
+    "Ending an ended call changes nothing.",
+    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _CALL_EXAMPLE}}}}}
+    | error_responses(401, 404, 502),
+)
+async def end_call(
+    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: str
+) -> dict[str, Any]:
+    call, needs_hangup = await call_service.request_end(session=session, partner=partner, call_id=call_id)
+    if needs_hangup:
+        await hang_up(platform=platform, session=session, call=call)
+        call = await call_service.get_call(session=session, partner=partner, call_id=call_id)
+    return ok(call_public(call))

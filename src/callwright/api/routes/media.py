@@ -1,0 +1,96 @@
+"""The carrier's media WebSocket for one call: ``/media/{provider}/{call_id}``.
+
+Accepted only with the call's media token: in the URL query (Vobiz, Plivo, Exotel) or, for
+Twilio, which drops query strings from stream URLs, in the ``start`` message's custom parameters.
+A socket without a valid token is closed with 1008 (policy violation) before anything is spoken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from callwright.carriers import get_carrier
+from callwright.carriers.base import Carrier, MediaStart
+from callwright.domain.call_tokens import TokenPurpose, verify_call_token
+from callwright.domain.calls import CallStatus
+from callwright.domain.providers import parse_provider
+from callwright.platform import Platform
+from callwright.services import media_events
+from callwright.services.carrier_accounts import account_for_call
+from callwright.store.models import Call
+
+log = logging.getLogger("callwright.media")
+router = APIRouter()
+
+POLICY_VIOLATION = 1008
+START_TIMEOUT_SECS = 10.0
+MAX_MESSAGES_BEFORE_START = 10
+
+
+async def _read_start(websocket: WebSocket, carrier: Carrier) -> MediaStart | None:
+    """Read the carrier's opening messages (Twilio/Exotel send ``connected`` first) until ``start``."""
+    for _ in range(MAX_MESSAGES_BEFORE_START):
+        text = await asyncio.wait_for(websocket.receive_text(), timeout=START_TIMEOUT_SECS)
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError:
+            return None
+        if isinstance(message, dict) and (start := carrier.parse_media_start(message)) is not None:
+            return start
+    return None
+
+
+@router.websocket("/media/{provider}/{call_id}")
+async def media_stream(websocket: WebSocket, provider: str, call_id: str) -> None:
+    platform: Platform = websocket.app.state.platform
+    parsed = parse_provider(provider)
+    query_token = websocket.query_params.get("token")
+    if parsed is None or (
+        query_token is not None
+        and not verify_call_token(platform.token_keys, call_id, TokenPurpose.MEDIA, query_token)
+    ):
+        await websocket.close(code=POLICY_VIOLATION)
+        return
+    async with platform.sessions() as session:
+        call = await session.get(Call, call_id)
+        if call is None or call.provider != parsed.value or CallStatus(call.status).is_terminal:
+            await websocket.close(code=POLICY_VIOLATION)
+            return
+        account = await account_for_call(session=session, call=call, secretbox=platform.secretbox)
+
+    carrier = get_carrier(parsed)
+    await websocket.accept()
+    try:
+        start = await _read_start(websocket, carrier)
+    except (TimeoutError, WebSocketDisconnect):
+        start = None
+    token = query_token or (start.custom_parameters.get("token") if start else None)
+    if start is None or not verify_call_token(platform.token_keys, call_id, TokenPurpose.MEDIA, token):
+        log.warning("media socket for call %s refused: no start or bad token", call_id)
+        await websocket.close(code=POLICY_VIOLATION)
+        return
+
+    from callwright.voice.session import CallMediaSession  # heavy (Pipecat): load on first call
+
+    async def first_audio(at: datetime) -> None:
+        await media_events.first_agent_audio(platform=platform, call_id=call_id, at=at)
+
+    media = CallMediaSession(
+        websocket,
+        serializer=carrier.media_serializer(start, account),
+        script=media_events.agent_script(call),
+        audio_out_packet_bytes=carrier.media_packet_bytes,
+        on_first_agent_audio=first_audio,
+    )
+    platform.media_sessions[call_id] = media
+    await media_events.media_started(platform=platform, call_id=call_id, start=start)
+    try:
+        outcome = await media.run()
+    finally:
+        platform.media_sessions.pop(call_id, None)
+    await media_events.media_ended(platform=platform, call_id=call_id, outcome=outcome)

@@ -1,0 +1,68 @@
+"""Boundary models for calls: the start request and the call as partners see it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from callwright.api.schemas.agents import iso_utc
+from callwright.store.models import Call
+
+
+class CallStartBody(BaseModel):
+    """``POST /calls/start``. ``to_number`` is checked after agent and provider (contract order)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    agent_id: str = Field(min_length=1, max_length=64)
+    to_number: str = Field(max_length=32)
+    provider: str | None = Field(default=None, max_length=32)
+    variables: dict[str, Any] = Field(default_factory=dict, max_length=100)
+    connection_id: str | None = Field(default=None, max_length=64)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return iso_utc(value) if value else None
+
+
+def call_started(call: Call) -> dict[str, Any]:
+    return {
+        "call_id": call.id,
+        "session_id": call.session_id,
+        "status": call.status,
+        "provider": call.provider,
+        "from_number": call.from_number,
+        "to_number": call.to_number,
+        "agent_id": call.agent_id,
+    }
+
+
+def call_public(call: Call) -> dict[str, Any]:
+    return {
+        "call_id": call.id,
+        "session_id": call.session_id,
+        "agent_id": call.agent_id,
+        "agent_name": call.agent.get("agent_name"),
+        "provider": call.provider,
+        "direction": call.direction,
+        "from_number": call.from_number,
+        "to_number": call.to_number,
+        "status": call.status,
+        "disposition": call.disposition,
+        "answered_by": call.answered_by,
+        "end_reason": call.end_reason,
+        "hangup_cause": call.hangup_cause,
+        "provider_call_id": call.provider_call_id,
+        "started_at": _iso(call.started_at),
+        "answered_at": _iso(call.answered_at),
+        "ended_at": _iso(call.ended_at),
+        "duration_seconds": call.duration_seconds,
+        "transcript": list(call.transcript or []),
+        "latency": call.latency,
+        "recording_url": call.recording_url,
+        "variables": dict(call.variables or {}),
+        "created_at": _iso(call.created_at),
+        "updated_at": _iso(call.updated_at),
+    }

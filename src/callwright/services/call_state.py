@@ -1,0 +1,120 @@
+"""Loading, locking and changing a call's state in the store, one recorded event per change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callwright.domain.calls import AnsweredBy, CallEvent, CallState, CallStatus, Disposition, apply_event
+from callwright.store.models import Call, CallEventRow, utcnow
+
+# Payload keys never stored with a call event, whatever the carrier sends.
+_SECRET_KEYS = frozenset({"auth_token", "authtoken", "token", "http_authorization", "api_token", "jwt"})
+
+
+def state_of(call: Call) -> CallState:
+    return CallState(
+        status=CallStatus(call.status),
+        disposition=Disposition(call.disposition) if call.disposition else None,
+        answered_by=AnsweredBy(call.answered_by) if call.answered_by else None,
+        provider_call_id=call.provider_call_id,
+        started_at=call.started_at,
+        answered_at=call.answered_at,
+        ended_at=call.ended_at,
+        duration_seconds=call.duration_seconds,
+        end_reason=call.end_reason,
+        hangup_cause=call.hangup_cause,
+    )
+
+
+def _write_state(call: Call, state: CallState) -> None:
+    call.status = state.status.value
+    call.disposition = state.disposition.value if state.disposition else None
+    call.answered_by = state.answered_by.value if state.answered_by else None
+    call.provider_call_id = state.provider_call_id
+    call.started_at = state.started_at
+    call.answered_at = state.answered_at
+    call.ended_at = state.ended_at
+    call.duration_seconds = state.duration_seconds
+    call.end_reason = state.end_reason
+    call.hangup_cause = state.hangup_cause
+
+
+def scrub(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A carrier payload with anything secret-looking removed, safe to store and show."""
+    return {k: v for k, v in payload.items() if k.lower().replace("-", "_") not in _SECRET_KEYS}
+
+
+async def lock_call(session: AsyncSession, call_id: str) -> Call | None:
+    """The call, locked for this transaction: a row lock on PostgreSQL; on SQLite the UPDATE takes
+    the database's write lock, so concurrent callbacks for one call apply one after the other."""
+    await session.execute(update(Call).where(Call.id == call_id).values(updated_at=utcnow()))
+    return await session.scalar(
+        select(Call).where(Call.id == call_id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+def record_event(
+    session: AsyncSession,
+    call: Call,
+    *,
+    kind: str,
+    source: str,
+    before: str | None,
+    payload: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> None:
+    session.add(
+        CallEventRow(
+            call_id=call.id,
+            partner_id=call.partner_id,
+            kind=kind,
+            source=source,
+            status_before=before,
+            status_after=call.status,
+            payload=scrub(payload or {}),
+            created_at=at or utcnow(),
+        )
+    )
+
+
+def set_state(
+    session: AsyncSession,
+    call: Call,
+    new: CallState,
+    *,
+    kind: str,
+    source: str,
+    payload: Mapping[str, Any] | None = None,
+) -> None:
+    before = call.status
+    _write_state(call, new)
+    record_event(session, call, kind=kind, source=source, before=before, payload=payload)
+
+
+def apply_events(
+    session: AsyncSession,
+    call: Call,
+    events: Iterable[CallEvent],
+    *,
+    source: str,
+    payload: Mapping[str, Any] | None = None,
+) -> list[CallEvent]:
+    """Apply each event that changes the call; record one call event per change. Returns them."""
+    applied: list[CallEvent] = []
+    state = state_of(call)
+    for event in events:
+        new = apply_event(state, event)
+        if new is None:
+            continue
+        set_state(session, call, new, kind=event.kind.value, source=source, payload=payload)
+        state = new
+        applied.append(event)
+    if not applied and payload is not None:
+        # Duplicates and late callbacks change nothing, but the trail keeps what the carrier said.
+        record_event(session, call, kind="ignored", source=source, before=call.status, payload=payload)
+    return applied

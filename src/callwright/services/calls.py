@@ -1,0 +1,232 @@
+"""Call use cases for a partner: start (queue for the dialer), list, get, end, concurrency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callwright.carriers import get_carrier
+from callwright.domain.calls import ACTIVE_STATUSES, CallStatus, cancel
+from callwright.domain.errors import CallwrightError, Conflict, Forbidden, LimitExceeded, NotFound, ValidationFailed
+from callwright.domain.phone import e164_error, is_e164
+from callwright.domain.providers import Provider, parse_provider
+from callwright.services import agents as agent_service
+from callwright.services import telephony
+from callwright.services.call_state import lock_call, record_event, set_state, state_of
+from callwright.store.models import Call, Partner, TelephonyConnection, utcnow
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+CONCURRENCY_RETRY_AFTER_SECS = 5
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+# The provider Vocobase assumes when a start request names none.
+VOCOBASE_DEFAULT_PROVIDER = Provider.MCUBE
+
+
+class ProviderNotConfigured(CallwrightError):
+    status_code = 400
+    code = "provider_not_configured"
+
+
+@dataclass(frozen=True, slots=True)
+class StartCall:
+    agent_id: str
+    to_number: str
+    provider: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    connection_id: str | None = None
+
+
+async def start_call(
+    *,
+    session: AsyncSession,
+    partner: Partner,
+    request: StartCall,
+    idempotency_key: str | None = None,
+) -> tuple[Call, bool]:
+    """Create the call (pending) as the dialer's queue row. Returns (call, created).
+
+    Checks run in the contract's order: agent, provider allowed, provider configured, to_number,
+    free concurrency slot. A repeated Idempotency-Key within 24 h returns the first call.
+    """
+    partner_id = partner.id  # read now: a rollback below expires the partner object
+    if idempotency_key:
+        existing = await _idempotent_match(session, partner_id, request, idempotency_key)
+        if existing is not None:
+            return existing, False
+
+    agent = await agent_service.get_agent(session=session, partner=partner, agent_id=request.agent_id)
+    provider = await _resolve_provider(session, partner, request.provider)
+    carrier = get_carrier(provider)
+    if provider.value not in partner.allowed_providers:
+        raise Forbidden(
+            f"{provider.display_name} is not enabled for this account; ask your account manager",
+            code="provider_not_allowed",
+        )
+    connection = await telephony.get_connection(session=session, partner_id=partner.id, provider=provider)
+    if connection is None:
+        raise ProviderNotConfigured(f"{provider.display_name} not configured")
+    if request.connection_id is not None and request.connection_id != connection.id:
+        raise NotFound(f"no {provider.display_name} connection with id {request.connection_id!r}", code="connection_not_found")
+    if not is_e164(request.to_number):
+        raise ValidationFailed("to_number", e164_error("to_number"))
+
+    settings = dict(agent.settings)
+    limit = partner.concurrency_limit  # read now: a rollback below expires the partner object
+    call = Call(
+        partner_id=partner.id,
+        agent_id=agent.id,
+        agent=settings | {"agent_name": agent.agent_name},
+        provider=provider.value,
+        connection_id=connection.id,
+        from_number=str(connection.identifiers.get(carrier.caller_id_field, "")),
+        to_number=request.to_number,
+        variables=request.variables,
+        idempotency_key=idempotency_key,
+        machine_detection_requested=_wants_machine_detection(settings, connection, carrier),
+    )
+    # Serialise starts per partner so the concurrency limit holds: PostgreSQL locks the partner
+    # row; SQLite holds its write lock from the INSERT, and the count runs after the INSERT.
+    await session.execute(select(Partner.id).where(Partner.id == partner.id).with_for_update())
+    session.add(call)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        if idempotency_key:  # a concurrent request with the same key won the race
+            existing = await _idempotent_match(session, partner_id, request, idempotency_key)
+            if existing is not None:
+                return existing, False
+        raise
+    active = await _active_count(session, partner.id)
+    if active > limit:
+        await session.rollback()
+        raise LimitExceeded(
+            f"concurrency limit reached: {limit} calls are already active; retry when one ends",
+            code="concurrency_limit",
+            details={"limit": limit, "active": active - 1},
+            headers={"Retry-After": str(CONCURRENCY_RETRY_AFTER_SECS)},
+        )
+    record_event(session, call, kind="created", source="api", before=None)
+    await session.commit()
+    return call, True
+
+
+def _wants_machine_detection(settings: dict[str, Any], connection: TelephonyConnection, carrier) -> bool:  # type: ignore[no-untyped-def]
+    return bool(
+        settings.get("voicemail_detection_enabled")
+        and connection.carrier_voicemail_detection
+        and carrier.supports_machine_detection
+    )
+
+
+async def _resolve_provider(session: AsyncSession, partner: Partner, name: str | None) -> Provider:
+    if name is not None:
+        provider = parse_provider(name)
+        if provider is None:
+            raise ValidationFailed(
+                "provider", "provider must be one of " + ", ".join(p.value for p in Provider)
+            )
+        return provider
+    configured = await telephony.configured_providers(session=session, partner_id=partner.id)
+    if VOCOBASE_DEFAULT_PROVIDER in configured or not configured:
+        return VOCOBASE_DEFAULT_PROVIDER
+    if len(configured) == 1:
+        return configured[0]
+    raise ValidationFailed(
+        "provider",
+        "provider is required when more than one carrier is configured: "
+        + ", ".join(p.value for p in configured),
+    )
+
+
+async def _idempotent_match(
+    session: AsyncSession, partner_id: str, request: StartCall, key: str
+) -> Call | None:
+    call = await session.scalar(
+        select(Call).where(Call.partner_id == partner_id, Call.idempotency_key == key)
+    )
+    if call is None:
+        return None
+    if call.created_at < utcnow() - IDEMPOTENCY_WINDOW:
+        call.idempotency_key = None  # expired: the key is free for a new call
+        await session.flush()
+        return None
+    same = call.agent_id == request.agent_id and call.to_number == request.to_number and (
+        request.provider is None or call.provider == request.provider.strip().lower()
+    )
+    if not same:
+        raise Conflict(
+            "this Idempotency-Key was already used for a different call (agent, number or provider)",
+            code="idempotency_key_reused",
+        )
+    return call
+
+
+async def _active_count(session: AsyncSession, partner_id: str) -> int:
+    return await session.scalar(
+        select(func.count()).select_from(Call).where(Call.partner_id == partner_id, Call.status.in_(_ACTIVE))
+    ) or 0
+
+
+async def get_call(*, session: AsyncSession, partner: Partner, call_id: str) -> Call:
+    call = await session.scalar(select(Call).where(Call.id == call_id, Call.partner_id == partner.id))
+    if call is None:
+        raise NotFound(f"no call with id {call_id!r}", code="call_not_found")
+    return call
+
+
+async def list_calls(
+    *, session: AsyncSession, partner: Partner, limit: int, offset: int, status: CallStatus | None
+) -> tuple[list[Call], int]:
+    query = select(Call).where(Call.partner_id == partner.id)
+    if status is not None:
+        query = query.where(Call.status == status.value)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(
+        query.order_by(Call.created_at.desc(), Call.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows), total
+
+
+async def concurrency(*, session: AsyncSession, partner: Partner) -> dict[str, Any]:
+    active = await _active_count(session, partner.id)
+    return {
+        "limit": partner.concurrency_limit,
+        "limit_source": "partner",
+        "active": active,
+        "remaining": max(0, partner.concurrency_limit - active),
+        "statuses_counted": [s.upper() for s in ("pending", "ringing", "in_progress")],
+    }
+
+
+async def request_end(*, session: AsyncSession, partner: Partner, call_id: str) -> tuple[Call, bool]:
+    """The partner asks to end a call. A call not yet handed to the carrier is canceled here.
+
+    Returns (call, needs_carrier_hangup): True when the carrier must be told to hang up; the
+    carrier's own hang-up callback then closes the call with its duration and cause.
+    """
+    await get_call(session=session, partner=partner, call_id=call_id)  # tenancy check
+    call = await lock_call(session, call_id)
+    assert call is not None
+    if CallStatus(call.status).is_terminal:
+        await session.commit()
+        return call, False
+    reason = "ended by partner request"
+    if call.dial_state in ("queued", "dialing") or not call.provider_call_id:
+        # Not dialed yet (or the dial is in flight: the dialer hangs up once it returns).
+        new = cancel(state_of(call), at=utcnow(), reason=reason)
+        if call.dial_state == "queued":
+            call.dial_state = "canceled"
+        if new is not None:
+            set_state(session, call, new, kind="canceled", source="api")
+        await session.commit()
+        return call, False
+    call.end_reason = call.end_reason or reason
+    record_event(session, call, kind="end_requested", source="api", before=call.status)
+    await session.commit()
+    return call, True

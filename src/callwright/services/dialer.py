@@ -1,0 +1,276 @@
+"""The dialer: takes queued calls from the store and asks each partner's carrier to dial them.
+
+Queue states on ``calls.dial_state``::
+
+    queued ──claim──▶ claimed ──about to send──▶ dialing ──▶ dialed | failed
+       ▲                 │ (lease expired: nothing was sent)        │
+       └─────────────────┘          retryable refusal ◀─────────────┘
+
+A call is marked ``dialing`` (and committed) just before the HTTP request leaves. After a crash a
+``claimed`` call is safely queued again, but a ``dialing`` one may already be ringing somewhere:
+it is never dialled again; it is closed with a reason saying so. Only refusals the carrier
+guarantees it did not act on (connection never made, 429, 503) are retried.
+
+Requests to one carrier account are paced by a token bucket at the connection's CPS (or the
+carrier's default). The buckets live in this process: with several nodes, give each connection
+a CPS divided by the node count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from callwright.carriers import get_carrier
+from callwright.carriers.base import CallbackKind, CarrierUnavailable, DialRequest
+from callwright.domain.calls import CallEvent, EventKind, fail
+from callwright.domain.errors import CallwrightError
+from callwright.domain.pacing import TokenBucket
+from callwright.domain.providers import Provider
+from callwright.platform import Platform
+from callwright.services.call_state import apply_events, lock_call, set_state, state_of
+from callwright.services.call_urls import callback_url, stream_url_with_token
+from callwright.services.carrier_accounts import account_of, pacing_key
+from callwright.store.models import Call, TelephonyConnection, utcnow
+
+log = logging.getLogger("callwright.dialer")
+
+MAX_ATTEMPTS = 5
+CLAIM_LEASE = timedelta(seconds=60)
+DIAL_LEASE = timedelta(seconds=120)
+CLAIM_BATCH = 100
+
+
+def retry_delay_secs(attempt: int, retry_after: float | None) -> float:
+    """Exponential back-off (1, 2, 4, 8 … s, at most 30), or the carrier's own Retry-After."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), 300.0)
+    return float(min(30, 2 ** max(0, attempt - 1)))
+
+
+class Dialer:
+    def __init__(self, platform: Platform, *, poll_interval_secs: float = 0.5) -> None:
+        self.platform = platform
+        self.poll_interval_secs = poll_interval_secs
+        self._buckets: dict[str, TokenBucket] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="callwright-dialer")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self.platform.dial_wakeup.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._sends:
+            await asyncio.gather(*self._sends, return_exceptions=True)
+
+    async def _run(self) -> None:
+        await self.recover_expired_leases()
+        last_sweep = time.monotonic()
+        while not self._stopping.is_set():
+            try:
+                await self.dial_due()
+                if time.monotonic() - last_sweep > 30:
+                    await self.recover_expired_leases()
+                    last_sweep = time.monotonic()
+            except Exception:  # the loop must survive a store hiccup; the next pass retries
+                log.exception("dialer pass failed")
+            wakeup = self.platform.dial_wakeup
+            try:
+                await asyncio.wait_for(wakeup.wait(), timeout=self.poll_interval_secs)
+            except TimeoutError:
+                pass
+            wakeup.clear()
+
+    async def dial_due(self) -> int:
+        """Claim every due call and start its (paced) dial. Returns how many were claimed."""
+        claimed = await self._claim_due()
+        now = time.monotonic()
+        for call_id, key, cps in claimed:
+            bucket = self._buckets.get(key)
+            if bucket is None or bucket.rate != cps:
+                bucket = self._buckets[key] = TokenBucket(rate=cps)
+            wait = bucket.reserve(now)
+            task = asyncio.create_task(self._send_after(call_id, wait))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+        return len(claimed)
+
+    async def _claim_due(self) -> list[tuple[str, str, float]]:
+        now = utcnow()
+        async with self.platform.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Call.id, TelephonyConnection)
+                    .join(TelephonyConnection, TelephonyConnection.id == Call.connection_id)
+                    .where(Call.dial_state == "queued", Call.dial_not_before <= now)
+                    .order_by(Call.dial_not_before, Call.created_at)
+                    .limit(CLAIM_BATCH)
+                )
+            ).all()
+            claimed = []
+            for call_id, connection in rows:
+                result = await session.execute(
+                    update(Call)
+                    .where(Call.id == call_id, Call.dial_state == "queued")
+                    .values(dial_state="claimed", dial_lease_until=now + CLAIM_LEASE)
+                )
+                if result.rowcount == 1:  # another node may have claimed it first
+                    cps = connection.cps or get_carrier(Provider(connection.provider)).default_cps
+                    claimed.append((call_id, pacing_key(connection), float(cps)))
+            await session.commit()
+        return claimed
+
+    async def _send_after(self, call_id: str, wait_secs: float) -> None:
+        if wait_secs > 0:
+            await asyncio.sleep(wait_secs)
+        try:
+            await self.dial(call_id)
+        except Exception:
+            log.exception("dial of call %s failed unexpectedly", call_id)
+
+    async def dial(self, call_id: str) -> None:
+        platform = self.platform
+        async with platform.sessions() as session:
+            call = await lock_call(session, call_id)
+            if call is None or call.dial_state != "claimed":
+                await session.commit()
+                return
+            if state_of(call).status.is_terminal:  # canceled while it waited
+                call.dial_state = "canceled"
+                await session.commit()
+                return
+            connection = await session.get(TelephonyConnection, call.connection_id)
+            provider = Provider(call.provider)
+            carrier = get_carrier(provider)
+            try:
+                account = account_of(connection, secretbox=platform.secretbox)
+            except Exception:
+                self._fail(session, call, f"{provider.display_name} credentials could not be read")
+                await session.commit()
+                return
+            request = self._dial_request(call)
+            call.dial_state = "dialing"
+            call.dial_attempts += 1
+            call.dial_lease_until = utcnow() + DIAL_LEASE
+            attempt = call.dial_attempts
+            await session.commit()
+
+        try:
+            placed = await carrier.place_call(
+                request, account, http=platform.http, endpoints=platform.endpoints
+            )
+        except CarrierUnavailable as exc:
+            if exc.retryable and attempt < MAX_ATTEMPTS:
+                await self._requeue(call_id, retry_delay_secs(attempt, exc.retry_after), exc.message)
+            else:
+                await self._dial_failed(call_id, exc.message, None)
+            return
+        except CallwrightError as exc:
+            await self._dial_failed(call_id, exc.message, getattr(exc, "carrier_reason", None))
+            return
+
+        async with platform.sessions() as session:
+            call = await lock_call(session, call_id)
+            assert call is not None
+            call.dial_state = "dialed"
+            call.dial_lease_until = None
+            ended_meanwhile = state_of(call).status.is_terminal
+            event = CallEvent(EventKind.DIALED, at=utcnow(), provider_call_id=placed.provider_call_id)
+            if ended_meanwhile:
+                call.provider_call_id = call.provider_call_id or placed.provider_call_id
+            else:
+                apply_events(session, call, [event], source="dialer", payload=dict(placed.raw))
+            await session.commit()
+        if ended_meanwhile:  # the partner ended it while the dial request was in flight
+            await self._hangup_quietly(carrier, placed.provider_call_id, account)
+        log.info("dialed call %s via %s", call_id, provider.value)
+
+    def _dial_request(self, call: Call) -> DialRequest:
+        settings, key = self.platform.settings, self.platform.token_keys[0]
+        provider = call.provider
+        max_secs = call.agent.get("max_call_duration_secs")
+        return DialRequest(
+            call_id=call.id,
+            to_number=call.to_number,
+            from_number=call.from_number,
+            answer_url=callback_url(settings, key, provider, call.id, CallbackKind.ANSWER),
+            status_url=callback_url(settings, key, provider, call.id, CallbackKind.STATUS),
+            stream_url=stream_url_with_token(settings, key, provider, call.id),
+            machine_detection_url=(
+                callback_url(settings, key, provider, call.id, CallbackKind.MACHINE)
+                if call.machine_detection_requested
+                else None
+            ),
+            # The carrier's own cap, a little above ours so our spoken wrap-up comes first.
+            time_limit_secs=int(max_secs) + 30 if max_secs else None,
+        )
+
+    async def _requeue(self, call_id: str, delay_secs: float, reason: str) -> None:
+        async with self.platform.sessions() as session:
+            await session.execute(
+                update(Call)
+                .where(Call.id == call_id, Call.dial_state == "dialing")
+                .values(
+                    dial_state="queued",
+                    dial_lease_until=None,
+                    dial_not_before=utcnow() + timedelta(seconds=delay_secs),
+                )
+            )
+            await session.commit()
+        log.info("call %s: dial will be retried in %.1f s (%s)", call_id, delay_secs, reason)
+
+    async def _dial_failed(self, call_id: str, reason: str, carrier_words: str | None) -> None:
+        async with self.platform.sessions() as session:
+            call = await lock_call(session, call_id)
+            assert call is not None
+            self._fail(session, call, reason, carrier_words)
+            await session.commit()
+
+    def _fail(self, session, call: Call, reason: str, carrier_words: str | None = None) -> None:  # type: ignore[no-untyped-def]
+        call.dial_state = "failed"
+        call.dial_lease_until = None
+        new = fail(state_of(call), at=utcnow(), reason=reason, hangup_cause=carrier_words)
+        if new is not None:
+            set_state(session, call, new, kind="dial_failed", source="dialer", payload={"reason": reason})
+
+    async def _hangup_quietly(self, carrier, provider_call_id: str, account) -> None:  # type: ignore[no-untyped-def]
+        try:
+            await carrier.hangup(
+                provider_call_id, account, http=self.platform.http, endpoints=self.platform.endpoints
+            )
+        except CallwrightError as exc:
+            log.warning("could not hang up call %s: %s", provider_call_id, exc.message)
+
+    async def recover_expired_leases(self) -> None:
+        """After a crash: requeue claims never sent; close dials whose outcome is unknown."""
+        now = utcnow()
+        async with self.platform.sessions() as session:
+            await session.execute(
+                update(Call)
+                .where(Call.dial_state == "claimed", Call.dial_lease_until < now)
+                .values(dial_state="queued", dial_lease_until=None)
+            )
+            stuck = await session.scalars(
+                select(Call.id).where(Call.dial_state == "dialing", Call.dial_lease_until < now)
+            )
+            for call_id in list(stuck):
+                call = await lock_call(session, call_id)
+                if call is not None and call.dial_state == "dialing":
+                    self._fail(
+                        session,
+                        call,
+                        "the platform stopped while this call was being dialled; it was not "
+                        "dialled again, to avoid calling twice",
+                    )
+            await session.commit()

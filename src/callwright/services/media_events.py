@@ -1,0 +1,72 @@
+"""What the media stream tells the call record: stream started, first agent audio, stream ended."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from callwright.carriers.base import MediaStart
+from callwright.domain.agents import render_template
+from callwright.domain.calls import CallEvent, EventKind
+from callwright.platform import Platform
+from callwright.services.call_state import apply_events, lock_call, record_event
+from callwright.store.models import Call, utcnow
+
+if TYPE_CHECKING:
+    from callwright.voice.session import AgentScript, MediaOutcome
+
+
+def agent_script(call: Call) -> AgentScript:
+    from callwright.voice.session import AgentScript
+
+    agent = call.agent or {}
+    intro = agent.get("intro_message")
+    return AgentScript(
+        intro_message=render_template(intro, call.variables or {}) if intro else None,
+        voice_id=agent.get("voice_id") or "piper-joe-us",
+        max_call_duration_secs=agent.get("max_call_duration_secs"),
+    )
+
+
+async def media_started(*, platform: Platform, call_id: str, start: MediaStart) -> None:
+    async with platform.sessions() as session:
+        call = await lock_call(session, call_id)
+        if call is None:
+            return
+        now = utcnow()
+        call.media_started_at = now
+        # A media stream means the call was answered, whatever order the callbacks come in.
+        event = CallEvent(EventKind.ANSWERED, at=now, provider_call_id=start.provider_call_id)
+        payload = {"stream_id": start.stream_id, "encoding": start.encoding, "sample_rate": start.sample_rate}
+        if not apply_events(session, call, [event], source="media", payload=payload):
+            record_event(session, call, kind="media_started", source="media", before=call.status, payload=payload)
+        await session.commit()
+
+
+async def first_agent_audio(*, platform: Platform, call_id: str, at: datetime) -> None:
+    async with platform.sessions() as session:
+        call = await lock_call(session, call_id)
+        if call is not None and call.first_agent_audio_at is None:
+            call.first_agent_audio_at = at
+        await session.commit()
+
+
+async def media_ended(*, platform: Platform, call_id: str, outcome: MediaOutcome) -> None:
+    async with platform.sessions() as session:
+        call = await lock_call(session, call_id)
+        if call is None:
+            return
+        call.media_ended_at = outcome.ended_at
+        if call.first_agent_audio_at is None and outcome.first_agent_audio_at is not None:
+            call.first_agent_audio_at = outcome.first_agent_audio_at
+        if outcome.end_reason not in ("caller_hung_up",) and not call.end_reason:
+            call.end_reason = outcome.end_reason.replace("_", " ")
+        record_event(
+            session,
+            call,
+            kind="media_ended",
+            source="media",
+            before=call.status,
+            payload={"end_reason": outcome.end_reason, "intro_spoken": outcome.intro_spoken},
+        )
+        await session.commit()

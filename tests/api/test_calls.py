@@ -1,0 +1,182 @@
+"""Calls API without a carrier in the loop: the start checks in order, idempotency, concurrency,
+list/get/end and tenancy. (Dialing and the far end are covered by the end-to-end tests.)"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from callwright.store.models import Call, CallEventRow
+from tests.conftest import error_of, make_partner
+from tests.connection_rows import add_connection
+
+VOBIZ_IDS = {"auth_id": "MA_XXXXXXXX", "from_number": "+918011223344"}
+
+
+async def _agent(client, partner, **fields) -> str:
+    body = {"agent_name": fields.pop("agent_name", "Caller"), "intro_message": "Hello {{name}}"} | fields
+    response = await client.post("/api/v2/agent", json=body, headers=partner.headers)
+    assert response.status_code == 201, response.text
+    return response.json()["data"]["id"]
+
+
+async def _start(client, partner, agent_id, to="+919876543210", provider="vobiz", **extra):
+    headers = partner.headers | extra.pop("headers", {})
+    body = {"agent_id": agent_id, "to_number": to, "provider": provider} | extra
+    return await client.post("/api/v2/calls/start", json=body, headers=headers)
+
+
+@pytest.fixture
+async def ready(client, platform, partner):
+    await add_connection(platform, partner.id, "vobiz", VOBIZ_IDS, {"auth_token": "t"})
+    return await _agent(client, partner)
+
+
+async def test_start_answers_pending_with_the_connections_number(client, partner, ready, platform):
+    response = await _start(client, partner, ready, variables={"name": "Asha"})
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert set(data) == {"call_id", "session_id", "status", "provider", "from_number", "to_number", "agent_id"}
+    assert data["status"] == "pending"
+    assert data["provider"] == "vobiz"
+    assert data["from_number"] == "+918011223344"
+    assert data["to_number"] == "+919876543210"
+    assert data["agent_id"] == ready
+    async with platform.sessions() as session:
+        call = await session.get(Call, data["call_id"])
+        assert call.dial_state == "queued"
+        assert call.variables == {"name": "Asha"}
+        assert call.agent["intro_message"] == "Hello {{name}}"
+        kinds = list(await session.scalars(select(CallEventRow.kind).where(CallEventRow.call_id == call.id)))
+        assert kinds == ["created"]
+
+
+async def test_from_number_cannot_be_overridden(client, partner, ready):
+    response = await _start(client, partner, ready, from_number="+14155550100")
+    assert response.status_code == 422
+    assert error_of(response)["details"][0]["field"] == "from_number"
+
+
+async def test_checks_run_in_the_contract_order(client, platform):
+    handle = await make_partner(platform, "ordered", providers=["twilio"])
+    bad_number = "12345"
+    # 1. unknown agent wins over everything else
+    response = await _start(client, handle, "00000000-0000-0000-0000-000000000000", to=bad_number)
+    assert (response.status_code, error_of(response)["code"]) == (404, "agent_not_found")
+    agent_id = await _agent(client, handle)
+    # 2. provider not allowed (vobiz), even though it is also not configured and the number is bad
+    response = await _start(client, handle, agent_id, to=bad_number, provider="vobiz")
+    assert (response.status_code, error_of(response)["code"]) == (403, "provider_not_allowed")
+    # 3. allowed but not configured
+    response = await _start(client, handle, agent_id, to=bad_number, provider="twilio")
+    assert response.status_code == 400
+    assert error_of(response) == {"code": "provider_not_configured", "message": "Twilio not configured"}
+    # 4. configured; now the number is checked
+    await add_connection(platform, handle.id, "twilio", {"account_sid": "AC" + "a" * 32, "from_number": "+14155550100"}, {"auth_token": "t"})
+    response = await _start(client, handle, agent_id, to=bad_number, provider="twilio")
+    assert response.status_code == 422
+    assert error_of(response)["message"] == "to_number must be E.164, like +919876543210"
+    response = await _start(client, handle, agent_id, to="+14155550199", provider="twilio")
+    assert response.status_code == 200
+
+
+async def test_provider_default_and_unknown(client, partner, ready):
+    # Only Vobiz is configured: it is the default.
+    response = await client.post(
+        "/api/v2/calls/start", json={"agent_id": ready, "to_number": "+919876543210"}, headers=partner.headers
+    )
+    assert response.status_code == 200
+    assert response.json()["data"]["provider"] == "vobiz"
+    response = await _start(client, partner, ready, provider="sip")
+    assert response.status_code == 422
+    assert error_of(response)["details"][0]["field"] == "provider"
+
+
+async def test_concurrency_limit_is_429_with_retry_after(client, platform):
+    handle = await make_partner(platform, "small", concurrency_limit=2)
+    await add_connection(platform, handle.id, "vobiz", VOBIZ_IDS, {"auth_token": "t"})
+    agent_id = await _agent(client, handle)
+    for _ in range(2):
+        assert (await _start(client, handle, agent_id)).status_code == 200
+    response = await _start(client, handle, agent_id)
+    assert response.status_code == 429
+    assert error_of(response)["code"] == "concurrency_limit"
+    assert response.headers["retry-after"] == "5"
+    concurrency = (await client.get("/api/v2/calls/concurrency", headers=handle.headers)).json()["data"]
+    assert concurrency == {
+        "limit": 2,
+        "limit_source": "partner",
+        "active": 2,
+        "remaining": 0,
+        "statuses_counted": ["PENDING", "RINGING", "IN_PROGRESS"],
+    }
+
+
+async def test_concurrent_starts_never_exceed_the_limit(client, platform):
+    handle = await make_partner(platform, "racy", concurrency_limit=3)
+    await add_connection(platform, handle.id, "vobiz", VOBIZ_IDS, {"auth_token": "t"})
+    agent_id = await _agent(client, handle)
+    responses = await asyncio.gather(*(_start(client, handle, agent_id) for _ in range(8)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] * 3 + [429] * 5
+
+
+async def test_idempotency_key_returns_the_same_call(client, partner, ready, platform):
+    headers = {"Idempotency-Key": "order-42"}
+    first = await _start(client, partner, ready, headers=headers)
+    again = await _start(client, partner, ready, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert first.json()["data"]["call_id"] == again.json()["data"]["call_id"]
+    concurrent = await asyncio.gather(*(_start(client, partner, ready, headers={"Idempotency-Key": "k2"}) for _ in range(5)))
+    assert len({r.json()["data"]["call_id"] for r in concurrent}) == 1
+    async with platform.sessions() as session:
+        assert len(list(await session.scalars(select(Call.id)))) == 2
+    reused = await _start(client, partner, ready, to="+919876543211", headers=headers)
+    assert reused.status_code == 409
+    assert error_of(reused)["code"] == "idempotency_key_reused"
+
+
+async def test_list_get_and_filter(client, partner, ready):
+    ids = [(await _start(client, partner, ready)).json()["data"]["call_id"] for _ in range(3)]
+    listing = (await client.get("/api/v2/calls?limit=2", headers=partner.headers)).json()
+    assert listing["pagination"] == {"limit": 2, "offset": 0, "total": 3}
+    assert [c["call_id"] for c in listing["data"]] == ids[::-1][:2]
+    assert (await client.get("/api/v2/calls?status=completed", headers=partner.headers)).json()["data"] == []
+    bad = await client.get("/api/v2/calls?status=done", headers=partner.headers)
+    assert bad.status_code == 422
+    assert (await client.get("/api/v2/calls?limit=101", headers=partner.headers)).status_code == 422
+    call = (await client.get(f"/api/v2/calls/{ids[0]}", headers=partner.headers)).json()["data"]
+    assert call["status"] == "pending"
+    assert call["transcript"] == [] and call["latency"] is None
+    assert call["agent_name"] == "Caller"
+
+
+async def test_end_before_dialing_cancels(client, partner, ready, platform):
+    call_id = (await _start(client, partner, ready)).json()["data"]["call_id"]
+    response = await client.post(f"/api/v2/calls/{call_id}/end", headers=partner.headers)
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert (data["status"], data["disposition"], data["answered_by"]) == ("canceled", "canceled", "not_answered")
+    assert data["end_reason"] == "ended by partner request"
+    again = await client.post(f"/api/v2/calls/{call_id}/end", headers=partner.headers)
+    assert again.json()["data"]["status"] == "canceled"
+    async with platform.sessions() as session:
+        assert (await session.get(Call, call_id)).dial_state == "canceled"
+    concurrency = (await client.get("/api/v2/calls/concurrency", headers=partner.headers)).json()["data"]
+    assert concurrency["active"] == 0
+
+
+async def test_other_partners_calls_are_invisible(client, partner, other_partner, ready):
+    call_id = (await _start(client, partner, ready)).json()["data"]["call_id"]
+    missing = await client.get("/api/v2/calls/00000000-0000-0000-0000-000000000000", headers=other_partner.headers)
+    theirs = await client.get(f"/api/v2/calls/{call_id}", headers=other_partner.headers)
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json()["error"]["code"] == missing.json()["error"]["code"] == "call_not_found"
+    assert (await client.post(f"/api/v2/calls/{call_id}/end", headers=other_partner.headers)).status_code == 404
+    assert (await client.get("/api/v2/calls", headers=other_partner.headers)).json()["data"] == []
+    assert (await client.get(f"/api/v2/calls/{call_id}", headers=partner.headers)).json()["data"]["status"] == "pending"
+    # B cannot start a call with A's agent either
+    response = await _start(client, other_partner, ready)
+    assert response.status_code == 404

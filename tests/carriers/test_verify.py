@@ -142,7 +142,7 @@ def closed_port_base_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-# --- the adapters' verify ---------------------------------------------------------------------
+# --- the adapters' verify -------------------------------------------------------------------------
 
 
 async def test_good_credentials_pass(case, sim, http, endpoints):
@@ -187,7 +187,7 @@ async def test_mcube_verify_makes_no_request(sim, http, endpoints):
     assert sim.requests() == []
 
 
-# --- the simulator refuses what the real carrier refuses ----------------------------------------
+# --- the simulator refuses what the real carrier refuses ------------------------------------------
 
 
 async def test_simulator_takes_only_the_carriers_auth_scheme(case, sim, http):
@@ -211,7 +211,7 @@ async def test_simulator_refuses_near_miss_paths(sim, http, near_miss, status):
     assert response.status_code == status
 
 
-# --- the official SDKs agree with the simulator -------------------------------------------------
+# --- the official SDKs agree with the simulator ---------------------------------------------------
 
 
 def vobiz_sdk(sim: CarrierSimulator, token: str) -> vobiz.RestClient:
@@ -263,7 +263,7 @@ async def test_twilio_sdk_reads_the_simulated_account_and_error_20003(sim):
     assert (failure.value.status, failure.value.code) == (401, 20003)
 
 
-# --- driving the simulator from outside Python --------------------------------------------------
+# --- driving the simulator from outside Python ----------------------------------------------------
 
 
 async def test_control_api_sets_accounts_and_faults_and_logs_no_secrets(sim, http, endpoints):

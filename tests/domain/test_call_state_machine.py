@@ -145,3 +145,14 @@ def test_fail_keeps_the_carriers_words():
     assert state.end_reason == "Vobiz refused the call: Invalid from number"
     assert state.hangup_cause == "Invalid from number"
     assert state.answered_by == AnsweredBy.NOT_ANSWERED
+
+
+def test_the_calls_own_id_replaces_the_dial_time_id():
+    # Plivo: the dial answers request_uuid; callbacks and the media stream carry CallUUID.
+    dialed = run(CallEvent(EventKind.DIALED, at=at(0), provider_call_id="request-uuid"))
+    assert dialed.provider_call_id == "request-uuid"
+    answered = run(CallEvent(EventKind.ANSWERED, at=at(5), provider_call_id="call-uuid"), state=dialed)
+    assert answered.provider_call_id == "call-uuid"
+    # a late dial confirmation does not put the provisional id back
+    late = CallEvent(EventKind.DIALED, at=at(6), provider_call_id="request-uuid")
+    assert apply_event(answered, late) is None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from callwright.carriers._wire import carrier_error_text, retry_after_secs, secrets_in
 from callwright.domain.calls import CallEvent
 from callwright.domain.errors import CallwrightError
 from callwright.domain.masking import mask_identifier
@@ -54,10 +55,17 @@ class NotSupported(CallwrightError):
 
 
 class CarrierRejected(CallwrightError):
-    """The carrier answered with another 4xx: it understood and refused."""
+    """The carrier answered with another 4xx: it understood and refused.
+
+    ``carrier_reason`` is the carrier's own sentence from the refusal, when it gave one.
+    """
 
     status_code = 502
     code = "carrier_rejected"
+
+    def __init__(self, message: str, *, carrier_reason: str | None = None) -> None:
+        super().__init__(message)
+        self.carrier_reason = carrier_reason
 
 
 if TYPE_CHECKING:
@@ -160,6 +168,14 @@ class Carrier(ABC):
     credentials_model: ClassVar[type[CarrierCredentials]]
     # False where the carrier documents no cheap authenticated read (MCube).
     verifies_credentials: ClassVar[bool] = True
+    # The connection field whose number callers see (Exotel: caller_id; MCube: exe_number).
+    caller_id_field: ClassVar[str] = "from_number"
+    # Whether the carrier offers asynchronous answering-machine detection on outbound calls.
+    supports_machine_detection: ClassVar[bool] = False
+    # Calls per second an account may start when the operator sets none (the carrier's default).
+    default_cps: ClassVar[float] = 1.0
+    # Fixed size of each outbound media payload, where the carrier demands one (Exotel).
+    media_packet_bytes: ClassVar[int | None] = None
 
     @property
     def display_name(self) -> str:
@@ -225,6 +241,11 @@ class Carrier(ABC):
         """True when the request carries the carrier's valid signature for ``url`` + ``params``."""
         return False
 
+    def message_window_open(self, params: Mapping[str, str]) -> bool:
+        """Whether a machine-detection result says the greeting is over and a message may be left
+        now (Twilio's ``machine_end_beep``). Carriers that cannot tell say False: hang up."""
+        return False
+
     def parse_media_start(self, message: Mapping[str, Any]) -> MediaStart | None:
         """The stream's identity from the carrier's ``start`` message; None for any other message."""
         raise NotSupported(f"{self.display_name} has no media stream")
@@ -243,23 +264,43 @@ class Carrier(ABC):
         url: str,
         *,
         timeout: float,
+        dialing: bool = False,
+        accept: tuple[int, ...] = (),
+        auth_statuses: tuple[int, ...] = (401, 403),
         **kwargs: Any,
     ) -> httpx.Response:
-        """One REST request, with carrier failures turned into our errors (no secrets in them)."""
+        """One REST request, with carrier failures turned into our errors (no secrets in them).
+
+        ``retryable`` is set only when the carrier certainly did not act: the connection was never
+        made, or it answered 503 (or 429 to a dial request, ``dialing=True``: the dialer paces and
+        retries; elsewhere a 429 is a refusal). A read timeout or another 5xx may hide a placed
+        call, so those are not retryable. ``accept`` lists statuses handed back instead of raised
+        (a hang-up's 404); ``auth_statuses`` those that mean the credentials were refused.
+        """
+        name = self.display_name
         try:
             response = await http.request(method, url, timeout=timeout, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
+            raise CarrierUnavailable(f"{name} could not be reached", retryable=True) from None
         except httpx.TimeoutException:
-            raise CarrierUnavailable(f"{self.display_name} did not answer in time") from None
+            raise CarrierUnavailable(f"{name} did not answer in time") from None
         except httpx.HTTPError:
-            raise CarrierUnavailable(f"{self.display_name} could not be reached") from None
-        if response.status_code in (401, 403):
+            raise CarrierUnavailable(f"{name} dropped the connection before answering") from None
+        status = response.status_code
+        if status < 400 or status in accept:
+            return response
+        if status in auth_statuses:
             raise CarrierAuthFailed(self.auth_failed_message())
-        if response.status_code >= 500:
+        detail = carrier_error_text(response, secrets_in(kwargs))
+        said = f": {detail}" if detail else ""
+        if status == 503 or (status == 429 and dialing):
             raise CarrierUnavailable(
-                f"{self.display_name} answered HTTP {response.status_code}; try again later"
+                f"{name} answered HTTP {status}; try again later{said}",
+                retryable=True,
+                retry_after=retry_after_secs(response),
             )
-        if response.status_code >= 400:
-            raise CarrierRejected(
-                f"{self.display_name} refused the request with HTTP {response.status_code}"
-            )
-        return response
+        if status >= 500:
+            raise CarrierUnavailable(f"{name} answered HTTP {status}; try again later{said}")
+        raise CarrierRejected(
+            f"{name} refused the request with HTTP {status}{said}", carrier_reason=detail
+        )

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
 
 from callwright.carriers._fields import E164, Secret, pattern
-from callwright.carriers.base import Carrier, CarrierCredentials, CarrierEndpoints
+from callwright.carriers._plivo_family import PlivoFamilyCarrier
+from callwright.carriers._wire import header
+from callwright.carriers.base import Account, CarrierCredentials, CarrierEndpoints
 from callwright.domain.providers import Provider
 
 
@@ -23,12 +30,52 @@ class PlivoCredentials(CarrierCredentials):
     from_number: E164
 
 
-class Plivo(Carrier):
+def signature_base(method: str, url: str, params: Mapping[str, str]) -> str:
+    """The string Plivo's V3 signature covers (carriers.md §2.9, as plivo.utils.signature_v3).
+
+    POST: ``scheme://host/path`` + ``"?"`` + sorted query ``a=1&b=2`` + (``"."`` if there was a
+    query) + sorted POST params as ``k1v1k2v2``; the ``"?"`` only when there is a query or params.
+    GET: the URL + ``"?"`` + sorted ``k=v&…`` of the query and params merged.
+    """
+    parts = urlsplit(url)
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    query: dict[str, list[str]] = parse_qs(parts.query, keep_blank_values=True)
+    if method.upper() == "GET":
+        merged: dict[str, list[str]] = {key: [value] for key, value in params.items()}
+        merged.update(query)
+        pairs = _sorted_query(merged)
+        return f"{base}?{pairs}" if pairs else base
+    pairs = _sorted_query(query)
+    if params:
+        base += f"?{pairs}." if pairs else "?"
+    elif pairs:
+        base += f"?{pairs}"
+    return base + "".join(f"{key}{params[key]}" for key in sorted(params))
+
+
+def _sorted_query(query: Mapping[str, list[str]]) -> str:
+    return "&".join(f"{key}={value}" for key in sorted(query) for value in sorted(query[key]))
+
+
+def callback_signature(auth_token: str, base: str, nonce: str) -> str:
+    """V3 = base64(HMAC-SHA256(auth_token, base + "." + nonce))."""
+    digest = hmac.new(auth_token.encode(), f"{base}.{nonce}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+class Plivo(PlivoFamilyCarrier):
     provider = Provider.PLIVO
     credentials_model = PlivoCredentials
+    signs_callbacks = True
 
     def auth_failed_message(self) -> str:
         return "Plivo rejected the Auth ID / Auth Token"
+
+    def api_base(self, endpoints: CarrierEndpoints) -> str:
+        return endpoints.plivo
+
+    def auth(self, account: Account) -> dict[str, Any]:
+        return {"auth": (account.identifiers["auth_id"], account.secrets["auth_token"])}
 
     async def verify(
         self, credentials: CarrierCredentials, *, http: httpx.AsyncClient, endpoints: CarrierEndpoints
@@ -41,3 +88,40 @@ class Plivo(Carrier):
             auth=(credentials.auth_id, credentials.auth_token),
             timeout=endpoints.timeout_secs,
         )
+
+    async def hangup(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> None:
+        # A call not yet answered exists only as a request: Plivo cancels it with
+        # DELETE /Request/{request_uuid}/ (carriers.md §2.3). 404 on both = already gone.
+        if await self.delete(account, endpoints, http, "Call", provider_call_id):
+            return
+        await self.delete(account, endpoints, http, "Request", provider_call_id)
+
+    def validate_signature(
+        self,
+        *,
+        method: str,
+        url: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        account: Account,
+    ) -> bool:
+        nonce = header(headers, "X-Plivo-Signature-V3-Nonce")
+        if not nonce:
+            return False
+        expected = callback_signature(
+            account.secrets["auth_token"], signature_base(method, url, params), nonce
+        )
+        # X-Plivo-Signature-Ma-V3 is the main account's signature over the same string; several
+        # signatures may come comma-separated (plivo.utils.validate_v3_signature splits on ",").
+        for name in ("X-Plivo-Signature-V3", "X-Plivo-Signature-Ma-V3"):
+            sent = header(headers, name) or ""
+            if any(hmac.compare_digest(expected, one.strip()) for one in sent.split(",") if one):
+                return True
+        return False

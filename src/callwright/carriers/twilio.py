@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+from xml.etree import ElementTree
 
 import httpx
 
 from callwright.carriers._fields import E164, Secret, pattern
-from callwright.carriers.base import Carrier, CarrierCredentials, CarrierEndpoints
+from callwright.carriers._wire import as_int, header, json_object, text
+from callwright.carriers.base import (
+    Account,
+    AnswerDocument,
+    CallbackKind,
+    Carrier,
+    CarrierCredentials,
+    CarrierEndpoints,
+    CarrierUnavailable,
+    DialRequest,
+    MediaStart,
+    PlacedCall,
+)
+from callwright.domain.calls import CallEvent, CallStatus, EventKind
 from callwright.domain.providers import Provider
+
+if TYPE_CHECKING:
+    from pipecat.serializers.twilio import TwilioFrameSerializer
 
 
 class TwilioCredentials(CarrierCredentials):
@@ -20,12 +43,71 @@ class TwilioCredentials(CarrierCredentials):
     from_number: E164
 
 
+# CallStatus values (carriers.md §3.6) → our event; "initiated" appears only in callbacks.
+_PROGRESS = {
+    "queued": EventKind.DIALED,
+    "initiated": EventKind.DIALED,
+    "ringing": EventKind.RINGING,
+    "in-progress": EventKind.ANSWERED,
+}
+_ENDED = {
+    "completed": CallStatus.COMPLETED,
+    "busy": CallStatus.BUSY,
+    "failed": CallStatus.FAILED,
+    "no-answer": CallStatus.NO_ANSWER,
+    "canceled": CallStatus.CANCELED,
+}
+# AnsweredBy values (§3.7); "unknown" says nothing either way.
+_MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
+_VERDICTS = {"human": EventKind.HUMAN_DETECTED} | dict.fromkeys(_MACHINE, EventKind.MACHINE_DETECTED)
+_PROGRESS_EVENTS = ("initiated", "ringing", "answered", "completed")
+_NOT_YET_ANSWERED = frozenset({"queued", "initiated", "ringing"})
+
+
+def speaks_after_beep(answered_by: str) -> bool:
+    """True when AMD heard the voicemail greeting end in a beep: a message spoken now is recorded.
+
+    With ``MachineDetection=DetectMessageEnd`` Twilio waits for the end of the greeting before
+    reporting ``machine_end_beep`` (carriers.md §3.7).
+    """
+    return answered_by.strip().lower() == "machine_end_beep"
+
+
+def callback_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
+    """``X-Twilio-Signature`` = base64(HMAC-SHA1(token, url + sorted k+v of the POST params))."""
+    message = url + "".join(f"{key}{params[key]}" for key in sorted(params))
+    digest = hmac.new(auth_token.encode(), message.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _url_variants(url: str) -> set[str]:
+    """The URL as given, without its port and with the scheme's default port.
+
+    Twilio signs either form depending on the path the request took, so its own validator tries
+    both (twilio.request_validator, carriers.md §3.9).
+    """
+    parts = urlsplit(url)
+    host = parts.netloc.split(":")[0]
+    default_port = 443 if parts.scheme in ("https", "wss") else 80
+    bare = urlunsplit(parts._replace(netloc=host))
+    with_port = urlunsplit(parts._replace(netloc=f"{host}:{parts.port or default_port}"))
+    return {url, bare, with_port}
+
+
 class Twilio(Carrier):
     provider = Provider.TWILIO
     credentials_model = TwilioCredentials
+    signs_callbacks = True
+    supports_machine_detection = True
 
     def auth_failed_message(self) -> str:
         return "Twilio rejected the Account SID / Auth Token"
+
+    def calls_url(self, account: Account, endpoints: CarrierEndpoints) -> str:
+        return f"{endpoints.twilio}/Accounts/{account.identifiers['account_sid']}/Calls"
+
+    def auth(self, account: Account) -> tuple[str, str]:
+        return (account.identifiers["account_sid"], account.secrets["auth_token"])
 
     async def verify(
         self, credentials: CarrierCredentials, *, http: httpx.AsyncClient, endpoints: CarrierEndpoints
@@ -39,3 +121,158 @@ class Twilio(Carrier):
             auth=(credentials.account_sid, credentials.auth_token),
             timeout=endpoints.timeout_secs,
         )
+
+    def dial_form(self, dial: DialRequest) -> dict[str, str | list[str]]:
+        form: dict[str, str | list[str]] = {
+            "To": dial.to_number,
+            "From": dial.from_number,
+            "Url": dial.answer_url,
+            "Method": "POST",
+            "StatusCallback": dial.status_url,
+            "StatusCallbackMethod": "POST",
+            "StatusCallbackEvent": list(_PROGRESS_EVENTS),
+            "Timeout": str(dial.ring_timeout_secs),
+        }
+        if dial.time_limit_secs is not None:
+            form["TimeLimit"] = str(dial.time_limit_secs)
+        if dial.machine_detection_url:
+            # DetectMessageEnd waits for the beep so a voicemail can be left (§3.7).
+            form["MachineDetection"] = "DetectMessageEnd"
+            form["AsyncAmd"] = "true"
+            form["AsyncAmdStatusCallback"] = dial.machine_detection_url
+            form["AsyncAmdStatusCallbackMethod"] = "POST"
+        return form
+
+    async def place_call(
+        self,
+        dial: DialRequest,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> PlacedCall:
+        response = await self.request(
+            http,
+            "POST",
+            f"{self.calls_url(account, endpoints)}.json",
+            data=self.dial_form(dial),
+            auth=self.auth(account),
+            timeout=endpoints.timeout_secs,
+            dialing=True,
+        )
+        raw = json_object(response)
+        if not raw.get("sid"):
+            raise CarrierUnavailable("Twilio accepted the call but sent no call sid")
+        return PlacedCall(provider_call_id=str(raw["sid"]), raw=raw)
+
+    async def hangup(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> None:
+        # Status=completed ends a live call; a queued or ringing one needs Status=canceled
+        # (§3.8). Guess: "completed" sent to a ringing call leaves it ringing, so when the call
+        # Twilio hands back is still not answered we cancel it. 404 (code 20404) = already gone.
+        url = f"{self.calls_url(account, endpoints)}/{provider_call_id}.json"
+        for status in ("completed", "canceled"):
+            response = await self.request(
+                http,
+                "POST",
+                url,
+                data={"Status": status},
+                auth=self.auth(account),
+                timeout=endpoints.timeout_secs,
+                accept=(404,),
+            )
+            if response.status_code == 404:
+                return
+            if str(json_object(response).get("status", "")) not in _NOT_YET_ANSWERED:
+                return
+
+    def answer_document(self, *, stream_url: str, parameters: Mapping[str, str]) -> AnswerDocument:
+        # Custom values travel as <Parameter> children and come back in start.customParameters;
+        # <Connect><Stream> is the bidirectional form (§3.4).
+        response = ElementTree.Element("Response")
+        connect = ElementTree.SubElement(response, "Connect")
+        stream = ElementTree.SubElement(connect, "Stream", {"url": stream_url})
+        for name, value in parameters.items():
+            ElementTree.SubElement(stream, "Parameter", {"name": name, "value": value})
+        body = ElementTree.tostring(response, encoding="unicode")
+        return AnswerDocument("text/xml", f'<?xml version="1.0" encoding="UTF-8"?>{body}')
+
+    def parse_callback(
+        self, kind: CallbackKind, params: Mapping[str, str], *, received_at: datetime
+    ) -> list[CallEvent]:
+        call_sid = text(params, "CallSid") or None
+        status = text(params, "CallStatus").lower()
+        outcome = _ENDED.get(status)
+        events: list[CallEvent] = []
+        if status in _PROGRESS:
+            events.append(CallEvent(_PROGRESS[status], at=received_at, provider_call_id=call_sid))
+        # AnsweredBy comes on the AMD callback, or on the Url/status requests with synchronous
+        # AMD (§3.7); a verdict belongs before the hang-up it may arrive with.
+        verdict = _VERDICTS.get(text(params, "AnsweredBy").lower())
+        if verdict is not None and outcome in (None, CallStatus.COMPLETED):
+            events.append(CallEvent(verdict, at=received_at, provider_call_id=call_sid))
+        if outcome is not None:
+            sip = text(params, "SipResponseCode")
+            events.append(
+                CallEvent(
+                    EventKind.ENDED,
+                    at=received_at,
+                    provider_call_id=call_sid,
+                    outcome=outcome,
+                    hangup_cause=f"SIP {sip}" if sip and sip != "200" else None,
+                    duration_seconds=as_int(params.get("CallDuration")),
+                )
+            )
+        return events
+
+    def message_window_open(self, params: Mapping[str, str]) -> bool:
+        return speaks_after_beep(text(params, "AnsweredBy"))
+
+    def validate_signature(
+        self,
+        *,
+        method: str,
+        url: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        account: Account,
+    ) -> bool:
+        sent = header(headers, "X-Twilio-Signature")
+        if not sent:
+            return False
+        token = account.secrets["auth_token"]
+        return any(
+            hmac.compare_digest(callback_signature(token, candidate, params), sent)
+            for candidate in _url_variants(url)
+        )
+
+    def parse_media_start(self, message: Mapping[str, Any]) -> MediaStart | None:
+        start = message.get("start")
+        if message.get("event") != "start" or not isinstance(start, Mapping):
+            return None
+        stream_sid = start.get("streamSid") or message.get("streamSid")
+        if not stream_sid or not start.get("callSid"):
+            return None  # a start naming no stream or call identifies nothing
+        media_format = start.get("mediaFormat") if isinstance(start.get("mediaFormat"), Mapping) else {}
+        custom = start.get("customParameters")
+        return MediaStart(
+            stream_id=str(stream_sid),
+            provider_call_id=str(start["callSid"]),
+            custom_parameters={str(k): str(v) for k, v in (custom or {}).items()},
+            encoding=str(media_format.get("encoding") or "audio/x-mulaw"),
+            sample_rate=as_int(media_format.get("sampleRate")) or 8000,
+        )
+
+    def media_serializer(self, start: MediaStart, account: Account) -> TwilioFrameSerializer:
+        from pipecat.serializers.twilio import TwilioFrameSerializer  # pipecat takes ~1 s to import
+
+        # Auto hang-up off: pipecat would call api.twilio.com itself; the platform hangs up
+        # through this adapter, whose base URL may be the simulator's.
+        params = TwilioFrameSerializer.InputParams(auto_hang_up=False)
+        return TwilioFrameSerializer(start.stream_id, call_sid=start.provider_call_id, params=params)

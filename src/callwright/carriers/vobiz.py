@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar
 
 import httpx
 
 from callwright.carriers._fields import E164, Secret, pattern
-from callwright.carriers.base import Carrier, CarrierCredentials, CarrierEndpoints
+from callwright.carriers._plivo_family import PlivoFamilyCarrier
+from callwright.carriers._wire import header, without_query
+from callwright.carriers.base import Account, CarrierCredentials, CarrierEndpoints
 from callwright.domain.providers import Provider
 
 
@@ -27,12 +33,36 @@ def auth_headers(auth_id: str, auth_token: str) -> dict[str, str]:
     return {"X-Auth-ID": auth_id, "X-Auth-Token": auth_token}
 
 
-class Vobiz(Carrier):
+def callback_signature(auth_token: str, url: str, nonce: str, *, version: int = 3) -> str:
+    """Vobiz's callback signature (docs.vobiz.ai/concepts/validating-callbacks, carriers.md §1.9).
+
+    V3 = base64(HMAC-SHA256(token, url_without_query + "." + nonce)); V2 drops the dot. Unlike
+    Plivo's V3, the POST parameters are not signed.
+    """
+    separator = "." if version == 3 else ""
+    message = f"{without_query(url)}{separator}{nonce}".encode()
+    digest = hmac.new(auth_token.encode(), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+class Vobiz(PlivoFamilyCarrier):
     provider = Provider.VOBIZ
     credentials_model = VobizCredentials
+    signs_callbacks = True
+    # Vobiz answers 403 to POST /Call/ for a destination outside the account's geo permissions
+    # (carriers.md §1.3): a refusal of this call, not of the credentials.
+    dial_auth_statuses = (401,)
 
     def auth_failed_message(self) -> str:
         return "Vobiz rejected the Auth ID / Auth Token"
+
+    def api_base(self, endpoints: CarrierEndpoints) -> str:
+        return endpoints.vobiz
+
+    def auth(self, account: Account) -> dict[str, Any]:
+        return {
+            "headers": auth_headers(account.identifiers["auth_id"], account.secrets["auth_token"])
+        }
 
     async def verify(
         self, credentials: CarrierCredentials, *, http: httpx.AsyncClient, endpoints: CarrierEndpoints
@@ -46,3 +76,24 @@ class Vobiz(Carrier):
             headers=auth_headers(credentials.auth_id, credentials.auth_token),
             timeout=endpoints.timeout_secs,
         )
+
+    def validate_signature(
+        self,
+        *,
+        method: str,
+        url: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        account: Account,
+    ) -> bool:
+        token = account.secrets["auth_token"]
+        for version in (3, 2):
+            signature = header(headers, f"X-Vobiz-Signature-V{version}")
+            nonce = header(headers, f"X-Vobiz-Signature-V{version}-Nonce")
+            if not signature or not nonce:
+                continue
+            expected = callback_signature(token, url, nonce, version=version)
+            # Several signatures may come comma-separated (the SDK's validator splits on ",").
+            if any(hmac.compare_digest(expected, sent.strip()) for sent in signature.split(",")):
+                return True
+        return False

@@ -117,9 +117,14 @@ def apply_event(state: CallState, event: CallEvent) -> CallState | None:
 
 
 def _with_provider_id(state: CallState, event: CallEvent) -> CallState:
-    if event.provider_call_id and not state.provider_call_id:
-        return replace(state, provider_call_id=event.provider_call_id)
-    return state
+    """The carrier's id for the call. The id a dial request returns can be provisional (Plivo's
+    ``request_uuid``; MCube may return none), and the call's own id arrives with its callbacks and
+    media stream: an id reported after the dial replaces the dial-time one."""
+    if not event.provider_call_id or event.provider_call_id == state.provider_call_id:
+        return state
+    if event.kind is EventKind.DIALED and state.provider_call_id:
+        return state
+    return replace(state, provider_call_id=event.provider_call_id)
 
 
 def _dialed(state: CallState, event: CallEvent) -> CallState:

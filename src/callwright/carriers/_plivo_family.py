@@ -1,0 +1,249 @@
+"""What Plivo and Vobiz share: Vobiz is a Plivo-derived API (carriers.md §1, §2).
+
+Same call REST shapes under ``/Account/{auth_id}/Call/``, same XML ``<Stream>`` answer, same
+callback fields and the same media WebSocket protocol. Only auth, base URL, signatures and a few
+refusal codes differ; those live in ``plivo.py`` and ``vobiz.py``.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+from xml.etree import ElementTree
+
+import httpx
+
+from callwright.carriers._wire import as_int, json_object, text, with_query
+from callwright.carriers.base import (
+    Account,
+    AnswerDocument,
+    CallbackKind,
+    Carrier,
+    CarrierEndpoints,
+    CarrierUnavailable,
+    DialRequest,
+    MediaStart,
+    PlacedCall,
+)
+from callwright.domain.calls import CallEvent, CallStatus, EventKind
+from callwright.domain.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from pipecat.serializers.plivo import PlivoFrameSerializer
+
+# pipecat's PlivoFrameSerializer speaks µ-law 8 kHz only, so the answer document asks for it
+# (the carriers' default is L16, carriers.md §1.4 / §2.4).
+STREAM_CONTENT_TYPE = "audio/x-mulaw;rate=8000"
+
+# CallStatus on hangup callbacks (§1.6, §2.6). "cancel" is a guess: Plivo's name for a request
+# canceled before answer.
+_ENDED = {
+    "completed": CallStatus.COMPLETED,
+    "busy": CallStatus.BUSY,
+    "failed": CallStatus.FAILED,
+    "timeout": CallStatus.NO_ANSWER,
+    "no-answer": CallStatus.NO_ANSWER,
+    "cancel": CallStatus.CANCELED,
+    "canceled": CallStatus.CANCELED,
+}
+
+
+class PlivoFamilyCarrier(Carrier):
+    supports_machine_detection = True
+    # Statuses a dial request answers when the credentials are wrong.
+    dial_auth_statuses: ClassVar[tuple[int, ...]] = (401, 403)
+
+    @abstractmethod
+    def api_base(self, endpoints: CarrierEndpoints) -> str:
+        """The REST base, e.g. ``https://api.plivo.com/v1``."""
+
+    @abstractmethod
+    def auth(self, account: Account) -> dict[str, Any]:
+        """httpx arguments that send the account's credentials this carrier's way."""
+
+    def call_url(self, account: Account, endpoints: CarrierEndpoints, *path: str) -> str:
+        tail = "".join(f"{segment}/" for segment in path)
+        return f"{self.api_base(endpoints)}/Account/{account.identifiers['auth_id']}/{tail}"
+
+    def dial_body(self, dial: DialRequest) -> dict[str, Any]:
+        if "<" in dial.to_number:
+            # "<" separates bulk destinations (§6): one dial must never fan out.
+            raise ValidationFailed("to_number", "to_number must be a single E.164 number")
+        body: dict[str, Any] = {
+            "from": dial.from_number,
+            "to": dial.to_number,
+            "answer_url": dial.answer_url,
+            "answer_method": "POST",
+            "hangup_url": dial.status_url,
+            "hangup_method": "POST",
+            "ring_url": dial.status_url,
+            "ring_method": "POST",
+            "ring_timeout": dial.ring_timeout_secs,
+        }
+        if dial.time_limit_secs is not None:
+            body["time_limit"] = dial.time_limit_secs
+        if dial.machine_detection_url:
+            # "true" keeps the call up and reports Machine=true|false asynchronously (§1.7, §2.7).
+            body["machine_detection"] = "true"
+            body["machine_detection_url"] = dial.machine_detection_url
+            body["machine_detection_method"] = "POST"
+        return body
+
+    async def place_call(
+        self,
+        dial: DialRequest,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> PlacedCall:
+        response = await self.request(
+            http,
+            "POST",
+            self.call_url(account, endpoints, "Call"),
+            json=self.dial_body(dial),
+            timeout=endpoints.timeout_secs,
+            dialing=True,
+            auth_statuses=self.dial_auth_statuses,
+            **self.auth(account),
+        )
+        raw = json_object(response)
+        request_uuid = raw.get("request_uuid")
+        if isinstance(request_uuid, list):
+            request_uuid = request_uuid[0] if request_uuid else None
+        if not request_uuid:
+            raise CarrierUnavailable(f"{self.display_name} accepted the call but sent no request_uuid")
+        return PlacedCall(provider_call_id=str(request_uuid), raw=raw)
+
+    async def delete(
+        self, account: Account, endpoints: CarrierEndpoints, http: httpx.AsyncClient, *path: str
+    ) -> bool:
+        """DELETE a call resource; False when the carrier says it does not exist (404)."""
+        response = await self.request(
+            http,
+            "DELETE",
+            self.call_url(account, endpoints, *path),
+            timeout=endpoints.timeout_secs,
+            accept=(404,),
+            **self.auth(account),
+        )
+        return response.status_code != 404
+
+    async def hangup(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> None:
+        # 204 when hung up, 404 when the call already ended (§1.8, §2.8).
+        await self.delete(account, endpoints, http, "Call", provider_call_id)
+
+    def answer_document(self, *, stream_url: str, parameters: Mapping[str, str]) -> AnswerDocument:
+        return stream_answer(stream_url, parameters)
+
+    def parse_callback(
+        self, kind: CallbackKind, params: Mapping[str, str], *, received_at: datetime
+    ) -> list[CallEvent]:
+        return parse_call_callback(kind, params, received_at)
+
+    def parse_media_start(self, message: Mapping[str, Any]) -> MediaStart | None:
+        return parse_stream_start(message)
+
+    def media_serializer(self, start: MediaStart, account: Account) -> PlivoFrameSerializer:
+        from pipecat.serializers.plivo import PlivoFrameSerializer  # pipecat takes ~1 s to import
+
+        # Auto hang-up off: pipecat would DELETE at api.plivo.com itself; the platform hangs up
+        # through this adapter, whose base URL may be the simulator's.
+        params = PlivoFrameSerializer.InputParams(auto_hang_up=False)
+        return PlivoFrameSerializer(start.stream_id, call_id=start.provider_call_id, params=params)
+
+
+def stream_answer(stream_url: str, parameters: Mapping[str, str]) -> AnswerDocument:
+    """``<Response><Stream …>wss://…?call_id=…&token=…</Stream></Response>``.
+
+    The WebSocket URL is the element's text, not an attribute (§1.4). ``audioTrack`` stays at its
+    default ``inbound``: a bidirectional stream with another track is hung up by Vobiz.
+    """
+    response = ElementTree.Element("Response")
+    stream = ElementTree.SubElement(
+        response,
+        "Stream",
+        {"bidirectional": "true", "keepCallAlive": "true", "contentType": STREAM_CONTENT_TYPE},
+    )
+    stream.text = with_query(stream_url, parameters)
+    return AnswerDocument("application/xml", ElementTree.tostring(response, encoding="unicode"))
+
+
+def parse_call_callback(
+    kind: CallbackKind, params: Mapping[str, str], received_at: datetime
+) -> list[CallEvent]:
+    call_id = text(params, "CallUUID") or text(params, "RequestUUID") or None
+    status = text(params, "CallStatus").lower()
+    event = text(params, "Event").lower()
+
+    def at(kind_: EventKind, **fields: Any) -> list[CallEvent]:
+        return [CallEvent(kind_, at=received_at, provider_call_id=call_id, **fields)]
+
+    progress: list[CallEvent] = []
+    ended: list[CallEvent] = []
+    if kind != CallbackKind.MACHINE and event != "machinedetection":
+        if event == "hangup" or status in _ENDED:
+            ended = _ended(params, status, at)
+        elif status == "in-progress":
+            progress = at(EventKind.ANSWERED)
+        elif status == "ringing" or event == "ring":
+            progress = at(EventKind.RINGING)
+    # Machine=true|false comes on the async detection callback, or on the answer request with
+    # synchronous detection (§1.7, §2.7); a verdict belongs before the hang-up it may arrive with.
+    machine = text(params, "Machine").lower()
+    verdict = {"true": EventKind.MACHINE_DETECTED, "false": EventKind.HUMAN_DETECTED}.get(machine)
+    return progress + (at(verdict) if verdict else []) + ended
+
+
+def _ended(
+    params: Mapping[str, str], status: str, at: Callable[..., list[CallEvent]]
+) -> list[CallEvent]:
+    outcome = _ENDED.get(status)
+    if outcome is None:
+        return []
+    cause = text(params, "HangupCause") or None
+    if outcome == CallStatus.COMPLETED and cause == "ORIGINATOR_CANCEL":
+        # Guess: a request canceled before answer may still report CallStatus=completed; Plivo's
+        # hangup-cause table names ORIGINATOR_CANCEL (code 1000, "Canceled") for it.
+        outcome = CallStatus.CANCELED
+    duration = as_int(params.get("Duration"))
+    if duration is None:
+        duration = as_int(params.get("BillDuration"))
+    return at(EventKind.ENDED, outcome=outcome, hangup_cause=cause, duration_seconds=duration)
+
+
+def parse_stream_start(message: Mapping[str, Any]) -> MediaStart | None:
+    """``{"event":"start","start":{"callId","streamId","mediaFormat":{…}},"extra_headers"?}``."""
+    start = message.get("start")
+    if message.get("event") != "start" or not isinstance(start, Mapping):
+        return None
+    if not start.get("streamId") or not start.get("callId"):
+        return None  # a start naming no stream or call identifies nothing
+    media_format = start.get("mediaFormat") if isinstance(start.get("mediaFormat"), Mapping) else {}
+    return MediaStart(
+        stream_id=str(start["streamId"]),
+        provider_call_id=str(start["callId"]),
+        custom_parameters=_extra_headers(message.get("extra_headers")),
+        encoding=str(media_format.get("encoding") or "audio/x-mulaw"),
+        sample_rate=as_int(media_format.get("sampleRate")) or 8000,
+    )
+
+
+def _extra_headers(value: Any) -> dict[str, str]:
+    """The XML ``extraHeaders`` echo: ``"k=v,k2=v2"`` (or already an object)."""
+    if isinstance(value, Mapping):
+        return {str(key): str(item) for key, item in value.items()}
+    if not isinstance(value, str):
+        return {}
+    pairs = (part.partition("=") for part in value.split(",") if "=" in part)
+    return {key.strip(): item.strip() for key, _, item in pairs}
+

@@ -250,15 +250,15 @@ def simple(kind: EventKind) -> tuple:
         ({"CallStatus": "in-progress"}, [simple(EventKind.ANSWERED)]),
         (
             {"CallStatus": "completed", "CallDuration": "42", "SipResponseCode": "200"},
-            [ended(CallStatus.COMPLETED, None, 42)],
+            [ended(CallStatus.COMPLETED, "completed", 42)],
         ),
         (
             {"CallStatus": "busy", "CallDuration": "0", "SipResponseCode": "486"},
-            [ended(CallStatus.BUSY, "SIP 486", 0)],
+            [ended(CallStatus.BUSY, "busy (SIP 486)", 0)],
         ),
-        ({"CallStatus": "failed", "SipResponseCode": "404"}, [ended(CallStatus.FAILED, "SIP 404")]),
-        ({"CallStatus": "no-answer", "SipResponseCode": "487"}, [ended(CallStatus.NO_ANSWER, "SIP 487")]),
-        ({"CallStatus": "canceled"}, [ended(CallStatus.CANCELED)]),
+        ({"CallStatus": "failed", "SipResponseCode": "404"}, [ended(CallStatus.FAILED, "failed (SIP 404)")]),
+        ({"CallStatus": "no-answer", "SipResponseCode": "487"}, [ended(CallStatus.NO_ANSWER, "no-answer (SIP 487)")]),
+        ({"CallStatus": "canceled"}, [ended(CallStatus.CANCELED, "canceled")]),
         ({"CallStatus": "on-hold"}, []),
         ({}, []),
     ],
@@ -317,7 +317,7 @@ def test_voicemail_message_window_opens_only_on_the_beep():
 def test_duplicate_and_unknown_fields_are_harmless():
     params = {"CallStatus": "completed", "CallDuration": "x", "CallbackSource": "call-progress-events"}
     assert events(CallbackKind.STATUS, **params) == events(CallbackKind.STATUS, **params) == [
-        ended(CallStatus.COMPLETED)
+        ended(CallStatus.COMPLETED, "completed")
     ]
 
 

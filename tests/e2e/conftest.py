@@ -49,7 +49,7 @@ def platform_server(migrated_db: str, carrier_sim, tmp_path_factory) -> Iterator
         mcube_api_url=urls["mcube"],
         carrier_timeout_secs=5.0,
     )
-    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on", ws="websockets")
+    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on", ws="websockets-sansio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

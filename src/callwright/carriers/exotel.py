@@ -174,6 +174,9 @@ class Exotel(Carrier):
                 at=received_at,
                 provider_call_id=call_sid,
                 outcome=_ENDED[status],
+                # Exotel's status callback carries no hang-up cause (§4.6): its words are the
+                # final Status.
+                hangup_cause=text(params, "Status") or None,
                 duration_seconds=duration,
             )
             return [ended]

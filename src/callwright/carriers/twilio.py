@@ -225,7 +225,9 @@ class Twilio(Carrier):
                     at=received_at,
                     provider_call_id=call_sid,
                     outcome=outcome,
-                    hangup_cause=f"SIP {sip}" if sip and sip != "200" else None,
+                    # Twilio reports no hang-up cause; its words are the final CallStatus, plus
+                    # the SIP response code when the call failed at the SIP level (§3.6).
+                    hangup_cause=f"{status} (SIP {sip})" if sip and sip != "200" else status,
                     duration_seconds=as_int(params.get("CallDuration")),
                 )
             )

@@ -231,6 +231,7 @@ class Dialer:
         log.info("call %s: dial will be retried in %.1f s (%s)", call_id, delay_secs, reason)
 
     async def _dial_failed(self, call_id: str, reason: str, carrier_words: str | None) -> None:
+        log.warning("call %s: dial failed: %s", call_id, reason)
         async with self.platform.sessions() as session:
             call = await lock_call(session, call_id)
             assert call is not None

@@ -1,0 +1,117 @@
+"""Driving a whole call: a partner set up through the real APIs, then a call and its far end."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import numpy as np
+
+from callwright.sim import CarrierSimulator
+from tests.conftest import TEST_ADMIN_TOKEN
+
+ADMIN = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
+TERMINAL = {"completed", "failed", "no_answer", "busy", "canceled"}
+_numbers = itertools.count(10)
+_names = itertools.count(1)
+
+# Each carrier account the simulator accepts, and the PUT body that configures it.
+ACCOUNTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "vobiz": (
+        {"auth_id": "MA_E2EVOBIZ", "auth_token": "vobiz-e2e-token"},
+        {"auth_id": "MA_E2EVOBIZ", "auth_token": "vobiz-e2e-token", "from_number": "+918011223344"},
+    ),
+    "plivo": (
+        {"auth_id": "MAE2EPLIVO0000000001", "auth_token": "plivo-e2e-token"},
+        {"auth_id": "MAE2EPLIVO0000000001", "auth_token": "plivo-e2e-token", "from_number": "+14155550100"},
+    ),
+    "twilio": (
+        {"account_sid": "AC" + "e2e0" * 8, "auth_token": "twilio-e2e-token"},
+        {"account_sid": "AC" + "e2e0" * 8, "auth_token": "twilio-e2e-token", "from_number": "+14155550101"},
+    ),
+    "exotel": (
+        {"account_sid": "e2eexotel", "api_key": "exo-key", "api_token": "exo-token", "exophones": ["+918047112345"]},
+        {
+            "account_sid": "e2eexotel",
+            "api_key": "exo-key",
+            "api_token": "exo-token",
+            "subdomain": "api.in.exotel.com",
+            "caller_id": "+918047112345",
+        },
+    ),
+    "mcube": ({"jwt_token": "mcube-e2e-jwt"}, {"jwt_token": "mcube-e2e-jwt", "exe_number": "9876500001"}),
+}
+
+INTRO = "Hello {{name}}, this is a quick test call from Callwright."
+
+
+def new_number() -> str:
+    """A fresh valid Indian mobile number per call, so each call has its own scenario."""
+    return f"+9198{next(_numbers):08d}"
+
+
+@dataclass
+class Tenant:
+    name: str
+    headers: dict[str, str]
+    agent_id: str
+
+
+async def make_tenant(
+    api: httpx.AsyncClient, sim: CarrierSimulator, providers: list[str], **agent_fields: Any
+) -> Tenant:
+    name = f"e2e-{next(_names)}-{time.monotonic_ns() % 100000}"
+    created = await api.post(
+        "/admin/v1/partners",
+        json={"name": name, "allowed_telephony_providers": providers, "concurrency_limit": 20},
+        headers=ADMIN,
+    )
+    assert created.status_code == 201, created.text
+    headers = {"Authorization": f"Bearer {created.json()['data']['api_key']}"}
+    for provider in providers:
+        account, body = ACCOUNTS[provider]
+        sim.add_account(provider, **account)
+        configured = await api.put(f"/api/v2/config/telephony/{provider}", json=body, headers=headers)
+        assert configured.status_code == 200, configured.text
+    agent = await api.post(
+        "/api/v2/agent",
+        json={"agent_name": "E2E agent", "intro_message": INTRO, "variables": ["name"]} | agent_fields,
+        headers=headers,
+    )
+    assert agent.status_code == 201, agent.text
+    return Tenant(name, headers, agent.json()["data"]["id"])
+
+
+async def start_call(api: httpx.AsyncClient, tenant: Tenant, provider: str, to: str, **extra: Any) -> str:
+    response = await api.post(
+        "/api/v2/calls/start",
+        json={"agent_id": tenant.agent_id, "to_number": to, "provider": provider, "variables": {"name": "Asha"}},
+        headers=tenant.headers | extra.get("headers", {}),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["data"]["call_id"]
+
+
+async def wait_for_status(
+    api: httpx.AsyncClient, tenant: Tenant, call_id: str, statuses: set[str] = TERMINAL, timeout: float = 30.0
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        call = (await api.get(f"/api/v2/calls/{call_id}", headers=tenant.headers)).json()["data"]
+        if call["status"] in statuses:
+            return call
+        if time.monotonic() > deadline:
+            raise AssertionError(f"call {call_id} still {call['status']} after {timeout} s: {call}")
+        await asyncio.sleep(0.1)
+
+
+def heard_speech_secs(sim_call) -> float:  # type: ignore[no-untyped-def]
+    """Seconds of non-silent agent audio the simulated caller heard (20 ms frames above −40 dBFS)."""
+    pcm = sim_call.agent_audio().astype(np.float64)
+    frames = pcm[: len(pcm) // 160 * 160].reshape(-1, 160)
+    loud = np.sqrt((frames**2).mean(axis=1)) > 327.0
+    return float(loud.sum()) * 0.02

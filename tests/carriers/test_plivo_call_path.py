@@ -365,3 +365,25 @@ async def test_media_start_and_serializer():
 def test_start_without_stream_id_identifies_nothing():
     assert PLIVO.parse_media_start({"event": "start", "start": {"callId": "c-77"}}) is None
     assert PLIVO.parse_media_start({"event": "start", "start": "garbled"}) is None
+
+
+def test_hangup_cause_in_words_is_preferred_over_its_code_name():
+    from datetime import UTC, datetime
+
+    from callwright.carriers import CARRIERS
+    from callwright.carriers.base import CallbackKind
+    from callwright.domain.providers import Provider
+
+    params = {
+        "CallUUID": "c1",
+        "CallStatus": "failed",
+        "Event": "Hangup",
+        "HangupCause": "NO_ROUTE_DESTINATION",
+        "HangupCauseName": "No route to destination",
+    }
+    for provider in (Provider.PLIVO, Provider.VOBIZ):
+        events = CARRIERS[provider].parse_callback(CallbackKind.STATUS, params, received_at=datetime.now(UTC))
+        assert events[-1].hangup_cause == "No route to destination"
+        without_words = {k: v for k, v in params.items() if k != "HangupCauseName"}
+        events = CARRIERS[provider].parse_callback(CallbackKind.STATUS, without_words, received_at=datetime.now(UTC))
+        assert events[-1].hangup_cause == "NO_ROUTE_DESTINATION"

@@ -210,8 +210,11 @@ def _ended(
     outcome = _ENDED.get(status)
     if outcome is None:
         return []
-    cause = text(params, "HangupCause") or None
-    if outcome == CallStatus.COMPLETED and cause == "ORIGINATOR_CANCEL":
+    code_name = text(params, "HangupCause") or None
+    # Plivo (and Vobiz) send the cause as a Q.850-style name (HangupCause) and, since their
+    # hangup-cause codes, in words (HangupCauseName, e.g. "No route to destination"): keep the words.
+    cause = text(params, "HangupCauseName") or code_name
+    if outcome == CallStatus.COMPLETED and code_name == "ORIGINATOR_CANCEL":
         # Guess: a request canceled before answer may still report CallStatus=completed; Plivo's
         # hangup-cause table names ORIGINATOR_CANCEL (code 1000, "Canceled") for it.
         outcome = CallStatus.CANCELED

@@ -118,3 +118,14 @@ def apply_events(
         # Duplicates and late callbacks change nothing, but the trail keeps what the carrier said.
         record_event(session, call, kind="ignored", source=source, before=call.status, payload=payload)
     return applied
+
+
+def explain_missing_media(call: Call, carrier_name: str) -> None:
+    """An answered call that ended without its media stream ever reaching us: say so plainly
+    (MCube bridges its executive leg on its side; a carrier may also fail to open the stream)."""
+    if call.status == "completed" and call.media_started_at is None:
+        words = f" ({carrier_name}: {call.hangup_cause})" if call.hangup_cause else ""
+        call.end_reason = (
+            f"{carrier_name} connected the call but no media stream reached Callwright, so the "
+            f"agent never spoke{words}"
+        )

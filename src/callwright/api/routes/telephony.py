@@ -20,7 +20,7 @@ from callwright.domain.calls import CallStatus
 from callwright.domain.errors import Forbidden, NotFound
 from callwright.domain.providers import parse_provider
 from callwright.services import voicemail
-from callwright.services.call_state import apply_events, lock_call
+from callwright.services.call_state import apply_events, explain_missing_media, lock_call
 from callwright.services.call_urls import media_parameters, stream_url
 from callwright.services.carrier_accounts import account_for_call
 from callwright.store.models import Call, utcnow
@@ -95,6 +95,8 @@ async def carrier_callback(
     call = await lock_call(session, call_id)
     assert call is not None
     applied = apply_events(session, call, events, source="carrier", payload={"callback": kind} | params)
+    if applied and CallStatus(call.status).is_terminal:
+        explain_missing_media(call, carrier.display_name)
     await session.commit()
 
     if any(e.kind.value == "machine_detected" for e in applied):

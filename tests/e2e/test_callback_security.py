@@ -60,6 +60,7 @@ async def test_forged_twilio_callbacks_are_refused(api, carrier_sim, platform_se
     accepted = await api.post(path + query, data=form, headers={"X-Twilio-Signature": signed})
     assert accepted.status_code == 200
     assert (await wait_for_status(api, tenant, call_id))["status"] == "busy"
+    carrier_sim.caller_hangs_up(before["provider_call_id"])  # the simulated line is still up
 
 
 async def test_exotel_callbacks_need_the_call_token(api, carrier_sim):

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from callwright import __version__
+from callwright import __version__, log_redaction
 from callwright.api.errors import install_error_handlers
 from callwright.api.routes import admin, agents, calls, config, media, telephony
 from callwright.platform import Platform
@@ -23,6 +23,7 @@ def create_app(
     """Build the app. Pass ``platform`` to share one (tests); otherwise it is built at start-up."""
     settings = settings or (platform.settings if platform else get_settings())
     owns_platform = platform is None
+    log_redaction.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -7,6 +7,7 @@ one ``error:`` line on stderr and exit 1.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -15,7 +16,7 @@ import typer
 from callwright.cli.partners import connections_app, keys_app, partners_app
 from callwright.cli.runtime import fail, load_settings, note, open_store, run
 from callwright.services.partners import IssuedKey
-from callwright.settings import Settings
+from callwright.settings import Settings, get_settings
 
 app = typer.Typer(
     name="callwright",
@@ -69,6 +70,11 @@ def serve(
             f"warning: {leftover} is left from an interrupted `callwright secrets rotate --generate`; "
             "run it again to finish, or stored carrier credentials may not open"
         )
+    if "CALLWRIGHT_PUBLIC_URL" not in os.environ:
+        # Carriers must reach us where we listen; the workers read settings from the environment.
+        local_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        os.environ["CALLWRIGHT_PUBLIC_URL"] = f"http://{local_host}:{port}"
+        get_settings.cache_clear()
     sys.stdout.flush()
     # The app factory builds its own store per worker; start-up work stays here, done once.
     uvicorn.run(

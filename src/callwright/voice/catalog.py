@@ -43,16 +43,34 @@ _PACKAGED_PIPER_VOICES = (
 )
 
 
-def _load_piper_voice(spec: _PackagedPiperVoice) -> Voice | None:
+@dataclass(frozen=True, slots=True)
+class PiperModelFiles:
+    model: Path  # the ONNX network
+    config: Path  # its JSON config (sample rate, phoneme map, espeak voice)
+
+
+def _piper_files(spec: _PackagedPiperVoice) -> PiperModelFiles | None:
     try:
         module = importlib.import_module(spec.package)
     except ImportError:
         return None
-    model: Path = module.model_path()
-    config_path: Path = module.config_path()
-    if not model.is_file() or not config_path.is_file():
+    files = PiperModelFiles(model=module.model_path(), config=module.config_path())
+    if not files.model.is_file() or not files.config.is_file():
         return None
-    config = json.loads(config_path.read_text())
+    return files
+
+
+def piper_model_files(voice_id: str) -> PiperModelFiles | None:
+    """Where an installed Piper voice's model and config live, or None if it is not installed."""
+    spec = next((s for s in _PACKAGED_PIPER_VOICES if s.voice_id == voice_id), None)
+    return _piper_files(spec) if spec else None
+
+
+def _load_piper_voice(spec: _PackagedPiperVoice) -> Voice | None:
+    files = _piper_files(spec)
+    if files is None:
+        return None
+    config = json.loads(files.config.read_text())
     code = config.get("language", {}).get("code", "en_US")
     language = code.split("_")[0]
     quality = config.get("audio", {}).get("quality", "")

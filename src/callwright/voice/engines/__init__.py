@@ -1,0 +1,78 @@
+"""Speech engines behind one small interface, looked up by a voice's ``engine`` name.
+
+Today one engine ships: offline Piper TTS. Models load once per process and are shared by calls.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Collection
+from typing import Protocol
+
+from pipecat.services.tts_service import TTSService
+
+from callwright.voice.catalog import find_voice
+from callwright.voice.engines.errors import VoiceUnavailable
+from callwright.voice.engines.piper import PiperTTS, PiperVoiceCache, render_pieces
+from callwright.voice.speech_cache import RenderedSpeechCache, rendered_speech
+
+
+class TTSEngine(Protocol):
+    async def load(self, voice_id: str) -> None:
+        """Load the voice's models into this process (once; later calls return at once)."""
+
+    async def create_tts(self, voice_id: str, *, cached_texts: Collection[str] = ()) -> TTSService:
+        """A TTS service for one call, speaking the loaded voice."""
+
+    async def prerender(self, voice_id: str, text: str, *, sample_rate: int) -> None:
+        """Render a line into the shared speech cache ahead of the calls that will speak it."""
+
+
+class PiperEngine:
+    def __init__(self, speech_cache: RenderedSpeechCache) -> None:
+        self.voices = PiperVoiceCache()
+        self.speech_cache = speech_cache
+        self._services: weakref.WeakSet[PiperTTS] = weakref.WeakSet()
+
+    async def load(self, voice_id: str) -> None:
+        await self.voices.load(voice_id)
+
+    async def create_tts(self, voice_id: str, *, cached_texts: Collection[str] = ()) -> PiperTTS:
+        voice = await self.voices.load(voice_id)
+        tts = PiperTTS(
+            voice_id=voice_id,
+            voice=voice,
+            speech_cache=self.speech_cache,
+            cached_texts=cached_texts,
+        )
+        self._services.add(tts)
+        return tts
+
+    def live_services(self) -> list[PiperTTS]:
+        """The TTS services of calls still in memory (they all speak the cached voices)."""
+        return list(self._services)
+
+    async def prerender(self, voice_id: str, text: str, *, sample_rate: int) -> None:
+        line = text.strip()
+        key = {"voice_id": voice_id, "sample_rate": sample_rate, "text": line}
+        if not line or self.speech_cache.get(**key) is not None:
+            return
+        voice = await self.voices.load(voice_id)
+        audio = b"".join([chunk async for chunk in render_pieces(voice, line, sample_rate)])
+        if audio:
+            self.speech_cache.put(**key, audio=audio)
+
+
+TTS_ENGINES: dict[str, TTSEngine] = {"piper": PiperEngine(rendered_speech())}
+
+
+def tts_engine(voice_id: str) -> TTSEngine:
+    """The engine that speaks ``voice_id``; raises ``VoiceUnavailable`` if no installed one does."""
+    voice = find_voice(voice_id)
+    engine = TTS_ENGINES.get(voice.engine) if voice else None
+    if engine is None:
+        raise VoiceUnavailable(voice_id)
+    return engine
+
+
+__all__ = ["TTS_ENGINES", "PiperEngine", "TTSEngine", "VoiceUnavailable", "tts_engine"]

@@ -1,0 +1,233 @@
+"""The media runtime of one call: while the carrier's media WebSocket is open, run its pipeline.
+
+The API route accepts the socket, reads the carrier's ``start`` message, checks the per-call token
+and builds the carrier's serializer (auto hang-up off); ``CallMediaSession.run()`` does the rest
+and returns when the stream is over. A stream ends when the caller's side closes the socket (Plivo
+and Vobiz send no stop event; the close is the end), when Twilio or Exotel send ``stop``, when the
+platform calls ``end()``, or when the call reaches its maximum duration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import count
+
+from fastapi import WebSocket
+from pipecat.frames.frames import Frame, TTSSpeakFrame, TTSStoppedFrame
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.serializers.base_serializer import FrameSerializer
+from pipecat.workers.runner import WorkerRunner
+from starlette.websockets import WebSocketState
+
+from callwright.voice.engines import VoiceUnavailable, tts_engine
+from callwright.voice.pipeline import CARRIER_SAMPLE_RATE, build_call_pipeline, out_frame_10ms_chunks
+from callwright.voice.stream_watch import WatchedSerializer
+from callwright.voice.vad import silero_vad
+
+log = logging.getLogger("callwright.voice")
+
+CALLER_HUNG_UP = "caller_hung_up"
+ENDED_BY_PLATFORM = "ended_by_platform"
+MAX_DURATION = "max_duration"
+
+# How long a cancelled pipeline, the socket close and the platform's callbacks may take to settle.
+TEARDOWN_TIMEOUT_SECS = 2.0
+
+_session_numbers = count(1)
+
+
+@dataclass(frozen=True)
+class AgentScript:
+    """What the agent does on this call (today: the intro only)."""
+
+    intro_message: str | None  # already rendered: {{var}} substitution is the caller's job
+    voice_id: str  # from voice.catalog
+    max_call_duration_secs: int | None = None  # hard stop backstop
+
+
+@dataclass
+class MediaOutcome:
+    end_reason: str  # "caller_hung_up", "ended_by_platform", "max_duration" or "error: …"
+    started_at: datetime
+    ended_at: datetime
+    first_agent_audio_at: datetime | None  # first non-silent agent audio handed to the carrier
+    intro_spoken: bool  # the whole intro was handed to the carrier
+
+
+class CallMediaSession:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        *,
+        serializer: FrameSerializer,
+        script: AgentScript,
+        audio_out_packet_bytes: int | None = None,  # Exotel: 3200 (multiples of 320 B, ≥ 3200 B)
+        on_first_agent_audio: Callable[[datetime], Awaitable[None]] | None = None,
+    ) -> None:
+        out_frame_10ms_chunks(audio_out_packet_bytes)  # refuse a bad packet size here, not mid-call
+        self._websocket = websocket
+        self._serializer = serializer
+        self._script = script
+        self._audio_out_packet_bytes = audio_out_packet_bytes
+        self._on_first_agent_audio = on_first_agent_audio
+        self._name = f"call-media-{next(_session_numbers)}"
+
+        self._started = False
+        self._end_reason: str | None = None
+        self._end_requested = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._first_agent_audio_at: datetime | None = None
+        self._intro_spoken = False
+        self._callback_tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> MediaOutcome:
+        """Run the call's media until the stream ends; never raises for a normal hang-up."""
+        if self._started:
+            raise RuntimeError("CallMediaSession.run() can only be called once")
+        self._started = True
+        started_at = _now()
+        try:
+            await self._run_pipeline()
+        except VoiceUnavailable as exc:
+            log.error("%s: %s", self._name, exc)
+            self._request_end(f"error: {exc}")
+        except Exception as exc:
+            log.exception("%s: the media pipeline failed", self._name)
+            self._request_end(f"error: {exc.__class__.__name__}: {exc}")
+        finally:
+            await self._close_socket()
+            await self._settle_callbacks()
+            self._finished.set()
+        outcome = MediaOutcome(
+            end_reason=self._end_reason or ENDED_BY_PLATFORM,
+            started_at=started_at,
+            ended_at=_now(),
+            first_agent_audio_at=self._first_agent_audio_at,
+            intro_spoken=self._intro_spoken,
+        )
+        log.debug("%s: ended (%s)", self._name, outcome.end_reason)
+        return outcome
+
+    async def end(self, reason: str = ENDED_BY_PLATFORM) -> None:
+        """Stop speaking, close the socket, and return once ``run()`` has wound down."""
+        self._request_end(reason)
+        # A first-audio callback that ends the call must not wait for run(), which waits for it.
+        if self._started and asyncio.current_task() not in self._callback_tasks:
+            await self._finished.wait()
+
+    def _request_end(self, reason: str) -> None:
+        if self._end_reason is None:
+            self._end_reason = reason
+        self._end_requested.set()
+
+    async def _run_pipeline(self) -> None:
+        if self._end_requested.is_set():
+            return
+        intro = (self._script.intro_message or "").strip()
+        engine = tts_engine(self._script.voice_id)
+        tts = await engine.create_tts(self._script.voice_id, cached_texts=[intro] if intro else [])
+        serializer = WatchedSerializer(
+            self._serializer,
+            on_stop=lambda: self._request_end(CALLER_HUNG_UP),
+            on_first_audio=self._agent_audio_started,
+        )
+        call = build_call_pipeline(
+            self._websocket,
+            serializer=serializer,
+            tts=tts,
+            vad=silero_vad().new_analyzer(),
+            audio_out_packet_bytes=self._audio_out_packet_bytes,
+        )
+
+        @call.transport.event_handler("on_client_disconnected")
+        async def _caller_closed_socket(_transport: object, _websocket: WebSocket) -> None:
+            self._request_end(CALLER_HUNG_UP)
+
+        worker = PipelineWorker(
+            call.pipeline,
+            name=self._name,
+            params=PipelineParams(
+                audio_in_sample_rate=CARRIER_SAMPLE_RATE,
+                audio_out_sample_rate=CARRIER_SAMPLE_RATE,
+            ),
+            enable_rtvi=False,
+            enable_turn_tracking=False,
+            idle_timeout_secs=None,
+            cancel_timeout_secs=TEARDOWN_TIMEOUT_SECS,
+        )
+        # The output transport passes a TTSStoppedFrame on only after the audio before it went out.
+        worker.set_reached_downstream_filter((TTSStoppedFrame,))
+
+        @worker.event_handler("on_frame_reached_downstream")
+        async def _speech_handed_over(_worker: PipelineWorker, _frame: Frame) -> None:
+            self._intro_spoken = True  # the intro is the only line spoken so far
+
+        if intro:
+            await worker.queue_frame(TTSSpeakFrame(intro))
+        runner = WorkerRunner(name=self._name, handle_sigint=False)
+        await runner.add_workers(worker)
+        await self._run_until_end(runner, worker)
+
+    async def _run_until_end(self, runner: WorkerRunner, worker: PipelineWorker) -> None:
+        running = asyncio.create_task(runner.run(), name=f"{self._name}-runner")
+        end_requested = asyncio.create_task(self._end_requested.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {running, end_requested},
+                timeout=self._script.max_call_duration_secs,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not done:
+                self._request_end(MAX_DURATION)
+            elif running in done and self._end_reason is None:
+                self._request_end("error: the media pipeline stopped on its own")
+        finally:
+            end_requested.cancel()
+            await asyncio.gather(end_requested, return_exceptions=True)
+            await worker.cancel(reason=self._end_reason)
+            try:
+                await asyncio.wait_for(asyncio.shield(running), TEARDOWN_TIMEOUT_SECS)
+            except TimeoutError:
+                log.warning("%s: the pipeline did not stop in time; abandoning it", self._name)
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+
+    def _agent_audio_started(self) -> None:
+        at = _now()
+        self._first_agent_audio_at = at
+        if self._on_first_agent_audio is not None:
+            task = asyncio.create_task(self._on_first_agent_audio(at))
+            self._callback_tasks.add(task)
+
+    async def _settle_callbacks(self) -> None:
+        if not self._callback_tasks:
+            return
+        done, pending = await asyncio.wait(self._callback_tasks, timeout=TEARDOWN_TIMEOUT_SECS)
+        for task in pending:
+            log.warning("%s: on_first_agent_audio did not finish in time; cancelled", self._name)
+            task.cancel()
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.error(
+                    "%s: on_first_agent_audio failed", self._name, exc_info=task.exception()
+                )
+
+    async def _close_socket(self) -> None:
+        """Close our side if the pipeline didn't; carriers end the call when the stream closes."""
+        websocket = self._websocket
+        if (
+            websocket.client_state is WebSocketState.CONNECTED
+            and websocket.application_state is WebSocketState.CONNECTED
+        ):
+            try:
+                await asyncio.wait_for(websocket.close(), TEARDOWN_TIMEOUT_SECS)
+            except (RuntimeError, TimeoutError, OSError):
+                pass  # already closing, or the peer is gone: either way the stream is over
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,74 @@
+"""A carrier serializer wrapped to report what Pipecat's serializers keep to themselves.
+
+Twilio and Exotel end a stream with a ``stop`` message, which their Pipecat serializers parse and
+drop (``deserialize`` returns None); Plivo and Vobiz send no stop event, the socket close is the
+end. This wrapper reports the stop, and the moment the first non-silent agent audio is serialised
+for the carrier (the transport sends it right after). It adds nothing to the per-frame path: the
+stop check runs only on messages the carrier serializer did not turn into a frame, and the silence
+check only until the first audible frame.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+from pipecat.audio.utils import is_silence
+from pipecat.frames.frames import AudioRawFrame, Frame
+from pipecat.processors.frame_processor import FrameProcessorSetup
+from pipecat.serializers.base_serializer import FrameSerializer
+
+log = logging.getLogger("callwright.voice")
+
+
+class WatchedSerializer(FrameSerializer):
+    def __init__(
+        self,
+        carrier: FrameSerializer,
+        *,
+        on_stop: Callable[[], None],
+        on_first_audio: Callable[[], None],
+    ) -> None:
+        super().__init__(name=f"Watched{carrier.name}")
+        self.carrier = carrier
+        self._on_stop = on_stop
+        self._on_first_audio = on_first_audio
+        self._audio_sent = False
+
+    async def setup(self, setup: FrameProcessorSetup) -> None:
+        await self.carrier.setup(setup)
+
+    async def serialize(self, frame: Frame) -> str | bytes | None:
+        payload = await self.carrier.serialize(frame)
+        if (
+            not self._audio_sent
+            and payload
+            and isinstance(frame, AudioRawFrame)
+            and not is_silence(frame.audio)
+        ):
+            self._audio_sent = True
+            self._on_first_audio()
+        return payload
+
+    async def deserialize(self, data: str | bytes) -> Frame | None:
+        try:
+            frame = await self.carrier.deserialize(data)
+        except Exception as exc:
+            # Pipecat's transport ends its receive loop on any exception here, which would end
+            # the call over one malformed message (e.g. JSON that is not an object).
+            log.warning("Dropped a media message the carrier serializer could not read: %r", exc)
+            return None
+        if frame is None and _is_stop_message(data):
+            self._on_stop()
+        return frame
+
+
+def _is_stop_message(data: str | bytes) -> bool:
+    if not isinstance(data, str) or '"stop"' not in data:
+        return False
+    try:
+        message = json.loads(data)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(message, dict) and message.get("event") == "stop"

@@ -1,0 +1,215 @@
+"""A call's media over a real WebSocket, per carrier: the agent greets, and the stream ends when the
+caller hangs up, when the carrier says stop, when the platform ends it, or at the duration cap."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+from callwright.voice.session import AgentScript, CallMediaSession
+from callwright.voice.speech_cache import rendered_speech
+from tests.voice.conftest import INTRO, VOICE
+from tests.voice.media_caller import EXOTEL, PLIVO, TWILIO, WIRES, CarrierWire, MediaCaller
+from tests.voice.media_server import MediaServer
+
+pytestmark = pytest.mark.e2e
+
+
+def new_call(server: MediaServer, wire: CarrierWire, script: AgentScript) -> MediaCaller:
+    call_id = uuid.uuid4().hex[:12]
+    server.expect(call_id, script)
+    return MediaCaller(wire, f"{server.base_url}/{wire.name}", call_id)
+
+
+def audible(pcm: np.ndarray) -> bool:
+    return pcm.size > 0 and float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) > 300
+
+
+@pytest.mark.parametrize("wire", [TWILIO, PLIVO, EXOTEL], ids=lambda w: w.name)
+async def test_agent_speaks_the_intro_and_the_call_ends_when_the_caller_hangs_up(
+    media_server: MediaServer, wire: CarrierWire
+) -> None:
+    async with new_call(media_server, wire, AgentScript(INTRO, VOICE)) as caller:
+        await caller.wait_for_agent_audio()
+        record = await media_server.call(caller.call_id)
+        assert not record.outcome.done()
+        hung_up_at = await caller.hang_up()
+    outcome = await media_server.outcome(caller.call_id)
+
+    messages = [m.message for m in caller.audio_messages]
+    assert {m.message["event"] for m in caller.received} == {wire.agent_media_event}
+    if wire is PLIVO:
+        assert all(m["streamId"] == f"MZ{caller.call_id}" for m in messages)
+        assert all(m["media"]["contentType"] == "audio/x-mulaw" for m in messages)
+        assert all(m["media"]["sampleRate"] == 8000 for m in messages)
+    elif wire is TWILIO:
+        assert all(m["streamSid"] == f"MZ{caller.call_id}" for m in messages)
+    else:
+        assert all(m["stream_sid"] == f"MZ{caller.call_id}" for m in messages)
+
+    pcm = caller.agent_pcm()
+    assert audible(pcm)
+    assert 0.8 <= pcm.size / 8000 <= 6.0  # "Hello, this is Joe from Acme." is ~1.8 s
+
+    assert outcome.end_reason == "caller_hung_up"
+    assert outcome.intro_spoken
+    assert outcome.first_agent_audio_at is not None
+    assert outcome.started_at <= outcome.first_agent_audio_at <= outcome.ended_at
+    assert record.first_audio_callback == [outcome.first_agent_audio_at]
+    assert record.run_returned_at is not None and record.run_returned_at - hung_up_at < 1.0
+
+
+async def test_mulaw_carriers_get_20_ms_media_messages(media_server: MediaServer) -> None:
+    async with new_call(media_server, TWILIO, AgentScript(INTRO, VOICE)) as caller:
+        await caller.wait_for_agent_audio()
+    await media_server.outcome(caller.call_id)
+    assert {len(m.payload or b"") for m in caller.audio_messages} == {160}
+
+
+async def test_exotel_gets_audio_in_packets_of_at_least_3200_bytes_in_steps_of_320(
+    media_server: MediaServer,
+) -> None:
+    async with new_call(media_server, EXOTEL, AgentScript(INTRO, VOICE)) as caller:
+        await caller.wait_for_agent_audio()
+    await media_server.outcome(caller.call_id)
+    sizes = [len(m.payload or b"") for m in caller.audio_messages]
+    assert sizes and all(size >= 3200 and size % 320 == 0 for size in sizes)
+
+
+@pytest.mark.parametrize("wire", [TWILIO, EXOTEL], ids=lambda w: w.name)
+async def test_carrier_stop_message_ends_the_call(
+    media_server: MediaServer, wire: CarrierWire
+) -> None:
+    async with new_call(media_server, wire, AgentScript(INTRO, VOICE)) as caller:
+        await caller.wait_for_agent_audio()
+        await caller.send_stop()
+        stop_sent_at = time.monotonic()
+        outcome = await media_server.outcome(caller.call_id)
+        closed_at = await caller.wait_closed_by_agent()
+    assert outcome.end_reason == "caller_hung_up"
+    assert outcome.intro_spoken
+    assert closed_at - stop_sent_at < 1.0
+
+
+async def test_platform_end_stops_speaking_and_closes_the_carrier_socket(
+    media_server: MediaServer,
+) -> None:
+    # Not in the speech cache, several sentences: still speaking when the platform ends it.
+    long_intro = (
+        "Hi, this is Joe from Acme Dental calling about your appointment. "
+        "We have you down for Tuesday morning. Please stay on the line for a moment."
+    )
+    async with new_call(media_server, TWILIO, AgentScript(long_intro, VOICE)) as caller:
+        record = await media_server.call(caller.call_id)
+        while caller.first_audible_at() is None:
+            await asyncio.sleep(0.01)
+        ended_at = time.monotonic()
+        await record.session.end()
+        returned_at = time.monotonic()
+        closed_at = await caller.wait_closed_by_agent()
+    outcome = await media_server.outcome(caller.call_id)
+    assert outcome.end_reason == "ended_by_platform"
+    assert not outcome.intro_spoken
+    assert returned_at - ended_at < 1.0
+    assert closed_at - ended_at < 1.0
+    assert caller.agent_pcm().size / 8000 < 4.0  # cut short, not the whole ~9 s intro
+
+
+@pytest.mark.parametrize("intro", [None, "", "   "], ids=["none", "empty", "blank"])
+async def test_without_an_intro_the_agent_stays_silent_and_the_call_still_ends_cleanly(
+    media_server: MediaServer, intro: str | None
+) -> None:
+    async with new_call(media_server, PLIVO, AgentScript(intro, VOICE)) as caller:
+        await media_server.call(caller.call_id)
+        await asyncio.sleep(0.5)
+        hung_up_at = await caller.hang_up()
+    outcome = await media_server.outcome(caller.call_id)
+    record = await media_server.call(caller.call_id)
+    assert caller.received == []
+    assert outcome.end_reason == "caller_hung_up"
+    assert outcome.first_agent_audio_at is None
+    assert not outcome.intro_spoken
+    assert record.first_audio_callback == []
+    assert record.run_returned_at is not None and record.run_returned_at - hung_up_at < 1.0
+
+
+async def test_max_call_duration_ends_the_call(media_server: MediaServer) -> None:
+    script = AgentScript(INTRO, VOICE, max_call_duration_secs=1)
+    async with new_call(media_server, TWILIO, script) as caller:
+        closed_at = await caller.wait_closed_by_agent(timeout=5)
+    outcome = await media_server.outcome(caller.call_id)
+    assert outcome.end_reason == "max_duration"
+    assert 1.0 <= (outcome.ended_at - outcome.started_at).total_seconds() < 2.0
+    assert closed_at - caller.start_sent_at < 2.5
+
+
+async def test_a_voice_that_is_not_installed_ends_the_call_with_an_error(
+    media_server: MediaServer, voice_logs
+) -> None:
+    voice_logs.allowed.add("'piper-nobody' is not installed")
+    async with new_call(media_server, WIRES["twilio"], AgentScript(INTRO, "piper-nobody")) as caller:
+        await caller.wait_closed_by_agent()
+    outcome = await media_server.outcome(caller.call_id)
+    assert outcome.end_reason == "error: The voice 'piper-nobody' is not installed on this node."
+    assert caller.received == []
+
+
+async def test_an_uncached_intro_is_spoken_then_replayed_from_the_speech_cache(
+    media_server: MediaServer,
+) -> None:
+    cache = rendered_speech()
+    intro = next(  # a line this process has not rendered yet
+        line
+        for line in (f"Hi, Joe here, ref {n}." for n in range(100))
+        if cache.get(voice_id=VOICE, sample_rate=8000, text=line) is None
+    )
+
+    async with new_call(media_server, TWILIO, AgentScript(intro, VOICE)) as first:
+        await first.wait_for_agent_audio()
+    assert (await media_server.outcome(first.call_id)).intro_spoken
+    hits = cache.hits
+    async with new_call(media_server, TWILIO, AgentScript(intro, VOICE)) as second:
+        await second.wait_for_agent_audio()
+    assert (await media_server.outcome(second.call_id)).intro_spoken
+
+    assert cache.hits == hits + 1
+    assert audible(first.agent_pcm())
+    # Piper's sampling noise makes every render different: equal audio means a replay.
+    assert np.array_equal(first.agent_pcm(), second.agent_pcm())
+
+
+async def test_the_first_audio_callback_may_end_the_call(media_server: MediaServer) -> None:
+    async def end_call(session: CallMediaSession) -> None:
+        await session.end("ended_by_platform")
+
+    caller = new_call(media_server, TWILIO, AgentScript(INTRO, VOICE))
+    media_server.on_first_audio[caller.call_id] = end_call
+    async with caller:
+        await caller.wait_closed_by_agent()
+    outcome = await media_server.outcome(caller.call_id)
+    assert outcome.end_reason == "ended_by_platform"
+    assert outcome.first_agent_audio_at is not None
+
+
+async def test_hanging_up_mid_greeting_is_an_ordinary_end(media_server: MediaServer) -> None:
+    """The carrier may close while agent audio is on its way out; that is a hang-up, not an error
+    (the autouse guard fails the test on any warning)."""
+    intro = "Hi, this is Joe from Acme Dental. I am calling about your appointment on Tuesday."
+    calls = [
+        new_call(media_server, WIRES[name], AgentScript(intro, VOICE)) for name in [*WIRES, *WIRES]
+    ]
+
+    async def hang_up_while_speaking(caller: MediaCaller) -> None:
+        async with caller:
+            while len(caller.audio_messages) < 3:
+                await asyncio.sleep(0.005)
+
+    await asyncio.gather(*(hang_up_while_speaking(c) for c in calls))
+    for caller in calls:
+        outcome = await media_server.outcome(caller.call_id)
+        assert outcome.end_reason == "caller_hung_up"
+        assert not outcome.intro_spoken

@@ -1,0 +1,110 @@
+"""Models are loaded once per process and shared by every call: one Piper voice per voice id, one
+Silero session; each call keeps only its own VAD state."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+
+import numpy as np
+import pytest
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+
+from callwright.voice.engines import TTS_ENGINES
+from callwright.voice.engines.piper import PiperVoiceCache
+from callwright.voice.session import AgentScript
+from callwright.voice.speech_cache import rendered_speech
+from callwright.voice.vad import silero_vad
+from tests.voice.conftest import INTRO, VOICE
+from tests.voice.media_caller import TWILIO, MediaCaller
+from tests.voice.media_server import MediaServer
+
+WINDOW = 256  # Silero's window at 8 kHz, in samples
+
+
+def windows(pcm: np.ndarray) -> list[bytes]:
+    return [pcm[i : i + WINDOW].tobytes() for i in range(0, pcm.size - WINDOW + 1, WINDOW)]
+
+
+def confidence(analyzer: object, window: bytes) -> float:
+    return float(np.asarray(analyzer.voice_confidence(window)).reshape(-1)[0])
+
+
+def rendered_intro() -> np.ndarray:
+    audio = rendered_speech().get(voice_id=VOICE, sample_rate=8000, text=INTRO)
+    assert audio is not None
+    return np.frombuffer(audio, dtype=np.int16)
+
+
+@pytest.mark.e2e
+async def test_concurrent_calls_share_one_piper_voice_and_one_vad_model(
+    media_server: MediaServer,
+) -> None:
+    engine = TTS_ENGINES["piper"]
+    vad = silero_vad()
+    analyzers_before = set(map(id, vad.live_analyzers()))
+    services_before = set(map(id, engine.live_services()))
+    callers = []
+    for _ in range(2):
+        call_id = uuid.uuid4().hex[:12]
+        media_server.expect(call_id, AgentScript(INTRO, VOICE))
+        callers.append(MediaCaller(TWILIO, f"{media_server.base_url}/twilio", call_id))
+
+    async with callers[0], callers[1]:
+        await asyncio.gather(*(c.wait_for_agent_audio(quiet_secs=0.1) for c in callers))
+        analyzers = [a for a in vad.live_analyzers() if id(a) not in analyzers_before]
+        services = [s for s in engine.live_services() if id(s) not in services_before]
+
+        assert len(analyzers) == 2
+        assert all(a.model_session is vad.session for a in analyzers)
+        assert len(services) == 2
+        assert all(s.voice is engine.voices.get(VOICE) for s in services)
+    for caller in callers:
+        assert (await media_server.outcome(caller.call_id)).intro_spoken
+
+    assert vad.sessions_loaded == 1
+    assert engine.voices.loads == 1
+    assert engine.voices.loaded_voice_ids() == [VOICE]
+
+
+def test_a_voice_is_loaded_once_even_when_two_calls_ask_at_the_same_time() -> None:
+    cache = PiperVoiceCache()
+    voices = []
+    threads = [threading.Thread(target=lambda: voices.append(cache.get(VOICE))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert cache.loads == 1
+    assert voices[0] is voices[1]
+
+
+def test_a_call_vad_analyzer_is_a_silero_analyzer_without_its_own_model(
+    media_server: MediaServer,
+) -> None:
+    # If Pipecat's SileroVADAnalyzer grows state, CallVADAnalyzer must set it too.
+    assert set(vars(silero_vad().new_analyzer())) == set(vars(SileroVADAnalyzer()))
+
+
+async def test_call_vad_analyzers_hear_speech_and_keep_their_state_apart(
+    media_server: MediaServer,
+) -> None:
+    speech = windows(rendered_intro())
+    silence = [bytes(WINDOW * 2)] * len(speech)
+
+    def fresh() -> object:
+        analyzer = silero_vad().new_analyzer()
+        analyzer.set_sample_rate(8000)
+        return analyzer
+
+    alone = fresh()
+    expected = [confidence(alone, w) for w in speech]
+    assert max(expected) > 0.8
+
+    talker, listener = fresh(), fresh()
+    interleaved = []
+    for speech_window, silent_window in zip(speech, silence, strict=True):
+        interleaved.append(confidence(talker, speech_window))
+        assert confidence(listener, silent_window) < 0.1
+    assert interleaved == expected

@@ -30,9 +30,11 @@ def carrier_sim() -> Iterator[CarrierSimulator]:
 
 @pytest.fixture
 def sim(carrier_sim: CarrierSimulator) -> CarrierSimulator:
-    """The session's simulator with no faults queued and an empty request log."""
+    """The session's simulator with no faults queued, an empty request log and the default far end
+    (every number answers); calls from earlier tests stay on record under their own ids."""
     carrier_sim.clear_faults()
     carrier_sim.clear_requests()
+    carrier_sim.clear_scenarios()
     return carrier_sim
 
 

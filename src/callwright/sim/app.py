@@ -7,7 +7,8 @@ Each carrier router serves the real host's paths, so ``https://api.plivo.com/v1/
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from http import HTTPStatus
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -17,6 +18,7 @@ from callwright.domain.providers import Provider
 from callwright.sim import control, exotel, mcube, plivo, twilio, vobiz
 from callwright.sim.auth import Refusal
 from callwright.sim.state import Fault, RequestRecord, SimState
+from callwright.sim.switchboard import CALLBACK_TIMEOUT_SECS, Switchboard
 
 CARRIER_ROUTERS: dict[Provider, APIRouter] = {
     Provider.VOBIZ: vobiz.router,
@@ -45,12 +47,25 @@ def api_urls(base_url: str) -> dict[str, str]:
     return {provider.value: base + path for provider, path in API_PATHS.items()}
 
 
-def create_sim_app(state: SimState) -> FastAPI:
+def create_sim_app(
+    state: SimState, *, callback_timeout_secs: float = CALLBACK_TIMEOUT_SECS
+) -> FastAPI:
+    switchboard = Switchboard(state, callback_timeout_secs=callback_timeout_secs)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Calls still up end now (their final callbacks go out, briefly).
+        await switchboard.close()
+
     # No slash redirects: a client that drops Plivo's trailing slash must see it fail, not be fixed.
-    app = FastAPI(title="Callwright carrier simulator", redirect_slashes=False)
+    app = FastAPI(title="Callwright carrier simulator", redirect_slashes=False, lifespan=lifespan)
     app.state.sim = state
+    app.state.switchboard = switchboard
     for provider, router in CARRIER_ROUTERS.items():
         app.include_router(router, prefix=f"/{provider.value}")
+    # MCube's call release lives at the host's root (config.mcube.com/hangup-api/…).
+    app.include_router(mcube.release_router)
     app.include_router(control.router, prefix="/_sim")
 
     @app.exception_handler(Refusal)
@@ -78,6 +93,8 @@ def create_sim_app(state: SimState) -> FastAPI:
 
 def carrier_of(path: str) -> Provider | None:
     first_segment = path.lstrip("/").partition("/")[0]
+    if first_segment == "hangup-api":
+        return Provider.MCUBE
     return Provider(first_segment) if first_segment in _PROVIDER_NAMES else None
 
 

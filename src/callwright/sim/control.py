@@ -1,15 +1,23 @@
-"""The simulator's own API under ``/_sim``: add accounts, inject faults, read the request log."""
+"""The simulator's own API under ``/_sim``: accounts, faults, the request log, the scenario each
+destination plays, and the record (and recording) of every call placed through it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from callwright.domain.providers import Provider
 from callwright.sim.auth import SimStateDep
-from callwright.sim.state import AnySimAccount, Fault
+from callwright.sim.caller import caller_track
+from callwright.sim.calls import SimCall
+from callwright.sim.dialing import SwitchboardDep
+from callwright.sim.scenarios import Scenario, ScenarioBook
+from callwright.sim.state import AnySimAccount, Fault, SimState
 
 router = APIRouter()
 
@@ -48,3 +56,99 @@ async def list_requests(
 async def clear_requests(state: SimStateDep) -> Response:
     state.clear_requests()
     return Response(status_code=204)
+
+
+# --- scenarios: what the far end does, per destination number -----------------------------------
+
+
+@router.get("/scenarios")
+async def list_scenarios(state: SimStateDep) -> dict[str, Any]:
+    return {
+        "default": state.scenarios.default().model_dump(mode="json"),
+        "by_number": {n: s.model_dump(mode="json") for n, s in state.scenarios.all().items()},
+    }
+
+
+@router.put("/scenarios/{number}")
+async def set_scenario(number: str, scenario: Scenario, state: SimStateDep) -> dict[str, Any]:
+    """``number`` (any format; digits are compared) or ``default`` for every other number."""
+    if scenario.answers:
+        # Render the caller's speech now (off the loop) rather than when a call rings.
+        await asyncio.to_thread(caller_track, scenario)
+    state.scenarios.set(None if number == "default" else number, scenario)
+    return scenario.model_dump(mode="json")
+
+
+@router.delete("/scenarios", status_code=204)
+async def clear_scenarios(state: SimStateDep) -> Response:
+    state.scenarios.clear()
+    return Response(status_code=204)
+
+
+# --- calls: what happened on each call the simulator placed ---------------------------------------
+
+
+def _call_or_404(state: SimState, call_id: str) -> SimCall:
+    call = state.calls.get(call_id)
+    if call is None:
+        raise HTTPException(404, f"no simulated call {call_id}")
+    return call
+
+
+@router.get("/calls")
+async def list_calls(
+    state: SimStateDep, carrier: Provider | None = None, to: str | None = None
+) -> list[dict[str, Any]]:
+    wanted = ScenarioBook.key(to) if to else None
+    return [
+        {
+            "carrier": call.carrier,
+            "call_id": call.call_id,
+            "to": call.to,
+            "status": call.status,
+            "ended": call.ended.is_set(),
+            "end_reason": call.end_reason,
+        }
+        for call in state.calls.all()
+        if (carrier is None or call.carrier == carrier)
+        and (wanted is None or ScenarioBook.key(call.to) == wanted)
+    ]
+
+
+@router.delete("/calls", status_code=204)
+async def clear_calls(state: SimStateDep) -> Response:
+    state.calls.clear()
+    return Response(status_code=204)
+
+
+@router.get("/calls/{call_id}")
+async def call_details(
+    call_id: str, state: SimStateDep, wait_for_end_secs: float = Query(0.0, ge=0.0, le=600.0)
+) -> dict[str, Any]:
+    """The call's record; with ``wait_for_end_secs``, once it has ended (or that time is up)."""
+    call = _call_or_404(state, call_id)
+    deadline = time.monotonic() + wait_for_end_secs
+    while not call.ended.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)  # coarse: many waiting drivers must not load the calls' loop
+    return call.summary()
+
+
+@router.get("/calls/{call_id}/recording.wav")
+async def call_recording(call_id: str, state: SimStateDep, both_sides: bool = True) -> Response:
+    """Stereo WAV (caller left, agent right) or the agent alone, 8 kHz 16-bit."""
+    call = _call_or_404(state, call_id)
+    wav = await asyncio.to_thread(call.wav, both_sides=both_sides)
+    return Response(wav, media_type="audio/wav")
+
+
+@router.post("/calls/{call_id}/hangup", status_code=202)
+async def callee_hangs_up(
+    call_id: str, state: SimStateDep, board: SwitchboardDep
+) -> dict[str, Any]:
+    """The answering party hangs up now (or the call is abandoned, if it is still ringing)."""
+    call = _call_or_404(state, call_id)
+    far_end = board.live(call.call_id)
+    if far_end is None:
+        raise HTTPException(409, f"simulated call {call_id} has already ended")
+    far_end.caller_hangs_up()
+    return {"call_id": call.call_id}

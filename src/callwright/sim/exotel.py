@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
+from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from callwright.domain.providers import Provider
 from callwright.sim.auth import Refusal, SimStateDep, basic_credentials, secrets_match
+from callwright.sim.dialing import (
+    SwitchboardDep,
+    first_problem,
+    recorded_call,
+    request_fields,
+    start_call,
+)
+from callwright.sim.farend.exotel import ExotelDial, ExotelFarEnd
 from callwright.sim.state import ExotelAccount
 
 router = APIRouter()
@@ -89,3 +99,118 @@ def exophone(account: ExotelAccount, number: str) -> dict[str, Any]:
         "date_updated": "2024-01-01T00:00:00+05:30",
         "uri": f"/v2_beta/Accounts/{account.account_sid}/IncomingPhoneNumbers/{phone_sid}",
     }
+
+
+# --- Calls: Connect Voice AI (§4.3) -----------------------------------------------------------
+
+
+def rest_error(status: int, message: str) -> JSONResponse:
+    # Guess: the v1 API's error envelope as we remember it (Twilio-like RestException).
+    body = {"RestException": {"Status": status, "Message": message}}
+    return JSONResponse(body, status_code=status)
+
+
+def connect_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    """Both spellings of §4.3 as one: keys lower-cased, ``[]`` dropped, events always a list."""
+    fields: dict[str, Any] = {}
+    for key, value in raw.items():
+        fields[key.lower().removesuffix("[]")] = value
+    events = fields.get("statuscallbackevents", [])
+    fields["statuscallbackevents"] = events if isinstance(events, list) else [events]
+    return fields
+
+
+def owns_exophone(account: ExotelAccount, number: str) -> bool:
+    # ExoPhones appear as +91…, 91… or 0…: compare the last ten digits.
+    def last_ten(phone: str) -> str:
+        return "".join(ch for ch in phone if ch.isdigit())[-10:]
+
+    return any(last_ten(own) == last_ten(number) for own in account.exophones)
+
+
+async def connect_call(
+    request: Request, account: ExotelAccountDep, board: SwitchboardDep
+) -> Response:
+    raw = await request_fields(request)
+    try:
+        dial = ExotelDial.model_validate(connect_fields(raw))
+    except ValidationError as exc:
+        return rest_error(400, first_problem(exc))
+    if not dial.streamurl:
+        # Flow (Url) calls need an Exotel app; the simulator only plays Connect Voice AI.
+        return rest_error(400, "StreamUrl is required (the simulator plays Connect Voice AI only)")
+    if not owns_exophone(account, dial.callerid):
+        return rest_error(400, f"CallerId {dial.callerid} is not an ExoPhone of this account")
+    played = start_call(
+        board=board,
+        carrier="exotel",
+        call_id=uuid.uuid4().hex,
+        account=account,
+        to=dial.from_,  # Exotel calls the From number first
+        from_=dial.callerid,
+        dial=raw,
+        far_end=lambda **kw: ExotelFarEnd(dial=dial, **kw),
+    )
+    assert isinstance(played, ExotelFarEnd)
+    lower_case = "/calls/" in request.url.path
+    if lower_case or request.url.path.endswith(".json"):
+        return JSONResponse(call_resource(played, lower_case=lower_case))
+    return Response(xml_call(call_resource(played)["Call"]), media_type="application/xml")
+
+
+def xml_call(fields: dict[str, Any]) -> str:
+    # v1 answers XML without .json (§4.1); the TwilioResponse root is a guess from Exotel's samples.
+    items = "".join(
+        f"<{key}>{'' if value is None else escape(str(value))}</{key}>"
+        for key, value in fields.items()
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<TwilioResponse><Call>{items}</Call></TwilioResponse>"
+    )
+
+
+for _path in (
+    "/v1/Accounts/{account_sid}/Calls/connect",
+    "/v1/Accounts/{account_sid}/Calls/connect.json",
+    "/v1/accounts/{account_sid}/calls/connect",
+    "/v1/accounts/{account_sid}/calls/connect.json",
+):
+    router.add_api_route(_path, connect_call, methods=["POST"])
+
+
+@router.get("/v1/Accounts/{account_sid}/Calls/{call_sid}.json")
+async def call_details(call_sid: str, account: ExotelAccountDep, board: SwitchboardDep) -> Response:
+    call = recorded_call(board, call_sid, account)
+    if call is None or not isinstance(call.far_end, ExotelFarEnd) or call.call_id != call_sid:
+        return rest_error(404, f"Call {call_sid} not found")
+    return JSONResponse(call_resource(call.far_end))
+
+
+def call_resource(played: ExotelFarEnd, *, lower_case: bool = False) -> dict[str, Any]:
+    call = played.call
+    fields = {
+        "Sid": call.call_id,
+        "ParentCallSid": None,
+        "DateCreated": played.time_text(0.0),
+        "DateUpdated": played.time_text(call.now()),
+        "AccountSid": played.account.account_id,
+        "To": played.dial.callerid,
+        "From": played.dial.from_,
+        "PhoneNumberSid": played.dial.callerid,
+        # Guess: a freshly connected call already reads in-progress, as Exotel's samples show.
+        "Status": "in-progress" if call.status in (None, "ringing") else call.status,
+        "StartTime": played.time_text(0.0),
+        "EndTime": played.time_text(call.ended_at) if call.ended.is_set() else None,
+        "Duration": played.duration_secs() if call.ended.is_set() else None,
+        "Price": None,
+        "Direction": "outbound-api",
+        "AnsweredBy": None,
+        "ForwardedFrom": None,
+        "CallerName": None,
+        "Uri": f"/v1/Accounts/{played.account.account_id}/Calls/{call.call_id}.json",
+        "RecordingUrl": None,
+    }
+    if lower_case:
+        return {"call": {key.lower(): value for key, value in fields.items()}}
+    return {"Call": fields}

@@ -14,6 +14,8 @@ from fastapi.responses import PlainTextResponse
 
 from callwright.domain.providers import Provider
 from callwright.sim.auth import Refusal, SimStateDep, basic_credentials, secrets_match
+from callwright.sim.farend.plivo import PlivoFarEnd
+from callwright.sim.plivo_calls import add_call_routes
 from callwright.sim.state import PlivoAccount
 
 router = APIRouter()
@@ -67,3 +69,14 @@ async def get_account(account: PlivoAccountDep) -> dict[str, Any]:
         "state": "",
         "timezone": "Asia/Kolkata",
     }
+
+
+add_call_routes(
+    router,
+    prefix="/v1",
+    account_dep=PlivoAccountDep,
+    far_end=PlivoFarEnd,
+    fired_message="call fired",
+    call_uuid_is_request_uuid=False,
+    unauthorized=unauthorized,
+)

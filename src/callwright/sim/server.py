@@ -1,7 +1,12 @@
-"""``CarrierSimulator``: the simulator as a library, served by uvicorn in a background thread."""
+"""``CarrierSimulator``: the simulator as a library, served by uvicorn in a background thread.
+
+Calls play out on that thread's event loop; the methods here are safe to call from any thread
+(``wait_for_call*`` come in an awaitable and a blocking form).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -13,16 +18,26 @@ import uvicorn
 
 from callwright.domain.providers import Provider
 from callwright.sim.app import api_urls, create_sim_app
+from callwright.sim.caller import caller_track
+from callwright.sim.calls import SimCall
+from callwright.sim.scenarios import Scenario, ScenarioBook
 from callwright.sim.state import Fault, RequestRecord, SimAccount, SimState, parse_account
+from callwright.sim.switchboard import CALLBACK_TIMEOUT_SECS, Switchboard
+
+POLL_SECS = 0.01
 
 
 class CarrierSimulator:
-    """Vobiz, Plivo, Twilio, Exotel and MCube's REST APIs on one local port.
+    """Vobiz, Plivo, Twilio, Exotel and MCube on one local port: their REST APIs, and the far end
+    of every call placed through them (callbacks, media stream, a scripted caller).
 
     >>> sim = CarrierSimulator()
     >>> sim.add_account("vobiz", auth_id="MA_ABCD1234", auth_token="tok")
+    >>> sim.set_scenario("+919876543210", Scenario.caller_hangs_up_after(8, "Hello? Who is this?"))
     >>> with sim.running() as base_url:
-    ...     sim.api_urls()["vobiz"]   # f"{base_url}/vobiz/api/v1"
+    ...     sim.api_urls()["vobiz"]   # f"{base_url}/vobiz/api/v1": point the platform here
+    ...     call = sim.wait_for_call_sync(to="+919876543210")   # once the platform has dialed
+    ...     sim.wait_for_call_end_sync(call.call_id).save_wav("call.wav")
     """
 
     def __init__(
@@ -32,11 +47,14 @@ class CarrierSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
         startup_timeout_secs: float = 10.0,
+        callback_timeout_secs: float = CALLBACK_TIMEOUT_SECS,
     ) -> None:
         self.state = state or SimState()
         self.host = host
         self.port = port
         self.startup_timeout_secs = startup_timeout_secs
+        self.callback_timeout_secs = callback_timeout_secs
+        self._switchboard: Switchboard | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -69,6 +87,87 @@ class CarrierSimulator:
     def clear_requests(self) -> None:
         self.state.clear_requests()
 
+    # --- scenarios -----------------------------------------------------------------------------
+
+    def set_scenario(self, number: str | None, scenario: Scenario, *, prepare: bool = True) -> None:
+        """Calls to ``number`` (None: to every number without its own) play ``scenario``.
+
+        ``prepare`` renders the caller's speech now, so the first call does not wait for Piper.
+        """
+        if prepare and scenario.answers:
+            caller_track(scenario)
+        self.state.scenarios.set(number, scenario)
+
+    def clear_scenarios(self) -> None:
+        self.state.scenarios.clear()
+
+    # --- calls -----------------------------------------------------------------------------
+
+    def call(self, call_id: str) -> SimCall:
+        """The call the carrier knows as ``call_id`` (any of its ids: request_uuid, CallUUID…)."""
+        call = self.state.calls.get(call_id)
+        if call is None:
+            raise KeyError(f"the simulator placed no call {call_id!r}")
+        return call
+
+    def calls(self, *, carrier: str | None = None, to: str | None = None) -> list[SimCall]:
+        wanted = ScenarioBook.key(to) if to else None
+        return [
+            call
+            for call in self.state.calls.all()
+            if (carrier is None or call.carrier == carrier)
+            and (wanted is None or ScenarioBook.key(call.to) == wanted)
+        ]
+
+    def clear_calls(self) -> None:
+        self.state.calls.clear()
+
+    def wait_for_call_sync(
+        self, *, to: str | None = None, carrier: str | None = None, timeout: float = 10.0
+    ) -> SimCall:
+        """The newest call to ``to`` (and/or via ``carrier``), once one has been dialed."""
+        deadline = time.monotonic() + timeout
+        while not (found := self.calls(carrier=carrier, to=to)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no call to {to or 'any number'} was dialed in {timeout} s")
+            time.sleep(POLL_SECS)
+        return found[-1]
+
+    async def wait_for_call(
+        self, *, to: str | None = None, carrier: str | None = None, timeout: float = 10.0
+    ) -> SimCall:
+        deadline = time.monotonic() + timeout
+        while not (found := self.calls(carrier=carrier, to=to)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no call to {to or 'any number'} was dialed in {timeout} s")
+            await asyncio.sleep(POLL_SECS)
+        return found[-1]
+
+    def wait_for_call_end_sync(self, call_id: str, timeout: float = 30.0) -> SimCall:
+        """The call once it has ended and its final callbacks have been answered."""
+        call = self.call(call_id)
+        if not call.ended.wait(timeout):
+            raise TimeoutError(f"simulated call {call_id} did not end in {timeout} s")
+        return call
+
+    async def wait_for_call_end(self, call_id: str, timeout: float = 30.0) -> SimCall:
+        call = self.call(call_id)
+        deadline = time.monotonic() + timeout
+        while not call.ended.is_set():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"simulated call {call_id} did not end in {timeout} s")
+            await asyncio.sleep(POLL_SECS)
+        return call
+
+    def caller_hangs_up(self, call_id: str) -> bool:
+        """The answering party hangs up now; False if the call is no longer up."""
+        if self._switchboard is None:
+            return False
+        return self._switchboard.caller_hangs_up_threadsafe(self.call(call_id).call_id)
+
+    def live_calls(self) -> int:
+        return self._switchboard.live_count() if self._switchboard is not None else 0
+
     @property
     def base_url(self) -> str:
         if self._base_url is None:
@@ -84,8 +183,10 @@ class CarrierSimulator:
         if self._server is not None:
             raise RuntimeError("the carrier simulator is already running")
         listener = socket.create_server((self.host, self.port))
+        app = create_sim_app(self.state, callback_timeout_secs=self.callback_timeout_secs)
+        self._switchboard = app.state.switchboard
         config = uvicorn.Config(
-            create_sim_app(self.state),
+            app,
             log_level="warning",
             access_log=False,
             # A request held by a delay fault must not hold up stop().

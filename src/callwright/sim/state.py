@@ -1,7 +1,8 @@
-"""What the carrier simulator knows: the accounts it accepts, the faults it injects, what it saw.
+"""What the carrier simulator knows: the accounts it accepts, the faults it injects, what it saw,
+the scenario each destination plays (``scenarios``) and the calls it placed (``calls``).
 
 One ``SimState`` is shared by the simulator's server thread and the thread driving it (a test, the
-demo, a benchmark), so every read and write goes through one lock.
+demo, a benchmark), so every read and write goes through a lock (the books have their own).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
 
 from callwright.domain.providers import Provider
+from callwright.sim.calls import CallBook
+from callwright.sim.scenarios import ScenarioBook
 
 REQUEST_LOG_SIZE = 1000
 
@@ -154,8 +157,11 @@ class _ArmedFault:
 
 
 class SimState:
-    def __init__(self, *, request_log_size: int = REQUEST_LOG_SIZE) -> None:
+    def __init__(self, *, request_log_size: int = REQUEST_LOG_SIZE, max_calls: int = 500) -> None:
         self._lock = threading.Lock()
+        # The calls placed through the simulator and the far end each destination plays.
+        self.calls = CallBook(max_calls=max_calls)
+        self.scenarios = ScenarioBook()
         self._accounts: dict[Provider, dict[str, SimAccount]] = {p: {} for p in Provider}
         self._faults: dict[Provider, deque[_ArmedFault]] = {p: deque() for p in Provider}
         self._requests: deque[RequestRecord] = deque(maxlen=request_log_size)

@@ -9,11 +9,22 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from callwright.domain.providers import Provider
 from callwright.sim.auth import Refusal, SimStateDep, basic_credentials, secrets_match
+from callwright.sim.dialing import (
+    SwitchboardDep,
+    first_problem,
+    live_far_end,
+    recorded_call,
+    request_fields,
+    start_call,
+)
+from callwright.sim.farend.twilio import API_VERSION as CALLS_API_VERSION
+from callwright.sim.farend.twilio import TwilioDial, TwilioFarEnd, new_sid
 from callwright.sim.state import TwilioAccount
 
 router = APIRouter()
@@ -85,3 +96,129 @@ def _pascal(snake: str) -> str:
     if snake == "sip":
         return "SIP"
     return "".join(part.capitalize() for part in snake.split("_"))
+
+
+# --- Calls (§3.3, §3.8) --------------------------------------------------------------------------
+
+
+def twilio_error(status: int, code: int, message: str) -> JSONResponse:
+    more_info = f"https://www.twilio.com/docs/errors/{code}"
+    body = {"code": code, "message": message, "more_info": more_info, "status": status}
+    return JSONResponse(body, status_code=status)
+
+
+def not_found(request: Request) -> JSONResponse:
+    return twilio_error(404, 20404, f"The requested resource {request.url.path} was not found")
+
+
+@router.post(API_VERSION + "/Accounts/{account_sid}/Calls.json", status_code=201)
+async def create_call(
+    request: Request, account: TwilioAccountDep, board: SwitchboardDep
+) -> Response:
+    fields = await request_fields(request)
+    events = fields.get("StatusCallbackEvent", [])
+    fields["StatusCallbackEvent"] = events if isinstance(events, list) else [events]
+    if not fields.get("To"):
+        return twilio_error(400, 21201, "No 'To' number is specified")
+    if not fields.get("From"):
+        return twilio_error(400, 21213, "No 'From' number is specified")
+    if not any(fields.get(name) for name in ("Url", "Twiml", "ApplicationSid")):
+        return twilio_error(400, 21205, "Url parameter is required.")
+    try:
+        dial = TwilioDial.model_validate(fields)
+    except ValidationError as exc:
+        return twilio_error(400, 20001, first_problem(exc))
+    played = start_call(
+        board=board,
+        carrier="twilio",
+        call_id=new_sid("CA"),
+        account=account,
+        to=dial.To,
+        from_=dial.From,
+        dial=fields,
+        far_end=lambda **kw: TwilioFarEnd(dial=dial, **kw),
+    )
+    assert isinstance(played, TwilioFarEnd)
+    return JSONResponse(call_resource(played), status_code=201)
+
+
+@router.post(API_VERSION + "/Accounts/{account_sid}/Calls/{call_sid}.json")
+async def update_call(
+    call_sid: str, request: Request, account: TwilioAccountDep, board: SwitchboardDep
+) -> Response:
+    fields = await request_fields(request)
+    played = live_far_end(board, call_sid, account)
+    if not isinstance(played, TwilioFarEnd) or played.ending.is_set():
+        return not_found(request)
+    status = fields.get("Status")
+    answered = played.call.answered_at is not None
+    if status == "completed" or (status == "canceled" and not answered):
+        # §3.8: completed hangs up a live call; on a queued or ringing one it cancels (guess).
+        played.hang_up_by_api()
+    elif status == "canceled":
+        played.call.notes.append("Status=canceled on a call in progress: ignored, as Twilio does")
+    elif status is not None:
+        return twilio_error(400, 20001, f"Status {status!r} is not completed or canceled")
+    else:
+        played.call.notes.append(f"call update {sorted(fields)} is not simulated")
+    return JSONResponse(call_resource(played))
+
+
+@router.get(API_VERSION + "/Accounts/{account_sid}/Calls/{call_sid}.json")
+async def fetch_call(
+    call_sid: str, request: Request, account: TwilioAccountDep, board: SwitchboardDep
+) -> Response:
+    call = recorded_call(board, call_sid, account)
+    if call is None or not isinstance(call.far_end, TwilioFarEnd) or call.call_id != call_sid:
+        return not_found(request)
+    return JSONResponse(call_resource(call.far_end))
+
+
+def call_resource(played: TwilioFarEnd) -> dict[str, Any]:
+    """The Call resource, as ``Calls.json`` and ``Calls/{CA}.json`` answer (§3.3)."""
+    call = played.call
+    base = f"{API_VERSION}/Accounts/{played.account.account_id}/Calls/{call.call_id}"
+    started = call.wall(call.answered_at)
+    ended = call.wall(call.ended_at) if call.ended.is_set() else None
+    return {
+        "account_sid": played.account.account_id,
+        "annotation": None,
+        "answered_by": call.machine_result,
+        "api_version": CALLS_API_VERSION,
+        "caller_name": None,
+        "date_created": format_datetime(call.created_wall),
+        "date_updated": format_datetime(call.wall(call.now()) or call.created_wall),
+        "direction": "outbound-api",
+        "duration": str(played.duration_secs()) if ended else None,
+        "end_time": format_datetime(ended) if ended else None,
+        "forwarded_from": None,
+        "from": played.dial.From,
+        "from_formatted": played.dial.From,
+        "group_sid": None,
+        "parent_call_sid": None,
+        "phone_number_sid": None,
+        "price": None,
+        "price_unit": "USD",
+        "queue_time": "0",
+        "sid": call.call_id,
+        "start_time": format_datetime(started) if started else None,
+        "status": call.status or "queued",
+        "subresource_uris": {
+            name: f"{base}/{path}.json"
+            for name, path in (
+                ("notifications", "Notifications"),
+                ("recordings", "Recordings"),
+                ("payments", "Payments"),
+                ("events", "Events"),
+                ("siprec", "Siprec"),
+                ("streams", "Streams"),
+                ("transcriptions", "Transcriptions"),
+                ("user_defined_message_subscriptions", "UserDefinedMessageSubscriptions"),
+                ("user_defined_messages", "UserDefinedMessages"),
+            )
+        },
+        "to": played.dial.To,
+        "to_formatted": played.dial.To,
+        "trunk_sid": None,
+        "uri": f"{base}.json",
+    }

@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 
 from callwright.domain.providers import Provider
 from callwright.sim.auth import Refusal, SimStateDep, secrets_match
+from callwright.sim.farend.vobiz import VobizFarEnd
+from callwright.sim.plivo_calls import add_call_routes
 from callwright.sim.state import VobizAccount
 
 router = APIRouter()
@@ -49,6 +51,18 @@ async def auth_me(account: VobizAccountDep) -> dict[str, Any]:
         "concurrent_calls_limit": 50,
         "pricing_tier": "standard",
     }
+
+
+# §1.3: Vobiz says "Call fired" where Plivo says "call fired"; request_uuid is the CallUUID.
+add_call_routes(
+    router,
+    prefix="/api/v1",
+    account_dep=VobizAccountDep,
+    far_end=VobizFarEnd,
+    fired_message="Call fired",
+    call_uuid_is_request_uuid=True,
+    unauthorized=unauthorized,
+)
 
 
 # Keep this route last: Vobiz answers 401, not 404, to a path it does not know, e.g. a wrongly

@@ -1,0 +1,1 @@
+"""The far end of simulated outbound calls, one module per carrier (see ``base.FarEnd``)."""

@@ -1,0 +1,106 @@
+"""MCube's far end for click-to-call (carriers.md §5): MCube rings the executive, bridges the
+customer, and posts JSON webhooks to ``refurl``. There is no media leg to simulate.
+
+Everything here beyond the documented field names is a guess: when each webhook goes out (one when
+the customer answers, one at hang-up with ``endtime``), the time format and the values.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from callwright.sim.calls import EndReason
+from callwright.sim.farend.base import FarEnd
+
+IST = timezone(timedelta(hours=5, minutes=30))
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# How long the customer talks when the scenario sets no hang-up time: its script, then a second.
+TALK_TAIL_SECS = 1.0
+
+# EndReason → dialstatus (§5: ANSWER | CANCEL | Executive Busy | Busy | NoAnswer).
+DIAL_STATUS = {
+    EndReason.BUSY: "Busy",
+    EndReason.NO_ANSWER: "NoAnswer",
+    EndReason.CANCELED: "CANCEL",
+    EndReason.FAILED: "CANCEL",
+}
+KNOWN_FAILURES = ("Executive Busy", "Busy", "NoAnswer", "CANCEL")
+
+
+class MCubeDial(BaseModel):
+    """The JSON of ``POST /Restmcube-api/outbound-calls`` (§5); unknown fields are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    HTTP_AUTHORIZATION: str | None = None
+    exenumber: str = Field(min_length=1)
+    custnumber: str = Field(min_length=1)
+    refurl: str | None = None
+    refid: str | None = None
+    did: str | None = None
+
+
+class MCubeFarEnd(FarEnd):
+    carrier = "mcube"
+
+    def __init__(self, *, dial: MCubeDial, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dial = dial
+
+    @property
+    def webhook_url(self) -> str | None:
+        # refurl "1" means: use the URLs set in MCube's dashboard, which the simulator has none of.
+        url = self.dial.refurl
+        return url if url and url != "1" else None
+
+    def time_text(self, at: float | None) -> str:
+        moment = self.call.wall(at)
+        return "" if moment is None else moment.astimezone(IST).strftime(TIME_FORMAT)
+
+    def webhook(self, dialstatus: str, *, ended: bool) -> dict[str, Any]:
+        call = self.call
+        body = {
+            "callid": call.call_id,
+            "refid": self.dial.refid,
+            "starttime": self.time_text(0.0),
+            "answeredtime": self.time_text(call.answered_at),
+            "emp_phone": self.dial.exenumber,
+            "clicktocalldid": self.dial.did or "",
+            "callto": self.dial.custnumber,
+            "dialstatus": dialstatus,
+            "filename": "",
+            "direction": "outbound",
+        }
+        if ended:
+            body["endtime"] = self.time_text(call.ended_at)
+            body["disconnectedby"] = call.hangup_source or ""
+        return body
+
+    def on_ringing(self) -> None:
+        self.call.set_status("ringing")
+
+    async def on_answered(self) -> None:
+        self.call.set_status("ANSWER")
+        self.notify("webhook", self.webhook_url, self.webhook("ANSWER", ended=False), body="json")
+        scenario, track = self.call.scenario, self.call.caller_track
+        if scenario.hangs_up_after_secs is None:
+            talk = (track.duration_secs if track is not None else 0.0) + TALK_TAIL_SECS
+            if await self.wait(talk):
+                self.end(EndReason.CALLEE_HUNG_UP)
+        else:
+            await self.ending.wait()  # the base ends it at hangs_up_after_secs
+
+    def report_end(self) -> None:
+        call = self.call
+        reason = call.end_reason or EndReason.SIMULATOR_STOPPED
+        status = DIAL_STATUS.get(reason, "ANSWER")
+        if reason is EndReason.FAILED and call.scenario.failure_cause in KNOWN_FAILURES:
+            status = call.scenario.failure_cause or status
+        call.set_status(status)
+        call.hangup_cause = status
+        if call.answered_at is not None:
+            call.hangup_source = "Customer" if reason is EndReason.CALLEE_HUNG_UP else "Agent"
+        self.notify("webhook", self.webhook_url, self.webhook(status, ended=True), body="json")

@@ -1,0 +1,242 @@
+"""The media WebSocket of an answered call, as the carrier runs it.
+
+The carrier dials the platform's WebSocket, sends its opening messages, then the caller's audio in
+real time (ready-made payloads on an absolute 20 ms clock) while it plays the agent's audio out on
+the call's playout clock, acknowledging marks as their audio is heard. Each carrier's subclass
+supplies the message shapes; this module owns the timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import math
+from abc import ABC, abstractmethod
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.protocol import State
+
+from callwright.sim.audio import AudioFormat, Pcm
+from callwright.sim.calls import AgentMessage, ClearRecord, EndReason
+from callwright.sim.playout import Cleared
+
+if TYPE_CHECKING:
+    from callwright.sim.farend.base import FarEnd
+
+log = logging.getLogger("callwright.sim")
+
+TICK_SECS = 0.02
+# Event loops (uvloop: millisecond timers) may wake a little early; a frame due within this much
+# goes out on this tick rather than 20 ms late on the next.
+WAKE_SLACK_SECS = 0.003
+OPEN_TIMEOUT_SECS = 10.0
+MAX_MESSAGE_BYTES = 4 * 2**20
+
+
+class StreamEnd(StrEnum):
+    CALL_ENDED = "call_ended"  # the call ended (hang-up, time limit…) while the stream ran
+    AGENT_CLOSED = "agent_closed"  # the platform closed the socket (or stopped the stream)
+    NOT_OPENED = "not_opened"  # the WebSocket handshake failed
+
+
+class MediaStream(ABC):
+    def __init__(
+        self, far_end: FarEnd, *, url: str, fmt: AudioFormat, headers: dict[str, str] | None = None
+    ) -> None:
+        self.far_end = far_end
+        self.call = far_end.call
+        self.url = url
+        self.fmt = fmt
+        self.headers = headers or {}
+        self.sequence = 0
+        self.ws: ClientConnection | None = None
+        self.agent_stopped = False
+
+    def next_sequence(self) -> int:
+        self.sequence += 1
+        return self.sequence
+
+    # --- what each carrier says --------------------------------------------------------------
+
+    @abstractmethod
+    def opening(self) -> list[dict[str, Any]]:
+        """The messages sent once the socket is open (connected, start)."""
+
+    @abstractmethod
+    def media(self, payload: str, chunk: int, timestamp_ms: int) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def played(self, name: str) -> dict[str, Any]:
+        """The acknowledgement of a mark / checkpoint whose audio has been heard."""
+
+    def dtmf(self, digit: str, timestamp_ms: int) -> dict[str, Any] | None:
+        return None
+
+    def closing(self) -> list[dict[str, Any]]:
+        """Sent before the carrier closes the socket at the end of the call (Twilio's stop)."""
+        return []
+
+    @abstractmethod
+    async def on_message(self, message: dict[str, Any]) -> None:
+        """One message from the agent (already recorded by event name)."""
+
+    # --- helpers for subclasses --------------------------------------------------------------
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self.ws is not None
+        await self.ws.send(json.dumps(message))
+
+    def decode(self, payload: Any) -> bytes | None:
+        try:
+            return base64.b64decode(payload, validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            self.call.notes.append("agent sent a media payload that is not base64")
+            return None
+
+    def play(self, audio: bytes, fmt: AudioFormat | None = None) -> None:
+        pcm: Pcm = (fmt or self.fmt).decode(audio)
+        self.call.playout.play(pcm, self.call.now())
+
+    def mark(self, name: str) -> None:
+        self.call.playout.mark(name, self.call.now())
+
+    def clear(self) -> Cleared:
+        now = self.call.now()
+        cleared = self.call.playout.clear(now)
+        onset = self.call.speech_onset_before(now)
+        after = None if onset is None else now - onset
+        self.call.clears.append(ClearRecord(now, cleared.dropped_secs, onset, after))
+        return cleared
+
+    # --- running the stream ------------------------------------------------------------------
+
+    async def run(self) -> StreamEnd:
+        """Open the socket and stream until the call ends or the platform closes it."""
+        self.call.stream_url = self.url
+        try:
+            self.ws = await connect(
+                self.url,
+                additional_headers=self.headers,
+                compression=None,
+                max_size=MAX_MESSAGE_BYTES,
+                open_timeout=OPEN_TIMEOUT_SECS,
+                close_timeout=2,
+                ping_interval=None,
+            )
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            self.call.notes.append(f"media WebSocket {self.url} did not open: {exc!r}")
+            return StreamEnd.NOT_OPENED
+        try:
+            for message in self.opening():
+                await self.send(message)
+            self.call.media_started_at = self.call.now()
+            clock = asyncio.create_task(self._clock())
+            listener = asyncio.create_task(self._listen())
+            await asyncio.wait({clock, listener}, return_when=asyncio.FIRST_COMPLETED)
+            clock.cancel()
+            listener.cancel()
+            for outcome in await asyncio.gather(clock, listener, return_exceptions=True):
+                if isinstance(outcome, Exception):
+                    log.error("call %s: media stream broke", self.call.call_id, exc_info=outcome)
+                    self.call.notes.append(f"simulator error in the media stream: {outcome!r}")
+                    self.far_end.end(EndReason.SIMULATOR_STOPPED)
+            if self.agent_stopped or self.ws.state is not State.OPEN:
+                return StreamEnd.AGENT_CLOSED
+            for message in self.closing():
+                await self.send(message)
+            return StreamEnd.CALL_ENDED
+        except ConnectionClosed:
+            return StreamEnd.AGENT_CLOSED
+        finally:
+            self.call.media_ended_at = self.call.now()
+            await self.ws.close()
+
+    async def _clock(self) -> None:
+        """Caller frames, DTMF and mark acknowledgements on an absolute clock, to the call's end.
+
+        The caller's script runs on the call's clock from ``caller_started_at``: its frame ``k``
+        holds ``[k, k+1) * frame`` and goes out once it has been spoken. The stream starts at the
+        first frame boundary after the socket opened; everything before it was never heard.
+        """
+        call = self.call
+        track = call.caller_track
+        frames, quiet = track.payloads(self.fmt) if track is not None else ([], "")
+        if not quiet:
+            quiet = base64.b64encode(self.fmt.encode(_zeros(self.fmt))).decode()
+        frame_secs = self.fmt.frame_ms / 1000
+        origin = call.caller_started_at if call.caller_started_at is not None else call.now()
+        start = call.now()
+        index = math.ceil((start - origin) / frame_secs - 1e-6)  # the script frame to send next
+        call.caller_streamed_from = index * frame_secs
+        presses = [press for press in call.scenario.dtmf if origin + press.at_secs >= start]
+        presses.sort(key=lambda press: press.at_secs)
+        sent = 0
+        tick = math.ceil((start - origin) / TICK_SECS - 1e-6)  # ticks fall on frame boundaries
+        try:
+            while not self.far_end.ending.is_set():
+                now = call.now()
+                while origin + (index + 1) * frame_secs <= now + WAKE_SLACK_SECS:
+                    payload = frames[index] if index < len(frames) else quiet
+                    await self.send(self.media(payload, sent + 1, int(sent * self.fmt.frame_ms)))
+                    index += 1
+                    sent += 1
+                while presses and origin + presses[0].at_secs <= now:
+                    digit = presses.pop(0).digit
+                    message = self.dtmf(digit, int((now - start) * 1000))
+                    if message is not None:
+                        await self.send(message)
+                for name in call.playout.due_marks(now):
+                    await self.send(self.played(name))
+                tick += 1
+                await asyncio.sleep(max(0.0, origin + tick * TICK_SECS - call.now()))
+        except ConnectionClosed:
+            return
+
+    async def _listen(self) -> None:
+        assert self.ws is not None
+        try:
+            async for raw in self.ws:
+                now = self.call.now()
+                try:
+                    message = json.loads(raw)
+                    event = str(message["event"])
+                except (ValueError, KeyError, TypeError):
+                    self.call.notes.append(f"agent sent a non-JSON message: {str(raw)[:200]!r}")
+                    continue
+                self.call.agent_messages.append(
+                    AgentMessage(event, now, _mark_name(message), _payload_bytes(message))
+                )
+                try:
+                    await self.on_message(message)
+                except (AttributeError, TypeError, ValueError) as exc:
+                    # A message of the right event with fields the carrier could not read.
+                    self.call.notes.append(f"agent's {event!r} message is malformed: {exc!r}")
+                if self.agent_stopped:
+                    return
+        except ConnectionClosed:
+            return
+
+
+def _zeros(fmt: AudioFormat) -> Pcm:
+    return np.zeros(fmt.frame_samples, dtype=np.int16)
+
+
+def _payload_bytes(message: dict[str, Any]) -> int:
+    media = message.get("media")
+    payload = media.get("payload") if isinstance(media, dict) else None
+    return len(payload) * 3 // 4 if isinstance(payload, str) else 0
+
+
+def _mark_name(message: dict[str, Any]) -> str | None:
+    mark = message.get("mark")
+    if isinstance(mark, dict) and "name" in mark:
+        return str(mark["name"])
+    name = message.get("name")
+    return str(name) if name is not None else None

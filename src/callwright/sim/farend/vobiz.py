@@ -1,0 +1,41 @@
+"""Vobiz's far end: Plivo's (Vobiz forked Plivo), with Vobiz's own differences (carriers.md §1)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from callwright.sim import signing
+from callwright.sim.farend.plivo import PlivoFarEnd
+from callwright.sim.farend.plivo_stream import PlivoStream
+
+
+class VobizStream(PlivoStream):
+    # §1.5: playedStream is {event, name} only; clearedAudio is {event, streamId}.
+    def played(self, name: str) -> dict[str, Any]:
+        return {"event": "playedStream", "name": name}
+
+    def cleared(self) -> dict[str, Any]:
+        return {"event": "clearedAudio", "streamId": self.stream_id}
+
+    async def on_other_message(self, event: str, message: dict[str, Any]) -> None:
+        if event == "stop":
+            # §1.5: the app's stop ends the stream; Vobiz moves to the next XML verb.
+            self.check_stream_id(message)
+            self.agent_stopped = True
+            return
+        await super().on_other_message(event, message)
+
+
+class VobizFarEnd(PlivoFarEnd):
+    carrier = "vobiz"
+    carrier_name: ClassVar[str] = "Vobiz"
+    allowed_rates: ClassVar[tuple[int, ...]] = (8000, 16000, 24000)
+    # [conflict] §1.5: Vobiz documents inbound L16 as big-endian (playAudio stays little-endian).
+    inbound_l16_big_endian: ClassVar[bool] = True
+    resource_prefix: ClassVar[str] = "/api/v1"
+    stream_class: ClassVar[type[PlivoStream]] = VobizStream
+
+    def sign(self, method: str, url: str, params: Mapping[str, str]) -> dict[str, str]:
+        # §1.9: Vobiz signs only the URL without its query, and the nonce; never the params.
+        return signing.vobiz_headers(auth_token=self.auth_token, url=url)

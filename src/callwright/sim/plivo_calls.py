@@ -1,0 +1,164 @@
+"""The Call resource of Plivo (§2.3, §2.8) and Vobiz (§1.3, §1.8), which share it.
+
+``POST /Account/{id}/Call/`` fires the call; ``DELETE /Account/{id}/Call/{call_uuid}/`` hangs it up
+(204, or 404 once it is gone); Plivo's ``DELETE …/Request/{request_uuid}/`` cancels one not yet
+answered; ``GET …/Call/{call_uuid}/`` reads the call record (``?status=live`` for a live call).
+"""
+
+# No ``from __future__ import annotations``: the routes' annotations name a local (account_dep),
+# which FastAPI could not resolve from a string.
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from callwright.sim.auth import Refusal
+from callwright.sim.dialing import (
+    SwitchboardDep,
+    first_problem,
+    live_far_end,
+    recorded_call,
+    request_fields,
+    start_call,
+)
+from callwright.sim.farend.plivo import PlivoDial, PlivoFarEnd
+from callwright.sim.state import SimAccount
+from callwright.sim.switchboard import Switchboard
+
+
+def api_error(status: int, error: Any) -> JSONResponse:
+    return JSONResponse({"api_id": str(uuid.uuid4()), "error": error}, status_code=status)
+
+
+def add_call_routes(
+    router: APIRouter,
+    *,
+    prefix: str,
+    account_dep: Any,
+    far_end: type[PlivoFarEnd],
+    fired_message: str,
+    call_uuid_is_request_uuid: bool,
+    unauthorized: Callable[[], Response],
+) -> None:
+    """Serve the Call resource under ``{prefix}/Account/{auth_id}/`` with ``far_end`` playing.
+
+    ``account_dep`` authenticates; the account in the path must be the one authenticated, or the
+    carrier answers ``unauthorized()``.
+    """
+
+    def path_account(auth_id: str, account: account_dep) -> SimAccount:  # type: ignore[valid-type]
+        if auth_id != account.account_id:
+            raise Refusal(unauthorized())
+        return account
+
+    Owner = Annotated[SimAccount, Depends(path_account)]
+
+    @router.post(prefix + "/Account/{auth_id}/Call/", status_code=201)
+    async def make_call(request: Request, account: Owner, board: SwitchboardDep) -> Response:
+        fields = await request_fields(request)
+        try:
+            dial = PlivoDial.model_validate(fields)
+        except ValidationError as exc:
+            return api_error(400, first_problem(exc))
+        request_uuid = str(uuid.uuid4())
+        call_uuid = request_uuid if call_uuid_is_request_uuid else str(uuid.uuid4())
+        start_call(
+            board=board,
+            carrier=far_end.carrier,
+            call_id=request_uuid,
+            account=account,
+            to=dial.to,
+            from_=dial.from_,
+            dial=fields,
+            far_end=lambda **kw: far_end(
+                dial=dial, request_uuid=request_uuid, call_uuid=call_uuid, **kw
+            ),
+            aliases=() if call_uuid == request_uuid else (call_uuid,),
+        )
+        body = {"api_id": str(uuid.uuid4()), "message": fired_message, "request_uuid": request_uuid}
+        return JSONResponse(body, status_code=201)
+
+    @router.delete(prefix + "/Account/{auth_id}/Call/{call_uuid}/")
+    async def hang_up(call_uuid: str, account: Owner, board: SwitchboardDep) -> Response:
+        played = _live(board, call_uuid, account)
+        # A call is hung up by its CallUUID; a request_uuid is no call's id (on Vobiz they match).
+        if played is None or played.call_uuid != call_uuid:
+            return api_error(404, "not found")
+        played.hang_up_by_api()
+        return Response(status_code=204)
+
+    @router.get(prefix + "/Account/{auth_id}/Call/{call_uuid}/")
+    async def call_details(
+        call_uuid: str, request: Request, account: Owner, board: SwitchboardDep
+    ) -> Response:
+        call = recorded_call(board, call_uuid, account)
+        played = call.far_end if call is not None else None
+        if not isinstance(played, PlivoFarEnd) or played.call_uuid != call_uuid:
+            return api_error(404, "not found")
+        live, ended = request.query_params.get("status") == "live", played.call.ended.is_set()
+        if ended and not live:
+            return JSONResponse(call_record(played))
+        if not ended and live:
+            return JSONResponse(live_record(played))
+        # §1.6: a live call is found only with ?status=live, an ended one only without it.
+        return api_error(404, "not found")
+
+    if call_uuid_is_request_uuid:
+        return
+
+    @router.delete(prefix + "/Account/{auth_id}/Request/{request_uuid}/")
+    async def cancel(request_uuid: str, account: Owner, board: SwitchboardDep) -> Response:
+        played = _live(board, request_uuid, account)
+        answered = played is not None and played.call.answered_at is not None
+        if played is None or played.request_uuid != request_uuid or answered:
+            return api_error(404, "not found")
+        played.hang_up_by_api()
+        return Response(status_code=204)
+
+
+def _live(board: Switchboard, call_id: str, account: SimAccount) -> PlivoFarEnd | None:
+    played = live_far_end(board, call_id, account)
+    return played if isinstance(played, PlivoFarEnd) and not played.ending.is_set() else None
+
+
+def call_record(played: PlivoFarEnd) -> dict[str, Any]:
+    """``GET /Call/{uuid}/`` of an ended call: the call detail record (§1.6, §2.6)."""
+    call, call_uuid = played.call, played.call_uuid
+    return {
+        "api_id": str(uuid.uuid4()),
+        "answer_time": played.time_text(call.answered_at) or None,
+        "bill_duration": played.duration_secs(),
+        "billed_duration": played.duration_secs(),
+        "call_direction": "outbound",
+        "call_duration": played.duration_secs(),
+        "call_status": call.status,
+        "call_uuid": played.call_uuid,
+        "end_time": played.time_text(call.ended_at) or None,
+        "from_number": played.dial.from_,
+        "hangup_cause_code": played.hangup_code,
+        "hangup_cause_name": call.hangup_cause,
+        "hangup_source": call.hangup_source,
+        "initiation_time": played.time_text(0.0),
+        "parent_call_uuid": None,
+        "request_uuid": played.request_uuid,
+        "resource_uri": f"{played.resource_prefix}/Account/{call.account_id}/Call/{call_uuid}/",
+        "to_number": played.dial.to,
+    }
+
+
+def live_record(played: PlivoFarEnd) -> dict[str, Any]:
+    """``GET /Call/{uuid}/?status=live`` of a call still up."""
+    return {
+        "api_id": str(uuid.uuid4()),
+        "direction": "outbound",
+        "from": played.dial.from_,
+        "call_status": played.call.status,
+        "to": played.dial.to,
+        "caller_name": played.dial.from_,
+        "call_uuid": played.call_uuid,
+        "request_uuid": played.request_uuid,
+        "session_start": played.time_text(played.call.answered_at) or None,
+    }

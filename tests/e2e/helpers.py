@@ -109,9 +109,14 @@ async def wait_for_status(
         await asyncio.sleep(0.1)
 
 
-def heard_speech_secs(sim_call) -> float:  # type: ignore[no-untyped-def]
-    """Seconds of non-silent agent audio the simulated caller heard (20 ms frames above −40 dBFS)."""
-    pcm = sim_call.agent_audio().astype(np.float64)
-    frames = pcm[: len(pcm) // 160 * 160].reshape(-1, 160)
-    loud = np.sqrt((frames**2).mean(axis=1)) > 327.0
-    return float(loud.sum()) * 0.02
+def heard_speech_secs(sim_call, *, after: float = 0.0) -> float:  # type: ignore[no-untyped-def]
+    """Seconds of non-silent agent audio the simulated caller heard from ``after`` (call clock)
+    on: 20 ms frames above −40 dBFS."""
+    total = 0.0
+    for chunk in sim_call.playout.heard():
+        if chunk.starts_at < after:
+            continue
+        pcm = chunk.pcm.astype(np.float64)
+        frames = pcm[: len(pcm) // 160 * 160].reshape(-1, 160)
+        total += float((np.sqrt((frames**2).mean(axis=1)) > 327.0).sum()) * 0.02
+    return total

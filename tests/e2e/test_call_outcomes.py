@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from callwright.sim import EndReason, Scenario
-from tests.e2e.helpers import ADMIN, make_tenant, new_number, start_call, wait_for_status
+from tests.e2e.helpers import ADMIN, heard_speech_secs, make_tenant, new_number, start_call, wait_for_status
 
 pytestmark = pytest.mark.e2e
 
@@ -126,3 +126,19 @@ async def test_mcube_click_to_call_reaches_a_terminal_status(api, carrier_sim):
     assert call["status"] == "completed"
     assert call["provider_call_id"]
     assert "media" in call["end_reason"]  # MCube's leg never reached our media endpoint
+
+
+async def test_twilio_leaves_the_voicemail_message_after_the_beep(api, carrier_sim):
+    tenant = await _voicemail_tenant(
+        api, carrier_sim, "twilio", voicemail_message="Hi {{name}}, please call us back when you can."
+    )
+    scenario = Scenario.voicemail("Please leave a message after the tone.")
+    call_id, number = await _call(api, carrier_sim, tenant, "twilio", scenario)
+    call = await wait_for_status(api, tenant, call_id, timeout=40)
+    assert (call["status"], call["disposition"], call["answered_by"]) == ("completed", "voicemail", "machine")
+    sim_call = carrier_sim.calls(to=number)[-1]
+    assert sim_call.dial.get("MachineDetection") == "DetectMessageEnd"
+    assert sim_call.machine_result == "machine_end_beep"
+    greeting_over = sim_call.caller_speech()[-1].ends_at
+    spoken = heard_speech_secs(sim_call, after=greeting_over)
+    assert 1.0 <= spoken <= 6.0, f"heard {spoken:.2f} s of voicemail message after the beep"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ MAX_DURATION = "max_duration"
 
 # How long a cancelled pipeline, the socket close and the platform's callbacks may take to settle.
 TEARDOWN_TIMEOUT_SECS = 2.0
+# Quiet after a line's last audio before the line counts as heard (the carrier's buffer drains).
+PLAYOUT_GRACE_SECS = 0.5
 
 _session_numbers = count(1)
 
@@ -83,6 +86,8 @@ class CallMediaSession:
         self._first_agent_audio_at: datetime | None = None
         self._intro_spoken = False
         self._callback_tasks: set[asyncio.Task[None]] = set()
+        self._worker: PipelineWorker | None = None
+        self._watch: WatchedSerializer | None = None
 
     async def run(self) -> MediaOutcome:
         """Run the call's media until the stream ends; never raises for a normal hang-up."""
@@ -118,6 +123,25 @@ class CallMediaSession:
         # A first-audio callback that ends the call must not wait for run(), which waits for it.
         if self._started and asyncio.current_task() not in self._callback_tasks:
             await self._finished.wait()
+
+    async def speak_then_end(self, text: str, *, reason: str, timeout_secs: float = 60.0) -> None:
+        """Say ``text`` after anything already queued (e.g. a voicemail message after the beep),
+        let it play out, then end the stream. Ends at once if the stream is not running."""
+        worker, watch = self._worker, self._watch
+        if worker is None or watch is None or self._end_requested.is_set() or not text.strip():
+            await self.end(reason)
+            return
+        queued_at = time.monotonic()
+        await worker.queue_frame(TTSSpeakFrame(text.strip()))
+        deadline = queued_at + timeout_secs
+        # Audio leaves paced at real time, so once it has flowed after the line was queued and
+        # then stopped for a moment, the caller has heard the line.
+        while not self._end_requested.is_set() and time.monotonic() < deadline:
+            last = watch.last_audio_at
+            if last is not None and last > queued_at and time.monotonic() - last > PLAYOUT_GRACE_SECS:
+                break
+            await asyncio.sleep(0.05)
+        await self.end(reason)
 
     def _request_end(self, reason: str) -> None:
         if self._end_reason is None:
@@ -164,10 +188,11 @@ class CallMediaSession:
 
         @worker.event_handler("on_frame_reached_downstream")
         async def _speech_handed_over(_worker: PipelineWorker, _frame: Frame) -> None:
-            self._intro_spoken = True  # the intro is the only line spoken so far
+            self._intro_spoken = True  # the intro is the first line spoken
 
         if intro:
             await worker.queue_frame(TTSSpeakFrame(intro))
+        self._worker, self._watch = worker, serializer
         runner = WorkerRunner(name=self._name, handle_sigint=False)
         await runner.add_workers(worker)
         await self._run_until_end(runner, worker)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 
 from pipecat.audio.utils import is_silence
@@ -35,12 +36,15 @@ class WatchedSerializer(FrameSerializer):
         self._on_stop = on_stop
         self._on_first_audio = on_first_audio
         self._audio_sent = False
+        self.last_audio_at: float | None = None  # time.monotonic() of the latest audio sent
 
     async def setup(self, setup: FrameProcessorSetup) -> None:
         await self.carrier.setup(setup)
 
     async def serialize(self, frame: Frame) -> str | bytes | None:
         payload = await self.carrier.serialize(frame)
+        if payload and isinstance(frame, AudioRawFrame):
+            self.last_audio_at = time.monotonic()
         if (
             not self._audio_sent
             and payload

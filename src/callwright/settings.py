@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # Run the background workers (the dialer) in this process.
     workers_enabled: bool = True
+    # Load the voice models (Silero VAD, Piper voices) at start-up rather than on the first call.
+    preload_voice_models: bool = True
 
     vobiz_api_url: str = "https://api.vobiz.ai/api/v1"
     plivo_api_url: str = "https://api.plivo.com/v1"

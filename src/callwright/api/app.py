@@ -28,6 +28,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         running = app.state.platform = platform or Platform.from_settings(settings)
+        if settings.preload_voice_models:
+            from callwright.voice.preload import preload_voice_models
+
+            await preload_voice_models()  # so the first call's greeting does not pay the loads
         if settings.workers_enabled and running.dialer is None:
             from callwright.services.dialer import Dialer
 

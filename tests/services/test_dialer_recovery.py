@@ -1,0 +1,45 @@
+"""After a crash: a claimed-but-unsent dial is queued again; a dial that may have left is never
+sent twice — its call is closed with a reason saying so."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from callwright.services.dialer import Dialer
+from callwright.store.models import Agent, Call, utcnow
+from tests.connection_rows import add_connection
+
+
+async def _call(platform, partner_id, connection_id, dial_state):
+    async with platform.sessions() as session:
+        agent = Agent(partner_id=partner_id, agent_name=f"a-{dial_state}", settings={})
+        session.add(agent)
+        await session.flush()
+        call = Call(
+            partner_id=partner_id,
+            agent_id=agent.id,
+            provider="vobiz",
+            connection_id=connection_id,
+            from_number="+918011223344",
+            to_number="+919876543210",
+            dial_state=dial_state,
+            dial_lease_until=utcnow() - timedelta(seconds=1),
+        )
+        session.add(call)
+        await session.commit()
+        return call.id
+
+
+async def test_expired_leases_are_recovered_safely(platform, partner):
+    connection = await add_connection(
+        platform, partner.id, "vobiz", {"auth_id": "MA_X1234567", "from_number": "+918011223344"}, {"auth_token": "t"}
+    )
+    claimed = await _call(platform, partner.id, connection, "claimed")
+    dialing = await _call(platform, partner.id, connection, "dialing")
+    await Dialer(platform).recover_expired_leases()
+    async with platform.sessions() as session:
+        requeued = await session.get(Call, claimed)
+        assert (requeued.dial_state, requeued.status) == ("queued", "pending")
+        unknown = await session.get(Call, dialing)
+        assert (unknown.dial_state, unknown.status) == ("failed", "failed")
+        assert "not dialled again" in unknown.end_reason

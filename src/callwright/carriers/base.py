@@ -174,6 +174,8 @@ class Carrier(ABC):
     supports_machine_detection: ClassVar[bool] = False
     # Calls per second an account may start when the operator sets none (the carrier's default).
     default_cps: ClassVar[float] = 1.0
+    # Whether the call's audio reaches us over a media WebSocket (not MCube's click-to-call).
+    has_media_stream: ClassVar[bool] = True
     # Fixed size of each outbound media payload, where the carrier demands one (Exotel).
     media_packet_bytes: ClassVar[int | None] = None
 

@@ -94,6 +94,8 @@ class MCube(Carrier):
     credentials_model = MCubeCredentials
     verifies_credentials = False
     caller_id_field = "exe_number"
+    # MCube bridges its executive leg on its side; no audio reaches us (carriers.md §5).
+    has_media_stream = False
 
     async def verify(
         self, credentials: CarrierCredentials, *, http: httpx.AsyncClient, endpoints: CarrierEndpoints

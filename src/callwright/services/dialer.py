@@ -35,6 +35,7 @@ from callwright.platform import Platform
 from callwright.services.call_state import apply_events, lock_call, set_state, state_of
 from callwright.services.call_urls import callback_url, stream_url_with_token
 from callwright.services.carrier_accounts import account_of, pacing_key
+from callwright.services.media_events import prepare_intro
 from callwright.store.models import Call, TelephonyConnection, utcnow
 
 log = logging.getLogger("callwright.dialer")
@@ -105,9 +106,7 @@ class Dialer:
             if bucket is None or bucket.rate != rate:
                 bucket = self._buckets[key] = TokenBucket(rate=rate)
             wait = bucket.reserve(now)
-            task = asyncio.create_task(self._send_after(call_id, wait))
-            self._sends.add(task)
-            task.add_done_callback(self._sends.discard)
+            self._spawn(self._send_after(call_id, wait))
         return len(claimed)
 
     async def _claim_due(self) -> list[tuple[str, str, float]]:
@@ -198,7 +197,20 @@ class Dialer:
             await session.commit()
         if ended_meanwhile:  # the partner ended it while the dial request was in flight
             await self._hangup_quietly(carrier, placed.provider_call_id, account)
+        elif carrier.has_media_stream:
+            self._spawn(self._prepare_intro(call))
         log.info("dialed call %s via %s", call_id, provider.value)
+
+    def _spawn(self, coroutine) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.create_task(coroutine)
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _prepare_intro(self, call: Call) -> None:
+        try:
+            await prepare_intro(call)
+        except Exception:  # the call still works: its greeting is then rendered live
+            log.exception("could not pre-render the intro of call %s", call.id)
 
     def _dial_request(self, call: Call) -> DialRequest:
         settings, key = self.platform.settings, self.platform.token_keys[0]

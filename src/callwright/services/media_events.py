@@ -28,6 +28,19 @@ def agent_script(call: Call) -> AgentScript:
     )
 
 
+async def prepare_intro(call: Call) -> None:
+    """Render the call's intro (its variables filled in) into the shared speech cache while the
+    phone rings, so the greeting starts the moment the media stream opens."""
+    from callwright.voice.engines import tts_engine
+    from callwright.voice.pipeline import CARRIER_SAMPLE_RATE
+
+    script = agent_script(call)
+    if script.intro_message:
+        await tts_engine(script.voice_id).prerender(
+            script.voice_id, script.intro_message, sample_rate=CARRIER_SAMPLE_RATE
+        )
+
+
 async def media_started(*, platform: Platform, call_id: str, start: MediaStart) -> None:
     async with platform.sessions() as session:
         call = await lock_call(session, call_id)

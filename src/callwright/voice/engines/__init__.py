@@ -1,6 +1,7 @@
 """Speech engines behind one small interface, looked up by a voice's ``engine`` name.
 
-Today one engine ships: offline Piper TTS. Models load once per process and are shared by calls.
+Today two engines ship: offline Piper TTS and offline Whisper STT. Models load once per process
+and are shared by calls.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ import weakref
 from collections.abc import Collection
 from typing import Protocol
 
+from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 
 from callwright.voice.catalog import find_voice
 from callwright.voice.engines.errors import VoiceUnavailable
+from callwright.voice.engines.llm import LLM_ENGINES, LlmDefaults, LlmUnavailable, llm_engine_for
 from callwright.voice.engines.piper import PiperTTS, PiperVoiceCache, render_pieces
+from callwright.voice.engines.whisper import WhisperEngine
 from callwright.voice.speech_cache import RenderedSpeechCache, rendered_speech
 
 
@@ -66,6 +70,17 @@ class PiperEngine:
 TTS_ENGINES: dict[str, TTSEngine] = {"piper": PiperEngine(rendered_speech())}
 
 
+class STTEngine(Protocol):
+    async def load(self) -> None:
+        """Load the model into this process (once; later calls return at once)."""
+
+    async def create_stt(self) -> STTService:
+        """An STT service for one call, transcribing with the loaded model."""
+
+
+STT_ENGINES: dict[str, STTEngine] = {"whisper": WhisperEngine()}
+
+
 def tts_engine(voice_id: str) -> TTSEngine:
     """The engine that speaks ``voice_id``; raises ``VoiceUnavailable`` if no installed one does."""
     voice = find_voice(voice_id)
@@ -75,4 +90,17 @@ def tts_engine(voice_id: str) -> TTSEngine:
     return engine
 
 
-__all__ = ["TTS_ENGINES", "PiperEngine", "TTSEngine", "VoiceUnavailable", "tts_engine"]
+__all__ = [
+    "LLM_ENGINES",
+    "LlmDefaults",
+    "LlmUnavailable",
+    "llm_engine_for",
+    "STT_ENGINES",
+    "TTS_ENGINES",
+    "PiperEngine",
+    "STTEngine",
+    "TTSEngine",
+    "VoiceUnavailable",
+    "WhisperEngine",
+    "tts_engine",
+]

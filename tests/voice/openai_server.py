@@ -1,0 +1,108 @@
+"""A local OpenAI-compatible chat-completions server, served by uvicorn on a free port in a thread.
+
+``POST /v1/chat/completions`` with ``stream: true`` answers with Server-Sent Events shaped like
+OpenAI's (``chat.completion.chunk`` objects, then ``data: [DONE]``). It records every request it
+receives; ``mode`` makes it fail with a 500 or hang past the client's timeout instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+# A hanging request sleeps this long; the client under test gives up well before.
+HANG_SECS = 1.5
+
+
+@dataclass
+class ReceivedRequest:
+    body: dict[str, Any]
+    authorization: str | None
+    received_at: float  # time.monotonic(), comparable with the test's clock (same process)
+
+
+@dataclass
+class FakeOpenAIServer:
+    pieces: list[str] = field(default_factory=lambda: ["Hello", " there,", " how can", " I help?"])
+    mode: Literal["stream", "error", "hang"] = "stream"
+    piece_gap_secs: float = 0.005
+    requests: list[ReceivedRequest] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/v1/chat/completions")
+        async def chat_completions(request: Request) -> Any:
+            body = await request.json()
+            self.requests.append(
+                ReceivedRequest(body, request.headers.get("authorization"), time.monotonic())
+            )
+            if self.mode == "error":
+                error = {"message": "The model crashed.", "type": "server_error", "code": None}
+                return JSONResponse({"error": error}, status_code=500)
+            if self.mode == "hang":
+                await asyncio.sleep(HANG_SECS)
+            return StreamingResponse(self._events(body["model"]), media_type="text/event-stream")
+
+        return app
+
+    async def _events(self, model: str) -> AsyncIterator[str]:
+        created = int(time.time())
+
+        def chunk(delta: dict[str, Any], finish_reason: str | None) -> str:
+            body = {
+                "id": "chatcmpl-local",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+            }
+            return f"data: {json.dumps(body)}\n\n"
+
+        yield chunk({"role": "assistant", "content": ""}, None)
+        for piece in self.pieces:
+            await asyncio.sleep(self.piece_gap_secs)
+            yield chunk({"content": piece}, None)
+        yield chunk({}, "stop")
+        yield "data: [DONE]\n\n"
+
+
+@contextlib.contextmanager
+def serving_in_thread(server: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server.port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        server.app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=HANG_SECS + 1
+    )
+    runner = uvicorn.Server(config)
+    thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not runner.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the fake OpenAI server did not start")
+        time.sleep(0.01)
+    try:
+        yield server
+    finally:
+        runner.should_exit = True
+        thread.join(HANG_SECS + 3)
+        sock.close()

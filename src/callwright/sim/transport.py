@@ -1,8 +1,7 @@
-"""How the simulator's callbacks reach the platform: one method, two implementations.
+"""How the simulator's callbacks reach the platform: one method behind a small seam.
 
-aiohttp (a dependency of pipecat-ai, so always installed with Callwright) is the default: with 80
-calls answering at once, its answer-URL requests take ~30 ms where httpx's shared pool takes
-~300 ms, enough to make the simulator the bottleneck of a benchmark. httpx is the fallback.
+aiohttp rather than httpx: with 80 calls answering at once, its answer-URL requests take ~30 ms
+where httpx's shared pool took ~300 ms, enough to make the simulator the bottleneck of a benchmark.
 """
 
 from __future__ import annotations
@@ -10,12 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-import httpx
-
-try:
-    import aiohttp
-except ImportError:  # pragma: no cover - pipecat-ai brings it
-    aiohttp = None  # type: ignore[assignment]
+import aiohttp
 
 BODY_KEEP = 4096  # of the platform's answer, kept on the call's record
 
@@ -86,30 +80,5 @@ class AiohttpTransport:
             self._session = None
 
 
-class HttpxTransport:
-    def __init__(self) -> None:
-        self._client = httpx.AsyncClient(trust_env=False, follow_redirects=False)
-
-    async def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        content: bytes | None,
-        headers: dict[str, str],
-        timeout: float,
-    ) -> Answer:
-        try:
-            response = await self._client.request(
-                method, url, content=content, headers=headers, timeout=timeout
-            )
-        except httpx.HTTPError as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}") from None
-        return Answer(response.status_code, response.text[:BODY_KEEP])
-
-    async def close(self) -> None:
-        await self._client.aclose()
-
-
 def default_transport() -> CallbackTransport:
-    return HttpxTransport() if aiohttp is None else AiohttpTransport()
+    return AiohttpTransport()

@@ -93,6 +93,7 @@ async def test_create_with_only_a_name_fills_the_defaults(client, partner):
         "variables": [],
         "llm": None,
         "stt": None,
+        "script": None,
         "transferEnabled": False,
         "transferNumber": None,
         "transferMessage": None,
@@ -725,3 +726,11 @@ async def test_voice_catalog(client, partner):
         "sample_rate",
         "description",
     }
+
+
+async def test_a_script_is_stored_and_validated(client, partner):
+    script = {"replies": [{"text": "Booked.", "end_call": True}], "fallback": "Sorry?"}
+    data = await created(client, partner, agent_name="scripted", script=script)
+    assert data["script"] == {"replies": [{"text": "Booked.", "end_call": True}], "rules": [], "fallback": "Sorry?"}
+    response = await create(client, partner, agent_name="bad script", script={"replies": [{"text": ""}]})
+    assert validation_error(response, "script.replies.0.text")

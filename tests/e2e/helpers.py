@@ -109,12 +109,12 @@ async def wait_for_status(
         await asyncio.sleep(0.1)
 
 
-def heard_speech_secs(sim_call, *, after: float = 0.0) -> float:  # type: ignore[no-untyped-def]
+def heard_speech_secs(sim_call, *, after: float = 0.0, until: float | None = None) -> float:  # type: ignore[no-untyped-def]
     """Seconds of non-silent agent audio the simulated caller heard from ``after`` (call clock)
-    on: 20 ms frames above −40 dBFS."""
+    on, and before ``until`` if given: 20 ms frames above −40 dBFS."""
     total = 0.0
     for chunk in sim_call.playout.heard():
-        if chunk.starts_at < after:
+        if chunk.starts_at < after or (until is not None and chunk.starts_at >= until):
             continue
         pcm = chunk.pcm.astype(np.float64)
         frames = pcm[: len(pcm) // 160 * 160].reshape(-1, 160)

@@ -17,14 +17,22 @@ if TYPE_CHECKING:
 
 
 def agent_script(call: Call) -> AgentScript:
+    from callwright.voice.engines import LlmChoice
+    from callwright.voice.engines.llm_scripted import AgentScriptConfig
     from callwright.voice.session import AgentScript
 
     agent = call.agent or {}
+    variables = call.variables or {}
     intro = agent.get("intro_message")
+    script = agent.get("script")
     return AgentScript(
-        intro_message=render_template(intro, call.variables or {}) if intro else None,
+        intro_message=render_template(intro, variables) if intro else None,
         voice_id=agent.get("voice_id") or "piper-joe-us",
         max_call_duration_secs=agent.get("max_call_duration_secs"),
+        prompt=render_template(agent.get("prompt") or "", variables),
+        llm=LlmChoice.from_settings(agent.get("llm")),
+        script=AgentScriptConfig.model_validate(script) if script else None,
+        stt_provider=(agent.get("stt") or {}).get("provider") or "whisper",
     )
 
 
@@ -72,6 +80,10 @@ async def media_ended(*, platform: Platform, call_id: str, outcome: MediaOutcome
         call.media_ended_at = outcome.ended_at
         if call.first_agent_audio_at is None and outcome.first_agent_audio_at is not None:
             call.first_agent_audio_at = outcome.first_agent_audio_at
+        if outcome.transcript:
+            call.transcript = outcome.transcript
+        if outcome.latency is not None:
+            call.latency = outcome.latency
         if outcome.end_reason not in ("caller_hung_up",) and not call.end_reason:
             call.end_reason = outcome.end_reason.replace("_", " ")
         record_event(

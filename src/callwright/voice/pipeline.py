@@ -1,6 +1,9 @@
-"""The per-call Pipecat pipeline: carrier socket in → VAD → [STT → LLM] → TTS → carrier socket out.
+"""The per-call Pipecat pipeline: carrier socket in → VAD → STT → user context → LLM → TTS →
+carrier socket out → assistant context.
 
-STT and the LLM arrive with the conversation; until then the pipeline speaks scripted lines.
+A user turn starts on Silero VAD's start event, which also interrupts the agent: the TTS and the
+output transport drop what is queued and the carrier serializer sends its ``clear`` message. The
+turn ends once VAD has stopped, ``USER_SPEECH_TIMEOUT_SECS`` passed and Whisper has transcribed it.
 Audio inside the pipeline is 8 kHz PCM16 both ways, the carriers' own rate: the serializer only
 converts the codec (µ-law for Twilio, Plivo, Vobiz; Exotel is PCM16 already) and the TTS output is
 resampled to 8 kHz once, when it is rendered.
@@ -8,15 +11,30 @@ resampled to 8 kHz once, when it is rendered.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import WebSocket
-from pipecat.frames.frames import Frame, InputAudioRawFrame
+from pipecat.frames.frames import Frame, InputAudioRawFrame, VADUserStoppedSpeakingFrame
 from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMAssistantAggregator,
+    LLMContextAggregatorPair,
+    LLMUserAggregator,
+    LLMUserAggregatorParams,
+)
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.serializers.base_serializer import FrameSerializer
+from pipecat.services.llm_service import LLMService
+from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
+from pipecat.turns.user_start import VADUserTurnStartStrategy
+from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 
 from callwright.voice.vad import CallVADAnalyzer
@@ -25,20 +43,38 @@ CARRIER_SAMPLE_RATE = 8000
 PCM16_BYTES_PER_10MS = CARRIER_SAMPLE_RATE // 100 * 2
 # µ-law carriers get 20 ms media messages (160 B of µ-law), the size they send us.
 DEFAULT_OUT_FRAME_MS = 20
+# After VAD's stop (itself 0.2 s after the last voiced audio), how long the caller may pause and
+# go on before the turn is theirs no more. Whisper's transcript is awaited on top of this.
+USER_SPEECH_TIMEOUT_SECS = 0.4
 
 
 @dataclass(frozen=True, slots=True)
 class CallPipeline:
     transport: FastAPIWebsocketTransport
     pipeline: Pipeline
+    user: LLMUserAggregator
+    assistant: LLMAssistantAggregator
+
+
+class CallVADProcessor(VADProcessor):
+    """Pipecat's VAD processor, also telling ``on_speech_stopped`` when the caller went quiet."""
+
+    def __init__(self, *, on_speech_stopped: Callable[[float], None] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._on_speech_stopped = on_speech_stopped
+
+    async def broadcast_frame(self, frame_cls: type[Frame], **kwargs: Any) -> None:
+        if frame_cls is VADUserStoppedSpeakingFrame and self._on_speech_stopped is not None:
+            self._on_speech_stopped(time.monotonic())
+        await super().broadcast_frame(frame_cls, **kwargs)
 
 
 class CallerAudioEnd(FrameProcessor):
-    """Where the caller's audio stops until STT is there to hear it.
+    """Where the caller's audio stops once STT has heard it.
 
     Every frame Pipecat pushes costs a hop through a queue and a task per processor (and an eager
     f-string for a trace log); 50 inbound frames a second per call would otherwise ride through
-    the TTS and the output transport for nothing.
+    the aggregators, the LLM, the TTS and the output transport for nothing.
     """
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -71,6 +107,10 @@ def build_call_pipeline(
     serializer: FrameSerializer,
     tts: TTSService,
     vad: CallVADAnalyzer,
+    stt: STTService,
+    llm: LLMService,
+    context: LLMContext,
+    on_speech_stopped: Callable[[float], None] | None = None,
     audio_out_packet_bytes: int | None = None,
 ) -> CallPipeline:
     transport = FastAPIWebsocketTransport(
@@ -90,13 +130,35 @@ def build_call_pipeline(
             allowed_origins=[],
         ),
     )
+    aggregators = LLMContextAggregatorPair(
+        context,
+        user_params=LLMUserAggregatorParams(
+            # The VAD start interrupts the agent (barge-in); the stop strategy needs no model,
+            # unlike Pipecat's default smart-turn analyzer.
+            user_turn_strategies=UserTurnStrategies(
+                start=[VADUserTurnStartStrategy(enable_interruptions=True)],
+                stop=[
+                    SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=USER_SPEECH_TIMEOUT_SECS)
+                ],
+            ),
+        ),
+    )
     pipeline = Pipeline(
         [
             transport.input(),
-            VADProcessor(vad_analyzer=vad),
-            CallerAudioEnd(),  # STT → user aggregator → LLM replace this
+            CallVADProcessor(vad_analyzer=vad, on_speech_stopped=on_speech_stopped),
+            stt,
+            CallerAudioEnd(),
+            aggregators.user(),
+            llm,
             tts,
             transport.output(),
+            aggregators.assistant(),
         ]
     )
-    return CallPipeline(transport=transport, pipeline=pipeline)
+    return CallPipeline(
+        transport=transport,
+        pipeline=pipeline,
+        user=aggregators.user(),
+        assistant=aggregators.assistant(),
+    )

@@ -1,7 +1,8 @@
 """Load the shared voice models before the first call needs them.
 
 Without it the first call of a process pays the loads on its way to the greeting: Silero VAD
-(~35 ms) and each Piper voice (~0.5 s plus a warm-up run). Call it once at startup.
+(~35 ms), each Piper voice (~0.5 s plus a warm-up run) and Whisper (~0.9 s). Call it once at
+startup.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ import asyncio
 from collections.abc import Iterable
 
 from callwright.voice.catalog import installed_voices
-from callwright.voice.engines import tts_engine
+from callwright.voice.engines import STT_ENGINES, tts_engine
 from callwright.voice.vad import silero_vad
 
 
 async def preload_voice_models(voice_ids: Iterable[str] | None = None) -> None:
-    """Load Silero VAD and the given voices (default: every installed voice)."""
+    """Load Silero VAD, the given voices (default: every installed voice) and the STT models."""
     ids = list(voice_ids) if voice_ids is not None else [v.voice_id for v in installed_voices()]
     await asyncio.to_thread(lambda: silero_vad().session)
     for voice_id in ids:
         await tts_engine(voice_id).load(voice_id)
+    for stt in STT_ENGINES.values():
+        await stt.load()

@@ -13,18 +13,34 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import count
+from typing import Any
 
 from fastapi import WebSocket
 from pipecat.frames.frames import Frame, TTSSpeakFrame, TTSStoppedFrame
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    AssistantTurnStoppedMessage,
+    UserTurnStoppedMessage,
+)
 from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketState
 
-from callwright.voice.engines import VoiceUnavailable, tts_engine
+from callwright.voice.conversation import ConversationLog
+from callwright.voice.engines import (
+    STT_ENGINES,
+    LlmChoice,
+    LlmDefaults,
+    LlmUnavailable,
+    VoiceUnavailable,
+    llm_engine_for,
+    tts_engine,
+)
+from callwright.voice.engines.llm_scripted import AgentScriptConfig, ScriptedAnswer, ScriptedLLM
 from callwright.voice.pipeline import CARRIER_SAMPLE_RATE, build_call_pipeline, out_frame_10ms_chunks
 from callwright.voice.stream_watch import WatchedSerializer
 from callwright.voice.vad import silero_vad
@@ -33,6 +49,7 @@ log = logging.getLogger("callwright.voice")
 
 CALLER_HUNG_UP = "caller_hung_up"
 ENDED_BY_PLATFORM = "ended_by_platform"
+ENDED_BY_AGENT = "ended_by_agent"
 MAX_DURATION = "max_duration"
 
 # How long a cancelled pipeline, the socket close and the platform's callbacks may take to settle.
@@ -45,11 +62,15 @@ _session_numbers = count(1)
 
 @dataclass(frozen=True)
 class AgentScript:
-    """What the agent does on this call (today: the intro only)."""
+    """What the agent does on this call: its intro, then a conversation."""
 
     intro_message: str | None  # already rendered: {{var}} substitution is the caller's job
     voice_id: str  # from voice.catalog
     max_call_duration_secs: int | None = None  # hard stop backstop
+    prompt: str = ""  # already rendered; the LLM's system message
+    llm: LlmChoice | None = None  # the agent's own choice; None: the operator's defaults
+    script: AgentScriptConfig | None = None  # a scripted brain instead of a model
+    stt_provider: str = "whisper"
 
 
 @dataclass
@@ -59,6 +80,9 @@ class MediaOutcome:
     ended_at: datetime
     first_agent_audio_at: datetime | None  # first non-silent agent audio handed to the carrier
     intro_spoken: bool  # the whole intro was handed to the carrier
+    # {role, content, timestamp, latency_ms} per turn; latency over the replies to user turns
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    latency: dict[str, float] | None = None
 
 
 class CallMediaSession:
@@ -70,6 +94,7 @@ class CallMediaSession:
         script: AgentScript,
         audio_out_packet_bytes: int | None = None,  # Exotel: 3200 (multiples of 320 B, ≥ 3200 B)
         on_first_agent_audio: Callable[[datetime], Awaitable[None]] | None = None,
+        llm_defaults: LlmDefaults | None = None,
     ) -> None:
         out_frame_10ms_chunks(audio_out_packet_bytes)  # refuse a bad packet size here, not mid-call
         self._websocket = websocket
@@ -77,6 +102,8 @@ class CallMediaSession:
         self._script = script
         self._audio_out_packet_bytes = audio_out_packet_bytes
         self._on_first_agent_audio = on_first_agent_audio
+        self._llm_defaults = llm_defaults or LlmDefaults()
+        self.conversation = ConversationLog()
         self._name = f"call-media-{next(_session_numbers)}"
 
         self._started = False
@@ -113,6 +140,8 @@ class CallMediaSession:
             ended_at=_now(),
             first_agent_audio_at=self._first_agent_audio_at,
             intro_spoken=self._intro_spoken,
+            transcript=self.conversation.wire(),
+            latency=self.conversation.latency(),
         )
         log.debug("%s: ended (%s)", self._name, outcome.end_reason)
         return outcome
@@ -132,16 +161,28 @@ class CallMediaSession:
             await self.end(reason)
             return
         queued_at = time.monotonic()
-        await worker.queue_frame(TTSSpeakFrame(text.strip()))
-        deadline = queued_at + timeout_secs
-        # Audio leaves paced at real time, so once it has flowed after the line was queued and
-        # then stopped for a moment, the caller has heard the line.
+        self.conversation.bot_said(text)
+        await worker.queue_frame(TTSSpeakFrame(text.strip(), append_to_context=False))
+        await self._wait_for_playout(watch, since=queued_at, timeout_secs=timeout_secs)
+        await self.end(reason)
+
+    async def _wait_for_playout(
+        self, watch: WatchedSerializer, *, since: float, timeout_secs: float
+    ) -> None:
+        deadline = since + timeout_secs
+        # Audio leaves paced at real time, so once it has flowed after ``since`` and then
+        # stopped for a moment, the caller has heard the line.
         while not self._end_requested.is_set() and time.monotonic() < deadline:
             last = watch.last_audio_at
-            if last is not None and last > queued_at and time.monotonic() - last > PLAYOUT_GRACE_SECS:
+            if last is not None and last > since and time.monotonic() - last > PLAYOUT_GRACE_SECS:
                 break
             await asyncio.sleep(0.05)
-        await self.end(reason)
+
+    async def _end_after_reply(self, since: float) -> None:
+        """The agent asked to end the call: let the reply it just gave play out, then end."""
+        if self._watch is not None:
+            await self._wait_for_playout(self._watch, since=since, timeout_secs=60.0)
+        await self.end(ENDED_BY_AGENT)
 
     def _request_end(self, reason: str) -> None:
         if self._end_reason is None:
@@ -154,18 +195,54 @@ class CallMediaSession:
         intro = (self._script.intro_message or "").strip()
         engine = tts_engine(self._script.voice_id)
         tts = await engine.create_tts(self._script.voice_id, cached_texts=[intro] if intro else [])
+        stt_engine = STT_ENGINES.get(self._script.stt_provider)
+        if stt_engine is None:
+            log.warning(
+                "%s: no STT engine %r on this server; using whisper",
+                self._name,
+                self._script.stt_provider,
+            )
+            stt_engine = STT_ENGINES["whisper"]
+        stt = await stt_engine.create_stt()
+        llm = self._create_llm()
+        context = LLMContext(self._initial_messages(intro))
+        conversation = self.conversation
         serializer = WatchedSerializer(
             self._serializer,
             on_stop=lambda: self._request_end(CALLER_HUNG_UP),
             on_first_audio=self._agent_audio_started,
+            on_reply_audio=conversation.reply_audio_started,
         )
         call = build_call_pipeline(
             self._websocket,
             serializer=serializer,
             tts=tts,
             vad=silero_vad().new_analyzer(),
+            stt=stt,
+            llm=llm,
+            context=context,
+            on_speech_stopped=conversation.caller_stopped_speaking,
             audio_out_packet_bytes=self._audio_out_packet_bytes,
         )
+
+        @call.user.event_handler("on_user_turn_stopped")
+        async def _caller_said(
+            _user: object, _strategy: object, message: UserTurnStoppedMessage
+        ) -> None:
+            conversation.user_said(message.content or "")
+            serializer.expect_reply()
+
+        @call.assistant.event_handler("on_assistant_turn_stopped")
+        async def _agent_said(_assistant: object, message: AssistantTurnStoppedMessage) -> None:
+            conversation.bot_said(message.content, interrupted=message.interrupted)
+
+        if isinstance(llm, ScriptedLLM):
+
+            @llm.event_handler("on_end_call_requested")
+            async def _script_ends_call(_llm: ScriptedLLM, _answer: ScriptedAnswer) -> None:
+                # Not awaited here: the wait would hold up the LLM processor for the whole reply.
+                task = asyncio.create_task(self._end_after_reply(time.monotonic()))
+                self._callback_tasks.add(task)
 
         @call.transport.event_handler("on_client_disconnected")
         async def _caller_closed_socket(_transport: object, _websocket: WebSocket) -> None:
@@ -188,10 +265,14 @@ class CallMediaSession:
 
         @worker.event_handler("on_frame_reached_downstream")
         async def _speech_handed_over(_worker: PipelineWorker, _frame: Frame) -> None:
-            self._intro_spoken = True  # the intro is the first line spoken
+            # The intro is the first line spoken; once the caller has spoken, lines are replies.
+            if not any(turn.role == "user" for turn in conversation.turns):
+                self._intro_spoken = True
 
         if intro:
-            await worker.queue_frame(TTSSpeakFrame(intro))
+            conversation.bot_said(intro)
+            # Already in the context as the first assistant message.
+            await worker.queue_frame(TTSSpeakFrame(intro, append_to_context=False))
         self._worker, self._watch = worker, serializer
         runner = WorkerRunner(name=self._name, handle_sigint=False)
         await runner.add_workers(worker)
@@ -220,6 +301,24 @@ class CallMediaSession:
                 log.warning("%s: the pipeline did not stop in time; abandoning it", self._name)
                 running.cancel()
                 await asyncio.gather(running, return_exceptions=True)
+
+    def _create_llm(self) -> Any:
+        script = self._script
+        try:
+            # The prompt goes in as the context's system message, not also as an instruction.
+            return llm_engine_for(script.llm, self._llm_defaults, script=script.script)
+        except LlmUnavailable as exc:
+            # The caller still hears the intro and the operator's fallback line.
+            log.error("%s: %s; answering with the fallback line", self._name, exc)
+            return ScriptedLLM(AgentScriptConfig(fallback=self._llm_defaults.fallback_line))
+
+    def _initial_messages(self, intro: str) -> list[Any]:
+        messages: list[Any] = []
+        if self._script.prompt.strip():
+            messages.append({"role": "system", "content": self._script.prompt.strip()})
+        if intro:
+            messages.append({"role": "assistant", "content": intro})
+        return messages
 
     def _agent_audio_started(self) -> None:
         at = _now()

@@ -2,10 +2,11 @@
 
 Twilio and Exotel end a stream with a ``stop`` message, which their Pipecat serializers parse and
 drop (``deserialize`` returns None); Plivo and Vobiz send no stop event, the socket close is the
-end. This wrapper reports the stop, and the moment the first non-silent agent audio is serialised
-for the carrier (the transport sends it right after). It adds nothing to the per-frame path: the
-stop check runs only on messages the carrier serializer did not turn into a frame, and the silence
-check only until the first audible frame.
+end. This wrapper reports the stop, the moment the first non-silent agent audio is serialised
+for the carrier (the transport sends it right after), and, once ``expect_reply()`` re-arms it, the
+first audible frame of each later reply. It adds little to the per-frame path: the stop check runs
+only on messages the carrier serializer did not turn into a frame, and the silence check only while
+armed (until the first audible frame after the start of the call or ``expect_reply()``).
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ class WatchedSerializer(FrameSerializer):
         *,
         on_stop: Callable[[], None],
         on_first_audio: Callable[[], None],
+        on_reply_audio: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__(name=f"Watched{carrier.name}")
         self.carrier = carrier
         self._on_stop = on_stop
         self._on_first_audio = on_first_audio
+        self._on_reply_audio = on_reply_audio
         self._audio_sent = False
+        self._awaiting_audio = True  # armed: report the next audible frame
         self.last_audio_at: float | None = None  # time.monotonic() of the latest audio sent
 
     async def setup(self, setup: FrameProcessorSetup) -> None:
@@ -46,14 +50,22 @@ class WatchedSerializer(FrameSerializer):
         if payload and isinstance(frame, AudioRawFrame):
             self.last_audio_at = time.monotonic()
         if (
-            not self._audio_sent
+            self._awaiting_audio
             and payload
             and isinstance(frame, AudioRawFrame)
             and not is_silence(frame.audio)
         ):
-            self._audio_sent = True
-            self._on_first_audio()
+            self._awaiting_audio = False
+            if not self._audio_sent:
+                self._audio_sent = True
+                self._on_first_audio()
+            if self._on_reply_audio is not None:
+                self._on_reply_audio(time.monotonic())
         return payload
+
+    def expect_reply(self) -> None:
+        """Report the next audible frame to ``on_reply_audio``: the start of the next reply."""
+        self._awaiting_audio = True
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         try:

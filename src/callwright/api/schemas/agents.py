@@ -27,6 +27,7 @@ from pydantic import (
 from callwright.domain import agents as rules
 from callwright.domain.phone import E164_RULE, is_e164
 from callwright.store.models import Agent
+from callwright.voice.script_config import AgentScriptConfig
 from callwright.voice.catalog import find_voice, installed_voices
 
 # Vocobase accepts and returns these three in camelCase (shared/spec/vocobase-docs.md §2).
@@ -184,6 +185,9 @@ class AgentCreate(_AgentBody):
     variables: Variables = Field(default_factory=list)
     llm: LlmSettings | None = None
     stt: SttSettings | None = None
+    script: AgentScriptConfig | None = Field(
+        None, description="A scripted brain (replies, keyword rules, fallback) instead of a model."
+    )
 
 
 # Fields a PUT may not set to null: omitting them leaves them unchanged.
@@ -227,6 +231,7 @@ class AgentUpdate(_AgentBody):
     variables: Variables | None = None
     llm: LlmSettings | None = None
     stt: SttSettings | None = None
+    script: AgentScriptConfig | None = None
 
     @field_validator(*_NOT_NULLABLE, mode="before")
     @classmethod
@@ -271,6 +276,7 @@ class AgentPublic(BaseModel):
     variables: list[str] = Field(default_factory=list)
     llm: dict[str, Any] | None = None
     stt: dict[str, Any] | None = None
+    script: dict[str, Any] | None = None
     created_at: str = Field(description="ISO-8601, UTC")
     updated_at: str = Field(description="ISO-8601, UTC")
 

@@ -15,7 +15,13 @@ from pipecat.services.tts_service import TTSService
 
 from callwright.voice.catalog import find_voice
 from callwright.voice.engines.errors import VoiceUnavailable
-from callwright.voice.engines.llm import LLM_ENGINES, LlmDefaults, LlmUnavailable, llm_engine_for
+from callwright.voice.engines.llm import (
+    LLM_ENGINES,
+    LlmChoice,
+    LlmDefaults,
+    LlmUnavailable,
+    llm_engine_for,
+)
 from callwright.voice.engines.piper import PiperTTS, PiperVoiceCache, render_pieces
 from callwright.voice.engines.whisper import WhisperEngine
 from callwright.voice.speech_cache import RenderedSpeechCache, rendered_speech
@@ -92,6 +98,7 @@ def tts_engine(voice_id: str) -> TTSEngine:
 
 __all__ = [
     "LLM_ENGINES",
+    "LlmChoice",
     "LlmDefaults",
     "LlmUnavailable",
     "llm_engine_for",

@@ -13,7 +13,7 @@ Every engine is a Pipecat LLM processor: ``LLMContextFrame`` in; ``LLMFullRespon
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from pipecat.services.llm_service import LLMService
 
@@ -39,6 +39,21 @@ class AgentLlmChoice(Protocol):
     provider: str | None
     model: str | None
     temperature: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class LlmChoice:
+    """An agent's stored ``llm`` settings, as the voice layer reads them."""
+
+    provider: str | None = None
+    model: str | None = None
+    temperature: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any] | None) -> LlmChoice | None:
+        if not settings:
+            return None
+        return cls(settings.get("provider"), settings.get("model"), settings.get("temperature"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 from pipecat.frames.frames import (
     Frame,
@@ -24,42 +24,17 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
 from pipecat.services.settings import LLMSettings
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from callwright.voice.script_config import (  # noqa: F401  (re-exported)
+    DEFAULT_FALLBACK,
+    AgentScriptConfig,
+    Reply,
+    Rule,
+)
 
 SCRIPTED = "scripted"
-DEFAULT_FALLBACK = "Sorry, I can't help with that on this call."
 # Words per streamed piece: enough pieces that the TTS aggregator sees a stream, not one blob.
 WORDS_PER_PIECE = 4
-
-Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-
-
-class Reply(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: Line
-    end_call: bool = Field(False, strict=True)
-
-
-class Rule(BaseModel):
-    """Answer ``reply`` when the caller says any of ``keywords`` (whole words, any case)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    keywords: Annotated[list[Keyword], Field(min_length=1, max_length=50)]
-    reply: Line
-    end_call: bool = Field(False, strict=True)
-
-
-class AgentScriptConfig(BaseModel):
-    """What a scripted agent says. Rules are tried in order; the first that matches answers."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    replies: Annotated[list[Reply], Field(max_length=200)] = Field(default_factory=list)
-    rules: Annotated[list[Rule], Field(max_length=200)] = Field(default_factory=list)
-    fallback: Line = DEFAULT_FALLBACK
 
 
 @dataclass(frozen=True, slots=True)

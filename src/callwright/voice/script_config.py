@@ -1,0 +1,46 @@
+"""What a scripted agent says, as stored on the agent: ordered replies, keyword rules, a fallback.
+
+Kept apart from ``engines.llm_scripted`` so the agents API can validate a script without loading
+Pipecat.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+DEFAULT_FALLBACK = "Sorry, I can't help with that on this call."
+
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class Reply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Line
+    end_call: bool = Field(False, strict=True)
+
+
+class Rule(BaseModel):
+    """Answer ``reply`` when the caller says any of ``keywords`` (whole words, any case)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keywords: Annotated[list[Keyword], Field(min_length=1, max_length=50)]
+    reply: Line
+    end_call: bool = Field(False, strict=True)
+
+
+class AgentScriptConfig(BaseModel):
+    """What a scripted agent says. Rules are tried in order; the first that matches answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    replies: Annotated[list[Reply], Field(max_length=200)] = Field(default_factory=list)
+    rules: Annotated[list[Rule], Field(max_length=200)] = Field(default_factory=list)
+    fallback: Line = DEFAULT_FALLBACK
+
+
+__all__ = ["DEFAULT_FALLBACK", "AgentScriptConfig", "Reply", "Rule"]

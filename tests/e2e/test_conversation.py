@@ -1,0 +1,102 @@
+"""A conversation through the simulator: the caller speaks, Whisper hears it, the agent's script
+answers, and the call record keeps the transcript with each reply's latency. And barge-in: the
+caller talking over the agent stops it and clears the carrier's queued audio."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from callwright.sim import Scenario
+from tests.e2e.helpers import heard_speech_secs, make_tenant, new_number, start_call, wait_for_status
+from tests.voice.test_whisper_stt import word_error_rate
+
+pytestmark = pytest.mark.e2e
+
+SPOKEN = "I would like to book an appointment for tomorrow morning"
+REPLY = "Sure, I have booked you for nine tomorrow morning."
+SCRIPT = {"replies": [{"text": REPLY}]}
+
+
+async def _finished_call(api, tenant, call_id):
+    """The call once terminal and its media outcome stored: the carrier's hang-up callback can
+    make it terminal a moment before the media session has written the transcript."""
+    call = await wait_for_status(api, tenant, call_id)
+    deadline = time.monotonic() + 5.0
+    while not call["transcript"] and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        call = (await api.get(f"/api/v2/calls/{call_id}", headers=tenant.headers)).json()["data"]
+    return call
+
+
+async def test_the_caller_is_heard_and_answered_with_latency_on_the_record(api, carrier_sim):
+    tenant = await make_tenant(api, carrier_sim, ["vobiz"], script=SCRIPT, prompt="You book appointments.")
+    number = new_number()
+    # The intro ("Hello Asha, this is a quick test call from Callwright.") ends before the caller speaks.
+    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(12.0, SPOKEN, leading_silence_secs=4.0))
+    call_id = await start_call(api, tenant, "vobiz", number)
+    sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
+    await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
+    call = await _finished_call(api, tenant, call_id)
+
+    turns = call["transcript"]
+    assert [t["role"] for t in turns] == ["bot", "user", "bot"], turns
+    intro, heard, reply = turns
+    assert intro["content"] == "Hello Asha, this is a quick test call from Callwright."
+    assert intro["latency_ms"] is None
+    assert heard["latency_ms"] is None
+    assert word_error_rate(SPOKEN, heard["content"]) <= 0.3, heard["content"]
+    assert reply["content"] == REPLY
+    assert reply["latency_ms"] > 0
+    for turn in turns:
+        assert turn["timestamp"].endswith("Z"), turn
+    assert intro["timestamp"] <= heard["timestamp"] <= reply["timestamp"]
+    latency = call["latency"]
+    assert latency["min_ms"] == latency["max_ms"] == latency["avg_ms"] == reply["latency_ms"]
+    print(f"\nturn latency (VAD stop → first reply audio): {reply['latency_ms']} ms")
+    # The caller heard the reply after speaking.
+    spoken_until = sim_call.caller_speech()[-1].ends_at
+    assert heard_speech_secs(sim_call, after=spoken_until) >= 1.0
+
+
+async def test_the_script_ends_the_call_after_its_reply_is_heard(api, carrier_sim):
+    script = {"replies": [{"text": "Thank you, goodbye.", "end_call": True}]}
+    tenant = await make_tenant(api, carrier_sim, ["vobiz"], script=script)
+    number = new_number()
+    carrier_sim.set_scenario(number, Scenario.answer("That is all for today", leading_silence_secs=4.0))
+    call_id = await start_call(api, tenant, "vobiz", number)
+    sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
+    await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
+    call = await _finished_call(api, tenant, call_id)
+
+    assert call["status"] == "completed", call
+    assert call["end_reason"] == "ended by agent", call
+    assert [t["role"] for t in call["transcript"]] == ["bot", "user", "bot"], call["transcript"]
+    spoken_until = sim_call.caller_speech()[-1].ends_at
+    assert heard_speech_secs(sim_call, after=spoken_until) >= 0.5  # "Thank you, goodbye." was heard
+
+
+async def test_caller_speech_over_the_intro_stops_it_and_clears_the_carrier(api, carrier_sim):
+    long_intro = (
+        "Hello {{name}}, this is Callwright calling about your appointment next week. "
+        "I have a few details to go through with you, so please bear with me for a minute."
+    )
+    tenant = await make_tenant(api, carrier_sim, ["vobiz"], intro_message=long_intro, script=SCRIPT)
+    number = new_number()
+    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(8.0, "Sorry, who is this?", leading_silence_secs=1.5))
+    call_id = await start_call(api, tenant, "vobiz", number)
+    sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
+    await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
+    await _finished_call(api, tenant, call_id)
+
+    assert sim_call.clears, "no clear message reached the carrier"
+    clear = sim_call.clears[0]
+    onset = sim_call.caller_speech()[0].starts_at
+    print(f"\nbarge-in: speech onset → clear {clear.after_onset_secs * 1000:.0f} ms, dropped {clear.dropped_secs:.2f} s")
+    assert clear.after_onset_secs is not None and 0 < clear.after_onset_secs < 2.0
+    assert onset < clear.at
+    # The intro stopped: nothing of it was heard between the clear and the end of the caller's line.
+    caller_ends = sim_call.caller_speech()[0].ends_at
+    assert heard_speech_secs(sim_call, after=clear.at + 0.1, until=caller_ends) <= 0.1

@@ -5,29 +5,33 @@ from __future__ import annotations
 import pytest
 
 from callwright.domain.call_tokens import TokenPurpose, call_token, verify_call_token
-from callwright.domain.pacing import TokenBucket, max_in_any_window
+from callwright.domain.pacing import SendSpacing, max_in_any_window
 
 
-def test_bucket_spaces_requests_at_the_rate():
-    bucket = TokenBucket(rate=2.0)
-    waits = [bucket.reserve(0.0) for _ in range(5)]
-    assert waits == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0])
-    send_times = [0.0 + w for w in waits]
-    assert max_in_any_window(send_times) == 2
+def test_spacing_is_measured_from_the_actual_send():
+    spacing = SendSpacing(interval=0.5)
+    assert spacing.delay(10.0) == 0.0
+    spacing.sent(10.0)
+    assert spacing.delay(10.0) == pytest.approx(0.5)
+    assert spacing.delay(10.3) == pytest.approx(0.2)
+    assert spacing.delay(11.0) == 0.0
+    # A request that left late (a stalled loop) pushes the next one later too: no bunching.
+    spacing.sent(12.0)
+    assert spacing.delay(12.1) == pytest.approx(0.4)
 
 
-def test_bucket_refills_over_time_up_to_burst():
-    bucket = TokenBucket(rate=1.0, burst=3.0)
-    assert [bucket.reserve(0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert bucket.reserve(0.0) == pytest.approx(1.0)
-    assert bucket.reserve(100.0) == 0.0  # refilled, capped at burst
-    assert [bucket.reserve(100.0) for _ in range(2)] == [0.0, 0.0]
-    assert bucket.reserve(100.0) == pytest.approx(1.0)
+def test_spaced_sends_never_exceed_the_rate_in_any_window():
+    spacing, now, sent = SendSpacing(interval=1 / 2), 0.0, []
+    for stall in [0.0, 0.7, 0.0, 0.0, 1.3, 0.0, 0.0]:
+        now += stall + spacing.delay(now)
+        spacing.sent(now)
+        sent.append(now)
+    assert max_in_any_window(sent) == 2
 
 
-def test_bucket_rejects_nonsense():
+def test_spacing_rejects_nonsense():
     with pytest.raises(ValueError):
-        TokenBucket(rate=0)
+        SendSpacing(interval=0)
 
 
 def test_max_in_any_window():

@@ -1,4 +1,4 @@
-"""Token buckets: how fast the dialer may send requests to one carrier account."""
+"""Dial pacing: how fast the dialer may send requests to one carrier account."""
 
 from __future__ import annotations
 
@@ -6,32 +6,29 @@ from dataclasses import dataclass
 
 
 @dataclass
-class TokenBucket:
-    """``rate`` requests per second with bursts of at most ``burst``; time is passed in (seconds).
+class SendSpacing:
+    """Requests to one carrier account leave at least ``interval`` seconds apart.
 
-    ``reserve(now)`` takes one token and answers how long to wait before using it, so callers
-    that reserve in turn are spaced exactly 1/rate apart however many of them are waiting.
+    The spacing is measured from when each request actually left (``sent``), not from when it was
+    planned, so a stalled event loop can only spread requests out, never bunch them together.
+    Time is passed in (seconds, monotonic).
     """
 
-    rate: float
-    burst: float = 1.0
-    _tokens: float | None = None
-    _updated: float | None = None
+    interval: float
+    last_sent: float | None = None
 
     def __post_init__(self) -> None:
-        if self.rate <= 0 or self.burst < 1:
-            raise ValueError("rate must be > 0 and burst >= 1")
+        if self.interval <= 0:
+            raise ValueError("interval must be > 0")
 
-    def reserve(self, now: float) -> float:
-        if self._tokens is None or self._updated is None:
-            self._tokens, self._updated = self.burst, now
-        elapsed = max(0.0, now - self._updated)
-        self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
-        self._updated = now
-        self._tokens -= 1.0
-        if self._tokens >= 0:
+    def delay(self, now: float) -> float:
+        """How long to wait before the next request may leave."""
+        if self.last_sent is None:
             return 0.0
-        return -self._tokens / self.rate
+        return max(0.0, self.last_sent + self.interval - now)
+
+    def sent(self, now: float) -> None:
+        self.last_sent = now
 
 
 def max_in_any_window(times: list[float], window: float = 1.0) -> int:

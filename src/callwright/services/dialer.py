@@ -11,8 +11,10 @@ A call is marked ``dialing`` (and committed) just before the HTTP request leaves
 it is never dialled again; it is closed with a reason saying so. Only refusals the carrier
 guarantees it did not act on (connection never made, 429, 503) are retried.
 
-Requests to one carrier account are paced by a token bucket at the connection's CPS (or the
-carrier's default). The buckets live in this process: with several nodes, give each connection
+Requests to one carrier account leave at least 1/CPS apart (the connection's CPS, or the carrier's
+default), measured from when each one actually left, so a stalled loop never bunches them; only
+calls that can leave within ``MAX_PACING_WAIT`` are claimed, so no claim outlives its lease. The
+pacing lives in this process: with several nodes, give each connection
 a CPS divided by the node count.
 """
 
@@ -22,14 +24,15 @@ import asyncio
 import logging
 import time
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 
 from callwright.carriers import get_carrier
-from callwright.carriers.base import CallbackKind, CarrierUnavailable, DialRequest
+from callwright.carriers.base import Account, CallbackKind, Carrier, CarrierUnavailable, DialRequest
 from callwright.domain.calls import CallEvent, EventKind, fail
 from callwright.domain.errors import CallwrightError
-from callwright.domain.pacing import TokenBucket
+from callwright.domain.pacing import SendSpacing
 from callwright.domain.providers import Provider
 from callwright.platform import Platform
 from callwright.services.call_state import apply_events, lock_call, set_state, state_of
@@ -45,6 +48,8 @@ MAX_ATTEMPTS = 5
 # bring two requests closer together on its side than they left ours.
 PACING_MARGIN = 0.1
 CLAIM_LEASE = timedelta(seconds=60)
+# Claim a call only if its account's pacing lets it leave within this long.
+MAX_PACING_WAIT = timedelta(seconds=10)
 DIAL_LEASE = timedelta(seconds=120)
 CLAIM_BATCH = 100
 
@@ -56,11 +61,31 @@ def retry_delay_secs(attempt: int, retry_after: float | None) -> float:
     return float(min(30, 2 ** max(0, attempt - 1)))
 
 
+class _ReadyDial(NamedTuple):
+    carrier: Carrier
+    account: Account
+    request: DialRequest
+    attempt: int
+    provider: Provider
+
+
+class _AccountPacer:
+    """One carrier account's send spacing, and how many claimed calls wait for it."""
+
+    def __init__(self, interval: float) -> None:
+        self.spacing = SendSpacing(interval)
+        self.lock = asyncio.Lock()
+        self.waiting = 0
+
+    def expected_wait(self, extra: int = 0) -> float:
+        return (self.waiting + extra) * self.spacing.interval
+
+
 class Dialer:
     def __init__(self, platform: Platform, *, poll_interval_secs: float = 0.5) -> None:
         self.platform = platform
         self.poll_interval_secs = poll_interval_secs
-        self._buckets: dict[str, TokenBucket] = {}
+        self._pacers: dict[str, _AccountPacer] = {}
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
@@ -97,19 +122,24 @@ class Dialer:
             wakeup.clear()
 
     async def dial_due(self) -> int:
-        """Claim every due call and start its (paced) dial. Returns how many were claimed."""
+        """Claim the due calls that can leave soon and start their paced dials."""
         claimed = await self._claim_due()
-        now = time.monotonic()
-        for call_id, key, cps in claimed:
-            rate = cps / (1 + PACING_MARGIN)
-            bucket = self._buckets.get(key)
-            if bucket is None or bucket.rate != rate:
-                bucket = self._buckets[key] = TokenBucket(rate=rate)
-            wait = bucket.reserve(now)
-            self._spawn(self._send_after(call_id, wait))
+        for call_id, pacer in claimed:
+            pacer.waiting += 1
+            self._spawn(self._send_when_paced(call_id, pacer))
         return len(claimed)
 
-    async def _claim_due(self) -> list[tuple[str, str, float]]:
+    def _pacer(self, connection: TelephonyConnection) -> _AccountPacer:
+        cps = connection.cps or get_carrier(Provider(connection.provider)).default_cps
+        interval = (1 + PACING_MARGIN) / float(cps)
+        key = pacing_key(connection)
+        pacer = self._pacers.get(key)
+        if pacer is None:
+            pacer = self._pacers[key] = _AccountPacer(interval)
+        pacer.spacing.interval = interval  # the operator may have changed the CPS
+        return pacer
+
+    async def _claim_due(self) -> list[tuple[str, _AccountPacer]]:
         now = utcnow()
         async with self.platform.sessions() as session:
             rows = (
@@ -121,28 +151,45 @@ class Dialer:
                     .limit(CLAIM_BATCH)
                 )
             ).all()
-            claimed = []
+            claimed: list[tuple[str, _AccountPacer]] = []
+            in_batch: dict[int, int] = {}
             for call_id, connection in rows:
+                pacer = self._pacer(connection)
+                wait = pacer.expected_wait(in_batch.get(id(pacer), 0))
+                if wait > MAX_PACING_WAIT.total_seconds():
+                    continue  # leave it queued: a later pass claims it when it can leave soon
                 result = await session.execute(
                     update(Call)
                     .where(Call.id == call_id, Call.dial_state == "queued")
-                    .values(dial_state="claimed", dial_lease_until=now + CLAIM_LEASE)
+                    .values(dial_state="claimed", dial_lease_until=now + MAX_PACING_WAIT + CLAIM_LEASE)
                 )
                 if result.rowcount == 1:  # another node may have claimed it first
-                    cps = connection.cps or get_carrier(Provider(connection.provider)).default_cps
-                    claimed.append((call_id, pacing_key(connection), float(cps)))
+                    claimed.append((call_id, pacer))
+                    in_batch[id(pacer)] = in_batch.get(id(pacer), 0) + 1
             await session.commit()
         return claimed
 
-    async def _send_after(self, call_id: str, wait_secs: float) -> None:
-        if wait_secs > 0:
-            await asyncio.sleep(wait_secs)
+    async def _send_when_paced(self, call_id: str, pacer: _AccountPacer) -> None:
         try:
-            await self.dial(call_id)
+            await self.dial(call_id, pacer)
         except Exception:
             log.exception("dial of call %s failed unexpectedly", call_id)
+        finally:
+            pacer.waiting -= 1
 
-    async def dial(self, call_id: str) -> None:
+    async def dial(self, call_id: str, pacer: _AccountPacer) -> None:
+        async with pacer.lock:
+            if (delay := pacer.spacing.delay(time.monotonic())) > 0:
+                await asyncio.sleep(delay)
+            ready = await self._mark_dialing(call_id)
+            if ready is None:
+                return
+            pacer.spacing.sent(time.monotonic())
+        await self._place(call_id, ready)
+
+    async def _mark_dialing(self, call_id: str) -> _ReadyDial | None:
+        """Mark the call ``dialing`` (committed) just before its request leaves; None when it
+        must not be dialled (canceled meanwhile, or no longer ours)."""
         platform = self.platform
         async with platform.sessions() as session:
             call = await lock_call(session, call_id)
@@ -168,7 +215,11 @@ class Dialer:
             call.dial_lease_until = utcnow() + DIAL_LEASE
             attempt = call.dial_attempts
             await session.commit()
+        return _ReadyDial(carrier, account, request, attempt, provider)
 
+    async def _place(self, call_id: str, ready: _ReadyDial) -> None:
+        platform = self.platform
+        carrier, account, request, attempt, provider = ready
         try:
             placed = await carrier.place_call(
                 request, account, http=platform.http, endpoints=platform.endpoints

@@ -84,7 +84,12 @@ async def media_ended(*, platform: Platform, call_id: str, outcome: MediaOutcome
             call.transcript = outcome.transcript
         if outcome.latency is not None:
             call.latency = outcome.latency
-        if outcome.end_reason not in ("caller_hung_up",) and not call.end_reason:
+        # When our side ended the stream (agent, time cap, platform), that is why the call ended,
+        # even if the carrier's hang-up callback got here first with its generic words ("End Of
+        # XML Instructions"); those stay in hangup_cause. A reason already set by the partner or
+        # the voicemail logic is kept.
+        ours = outcome.end_reason != "caller_hung_up"
+        if ours and (not call.end_reason or call.end_reason == call.hangup_cause):
             call.end_reason = outcome.end_reason.replace("_", " ")
         record_event(
             session,

@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callwright.domain.errors import Forbidden, Unauthorized
+from callwright.domain.errors import Forbidden, NotFound, Unauthorized
+from callwright.domain.providers import Provider, parse_provider
 from callwright.platform import Platform
 from callwright.services import partners
 from callwright.store.models import Partner
@@ -69,3 +70,15 @@ def require_admin(request: Request, platform: PlatformDep) -> None:
 
 
 AdminDep = Depends(require_admin)
+
+
+def provider_from_path(value: str) -> Provider:
+    """A ``{provider}`` path segment → Provider; an unknown name is a 404 naming the known ones."""
+    provider = parse_provider(value)
+    if provider is None:
+        raise NotFound(
+            f"unknown telephony provider {value!r}; supported: "
+            + ", ".join(p.value for p in Provider),
+            code="unknown_provider",
+        )
+    return provider

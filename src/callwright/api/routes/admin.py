@@ -10,12 +10,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 
-from callwright.api.deps import AdminDep, PlatformDep, SessionDep
+from callwright.api.deps import AdminDep, PlatformDep, SessionDep, provider_from_path
 from callwright.api.envelope import error_responses, ok, ok_list
 from callwright.api.schemas.admin import ApiKeyCreate, ConnectionSwitches, PartnerCreate, PartnerUpdate
-from callwright.domain.errors import NotFound, ValidationFailed
+from callwright.domain.errors import ValidationFailed
 from callwright.domain.partners import parse_provider_list
-from callwright.domain.providers import Provider, parse_provider
 from callwright.services import master_keys, operator, partners
 
 router = APIRouter(tags=["admin"], dependencies=[AdminDep])
@@ -158,7 +157,7 @@ async def allow_provider(
     session: SessionDep, name: PartnerName, provider: ProviderName
 ) -> dict[str, Any]:
     partner = await partners.set_provider_allowed(
-        session=session, partner_name=name, provider=_provider_or_404(provider), allowed=True
+        session=session, partner_name=name, provider=provider_from_path(provider), allowed=True
     )
     return ok(partners.partner_summary(partner))
 
@@ -173,7 +172,7 @@ async def disallow_provider(
     session: SessionDep, name: PartnerName, provider: ProviderName
 ) -> dict[str, Any]:
     partner = await partners.set_provider_allowed(
-        session=session, partner_name=name, provider=_provider_or_404(provider), allowed=False
+        session=session, partner_name=name, provider=provider_from_path(provider), allowed=False
     )
     return ok(partners.partner_summary(partner))
 
@@ -256,7 +255,7 @@ async def update_connection(
     connection = await operator.set_connection_switches(
         session=session,
         partner_name=name,
-        provider=_provider_or_404(provider),
+        provider=provider_from_path(provider),
         carrier_voicemail_detection=(
             body.carrier_voicemail_detection
             if body.carrier_voicemail_detection is not None
@@ -284,14 +283,3 @@ async def rotate_secrets(session: SessionDep, platform: PlatformDep) -> dict[str
             "key_id": result.key_id,
         }
     )
-
-
-def _provider_or_404(value: str) -> Provider:
-    provider = parse_provider(value)
-    if provider is None:
-        raise NotFound(
-            f"unknown telephony provider {value!r}; supported: "
-            + ", ".join(p.value for p in Provider),
-            code="unknown_provider",
-        )
-    return provider

@@ -6,10 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
 
-from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
+from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep, provider_from_path
 from callwright.api.envelope import error_responses, ok
-from callwright.domain.errors import NotFound
-from callwright.domain.providers import Provider, parse_provider
 from callwright.services import config as config_service
 from callwright.services import telephony
 
@@ -123,7 +121,7 @@ async def put_telephony(
     provider: Annotated[str, Path(description="twilio, plivo, vobiz, exotel or mcube")],
     body: Annotated[dict[str, Any], Body(openapi_examples=_TELEPHONY_EXAMPLES)],
 ) -> dict[str, Any]:
-    parsed = _provider_or_404(provider)
+    parsed = provider_from_path(provider)
     data = await telephony.configure(
         session=session,
         partner=partner,
@@ -134,14 +132,3 @@ async def put_telephony(
         endpoints=platform.endpoints,
     )
     return ok(data)
-
-
-def _provider_or_404(value: str) -> Provider:
-    provider = parse_provider(value)
-    if provider is None:
-        raise NotFound(
-            f"unknown telephony provider {value!r}; supported: "
-            + ", ".join(p.value for p in Provider),
-            code="unknown_provider",
-        )
-    return provider

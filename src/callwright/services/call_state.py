@@ -103,8 +103,11 @@ def apply_events(
     *,
     source: str,
     payload: Mapping[str, Any] | None = None,
+    unchanged_kind: str = "ignored",
 ) -> list[CallEvent]:
-    """Apply each event that changes the call; record one call event per change. Returns them."""
+    """Apply each event that changes the call; record one call event per change. Returns them.
+
+    When nothing changes, a payload is still kept on the trail, as ``unchanged_kind``."""
     applied: list[CallEvent] = []
     state = state_of(call)
     for event in events:
@@ -116,7 +119,7 @@ def apply_events(
         applied.append(event)
     if not applied and payload is not None:
         # Duplicates and late callbacks change nothing, but the trail keeps what the carrier said.
-        record_event(session, call, kind="ignored", source=source, before=call.status, payload=payload)
+        record_event(session, call, kind=unchanged_kind, source=source, before=call.status, payload=payload)
     return applied
 
 

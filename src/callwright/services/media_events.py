@@ -59,8 +59,9 @@ async def media_started(*, platform: Platform, call_id: str, start: MediaStart) 
         # A media stream means the call was answered, whatever order the callbacks come in.
         event = CallEvent(EventKind.ANSWERED, at=now, provider_call_id=start.provider_call_id)
         payload = {"stream_id": start.stream_id, "encoding": start.encoding, "sample_rate": start.sample_rate}
-        if not apply_events(session, call, [event], source="media", payload=payload):
-            record_event(session, call, kind="media_started", source="media", before=call.status, payload=payload)
+        apply_events(
+            session, call, [event], source="media", payload=payload, unchanged_kind="media_started"
+        )
         await session.commit()
 
 

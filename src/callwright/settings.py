@@ -52,6 +52,24 @@ class Settings(BaseSettings):
     mcube_api_url: str = "https://api.mcube.com/Restmcube-api"
     carrier_timeout_secs: float = 10.0
 
+    # The operator's default LLM: any OpenAI-compatible chat-completions endpoint (OpenAI, Groq,
+    # Together, Ollama, vLLM, llama.cpp). Agents without their own ``llm.provider`` and without a
+    # script use it; with none, an agent says its intro and then ``llm_fallback_line``.
+    llm_provider: str = "openai-compatible"
+    llm_base_url: str | None = None
+    llm_api_key: str | None = Field(default=None, repr=False)
+    llm_model: str | None = None
+    llm_temperature: float | None = Field(default=None, ge=0, le=2)
+    llm_timeout_secs: float = Field(default=10.0, gt=0)
+    llm_max_retries: int = Field(default=1, ge=0, le=5)
+    llm_fallback_line: str = "Sorry, I can't help with that on this call."
+
+    # Conversation rules every call follows (seconds; 0 turns the silence timeout off).
+    silence_timeout_secs: float = Field(default=15.0, ge=0)
+    silence_prompt: str = "Are you still there?"
+    duration_warning_message: str = "Just so you know, we have about thirty seconds left on this call."
+    closing_line: str = "Thank you for your time. Goodbye."
+
     default_concurrency_limit: int = 10
     default_agent_limit: int = 50
 

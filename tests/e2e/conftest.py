@@ -32,7 +32,15 @@ def _free_socket() -> socket.socket:
 
 
 @pytest.fixture(scope="module")
-def platform_server(migrated_db: str, carrier_sim, tmp_path_factory) -> Iterator[RunningPlatform]:
+def platform_settings() -> dict[str, object]:
+    """Extra settings for this module's platform; a test module overrides it to change them."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def platform_server(
+    migrated_db: str, carrier_sim, tmp_path_factory, platform_settings: dict[str, object]
+) -> Iterator[RunningPlatform]:
     sock = _free_socket()
     port = sock.getsockname()[1]
     urls = carrier_sim.api_urls()
@@ -48,6 +56,7 @@ def platform_server(migrated_db: str, carrier_sim, tmp_path_factory) -> Iterator
         exotel_api_url=urls["exotel"],
         mcube_api_url=urls["mcube"],
         carrier_timeout_secs=5.0,
+        **platform_settings,  # type: ignore[arg-type]
     )
     config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on", ws="websockets-sansio")
     server = uvicorn.Server(config)

@@ -191,7 +191,10 @@ class MediaCaller:
         return [m for m in self.received if m.payload is not None]
 
     def agent_pcm(self) -> np.ndarray:
-        chunks = [self.wire.to_pcm16(m.payload) for m in self.audio_messages if m.payload]
+        return self.pcm_of(self.audio_messages)
+
+    def pcm_of(self, messages: list[AgentMessage]) -> np.ndarray:
+        chunks = [self.wire.to_pcm16(m.payload) for m in messages if m.payload]
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
 
     def first_audible_at(self) -> float | None:

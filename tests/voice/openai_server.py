@@ -37,6 +37,8 @@ class FakeOpenAIServer:
     pieces: list[str] = field(default_factory=lambda: ["Hello", " there,", " how can", " I help?"])
     mode: Literal["stream", "error", "hang"] = "stream"
     piece_gap_secs: float = 0.005
+    # When set and the request offers a function of this name, the reply ends by calling it.
+    tool_call: str | None = None
     requests: list[ReceivedRequest] = field(default_factory=list)
     port: int = 0
 
@@ -58,11 +60,13 @@ class FakeOpenAIServer:
                 return JSONResponse({"error": error}, status_code=500)
             if self.mode == "hang":
                 await asyncio.sleep(HANG_SECS)
-            return StreamingResponse(self._events(body["model"]), media_type="text/event-stream")
+            offered = {t.get("function", {}).get("name") for t in body.get("tools") or []}
+            call = self.tool_call if self.tool_call in offered else None
+            return StreamingResponse(self._events(body["model"], call), media_type="text/event-stream")
 
         return app
 
-    async def _events(self, model: str) -> AsyncIterator[str]:
+    async def _events(self, model: str, tool_call: str | None = None) -> AsyncIterator[str]:
         created = int(time.time())
 
         def chunk(delta: dict[str, Any], finish_reason: str | None) -> str:
@@ -79,7 +83,15 @@ class FakeOpenAIServer:
         for piece in self.pieces:
             await asyncio.sleep(self.piece_gap_secs)
             yield chunk({"content": piece}, None)
-        yield chunk({}, "stop")
+        if tool_call is not None:
+            # OpenAI streams a tool call as its id and name first, then its arguments in pieces.
+            head = {"index": 0, "id": "call_local_1", "type": "function",
+                    "function": {"name": tool_call, "arguments": ""}}
+            yield chunk({"tool_calls": [head]}, None)
+            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}, None)
+            yield chunk({}, "tool_calls")
+        else:
+            yield chunk({}, "stop")
         yield "data: [DONE]\n\n"
 
 

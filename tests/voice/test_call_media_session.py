@@ -10,6 +10,7 @@ import uuid
 import numpy as np
 import pytest
 
+from callwright.voice.call_rules import CallRules
 from callwright.voice.session import AgentScript, CallMediaSession
 from callwright.voice.speech_cache import rendered_speech
 from tests.voice.conftest import INTRO, VOICE
@@ -137,14 +138,37 @@ async def test_without_an_intro_the_agent_stays_silent_and_the_call_still_ends_c
     assert record.run_returned_at is not None and record.run_returned_at - hung_up_at < 1.0
 
 
-async def test_max_call_duration_ends_the_call(media_server: MediaServer) -> None:
-    script = AgentScript(INTRO, VOICE, max_call_duration_secs=1)
+async def test_max_call_duration_warns_then_says_the_closing_line_and_hangs_up(
+    media_server: MediaServer,
+) -> None:
+    # A 4 s cap with the warning 2.5 s before it: the warning is queued at 1.5 s (after the
+    # ~1.8 s intro), the closing line at 4 s, then the stream closes.
+    rules = CallRules(warning_before_secs=2.5, silence_timeout_secs=0)
+    script = AgentScript(
+        INTRO, VOICE, max_call_duration_secs=4, end_call_message="Sorry, we are out of time.", rules=rules
+    )
     async with new_call(media_server, TWILIO, script) as caller:
-        closed_at = await caller.wait_closed_by_agent(timeout=5)
+        closed_at = await caller.wait_closed_by_agent(timeout=15)
     outcome = await media_server.outcome(caller.call_id)
     assert outcome.end_reason == "max_duration"
-    assert 1.0 <= (outcome.ended_at - outcome.started_at).total_seconds() < 2.0
-    assert closed_at - caller.start_sent_at < 2.5
+    lines = [t["content"] for t in outcome.transcript]
+    assert lines == [INTRO, rules.duration_warning_message, "Sorry, we are out of time."]
+    # The closing line was heard after the cap, and the call ended soon after it.
+    heard_after_cap = [m for m in caller.audio_messages if m.at - caller.start_sent_at > 4.0]
+    assert audible(caller.pcm_of(heard_after_cap))
+    assert 4.0 < closed_at - caller.start_sent_at < 12.0
+
+
+async def test_a_silent_caller_is_asked_once_then_the_call_ends(media_server: MediaServer) -> None:
+    rules = CallRules(silence_timeout_secs=1.5)
+    async with new_call(media_server, TWILIO, AgentScript(INTRO, VOICE, rules=rules)) as caller:
+        closed_at = await caller.wait_closed_by_agent(timeout=20)
+    outcome = await media_server.outcome(caller.call_id)
+    assert outcome.end_reason == "silence_timeout"
+    lines = [t["content"] for t in outcome.transcript]
+    assert lines == [INTRO, rules.silence_prompt, rules.closing_line]
+    # Intro (~1.8 s) + 1.5 s quiet + the check-in + 1.5 s quiet + the closing line.
+    assert 5.0 < closed_at - caller.start_sent_at < 15.0
 
 
 async def test_a_voice_that_is_not_installed_ends_the_call_with_an_error(

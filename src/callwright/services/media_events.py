@@ -13,26 +13,41 @@ from callwright.services.call_state import apply_events, lock_call, record_event
 from callwright.store.models import Call, utcnow
 
 if TYPE_CHECKING:
+    from callwright.voice.call_rules import CallRules
     from callwright.voice.session import AgentScript, MediaOutcome
 
 
-def agent_script(call: Call) -> AgentScript:
+def agent_script(call: Call, rules: CallRules | None = None) -> AgentScript:
+    """What the agent does on this call, its ``{{var}}`` placeholders filled from the call's
+    variables (a missing one renders as "")."""
+    from callwright.voice.call_rules import CallRules
+    from callwright.voice.end_call import end_call_prompt
     from callwright.voice.engines import LlmChoice
     from callwright.voice.engines.llm_scripted import AgentScriptConfig
     from callwright.voice.session import AgentScript
 
     agent = call.agent or {}
     variables = call.variables or {}
-    intro = agent.get("intro_message")
+
+    def rendered(name: str) -> str | None:
+        text = agent.get(name)
+        return render_template(text, variables) if text else None
+
     script = agent.get("script")
+    end_call_enabled = bool(agent.get("end_call_enabled"))
+    instructions = rendered("end_call_instructions") if end_call_enabled else None
     return AgentScript(
-        intro_message=render_template(intro, variables) if intro else None,
+        intro_message=rendered("intro_message"),
         voice_id=agent.get("voice_id") or "piper-joe-us",
         max_call_duration_secs=agent.get("max_call_duration_secs"),
-        prompt=render_template(agent.get("prompt") or "", variables),
+        prompt=end_call_prompt(rendered("prompt") or "", instructions),
         llm=LlmChoice.from_settings(agent.get("llm")),
         script=AgentScriptConfig.model_validate(script) if script else None,
         stt_provider=(agent.get("stt") or {}).get("provider") or "whisper",
+        end_call_enabled=end_call_enabled,
+        end_call_message=rendered("end_call_message"),
+        end_call_instructions=instructions,
+        rules=rules or CallRules(),
     )
 
 

@@ -1,9 +1,12 @@
 """The transcript of one call, with the agent's reply latency per turn.
 
-A bot turn's ``latency_ms`` runs from the end of the caller's speech (Silero VAD's stop event,
-which fires ``stop_secs`` after the last voiced audio) to the first audible frame of the reply
-handed to the carrier. The intro answers nobody: its latency is null, as is every user turn's.
-Times for latency are ``time.monotonic()`` seconds; turn timestamps are ISO-8601 UTC.
+A bot turn's ``latency_ms`` runs from the end of the caller's speech (the last voiced audio: Silero
+VAD's stop event minus its ``stop_secs``) to the first audible frame of the reply handed to the
+carrier. Its ``breakdown`` says where that time went, each figure in ms from the same end of
+speech: ``vad_stop`` (VAD decided the caller stopped), ``stt_final`` (the final transcript),
+``llm_first_token``, ``tts_first_audio`` (the TTS produced audio; the carrier gets it right after,
+paced by the output transport). The intro answers nobody: its latency is null, as is every user
+turn's. Times for latency are ``time.monotonic()`` seconds; turn timestamps are ISO-8601 UTC.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ class Turn:
     timestamp: str  # ISO-8601 UTC
     latency_ms: int | None = None
     interrupted: bool = False
+    breakdown: dict[str, int] | None = None
 
     def wire(self) -> dict[str, Any]:
         turn: dict[str, Any] = {
@@ -30,6 +34,8 @@ class Turn:
             "timestamp": self.timestamp,
             "latency_ms": self.latency_ms,
         }
+        if self.breakdown:
+            turn["breakdown"] = self.breakdown
         if self.interrupted:
             turn["interrupted"] = True
         return turn
@@ -38,23 +44,34 @@ class Turn:
 @dataclass
 class ConversationLog:
     turns: list[Turn] = field(default_factory=list)
-    _speech_ended_at: float | None = None  # the caller's latest VAD stop
+    _speech_ended_at: float | None = None  # the caller's latest end of speech
+    _vad_stopped_at: float | None = None  # when VAD decided it had ended
+    _transcribed_at: float | None = None  # the latest final transcript
     _answering: float | None = None  # the end of speech the pending reply answers
+    _marks: dict[str, float] = field(default_factory=dict)  # the pending reply's milestones
     _reply_audio_at: float | None = None  # the pending reply's first audible frame
 
     def bot_said(
         self, content: str, *, interrupted: bool = False, at: datetime | None = None
     ) -> None:
         """A bot line; it answers the latest user turn if one is waiting for its reply."""
-        latency_ms = None
+        latency_ms = breakdown = None
         if self._answering is not None and self._reply_audio_at is not None:
-            latency_ms = max(0, round((self._reply_audio_at - self._answering) * 1000))
+            latency_ms = _ms(self._reply_audio_at - self._answering)
+            breakdown = {name: _ms(t - self._answering) for name, t in self._marks.items()}
         self._answering = self._reply_audio_at = None
+        self._marks = {}
         if content.strip():
-            self.turns.append(Turn("bot", content.strip(), iso_utc(at), latency_ms, interrupted))
+            turn = Turn("bot", content.strip(), iso_utc(at), latency_ms, interrupted, breakdown)
+            self.turns.append(turn)
 
-    def caller_stopped_speaking(self, at: float) -> None:
-        self._speech_ended_at = at
+    def caller_stopped_speaking(self, at: float, *, speech_ended_at: float | None = None) -> None:
+        """VAD's stop event at ``at``; the caller's voice ended at ``speech_ended_at``."""
+        self._vad_stopped_at = at
+        self._speech_ended_at = at if speech_ended_at is None else speech_ended_at
+
+    def transcribed(self, at: float) -> None:
+        self._transcribed_at = at
 
     def user_said(self, content: str, *, at: datetime | None = None) -> None:
         """A finished user turn: the next reply audio answers it."""
@@ -63,6 +80,16 @@ class ConversationLog:
         self.turns.append(Turn("user", content.strip(), iso_utc(at)))
         self._answering = self._speech_ended_at
         self._reply_audio_at = None
+        self._marks = {}
+        if self._answering is not None:
+            for name, mark in (("vad_stop", self._vad_stopped_at), ("stt_final", self._transcribed_at)):
+                if mark is not None and mark >= self._answering:
+                    self._marks[name] = mark
+
+    def reply_milestone(self, name: str, at: float) -> None:
+        """The pending reply reached ``name`` (``llm_first_token``, ``tts_first_audio``)."""
+        if self._answering is not None and name not in self._marks:
+            self._marks[name] = at
 
     def reply_audio_started(self, at: float) -> None:
         if self._answering is not None and self._reply_audio_at is None:
@@ -83,6 +110,10 @@ class ConversationLog:
             "max_ms": max(measured),
             "avg_ms": round(sum(measured) / len(measured), 1),
         }
+
+
+def _ms(secs: float) -> int:
+    return max(0, round(secs * 1000))
 
 
 def iso_utc(at: datetime | None = None) -> str:

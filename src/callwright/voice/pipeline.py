@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import WebSocket
-from pipecat.frames.frames import Frame, InputAudioRawFrame, VADUserStoppedSpeakingFrame
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
@@ -57,15 +62,24 @@ class CallPipeline:
 
 
 class CallVADProcessor(VADProcessor):
-    """Pipecat's VAD processor, also telling ``on_speech_stopped`` when the caller went quiet."""
+    """Pipecat's VAD processor, also telling the session when the caller starts and stops."""
 
-    def __init__(self, *, on_speech_stopped: Callable[[float], None] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        on_speech_started: Callable[[float], None] | None = None,
+        on_speech_stopped: Callable[[float], None] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
+        self._on_speech_started = on_speech_started
         self._on_speech_stopped = on_speech_stopped
 
     async def broadcast_frame(self, frame_cls: type[Frame], **kwargs: Any) -> None:
         if frame_cls is VADUserStoppedSpeakingFrame and self._on_speech_stopped is not None:
             self._on_speech_stopped(time.monotonic())
+        elif frame_cls is VADUserStartedSpeakingFrame and self._on_speech_started is not None:
+            self._on_speech_started(time.monotonic())
         await super().broadcast_frame(frame_cls, **kwargs)
 
 
@@ -110,6 +124,7 @@ def build_call_pipeline(
     stt: STTService,
     llm: LLMService,
     context: LLMContext,
+    on_speech_started: Callable[[float], None] | None = None,
     on_speech_stopped: Callable[[float], None] | None = None,
     audio_out_packet_bytes: int | None = None,
 ) -> CallPipeline:
@@ -146,7 +161,11 @@ def build_call_pipeline(
     pipeline = Pipeline(
         [
             transport.input(),
-            CallVADProcessor(vad_analyzer=vad, on_speech_stopped=on_speech_stopped),
+            CallVADProcessor(
+                vad_analyzer=vad,
+                on_speech_started=on_speech_started,
+                on_speech_stopped=on_speech_stopped,
+            ),
             stt,
             CallerAudioEnd(),
             aggregators.user(),

@@ -30,7 +30,9 @@ from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketState
 
+from callwright.voice.call_rules import MAX_DURATION, CallRules, CallTimers
 from callwright.voice.conversation import ConversationLog
+from callwright.voice.end_call import offer_end_call, supports_tools
 from callwright.voice.engines import (
     STT_ENGINES,
     LlmChoice,
@@ -42,6 +44,7 @@ from callwright.voice.engines import (
 )
 from callwright.voice.engines.llm_scripted import AgentScriptConfig, ScriptedAnswer, ScriptedLLM
 from callwright.voice.pipeline import CARRIER_SAMPLE_RATE, build_call_pipeline, out_frame_10ms_chunks
+from callwright.voice.milestones import watch_milestones
 from callwright.voice.stream_watch import WatchedSerializer
 from callwright.voice.vad import silero_vad
 
@@ -50,12 +53,17 @@ log = logging.getLogger("callwright.voice")
 CALLER_HUNG_UP = "caller_hung_up"
 ENDED_BY_PLATFORM = "ended_by_platform"
 ENDED_BY_AGENT = "ended_by_agent"
-MAX_DURATION = "max_duration"
 
 # How long a cancelled pipeline, the socket close and the platform's callbacks may take to settle.
 TEARDOWN_TIMEOUT_SECS = 2.0
 # Quiet after a line's last audio before the line counts as heard (the carrier's buffer drains).
 PLAYOUT_GRACE_SECS = 0.5
+# When the agent ends the call, how long a reply may take to start playing before it counts as
+# having had nothing left to say.
+REPLY_START_SECS = 3.0
+# The duration cap is kept by CallTimers, which lets the closing line play; past this much more
+# the stream is cut regardless.
+HARD_STOP_GRACE_SECS = 20.0
 
 _session_numbers = count(1)
 
@@ -66,16 +74,33 @@ class AgentScript:
 
     intro_message: str | None  # already rendered: {{var}} substitution is the caller's job
     voice_id: str  # from voice.catalog
-    max_call_duration_secs: int | None = None  # hard stop backstop
+    max_call_duration_secs: int | None = None  # warning 30 s before, closing line at the cap
     prompt: str = ""  # already rendered; the LLM's system message
     llm: LlmChoice | None = None  # the agent's own choice; None: the operator's defaults
     script: AgentScriptConfig | None = None  # a scripted brain instead of a model
     stt_provider: str = "whisper"
+    end_call_enabled: bool = False  # a model may hang up through the end_call tool
+    end_call_message: str | None = None  # said before the agent hangs up, and at the cap
+    end_call_instructions: str | None = None  # when to end the call (also in the prompt)
+    rules: CallRules = field(default_factory=CallRules)
+
+    @property
+    def closing_line(self) -> str:
+        return (self.end_call_message or "").strip() or self.rules.closing_line
+
+    def spoken_lines(self) -> list[str]:
+        """Fixed lines this call may say: worth keeping in the shared speech cache."""
+        lines = [self.intro_message or "", self.closing_line, self.rules.silence_prompt]
+        if self.max_call_duration_secs:
+            lines.append(self.rules.duration_warning_message)
+        return [line.strip() for line in lines if line and line.strip()]
 
 
 @dataclass
 class MediaOutcome:
-    end_reason: str  # "caller_hung_up", "ended_by_platform", "max_duration" or "error: …"
+    # "caller_hung_up", "ended_by_platform", "ended_by_agent", "max_duration", "silence_timeout"
+    # or "error: …"
+    end_reason: str
     started_at: datetime
     ended_at: datetime
     first_agent_audio_at: datetime | None  # first non-silent agent audio handed to the carrier
@@ -115,6 +140,7 @@ class CallMediaSession:
         self._callback_tasks: set[asyncio.Task[None]] = set()
         self._worker: PipelineWorker | None = None
         self._watch: WatchedSerializer | None = None
+        self._timers: CallTimers | None = None
 
     async def run(self) -> MediaOutcome:
         """Run the call's media until the stream ends; never raises for a normal hang-up."""
@@ -153,36 +179,61 @@ class CallMediaSession:
         if self._started and asyncio.current_task() not in self._callback_tasks:
             await self._finished.wait()
 
-    async def speak_then_end(self, text: str, *, reason: str, timeout_secs: float = 60.0) -> None:
-        """Say ``text`` after anything already queued (e.g. a voicemail message after the beep),
-        let it play out, then end the stream. Ends at once if the stream is not running."""
+    async def say(self, text: str, *, timeout_secs: float = 30.0) -> None:
+        """Say ``text`` after anything already queued and return once the caller has heard it
+        (or the stream ended, or ``timeout_secs`` passed)."""
         worker, watch = self._worker, self._watch
         if worker is None or watch is None or self._end_requested.is_set() or not text.strip():
-            await self.end(reason)
             return
         queued_at = time.monotonic()
         self.conversation.bot_said(text)
         await worker.queue_frame(TTSSpeakFrame(text.strip(), append_to_context=False))
         await self._wait_for_playout(watch, since=queued_at, timeout_secs=timeout_secs)
+
+    async def speak_then_end(self, text: str, *, reason: str, timeout_secs: float = 60.0) -> None:
+        """Say ``text`` after anything already queued (e.g. a voicemail message after the beep),
+        let it play out, then end the stream. Ends at once if the stream is not running."""
+        if self._worker is not None and not self._end_requested.is_set():
+            await self.say(text, timeout_secs=timeout_secs)
         await self.end(reason)
 
     async def _wait_for_playout(
-        self, watch: WatchedSerializer, *, since: float, timeout_secs: float
+        self,
+        watch: WatchedSerializer,
+        *,
+        since: float,
+        timeout_secs: float,
+        start_within_secs: float | None = None,
     ) -> None:
+        """Wait until the audio queued after ``since`` has played; with ``start_within_secs``,
+        give up early if none has started by then (there was nothing left to say)."""
         deadline = since + timeout_secs
         # Audio leaves paced at real time, so once it has flowed after ``since`` and then
         # stopped for a moment, the caller has heard the line.
         while not self._end_requested.is_set() and time.monotonic() < deadline:
-            last = watch.last_audio_at
-            if last is not None and last > since and time.monotonic() - last > PLAYOUT_GRACE_SECS:
+            now, last = time.monotonic(), watch.last_audio_at
+            if last is not None and last > since:
+                if now - last > PLAYOUT_GRACE_SECS:
+                    break
+            elif start_within_secs is not None and now - since > start_within_secs:
                 break
             await asyncio.sleep(0.05)
 
-    async def _end_after_reply(self, since: float) -> None:
-        """The agent asked to end the call: let the reply it just gave play out, then end."""
+    async def _end_after_reply(self, since: float, *, closing: str | None = None) -> None:
+        """The agent asked to end the call: let the reply it just gave play out, say
+        ``closing`` if given, then end."""
         if self._watch is not None:
-            await self._wait_for_playout(self._watch, since=since, timeout_secs=60.0)
+            await self._wait_for_playout(
+                self._watch, since=since, timeout_secs=60.0, start_within_secs=REPLY_START_SECS
+            )
+        if closing:
+            await self.say(closing)
         await self.end(ENDED_BY_AGENT)
+
+    def _agent_ends_call(self, *, closing: str | None = None) -> None:
+        # Not awaited by the caller: the wait would hold up the LLM processor for the whole reply.
+        task = asyncio.create_task(self._end_after_reply(time.monotonic(), closing=closing))
+        self._callback_tasks.add(task)
 
     def _request_end(self, reason: str) -> None:
         if self._end_reason is None:
@@ -194,7 +245,9 @@ class CallMediaSession:
             return
         intro = (self._script.intro_message or "").strip()
         engine = tts_engine(self._script.voice_id)
-        tts = await engine.create_tts(self._script.voice_id, cached_texts=[intro] if intro else [])
+        tts = await engine.create_tts(
+            self._script.voice_id, cached_texts=self._script.spoken_lines()
+        )
         stt_engine = STT_ENGINES.get(self._script.stt_provider)
         if stt_engine is None:
             log.warning(
@@ -207,23 +260,54 @@ class CallMediaSession:
         llm = self._create_llm()
         context = LLMContext(self._initial_messages(intro))
         conversation = self.conversation
+        if self._script.end_call_enabled and supports_tools(llm):
+            end_message = (self._script.end_call_message or "").strip() or None
+
+            async def _model_ends_call() -> None:
+                self._agent_ends_call(closing=end_message)
+
+            offer_end_call(
+                llm,
+                context,
+                instructions=self._script.end_call_instructions,
+                on_end_call=_model_ends_call,
+            )
         serializer = WatchedSerializer(
             self._serializer,
             on_stop=lambda: self._request_end(CALLER_HUNG_UP),
             on_first_audio=self._agent_audio_started,
             on_reply_audio=conversation.reply_audio_started,
         )
+        vad = silero_vad().new_analyzer()
+        timers = self._timers = CallTimers(
+            self._script.rules,
+            max_call_duration_secs=self._script.max_call_duration_secs,
+            closing_line=self._script.closing_line,
+            speak=self.say,
+            speak_then_end=lambda text, reason, timeout: self.speak_then_end(
+                text, reason=reason, timeout_secs=timeout
+            ),
+            last_agent_audio_at=lambda: serializer.last_audio_at,
+        )
+
+        def _caller_stopped(at: float) -> None:
+            # VAD reports the stop ``stop_secs`` after the last voiced audio.
+            conversation.caller_stopped_speaking(at, speech_ended_at=at - vad.params.stop_secs)
+            timers.caller_stopped_speaking(at)
+
         call = build_call_pipeline(
             self._websocket,
             serializer=serializer,
             tts=tts,
-            vad=silero_vad().new_analyzer(),
+            vad=vad,
             stt=stt,
             llm=llm,
             context=context,
-            on_speech_stopped=conversation.caller_stopped_speaking,
+            on_speech_started=timers.caller_started_speaking,
+            on_speech_stopped=_caller_stopped,
             audio_out_packet_bytes=self._audio_out_packet_bytes,
         )
+        watch_milestones(conversation, stt=stt, llm=llm, tts=tts)
 
         @call.user.event_handler("on_user_turn_stopped")
         async def _caller_said(
@@ -240,9 +324,7 @@ class CallMediaSession:
 
             @llm.event_handler("on_end_call_requested")
             async def _script_ends_call(_llm: ScriptedLLM, _answer: ScriptedAnswer) -> None:
-                # Not awaited here: the wait would hold up the LLM processor for the whole reply.
-                task = asyncio.create_task(self._end_after_reply(time.monotonic()))
-                self._callback_tasks.add(task)
+                self._agent_ends_call()  # the scripted reply is the goodbye
 
         @call.transport.event_handler("on_client_disconnected")
         async def _caller_closed_socket(_transport: object, _websocket: WebSocket) -> None:
@@ -281,10 +363,14 @@ class CallMediaSession:
     async def _run_until_end(self, runner: WorkerRunner, worker: PipelineWorker) -> None:
         running = asyncio.create_task(runner.run(), name=f"{self._name}-runner")
         end_requested = asyncio.create_task(self._end_requested.wait())
+        timers = None
+        if self._timers is not None:
+            timers = asyncio.create_task(self._timers.run(time.monotonic()), name=f"{self._name}-timers")
+        cap = self._script.max_call_duration_secs
         try:
             done, _ = await asyncio.wait(
                 {running, end_requested},
-                timeout=self._script.max_call_duration_secs,
+                timeout=cap + HARD_STOP_GRACE_SECS if cap else None,
                 return_when=asyncio.FIRST_COMPLETED,
             )
             if not done:
@@ -294,6 +380,9 @@ class CallMediaSession:
         finally:
             end_requested.cancel()
             await asyncio.gather(end_requested, return_exceptions=True)
+            if timers is not None:
+                timers.cancel()
+                await asyncio.gather(timers, return_exceptions=True)
             await worker.cancel(reason=self._end_reason)
             try:
                 await asyncio.wait_for(asyncio.shield(running), TEARDOWN_TIMEOUT_SECS)
@@ -305,8 +394,10 @@ class CallMediaSession:
     def _create_llm(self) -> Any:
         script = self._script
         try:
-            # The prompt goes in as the context's system message, not also as an instruction.
-            return llm_engine_for(script.llm, self._llm_defaults, script=script.script)
+            # The prompt is the model's system instruction (Pipecat sends it as the first message).
+            return llm_engine_for(
+                script.llm, self._llm_defaults, script=script.script, prompt=script.prompt.strip()
+            )
         except LlmUnavailable as exc:
             # The caller still hears the intro and the operator's fallback line.
             log.error("%s: %s; answering with the fallback line", self._name, exc)
@@ -314,8 +405,6 @@ class CallMediaSession:
 
     def _initial_messages(self, intro: str) -> list[Any]:
         messages: list[Any] = []
-        if self._script.prompt.strip():
-            messages.append({"role": "system", "content": self._script.prompt.strip()})
         if intro:
             messages.append({"role": "assistant", "content": intro})
         return messages

@@ -20,7 +20,7 @@ from callwright.domain.call_tokens import TokenPurpose, verify_call_token
 from callwright.domain.calls import CallStatus
 from callwright.domain.providers import parse_provider
 from callwright.platform import Platform
-from callwright.services import media_events
+from callwright.services import media_events, voice_config
 from callwright.services.carrier_accounts import account_for_call
 from callwright.store.models import Call
 
@@ -83,9 +83,10 @@ async def media_stream(websocket: WebSocket, provider: str, call_id: str) -> Non
     media = CallMediaSession(
         websocket,
         serializer=carrier.media_serializer(start, account),
-        script=media_events.agent_script(call),
+        script=media_events.agent_script(call, voice_config.call_rules(platform.settings)),
         audio_out_packet_bytes=carrier.media_packet_bytes,
         on_first_agent_audio=first_audio,
+        llm_defaults=voice_config.llm_defaults(platform.settings),
     )
     platform.media_sessions[call_id] = media
     await media_events.media_started(platform=platform, call_id=call_id, start=start)

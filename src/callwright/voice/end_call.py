@@ -1,0 +1,64 @@
+"""The ``end_call`` tool: how a model-driven agent hangs up when ``end_call_enabled`` is on.
+
+The model sees one function, ``end_call``, described with the agent's ``end_call_instructions``
+(also in its prompt, under "When to end the call"). When it calls it, the call is settled without
+another model turn, and the session lets the reply already spoken play out, says the agent's
+``end_call_message`` if it has one, and hangs up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.frames.frames import FunctionCallResultProperties
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.services.llm_service import FunctionCallParams, LLMService
+
+END_CALL = "end_call"
+DEFAULT_DESCRIPTION = (
+    "Hang up the phone call. Call this once the conversation is over: the caller has said "
+    "goodbye, asked to end the call, or there is nothing left to do. Say any goodbye first."
+)
+
+
+def end_call_prompt(prompt: str, instructions: str | None) -> str:
+    """The agent's prompt with its end-call instructions spliced in, as Vocobase does."""
+    if not instructions or not instructions.strip():
+        return prompt
+    section = f"When to end the call:\n{instructions.strip()}"
+    return f"{prompt.rstrip()}\n\n{section}" if prompt.strip() else section
+
+
+def end_call_tool(instructions: str | None = None) -> FunctionSchema:
+    description = DEFAULT_DESCRIPTION
+    if instructions and instructions.strip():
+        description += f" When to end the call: {instructions.strip()}"
+    return FunctionSchema(name=END_CALL, description=description, properties={}, required=[])
+
+
+def offer_end_call(
+    llm: LLMService,
+    context: LLMContext,
+    *,
+    instructions: str | None,
+    on_end_call: Callable[[], Awaitable[None]],
+) -> None:
+    """Advertise ``end_call`` in the context and have ``on_end_call`` run when the model uses it."""
+
+    async def _end_call(params: FunctionCallParams) -> None:
+        # run_llm=False: the call is over; the model is not asked to say anything more.
+        await params.result_callback(
+            {"status": "ending the call"}, properties=FunctionCallResultProperties(run_llm=False)
+        )
+        await on_end_call()  # schedules the hang-up; must not wait for the playout here
+
+    context.set_tools(ToolsSchema(standard_tools=[end_call_tool(instructions)]))
+    llm.register_function(END_CALL, _end_call)
+
+
+def supports_tools(llm: Any) -> bool:
+    """Whether this LLM processor can call functions (a script cannot; it has its own end)."""
+    return isinstance(llm, LLMService) and type(llm).__name__ != "ScriptedLLM"

@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run sim test test-fast lint clean
+.PHONY: install run sim demo test test-fast bench lint clean
 
 $(UV):
 	scripts/bootstrap-uv $(PYTHON) $(UV_VERSION)
@@ -25,6 +25,10 @@ run: install
 sim: install
 	$(VENV)/bin/callwright sim serve
 
+# One whole call offline: prints the live transcript with per-turn latency and a WAV's path.
+demo: install
+	$(VENV)/bin/callwright demo
+
 # Runs on SQLite always, and on PostgreSQL when CALLWRIGHT_TEST_POSTGRES_URL (default: the local
 # server) is reachable. Set CALLWRIGHT_TEST_REQUIRE_POSTGRES=1 to make an unreachable server fail.
 test: install
@@ -32,6 +36,11 @@ test: install
 
 test-fast: install
 	$(VENV)/bin/python -m pytest -q -x
+
+# Benchmarks against the carrier simulator and a plain Pipecat baseline (~8 min on 2 cores):
+# a table, then one JSON line per metric. See bench/run.py.
+bench: install
+	$(VENV)/bin/python bench/run.py
 
 clean:
 	rm -rf .tools $(VENV) .pytest_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -15,7 +16,10 @@ from callwright.store.db import create_engine, session_factory
 from callwright.store.secretbox import SecretBox, derive_subkey
 
 if TYPE_CHECKING:
+    from callwright.recordings import RecordingStorage
     from callwright.services.dialer import Dialer
+    from callwright.services.reconciler import Reconciler
+    from callwright.services.webhook_sender import WebhookSender
 
 
 @dataclass
@@ -31,8 +35,30 @@ class Platform:
     # Set when a call is queued, so the in-process dialer wakes at once instead of polling.
     dial_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     dialer: Dialer | None = None
+    reconciler: Reconciler | None = None
+    # Set after a commit that wrote webhook events, so the in-process sender wakes at once.
+    webhook_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    webhook_sender: WebhookSender | None = None
     # Media sessions running in this process, by call id (for ending a call from the API).
     media_sessions: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Every session carries the wake-up, for the outbox's after-commit hook (services.webhook_outbox).
+        self.sessions.configure(info={"webhook_wakeup": self.webhook_wakeup})
+
+    @cached_property
+    def recording_keys(self) -> list[bytes]:
+        """Keys for signed recording URLs, current first (see domain.recording_urls)."""
+        from callwright.domain.recording_urls import KEY_PURPOSE
+
+        return [derive_subkey(key, KEY_PURPOSE) for key in self.settings.master_keys()]
+
+    @cached_property
+    def recordings(self) -> RecordingStorage:
+        """Where finished call recordings are kept (built on first use)."""
+        from callwright.recordings import storage_from_settings
+
+        return storage_from_settings(self.settings)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, http: httpx.AsyncClient | None = None) -> Platform:
@@ -52,5 +78,9 @@ class Platform:
     async def close(self) -> None:
         if self.dialer is not None:
             await self.dialer.stop()
+        if self.reconciler is not None:
+            await self.reconciler.stop()
+        if self.webhook_sender is not None:
+            await self.webhook_sender.stop()
         await self.http.aclose()
         await self.engine.dispose()

@@ -12,12 +12,15 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_KEY_LENGTH = 32
+# Each has `<name>_api_key` and `<name>_url` below (voice.engines.cloud enables them).
+CLOUD_SPEECH_PROVIDERS = ("deepgram", "elevenlabs", "cartesia", "sarvam")
 
 
 class Environment(StrEnum):
@@ -43,6 +46,13 @@ class Settings(BaseSettings):
     workers_enabled: bool = True
     # Load the voice models (Silero VAD, Piper voices) at start-up rather than on the first call.
     preload_voice_models: bool = True
+    # Fake STT/LLM/TTS engines (benchmarks, demos): provider ``fake`` and voice ``fake-tone`` exist
+    # only when this is on. Each answers after its latency (ms): the STT after the caller's
+    # speech ends (VAD stop), the LLM to its first token, the TTS to its first audio.
+    fake_engines: bool = False
+    fake_stt_latency_ms: float = Field(default=0.0, ge=0, le=60_000)
+    fake_llm_latency_ms: float = Field(default=0.0, ge=0, le=60_000)
+    fake_tts_latency_ms: float = Field(default=0.0, ge=0, le=60_000)
 
     vobiz_api_url: str = "https://api.vobiz.ai/api/v1"
     plivo_api_url: str = "https://api.plivo.com/v1"
@@ -51,6 +61,14 @@ class Settings(BaseSettings):
     exotel_api_url: str | None = None
     mcube_api_url: str = "https://api.mcube.com/Restmcube-api"
     carrier_timeout_secs: float = 10.0
+
+    # Crash safety. The reconciler asks the carrier about any unfinished call nothing has touched
+    # (callback, media, heartbeat) for reconcile_after_secs; it runs every reconcile_interval_secs,
+    # which is also how often each node marks the calls it carries as alive.
+    reconcile_interval_secs: float = Field(default=30.0, gt=0)
+    reconcile_after_secs: float = Field(default=180.0, gt=0)
+    # A carrier media socket silent this long (carriers send audio every 20–100 ms) is lost.
+    media_idle_timeout_secs: float = Field(default=10.0, gt=0)
 
     # The operator's default LLM: any OpenAI-compatible chat-completions endpoint (OpenAI, Groq,
     # Together, Ollama, vLLM, llama.cpp). Agents without their own ``llm.provider`` and without a
@@ -64,6 +82,18 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=1, ge=0, le=5)
     llm_fallback_line: str = "Sorry, I can't help with that on this call."
 
+    # Cloud speech engines: each is offered (its voices listed, its STT selectable) only when its
+    # key is set. A URL replaces the provider's WebSocket base (scheme and host, e.g.
+    # wss://api.deepgram.com), for a proxy or a local test server; the paths stay the provider's.
+    deepgram_api_key: str | None = Field(default=None, repr=False)
+    deepgram_url: str | None = None
+    elevenlabs_api_key: str | None = Field(default=None, repr=False)
+    elevenlabs_url: str | None = None
+    cartesia_api_key: str | None = Field(default=None, repr=False)
+    cartesia_url: str | None = None
+    sarvam_api_key: str | None = Field(default=None, repr=False)
+    sarvam_url: str | None = None
+
     # Conversation rules every call follows (seconds; 0 turns the silence timeout off).
     silence_timeout_secs: float = Field(default=15.0, ge=0)
     silence_prompt: str = "Are you still there?"
@@ -72,6 +102,38 @@ class Settings(BaseSettings):
 
     default_concurrency_limit: int = 10
     default_agent_limit: int = 50
+
+    # Partner webhooks: a failed delivery is retried after base × 2^(n-1) s (±25 % jitter, at
+    # most webhook_retry_max_delay_secs apart) until webhook_retry_window_secs after it was queued.
+    webhook_retry_base_secs: float = Field(default=5.0, gt=0)
+    webhook_retry_max_delay_secs: float = Field(default=3600.0, gt=0)
+    webhook_retry_window_secs: float = Field(default=24 * 3600.0, gt=0)
+    webhook_timeout_secs: float = Field(default=10.0, gt=0)
+    # How long a claimed delivery stays claimed beyond the request timeout: after a crash it is
+    # retried once this has passed (it also covers the wait for a free sending slot).
+    webhook_lease_margin_secs: float = Field(default=50.0, gt=0)
+
+    # Call recordings (agents with enable_recording): kept in recordings_dir (default
+    # var_dir/recordings) or, once a bucket is set, in S3-compatible storage; "local" or "s3"
+    # in recordings_storage chooses outright. Signed recording URLs live recording_url_ttl_secs.
+    recordings_storage: Literal["local", "s3"] | None = None
+    recordings_dir: Path | None = None
+    recordings_s3_bucket: str | None = None
+    recordings_s3_endpoint_url: str | None = None  # MinIO, R2, …; None: AWS
+    recordings_s3_region: str | None = None
+    recordings_s3_prefix: str = ""  # prepended to each object key, e.g. "callwright/"
+    recordings_s3_access_key_id: str | None = Field(default=None, repr=False)
+    recordings_s3_secret_access_key: str | None = Field(default=None, repr=False)
+    recording_url_ttl_secs: int = Field(default=7 * 24 * 3600, gt=0, le=366 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _reconciler_sees_heartbeats(self) -> Settings:
+        if self.reconcile_after_secs < 2 * self.reconcile_interval_secs:
+            raise ValueError(
+                "CALLWRIGHT_RECONCILE_AFTER_SECS must be at least twice "
+                "CALLWRIGHT_RECONCILE_INTERVAL_SECS, or live calls on other nodes look lost"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -110,6 +172,14 @@ class Settings(BaseSettings):
 
     def resolved_admin_token(self) -> str | None:
         return self.admin_token
+
+    def cloud_speech_providers(self) -> list[str]:
+        """The cloud speech providers the operator set a key for."""
+        return [
+            name
+            for name in CLOUD_SPEECH_PROVIDERS
+            if (getattr(self, f"{name}_api_key") or "").strip()
+        ]
 
 
 def dev_secret_path(var_dir: Path) -> Path:

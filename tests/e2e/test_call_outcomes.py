@@ -142,3 +142,34 @@ async def test_twilio_leaves_the_voicemail_message_after_the_beep(api, carrier_s
     greeting_over = sim_call.caller_speech()[-1].ends_at
     spoken = heard_speech_secs(sim_call, after=greeting_over)
     assert 1.0 <= spoken <= 6.0, f"heard {spoken:.2f} s of voicemail message after the beep"
+
+
+async def test_exotel_voicemail_is_recognised_by_its_greeting_and_the_message_left_after_the_beep(
+    api, carrier_sim
+):
+    # Exotel has no machine detection: our second opinion judges the greeting's words and beep.
+    tenant = await make_tenant(
+        api, carrier_sim, ["exotel"], voicemail_detection_enabled=True,
+        voicemail_message="Hi {{name}}, this is Callwright. Please call us back.",
+    )
+    scenario = Scenario.voicemail()  # "Hi, you have reached the voicemail of Sam. … after the tone." + beep
+    call_id, number = await _call(api, carrier_sim, tenant, "exotel", scenario)
+    call = await wait_for_status(api, tenant, call_id, timeout=40)
+    assert (call["status"], call["disposition"], call["answered_by"]) == ("completed", "voicemail", "machine")
+    assert call["answered_by_confidence"] >= 0.8
+    assert "voicemail" in call["answered_by_reason"] or "beep" in call["answered_by_reason"]
+    assert call["end_reason"] == "voicemail", call
+    sim_call = carrier_sim.calls(to=number)[-1]
+    beep_over = sim_call.caller_speech()[-1].ends_at + 0.3
+    spoken = heard_speech_secs(sim_call, after=beep_over)
+    assert 1.5 <= spoken <= 8.0, f"heard {spoken:.2f} s of voicemail message after the beep"
+
+
+async def test_a_person_answering_is_judged_human_by_the_second_opinion(api, carrier_sim):
+    tenant = await make_tenant(api, carrier_sim, ["exotel"], voicemail_detection_enabled=True)
+    scenario = Scenario.caller_hangs_up_after(8.0, "Hello who is this", leading_silence_secs=4.0)
+    call_id, _ = await _call(api, carrier_sim, tenant, "exotel", scenario)
+    call = await wait_for_status(api, tenant, call_id, timeout=30)
+    assert call["answered_by"] == "human", call
+    assert call["disposition"] != "voicemail"
+    assert "greeting" in call["answered_by_reason"]

@@ -46,6 +46,7 @@ async def test_the_caller_is_heard_and_answered_with_latency_on_the_record(api, 
     intro, heard, reply = turns
     assert intro["content"] == "Hello Asha, this is a quick test call from Callwright."
     assert intro["latency_ms"] is None
+    assert "interrupted" not in intro
     assert heard["latency_ms"] is None
     assert word_error_rate(SPOKEN, heard["content"]) <= 0.3, heard["content"]
     assert reply["content"] == REPLY
@@ -89,8 +90,9 @@ async def test_caller_speech_over_the_intro_stops_it_and_clears_the_carrier(api,
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
-    await _finished_call(api, tenant, call_id)
+    call = await _finished_call(api, tenant, call_id)
 
+    assert call["transcript"][0]["interrupted"] is True, call["transcript"]
     assert sim_call.clears, "no clear message reached the carrier"
     clear = sim_call.clears[0]
     onset = sim_call.caller_speech()[0].starts_at

@@ -16,7 +16,8 @@ from callwright.services import partners
 from callwright.store.models import Partner
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
+    # async: FastAPI runs a plain ``def`` dependency on its thread pool, a hop on every request.
     return request.app.state.platform
 
 

@@ -21,6 +21,7 @@ from callwright.carriers.base import (
     AnswerDocument,
     CallbackKind,
     Carrier,
+    CarrierCallState,
     CarrierEndpoints,
     CarrierUnavailable,
     DialRequest,
@@ -52,6 +53,7 @@ _ENDED = {
 
 class PlivoFamilyCarrier(Carrier):
     supports_machine_detection = True
+    offers_call_status = True
     # Statuses a dial request answers when the credentials are wrong.
     dial_auth_statuses: ClassVar[tuple[int, ...]] = (401, 403)
 
@@ -114,7 +116,10 @@ class PlivoFamilyCarrier(Carrier):
         if isinstance(request_uuid, list):
             request_uuid = request_uuid[0] if request_uuid else None
         if not request_uuid:
-            raise CarrierUnavailable(f"{self.display_name} accepted the call but sent no request_uuid")
+            raise CarrierUnavailable(
+                f"{self.display_name} accepted the call but sent no request_uuid",
+                outcome_unknown=True,
+            )
         return PlacedCall(provider_call_id=str(request_uuid), raw=raw)
 
     async def delete(
@@ -142,6 +147,36 @@ class PlivoFamilyCarrier(Carrier):
         # 204 when hung up, 404 when the call already ended (§1.8, §2.8).
         await self.delete(account, endpoints, http, "Call", provider_call_id)
 
+    async def fetch_call_state(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+        at: datetime,
+    ) -> CarrierCallState | None:
+        # A live call is found only with ?status=live, an ended one (its call detail record)
+        # only without it (§1.6, §2.6). Either answers 404 for an id that is no CallUUID, such
+        # as Plivo's dial-time request_uuid.
+        url = self.call_url(account, endpoints, "Call", provider_call_id)
+        for query in ({"status": "live"}, {}):
+            response = await self.request(
+                http,
+                "GET",
+                url,
+                params=query,
+                timeout=endpoints.timeout_secs,
+                accept=(404,),
+                **self.auth(account),
+            )
+            if response.status_code != 404:
+                record = json_object(response)
+                params = record_as_callback(record, provider_call_id, live=bool(query))
+                events = parse_call_callback(CallbackKind.STATUS, params, at)
+                return CarrierCallState(events=tuple(events), raw=record)
+        return None
+
     def answer_document(self, *, stream_url: str, parameters: Mapping[str, str]) -> AnswerDocument:
         return stream_answer(stream_url, parameters)
 
@@ -160,6 +195,27 @@ class PlivoFamilyCarrier(Carrier):
         # through this adapter, whose base URL may be the simulator's.
         params = PlivoFrameSerializer.InputParams(auto_hang_up=False)
         return PlivoFrameSerializer(start.stream_id, call_id=start.provider_call_id, params=params)
+
+
+def record_as_callback(record: Mapping[str, Any], call_uuid: str, *, live: bool) -> dict[str, str]:
+    """A call record from ``GET /Call/{uuid}/`` in the hang-up callback's field names, so one set
+    of rules reads both. A detail record names the cause by code and words only; code 1000
+    (Canceled) is the ORIGINATOR_CANCEL of a request canceled before answer."""
+    params = {
+        "CallUUID": text(record, "call_uuid") or call_uuid,
+        "CallStatus": text(record, "call_status"),
+    }
+    if live:
+        return params
+    code = as_int(record.get("hangup_cause_code"))
+    duration = record.get("call_duration")
+    params |= {
+        "Event": "Hangup",
+        "HangupCauseName": text(record, "hangup_cause_name"),
+        "HangupCause": "ORIGINATOR_CANCEL" if code == 1000 else "",
+        "Duration": text(record, "bill_duration") if duration is None else str(duration),
+    }
+    return params
 
 
 def stream_answer(stream_url: str, parameters: Mapping[str, str]) -> AnswerDocument:

@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from callwright.carriers._wire import carrier_error_text, retry_after_secs, secrets_in
-from callwright.domain.calls import CallEvent
+from callwright.domain.calls import CallEvent, EventKind
 from callwright.domain.errors import CallwrightError
 from callwright.domain.masking import mask_identifier
 from callwright.domain.providers import Provider
@@ -41,10 +41,20 @@ class CarrierUnavailable(CallwrightError):
     status_code = 502
     code = "carrier_unavailable"
 
-    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        outcome_unknown: bool = False,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        # The carrier gave no answer at all (timed out, dropped the connection) or accepted without
+        # naming the call: it may have acted. A dial in this state is neither retried nor failed.
+        self.outcome_unknown = outcome_unknown
 
 
 class NotSupported(CallwrightError):
@@ -129,6 +139,23 @@ class PlacedCall:
 
 
 @dataclass(frozen=True, slots=True)
+class CarrierCallState:
+    """What the carrier's call-status API says about one call now.
+
+    ``events`` are the carrier's view in our words (the same as its callbacks would give), with
+    ``ENDED`` last when the call is over; ``live`` is True while it is still queued, ringing or
+    connected at the carrier.
+    """
+
+    events: tuple[CallEvent, ...]
+    raw: Mapping[str, Any]
+
+    @property
+    def live(self) -> bool:
+        return not any(event.kind is EventKind.ENDED for event in self.events)
+
+
+@dataclass(frozen=True, slots=True)
 class AnswerDocument:
     media_type: str  # "application/xml", "text/xml" or "application/json"
     body: str
@@ -178,6 +205,8 @@ class Carrier(ABC):
     has_media_stream: ClassVar[bool] = True
     # Fixed size of each outbound media payload, where the carrier demands one (Exotel).
     media_packet_bytes: ClassVar[int | None] = None
+    # Whether ``fetch_call_state`` can ask the carrier about a call (not MCube: no status API).
+    offers_call_status: ClassVar[bool] = False
 
     @property
     def display_name(self) -> str:
@@ -213,6 +242,21 @@ class Carrier(ABC):
     ) -> None:
         """End a live (or ringing) call. A call the carrier says is already gone is not an error."""
         raise NotSupported(f"{self.display_name} cannot hang up calls over REST")
+
+    async def fetch_call_state(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+        at: datetime,
+    ) -> CarrierCallState | None:
+        """Ask the carrier's call-status API about a call; None when the carrier has no such call.
+
+        ``at`` is when we asked: the time of the events when the carrier names none. Carriers
+        without a status API (MCube) raise ``NotSupported``."""
+        raise NotSupported(f"{self.display_name} offers no call-status API")
 
     def answer_document(self, *, stream_url: str, parameters: Mapping[str, str]) -> AnswerDocument:
         """What the carrier's answer request gets back: the document that opens the media stream.
@@ -285,9 +329,11 @@ class Carrier(ABC):
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
             raise CarrierUnavailable(f"{name} could not be reached", retryable=True) from None
         except httpx.TimeoutException:
-            raise CarrierUnavailable(f"{name} did not answer in time") from None
+            raise CarrierUnavailable(f"{name} did not answer in time", outcome_unknown=True) from None
         except httpx.HTTPError:
-            raise CarrierUnavailable(f"{name} dropped the connection before answering") from None
+            raise CarrierUnavailable(
+                f"{name} dropped the connection before answering", outcome_unknown=True
+            ) from None
         status = response.status_code
         if status < 400 or status in accept:
             return response

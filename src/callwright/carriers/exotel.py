@@ -18,6 +18,7 @@ from callwright.carriers.base import (
     AnswerDocument,
     CallbackKind,
     Carrier,
+    CarrierCallState,
     CarrierCredentials,
     CarrierEndpoints,
     CarrierUnavailable,
@@ -78,6 +79,7 @@ class Exotel(Carrier):
     caller_id_field = "caller_id"
     # Agent audio must go out in chunks of at least 3.2 KB in multiples of 320 B (§4.5).
     media_packet_bytes = 3200
+    offers_call_status = True
 
     def auth_failed_message(self) -> str:
         return "Exotel rejected the API key / API token (or this server's IP is not whitelisted)"
@@ -138,7 +140,9 @@ class Exotel(Carrier):
         call = raw.get("Call") or raw.get("call") or {}
         call_sid = (call.get("Sid") or call.get("sid")) if isinstance(call, dict) else None
         if not call_sid:
-            raise CarrierUnavailable("Exotel accepted the call but sent no call Sid")
+            raise CarrierUnavailable(
+                "Exotel accepted the call but sent no call Sid", outcome_unknown=True
+            )
         return PlacedCall(provider_call_id=str(call_sid), raw=raw)
 
     async def hangup(
@@ -152,6 +156,40 @@ class Exotel(Carrier):
         # Exotel documents no REST hang-up for v1 calls (carriers.md §4.8): closing the media
         # WebSocket with no next applet ends the call, and TimeLimit is the backstop.
         raise NotSupported("Exotel has no REST hang-up; the call ends when its media stream closes")
+
+    async def fetch_call_state(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+        at: datetime,
+    ) -> CarrierCallState | None:
+        # Call details: GET /v1/Accounts/{sid}/Calls/{CallSid}.json (§4.3) → {"Call": {…}}.
+        base = api_base(account.identifiers["subdomain"], endpoints.exotel)
+        sid = account.identifiers["account_sid"]
+        response = await self.request(
+            http,
+            "GET",
+            f"{base}/v1/Accounts/{sid}/Calls/{provider_call_id}.json",
+            auth=(account.secrets["api_key"], account.secrets["api_token"]),
+            timeout=endpoints.timeout_secs,
+            accept=(404,),
+        )
+        if response.status_code == 404:
+            return None
+        raw = json_object(response)
+        call = raw.get("Call") or raw.get("call") or {}
+        call = {str(key).lower(): value for key, value in call.items()} if isinstance(call, dict) else {}
+        # The details in the status callback's field names, so one set of rules reads both.
+        params = {
+            "CallSid": text(call, "sid") or provider_call_id,
+            "Status": text(call, "status"),
+            "ConversationDuration": text(call, "duration"),
+        }
+        events = self.parse_callback(CallbackKind.STATUS, params, received_at=at)
+        return CarrierCallState(events=tuple(events), raw=raw)
 
     def answer_document(self, *, stream_url: str, parameters: Mapping[str, str]) -> AnswerDocument:
         # The Voicebot applet's dynamic-URL mode: an https endpoint answering {"url": "wss://…"};

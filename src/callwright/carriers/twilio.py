@@ -20,6 +20,7 @@ from callwright.carriers.base import (
     AnswerDocument,
     CallbackKind,
     Carrier,
+    CarrierCallState,
     CarrierCredentials,
     CarrierEndpoints,
     CarrierUnavailable,
@@ -99,6 +100,7 @@ class Twilio(Carrier):
     credentials_model = TwilioCredentials
     signs_callbacks = True
     supports_machine_detection = True
+    offers_call_status = True
 
     def auth_failed_message(self) -> str:
         return "Twilio rejected the Account SID / Auth Token"
@@ -162,7 +164,9 @@ class Twilio(Carrier):
         )
         raw = json_object(response)
         if not raw.get("sid"):
-            raise CarrierUnavailable("Twilio accepted the call but sent no call sid")
+            raise CarrierUnavailable(
+                "Twilio accepted the call but sent no call sid", outcome_unknown=True
+            )
         return PlacedCall(provider_call_id=str(raw["sid"]), raw=raw)
 
     async def hangup(
@@ -191,6 +195,37 @@ class Twilio(Carrier):
                 return
             if str(json_object(response).get("status", "")) not in _NOT_YET_ANSWERED:
                 return
+
+    async def fetch_call_state(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+        at: datetime,
+    ) -> CarrierCallState | None:
+        # The Call resource (§3.3); 404 (code 20404) when Twilio has no such call.
+        response = await self.request(
+            http,
+            "GET",
+            f"{self.calls_url(account, endpoints)}/{provider_call_id}.json",
+            auth=self.auth(account),
+            timeout=endpoints.timeout_secs,
+            accept=(404,),
+        )
+        if response.status_code == 404:
+            return None
+        resource = json_object(response)
+        # The resource in the status callback's field names, so one set of rules reads both.
+        params = {
+            "CallSid": text(resource, "sid") or provider_call_id,
+            "CallStatus": text(resource, "status"),
+            "CallDuration": text(resource, "duration"),
+            "AnsweredBy": text(resource, "answered_by"),
+        }
+        events = self.parse_callback(CallbackKind.STATUS, params, received_at=at)
+        return CarrierCallState(events=tuple(events), raw=resource)
 
     def answer_document(self, *, stream_url: str, parameters: Mapping[str, str]) -> AnswerDocument:
         # Custom values travel as <Parameter> children and come back in start.customParameters;

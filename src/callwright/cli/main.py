@@ -223,5 +223,22 @@ def secrets_rotate(
         note("everything is under the current key: CALLWRIGHT_PREVIOUS_SECRET_KEYS can be removed")
 
 
+# --- demo -----------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    out: Annotated[
+        str | None, typer.Option(help="Directory for the demo's store and WAV [default: a temp dir]")
+    ] = None,
+) -> None:
+    """One whole call, offline: simulator, platform, partner, Vobiz, scripted agent, two sentences."""
+    from pathlib import Path
+
+    from callwright.cli.demo import default_out_dir, run_demo
+
+    run_demo(Path(out) if out else default_out_dir(), echo=typer.echo)
+
+
 if __name__ == "__main__":
     app()

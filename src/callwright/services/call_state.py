@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.calls import AnsweredBy, CallEvent, CallState, CallStatus, Disposition, apply_event
+from callwright.services.webhook_outbox import call_changed
 from callwright.store.models import Call, CallEventRow, utcnow
 
 # Payload keys never stored with a call event, whatever the carrier sends.
@@ -94,6 +95,7 @@ def set_state(
     before = call.status
     _write_state(call, new)
     record_event(session, call, kind=kind, source=source, before=before, payload=payload)
+    call_changed(session, call, status_before=before)  # its webhook events, in this transaction
 
 
 def apply_events(

@@ -6,12 +6,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callwright.services import partners, telephony
+from callwright.services import partners, telephony, webhooks
 from callwright.store.models import Partner
 from callwright.voice.catalog import installed_languages, installed_voices
 
 
 async def partner_config(*, session: AsyncSession, partner: Partner) -> dict[str, Any]:
+    hooks = await webhooks.config_view(session=session, partner=partner)
     return {
         "name": partner.name,
         "display_name": partner.display_name,
@@ -23,6 +24,7 @@ async def partner_config(*, session: AsyncSession, partner: Partner) -> dict[str
         "allowed_voices": [v.voice_id for v in installed_voices()],
         # Active calls are counted once outbound calling lands; until then nothing can be active.
         "concurrency": {"limit": partner.concurrency_limit, "active": 0},
-        "webhooks": [],
+        "webhook": hooks["webhook"],  # Vocobase's legacy single webhook: the `default` endpoint
+        "webhooks": hooks["webhooks"],
         "telephony": await telephony.telephony_view(session=session, partner_id=partner.id),
     }

@@ -2,14 +2,17 @@
 
 Queue states on ``calls.dial_state``::
 
-    queued ──claim──▶ claimed ──about to send──▶ dialing ──▶ dialed | failed
+    queued ──claim──▶ claimed ──about to send──▶ dialing ──▶ dialed | failed | unconfirmed
        ▲                 │ (lease expired: nothing was sent)        │
        └─────────────────┘          retryable refusal ◀─────────────┘
 
 A call is marked ``dialing`` (and committed) just before the HTTP request leaves. After a crash a
 ``claimed`` call is safely queued again, but a ``dialing`` one may already be ringing somewhere:
-it is never dialled again; it is closed with a reason saying so. Only refusals the carrier
-guarantees it did not act on (connection never made, 429, 503) are retried.
+it is never dialled again. Only refusals the carrier guarantees it did not act on (connection
+never made, 429, 503) are retried. A dial whose outcome is unknown — the carrier did not answer in
+time, dropped the connection, accepted without naming the call, or we crashed mid-request — is
+``unconfirmed``: the call stays pending, the carrier's own callbacks (which carry our call id in
+their URL) take it on if it was placed, and the reconciler closes it if none ever comes.
 
 Requests to one carrier account leave at least 1/CPS apart (the connection's CPS, or the carrier's
 default), measured from when each one actually left, so a stalled loop never bunches them; only
@@ -35,7 +38,7 @@ from callwright.domain.errors import CallwrightError
 from callwright.domain.pacing import SendSpacing
 from callwright.domain.providers import Provider
 from callwright.platform import Platform
-from callwright.services.call_state import apply_events, lock_call, set_state, state_of
+from callwright.services.call_state import apply_events, lock_call, record_event, set_state, state_of
 from callwright.services.call_urls import callback_url, stream_url_with_token
 from callwright.services.carrier_accounts import account_of, pacing_key
 from callwright.services.media_events import prepare_intro
@@ -50,7 +53,8 @@ PACING_MARGIN = 0.1
 CLAIM_LEASE = timedelta(seconds=60)
 # Claim a call only if its account's pacing lets it leave within this long.
 MAX_PACING_WAIT = timedelta(seconds=10)
-DIAL_LEASE = timedelta(seconds=120)
+# A dial in flight may take up to the carrier timeout; past it plus this, its sender is gone.
+DIAL_LEASE_MARGIN = timedelta(seconds=10)
 CLAIM_BATCH = 100
 
 
@@ -212,7 +216,7 @@ class Dialer:
             request = self._dial_request(call)
             call.dial_state = "dialing"
             call.dial_attempts += 1
-            call.dial_lease_until = utcnow() + DIAL_LEASE
+            call.dial_lease_until = utcnow() + dial_lease(platform)
             attempt = call.dial_attempts
             await session.commit()
         return _ReadyDial(carrier, account, request, attempt, provider)
@@ -227,6 +231,8 @@ class Dialer:
         except CarrierUnavailable as exc:
             if exc.retryable and attempt < MAX_ATTEMPTS:
                 await self._requeue(call_id, retry_delay_secs(attempt, exc.retry_after), exc.message)
+            elif exc.outcome_unknown:
+                await self._unconfirmed(call_id, exc.message)
             else:
                 await self._dial_failed(call_id, exc.message, None)
             return
@@ -297,6 +303,14 @@ class Dialer:
             await session.commit()
         log.info("call %s: dial will be retried in %.1f s (%s)", call_id, delay_secs, reason)
 
+    async def _unconfirmed(self, call_id: str, reason: str) -> None:
+        log.warning("call %s: dial outcome unknown (%s); it will not be dialled again", call_id, reason)
+        async with self.platform.sessions() as session:
+            call = await lock_call(session, call_id)
+            if call is not None and call.dial_state == "dialing":
+                mark_unconfirmed(session, call, reason)
+            await session.commit()
+
     async def _dial_failed(self, call_id: str, reason: str, carrier_words: str | None) -> None:
         log.warning("call %s: dial failed: %s", call_id, reason)
         async with self.platform.sessions() as session:
@@ -321,24 +335,43 @@ class Dialer:
             log.warning("could not hang up call %s: %s", provider_call_id, exc.message)
 
     async def recover_expired_leases(self) -> None:
-        """After a crash: requeue claims never sent; close dials whose outcome is unknown."""
-        now = utcnow()
-        async with self.platform.sessions() as session:
-            await session.execute(
-                update(Call)
-                .where(Call.dial_state == "claimed", Call.dial_lease_until < now)
-                .values(dial_state="queued", dial_lease_until=None)
-            )
-            stuck = await session.scalars(
-                select(Call.id).where(Call.dial_state == "dialing", Call.dial_lease_until < now)
-            )
-            for call_id in list(stuck):
-                call = await lock_call(session, call_id)
-                if call is not None and call.dial_state == "dialing":
-                    self._fail(
-                        session,
-                        call,
-                        "the platform stopped while this call was being dialled; it was not "
-                        "dialled again, to avoid calling twice",
-                    )
-            await session.commit()
+        await recover_expired_leases(self.platform)
+
+
+def dial_lease(platform: Platform) -> timedelta:
+    return timedelta(seconds=platform.settings.carrier_timeout_secs) + DIAL_LEASE_MARGIN
+
+
+def mark_unconfirmed(session, call: Call, reason: str) -> None:  # type: ignore[no-untyped-def]
+    """The dial request may have reached the carrier: never send it again, keep the call open."""
+    call.dial_state = "unconfirmed"
+    call.dial_lease_until = None
+    record_event(
+        session, call, kind="dial_unconfirmed", source="dialer", before=call.status, payload={"reason": reason}
+    )
+
+
+async def recover_expired_leases(platform: Platform) -> None:
+    """After a crash: requeue claims never sent; hand dials whose outcome is unknown to the
+    carrier's callbacks and the reconciler (one the carrier already reported on is dialled)."""
+    now = utcnow()
+    async with platform.sessions() as session:
+        await session.execute(
+            update(Call)
+            .where(Call.dial_state == "claimed", Call.dial_lease_until < now)
+            .values(dial_state="queued", dial_lease_until=None)
+        )
+        stuck = await session.scalars(
+            select(Call.id).where(Call.dial_state == "dialing", Call.dial_lease_until < now)
+        )
+        for call_id in list(stuck):
+            call = await lock_call(session, call_id)
+            if call is None or call.dial_state != "dialing":
+                continue
+            if call.provider_call_id or call.status != "pending":
+                call.dial_state, call.dial_lease_until = "dialed", None
+            else:
+                mark_unconfirmed(
+                    session, call, "the platform stopped while this call was being dialled"
+                )
+        await session.commit()

@@ -38,9 +38,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.domain.errors import CallwrightError, Conflict
-from callwright.services import telephony
+from callwright.services import telephony, webhooks
 from callwright.settings import dev_secret_path
-from callwright.store.models import Partner, TelephonyConnection
+from callwright.store.models import Partner, TelephonyConnection, WebhookEndpoint
 from callwright.store.secretbox import SecretBox, SecretBoxError
 
 
@@ -72,6 +72,14 @@ async def unreadable_connections(*, session: AsyncSession, secretbox: SecretBox)
             telephony.open_secrets(connection, secretbox=secretbox)
         except SecretBoxError as exc:
             problems.append(f"{partner_name}/{connection.provider} ({exc})")
+    endpoints = await session.execute(
+        select(WebhookEndpoint, Partner.name).join(Partner, Partner.id == WebhookEndpoint.partner_id)
+    )
+    for endpoint, partner_name in endpoints:
+        try:
+            webhooks.open_secret(endpoint, secretbox=secretbox)
+        except SecretBoxError as exc:
+            problems.append(f"{partner_name}/webhook {endpoint.label} ({exc})")
     return problems
 
 
@@ -86,7 +94,12 @@ async def rotate_master_key(*, session: AsyncSession, secretbox: SecretBox) -> R
             details=problems,
         )
     resealed, current = await telephony.rotate_secrets(session=session, secretbox=secretbox)
-    return RotationResult(resealed=resealed, already_current=current, key_id=secretbox.current_key_id)
+    hooks_resealed, hooks_current = await webhooks.rotate_sealed_secrets(session=session, secretbox=secretbox)
+    return RotationResult(
+        resealed=resealed + hooks_resealed,
+        already_current=current + hooks_current,
+        key_id=secretbox.current_key_id,
+    )
 
 
 def next_key_path(var_dir: Path) -> Path:

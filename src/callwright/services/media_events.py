@@ -10,6 +10,7 @@ from callwright.domain.agents import render_template
 from callwright.domain.calls import CallEvent, EventKind
 from callwright.platform import Platform
 from callwright.services.call_state import apply_events, lock_call, record_event
+from callwright.services.webhook_outbox import call_changed
 from callwright.store.models import Call, utcnow
 
 if TYPE_CHECKING:
@@ -44,10 +45,12 @@ def agent_script(call: Call, rules: CallRules | None = None) -> AgentScript:
         llm=LlmChoice.from_settings(agent.get("llm")),
         script=AgentScriptConfig.model_validate(script) if script else None,
         stt_provider=(agent.get("stt") or {}).get("provider") or "whisper",
+        stt_language=(agent.get("stt") or {}).get("language") or agent.get("language"),
         end_call_enabled=end_call_enabled,
         end_call_message=rendered("end_call_message"),
         end_call_instructions=instructions,
         rules=rules or CallRules(),
+        detect_voicemail=bool(agent.get("voicemail_detection_enabled")),
     )
 
 
@@ -88,12 +91,16 @@ async def first_agent_audio(*, platform: Platform, call_id: str, at: datetime) -
         await session.commit()
 
 
-async def media_ended(*, platform: Platform, call_id: str, outcome: MediaOutcome) -> None:
+async def media_ended(
+    *, platform: Platform, call_id: str, outcome: MediaOutcome, recording_url: str | None = None
+) -> None:
     async with platform.sessions() as session:
         call = await lock_call(session, call_id)
         if call is None:
             return
         call.media_ended_at = outcome.ended_at
+        if recording_url is not None:
+            call.recording_url = recording_url
         if call.first_agent_audio_at is None and outcome.first_agent_audio_at is not None:
             call.first_agent_audio_at = outcome.first_agent_audio_at
         if outcome.transcript:
@@ -115,4 +122,6 @@ async def media_ended(*, platform: Platform, call_id: str, outcome: MediaOutcome
             before=call.status,
             payload={"end_reason": outcome.end_reason, "intro_spoken": outcome.intro_spoken},
         )
+        # A call that went terminal while its media still ran gets its session.completed now.
+        call_changed(session, call, status_before=call.status)
         await session.commit()

@@ -1,9 +1,13 @@
-"""Voicemail: what happens when the carrier says a machine answered.
+"""Voicemail: what happens when the carrier, or our own second opinion, says a machine answered.
 
-The call is already marked ``disposition: voicemail, answered_by: machine`` by the state machine.
-Where the carrier reports that the greeting has ended with a beep (Twilio's ``machine_end_beep``)
-and the agent has a ``voicemail_message``, the message is spoken first; otherwise the call is hung
-up at once through the carrier's REST API.
+The carrier's verdict: the call is already marked ``disposition: voicemail, answered_by: machine``
+by the state machine. Where the carrier reports that the greeting has ended with a beep (Twilio's
+``machine_end_beep``) and the agent has a ``voicemail_message``, the message is spoken first;
+otherwise the call is hung up at once through the carrier's REST API.
+
+The second opinion (``domain.voicemail``, judged by the call's media session from the greeting's
+words and its beep) is recorded as a call event with its confidence and reason; a confident
+machine verdict marks the call the same way, then the message is left after the beep.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callwright.carriers import get_carrier
 from callwright.domain.agents import render_template
 from callwright.domain.errors import CallwrightError
+from callwright.domain.calls import CallEvent, EventKind
 from callwright.domain.providers import Provider
+from callwright.domain.voicemail import GreetingVerdict, Verdict
 from callwright.platform import Platform
 from callwright.services.call_hangup import hang_up
-from callwright.store.models import Call
+from callwright.services.call_state import apply_events, lock_call
+from callwright.store.models import Call, utcnow
 
 log = logging.getLogger("callwright.voicemail")
 
@@ -38,3 +45,45 @@ async def on_machine_detected(
         await hang_up(platform=platform, session=session, call=call, reason="voicemail")
     except CallwrightError as exc:
         log.warning("call %s: voicemail hang-up failed: %s", call.id, exc.message)
+
+
+async def on_greeting_verdict(*, platform: Platform, call_id: str, verdict: GreetingVerdict) -> None:
+    """Record the second opinion; on a confident machine verdict, leave the message and hang up."""
+    payload = {
+        "answered_by": verdict.answered_by.value,
+        "confidence": verdict.confidence,
+        "reason": verdict.reason,
+        "detector": "greeting",
+    }
+    async with platform.sessions() as session:
+        call = await lock_call(session, call_id)
+        if call is None:
+            return
+        events = []
+        if verdict.is_voicemail:
+            events = [CallEvent(EventKind.MACHINE_DETECTED, at=utcnow())]
+        elif verdict.answered_by is Verdict.HUMAN:
+            events = [CallEvent(EventKind.HUMAN_DETECTED, at=utcnow())]
+        applied = apply_events(
+            session, call, events, source="media", payload=payload, unchanged_kind="greeting_verdict"
+        )
+        if applied:
+            call.answered_by_confidence = verdict.confidence
+            call.answered_by_reason = verdict.reason
+        leave = verdict.is_voicemail and bool(call.agent.get("voicemail_detection_enabled"))
+        message = call.agent.get("voicemail_message")
+        rendered = render_template(message, call.variables or {}) if message else None
+        await session.commit()
+    if not leave:
+        return
+    media = platform.media_sessions.get(call_id)
+    if media is not None:
+        await media.leave_voicemail(rendered)
+    async with platform.sessions() as session:
+        call = await session.get(Call, call_id)
+        if call is None:
+            return
+        try:
+            await hang_up(platform=platform, session=session, call=call, reason="voicemail")
+        except CallwrightError as exc:
+            log.warning("call %s: voicemail hang-up failed: %s", call.id, exc.message)

@@ -80,9 +80,13 @@ def create_sim_app(
         if carrier is None:  # the control API and anything else that is no carrier's
             return await call_next(request)
         fault = state.take_fault(carrier)
-        response = await faulty_answer(fault) if fault else None
-        if response is None:
-            response = await call_next(request)
+        if fault is not None and fault.act_first:
+            real = await call_next(request)
+            response = await faulty_answer(fault) or real
+        else:
+            response = await faulty_answer(fault) if fault else None
+            if response is None:
+                response = await call_next(request)
         state.record_request(
             RequestRecord(request.method, request.url.path, carrier, response.status_code)
         )
@@ -108,7 +112,9 @@ async def faulty_answer(fault: Fault) -> Response | None:
         reason = HTTPStatus(fault.status).phrase
     except ValueError:
         reason = f"HTTP {fault.status}"
+    headers = {} if fault.retry_after_secs is None else {"Retry-After": str(fault.retry_after_secs)}
     return JSONResponse(
         {"error": f"{reason} (fault injected by the Callwright carrier simulator)"},
         status_code=fault.status,
+        headers=headers,
     )

@@ -97,6 +97,10 @@ class SimCall:
     callbacks: list[CallbackRecord] = field(default_factory=list)
     agent_messages: list[AgentMessage] = field(default_factory=list)
     clears: list[ClearRecord] = field(default_factory=list)
+    # Timing, for benchmarks (sim.timing): when the frame holding the end of each caller speech
+    # went out, and when each agent audio message arrived and whether it was audible.
+    caller_speech_sent_at: list[float] = field(default_factory=list)
+    agent_audio_arrivals: list[tuple[float, bool]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # protocol breaches and oddities seen
     media_violations: list[str] = field(default_factory=list)  # Exotel chunk-size rule breaches
     playout: Playout = field(default_factory=Playout)
@@ -119,6 +123,7 @@ class SimCall:
     machine_result: str | None = None  # the AMD verdict sent, in the carrier's words
     ended: threading.Event = field(default_factory=threading.Event)
     far_end: Any = field(default=None, repr=False)  # the carrier's far end that played the call
+    media_stream: Any = field(default=None, repr=False)  # its media WebSocket, once opened
 
     def now(self) -> float:
         return time.monotonic() - self.t0

@@ -18,6 +18,7 @@ from callwright.sim.calls import SimCall
 from callwright.sim.dialing import SwitchboardDep
 from callwright.sim.scenarios import Scenario, ScenarioBook
 from callwright.sim.state import AnySimAccount, Fault, SimState
+from callwright.sim.timing import call_timing
 
 router = APIRouter()
 
@@ -34,7 +35,7 @@ async def add_account(account: AnySimAccount, state: SimStateDep) -> dict[str, A
 
 @router.post("/faults", status_code=201)
 async def inject_fault(body: FaultRequest, state: SimStateDep) -> dict[str, Any]:
-    fault = Fault(status=body.status, delay_secs=body.delay_secs, count=body.count)
+    fault = Fault.model_validate(body.model_dump(exclude={"provider"}))
     state.inject_fault(body.provider, fault)
     return body.model_dump()
 
@@ -113,6 +114,13 @@ async def list_calls(
         if (carrier is None or call.carrier == carrier)
         and (wanted is None or ScenarioBook.key(call.to) == wanted)
     ]
+
+
+@router.get("/timings")
+async def list_timings(state: SimStateDep, ended_only: bool = True) -> list[dict[str, Any]]:
+    """Each call's media timing as the carrier saw it (see ``sim.timing``), for benchmarks."""
+    calls = [call for call in state.calls.all() if call.ended.is_set() or not ended_only]
+    return await asyncio.to_thread(lambda: [call_timing(call) for call in calls])
 
 
 @router.delete("/calls", status_code=204)

@@ -73,9 +73,19 @@ class CarrierSimulator:
         status: int | None = None,
         count: int | None = 1,
         delay_secs: float = 0.0,
+        act_first: bool = False,
+        retry_after_secs: int | None = None,
     ) -> None:
-        """Delay and/or answer ``status`` to the provider's next ``count`` requests (None: all)."""
-        fault = Fault(status=status, count=count, delay_secs=delay_secs)
+        """Delay and/or answer ``status`` to the provider's next ``count`` requests (None: all).
+
+        ``act_first``: the carrier acts on the request, then answers late (see ``Fault``)."""
+        fault = Fault(
+            status=status,
+            count=count,
+            delay_secs=delay_secs,
+            act_first=act_first,
+            retry_after_secs=retry_after_secs,
+        )
         self.state.inject_fault(Provider(provider), fault)
 
     def clear_faults(self) -> None:
@@ -164,6 +174,22 @@ class CarrierSimulator:
         if self._switchboard is None:
             return False
         return self._switchboard.caller_hangs_up_threadsafe(self.call(call_id).call_id)
+
+    def drop_media(self, call_id: str) -> bool:
+        """Cut the call's media connection (no close frame, no stop); False if it has none."""
+        return self._on_stream(call_id, "drop")
+
+    def stall_media(self, call_id: str) -> bool:
+        """Silence the call's media stream without closing it; False if it has none."""
+        return self._on_stream(call_id, "stall")
+
+    def _on_stream(self, call_id: str, action: str) -> bool:
+        stream = self.call(call_id).media_stream
+        loop = self._switchboard.loop if self._switchboard is not None else None
+        if stream is None or loop is None:
+            return False
+        loop.call_soon_threadsafe(getattr(stream, action))
+        return True
 
     def live_calls(self) -> int:
         return self._switchboard.live_count() if self._switchboard is not None else 0

@@ -124,7 +124,10 @@ class Fault(BaseModel):
     """How to misbehave: wait ``delay_secs``, then answer ``status`` (or the real answer if unset).
 
     It applies to the provider's next ``count`` requests, or to all of them until cleared when
-    ``count`` is None.
+    ``count`` is None. With ``act_first`` the carrier acts on the request at once (places the
+    call, hangs up…) and only its answer is late or replaced by ``status``: what a client that
+    timed out cannot tell from a request that never arrived. ``retry_after_secs`` adds a
+    ``Retry-After`` header to a ``status`` answer.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -132,6 +135,8 @@ class Fault(BaseModel):
     status: int | None = Field(default=None, ge=400, le=599)
     delay_secs: float = Field(default=0.0, ge=0.0, le=600.0)
     count: int | None = Field(default=1, ge=1)
+    act_first: bool = False
+    retry_after_secs: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _does_something(self) -> Fault:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     DateTime,
     ForeignKey,
     Index,
@@ -18,7 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -156,6 +157,9 @@ class Call(Timestamped, Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     disposition: Mapped[str | None] = mapped_column(String(32), default=None)
     answered_by: Mapped[str | None] = mapped_column(String(16), default=None)
+    # The voicemail second opinion's confidence and reason, when it decided answered_by.
+    answered_by_confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    answered_by_reason: Mapped[str | None] = mapped_column(Text, default=None)
     provider_call_id: Mapped[str | None] = mapped_column(String(128), default=None)
     end_reason: Mapped[str | None] = mapped_column(Text, default=None)
     hangup_cause: Mapped[str | None] = mapped_column(Text, default=None)
@@ -177,6 +181,8 @@ class Call(Timestamped, Base):
     transcript: Mapped[list[Any]] = mapped_column(default=list)
     latency: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     recording_url: Mapped[str | None] = mapped_column(Text, default=None)
+    # When the call's ``session.completed`` webhook event was written (once per call).
+    session_completed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class CallEventRow(Base):
@@ -194,3 +200,76 @@ class CallEventRow(Base):
     status_after: Mapped[str | None] = mapped_column(String(16), default=None)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEndpoint(Timestamped, Base):
+    """A partner's webhook receiver. The signing secret is sealed; it is shown once, at creation."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (UniqueConstraint("partner_id", "label"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(31))
+    url: Mapped[str] = mapped_column(Text)
+    sealed_secret: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_delivery_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_delivery_status: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
+class WebhookEvent(Base):
+    """One event for a partner, written in the transaction of the change that caused it; ``id`` is
+    the stable event id receivers dedupe on (``X-Webhook-Id``)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_partner_created", "partner_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32))
+    call_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Timestamped, Base):
+    """One event to one endpoint: the outbox row the sender claims with a lease and retries."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(String(36))
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | dead
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Held by the sender while a request is in flight; a crash leaves it to expire, then it is retried.
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    lease_token: Mapped[str | None] = mapped_column(String(36), default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set when this delivery was queued by a partner's redeliver request: the delivery it repeats.
+    redelivery_of: Mapped[str | None] = mapped_column(String(36), default=None)
+    # Never loaded through; it makes a flush insert the event before its deliveries.
+    event: Mapped[WebhookEvent] = relationship(lazy="raise", passive_deletes=True)
+
+
+class WebhookAttempt(Base):
+    """One HTTP request of a delivery, written when it is claimed and completed with its outcome."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (UniqueConstraint("delivery_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    latency_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -2,13 +2,15 @@
 
 Offline Piper voices ship as Python packages that carry the ONNX model and its JSON config; a voice
 is listed only when its package is installed and its model file is present. Language and sample
-rate come from the model's own config, not from a table.
+rate come from the model's own config, not from a table. Cloud engines add their voices with
+``set_engine_voices`` once the operator's key enables them (``voice.engines.cloud``).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -87,9 +89,28 @@ def _load_piper_voice(spec: _PackagedPiperVoice) -> Voice | None:
 
 
 @lru_cache(maxsize=1)
-def installed_voices() -> tuple[Voice, ...]:
+def _packaged_voices() -> tuple[Voice, ...]:
     voices = (_load_piper_voice(spec) for spec in _PACKAGED_PIPER_VOICES)
     return tuple(v for v in voices if v is not None)
+
+
+# Voices of engines enabled at run time (a cloud engine whose operator key is set), by engine.
+_engine_voices: dict[str, tuple[Voice, ...]] = {}
+
+
+def set_engine_voices(engine: str, voices: Iterable[Voice]) -> None:
+    """List ``engine``'s voices after the packaged ones; an empty ``voices`` withdraws them."""
+    listed = tuple(voices)
+    if listed:
+        _engine_voices[engine] = listed
+    else:
+        _engine_voices.pop(engine, None)
+
+
+def installed_voices() -> tuple[Voice, ...]:
+    """The packaged voices first (the default voice is the first one), then enabled engines'."""
+    extra = tuple(v for voices in _engine_voices.values() for v in voices)
+    return _packaged_voices() + extra
 
 
 def find_voice(voice_id: str) -> Voice | None:

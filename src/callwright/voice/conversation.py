@@ -11,7 +11,7 @@ turn's. Times for latency are ``time.monotonic()`` seconds; turn timestamps are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -64,6 +64,11 @@ class ConversationLog:
         if content.strip():
             turn = Turn("bot", content.strip(), iso_utc(at), latency_ms, interrupted, breakdown)
             self.turns.append(turn)
+
+    def mark_interrupted(self, index: int) -> None:
+        """The caller spoke over turn ``index`` (a bot line) before it was all sent."""
+        if 0 <= index < len(self.turns) and self.turns[index].role == "bot":
+            self.turns[index] = replace(self.turns[index], interrupted=True)
 
     def caller_stopped_speaking(self, at: float, *, speech_ended_at: float | None = None) -> None:
         """VAD's stop event at ``at``; the caller's voice ended at ``speech_ended_at``."""

@@ -19,7 +19,7 @@ from itertools import count
 from typing import Any
 
 from fastapi import WebSocket
-from pipecat.frames.frames import Frame, TTSSpeakFrame, TTSStoppedFrame
+from pipecat.frames.frames import Frame, InterruptionFrame, TTSSpeakFrame, TTSStoppedFrame
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
@@ -31,6 +31,7 @@ from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketState
 
 from callwright.voice.call_rules import MAX_DURATION, CallRules, CallTimers
+from callwright.domain.voicemail import GreetingVerdict
 from callwright.voice.conversation import ConversationLog
 from callwright.voice.end_call import offer_end_call, supports_tools
 from callwright.voice.engines import (
@@ -45,8 +46,11 @@ from callwright.voice.engines import (
 from callwright.voice.engines.llm_scripted import AgentScriptConfig, ScriptedAnswer, ScriptedLLM
 from callwright.voice.pipeline import CARRIER_SAMPLE_RATE, build_call_pipeline, out_frame_10ms_chunks
 from callwright.voice.milestones import watch_milestones
+from callwright.voice.recorder import CallRecorder
+from callwright.voice.socket_watch import disconnect_reason
 from callwright.voice.stream_watch import WatchedSerializer
 from callwright.voice.vad import silero_vad
+from callwright.voice.voicemail_watch import VoicemailWatch
 
 log = logging.getLogger("callwright.voice")
 
@@ -79,10 +83,12 @@ class AgentScript:
     llm: LlmChoice | None = None  # the agent's own choice; None: the operator's defaults
     script: AgentScriptConfig | None = None  # a scripted brain instead of a model
     stt_provider: str = "whisper"
+    stt_language: str | None = None  # the agent's stt.language, else its language
     end_call_enabled: bool = False  # a model may hang up through the end_call tool
     end_call_message: str | None = None  # said before the agent hangs up, and at the cap
     end_call_instructions: str | None = None  # when to end the call (also in the prompt)
     rules: CallRules = field(default_factory=CallRules)
+    detect_voicemail: bool = False  # judge the far end's first seconds: mailbox or person?
 
     @property
     def closing_line(self) -> str:
@@ -120,9 +126,12 @@ class CallMediaSession:
         audio_out_packet_bytes: int | None = None,  # Exotel: 3200 (multiples of 320 B, ≥ 3200 B)
         on_first_agent_audio: Callable[[datetime], Awaitable[None]] | None = None,
         llm_defaults: LlmDefaults | None = None,
+        on_greeting_verdict: Callable[[GreetingVerdict], Awaitable[None]] | None = None,
+        recorder: CallRecorder | None = None,  # records both sides; the caller finishes it
     ) -> None:
         out_frame_10ms_chunks(audio_out_packet_bytes)  # refuse a bad packet size here, not mid-call
         self._websocket = websocket
+        self._recorder = recorder
         self._serializer = serializer
         self._script = script
         self._audio_out_packet_bytes = audio_out_packet_bytes
@@ -137,10 +146,13 @@ class CallMediaSession:
         self._finished = asyncio.Event()
         self._first_agent_audio_at: datetime | None = None
         self._intro_spoken = False
+        self._intro_cut = False  # the caller spoke over the intro before it was all sent
         self._callback_tasks: set[asyncio.Task[None]] = set()
         self._worker: PipelineWorker | None = None
         self._watch: WatchedSerializer | None = None
         self._timers: CallTimers | None = None
+        self._on_greeting_verdict = on_greeting_verdict
+        self.voicemail_watch: VoicemailWatch | None = None
 
     async def run(self) -> MediaOutcome:
         """Run the call's media until the stream ends; never raises for a normal hang-up."""
@@ -230,6 +242,18 @@ class CallMediaSession:
             await self.say(closing)
         await self.end(ENDED_BY_AGENT)
 
+    async def leave_voicemail(self, message: str | None) -> None:
+        """A mailbox answered: stop the agent, wait for the beep, say ``message``, end the call."""
+        if self._worker is not None and not self._end_requested.is_set():
+            await self._worker.queue_frame(InterruptionFrame())
+        if message and self.voicemail_watch is not None:
+            await self.voicemail_watch.wait_for_beep()
+        await self.speak_then_end(message or "", reason="voicemail")
+
+    async def _greeting_judged(self, verdict: GreetingVerdict) -> None:
+        if self._on_greeting_verdict is not None:
+            await self._on_greeting_verdict(verdict)
+
     def _agent_ends_call(self, *, closing: str | None = None) -> None:
         # Not awaited by the caller: the wait would hold up the LLM processor for the whole reply.
         task = asyncio.create_task(self._end_after_reply(time.monotonic(), closing=closing))
@@ -256,7 +280,7 @@ class CallMediaSession:
                 self._script.stt_provider,
             )
             stt_engine = STT_ENGINES["whisper"]
-        stt = await stt_engine.create_stt()
+        stt = await stt_engine.create_stt(language=self._script.stt_language)
         llm = self._create_llm()
         context = LLMContext(self._initial_messages(intro))
         conversation = self.conversation
@@ -272,11 +296,16 @@ class CallMediaSession:
                 instructions=self._script.end_call_instructions,
                 on_end_call=_model_ends_call,
             )
+        watch = None
+        if self._script.detect_voicemail:
+            watch = self.voicemail_watch = VoicemailWatch(self._greeting_judged)
         serializer = WatchedSerializer(
             self._serializer,
             on_stop=lambda: self._request_end(CALLER_HUNG_UP),
             on_first_audio=self._agent_audio_started,
             on_reply_audio=conversation.reply_audio_started,
+            on_caller_audio=watch.caller_audio if watch is not None else None,
+            recorder=self._recorder,
         )
         vad = silero_vad().new_analyzer()
         timers = self._timers = CallTimers(
@@ -290,10 +319,26 @@ class CallMediaSession:
             last_agent_audio_at=lambda: serializer.last_audio_at,
         )
 
+        caller_speaking = False
+
+        def _caller_started(at: float) -> None:
+            nonlocal caller_speaking
+            caller_speaking = True
+            timers.caller_started_speaking(at)
+            if intro and not self._intro_spoken and not self._intro_cut:
+                # Barge-in on the greeting: the caller did not hear all of it.
+                self._intro_cut = True
+                conversation.mark_interrupted(0)
+
         def _caller_stopped(at: float) -> None:
+            nonlocal caller_speaking
+            caller_speaking = False
             # VAD reports the stop ``stop_secs`` after the last voiced audio.
             conversation.caller_stopped_speaking(at, speech_ended_at=at - vad.params.stop_secs)
             timers.caller_stopped_speaking(at)
+
+        if hasattr(stt, "caller_speaking"):  # Whisper holds a segment's text while they go on
+            stt.caller_speaking = lambda: caller_speaking
 
         call = build_call_pipeline(
             self._websocket,
@@ -303,7 +348,7 @@ class CallMediaSession:
             stt=stt,
             llm=llm,
             context=context,
-            on_speech_started=timers.caller_started_speaking,
+            on_speech_started=_caller_started,
             on_speech_stopped=_caller_stopped,
             audio_out_packet_bytes=self._audio_out_packet_bytes,
         )
@@ -315,6 +360,8 @@ class CallMediaSession:
         ) -> None:
             conversation.user_said(message.content or "")
             serializer.expect_reply()
+            if watch is not None:
+                watch.caller_said(message.content or "")
 
         @call.assistant.event_handler("on_assistant_turn_stopped")
         async def _agent_said(_assistant: object, message: AssistantTurnStoppedMessage) -> None:
@@ -328,7 +375,8 @@ class CallMediaSession:
 
         @call.transport.event_handler("on_client_disconnected")
         async def _caller_closed_socket(_transport: object, _websocket: WebSocket) -> None:
-            self._request_end(CALLER_HUNG_UP)
+            # A close frame is the caller's hang-up; a cut or silent connection is a lost stream.
+            self._request_end(disconnect_reason(self._websocket))
 
         worker = PipelineWorker(
             call.pipeline,
@@ -348,7 +396,7 @@ class CallMediaSession:
         @worker.event_handler("on_frame_reached_downstream")
         async def _speech_handed_over(_worker: PipelineWorker, _frame: Frame) -> None:
             # The intro is the first line spoken; once the caller has spoken, lines are replies.
-            if not any(turn.role == "user" for turn in conversation.turns):
+            if not self._intro_cut and not any(turn.role == "user" for turn in conversation.turns):
                 self._intro_spoken = True
 
         if intro:

@@ -7,6 +7,9 @@ for the carrier (the transport sends it right after), and, once ``expect_reply()
 first audible frame of each later reply. It adds little to the per-frame path: the stop check runs
 only on messages the carrier serializer did not turn into a frame, and the silence check only while
 armed (until the first audible frame after the start of the call or ``expect_reply()``).
+
+With a ``recorder`` (the agent records calls), it also hands the recorder each caller frame read,
+each agent frame sent and each clear; without one, recording costs one ``is None`` check a frame.
 """
 
 from __future__ import annotations
@@ -17,9 +20,17 @@ import time
 from collections.abc import Callable
 
 from pipecat.audio.utils import is_silence
-from pipecat.frames.frames import AudioRawFrame, Frame
+from pipecat.frames.frames import (
+    AudioRawFrame,
+    Frame,
+    InputAudioRawFrame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
+)
 from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.serializers.base_serializer import FrameSerializer
+
+from callwright.voice.recorder import CallRecorder
 
 log = logging.getLogger("callwright.voice")
 
@@ -32,12 +43,17 @@ class WatchedSerializer(FrameSerializer):
         on_stop: Callable[[], None],
         on_first_audio: Callable[[], None],
         on_reply_audio: Callable[[float], None] | None = None,
+        on_caller_audio: Callable[[bytes], bool] | None = None,
+        recorder: CallRecorder | None = None,
     ) -> None:
         super().__init__(name=f"Watched{carrier.name}")
         self.carrier = carrier
         self._on_stop = on_stop
         self._on_first_audio = on_first_audio
         self._on_reply_audio = on_reply_audio
+        self._recorder = recorder
+        # Sees the caller's PCM16 until it returns False (then the per-frame path drops it).
+        self._on_caller_audio = on_caller_audio
         self._audio_sent = False
         self._awaiting_audio = True  # armed: report the next audible frame
         self.last_audio_at: float | None = None  # time.monotonic() of the latest audio sent
@@ -47,6 +63,8 @@ class WatchedSerializer(FrameSerializer):
 
     async def serialize(self, frame: Frame) -> str | bytes | None:
         payload = await self.carrier.serialize(frame)
+        if self._recorder is not None:
+            self._record_sent(self._recorder, frame, payload)
         if payload and isinstance(frame, AudioRawFrame):
             self.last_audio_at = time.monotonic()
         if (
@@ -77,7 +95,24 @@ class WatchedSerializer(FrameSerializer):
             return None
         if frame is None and _is_stop_message(data):
             self._on_stop()
+        elif self._on_caller_audio is not None and isinstance(frame, AudioRawFrame):
+            if not self._on_caller_audio(frame.audio):
+                self._on_caller_audio = None
+        if self._recorder is not None and isinstance(frame, InputAudioRawFrame):
+            self._record_heard(self._recorder, frame)
         return frame
+
+    def _record_sent(self, recorder: CallRecorder, frame: Frame, payload: str | bytes | None) -> None:
+        if isinstance(frame, InterruptionFrame):
+            if payload:  # the carrier was told to drop what it had queued
+                recorder.agent_cleared()
+        elif payload and isinstance(frame, OutputAudioRawFrame):
+            if frame.sample_rate == recorder.sample_rate and frame.num_channels == 1:
+                recorder.agent_audio(frame.audio)
+
+    def _record_heard(self, recorder: CallRecorder, frame: InputAudioRawFrame) -> None:
+        if frame.sample_rate == recorder.sample_rate and frame.num_channels == 1:
+            recorder.caller_audio(frame.audio)
 
 
 def _is_stop_message(data: str | bytes) -> bool:

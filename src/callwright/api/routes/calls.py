@@ -11,7 +11,10 @@ from callwright.api.envelope import error_responses, ok, ok_list
 from callwright.api.schemas.calls import CallStartBody, call_public, call_started
 from callwright.domain.calls import CallStatus
 from callwright.services import calls as call_service
+from callwright.platform import Platform
 from callwright.services.call_hangup import hang_up
+from callwright.services.recordings import signed_recording_url
+from callwright.store.models import Call
 
 router = APIRouter(tags=["calls"])
 
@@ -108,6 +111,7 @@ async def start_call(
 async def list_calls(
     partner: CurrentPartner,
     session: SessionDep,
+    platform: PlatformDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     status: CallStatus | None = None,
@@ -115,7 +119,9 @@ async def list_calls(
     calls, total = await call_service.list_calls(
         session=session, partner=partner, limit=limit, offset=offset, status=status
     )
-    return ok_list([call_public(c) for c in calls], limit=limit, offset=offset, total=total)
+    return ok_list(
+        [_public(c, platform) for c in calls], limit=limit, offset=offset, total=total
+    )
 
 
 @router.get(
@@ -153,8 +159,11 @@ async def get_concurrency(partner: CurrentPartner, session: SessionDep) -> dict[
     responses={200: {"content": {"application/json": {"example": {"success": True, "data": _CALL_EXAMPLE}}}}}
     | error_responses(401, 404),
 )
-async def get_call(partner: CurrentPartner, session: SessionDep, call_id: str) -> dict[str, Any]:
-    return ok(call_public(await call_service.get_call(session=session, partner=partner, call_id=call_id)))
+async def get_call(
+    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: str
+) -> dict[str, Any]:
+    call = await call_service.get_call(session=session, partner=partner, call_id=call_id)
+    return ok(_public(call, platform))
 
 
 @router.post(
@@ -173,4 +182,10 @@ async def end_call(
     if needs_hangup:
         await hang_up(platform=platform, session=session, call=call)
         call = await call_service.get_call(session=session, partner=partner, call_id=call_id)
-    return ok(call_public(call))
+    return ok(_public(call, platform))
+
+
+def _public(call: Call, platform: Platform) -> dict[str, Any]:
+    # A stored recording URL expires (7 days by default): show a freshly signed one on every read.
+    fresh = signed_recording_url(platform=platform, call_id=call.id)[0] if call.recording_url else None
+    return call_public(call, recording_url=fresh)

@@ -25,6 +25,7 @@ _CONFIG_EXAMPLE = {
         "allowed_languages": ["en"],
         "allowed_voices": ["piper-joe-us"],
         "concurrency": {"limit": 10, "active": 0},
+        "webhook": {"configured": False, "url": None},
         "webhooks": [],
         "telephony": {
             "twilio": {"configured": False, "account_sid": None, "from_number": None},

@@ -20,9 +20,11 @@ from callwright.domain.call_tokens import TokenPurpose, verify_call_token
 from callwright.domain.calls import CallStatus
 from callwright.domain.providers import parse_provider
 from callwright.platform import Platform
-from callwright.services import media_events, voice_config
+from callwright.domain.voicemail import GreetingVerdict
+from callwright.services import call_hangup, media_events, recordings, voice_config, voicemail
 from callwright.services.carrier_accounts import account_for_call
 from callwright.store.models import Call
+from callwright.voice.socket_watch import MEDIA_STREAM_LOST, WatchedSocket
 
 log = logging.getLogger("callwright.media")
 router = APIRouter()
@@ -74,24 +76,41 @@ async def media_stream(websocket: WebSocket, provider: str, call_id: str) -> Non
         log.warning("media socket for call %s refused: no start or bad token", call_id)
         await websocket.close(code=POLICY_VIOLATION)
         return
+    # The carrier streams the caller's audio from its start message on: the recording's clock
+    # starts now.
+    recorder = recordings.recorder_for(platform=platform, call=call)
 
     from callwright.voice.session import CallMediaSession  # heavy (Pipecat): load on first call
 
     async def first_audio(at: datetime) -> None:
         await media_events.first_agent_audio(platform=platform, call_id=call_id, at=at)
 
+    async def greeting_verdict(verdict: GreetingVerdict) -> None:
+        await voicemail.on_greeting_verdict(platform=platform, call_id=call_id, verdict=verdict)
+
     media = CallMediaSession(
-        websocket,
+        WatchedSocket(websocket, idle_timeout_secs=platform.settings.media_idle_timeout_secs),
         serializer=carrier.media_serializer(start, account),
         script=media_events.agent_script(call, voice_config.call_rules(platform.settings)),
         audio_out_packet_bytes=carrier.media_packet_bytes,
         on_first_agent_audio=first_audio,
         llm_defaults=voice_config.llm_defaults(platform.settings),
+        on_greeting_verdict=greeting_verdict,
+        recorder=recorder,
     )
     platform.media_sessions[call_id] = media
     await media_events.media_started(platform=platform, call_id=call_id, start=start)
     try:
         outcome = await media.run()
+        # Kept before the outcome is stored, so the session.completed webhook carries its URL.
+        recording_url = await recordings.save_recording(platform=platform, call=call, recorder=recorder)
     finally:
         platform.media_sessions.pop(call_id, None)
-    await media_events.media_ended(platform=platform, call_id=call_id, outcome=outcome)
+        if recorder is not None:
+            recorder.discard()  # a no-op once saved
+    await media_events.media_ended(
+        platform=platform, call_id=call_id, outcome=outcome, recording_url=recording_url
+    )
+    if outcome.end_reason == MEDIA_STREAM_LOST:
+        # The carrier may still hold the caller on a line we no longer hear or speak on.
+        await call_hangup.hang_up_quietly(platform=platform, call_id=call_id)

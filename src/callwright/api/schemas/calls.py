@@ -39,7 +39,9 @@ def call_started(call: Call) -> dict[str, Any]:
     }
 
 
-def call_public(call: Call) -> dict[str, Any]:
+def call_public(call: Call, *, recording_url: str | None = None) -> dict[str, Any]:
+    """The call as the API shows it; ``recording_url``: a freshly signed one to show instead of
+    the stored URL (which expires)."""
     return {
         "call_id": call.id,
         "session_id": call.session_id,
@@ -52,6 +54,9 @@ def call_public(call: Call) -> dict[str, Any]:
         "status": call.status,
         "disposition": call.disposition,
         "answered_by": call.answered_by,
+        # Set when our own voicemail check (greeting words, beep) decided answered_by.
+        "answered_by_confidence": call.answered_by_confidence,
+        "answered_by_reason": call.answered_by_reason,
         "end_reason": call.end_reason,
         "hangup_cause": call.hangup_cause,
         "provider_call_id": call.provider_call_id,
@@ -61,7 +66,7 @@ def call_public(call: Call) -> dict[str, Any]:
         "duration_seconds": call.duration_seconds,
         "transcript": list(call.transcript or []),
         "latency": call.latency,
-        "recording_url": call.recording_url,
+        "recording_url": recording_url or call.recording_url,
         "variables": dict(call.variables or {}),
         "created_at": _iso(call.created_at),
         "updated_at": _iso(call.updated_at),

@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.protocol import State
 
-from callwright.sim.audio import AudioFormat, Pcm
+from callwright.sim.audio import SPEECH_RMS, AudioFormat, Pcm, rms
 from callwright.sim.calls import AgentMessage, ClearRecord, EndReason
 from callwright.sim.playout import Cleared
 
@@ -58,6 +58,7 @@ class MediaStream(ABC):
         self.sequence = 0
         self.ws: ClientConnection | None = None
         self.agent_stopped = False
+        self.stalled = False  # the network went quiet: nothing more is sent, the socket stays
 
     def next_sequence(self) -> int:
         self.sequence += 1
@@ -102,7 +103,9 @@ class MediaStream(ABC):
 
     def play(self, audio: bytes, fmt: AudioFormat | None = None) -> None:
         pcm: Pcm = (fmt or self.fmt).decode(audio)
-        self.call.playout.play(pcm, self.call.now())
+        now = self.call.now()
+        self.call.playout.play(pcm, now)
+        self.call.agent_audio_arrivals.append((now, rms(pcm) > SPEECH_RMS))
 
     def mark(self, name: str) -> None:
         self.call.playout.mark(name, self.call.now())
@@ -114,6 +117,19 @@ class MediaStream(ABC):
         after = None if onset is None else now - onset
         self.call.clears.append(ClearRecord(now, cleared.dropped_secs, onset, after))
         return cleared
+
+    # --- network faults (called on the simulator's loop) -------------------------------------
+
+    def drop(self) -> None:
+        """The connection breaks: the TCP connection is cut with no close frame and no stop."""
+        if self.ws is not None and self.ws.transport is not None:
+            self.call.notes.append("media connection dropped (simulated network fault)")
+            self.ws.transport.abort()
+
+    def stall(self) -> None:
+        """The network goes silent: no more frames leave, the socket is never closed by us."""
+        self.call.notes.append("media stream stalled (simulated network fault)")
+        self.stalled = True
 
     # --- running the stream ------------------------------------------------------------------
 
@@ -133,6 +149,7 @@ class MediaStream(ABC):
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             self.call.notes.append(f"media WebSocket {self.url} did not open: {exc!r}")
             return StreamEnd.NOT_OPENED
+        self.call.media_stream = self
         try:
             for message in self.opening():
                 await self.send(message)
@@ -175,16 +192,26 @@ class MediaStream(ABC):
         start = call.now()
         index = math.ceil((start - origin) / frame_secs - 1e-6)  # the script frame to send next
         call.caller_streamed_from = index * frame_secs
+        # The script frames holding the last sample of each caller speech.
+        speech_ends = {
+            math.ceil(speech.ends_at / frame_secs - 1e-6) - 1
+            for speech in (track.speech if track is not None else ())
+        }
         presses = [press for press in call.scenario.dtmf if origin + press.at_secs >= start]
         presses.sort(key=lambda press: press.at_secs)
         sent = 0
         tick = math.ceil((start - origin) / TICK_SECS - 1e-6)  # ticks fall on frame boundaries
         try:
             while not self.far_end.ending.is_set():
+                if self.stalled:  # nothing leaves any more; the call ends some other way
+                    await asyncio.sleep(TICK_SECS)
+                    continue
                 now = call.now()
                 while origin + (index + 1) * frame_secs <= now + WAKE_SLACK_SECS:
                     payload = frames[index] if index < len(frames) else quiet
                     await self.send(self.media(payload, sent + 1, int(sent * self.fmt.frame_ms)))
+                    if index in speech_ends:
+                        call.caller_speech_sent_at.append(call.now())
                     index += 1
                     sent += 1
                 while presses and origin + presses[0].at_secs <= now:

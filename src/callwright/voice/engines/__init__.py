@@ -80,8 +80,9 @@ class STTEngine(Protocol):
     async def load(self) -> None:
         """Load the model into this process (once; later calls return at once)."""
 
-    async def create_stt(self) -> STTService:
-        """An STT service for one call, transcribing with the loaded model."""
+    async def create_stt(self, *, language: str | None = None) -> STTService:
+        """An STT service for one call, transcribing with the loaded model; ``language`` is the
+        agent's (an engine that knows one language ignores it)."""
 
 
 STT_ENGINES: dict[str, STTEngine] = {"whisper": WhisperEngine()}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import Callable, AsyncGenerator, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -184,6 +184,13 @@ class WhisperSTT(SegmentedSTTService):
     ``SegmentedSTTService`` buffers the caller's audio between ``VADUserStartedSpeakingFrame``
     and ``VADUserStoppedSpeakingFrame`` and hands the turn (padded with 0.5 s of silence) to
     ``run_stt``; each turn with words yields one ``TranscriptionFrame``, a silent one nothing.
+
+    A caller who pauses briefly ("Yes, … nine works") is cut into two segments by VAD. Whisper
+    takes a few hundred ms on the first; if the caller is already speaking again when it is done,
+    its text is held back and sent with the next segment's. Sent at once, it would arrive while
+    the VAD start that followed is still queued behind the transcription, and the turn strategy
+    would end the turn on the first half (and the second half would open the next turn).
+    ``caller_speaking`` tells it, in real time, whether the VAD upstream hears the caller.
     """
 
     def __init__(self, *, shared: SharedWhisperModel | None = None, **kwargs: Any) -> None:
@@ -193,6 +200,8 @@ class WhisperSTT(SegmentedSTTService):
             settings=STTSettings(model=MODEL_NAME, language=Language.EN), **kwargs
         )
         self.shared = shared or whisper_model()
+        self.caller_speaking: Callable[[], bool] = lambda: False
+        self._held: list[str] = []
 
     @property
     def wants_wav_segments(self) -> bool:
@@ -214,10 +223,13 @@ class WhisperSTT(SegmentedSTTService):
             return
         finally:
             await self.stop_processing_metrics()
-        if transcript.text:
-            yield TranscriptionFrame(
-                transcript.text, self._user_id, time_now_iso8601(), Language.EN
-            )
+        if transcript.text and self.caller_speaking():
+            self._held.append(transcript.text)
+            return
+        text = " ".join([*self._held, transcript.text]).strip()
+        self._held.clear()
+        if text:
+            yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), Language.EN)
 
 
 class WhisperEngine:
@@ -233,6 +245,7 @@ class WhisperEngine:
     async def load(self) -> None:
         await self.shared.load()
 
-    async def create_stt(self) -> WhisperSTT:
+    async def create_stt(self, *, language: str | None = None) -> WhisperSTT:
+        # tiny.en is English-only: the language is not a choice it has.
         await self.shared.load()
         return WhisperSTT(shared=self.shared)

@@ -1,0 +1,35 @@
+"""Boundary models for webhook endpoints. The label and URL rules live in the domain and services."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from callwright.domain.webhook_urls import MAX_URL_LENGTH
+
+
+class WebhookCreateBody(BaseModel):
+    """``POST /config/webhooks``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    label: str = Field(max_length=64, description="1-31 of a-z, 0-9 and '-', unique per partner")
+    url: str = Field(max_length=MAX_URL_LENGTH, description="https URL of the receiver")
+
+
+class LegacyWebhookBody(BaseModel):
+    """``PUT /config/webhook``: Vocobase's ``webhook_url``; ``url`` is accepted too."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    webhook_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
+    url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> LegacyWebhookBody:
+        if (self.webhook_url is None) == (self.url is None):
+            raise ValueError("send webhook_url (or url), exactly one of them")
+        return self
+
+    @property
+    def target(self) -> str:
+        return self.webhook_url or self.url or ""

@@ -1,0 +1,132 @@
+"""Which calls the platform has lost track of, and how each is closed. Pure rules.
+
+A call is *silent* when nothing has touched it (carrier callback, media event, media heartbeat)
+for ``silent_secs``. A silent, non-terminal call that the dialer has handed over (``dialed``, or
+``unconfirmed``: the dial request's outcome is unknown) needs the reconciler:
+
+- with a carrier call id and a carrier that has a call-status API: ask the carrier;
+- ``unconfirmed`` with no carrier call id and no word from the carrier: close it as never placed
+  (it is never dialled again, so a dial is at most once);
+- otherwise (no status API, or no id to ask with): close it once it must be over — the carrier's
+  own time limit for an answered call, or ``silent_secs`` for one never answered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from callwright.domain.calls import CallEvent, CallState, CallStatus, EventKind, apply_event
+
+# An answered call we cannot ask about, with no time limit of its own, is closed after this long
+# without a word (Exotel's own cap on a call is 4 h).
+UNASKABLE_CALL_MAX_SECS = 4 * 3600
+# The dialer sets the carrier's time limit this much above the agent's maximum duration.
+CARRIER_TIME_LIMIT_MARGIN_SECS = 30
+
+MEDIA_LOST = "media stream lost: the server carrying the call stopped before the call ended"
+NEVER_CONFIRMED = (
+    "the carrier never confirmed the dial request (no answer to it, and no callback since); "
+    "it was not dialled again, to avoid calling twice"
+)
+
+
+class Attention(StrEnum):
+    ASK_CARRIER = "ask_carrier"
+    NEVER_CONFIRMED = "never_confirmed"
+    CANNOT_ASK = "cannot_ask"
+
+
+@dataclass(frozen=True, slots=True)
+class CallWatch:
+    """What the reconciler knows about one call without asking the carrier."""
+
+    status: CallStatus
+    dial_state: str
+    provider_call_id: str | None
+    last_activity: datetime  # the last time anything touched the call
+    media_started: bool
+    media_ended: bool
+    media_on_this_node: bool
+    carrier_has_status_api: bool
+    max_call_duration_secs: int | None = None
+
+    @property
+    def media_lost(self) -> bool:
+        """Its media stream started and never reported its end: the server carrying it died."""
+        return self.media_started and not self.media_ended and not self.media_on_this_node
+
+
+def needs_attention(watch: CallWatch, *, now: datetime, silent_secs: float) -> Attention | None:
+    if watch.status.is_terminal or watch.media_on_this_node:
+        return None
+    if watch.dial_state not in ("dialed", "unconfirmed"):
+        return None  # still the dialer's (queued, claimed, dialing under a lease)
+    silent = (now - watch.last_activity).total_seconds()
+    if silent < silent_secs:
+        return None
+    if watch.provider_call_id and watch.carrier_has_status_api:
+        return Attention.ASK_CARRIER
+    if watch.dial_state == "unconfirmed" and watch.status is CallStatus.PENDING:
+        return Attention.NEVER_CONFIRMED
+    if silent < unaskable_bound_secs(watch, silent_secs):
+        return None
+    return Attention.CANNOT_ASK
+
+
+def unaskable_bound_secs(watch: CallWatch, silent_secs: float) -> float:
+    """How long a call we cannot ask about may stay silent before it must be over."""
+    if watch.status is not CallStatus.IN_PROGRESS:
+        return silent_secs  # a call not answered rings out long before this
+    if watch.max_call_duration_secs:
+        limit = watch.max_call_duration_secs + CARRIER_TIME_LIMIT_MARGIN_SECS
+        return max(silent_secs, limit + silent_secs)
+    return max(silent_secs, UNASKABLE_CALL_MAX_SECS)
+
+
+def reason_for_ended(watch: CallWatch) -> str | None:
+    """Our own account of why a call the carrier reports ended ended, when we know better than
+    its hang-up words (None: keep the carrier's words)."""
+    return MEDIA_LOST if watch.media_lost else None
+
+
+def reason_for_hangup(watch: CallWatch, carrier_name: str, silent_secs: float) -> str:
+    """Why we hang up a call the carrier still holds while no media session of ours carries it."""
+    if watch.media_lost:
+        return f"{MEDIA_LOST}; Callwright hung it up"
+    if watch.status is CallStatus.IN_PROGRESS:
+        return (
+            f"{carrier_name} kept the call connected but no media stream reached Callwright; "
+            "Callwright hung it up"
+        )
+    return (
+        f"{carrier_name} still had the call unanswered after {silent_secs:.0f} s without a "
+        "callback; Callwright hung it up"
+    )
+
+
+def reason_for_unknown(watch: CallWatch, carrier_name: str) -> str:
+    """The carrier has no record of the call under the id we hold."""
+    lost = f"{MEDIA_LOST}; " if watch.media_lost else ""
+    return f"{lost}{carrier_name} has no record of this call and sent no final callback"
+
+
+def reason_for_unaskable(watch: CallWatch, carrier_name: str, silent_secs: float) -> str:
+    if watch.media_lost:
+        return f"{MEDIA_LOST}; {carrier_name} sent no final callback and cannot be asked"
+    return (
+        f"{carrier_name} sent no final callback within {silent_secs:.0f} s and offers no way "
+        "to ask about the call; closed by Callwright"
+    )
+
+
+def close_untracked(state: CallState, *, at: datetime, reason: str) -> CallState | None:
+    """Close a call without the carrier's word: an answered call has completed, any other failed.
+
+    ``at`` is the last moment the call was known to be alive, not when we noticed."""
+    if state.status.is_terminal:
+        return None
+    outcome = CallStatus.COMPLETED if state.status is CallStatus.IN_PROGRESS else CallStatus.FAILED
+    event = CallEvent(EventKind.ENDED, at=at, outcome=outcome)
+    return apply_event(replace(state, end_reason=state.end_reason or reason), event)

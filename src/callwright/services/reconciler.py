@@ -1,0 +1,279 @@
+"""The reconciler: finds calls the platform lost track of and closes them with the carrier's word.
+
+A call is lost track of when it is not terminal and nothing has touched it for
+``reconcile_after_secs``: no carrier callback, no media event, no media heartbeat. That happens
+when a server dies mid-call (its media socket is gone and the carrier's hang-up callback found
+nobody), when a callback is lost, or when a dial's outcome is unknown (see ``services.dialer``).
+For each such call the reconciler asks the carrier (``Carrier.fetch_call_state``) and applies
+what it says through the call state machine, recording it with source ``reconciler``; a call the
+carrier still holds while no media session of ours carries it is hung up. Calls it cannot ask
+about are closed by the time bound in ``domain.reconcile``, with an end reason saying so.
+
+Every node heartbeats the calls whose media it carries (their ``updated_at``) on each pass, so a
+live call on another node never looks lost: run the workers on every node that serves media, and
+keep ``reconcile_after_secs`` at least twice ``reconcile_interval_secs`` (settings enforce it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from callwright.carriers import get_carrier
+from callwright.carriers.base import Account, Carrier, CarrierCallState, NotSupported
+from callwright.domain import reconcile
+from callwright.domain.calls import ACTIVE_STATUSES, CallStatus
+from callwright.domain.errors import CallwrightError
+from callwright.domain.providers import Provider
+from callwright.domain.reconcile import Attention, CallWatch
+from callwright.platform import Platform
+from callwright.services.call_state import (
+    apply_events,
+    explain_missing_media,
+    lock_call,
+    record_event,
+    set_state,
+    state_of,
+)
+from callwright.services.carrier_accounts import account_for_call
+from callwright.services.dialer import recover_expired_leases
+from callwright.store.models import Call, utcnow
+
+log = logging.getLogger("callwright.reconciler")
+
+BATCH = 100
+_ACTIVE = [status.value for status in ACTIVE_STATUSES]
+
+
+class Reconciler:
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.interval_secs = platform.settings.reconcile_interval_secs
+        self.silent_secs = platform.settings.reconcile_after_secs
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="callwright-reconciler")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.run_once()
+            except Exception:  # the loop must survive a store or carrier hiccup
+                log.exception("reconciler pass failed")
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval_secs)
+            except TimeoutError:
+                pass
+
+    async def run_once(self) -> int:
+        """One pass: heartbeat our media, recover dial leases, settle every lost call. Returns how
+        many calls it settled or acted on."""
+        await self.heartbeat()
+        await recover_expired_leases(self.platform)
+        acted = 0
+        for call_id, watch, carrier in await self._lost_calls():
+            try:
+                acted += await self._settle(call_id, watch, carrier)
+            except CallwrightError as exc:  # carrier unreachable, connection gone: next pass
+                log.warning("call %s: could not reconcile yet: %s", call_id, exc.message)
+        return acted
+
+    async def heartbeat(self) -> None:
+        """Mark the calls whose media this node carries as alive."""
+        ids = list(self.platform.media_sessions)
+        if not ids:
+            return
+        async with self.platform.sessions() as session:
+            await session.execute(update(Call).where(Call.id.in_(ids)).values(updated_at=utcnow()))
+            await session.commit()
+
+    async def _lost_calls(self) -> list[tuple[str, CallWatch, Carrier]]:
+        now = utcnow()
+        quiet_since = now - timedelta(seconds=self.silent_secs)
+        async with self.platform.sessions() as session:
+            rows = await session.scalars(
+                select(Call)
+                .where(
+                    Call.status.in_(_ACTIVE),
+                    Call.dial_state.in_(("dialed", "unconfirmed")),
+                    Call.updated_at < quiet_since,
+                )
+                .order_by(Call.updated_at)
+                .limit(BATCH)
+            )
+            calls = list(rows)
+        lost = []
+        for call in calls:
+            carrier = get_carrier(Provider(call.provider))
+            watch = self._watch(call, carrier)
+            if reconcile.needs_attention(watch, now=now, silent_secs=self.silent_secs) is not None:
+                lost.append((call.id, watch, carrier))
+        return lost
+
+    def _watch(self, call: Call, carrier: Carrier) -> CallWatch:
+        max_secs = (call.agent or {}).get("max_call_duration_secs")
+        return CallWatch(
+            status=CallStatus(call.status),
+            dial_state=call.dial_state,
+            provider_call_id=call.provider_call_id,
+            last_activity=call.updated_at,
+            media_started=call.media_started_at is not None,
+            media_ended=call.media_ended_at is not None,
+            media_on_this_node=call.id in self.platform.media_sessions,
+            carrier_has_status_api=carrier.offers_call_status,
+            max_call_duration_secs=int(max_secs) if max_secs else None,
+        )
+
+    async def _settle(self, call_id: str, watch: CallWatch, carrier: Carrier) -> int:
+        attention = reconcile.needs_attention(watch, now=utcnow(), silent_secs=self.silent_secs)
+        if attention is Attention.ASK_CARRIER:
+            return await self._ask_carrier(call_id, watch, carrier)
+        if attention is Attention.NEVER_CONFIRMED:
+            reason = reconcile.NEVER_CONFIRMED
+        else:
+            reason = reconcile.reason_for_unaskable(watch, carrier.display_name, self.silent_secs)
+        return await self._close_untracked(call_id, watch, reason, kind=str(attention))
+
+    async def _ask_carrier(self, call_id: str, watch: CallWatch, carrier: Carrier) -> int:
+        platform = self.platform
+        async with platform.sessions() as session:
+            call = await session.get(Call, call_id)
+            assert call is not None
+            account = await account_for_call(session=session, call=call, secretbox=platform.secretbox)
+        try:
+            fetched = await carrier.fetch_call_state(
+                watch.provider_call_id or "",
+                account,
+                http=platform.http,
+                endpoints=platform.endpoints,
+                at=utcnow(),
+            )
+        except NotSupported:
+            fetched = None
+        if fetched is None:
+            reason = reconcile.reason_for_unknown(watch, carrier.display_name)
+            return await self._close_untracked(call_id, watch, reason, kind="carrier_has_no_record")
+        if fetched.live:
+            return await self._hang_up_live(call_id, watch, carrier, fetched, account)
+        return await self._apply_ended(call_id, watch, carrier, fetched)
+
+    async def _apply_ended(
+        self, call_id: str, watch: CallWatch, carrier: Carrier, fetched: CarrierCallState
+    ) -> int:
+        async with self.platform.sessions() as session:
+            call = await lock_call(session, call_id)
+            if call is None or CallStatus(call.status).is_terminal:
+                await session.commit()
+                return 0
+            ours = reconcile.reason_for_ended(watch)
+            if ours and not call.end_reason:
+                call.end_reason = ours
+            _record_media_gone(call, watch)
+            applied = apply_events(
+                session, call, fetched.events, source="reconciler", payload=_payload(fetched)
+            )
+            if applied and CallStatus(call.status).is_terminal and not watch.media_lost:
+                explain_missing_media(call, carrier.display_name)
+            await session.commit()
+        log.info("call %s: closed by the reconciler as %s (%s)", call_id, call.status, call.end_reason)
+        return 1
+
+    async def _hang_up_live(
+        self,
+        call_id: str,
+        watch: CallWatch,
+        carrier: Carrier,
+        fetched: CarrierCallState,
+        account: Account,
+    ) -> int:
+        reason = reconcile.reason_for_hangup(watch, carrier.display_name, self.silent_secs)
+        async with self.platform.sessions() as session:
+            call = await lock_call(session, call_id)
+            if (
+                call is None
+                or CallStatus(call.status).is_terminal
+                or call.id in self.platform.media_sessions
+            ):
+                await session.commit()
+                return 0
+            _record_media_gone(call, watch)
+            # The carrier's progress first (a call we thought ringing may be answered); the
+            # carrier's hang-up callback, or the next pass, then closes it with its duration.
+            apply_events(session, call, fetched.events, source="reconciler", payload=_payload(fetched))
+            first_time = not call.end_reason
+            call.end_reason = call.end_reason or reason
+            if first_time:
+                record_event(
+                    session,
+                    call,
+                    kind="reconciler_hangup",
+                    source="reconciler",
+                    before=call.status,
+                    payload={"reason": reason},
+                )
+            provider_call_id = call.provider_call_id or watch.provider_call_id or ""
+            await session.commit()
+        try:
+            await carrier.hangup(
+                provider_call_id, account, http=self.platform.http, endpoints=self.platform.endpoints
+            )
+        except NotSupported:
+            log.warning(
+                "call %s: %s still holds it and cannot be told to hang up; its time limit ends it",
+                call_id,
+                carrier.display_name,
+            )
+        log.info("call %s: hung up by the reconciler (%s)", call_id, reason)
+        return 1
+
+    async def _close_untracked(self, call_id: str, watch: CallWatch, reason: str, *, kind: str) -> int:
+        async with self.platform.sessions() as session:
+            call = await lock_call(session, call_id)
+            # Re-check under the lock: a callback since our look changes status or carrier id.
+            if (
+                call is None
+                or call.status != watch.status.value
+                or call.provider_call_id != watch.provider_call_id
+                or call.dial_state != watch.dial_state
+            ):
+                await session.commit()
+                return 0
+            _record_media_gone(call, watch)
+            at = _at_or_after(watch.last_activity, call)
+            new = reconcile.close_untracked(state_of(call), at=at, reason=reason)
+            if new is not None:
+                set_state(session, call, new, kind=kind, source="reconciler", payload={"reason": reason})
+            if new is not None and call.dial_state == "unconfirmed":
+                call.dial_state = "failed"
+            await session.commit()
+        log.info("call %s: closed by the reconciler: %s", call_id, reason)
+        return 1
+
+
+def _record_media_gone(call: Call, watch: CallWatch) -> None:
+    """A lost media session never stored its end: it ended by the call's last sign of life. With
+    that on record the call's ``session.completed`` webhook goes out once it is terminal."""
+    if watch.media_lost and call.media_ended_at is None:
+        call.media_ended_at = max(watch.last_activity, call.media_started_at or watch.last_activity)
+
+
+def _at_or_after(last_activity: datetime, call: Call) -> datetime:
+    """The call's end time: its last sign of life, never before it was answered."""
+    answered = call.answered_at
+    return max(last_activity, answered) if answered is not None else last_activity
+
+
+def _payload(fetched: CarrierCallState) -> dict[str, object]:
+    return {"carrier_call_state": dict(fetched.raw)}

@@ -1,0 +1,161 @@
+"""The webhook outbox: events are written in the same transaction as the call change causing them.
+
+``call_changed`` is the one hook, called where a call's state is written (``call_state.set_state``)
+and where its media outcome is stored (``media_events.media_ended``). It adds the typed events
+(``call.ringing``, ``call.answered``, ``call.ended``) on a status change, and ``session.completed``
+once the call is terminal *and* its media has ended (or never started), so the transcript is in it —
+whichever of the two is written second emits it. Both writers hold the call's row lock
+(``lock_call``) and ``calls.session_completed_at`` records the emission, so it happens once.
+
+Fan-out: when a flush writes new events, the ``before_flush`` listener below adds one delivery row
+per enabled endpoint of the partner, in that same flush and so that same transaction (the
+endpoints as of the event). After the commit the in-process sender is woken
+(``Platform.webhook_wakeup``, handed to every session through ``session.info``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from callwright.domain.calls import CallStatus
+from callwright.domain.webhooks import EventType
+from callwright.store.models import Call, WebhookDelivery, WebhookEndpoint, WebhookEvent, new_id, utcnow
+
+_WRITTEN = "webhook_outbox_written"  # session.info flag: wake the sender after this commit
+WAKEUP = "webhook_wakeup"  # session.info key of the Platform's asyncio.Event
+
+_TYPED = {CallStatus.RINGING: EventType.CALL_RINGING, CallStatus.IN_PROGRESS: EventType.CALL_ANSWERED}
+
+
+def call_changed(session: AsyncSession, call: Call, *, status_before: str | None) -> None:
+    """Write the webhook events this change of ``call`` (locked, in this transaction) causes."""
+    status = CallStatus(call.status)
+    if status_before != call.status:
+        typed = EventType.CALL_ENDED if status.is_terminal else _TYPED.get(status)
+        if typed is not None:
+            _add(session, call, typed, call_event_data(call, status_before))
+    media_done = call.media_started_at is None or call.media_ended_at is not None
+    if status.is_terminal and media_done and call.session_completed_at is None:
+        call.session_completed_at = utcnow()
+        _add(session, call, EventType.SESSION_COMPLETED, session_completed_data(call))
+
+
+def _add(session: AsyncSession, call: Call, type_: EventType, data: dict[str, Any]) -> None:
+    session.add(
+        WebhookEvent(
+            id=new_id(), partner_id=call.partner_id, type=type_.value, call_id=call.id,
+            data=data, created_at=utcnow(),
+        )
+    )
+
+
+def wake_after_commit(session: AsyncSession) -> None:
+    """Wake the in-process sender once this session commits (e.g. a redelivery was queued)."""
+    session.info[_WRITTEN] = True
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value else None
+
+
+def call_summary(call: Call) -> dict[str, Any]:
+    """The ``call`` object of ``session.completed``, exactly the contract's fields."""
+    return {
+        "call_id": call.id,
+        "from_number": call.from_number,
+        "to_number": call.to_number,
+        "direction": call.direction,
+        "status": call.status,
+        "disposition": call.disposition,
+        "answered_by": call.answered_by,
+    }
+
+
+def session_completed_data(call: Call) -> dict[str, Any]:
+    """Vocobase's ``session.completed`` data. There is no billing, so ``credits_used`` is 0."""
+    return {
+        "session_id": call.session_id,
+        "agent_id": call.agent_id,
+        "agent_name": (call.agent or {}).get("agent_name"),
+        "duration_seconds": call.duration_seconds,
+        "credits_used": 0,
+        "processing_complete": True,
+        "pipeline_completed_at": iso_utc(utcnow()),
+        "transcript": list(call.transcript or []),
+        "recording_url": call.recording_url,
+        "latency": call.latency,
+        "variables": dict(call.variables or {}),
+        "call": call_summary(call),
+    }
+
+
+def call_event_data(call: Call, previous_status: str | None) -> dict[str, Any]:
+    """The data of ``call.ringing`` / ``call.answered`` / ``call.ended``: the call as it now is,
+    shaped like ``session.completed`` (``session_id``, ``agent_id`` and a ``call`` object)."""
+    return {
+        "session_id": call.session_id,
+        "agent_id": call.agent_id,
+        "previous_status": previous_status,
+        "call": call_summary(call)
+        | {
+            "provider": call.provider,
+            "provider_call_id": call.provider_call_id,
+            "started_at": iso_utc(call.started_at),
+            "answered_at": iso_utc(call.answered_at),
+            "ended_at": iso_utc(call.ended_at),
+            "duration_seconds": call.duration_seconds,
+            "end_reason": call.end_reason,
+            "hangup_cause": call.hangup_cause,
+        },
+    }
+
+
+def envelope(row: WebhookEvent) -> dict[str, Any]:
+    """The request body: Vocobase's ``{event, timestamp, data}`` plus the stable ``event_id``.
+    ``timestamp`` is when the event happened, so every attempt sends the same body."""
+    return {"event": row.type, "event_id": row.id, "timestamp": iso_utc(row.created_at), "data": row.data}
+
+
+@event.listens_for(Session, "before_flush")
+def _fan_out(session: Session, _context: Any, _instances: Any) -> None:
+    events = [obj for obj in session.new if isinstance(obj, WebhookEvent)]
+    if not events:
+        return
+    endpoints: dict[str, list[str]] = {}
+    # Runs inside the flush, on the flushing transaction's connection (under AsyncSession the
+    # flush runs in a greenlet, so a synchronous query is allowed here).
+    with session.no_autoflush:
+        for row in events:
+            if row.partner_id not in endpoints:
+                endpoints[row.partner_id] = list(
+                    session.scalars(
+                        select(WebhookEndpoint.id).where(
+                            WebhookEndpoint.partner_id == row.partner_id, WebhookEndpoint.enabled.is_(True)
+                        )
+                    )
+                )
+            for endpoint_id in endpoints[row.partner_id]:
+                session.add(
+                    WebhookDelivery(
+                        partner_id=row.partner_id, event=row, endpoint_id=endpoint_id,
+                        next_attempt_at=row.created_at,
+                    )
+                )
+    if any(endpoints.values()):
+        session.info[_WRITTEN] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_sender(session: Session) -> None:
+    if session.info.pop(_WRITTEN, False) and (wakeup := session.info.get(WAKEUP)) is not None:
+        wakeup.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)

@@ -1,0 +1,92 @@
+"""Reaching a webhook URL safely: resolve its host, check every address, connect to a checked one.
+
+The request goes to the resolved address itself (the URL's host kept in ``Host`` and, for https,
+in TLS SNI and certificate verification), so a DNS answer that changes between the check and the
+connection (DNS rebinding) cannot steer it to another address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+
+import httpx
+
+from callwright.domain.webhook_urls import (
+    IPAddress,
+    UrlPolicy,
+    UrlRefused,
+    WebhookTarget,
+    check_addresses,
+    parse_webhook_url,
+)
+from callwright.settings import Settings
+
+RESOLVE_TIMEOUT_SECS = 5.0
+
+
+def policy_for(settings: Settings) -> UrlPolicy:
+    return UrlPolicy.for_environment(production=settings.is_production)
+
+
+async def resolve(host: str, port: int) -> list[IPAddress]:
+    """The host's addresses, in the resolver's order, without duplicates."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    found: list[IPAddress] = []
+    for *_, sockaddr in infos:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if address not in found:
+            found.append(address)
+    return found
+
+
+async def checked_addresses(target: WebhookTarget, policy: UrlPolicy) -> list[IPAddress]:
+    """The addresses we may connect to for ``target``, or ``UrlRefused``."""
+    if target.literal_ip is not None:
+        return check_addresses([target.literal_ip], policy)
+    try:
+        addresses = await asyncio.wait_for(resolve(target.host, target.port), RESOLVE_TIMEOUT_SECS)
+    except (OSError, TimeoutError):
+        raise UrlRefused(f"url host {target.host} could not be resolved") from None
+    return check_addresses(addresses, policy)
+
+
+async def validate_url(url: str, policy: UrlPolicy) -> WebhookTarget:
+    """At registration: the URL's rules and, where addresses are restricted, its host's addresses."""
+    target = parse_webhook_url(url, policy)
+    if policy.public_addresses_only:
+        await checked_addresses(target, policy)
+    return target
+
+
+async def post_pinned(
+    http: httpx.AsyncClient,
+    target: WebhookTarget,
+    addresses: list[IPAddress],
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+) -> httpx.Response:
+    """POST to the first of ``addresses`` that accepts a connection."""
+    default_port = 443 if target.scheme == "https" else 80
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    host_header = host if target.port == default_port else f"{host}:{target.port}"
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" and target.literal_ip is None else {}
+    last: httpx.ConnectError | None = None
+    for address in addresses:
+        literal = f"[{address}]" if address.version == 6 else str(address)
+        url = f"{target.scheme}://{literal}:{target.port}{target.target}"
+        try:
+            return await http.post(
+                url,
+                content=body,
+                headers=headers | {"Host": host_header},
+                timeout=timeout,
+                extensions=extensions,
+            )
+        except httpx.ConnectError as exc:
+            last = exc
+    assert last is not None
+    raise last

@@ -1,0 +1,281 @@
+"""``kill -9`` of a real ``callwright serve`` process mid-call, then a restart on the same store.
+
+At the moment of the kill one call is live with its media stream on the server, one dial request
+is in flight (the carrier has placed the call; its answer to us never arrives), two more calls wait
+in the dialer's queue, and the partner's webhook receiver is down. After the restart:
+
+- every call was dialled exactly once (the simulator counts the calls placed to each number): the
+  queued calls are dialled, the one in flight is never dialled again;
+- the call that was live ends terminal with "media stream lost" — the carrier's hang-up callback
+  found nobody, and the reconciler asked the carrier (``Carrier.fetch_call_state``);
+- every webhook event written reaches the receiver once it is back, each under one stable event id
+  (a delivery cut off by the kill may arrive twice, with the same id: at-least-once).
+
+Runs against a SQLite file and, when reachable, PostgreSQL. The simulator runs in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from callwright.domain.reconcile import MEDIA_LOST, NEVER_CONFIRMED
+from callwright.sim import CarrierSimulator, Scenario
+from callwright.store.db import create_engine, session_factory
+from callwright.store.models import Call, CallEventRow, WebhookEvent
+from tests.conftest import TEST_ADMIN_TOKEN, TEST_SECRET_KEY, throwaway_postgres_database
+from tests.e2e.helpers import ADMIN, make_tenant, new_number, start_call, wait_for_status
+from tests.webhook_receiver import WebhookReceiver
+
+pytestmark = pytest.mark.e2e
+
+STARTUP_TIMEOUT_SECS = 90.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServerProcess:
+    """``callwright serve`` in its own process group, killed with SIGKILL, restarted on one port."""
+
+    def __init__(self, env: dict[str, str], port: int, log_path: Path) -> None:
+        self.env, self.port, self.log_path = env, port, log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    async def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "callwright", "serve"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECS
+        async with httpx.AsyncClient(timeout=2) as client:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"callwright serve exited: {self.log_path.read_text()[-3000:]}")
+                try:
+                    if (await client.get(f"{self.base_url}/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"callwright serve did not start: {self.log_path.read_text()[-3000:]}")
+                await asyncio.sleep(0.1)
+
+    def kill_9(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'crash.db'}"
+    else:
+        async with throwaway_postgres_database() as url:
+            yield url
+
+
+@pytest.fixture
+def sim() -> Iterator[CarrierSimulator]:
+    """A simulator of its own: the kill leaves callbacks failing against a closed port."""
+    simulator = CarrierSimulator(callback_timeout_secs=3.0)
+    with simulator.running():
+        yield simulator
+
+
+@pytest.fixture
+async def server(database_url: str, sim: CarrierSimulator, tmp_path: Path) -> AsyncIterator[ServerProcess]:
+    port = _free_port()
+    urls = sim.api_urls()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CALLWRIGHT_")}
+    env |= {
+        "CALLWRIGHT_VAR_DIR": str(tmp_path / "var"),
+        "CALLWRIGHT_DATABASE_URL": database_url,
+        "CALLWRIGHT_SECRET_KEY": TEST_SECRET_KEY,
+        "CALLWRIGHT_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
+        "CALLWRIGHT_HOST": "127.0.0.1",
+        "CALLWRIGHT_PORT": str(port),
+        "CALLWRIGHT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "CALLWRIGHT_VOBIZ_API_URL": urls["vobiz"],
+        "CALLWRIGHT_PLIVO_API_URL": urls["plivo"],
+        "CALLWRIGHT_CARRIER_TIMEOUT_SECS": "3",
+        "CALLWRIGHT_RECONCILE_INTERVAL_SECS": "0.5",
+        "CALLWRIGHT_RECONCILE_AFTER_SECS": "3",
+        "CALLWRIGHT_SILENCE_TIMEOUT_SECS": "0",
+        "CALLWRIGHT_WEBHOOK_RETRY_BASE_SECS": "0.5",
+        "CALLWRIGHT_WEBHOOK_RETRY_MAX_DELAY_SECS": "2",
+    }
+    process = ServerProcess(env, port, tmp_path / "serve.log")
+    await process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    receiver = await WebhookReceiver().start()
+    yield receiver
+    await receiver.stop()
+
+
+async def _calls(url: str, ids: list[str]) -> dict[str, Call]:
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            return {c.id: c for c in await session.scalars(select(Call).where(Call.id.in_(ids)))}
+    finally:
+        await engine.dispose()
+
+
+async def _until(condition, timeout: float = 30.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        assert time.monotonic() < deadline, f"{what} not met in {timeout} s"
+        await asyncio.sleep(0.1)
+
+
+async def test_kill_9_mid_call_loses_and_repeats_no_dial_and_no_event(
+    server: ServerProcess, sim: CarrierSimulator, receiver: WebhookReceiver, database_url: str
+):
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+        tenant = await make_tenant(api, sim, ["vobiz", "plivo"])
+        hook = await api.post(
+            "/api/v2/config/webhooks", json={"label": "crash", "url": receiver.url("/crash")}, headers=tenant.headers
+        )
+        assert hook.status_code == 201, hook.text
+        receiver.secrets.append(hook.json()["data"]["secret"])
+        # Plivo dials leave 22 s apart: while one is in flight, the next calls stay queued.
+        paced = await api.patch(
+            f"/admin/v1/partners/{tenant.name}/connections/plivo", json={"cps": 0.05}, headers=ADMIN
+        )
+        assert paced.status_code == 200, paced.text
+
+        # 1. A call live on the server: answered, its media stream running, the agent speaking.
+        live_number = new_number()
+        sim.set_scenario(live_number, Scenario.answer())
+        live = await start_call(api, tenant, "vobiz", live_number)
+        await wait_for_status(api, tenant, live, {"in_progress"}, timeout=30)
+        live_sim = sim.calls(to=live_number)[-1]
+        async def agent_spoke() -> bool:
+            return live_sim.first_agent_audio_at is not None
+
+        await _until(agent_spoke, what="the agent's first audio")
+
+        # 2. A dial in flight: Plivo places the call at once but holds its answer past the kill.
+        sim.inject_fault("plivo", delay_secs=20, act_first=True)
+        in_flight_number = new_number()
+        sim.set_scenario(in_flight_number, Scenario.caller_hangs_up_after(2.0, ring_secs=6.0))
+        in_flight = await start_call(api, tenant, "plivo", in_flight_number)
+        # 3. Two calls queued behind it.
+        queued_numbers = [new_number(), new_number()]
+        for number in queued_numbers:
+            sim.set_scenario(number, Scenario.caller_hangs_up_after(1.0))
+        queued = [await start_call(api, tenant, "plivo", number) for number in queued_numbers]
+
+        async def in_flight_is_out() -> bool:
+            rows = await _calls(database_url, [in_flight])
+            return rows[in_flight].dial_state == "dialing" and bool(sim.calls(to=in_flight_number))
+
+        await _until(in_flight_is_out, what="the dial in flight")
+        before = await _calls(database_url, [live, in_flight, *queued])
+        assert [before[c].dial_state for c in queued] == ["queued", "queued"]
+        assert before[live].status == "in_progress" and before[live].media_ended_at is None
+
+    # 4. The partner's receiver goes down, then the server is killed mid-call.
+    await receiver.go_down()
+    server.kill_9()
+    await asyncio.to_thread(live_sim.ended.wait, 20)  # the carrier saw its stream cut
+    # While it is down, the operator raises Plivo's pacing so the queued calls leave together.
+    raised = subprocess.run(
+        [sys.executable, "-m", "callwright", "connections", "set", tenant.name, "plivo", "--cps", "5"],
+        env=server.env, capture_output=True, text=True, timeout=60,
+    )
+    assert raised.returncode == 0, raised.stderr
+    await server.start()
+    await receiver.come_back()
+
+    all_calls = [live, in_flight, *queued]
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+        finals = {c: await wait_for_status(api, tenant, c, timeout=60) for c in all_calls}
+
+    # No dial lost, none repeated: each number was called exactly once.
+    for number in [live_number, in_flight_number, *queued_numbers]:
+        assert len(sim.calls(to=number)) == 1, number
+
+    assert finals[live]["status"] == "completed"
+    assert finals[live]["end_reason"] == MEDIA_LOST
+    for call_id in queued:
+        assert (finals[call_id]["status"], finals[call_id]["disposition"]) == ("completed", "completed")
+    # The call in flight is settled either by the carrier's callbacks (they reached the restarted
+    # server) or, if they all came while it was down, by the reconciler — never by a second dial.
+    settled = finals[in_flight]
+    assert settled["status"] in ("completed", "failed") and settled["end_reason"]
+    if settled["status"] == "failed":
+        assert settled["end_reason"] == NEVER_CONFIRMED
+
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            sources = set(
+                await session.scalars(select(CallEventRow.source).where(CallEventRow.call_id == live))
+            )
+            written = {
+                (e.id, e.type, e.call_id)
+                for e in await session.scalars(select(WebhookEvent).where(WebhookEvent.call_id.in_(all_calls)))
+            }
+    finally:
+        await engine.dispose()
+    assert "reconciler" in sources
+
+    # Webhooks: every event written is received once the receiver is back, under its one id.
+    await receiver.wait_for(len(all_calls), event="session.completed", timeout=60)
+
+    async def all_received() -> bool:
+        return {r.event_id for r in receiver.of(path="/crash")} >= {event_id for event_id, _, _ in written}
+
+    await _until(all_received, timeout=60, what="every written webhook event received")
+    by_id: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for request in receiver.of(path="/crash"):
+        body = request.json
+        by_id[request.event_id].add((request.event_type, body["data"]["call"]["call_id"]))
+    assert set(by_id) == {event_id for event_id, _, _ in written}  # none lost, none invented
+    assert all(len(seen) == 1 for seen in by_id.values())  # a repeated id is the same event
+    per_call_type = defaultdict(list)
+    for event_id, type_, call_id in written:
+        per_call_type[(call_id, type_)].append(event_id)
+    assert all(len(ids) == 1 for ids in per_call_type.values()), per_call_type  # none duplicated
+    for call_id in all_calls:
+        assert (call_id, "call.ended") in per_call_type and (call_id, "session.completed") in per_call_type

@@ -1,0 +1,66 @@
+"""Webhooks end to end: a partner registers a real local receiver through the API, a whole call
+runs through the carrier simulator, and the receiver gets call.ringing, call.answered,
+call.ended and session.completed — signed, each once, the transcript in session.completed — and
+the delivery log shows them."""
+
+from __future__ import annotations
+
+import pytest
+
+from callwright.sim import Scenario
+from tests.e2e.helpers import make_tenant, new_number, start_call, wait_for_status
+from tests.webhook_receiver import WebhookReceiver
+
+pytestmark = pytest.mark.e2e
+
+SPOKEN = "I would like to book an appointment for tomorrow morning"
+REPLY = "Sure, I have booked you for nine tomorrow morning."
+
+
+@pytest.fixture
+async def receiver():
+    receiver = await WebhookReceiver().start()
+    yield receiver
+    await receiver.stop()
+
+
+@pytest.mark.parametrize("provider", ["vobiz", "twilio"])
+async def test_a_call_reaches_the_partners_receiver_as_signed_events(api, carrier_sim, receiver, provider):
+    tenant = await make_tenant(api, carrier_sim, [provider], script={"replies": [{"text": REPLY}]})
+    created = await api.post(
+        "/api/v2/config/webhooks", json={"label": "e2e", "url": receiver.url("/e2e")}, headers=tenant.headers
+    )
+    assert created.status_code == 201, created.text
+    endpoint = created.json()["data"]
+    receiver.secrets.append(endpoint["secret"])
+
+    number = new_number()
+    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(12.0, SPOKEN, leading_silence_secs=4.0))
+    call_id = await start_call(api, tenant, provider, number)
+    await wait_for_status(api, tenant, call_id, timeout=45)
+    (completed,) = await receiver.wait_for(1, event="session.completed", timeout=30)
+
+    got = receiver.of(path="/e2e")
+    # Events written together (call.ended and session.completed) are sent in parallel: no order.
+    assert sorted(r.event_type for r in got) == ["call.answered", "call.ended", "call.ringing", "session.completed"]
+    assert all(r.signed_with == endpoint["secret"] for r in got)
+    assert len({r.event_id for r in got}) == 4
+    data = completed.json["data"]
+    call = (await api.get(f"/api/v2/calls/{call_id}", headers=tenant.headers)).json()["data"]
+    assert data["call"] == {
+        "call_id": call_id, "from_number": call["from_number"], "to_number": number,
+        "direction": "outbound", "status": "completed", "disposition": "completed",
+        "answered_by": call["answered_by"],
+    }
+    assert data["session_id"] == call["session_id"] and data["agent_id"] == tenant.agent_id
+    # The transcript the call record keeps once the media has ended (what the caller said is
+    # Whisper's to get right, tested in test_conversation; a slow machine may miss the reply).
+    assert data["transcript"] == call["transcript"]
+    assert data["transcript"][0]["content"] == "Hello Asha, this is a quick test call from Callwright."
+    assert data["latency"] == call["latency"] and data["variables"] == {"name": "Asha"}
+    assert data["duration_seconds"] == call["duration_seconds"]
+
+    log = await api.get(f"/api/v2/config/webhooks/{endpoint['id']}/deliveries", headers=tenant.headers)
+    deliveries = log.json()["data"]
+    assert {d["status"] for d in deliveries} == {"delivered"} and len(deliveries) == 4
+    assert all(d["attempts"][-1]["status_code"] == 200 for d in deliveries)

@@ -1,0 +1,44 @@
+"""The media timing the simulator reports for benchmarks: reply delays and frame gaps."""
+
+from __future__ import annotations
+
+import pytest
+
+from callwright.sim import Scenario, Utterance
+from callwright.sim.audio import tone
+from callwright.sim.timing import call_timing, frame_gaps, reply_delays
+from tests.sim.agent_platform import AgentScript
+
+
+def test_each_reply_is_timed_from_the_end_of_the_speech_it_answers() -> None:
+    speech_ends = [1.0, 5.0, 9.0]
+    audible = [0.2, 0.3, 1.5, 1.52, 5.08, 5.1]  # greeting, reply 1, reply 2; none to the third
+    assert reply_delays(speech_ends, audible) == [pytest.approx(0.5), pytest.approx(0.08), None]
+
+
+def test_a_reply_that_comes_only_after_the_next_speech_ended_counts_as_missing() -> None:
+    assert reply_delays([1.0, 2.0], [2.5]) == [None, pytest.approx(0.5)]
+
+
+def test_gaps_over_the_callers_speech_or_a_clear_are_left_out() -> None:
+    arrivals = [0.00, 0.02, 0.04, 0.10, 3.00, 3.02, 3.04, 4.00]
+    quiet = [(1.0, 2.0), (3.5, 3.5)]  # the caller spoke 1-2 s; a clear at 3.5 s
+    gaps = frame_gaps(arrivals, quiet)
+    assert gaps == [pytest.approx(g) for g in (0.02, 0.02, 0.06, 0.02, 0.02)]
+
+
+async def test_a_twilio_call_reports_when_speech_ended_and_the_agent_audio_came(
+    dialer, agent_platform
+):
+    speech = Utterance.from_pcm(tone(350, 0.4).tobytes())
+    scenario = Scenario.caller_hangs_up_after(1.5, speech, ring_secs=0.05, leading_silence_secs=0.3)
+    call, _ = await dialer.call_to_end("twilio", scenario, AgentScript(tone_secs=0.5, mark=None))
+
+    timing = call_timing(call)
+    (spoken,) = call.caller_speech()
+    (sent,) = timing["caller_speech_sent_at"]
+    assert 0 <= sent - spoken.ends_at <= 0.1  # the frame went out once it had been said
+    assert timing["audio_messages"] == 25  # 0.5 s of tone in 20 ms messages (sent at once)
+    assert 0 <= timing["greeting_secs"] < 0.5
+    assert timing["reply_secs"] == [None]  # this agent never answers
+    assert len(timing["frame_gaps_secs"]) == 24

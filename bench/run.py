@@ -1,6 +1,7 @@
 """Callwright's benchmarks, against the carrier simulator and a plain Pipecat baseline, in one run.
 
     make bench        # or: .venv/bin/python bench/run.py [--quick] [--workers N]
+    .venv/bin/python bench/run.py --only calls_start [--rate 300] [--load-secs 4]
 
 Everything runs locally in separate processes: the carrier simulator (``callwright sim serve``),
 Callwright (``callwright serve`` with the fake engines on, carriers pointed at the simulator) and
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -296,8 +298,51 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+async def calls_start_only(sim: Sim, work: Path, args: argparse.Namespace) -> None:
+    """``--only calls_start``: the calls/start load alone, on SQLite then PostgreSQL."""
+    figures: dict[str, Any] = {}
+    for db in ("sqlite", "postgres"):
+        store = scratch_database() if db == "postgres" else contextlib.nullcontext(None)
+        async with store as postgres_url:
+            if db == "postgres" and postgres_url is None:
+                log("PostgreSQL not reachable: calls/start measured on SQLite only")
+                continue
+            url = postgres_url if db == "postgres" else None
+            platform = Callwright(
+                sim, var_dir=work / db, latencies=ZERO, database_url=url, workers=args.workers
+            )
+            await platform.start()
+            try:
+                # As in the full run: SQLite's dialer unpaced, PostgreSQL's at 1 CPS.
+                await platform.set_up_partner(cps=1)
+                if db == "sqlite":
+                    await platform.set_cps(None)
+                log(f"  {db}: server pids {platform.pids()}")
+                load = await calls_start_load(
+                    platform, sim, rate=args.rate, secs=args.load_secs, number="+919800000006"
+                )
+            finally:
+                await platform.stop()
+        figures[db] = {
+            "offered_rps": load.offered_rps, "rps": round(load.completed_rps, 1),
+            "p50_ms": _round(load.p50_ms), "p99_ms": _round(load.p99_ms),
+            "errors": load.errors, "cpu_pct": round(load.server_cpu_pct),
+        }  # fmt: skip
+        log(f"  calls/start on {db}: {figures[db]}")
+    print(json.dumps({"metric": "calls_start_rps", **figures, "budget": BUDGETS["calls_start_rps"]}))
+
+
 async def main(args: argparse.Namespace) -> None:
     started = time.monotonic()
+    if args.only == "calls_start":
+        sim = Sim()
+        await sim.start()
+        try:
+            with tempfile.TemporaryDirectory(prefix="callwright-bench-") as work:
+                await calls_start_only(sim, Path(work), args)
+        finally:
+            await sim.stop()
+        return
     await asyncio.to_thread(caller_line)  # render the caller's line before anything is timed
     sim = Sim()
     await sim.start()
@@ -317,4 +362,7 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=300.0, help="calls/start offered per second")
     parser.add_argument("--load-secs", type=float, default=4.0)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--only", choices=["calls_start"], help="run just this benchmark (no baseline)"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,14 +72,18 @@ async def list_agents(
     return list(rows), total or 0
 
 
+# Built once (every calls/start runs it): SQLAlchemy reuses its compiled form.
+_PARTNER_AGENT = select(Agent).where(
+    Agent.id == bindparam("id"), Agent.partner_id == bindparam("partner_id")
+)
+
+
 async def get_agent(*, session: AsyncSession, partner: Partner, agent_id: str) -> Agent:
     """The partner's agent. Another partner's id answers exactly like an id that does not exist."""
     canonical = _canonical_id(agent_id)
     agent = None
     if canonical is not None:
-        agent = await session.scalar(
-            select(Agent).where(Agent.id == canonical, Agent.partner_id == partner.id)
-        )
+        agent = await session.scalar(_PARTNER_AGENT, {"id": canonical, "partner_id": partner.id})
     if agent is None:
         raise NotFound(f"no agent with id {agent_id[:64]!r}", code="agent_not_found")
     return agent

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +18,7 @@ from callwright.domain.providers import Provider, parse_provider
 from callwright.services import agents as agent_service
 from callwright.services import telephony
 from callwright.services.call_state import lock_call, record_event, set_state, state_of
-from callwright.store.models import Call, Partner, TelephonyConnection, utcnow
+from callwright.store.models import Call, Partner, TelephonyConnection, new_id, utcnow
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 CONCURRENCY_RETRY_AFTER_SECS = 5
@@ -78,6 +78,8 @@ async def start_call(
     settings = dict(agent.settings)
     limit = partner.concurrency_limit  # read now: a rollback below expires the partner object
     call = Call(
+        id=new_id(),  # set here, not at the flush: the created event below refers to it
+        status=CallStatus.PENDING.value,
         partner_id=partner.id,
         agent_id=agent.id,
         agent=settings | {"agent_name": agent.agent_name},
@@ -91,8 +93,11 @@ async def start_call(
     )
     # Serialise starts per partner so the concurrency limit holds: PostgreSQL locks the partner
     # row; SQLite holds its write lock from the INSERT, and the count runs after the INSERT.
-    await session.execute(select(Partner.id).where(Partner.id == partner.id).with_for_update())
+    if session.get_bind().dialect.name != "sqlite":  # SQLite has no row locks: skip a round trip
+        await session.execute(_LOCK_PARTNER, {"partner_id": partner.id})
     session.add(call)
+    # The event goes in the same flush as the call; a rollback below takes both back.
+    record_event(session, call, kind="created", source="api", before=None)
     try:
         await session.flush()
     except IntegrityError:
@@ -111,7 +116,6 @@ async def start_call(
             details={"limit": limit, "active": active - 1},
             headers={"Retry-After": str(CONCURRENCY_RETRY_AFTER_SECS)},
         )
-    record_event(session, call, kind="created", source="api", before=None)
     await session.commit()
     return call, True
 
@@ -167,10 +171,17 @@ async def _idempotent_match(
     return call
 
 
+# Built once: SQLAlchemy then reuses their compiled form without rebuilding them per request.
+_LOCK_PARTNER = select(Partner.id).where(Partner.id == bindparam("partner_id")).with_for_update()
+_ACTIVE_COUNT = (
+    select(func.count())
+    .select_from(Call)
+    .where(Call.partner_id == bindparam("partner_id"), Call.status.in_(_ACTIVE))
+)
+
+
 async def _active_count(session: AsyncSession, partner_id: str) -> int:
-    return await session.scalar(
-        select(func.count()).select_from(Call).where(Call.partner_id == partner_id, Call.status.in_(_ACTIVE))
-    ) or 0
+    return await session.scalar(_ACTIVE_COUNT, {"partner_id": partner_id}) or 0
 
 
 async def get_call(*, session: AsyncSession, partner: Partner, call_id: str) -> Call:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,7 +110,18 @@ async def revoke_api_key(*, session: AsyncSession, key_id: str) -> ApiKey:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         await session.commit()
+    _KEY_CACHE.pop(row.key_hash, None)
     return row
+
+
+# Active key hash → (partner id, monotonic expiry): saves the key lookup on most requests. A
+# revocation in this process drops the entry at once; one made elsewhere (the CLI, another
+# worker) takes effect here within KEY_CACHE_TTL_SECS. The partner row is still read on every
+# request, so a suspension or a limit change applies at once.
+KEY_CACHE_TTL_SECS = 5.0
+_KEY_CACHE_MAX = 10_000
+_KEY_CACHE: dict[str, tuple[str, float]] = {}
+_KEY_BY_HASH = select(ApiKey).where(ApiKey.key_hash == bindparam("digest"))
 
 
 async def authenticate(*, session: AsyncSession, api_key: str) -> Partner | None:
@@ -117,10 +129,20 @@ async def authenticate(*, session: AsyncSession, api_key: str) -> Partner | None
     if not looks_like_api_key(api_key):
         return None
     digest = hash_api_key(api_key)
-    row = await session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
-    if row is None or row.revoked_at is not None or not hashes_match(row.key_hash, digest):
-        return None
-    return await session.get(Partner, row.partner_id)
+    cached = _KEY_CACHE.get(digest)
+    now = time.monotonic()
+    if cached is not None and cached[1] > now:
+        partner_id = cached[0]
+    else:
+        row = await session.scalar(_KEY_BY_HASH, {"digest": digest})
+        if row is None or row.revoked_at is not None or not hashes_match(row.key_hash, digest):
+            _KEY_CACHE.pop(digest, None)
+            return None
+        partner_id = row.partner_id
+        if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
+            _KEY_CACHE.clear()
+        _KEY_CACHE[digest] = (partner_id, now + KEY_CACHE_TTL_SECS)
+    return await session.get(Partner, partner_id)
 
 
 async def set_provider_allowed(

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.carriers import get_carrier
@@ -91,12 +91,16 @@ async def get_connection(
     *, session: AsyncSession, partner_id: str, provider: Provider
 ) -> TelephonyConnection | None:
     return await session.scalar(
-        select(TelephonyConnection).where(
-            TelephonyConnection.partner_id == partner_id,
-            TelephonyConnection.provider == provider.value,
-            TelephonyConnection.name == DEFAULT_CONNECTION,
-        )
+        _DEFAULT_CONNECTION, {"partner_id": partner_id, "provider": provider.value}
     )
+
+
+# Built once (every calls/start runs it): SQLAlchemy reuses its compiled form.
+_DEFAULT_CONNECTION = select(TelephonyConnection).where(
+    TelephonyConnection.partner_id == bindparam("partner_id"),
+    TelephonyConnection.provider == bindparam("provider"),
+    TelephonyConnection.name == DEFAULT_CONNECTION,
+)
 
 
 async def require_connection(

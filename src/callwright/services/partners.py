@@ -110,7 +110,7 @@ async def revoke_api_key(*, session: AsyncSession, key_id: str) -> ApiKey:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         await session.commit()
-    _KEY_CACHE.pop(row.key_hash, None)
+    _KEY_CACHE.pop((_store(session), row.key_hash), None)
     return row
 
 
@@ -120,8 +120,13 @@ async def revoke_api_key(*, session: AsyncSession, key_id: str) -> ApiKey:
 # request, so a suspension or a limit change applies at once.
 KEY_CACHE_TTL_SECS = 5.0
 _KEY_CACHE_MAX = 10_000
-_KEY_CACHE: dict[str, tuple[str, float]] = {}
+_KEY_CACHE: dict[tuple[str, str], tuple[str, float]] = {}  # (store, key hash) → …
 _KEY_BY_HASH = select(ApiKey).where(ApiKey.key_hash == bindparam("digest"))
+
+
+def _store(session: AsyncSession) -> str:
+    """Which database a session talks to: one process may serve more than one (tests do)."""
+    return str(session.get_bind().url)
 
 
 async def authenticate(*, session: AsyncSession, api_key: str) -> Partner | None:
@@ -129,19 +134,20 @@ async def authenticate(*, session: AsyncSession, api_key: str) -> Partner | None
     if not looks_like_api_key(api_key):
         return None
     digest = hash_api_key(api_key)
-    cached = _KEY_CACHE.get(digest)
+    slot = (_store(session), digest)
+    cached = _KEY_CACHE.get(slot)
     now = time.monotonic()
     if cached is not None and cached[1] > now:
         partner_id = cached[0]
     else:
         row = await session.scalar(_KEY_BY_HASH, {"digest": digest})
         if row is None or row.revoked_at is not None or not hashes_match(row.key_hash, digest):
-            _KEY_CACHE.pop(digest, None)
+            _KEY_CACHE.pop(slot, None)
             return None
         partner_id = row.partner_id
         if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
             _KEY_CACHE.clear()
-        _KEY_CACHE[digest] = (partner_id, now + KEY_CACHE_TTL_SECS)
+        _KEY_CACHE[slot] = (partner_id, now + KEY_CACHE_TTL_SECS)
     return await session.get(Partner, partner_id)
 
 

@@ -84,7 +84,8 @@ class CallVADProcessor(VADProcessor):
 
 
 class CallerAudioEnd(FrameProcessor):
-    """Where the caller's audio stops once STT has heard it.
+    """Where the caller's audio stops once STT has heard it (for an STT service built with
+    ``audio_passthrough`` on; ours are built with it off, and this is the backstop).
 
     Every frame Pipecat pushes costs a hop through a queue and a task per processor (and an eager
     f-string for a trace log); 50 inbound frames a second per call would otherwise ride through

@@ -42,4 +42,5 @@ class DeepgramEngine:
             encoding="linear16",
             sample_rate=CLOUD_SAMPLE_RATE,
             settings=settings,
+            audio_passthrough=False,  # nothing after the STT needs the caller's audio
         )

@@ -218,7 +218,7 @@ class FakeSTTEngine:
         pass
 
     async def create_stt(self, *, language: str | None = None) -> FakeSTT:
-        return FakeSTT(latency_ms=self.latencies.stt_ms)
+        return FakeSTT(latency_ms=self.latencies.stt_ms, audio_passthrough=False)
 
 
 class FakeTTSEngine:

@@ -109,6 +109,7 @@ class SarvamSTTEngine:
             base_url=f"{self.account.base_url(SARVAM_URL)}/speech-to-text-realtime/ws",
             endpointing="manual",
             sample_rate=CLOUD_SAMPLE_RATE,
+            audio_passthrough=False,  # nothing after the STT needs the caller's audio
             settings=SarvamRealtimeSTTService.Settings(
                 language=pipecat_language(language, "en-IN") if language else None
             ),

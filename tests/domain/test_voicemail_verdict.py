@@ -22,7 +22,9 @@ def test_mailbox_greetings_are_machines_to_act_on(greeting: str) -> None:
     assert verdict.reason.startswith("mailbox greeting phrases:")
 
 
-@pytest.mark.parametrize("greeting", ["Hello?", "Yes, who is this?", "Hi", "Speaking.", "Haan, bolo"])
+@pytest.mark.parametrize(
+    "greeting", ["Hello?", "Yes, who is this?", "Hi", "Speaking.", "Haan, bolo", "Oh, hallo, who's calling?"]
+)
 def test_short_greetings_are_people(greeting: str) -> None:
     verdict = classify_greeting(greeting)
     assert verdict.answered_by is Verdict.HUMAN and not verdict.is_voicemail

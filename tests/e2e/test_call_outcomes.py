@@ -172,4 +172,5 @@ async def test_a_person_answering_is_judged_human_by_the_second_opinion(api, car
     call = await wait_for_status(api, tenant, call_id, timeout=30)
     assert call["answered_by"] == "human", call
     assert call["disposition"] != "voicemail"
-    assert "greeting" in call["answered_by_reason"]
+    # "a short spoken greeting…" or, if Whisper spelled the greeting oddly, "a short spoken answer".
+    assert call["answered_by_reason"].startswith("a short spoken"), call["answered_by_reason"]

@@ -52,7 +52,8 @@ _MACHINE_PHRASES: tuple[tuple[str, float], ...] = (
 _COMPILED = tuple((re.compile(rf"\b{p}", re.IGNORECASE), c) for p, c in _MACHINE_PHRASES)
 # A person picking up: a short greeting or question, usually within a few words.
 _HUMAN_OPENERS = re.compile(
-    r"^\W*(?:hello|hi|hey|yes|yeah|yep|speaking|who(?:'s| is) (?:this|it|calling)|namaste|haan)\b",
+    r"\b(?:hello|hallo|hullo|hi|hey|yes|yeah|yep|speaking|who(?:'s| is) (?:this|it|calling)"
+    r"|namaste|haan)\b",
     re.IGNORECASE,
 )
 SHORT_ANSWER_WORDS = 6

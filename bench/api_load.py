@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bench.common import UsageMeter, pct
+from bench.common import UsageMeter, paced, pct
 from bench.stack import Callwright, Sim
 from callwright.sim.scenarios import Scenario
 
@@ -62,13 +62,7 @@ async def calls_start_load(
         meter.start()
         count = int(rate * secs)
         start = time.monotonic()
-        tasks = []
-        for i in range(count):
-            delay = start + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one()))
-        await asyncio.gather(*tasks)
+        await paced(count, rate, one)
         elapsed = time.monotonic() - start
         usage = await meter.stop()
     return StartLoad(

@@ -9,7 +9,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +28,18 @@ def pct(values: Sequence[float], p: float) -> float | None:
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * p // 100))  # ceil(n * p / 100)
     return ordered[min(len(ordered), int(rank)) - 1]
+
+
+async def paced(count: int, rate: float, start_one: Callable[[], Awaitable[object]]) -> None:
+    """Start ``count`` tasks at ``rate`` per second (an open-loop load), then await them all."""
+    start = time.monotonic()
+    tasks = []
+    for i in range(count):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(start_one()))
+    await asyncio.gather(*tasks)
 
 
 def free_port() -> int:

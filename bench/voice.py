@@ -9,17 +9,16 @@ audio after it arrived, and every gap between the agent's audio messages
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
 
 import numpy as np
 
-from bench.common import Usage, UsageMeter, pct
+from bench.common import Usage, UsageMeter, paced, pct
 from bench.stack import INTRO, Latencies, Sim
 from callwright.sim.scenarios import Scenario, Utterance
 from callwright.voice.engines.fake import REPLY, SPEECH_SECS_PER_CHAR
@@ -160,7 +159,7 @@ async def run_calls(
     target_meter.start()
     sim_meter.start()
     started = time.monotonic()
-    await _paced(calls, dial_rate, lambda: target.place(number))
+    await paced(calls, dial_rate, lambda: target.place(number))
     length = scenario.hangs_up_after_secs or 10.0
     await sim.wait_for_calls(number, calls, timeout=length + 30 + calls / dial_rate)
     wall = time.monotonic() - started
@@ -168,17 +167,6 @@ async def run_calls(
     timings = await sim.timings(number)
     await sim.clear_calls()
     return Step(calls, timings, usage, sim_usage, wall)
-
-
-async def _paced(count: int, rate: float, place: Callable[[], Awaitable[None]]) -> None:
-    start = time.monotonic()
-    tasks = []
-    for i in range(count):
-        delay = start + i / rate - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(place()))
-    await asyncio.gather(*tasks)
 
 
 async def find_capacity(

@@ -120,3 +120,14 @@ def heard_speech_secs(sim_call, *, after: float = 0.0, until: float | None = Non
         frames = pcm[: len(pcm) // 160 * 160].reshape(-1, 160)
         total += float((np.sqrt((frames**2).mean(axis=1)) > 327.0).sum()) * 0.02
     return total
+
+
+async def finished_call(api: httpx.AsyncClient, tenant: Tenant, call_id: str) -> dict[str, Any]:
+    """The call once terminal and its media outcome stored: the carrier's hang-up callback can
+    make it terminal a moment before the media session has written the transcript."""
+    call = await wait_for_status(api, tenant, call_id)
+    deadline = time.monotonic() + 5.0
+    while not call["transcript"] and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        call = (await api.get(f"/api/v2/calls/{call_id}", headers=tenant.headers)).json()["data"]
+    return call

@@ -4,13 +4,10 @@ caller talking over the agent stops it and clears the carrier's queued audio."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import pytest
 
 from callwright.sim import Scenario
-from tests.e2e.helpers import heard_speech_secs, make_tenant, new_number, start_call, wait_for_status
+from tests.e2e.helpers import finished_call, heard_speech_secs, make_tenant, new_number, start_call
 from tests.voice.test_whisper_stt import word_error_rate
 
 pytestmark = pytest.mark.e2e
@@ -18,17 +15,6 @@ pytestmark = pytest.mark.e2e
 SPOKEN = "I would like to book an appointment for tomorrow morning"
 REPLY = "Sure, I have booked you for nine tomorrow morning."
 SCRIPT = {"replies": [{"text": REPLY}]}
-
-
-async def _finished_call(api, tenant, call_id):
-    """The call once terminal and its media outcome stored: the carrier's hang-up callback can
-    make it terminal a moment before the media session has written the transcript."""
-    call = await wait_for_status(api, tenant, call_id)
-    deadline = time.monotonic() + 5.0
-    while not call["transcript"] and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-        call = (await api.get(f"/api/v2/calls/{call_id}", headers=tenant.headers)).json()["data"]
-    return call
 
 
 async def test_the_caller_is_heard_and_answered_with_latency_on_the_record(api, carrier_sim):
@@ -39,7 +25,7 @@ async def test_the_caller_is_heard_and_answered_with_latency_on_the_record(api, 
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
-    call = await _finished_call(api, tenant, call_id)
+    call = await finished_call(api, tenant, call_id)
 
     turns = call["transcript"]
     assert [t["role"] for t in turns] == ["bot", "user", "bot"], turns
@@ -70,7 +56,7 @@ async def test_the_script_ends_the_call_after_its_reply_is_heard(api, carrier_si
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
-    call = await _finished_call(api, tenant, call_id)
+    call = await finished_call(api, tenant, call_id)
 
     assert call["status"] == "completed", call
     assert call["end_reason"] == "ended by agent", call
@@ -90,7 +76,7 @@ async def test_caller_speech_over_the_intro_stops_it_and_clears_the_carrier(api,
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
-    call = await _finished_call(api, tenant, call_id)
+    call = await finished_call(api, tenant, call_id)
 
     assert call["transcript"][0]["interrupted"] is True, call["transcript"]
     assert sim_call.clears, "no clear message reached the carrier"

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from callwright.sim import Scenario
-from tests.e2e.helpers import heard_speech_secs, make_tenant, new_number, start_call
-from tests.e2e.test_conversation import _finished_call
+from tests.e2e.helpers import finished_call, heard_speech_secs, make_tenant, new_number, start_call
 from tests.voice.openai_server import FakeOpenAIServer, serving_in_thread
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +53,7 @@ async def test_the_model_answers_with_the_prompt_and_ends_the_call_through_its_t
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=40)
-    call = await _finished_call(api, tenant, call_id)
+    call = await finished_call(api, tenant, call_id)
 
     assert call["status"] == "completed", call
     assert call["end_reason"] == "ended by agent", call
@@ -92,7 +91,7 @@ async def test_without_end_call_enabled_the_model_gets_no_tool(api, carrier_sim,
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
-    call = await _finished_call(api, tenant, call_id)
+    call = await finished_call(api, tenant, call_id)
 
     assert call["end_reason"] != "ended by agent", call
     request = llm_server.requests[requests_before]

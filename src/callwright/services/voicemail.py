@@ -24,7 +24,7 @@ from callwright.domain.calls import CallEvent, EventKind
 from callwright.domain.providers import Provider
 from callwright.domain.voicemail import GreetingVerdict, Verdict
 from callwright.platform import Platform
-from callwright.services.call_hangup import hang_up
+from callwright.services.call_hangup import hang_up, hang_up_quietly
 from callwright.services.call_state import apply_events, lock_call
 from callwright.store.models import Call, utcnow
 
@@ -79,11 +79,4 @@ async def on_greeting_verdict(*, platform: Platform, call_id: str, verdict: Gree
     media = platform.media_sessions.get(call_id)
     if media is not None:
         await media.leave_voicemail(rendered)
-    async with platform.sessions() as session:
-        call = await session.get(Call, call_id)
-        if call is None:
-            return
-        try:
-            await hang_up(platform=platform, session=session, call=call, reason="voicemail")
-        except CallwrightError as exc:
-            log.warning("call %s: voicemail hang-up failed: %s", call.id, exc.message)
+    await hang_up_quietly(platform=platform, call_id=call_id)

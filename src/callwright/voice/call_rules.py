@@ -64,18 +64,18 @@ class CallTimers:
         self._speak = speak
         self._speak_then_end = speak_then_end
         self._last_agent_audio_at = last_agent_audio_at
-        self._caller_speaking = False
+        self.caller_speaking = False  # between the VAD's start and stop
         self._caller_quiet_since: float | None = None
         self.prompted_for_silence = False
         self.warned = False
 
     # Fed by the VAD: the caller started or stopped speaking (time.monotonic()).
     def caller_started_speaking(self, at: float) -> None:
-        self._caller_speaking = True
+        self.caller_speaking = True
         self.prompted_for_silence = False
 
     def caller_stopped_speaking(self, at: float) -> None:
-        self._caller_speaking = False
+        self.caller_speaking = False
         self._caller_quiet_since = at
 
     async def run(self, started_at: float) -> None:
@@ -105,7 +105,7 @@ class CallTimers:
         timeout = self.rules.silence_timeout_secs
         while True:
             await asyncio.sleep(POLL_SECS)
-            if self._caller_speaking:
+            if self.caller_speaking:
                 continue
             marks = [started_at, self._caller_quiet_since, self._last_agent_audio_at()]
             quiet_since = max(m for m in marks if m is not None)

@@ -9,8 +9,6 @@ another model turn, and the session lets the reply already spoken play out, says
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
-
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import FunctionCallResultProperties
@@ -58,7 +56,3 @@ def offer_end_call(
     context.set_tools(ToolsSchema(standard_tools=[end_call_tool(instructions)]))
     llm.register_function(END_CALL, _end_call)
 
-
-def supports_tools(llm: Any) -> bool:
-    """Whether this LLM processor can call functions (a script cannot; it has its own end)."""
-    return isinstance(llm, LLMService) and type(llm).__name__ != "ScriptedLLM"

@@ -33,7 +33,7 @@ from starlette.websockets import WebSocketState
 from callwright.voice.call_rules import MAX_DURATION, CallRules, CallTimers
 from callwright.domain.voicemail import GreetingVerdict
 from callwright.voice.conversation import ConversationLog
-from callwright.voice.end_call import offer_end_call, supports_tools
+from callwright.voice.end_call import offer_end_call
 from callwright.voice.engines import (
     STT_ENGINES,
     LlmChoice,
@@ -284,7 +284,8 @@ class CallMediaSession:
         llm = self._create_llm()
         context = LLMContext(self._initial_messages(intro))
         conversation = self.conversation
-        if self._script.end_call_enabled and supports_tools(llm):
+        # A script ends the call through its own replies; a model through the end_call tool.
+        if self._script.end_call_enabled and not isinstance(llm, ScriptedLLM):
             end_message = (self._script.end_call_message or "").strip() or None
 
             async def _model_ends_call() -> None:
@@ -319,11 +320,7 @@ class CallMediaSession:
             last_agent_audio_at=lambda: serializer.last_audio_at,
         )
 
-        caller_speaking = False
-
         def _caller_started(at: float) -> None:
-            nonlocal caller_speaking
-            caller_speaking = True
             timers.caller_started_speaking(at)
             if intro and not self._intro_spoken and not self._intro_cut:
                 # Barge-in on the greeting: the caller did not hear all of it.
@@ -331,14 +328,12 @@ class CallMediaSession:
                 conversation.mark_interrupted(0)
 
         def _caller_stopped(at: float) -> None:
-            nonlocal caller_speaking
-            caller_speaking = False
             # VAD reports the stop ``stop_secs`` after the last voiced audio.
             conversation.caller_stopped_speaking(at, speech_ended_at=at - vad.params.stop_secs)
             timers.caller_stopped_speaking(at)
 
         if hasattr(stt, "caller_speaking"):  # Whisper holds a segment's text while they go on
-            stt.caller_speaking = lambda: caller_speaking
+            stt.caller_speaking = lambda: timers.caller_speaking
 
         call = build_call_pipeline(
             self._websocket,

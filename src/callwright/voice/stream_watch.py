@@ -65,20 +65,16 @@ class WatchedSerializer(FrameSerializer):
         payload = await self.carrier.serialize(frame)
         if self._recorder is not None:
             self._record_sent(self._recorder, frame, payload)
-        if payload and isinstance(frame, AudioRawFrame):
-            self.last_audio_at = time.monotonic()
-        if (
-            self._awaiting_audio
-            and payload
-            and isinstance(frame, AudioRawFrame)
-            and not is_silence(frame.audio)
-        ):
+        if not payload or not isinstance(frame, AudioRawFrame):
+            return payload
+        now = self.last_audio_at = time.monotonic()
+        if self._awaiting_audio and not is_silence(frame.audio):
             self._awaiting_audio = False
             if not self._audio_sent:
                 self._audio_sent = True
                 self._on_first_audio()
             if self._on_reply_audio is not None:
-                self._on_reply_audio(time.monotonic())
+                self._on_reply_audio(now)
         return payload
 
     def expect_reply(self) -> None:

@@ -13,7 +13,7 @@ from callwright.voice.engines.cloud_base import (
     CLOUD_SAMPLE_RATE,
     CloudTTSEngine,
     CloudVoice,
-    cloud_voice,
+    library_voice,
     pipecat_language,
 )
 
@@ -22,15 +22,7 @@ CARTESIA_URL = "wss://api.cartesia.ai"
 
 
 def _voice(voice: str, name: str, locale: str, gender: str) -> CloudVoice:
-    return cloud_voice(
-        ENGINE,
-        voice,
-        voice_id=f"{ENGINE}-{voice}",
-        name=name,
-        locale=locale,
-        gender=gender,
-        description=f"{name} ({locale}), Cartesia Sonic voice",
-    )
+    return library_voice(ENGINE, voice, name, locale, gender, family="Cartesia Sonic voice")
 
 
 # Voices from Cartesia's public library.

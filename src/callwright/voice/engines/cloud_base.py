@@ -74,6 +74,21 @@ def cloud_voice(
     return CloudVoice(voice=voice, provider_voice=provider_voice)
 
 
+def library_voice(
+    engine: str, provider_voice: str, name: str, locale: str, gender: str, *, family: str
+) -> CloudVoice:
+    """A voice from a provider's public library, listed as ``{engine}-{provider_voice}``."""
+    return cloud_voice(
+        engine,
+        provider_voice,
+        voice_id=f"{engine}-{provider_voice}",
+        name=name,
+        locale=locale,
+        gender=gender,
+        description=f"{name} ({locale}), {family}",
+    )
+
+
 class CloudTTSEngine:
     """A ``TTS_ENGINES`` entry for a provider's voices. There is nothing to load: the provider
     renders every line. Lines are not rendered ahead (``prerender``) either: that would be one

@@ -14,7 +14,7 @@ from callwright.voice.engines.cloud_base import (
     CLOUD_SAMPLE_RATE,
     CloudTTSEngine,
     CloudVoice,
-    cloud_voice,
+    library_voice,
 )
 
 ENGINE = "elevenlabs"
@@ -24,15 +24,7 @@ ELEVENLABS_MODEL = "eleven_flash_v2_5"
 
 
 def _voice(voice: str, name: str, locale: str, gender: str) -> CloudVoice:
-    return cloud_voice(
-        ENGINE,
-        voice,
-        voice_id=f"{ENGINE}-{voice}",
-        name=name,
-        locale=locale,
-        gender=gender,
-        description=f"{name} ({locale}), ElevenLabs premade voice",
-    )
+    return library_voice(ENGINE, voice, name, locale, gender, family="ElevenLabs premade voice")
 
 
 # ElevenLabs' premade voices, available to every account.

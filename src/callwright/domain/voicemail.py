@@ -1,6 +1,7 @@
 """The voicemail second opinion: is the far end a mailbox greeting or a person?
 
-Used where the carrier cannot tell (Exotel, MCube) and as a check on the carrier's own answer.
+Used where the carrier cannot tell (Exotel; MCube too, once its audio reaches us) and as a check
+on the carrier's own answer.
 It reads what the far end said in its first seconds (the transcript) and whether a beep was
 heard, and gives a verdict with a confidence in [0, 1] and the reason in words.
 

@@ -17,6 +17,7 @@ from callwright.store.secretbox import SecretBox, derive_subkey
 
 if TYPE_CHECKING:
     from callwright.recordings import RecordingStorage
+    from callwright.services.call_control import CallControl
     from callwright.services.dialer import Dialer
     from callwright.services.reconciler import Reconciler
     from callwright.services.webhook_sender import WebhookSender
@@ -45,6 +46,13 @@ class Platform:
     def __post_init__(self) -> None:
         # Every session carries the wake-up, for the outbox's after-commit hook (services.webhook_outbox).
         self.sessions.configure(info={"webhook_wakeup": self.webhook_wakeup})
+
+    @cached_property
+    def control(self) -> CallControl:
+        """Reaches a call's media session in this process, or through Redis in another."""
+        from callwright.services.call_control import CallControl
+
+        return CallControl(self, self.settings.redis_url, namespace=self.settings.redis_namespace)
 
     @cached_property
     def recording_keys(self) -> list[bytes]:
@@ -82,5 +90,7 @@ class Platform:
             await self.reconciler.stop()
         if self.webhook_sender is not None:
             await self.webhook_sender.stop()
+        if "control" in self.__dict__:
+            await self.control.close()
         await self.http.aclose()
         await self.engine.dispose()

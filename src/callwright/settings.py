@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # Run the background workers (the dialer) in this process.
     workers_enabled: bool = True
+    # Worker processes `callwright serve` starts behind its one port. More than one needs Redis.
+    workers: int = Field(default=1, ge=1, le=64)
+    # Redis, for several worker processes or nodes: a command for a call (end it, leave a voicemail
+    # message) reaches the process holding its media socket, and one process is elected to dial.
+    redis_url: str | None = Field(default=None, repr=False)
+    # Prefix of Callwright's Redis keys and channels, for installs that share one Redis.
+    redis_namespace: str = Field(default="callwright", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     # Load the voice models (Silero VAD, Piper voices) at start-up rather than on the first call.
     preload_voice_models: bool = True
     # Fake STT/LLM/TTS engines (benchmarks, demos): provider ``fake`` and voice ``fake-tone`` exist

@@ -339,3 +339,9 @@ def test_secrets_rotate_generate_in_development(dev_env):
     )
     (var_dir / "secret_key.next").write_text("half-done\n")
     failed(invoke(dev_env, "secrets", "rotate"), "run with --generate to finish it")
+
+
+def test_serve_refuses_several_workers_without_redis(dev_env):
+    refused = spawn(dev_env, "serve", "--workers", "2")
+    assert refused.returncode == 1
+    assert refused.stderr.strip().startswith("error: 2 workers need CALLWRIGHT_REDIS_URL")

@@ -62,11 +62,22 @@ def create_app(
         # start-up left is collected first, or freezing would keep it forever.
         gc.collect()
         gc.freeze()
-        if settings.workers_enabled and running.dialer is None:
-            from callwright.services.dialer import Dialer
+        election = None
+        if settings.workers_enabled:
+            await running.control.start()
+            if running.control.shared:
+                # Several processes share the store: one, elected through Redis, paces the dials.
+                from callwright.services.call_control import DialerElection
 
-            running.dialer = Dialer(running)
-            running.dialer.start()
+                election = DialerElection(running, running.control)
+                election.start()
+            elif running.dialer is None:
+                from callwright.services.dialer import Dialer
+
+                running.dialer = Dialer(running)
+                running.dialer.start()
+        # Every process heartbeats the media it carries and settles lost calls; every process sends
+        # webhooks (deliveries are leased, so two senders never send one twice).
         if settings.workers_enabled and running.reconciler is None:
             from callwright.services.reconciler import Reconciler
 
@@ -80,6 +91,8 @@ def create_app(
         try:
             yield
         finally:
+            if election is not None:
+                await election.stop()
             if owns_platform:
                 await running.close()
             else:
@@ -92,6 +105,7 @@ def create_app(
                 if running.webhook_sender is not None:
                     await running.webhook_sender.stop()
                     running.webhook_sender = None
+                await running.control.close()
 
     app = FastAPI(
         title="Callwright",

@@ -50,7 +50,9 @@ else:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [default: CALLWRIGHT_HOST]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: CALLWRIGHT_PORT]")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes [default: CALLWRIGHT_WORKERS, 1]")
+    ] = None,
 ) -> None:
     """Migrate the database, create the `dev` partner on a first development start, then serve."""
     import uvicorn
@@ -60,6 +62,12 @@ def serve(
     settings = load_settings()
     host = host or settings.host
     port = settings.port if port is None else port
+    workers = workers or settings.workers
+    if workers > 1 and not settings.redis_url:
+        fail(
+            f"{workers} workers need CALLWRIGHT_REDIS_URL: a call's media lives in one worker, and "
+            "the others reach it (and elect the one dialer) through Redis"
+        )
     key = run(_prepare_store(settings), settings=settings)
     if key is not None:
         local_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -25,26 +25,27 @@ HANGUP_RETRY_DELAY_SECS = 0.5
 
 async def hang_up(*, platform: Platform, session: AsyncSession, call: Call, reason: str = "ended_by_platform") -> None:
     """End a live call. A carrier failure is retried once (a hang-up is idempotent); if it still
-    fails and this node carries the call's media, closing the stream ends the call instead
-    (every carrier ends a call whose stream closes); otherwise the carrier's error is raised."""
+    fails, closing the call's media stream ends it instead, wherever it runs (every carrier ends a
+    call whose stream closes); if no process carries it, the carrier's error is raised."""
     carrier = get_carrier(Provider(call.provider))
-    media = platform.media_sessions.get(call.id)
     try:
         account = await account_for_call(session=session, call=call, secretbox=platform.secretbox)
         await _hang_up_with_retry(platform, carrier, call.provider_call_id or "", account)
     except NotSupported:
-        if media is None:
+        if not await platform.control.run(call.id, "end", reason=reason):
             raise Conflict(
-                f"{carrier.display_name} has no REST hang-up and this call's media stream is not "
-                "on this node; it ends when the caller hangs up or its time limit passes",
+                f"{carrier.display_name} has no REST hang-up and no server carries this call's media "
+                "stream; it ends when the caller hangs up or its time limit passes",
                 code="hangup_not_possible",
             ) from None
+        return
     except CarrierUnavailable as exc:
-        if media is None:
+        if not await platform.control.run(call.id, "end", reason=reason):
             raise
-        log.warning("call %s: %s; ending it by closing its media stream", call.id, exc.message)
-    if media is not None:
-        await media.end(reason)
+        log.warning("call %s: %s; ended it by closing its media stream", call.id, exc.message)
+        return
+    # The carrier ends the stream too; ending it ourselves names the reason and stops the agent now.
+    await platform.control.run(call.id, "end", reason=reason)
 
 
 async def _hang_up_with_retry(platform: Platform, carrier, provider_call_id: str, account) -> None:  # type: ignore[no-untyped-def]

@@ -38,10 +38,11 @@ async def on_machine_detected(
         return
     carrier = get_carrier(Provider(call.provider))
     message = call.agent.get("voicemail_message")
-    media = platform.media_sessions.get(call.id)
     try:
-        if message and media is not None and carrier.message_window_open(params):
-            await media.speak_then_end(render_template(message, call.variables or {}), reason="voicemail")
+        if message and carrier.message_window_open(params):
+            # Where the call's media runs: this process, or another one through Redis.
+            text = render_template(message, call.variables or {})
+            await platform.control.run(call.id, "speak_then_end", text=text, reason="voicemail")
         await hang_up(platform=platform, session=session, call=call, reason="voicemail")
     except CallwrightError as exc:
         log.warning("call %s: voicemail hang-up failed: %s", call.id, exc.message)
@@ -76,7 +77,6 @@ async def on_greeting_verdict(*, platform: Platform, call_id: str, verdict: Gree
         await session.commit()
     if not leave:
         return
-    media = platform.media_sessions.get(call_id)
-    if media is not None:
-        await media.leave_voicemail(rendered)
+    # The verdict comes from the media session itself, so this normally runs where it lives.
+    await platform.control.run(call_id, "leave_voicemail", message=rendered)
     await hang_up_quietly(platform=platform, call_id=call_id)

@@ -85,7 +85,7 @@ async def start_call(
         idempotency_key=idempotency_key,
     )
     if created:
-        platform.dial_wakeup.set()
+        await platform.control.wake_dialer()
     return ok(call_started(call))
 
 

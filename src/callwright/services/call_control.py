@@ -1,0 +1,291 @@
+"""Reaching a call's media session wherever it runs, and electing the one process that dials.
+
+One process (the embedded default) needs neither: a command goes straight to the session in
+``Platform.media_sessions``, and that process runs the dialer.
+
+Scaled out (several worker processes behind one port, or several nodes), ``CALLWRIGHT_REDIS_URL``
+is set and each call's media socket lives in exactly one process, while the request that wants
+to end the call (``POST /calls/{id}/end``, a carrier's answering-machine callback) can land on any
+of them. Such a command is published on Redis; every process answers whether it holds the call's
+session, and the one that does answers after running the command. So the caller of
+:meth:`CallControl.run` learns at once that no process holds the call, or waits for the one that
+does.
+
+The same Redis holds the dialer's lease (:class:`DialerElection`): a carrier account's CPS is
+paced inside one dialer, so exactly one process may dial. The lease is renewed every
+``RENEW_SECS`` and lapses ``LEASE_SECS`` after the holder stops renewing (killed, hung, cut off
+from Redis); another process then takes over. A holder that cannot renew stops dialing once its
+lease would have lapsed, so two dialers never run for longer than a renewal can be late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
+
+    from callwright.platform import Platform
+
+log = logging.getLogger("callwright.control")
+
+# The commands a media session accepts from another process, with how long a caller waits for the
+# holder to finish: ending is quick; speaking a message first takes as long as the message.
+COMMAND_TIMEOUT_SECS = {"end": 5.0, "speak_then_end": 90.0, "leave_voicemail": 90.0}
+# How long to wait for the other processes to say whether they hold the call.
+ANSWER_TIMEOUT_SECS = 2.0
+
+LEASE_SECS = 10.0
+RENEW_SECS = 2.0
+
+# Extend the lease only while we still hold it; drop it only if we hold it.
+_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class CallControl:
+    """Runs a command on a call's media session, in this process or through Redis in another."""
+
+    def __init__(self, platform: Platform, redis_url: str | None, *, namespace: str = "callwright") -> None:
+        self.platform = platform
+        self.node_id = uuid.uuid4().hex
+        self.redis_url = redis_url
+        # Installs sharing one Redis keep apart by namespace (pub/sub channels ignore Redis's
+        # numbered databases).
+        self.requests = f"{namespace}:control:requests"
+        self.dial_channel = f"{namespace}:control:dial"
+        self.dialer_lease = f"{namespace}:dialer-lease"
+        self._reply_prefix = f"{namespace}:control:replies:"
+        self.redis: Redis | None = None
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: dict[str, _Pending] = {}
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    @property
+    def replies(self) -> str:
+        return self._reply_prefix + self.node_id
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may hold calls (commands and the dialer go through Redis)."""
+        return self.redis is not None
+
+    async def start(self) -> None:
+        if self.redis_url is None or self.redis is not None:
+            return
+        from redis.asyncio import Redis
+
+        self.redis = Redis.from_url(self.redis_url, socket_connect_timeout=5, health_check_interval=30)
+        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(self.requests, self.replies, self.dial_channel)
+        self._reader = asyncio.create_task(self._read(), name="callwright-control")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+            self._reader = None
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+            self._pubsub = None
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis = None
+
+    async def run(self, call_id: str, command: str, **args: Any) -> bool:
+        """Run ``command`` on the call's media session; False when no process holds it."""
+        timeout = COMMAND_TIMEOUT_SECS[command]  # KeyError: not a command sessions take
+        media = self.platform.media_sessions.get(call_id)
+        if media is not None:
+            await getattr(media, command)(**args)
+            return True
+        if self.redis is None:
+            return False
+        request_id = uuid.uuid4().hex
+        pending = self._pending[request_id] = _Pending()
+        try:
+            message = {"id": request_id, "from": self.node_id, "call_id": call_id, "command": command, "args": args}
+            # Every subscriber hears it, this process included (it ignores its own).
+            others = await self.redis.publish(self.requests, json.dumps(message)) - 1
+            if others <= 0:
+                return False
+            pending.expect(others)
+            return await pending.outcome(answer_timeout=ANSWER_TIMEOUT_SECS, done_timeout=timeout)
+        finally:
+            self._pending.pop(request_id, None)
+
+    async def wake_dialer(self) -> None:
+        """A call was queued: wake the dialer, in this process or in the one elected to dial."""
+        self.platform.dial_wakeup.set()
+        if self.redis is not None and self.platform.dialer is None:
+            try:
+                await self.redis.publish(self.dial_channel, "")
+            except Exception as exc:  # the dialer polls anyway; a lost wake-up only delays a dial
+                log.warning("could not wake the dialer through Redis: %s", type(exc).__name__)
+
+    async def _read(self) -> None:
+        assert self._pubsub is not None
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis restarted or unreachable: redis-py reconnects
+                log.warning("control channel read failed (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(1.0)
+                continue
+            if message is None:
+                continue
+            channel = message["channel"]
+            channel = channel.decode() if isinstance(channel, bytes) else channel
+            if channel == self.dial_channel:
+                self.platform.dial_wakeup.set()
+                continue
+            try:
+                body = json.loads(message["data"])
+            except (TypeError, ValueError):
+                log.warning("ignored a malformed control message")
+                continue
+            if channel == self.requests and body.get("from") != self.node_id:
+                task = asyncio.create_task(self._answer(body))
+                self._handlers.add(task)
+                task.add_done_callback(self._handlers.discard)
+            elif channel == self.replies and (pending := self._pending.get(body.get("id"))):
+                pending.answer(bool(body.get("holds")), bool(body.get("done")))
+
+    async def _answer(self, request: dict[str, Any]) -> None:
+        assert self.redis is not None
+        reply_to = self._reply_prefix + str(request["from"])
+        media = self.platform.media_sessions.get(request.get("call_id"))
+        command = request.get("command")
+        if media is None or command not in COMMAND_TIMEOUT_SECS:
+            await self.redis.publish(reply_to, json.dumps({"id": request["id"], "holds": False}))
+            return
+        await self.redis.publish(reply_to, json.dumps({"id": request["id"], "holds": True}))
+        try:
+            await getattr(media, command)(**request.get("args", {}))
+        except Exception:
+            log.exception("call %s: control command %s failed", request.get("call_id"), command)
+        await self.redis.publish(reply_to, json.dumps({"id": request["id"], "holds": True, "done": True}))
+
+
+class _Pending:
+    """One request's answers: who holds the call, and whether it has run the command."""
+
+    def __init__(self) -> None:
+        self.expected: int | None = None  # known once the publish returns; answers may come first
+        self.refusals = 0
+        self.held = asyncio.Event()
+        self.done = asyncio.Event()
+        self.nobody = asyncio.Event()
+
+    def expect(self, others: int) -> None:
+        self.expected = others
+        self._settle()
+
+    def answer(self, holds: bool, done: bool) -> None:
+        if done:
+            self.done.set()
+        elif holds:
+            self.held.set()
+        else:
+            self.refusals += 1
+            self._settle()
+
+    def _settle(self) -> None:
+        if self.expected is not None and self.refusals >= self.expected:
+            self.nobody.set()
+
+    async def outcome(self, *, answer_timeout: float, done_timeout: float) -> bool:
+        held, nobody = asyncio.ensure_future(self.held.wait()), asyncio.ensure_future(self.nobody.wait())
+        try:
+            await asyncio.wait({held, nobody}, timeout=answer_timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            held.cancel()
+            nobody.cancel()
+        if not self.held.is_set() and not self.done.is_set():
+            return False  # nobody holds it, or nobody answered in time
+        try:
+            await asyncio.wait_for(self.done.wait(), timeout=done_timeout)
+        except TimeoutError:
+            log.warning("the process holding a call did not finish its command in %.0f s", done_timeout)
+        return True
+
+
+class DialerElection:
+    """Keeps this process's claim on the dialer lease, running the dialer while it holds it."""
+
+    def __init__(self, platform: Platform, control: CallControl) -> None:
+        self.platform = platform
+        self.control = control
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._valid_until = 0.0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="callwright-dialer-election")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self._stop_dialing()
+        redis = self.control.redis
+        if redis is not None:
+            try:
+                await redis.eval(_RELEASE, 1, self.control.dialer_lease, self.control.node_id)  # type: ignore[misc]
+            except Exception:
+                pass  # it lapses by itself
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            await self.campaign()
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=RENEW_SECS)
+            except TimeoutError:
+                pass
+
+    async def campaign(self) -> bool:
+        """Take or renew the lease; start or stop the dialer to match. True while we dial."""
+        redis = self.control.redis
+        assert redis is not None
+        asked_at = time.monotonic()
+        lease_ms = int(LEASE_SECS * 1000)
+        try:
+            held = bool(await redis.eval(_RENEW, 1, self.control.dialer_lease, self.control.node_id, lease_ms))  # type: ignore[misc]
+            if not held:
+                held = bool(await redis.set(self.control.dialer_lease, self.control.node_id, nx=True, px=lease_ms))
+        except Exception as exc:
+            log.warning("could not renew the dialer lease: %s", type(exc).__name__)
+            held = None
+        if held:
+            self._valid_until = asked_at + LEASE_SECS
+            if self.platform.dialer is None:
+                from callwright.services.dialer import Dialer
+
+                log.info("this process now runs the dialer")
+                self.platform.dialer = Dialer(self.platform)
+                self.platform.dialer.start()
+            return True
+        if held is None and time.monotonic() < self._valid_until - RENEW_SECS:
+            return self.platform.dialer is not None  # unconfirmed, but the lease still stands
+        await self._stop_dialing()
+        return False
+
+    async def _stop_dialing(self) -> None:
+        dialer, self.platform.dialer = self.platform.dialer, None
+        if dialer is not None:
+            log.info("this process no longer runs the dialer")
+            await dialer.stop()

@@ -1,0 +1,156 @@
+"""``callwright serve`` with two worker processes behind one port, sharing the store and Redis.
+
+- A command for a call reaches the worker that holds its media socket: this test process plays a
+  third process (its own Platform on the same store and Redis, holding no media) and ends live
+  Exotel calls through ``CallControl`` — Exotel has no REST hang-up, so only the worker holding
+  the stream can end them. Every partner ``POST /calls/{id}/end`` goes over a fresh connection, so
+  it lands on either worker.
+- Only one worker dials: calls queued on both workers leave no faster than the account's CPS.
+
+Runs against a SQLite file and, when reachable, PostgreSQL; Redis must be reachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from callwright.domain.pacing import max_in_any_window
+from callwright.platform import Platform
+from callwright.settings import Settings
+from callwright.sim import CarrierSimulator, Scenario
+from tests.conftest import TEST_ADMIN_TOKEN, TEST_SECRET_KEY, throwaway_postgres_database
+from tests.e2e.helpers import ADMIN, make_tenant, new_number, start_call, wait_for_status
+from tests.e2e.server_process import ServerProcess, free_port
+from tests.redis_support import REDIS_URL, require_redis
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("serve-workers")]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'workers.db'}"
+    else:
+        async with throwaway_postgres_database() as url:
+            yield url
+
+
+@pytest.fixture
+def sim() -> Iterator[CarrierSimulator]:
+    simulator = CarrierSimulator()
+    with simulator.running():
+        yield simulator
+
+
+@pytest.fixture
+def env(database_url: str, sim: CarrierSimulator, tmp_path: Path) -> dict[str, str]:
+    require_redis()
+    port = free_port()
+    urls = sim.api_urls()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CALLWRIGHT_")}
+    return env | {
+        "CALLWRIGHT_VAR_DIR": str(tmp_path / "var"),
+        "CALLWRIGHT_DATABASE_URL": database_url,
+        "CALLWRIGHT_SECRET_KEY": TEST_SECRET_KEY,
+        "CALLWRIGHT_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
+        "CALLWRIGHT_HOST": "127.0.0.1",
+        "CALLWRIGHT_PORT": str(port),
+        "CALLWRIGHT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "CALLWRIGHT_WORKERS": "2",
+        "CALLWRIGHT_REDIS_URL": REDIS_URL,
+        # Each test its own namespace: parallel tests share the one Redis.
+        "CALLWRIGHT_REDIS_NAMESPACE": f"test-{uuid.uuid4().hex[:12]}",
+        "CALLWRIGHT_VOBIZ_API_URL": urls["vobiz"],
+        "CALLWRIGHT_EXOTEL_API_URL": urls["exotel"],
+        "CALLWRIGHT_SILENCE_TIMEOUT_SECS": "0",
+    }
+
+
+@pytest.fixture
+async def server(env: dict[str, str], tmp_path: Path) -> AsyncIterator[ServerProcess]:
+    process = ServerProcess(env, int(env["CALLWRIGHT_PORT"]), tmp_path / "serve.log")
+    await process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+async def third_process(env: dict[str, str]) -> AsyncIterator[Platform]:
+    """A Platform like a worker's, in this test process: same store and Redis, no media."""
+    settings = Settings(**{key.removeprefix("CALLWRIGHT_").lower(): value for key, value in env.items() if key.startswith("CALLWRIGHT_")})
+    platform = Platform.from_settings(settings)
+    await platform.control.start()
+    try:
+        yield platform
+    finally:
+        await platform.close()
+
+
+async def test_a_command_reaches_the_worker_holding_the_calls_media(
+    server: ServerProcess, sim: CarrierSimulator, third_process: Platform
+):
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+        tenant = await make_tenant(api, sim, ["exotel"])
+        numbers = [new_number() for _ in range(6)]
+        for number in numbers:
+            sim.set_scenario(number, Scenario.answer())  # the caller stays on the line
+        calls = [await start_call(api, tenant, "exotel", number) for number in numbers]
+        for call_id in calls:
+            call = await wait_for_status(api, tenant, call_id, {"in_progress"}, timeout=30)
+            assert call["status"] == "in_progress"
+
+        # Nobody holds an unknown call: the answer comes at once, not after a timeout.
+        started = time.monotonic()
+        assert await third_process.control.run(str(uuid.uuid4()), "end", reason="test") is False
+        assert time.monotonic() - started < 1.0
+
+        # Half the calls are ended from the third process, which holds none of them.
+        for call_id in calls[:3]:
+            assert await third_process.control.run(call_id, "end", reason="ended by the test") is True
+        # The rest by the partner, each request on a fresh connection (either worker).
+        for call_id in calls[3:]:
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as fresh:
+                ended = await fresh.post(f"/api/v2/calls/{call_id}/end", headers=tenant.headers)
+            assert ended.status_code == 200, ended.text
+
+        for call_id in calls:
+            call = await wait_for_status(api, tenant, call_id, timeout=20)
+            assert call["status"] == "completed", call
+        for call_id in calls[:3]:
+            call = (await api.get(f"/api/v2/calls/{call_id}", headers=tenant.headers)).json()["data"]
+            assert call["end_reason"] == "ended by the test", call
+        for number in numbers:
+            assert sim.calls(to=number)[-1].ended_at is not None
+
+
+async def test_one_worker_dials_and_keeps_the_accounts_cps(server: ServerProcess, sim: CarrierSimulator):
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+        tenant = await make_tenant(api, sim, ["vobiz"])
+        paced = await api.patch(f"/admin/v1/partners/{tenant.name}/connections/vobiz", json={"cps": 1}, headers=ADMIN)
+        assert paced.status_code == 200, paced.text
+        # More than one dialer can claim in its 10 s pacing window: two dialers would both dial.
+        numbers = [new_number() for _ in range(13)]
+        for number in numbers:
+            sim.set_scenario(number, Scenario.busy(ring_secs=0.1))
+
+        async def start_on_a_fresh_connection(number: str) -> str:
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as fresh:
+                return await start_call(fresh, tenant, "vobiz", number)
+
+        calls = await asyncio.gather(*(start_on_a_fresh_connection(number) for number in numbers))
+        for call_id in calls:
+            await wait_for_status(api, tenant, call_id, timeout=60)
+
+    dial_times = [call.t0 for number in numbers for call in sim.calls(to=number)]
+    assert len(dial_times) == len(numbers)  # each dialled exactly once
+    assert max_in_any_window(dial_times) <= 1, sorted(dial_times)

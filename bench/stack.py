@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123"
 SECRET_KEY = "bench-secret-key-0123456789abcdef0123456789"
 FROM_NUMBER = "+14155550199"
 INTRO = "Hello, this is a test."
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class Callwright:
         latencies: Latencies,
         database_url: str | None = None,
         workers: int = 1,
+        redis_url: str | None = None,
         name: str = "callwright",
     ) -> None:
         self.name = "callwright"
@@ -128,6 +131,11 @@ class Callwright:
         }
         if database_url:
             env["CALLWRIGHT_DATABASE_URL"] = database_url
+        if workers > 1:
+            # The workers reach each other's calls and elect the dialer through Redis; a namespace
+            # per run keeps a restart from meeting the previous run's lease.
+            env["CALLWRIGHT_REDIS_URL"] = redis_url or DEFAULT_REDIS_URL
+            env["CALLWRIGHT_REDIS_NAMESPACE"] = f"bench-{uuid.uuid4().hex[:10]}"
         argv = [str(BIN / "callwright"), "serve", "--port", str(self.port)]
         argv += ["--workers", str(workers)]
         self.child = Child(name, argv, env=env)

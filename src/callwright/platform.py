@@ -17,6 +17,7 @@ from callwright.store.secretbox import SecretBox, derive_subkey
 
 if TYPE_CHECKING:
     from callwright.recordings import RecordingStorage
+    from callwright.services.call_admission import CallAdmission
     from callwright.services.call_control import CallControl
     from callwright.services.dialer import Dialer
     from callwright.services.reconciler import Reconciler
@@ -46,6 +47,13 @@ class Platform:
     def __post_init__(self) -> None:
         # Every session carries the wake-up, for the outbox's after-commit hook (services.webhook_outbox).
         self.sessions.configure(info={"webhook_wakeup": self.webhook_wakeup})
+
+    @cached_property
+    def admission(self) -> CallAdmission:
+        """Group commit of call starts under each partner's concurrency limit."""
+        from callwright.services.call_admission import CallAdmission
+
+        return CallAdmission(self.sessions)
 
     @cached_property
     def control(self) -> CallControl:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 from sqlalchemy import select
+
+from callwright.api.app import create_app
+from callwright.platform import Platform
 
 from callwright.store.models import Call, CallEventRow
 from tests.conftest import error_of, make_partner
@@ -121,6 +125,31 @@ async def test_concurrent_starts_never_exceed_the_limit(client, platform):
     responses = await asyncio.gather(*(_start(client, handle, agent_id) for _ in range(8)))
     codes = sorted(r.status_code for r in responses)
     assert codes == [200] * 3 + [429] * 5
+
+
+async def test_two_processes_batching_starts_never_exceed_the_limit_together(client, platform, settings):
+    """Each process admits a partner's concurrent starts in batches (group commit); batches from
+    two processes on one store take turns at the partner's lock, so the limit still holds, and
+    every start that fits is stored with its created event."""
+    handle = await make_partner(platform, "two-nodes", concurrency_limit=7)
+    await add_connection(platform, handle.id, "vobiz", VOBIZ_IDS, {"auth_token": "t"})
+    agent_id = await _agent(client, handle)
+    other = Platform.from_settings(settings)
+    transport = httpx.ASGITransport(app=create_app(platform=other), raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://callwright.test") as second:
+            responses = await asyncio.gather(
+                *(_start(c, handle, agent_id, to=f"+9198765432{i:02d}") for i in range(12) for c in (client, second))
+            )
+    finally:
+        await other.close()
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] * 7 + [429] * 17, codes
+    stored = {r.json()["data"]["call_id"] for r in responses if r.status_code == 200}
+    async with platform.sessions() as session:
+        calls = set(await session.scalars(select(Call.id).where(Call.partner_id == handle.id)))
+        created = set(await session.scalars(select(CallEventRow.call_id).where(CallEventRow.kind == "created")))
+    assert calls == stored and stored <= created
 
 
 async def test_idempotency_key_returns_the_same_call(client, partner, ready, platform):

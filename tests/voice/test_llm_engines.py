@@ -14,8 +14,6 @@ from pipecat.frames.frames import (
     ErrorFrame,
     Frame,
     LLMContextFrame,
-    LLMFullResponseEndFrame,
-    LLMFullResponseStartFrame,
     LLMServiceMetadataFrame,
     LLMTextFrame,
 )

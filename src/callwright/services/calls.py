@@ -6,23 +6,21 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.carriers import get_carrier
-from callwright.domain.calls import ACTIVE_STATUSES, CallStatus, cancel
-from callwright.domain.errors import CallwrightError, Conflict, Forbidden, LimitExceeded, NotFound, ValidationFailed
+from callwright.domain.calls import CallStatus, cancel
+from callwright.domain.errors import CallwrightError, Conflict, Forbidden, NotFound, ValidationFailed
 from callwright.domain.phone import e164_error, is_e164
 from callwright.domain.providers import Provider, parse_provider
 from callwright.services import agents as agent_service
 from callwright.services import telephony
+from callwright.services.call_admission import AdmissionConflict, CallAdmission, Start, active_count
 from callwright.services.call_state import lock_call, record_event, set_state, state_of
 from callwright.store.models import Call, Partner, TelephonyConnection, new_id, utcnow
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
-CONCURRENCY_RETRY_AFTER_SECS = 5
-_ACTIVE = [s.value for s in ACTIVE_STATUSES]
 # The provider Vocobase assumes when a start request names none.
 VOCOBASE_DEFAULT_PROVIDER = Provider.MCUBE
 
@@ -46,12 +44,14 @@ async def start_call(
     session: AsyncSession,
     partner: Partner,
     request: StartCall,
+    admission: CallAdmission,
     idempotency_key: str | None = None,
 ) -> tuple[Call, bool]:
     """Create the call (pending) as the dialer's queue row. Returns (call, created).
 
     Checks run in the contract's order: agent, provider allowed, provider configured, to_number,
-    free concurrency slot. A repeated Idempotency-Key within 24 h returns the first call.
+    free concurrency slot (``admission``, which stores the call). A repeated Idempotency-Key
+    within 24 h returns the first call.
     """
     partner_id = partner.id  # read now: a rollback below expires the partner object
     if idempotency_key:
@@ -76,7 +76,7 @@ async def start_call(
         raise ValidationFailed("to_number", e164_error("to_number"))
 
     settings = dict(agent.settings)
-    limit = partner.concurrency_limit  # read now: a rollback below expires the partner object
+    limit = partner.concurrency_limit
     call = Call(
         id=new_id(),  # set here, not at the flush: the created event below refers to it
         status=CallStatus.PENDING.value,
@@ -91,33 +91,17 @@ async def start_call(
         idempotency_key=idempotency_key,
         machine_detection_requested=_wants_machine_detection(settings, connection, carrier),
     )
-    # Serialise starts per partner so the concurrency limit holds: PostgreSQL locks the partner
-    # row; SQLite holds its write lock from the INSERT, and the count runs after the INSERT.
-    if session.get_bind().dialect.name != "sqlite":  # SQLite has no row locks: skip a round trip
-        await session.execute(_LOCK_PARTNER, {"partner_id": partner.id})
-    session.add(call)
-    # The event goes in the same flush as the call; a rollback below takes both back.
-    record_event(session, call, kind="created", source="api", before=None)
+    # Give the connection back while the call waits for its batch: the batch needs one too, and
+    # requests holding the pool's connections while they wait would leave it none.
+    await session.close()
     try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        if idempotency_key:  # a concurrent request with the same key won the race
-            existing = await _idempotent_match(session, partner_id, request, idempotency_key)
-            if existing is not None:
-                return existing, False
-        raise
-    active = await _active_count(session, partner.id)
-    if active > limit:
-        await session.rollback()
-        raise LimitExceeded(
-            f"concurrency limit reached: {limit} calls are already active; retry when one ends",
-            code="concurrency_limit",
-            details={"limit": limit, "active": active - 1},
-            headers={"Retry-After": str(CONCURRENCY_RETRY_AFTER_SECS)},
-        )
-    await session.commit()
-    return call, True
+        return await admission.admit(partner_id, Start(call, limit=limit)), True
+    except AdmissionConflict:
+        # A concurrent request with the same Idempotency-Key stored its call first.
+        existing = await _idempotent_match(session, partner_id, request, idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise Conflict("the call could not be stored; retry", code="conflict") from None
+        return existing, False
 
 
 def _wants_machine_detection(settings: dict[str, Any], connection: TelephonyConnection, carrier) -> bool:  # type: ignore[no-untyped-def]
@@ -158,7 +142,7 @@ async def _idempotent_match(
         return None
     if call.created_at < utcnow() - IDEMPOTENCY_WINDOW:
         call.idempotency_key = None  # expired: the key is free for a new call
-        await session.flush()
+        await session.commit()  # now: the new call is stored by another transaction
         return None
     same = call.agent_id == request.agent_id and call.to_number == request.to_number and (
         request.provider is None or call.provider == request.provider.strip().lower()
@@ -169,19 +153,6 @@ async def _idempotent_match(
             code="idempotency_key_reused",
         )
     return call
-
-
-# Built once: SQLAlchemy then reuses their compiled form without rebuilding them per request.
-_LOCK_PARTNER = select(Partner.id).where(Partner.id == bindparam("partner_id")).with_for_update()
-_ACTIVE_COUNT = (
-    select(func.count())
-    .select_from(Call)
-    .where(Call.partner_id == bindparam("partner_id"), Call.status.in_(_ACTIVE))
-)
-
-
-async def _active_count(session: AsyncSession, partner_id: str) -> int:
-    return await session.scalar(_ACTIVE_COUNT, {"partner_id": partner_id}) or 0
 
 
 async def get_call(*, session: AsyncSession, partner: Partner, call_id: str) -> Call:
@@ -205,7 +176,7 @@ async def list_calls(
 
 
 async def concurrency(*, session: AsyncSession, partner: Partner) -> dict[str, Any]:
-    active = await _active_count(session, partner.id)
+    active = await active_count(session, partner.id)
     return {
         "limit": partner.concurrency_limit,
         "limit_source": "partner",

@@ -82,6 +82,7 @@ async def start_call(
         session=session,
         partner=partner,
         request=call_service.StartCall(**body.model_dump()),
+        admission=platform.admission,
         idempotency_key=idempotency_key,
     )
     if created:

@@ -1,0 +1,150 @@
+"""Admitting new calls under a partner's concurrency limit, many starts to one transaction.
+
+The limit holds only if a partner's starts are admitted one after another: each takes the
+partner's lock (a row lock on PostgreSQL, the database write lock on SQLite), counts the active
+calls, inserts its call and commits. Done once per request, that lock is held for four round trips
+per call and caps one partner's starts near 200 a second, however many cores serve them.
+
+So starts for one partner that arrive while its admission transaction is running wait for the
+next one, which takes them all: one lock, one count, one insert of every call that fits, one
+commit (group commit). A batch is whatever queued meanwhile; a lone request goes at once. Each
+start still gets its own answer: its call, or ``concurrency_limit`` if the calls ahead of it in
+the batch took the last slots.
+
+Batches are per process; several processes' batches for one partner take turns at the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callwright.domain.calls import ACTIVE_STATUSES
+from callwright.domain.errors import LimitExceeded
+from callwright.services.call_state import record_event
+from callwright.store.models import Call, Partner
+
+log = logging.getLogger("callwright.calls")
+
+CONCURRENCY_RETRY_AFTER_SECS = 5
+_ACTIVE = [status.value for status in ACTIVE_STATUSES]
+
+# Built once: SQLAlchemy then reuses their compiled form without rebuilding them per batch.
+_LOCK_PARTNER = select(Partner.id).where(Partner.id == bindparam("partner_id")).with_for_update()
+# SQLite has no row locks; a write takes the database's write lock, held to the commit.
+_LOCK_SQLITE = text("UPDATE partners SET status = status WHERE id = :partner_id")
+_ACTIVE_COUNT = (
+    select(func.count())
+    .select_from(Call)
+    .where(Call.partner_id == bindparam("partner_id"), Call.status.in_(_ACTIVE))
+)
+
+
+class AdmissionConflict(Exception):
+    """A start's insert broke a unique constraint (a concurrent request with its Idempotency-Key)."""
+
+
+@dataclass(slots=True)
+class Start:
+    """One call waiting to be admitted: built and checked, not yet stored."""
+
+    call: Call
+    limit: int  # the partner's concurrency limit as the request saw it
+    outcome: asyncio.Future[Call] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+async def active_count(session: AsyncSession, partner_id: str) -> int:
+    return await session.scalar(_ACTIVE_COUNT, {"partner_id": partner_id}) or 0
+
+
+async def admit_batch(session: AsyncSession, partner_id: str, starts: list[Start]) -> None:
+    """In one transaction on ``session``: lock the partner, count its active calls, insert each
+    start that fits (with its ``created`` event) and commit. Settles every start's outcome.
+
+    Raises AdmissionConflict (nothing stored, no outcome settled) when an insert breaks a unique
+    constraint; the caller then admits the starts one by one to find whose it was."""
+    lock = _LOCK_SQLITE if session.get_bind().dialect.name == "sqlite" else _LOCK_PARTNER
+    admitted: list[Start] = []
+    try:
+        await session.execute(lock, {"partner_id": partner_id})
+        active = await active_count(session, partner_id)
+        for start in starts:
+            if active >= start.limit:
+                start.outcome.set_exception(_limit_reached(start.limit, active))
+                continue
+            active += 1
+            session.add(start.call)
+            record_event(session, start.call, kind="created", source="api", before=None)
+            admitted.append(start)
+        if admitted:
+            await session.flush()
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()  # takes the batch's calls and events back out of the session
+        raise AdmissionConflict from None
+    for start in admitted:
+        start.outcome.set_result(start.call)
+
+
+def _limit_reached(limit: int, active: int) -> LimitExceeded:
+    return LimitExceeded(
+        f"concurrency limit reached: {limit} calls are already active; retry when one ends",
+        code="concurrency_limit",
+        details={"limit": limit, "active": active},
+        headers={"Retry-After": str(CONCURRENCY_RETRY_AFTER_SECS)},
+    )
+
+
+class CallAdmission:
+    """Group commit of call starts, per partner, in this process (see the module's text)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self._waiting: dict[str, list[Start]] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    async def admit(self, partner_id: str, start: Start) -> Call:
+        """Store ``start``'s call if it fits under the limit; its call, or LimitExceeded, or
+        AdmissionConflict (nothing stored) when its insert broke a unique constraint."""
+        self._waiting.setdefault(partner_id, []).append(start)
+        if partner_id not in self._running:
+            task = asyncio.create_task(self._drain(partner_id), name=f"admission-{partner_id}")
+            self._running[partner_id] = task
+        # Shielded: a client that hangs up must not cancel its batch-mates' transaction.
+        return await asyncio.shield(start.outcome)
+
+    async def _drain(self, partner_id: str) -> None:
+        try:
+            while batch := self._waiting.pop(partner_id, None):
+                await self._run_batch(partner_id, batch, self._admit_in_new_session)
+        finally:
+            del self._running[partner_id]
+
+    async def _admit_in_new_session(self, partner_id: str, starts: list[Start]) -> None:
+        async with self.sessions() as session:
+            await admit_batch(session, partner_id, starts)
+
+    async def _run_batch(
+        self,
+        partner_id: str,
+        batch: list[Start],
+        admit: Callable[[str, list[Start]], Awaitable[None]],
+    ) -> None:
+        try:
+            await admit(partner_id, batch)
+        except AdmissionConflict:
+            if len(batch) == 1:
+                batch[0].outcome.set_exception(AdmissionConflict())
+                return
+            for start in batch:  # whose key was it? Each alone; only that one fails.
+                await self._run_batch(partner_id, [start], admit)
+        except Exception as exc:  # the store failed: every start of the batch hears it
+            for start in batch:
+                if not start.outcome.done():
+                    start.outcome.set_exception(exc)

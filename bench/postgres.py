@@ -27,7 +27,8 @@ async def scratch_database() -> AsyncIterator[str | None]:
         await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
         await admin.execute(f"CREATE DATABASE {DATABASE}")
         base = SERVER_URL.rsplit("/", 1)[0]
-        yield f"{base}/{DATABASE}"
+        # Loopback: no TLS, as a server beside its database would be set up.
+        yield f"{base}/{DATABASE}?ssl=disable"
     finally:
         try:
             await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")

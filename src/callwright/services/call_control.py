@@ -41,6 +41,7 @@ COMMAND_TIMEOUT_SECS = {"end": 5.0, "speak_then_end": 90.0, "leave_voicemail": 9
 # How long to wait for the other processes to say whether they hold the call.
 ANSWER_TIMEOUT_SECS = 2.0
 
+WAKE_SPACING_SECS = 0.01
 LEASE_SECS = 10.0
 RENEW_SECS = 2.0
 
@@ -67,6 +68,8 @@ class CallControl:
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[str, _Pending] = {}
         self._handlers: set[asyncio.Task[None]] = set()
+        self._wake_wanted = False
+        self._waker: asyncio.Task[None] | None = None
 
     @property
     def replies(self) -> str:
@@ -88,6 +91,9 @@ class CallControl:
         self._reader = asyncio.create_task(self._read(), name="callwright-control")
 
     async def close(self) -> None:
+        if self._waker is not None:
+            self._waker.cancel()
+            await asyncio.gather(self._waker, return_exceptions=True)
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
@@ -124,14 +130,26 @@ class CallControl:
         finally:
             self._pending.pop(request_id, None)
 
-    async def wake_dialer(self) -> None:
-        """A call was queued: wake the dialer, in this process or in the one elected to dial."""
+    def wake_dialer(self) -> None:
+        """A call was queued: wake the dialer, in this process or in the one elected to dial.
+
+        Across processes the wake-ups are coalesced: at most one publish per
+        ``WAKE_SPACING_SECS``, the last of a burst always sent, none awaited by the request."""
         self.platform.dial_wakeup.set()
-        if self.redis is not None and self.platform.dialer is None:
+        if self.redis is None or self.platform.dialer is not None:
+            return
+        self._wake_wanted = True
+        if self._waker is None or self._waker.done():
+            self._waker = asyncio.create_task(self._publish_wakeups(), name="callwright-dial-wakeup")
+
+    async def _publish_wakeups(self) -> None:
+        while self._wake_wanted and self.redis is not None:
+            self._wake_wanted = False
             try:
                 await self.redis.publish(self.dial_channel, "")
             except Exception as exc:  # the dialer polls anyway; a lost wake-up only delays a dial
                 log.warning("could not wake the dialer through Redis: %s", type(exc).__name__)
+            await asyncio.sleep(WAKE_SPACING_SECS)
 
     async def _read(self) -> None:
         assert self._pubsub is not None

@@ -53,7 +53,11 @@ async def start_call(
     free concurrency slot (``admission``, which stores the call). A repeated Idempotency-Key
     within 24 h returns the first call.
     """
-    partner_id = partner.id  # read now: a rollback below expires the partner object
+    partner_id = partner.id
+    if not session.in_transaction() and session.get_bind().dialect.name != "sqlite":
+        # Only reads happen in this session (the call is stored by ``admission``): without a
+        # transaction they need no BEGIN and no ROLLBACK, two round trips of six.
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     if idempotency_key:
         existing = await _idempotent_match(session, partner_id, request, idempotency_key)
         if existing is not None:

@@ -114,14 +114,24 @@ async def revoke_api_key(*, session: AsyncSession, key_id: str) -> ApiKey:
     return row
 
 
-# Active key hash → (partner id, monotonic expiry): saves the key lookup on most requests. A
-# revocation in this process drops the entry at once; one made elsewhere (the CLI, another
-# worker) takes effect here within KEY_CACHE_TTL_SECS. The partner row is still read on every
-# request, so a suspension or a limit change applies at once.
+# Active key hash → (partner snapshot, monotonic expiry): saves the key and partner lookups on
+# most requests. A revocation, suspension or limit change made in this process drops the cache at
+# once; one made elsewhere (the CLI, another worker) takes effect here within KEY_CACHE_TTL_SECS.
 KEY_CACHE_TTL_SECS = 5.0
 _KEY_CACHE_MAX = 10_000
-_KEY_CACHE: dict[tuple[str, str], tuple[str, float]] = {}  # (store, key hash) → …
+_KEY_CACHE: dict[tuple[str, str], tuple[Partner, float]] = {}  # (store, key hash) → …
 _KEY_BY_HASH = select(ApiKey).where(ApiKey.key_hash == bindparam("digest"))
+_PARTNER_COLUMNS = [column.key for column in Partner.__table__.columns]
+
+
+def _snapshot(partner: Partner) -> Partner:
+    """A copy in no session, for read-only use by the partner API's routes."""
+    return Partner(**{key: getattr(partner, key) for key in _PARTNER_COLUMNS})
+
+
+def forget_cached_partners() -> None:
+    """Drop every cached key and partner (after a change to a partner or a key in this process)."""
+    _KEY_CACHE.clear()
 
 
 def _store(session: AsyncSession) -> str:
@@ -138,17 +148,19 @@ async def authenticate(*, session: AsyncSession, api_key: str) -> Partner | None
     cached = _KEY_CACHE.get(slot)
     now = time.monotonic()
     if cached is not None and cached[1] > now:
-        partner_id = cached[0]
-    else:
-        row = await session.scalar(_KEY_BY_HASH, {"digest": digest})
-        if row is None or row.revoked_at is not None or not hashes_match(row.key_hash, digest):
-            _KEY_CACHE.pop(slot, None)
-            return None
-        partner_id = row.partner_id
-        if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
-            _KEY_CACHE.clear()
-        _KEY_CACHE[slot] = (partner_id, now + KEY_CACHE_TTL_SECS)
-    return await session.get(Partner, partner_id)
+        return cached[0]
+    row = await session.scalar(_KEY_BY_HASH, {"digest": digest})
+    if row is None or row.revoked_at is not None or not hashes_match(row.key_hash, digest):
+        _KEY_CACHE.pop(slot, None)
+        return None
+    partner = await session.get(Partner, row.partner_id)
+    if partner is None:
+        return None
+    if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
+        _KEY_CACHE.clear()
+    snapshot = _snapshot(partner)
+    _KEY_CACHE[slot] = (snapshot, now + KEY_CACHE_TTL_SECS)
+    return snapshot
 
 
 async def set_provider_allowed(
@@ -161,6 +173,7 @@ async def set_provider_allowed(
     # Keep a stable, canonical order.
     partner.allowed_providers = [p.value for p in Provider if p.value in current]
     await session.commit()
+    forget_cached_partners()
     return partner
 
 
@@ -187,6 +200,7 @@ async def update_partner(
     if agent_limit is not None:
         partner.agent_limit = check_limit("agent_limit", agent_limit, maximum=MAX_AGENT_LIMIT)
     await session.commit()
+    forget_cached_partners()
     return partner
 
 

@@ -86,7 +86,7 @@ async def start_call(
         idempotency_key=idempotency_key,
     )
     if created:
-        await platform.control.wake_dialer()
+        platform.control.wake_dialer()
     return ok(call_started(call))
 
 

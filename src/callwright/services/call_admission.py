@@ -17,8 +17,11 @@ Batches are per process; several processes' batches for one partner take turns a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import IO
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, func, select, text
@@ -92,6 +95,13 @@ async def admit_batch(session: AsyncSession, partner_id: str, starts: list[Start
         start.outcome.set_result(start.call)
 
 
+def _sqlite_lock_path(session: AsyncSession) -> str | None:
+    url = session.get_bind().url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return url.database + "-admission.lock"
+
+
 def _limit_reached(limit: int, active: int) -> LimitExceeded:
     return LimitExceeded(
         f"concurrency limit reached: {limit} calls are already active; retry when one ends",
@@ -108,6 +118,7 @@ class CallAdmission:
         self.sessions = sessions
         self._waiting: dict[str, list[Start]] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._lock_file: IO[bytes] | None = None
 
     async def admit(self, partner_id: str, start: Start) -> Call:
         """Store ``start``'s call if it fits under the limit; its call, or LimitExceeded, or
@@ -128,7 +139,27 @@ class CallAdmission:
 
     async def _admit_in_new_session(self, partner_id: str, starts: list[Start]) -> None:
         async with self.sessions() as session:
-            await admit_batch(session, partner_id, starts)
+            async with self._writer_turn(session):
+                await admit_batch(session, partner_id, starts)
+
+    @contextlib.asynccontextmanager
+    async def _writer_turn(self, session: AsyncSession) -> AsyncIterator[None]:
+        """On a SQLite file shared by several processes, wait for the write lock in the kernel.
+
+        SQLite's own wait for its write lock sleeps in growing steps (1, 2, 5, 10 … 100 ms), so
+        two processes' batches took turns tens of milliseconds apart; a blocking ``flock`` on a
+        file beside the database wakes the next batch the moment the last one lets go."""
+        path = _sqlite_lock_path(session)
+        if path is None:
+            yield
+            return
+        if self._lock_file is None:
+            self._lock_file = open(path, "a+b")  # noqa: SIM115 (held for the process's life)
+        await asyncio.to_thread(fcntl.flock, self._lock_file.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
 
     async def _run_batch(
         self,

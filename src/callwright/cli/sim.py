@@ -106,7 +106,7 @@ def serve(
     for provider, url in api_urls(f"http://{host}:{port}").items():
         typer.echo(f"{provider:<7} {url}")
     typer.echo(f"control http://{host}:{port}/_sim")
-    app = create_sim_app(state, callback_timeout_secs=callback_timeout)
+    app = create_sim_app(state, callback_timeout_secs=callback_timeout, steady_clock=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 

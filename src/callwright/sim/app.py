@@ -48,13 +48,25 @@ def api_urls(base_url: str) -> dict[str, str]:
 
 
 def create_sim_app(
-    state: SimState, *, callback_timeout_secs: float = CALLBACK_TIMEOUT_SECS
+    state: SimState,
+    *,
+    callback_timeout_secs: float = CALLBACK_TIMEOUT_SECS,
+    steady_clock: bool = False,
 ) -> FastAPI:
+    """``steady_clock``: keep the collector off the simulator's clock (``sim.steady_clock``); for
+    a simulator that has its process to itself."""
     switchboard = Switchboard(state, callback_timeout_secs=callback_timeout_secs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keeper = None
+        if steady_clock:
+            from callwright.sim.steady_clock import keep_collector_off_the_clock
+
+            keeper = asyncio.create_task(keep_collector_off_the_clock(switchboard.live_count))
         yield
+        if keeper is not None:
+            keeper.cancel()
         # Calls still up end now (their final callbacks go out, briefly).
         await switchboard.close()
 

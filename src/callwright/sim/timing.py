@@ -31,11 +31,16 @@ def reply_delays(speech_ends: list[float], audible: list[float]) -> list[float |
 def frame_gaps(arrivals: list[float], quiet_spans: list[tuple[float, float]]) -> list[float]:
     """Seconds between consecutive agent audio messages, leaving out each gap that overlaps a
     span in ``quiet_spans`` (the caller's speech, a clear): there the agent had nothing to say."""
+    return [gap for _, gap in timed_frame_gaps(arrivals, quiet_spans)]
+
+
+def timed_frame_gaps(arrivals: list[float], quiet_spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``frame_gaps`` with when each gap ended: (arrival, gap)."""
     gaps = []
     spans = sorted(quiet_spans)
     for before, after in zip(arrivals, arrivals[1:], strict=False):
         if not any(start < after and end > before for start, end in spans):
-            gaps.append(after - before)
+            gaps.append((after, after - before))
     return gaps
 
 
@@ -59,4 +64,7 @@ def call_timing(call: SimCall) -> dict[str, Any]:
         "reply_secs": reply_delays(list(call.caller_speech_sent_at), audible),
         "audio_messages": len(times),
         "frame_gaps_secs": frame_gaps(times, quiet),
+        # The late messages (over 40 ms after the one before), when they came: a stall shared by
+        # many calls at one moment is the server's, not the network's.
+        "late_audio": [(at, gap) for at, gap in timed_frame_gaps(times, quiet) if gap > 0.04],
     }

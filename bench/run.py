@@ -30,7 +30,7 @@ from bench.api_load import calls_start_load, dialer_pacing  # noqa: E402
 from bench.baseline import Baseline  # noqa: E402
 from bench.common import fmt, pct  # noqa: E402
 from bench.postgres import scratch_database  # noqa: E402
-from bench.stack import REALISTIC, ZERO, Callwright, Sim  # noqa: E402
+from bench.stack import DEFAULT_REDIS_URL, REALISTIC, ZERO, Callwright, Sim, redis_answers  # noqa: E402
 from bench.voice import (  # noqa: E402
     Step,
     Target,
@@ -334,6 +334,9 @@ async def calls_start_only(sim: Sim, work: Path, args: argparse.Namespace) -> No
 
 async def main(args: argparse.Namespace) -> None:
     started = time.monotonic()
+    if args.workers > 1 and not await redis_answers(DEFAULT_REDIS_URL):
+        log(f"no Redis at {DEFAULT_REDIS_URL}: Callwright runs 1 worker (several need Redis)")
+        args.workers = 1
     if args.only == "calls_start":
         sim = Sim()
         await sim.start()
@@ -358,7 +361,9 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls and turns (a smoke run)")
-    parser.add_argument("--workers", type=int, default=1, help="Callwright worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="Callwright worker processes (more than 1 needs Redis)"
+    )
     parser.add_argument("--rate", type=float, default=300.0, help="calls/start offered per second")
     parser.add_argument("--load-secs", type=float, default=4.0)
     parser.add_argument("--no-baseline", action="store_true")

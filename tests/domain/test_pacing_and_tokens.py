@@ -52,3 +52,16 @@ def test_tokens_are_bound_to_call_and_purpose():
     # an older key still verifies during a rotation
     assert verify_call_token([b"new" * 11, key], "call-1", TokenPurpose.MEDIA, token)
     assert len(token) >= 43
+
+
+def test_no_more_than_the_burst_limit_leave_in_any_window():
+    """Five may leave 0.22 s apart; the sixth waits until the first is a full window behind."""
+    spacing = SendSpacing(interval=0.22, burst_limit=5, burst_window=1.2)
+    now, sent = 0.0, []
+    while len(sent) < 11:
+        now += spacing.delay(now)
+        spacing.sent(now)
+        sent.append(now)
+    assert sent[:5] == pytest.approx([0.0, 0.22, 0.44, 0.66, 0.88])
+    assert sent[5] == pytest.approx(1.2)  # not 1.1: the window, not the interval, holds it
+    assert max_in_any_window(sent, window=1.2 - 1e-9) == 5

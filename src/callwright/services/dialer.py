@@ -50,6 +50,9 @@ MAX_ATTEMPTS = 5
 # Dials are spaced a little wider than 1/CPS: the carrier counts arrivals, and network jitter can
 # bring two requests closer together on its side than they left ours.
 PACING_MARGIN = 0.1
+# And at most CPS of them leave in any window this long: a second plus how much later than its
+# successor one request may reach the carrier (held up on its way out by a busy event loop).
+BURST_WINDOW_SECS = 1.2
 CLAIM_LEASE = timedelta(seconds=60)
 # Claim a call only if its account's pacing lets it leave within this long.
 MAX_PACING_WAIT = timedelta(seconds=10)
@@ -141,6 +144,8 @@ class Dialer:
         if pacer is None:
             pacer = self._pacers[key] = _AccountPacer(interval)
         pacer.spacing.interval = interval  # the operator may have changed the CPS
+        pacer.spacing.burst_limit = int(cps) if cps >= 1 else 0
+        pacer.spacing.burst_window = BURST_WINDOW_SECS
         return pacer
 
     async def _claim_due(self) -> list[tuple[str, _AccountPacer]]:

@@ -30,7 +30,14 @@ from bench.api_load import calls_start_load, dialer_pacing  # noqa: E402
 from bench.baseline import Baseline  # noqa: E402
 from bench.common import fmt, pct  # noqa: E402
 from bench.postgres import scratch_database  # noqa: E402
-from bench.stack import DEFAULT_REDIS_URL, REALISTIC, ZERO, Callwright, Sim, redis_answers  # noqa: E402
+from bench.stack import (  # noqa: E402
+    DEFAULT_REDIS_URL,
+    REALISTIC,
+    ZERO,
+    Callwright,
+    Sim,
+    redis_answers,
+)
 from bench.voice import (  # noqa: E402
     Step,
     Target,

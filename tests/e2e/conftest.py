@@ -6,8 +6,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,7 +16,11 @@ import uvicorn
 
 from callwright.api.app import create_app
 from callwright.settings import Settings
-from tests.conftest import TEST_ADMIN_TOKEN, TEST_SECRET_KEY
+from tests.conftest import (
+    TEST_ADMIN_TOKEN,
+    TEST_SECRET_KEY,
+    throwaway_postgres_database,
+)
 
 
 @dataclass
@@ -79,3 +84,13 @@ def platform_server(
 async def api(platform_server: RunningPlatform) -> httpx.AsyncClient:
     async with httpx.AsyncClient(base_url=platform_server.base_url, timeout=20) as client:
         yield client
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A store of the test's own: a SQLite file, or a throw-away PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'serve.db'}"
+    else:
+        async with throwaway_postgres_database() as url:
+            yield url

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+
+from callwright.sim import CarrierSimulator
+from tests.conftest import TEST_ADMIN_TOKEN, TEST_SECRET_KEY
 
 STARTUP_TIMEOUT_SECS = 90.0
 
@@ -54,6 +59,17 @@ class ServerProcess:
                     raise RuntimeError(f"callwright serve did not start: {self.log_path.read_text()[-3000:]}")
                 await asyncio.sleep(0.1)
 
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def serving(cls, env: dict[str, str], log_path: Path) -> AsyncIterator[ServerProcess]:
+        """Started on ``env``'s port; stopped on the way out."""
+        process = cls(env, int(env["CALLWRIGHT_PORT"]), log_path)
+        await process.start()
+        try:
+            yield process
+        finally:
+            process.stop()
+
     def kill_9(self) -> None:
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGKILL)
@@ -67,3 +83,24 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 os.kill(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+
+
+def serve_env(database_url: str, sim: CarrierSimulator, tmp_path: Path, **more: str) -> dict[str, str]:
+    """The environment of a ``callwright serve`` on a free port, its carriers on ``sim``; the
+    caller's own CALLWRIGHT_ variables left out, ``more`` (names without the prefix) added."""
+    port = free_port()
+    urls = sim.api_urls()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CALLWRIGHT_")}
+    return env | {
+        "CALLWRIGHT_VAR_DIR": str(tmp_path / "var"),
+        "CALLWRIGHT_DATABASE_URL": database_url,
+        "CALLWRIGHT_SECRET_KEY": TEST_SECRET_KEY,
+        "CALLWRIGHT_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
+        "CALLWRIGHT_HOST": "127.0.0.1",
+        "CALLWRIGHT_PORT": str(port),
+        "CALLWRIGHT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "CALLWRIGHT_VOBIZ_API_URL": urls["vobiz"],
+        "CALLWRIGHT_PLIVO_API_URL": urls["plivo"],
+        "CALLWRIGHT_EXOTEL_API_URL": urls["exotel"],
+        "CALLWRIGHT_SILENCE_TIMEOUT_SECS": "0",
+    } | {f"CALLWRIGHT_{name}": value for name, value in more.items()}

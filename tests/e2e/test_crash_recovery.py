@@ -17,7 +17,6 @@ Runs against a SQLite file and, when reachable, PostgreSQL. The simulator runs i
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -33,21 +32,17 @@ from callwright.domain.reconcile import MEDIA_LOST, NEVER_CONFIRMED
 from callwright.sim import CarrierSimulator, Scenario
 from callwright.store.db import create_engine, session_factory
 from callwright.store.models import Call, CallEventRow, WebhookEvent
-from tests.conftest import TEST_ADMIN_TOKEN, TEST_SECRET_KEY, throwaway_postgres_database
-from tests.e2e.helpers import ADMIN, make_tenant, new_number, start_call, wait_for_status
-from tests.e2e.server_process import ServerProcess, free_port
+from tests.e2e.helpers import (
+    ADMIN,
+    make_tenant,
+    new_number,
+    start_call,
+    wait_for_status,
+)
+from tests.e2e.server_process import ServerProcess, serve_env
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'crash.db'}"
-    else:
-        async with throwaway_postgres_database() as url:
-            yield url
-
 
 @pytest.fixture
 def sim() -> Iterator[CarrierSimulator]:
@@ -59,32 +54,18 @@ def sim() -> Iterator[CarrierSimulator]:
 
 @pytest.fixture
 async def server(database_url: str, sim: CarrierSimulator, tmp_path: Path) -> AsyncIterator[ServerProcess]:
-    port = free_port()
-    urls = sim.api_urls()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CALLWRIGHT_")}
-    env |= {
-        "CALLWRIGHT_VAR_DIR": str(tmp_path / "var"),
-        "CALLWRIGHT_DATABASE_URL": database_url,
-        "CALLWRIGHT_SECRET_KEY": TEST_SECRET_KEY,
-        "CALLWRIGHT_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
-        "CALLWRIGHT_HOST": "127.0.0.1",
-        "CALLWRIGHT_PORT": str(port),
-        "CALLWRIGHT_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "CALLWRIGHT_VOBIZ_API_URL": urls["vobiz"],
-        "CALLWRIGHT_PLIVO_API_URL": urls["plivo"],
-        "CALLWRIGHT_CARRIER_TIMEOUT_SECS": "3",
-        "CALLWRIGHT_RECONCILE_INTERVAL_SECS": "0.5",
-        "CALLWRIGHT_RECONCILE_AFTER_SECS": "3",
-        "CALLWRIGHT_SILENCE_TIMEOUT_SECS": "0",
-        "CALLWRIGHT_WEBHOOK_RETRY_BASE_SECS": "0.5",
-        "CALLWRIGHT_WEBHOOK_RETRY_MAX_DELAY_SECS": "2",
-    }
-    process = ServerProcess(env, port, tmp_path / "serve.log")
-    await process.start()
-    try:
+    env = serve_env(
+        database_url,
+        sim,
+        tmp_path,
+        CARRIER_TIMEOUT_SECS="3",
+        RECONCILE_INTERVAL_SECS="0.5",
+        RECONCILE_AFTER_SECS="3",
+        WEBHOOK_RETRY_BASE_SECS="0.5",
+        WEBHOOK_RETRY_MAX_DELAY_SECS="2",
+    )
+    async with ServerProcess.serving(env, tmp_path / "serve.log") as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture

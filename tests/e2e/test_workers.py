@@ -13,7 +13,6 @@ Runs against a SQLite file and, when reachable, PostgreSQL; Redis must be reacha
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -26,21 +25,17 @@ from callwright.domain.pacing import max_in_any_window
 from callwright.platform import Platform
 from callwright.settings import Settings
 from callwright.sim import CarrierSimulator, Scenario
-from tests.conftest import TEST_ADMIN_TOKEN, TEST_SECRET_KEY, throwaway_postgres_database
-from tests.e2e.helpers import ADMIN, make_tenant, new_number, start_call, wait_for_status
-from tests.e2e.server_process import ServerProcess, free_port
+from tests.e2e.helpers import (
+    ADMIN,
+    make_tenant,
+    new_number,
+    start_call,
+    wait_for_status,
+)
+from tests.e2e.server_process import ServerProcess, serve_env
 from tests.redis_support import REDIS_URL, require_redis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("serve-workers")]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'workers.db'}"
-    else:
-        async with throwaway_postgres_database() as url:
-            yield url
 
 
 @pytest.fixture
@@ -53,35 +48,15 @@ def sim() -> Iterator[CarrierSimulator]:
 @pytest.fixture
 def env(database_url: str, sim: CarrierSimulator, tmp_path: Path) -> dict[str, str]:
     require_redis()
-    port = free_port()
-    urls = sim.api_urls()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CALLWRIGHT_")}
-    return env | {
-        "CALLWRIGHT_VAR_DIR": str(tmp_path / "var"),
-        "CALLWRIGHT_DATABASE_URL": database_url,
-        "CALLWRIGHT_SECRET_KEY": TEST_SECRET_KEY,
-        "CALLWRIGHT_ADMIN_TOKEN": TEST_ADMIN_TOKEN,
-        "CALLWRIGHT_HOST": "127.0.0.1",
-        "CALLWRIGHT_PORT": str(port),
-        "CALLWRIGHT_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "CALLWRIGHT_WORKERS": "2",
-        "CALLWRIGHT_REDIS_URL": REDIS_URL,
-        # Each test its own namespace: parallel tests share the one Redis.
-        "CALLWRIGHT_REDIS_NAMESPACE": f"test-{uuid.uuid4().hex[:12]}",
-        "CALLWRIGHT_VOBIZ_API_URL": urls["vobiz"],
-        "CALLWRIGHT_EXOTEL_API_URL": urls["exotel"],
-        "CALLWRIGHT_SILENCE_TIMEOUT_SECS": "0",
-    }
+    # Each test its own Redis namespace: parallel tests share the one Redis.
+    namespace = f"test-{uuid.uuid4().hex[:12]}"
+    return serve_env(database_url, sim, tmp_path, WORKERS="2", REDIS_URL=REDIS_URL, REDIS_NAMESPACE=namespace)
 
 
 @pytest.fixture
 async def server(env: dict[str, str], tmp_path: Path) -> AsyncIterator[ServerProcess]:
-    process = ServerProcess(env, int(env["CALLWRIGHT_PORT"]), tmp_path / "serve.log")
-    await process.start()
-    try:
+    async with ServerProcess.serving(env, tmp_path / "serve.log") as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture

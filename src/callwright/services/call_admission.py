@@ -21,8 +21,8 @@ import contextlib
 import fcntl
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import IO
 from dataclasses import dataclass, field
+from typing import IO
 
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError

@@ -11,12 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.carriers import get_carrier
 from callwright.domain.calls import CallStatus, cancel
-from callwright.domain.errors import CallwrightError, Conflict, Forbidden, NotFound, ValidationFailed
+from callwright.domain.errors import (
+    CallwrightError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+)
 from callwright.domain.phone import e164_error, is_e164
 from callwright.domain.providers import Provider, parse_provider
 from callwright.services import agents as agent_service
 from callwright.services import telephony
-from callwright.services.call_admission import AdmissionConflict, CallAdmission, Start, active_count
+from callwright.services.call_admission import (
+    AdmissionConflict,
+    CallAdmission,
+    Start,
+    active_count,
+)
 from callwright.services.call_state import lock_call, record_event, set_state, state_of
 from callwright.store.models import Call, Partner, TelephonyConnection, new_id, utcnow
 

@@ -7,12 +7,13 @@ import asyncio
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from callwright.api.app import create_app
 from callwright.platform import Platform
+from callwright.services.call_admission import AdmissionConflict, Start
 
-from callwright.store.models import Call, CallEventRow
+from callwright.store.models import Call, CallEventRow, new_id
 from tests.conftest import error_of, make_partner
 from tests.connection_rows import add_connection
 
@@ -150,6 +151,36 @@ async def test_two_processes_batching_starts_never_exceed_the_limit_together(cli
         calls = set(await session.scalars(select(Call.id).where(Call.partner_id == handle.id)))
         created = set(await session.scalars(select(CallEventRow.call_id).where(CallEventRow.kind == "created")))
     assert calls == stored and stored <= created
+
+
+async def test_a_retry_is_answered_while_the_dialer_holds_the_first_call(client, partner, ready, platform):
+    """The dialer updating a call (its row locked, its index entries rewritten) must not hold up a
+    retry with the same Idempotency-Key: an insert would wait on that transaction (and once
+    deadlocked with it); the key is found under the partner's lock instead."""
+    if platform.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer: an open write transaction holds every other back")
+    headers = {"Idempotency-Key": "held-by-the-dialer"}
+    first = await _start(client, partner, ready, headers=headers)
+    call_id = first.json()["data"]["call_id"]
+    async with platform.sessions() as session:
+        original = await session.get(Call, call_id)
+        # A concurrent retry that passed the request's own key check before the first was stored.
+        retry = Call(
+            id=new_id(), status="pending", partner_id=original.partner_id, agent_id=original.agent_id,
+            agent=original.agent, provider=original.provider, connection_id=original.connection_id,
+            from_number=original.from_number, to_number=original.to_number, variables={},
+            idempotency_key=original.idempotency_key, machine_detection_requested=False,
+        )  # fmt: skip
+    async with platform.sessions() as dialer:
+        await dialer.execute(
+            update(Call).where(Call.id == call_id).values(dial_state="claimed", dial_attempts=1)
+        )
+        with pytest.raises(AdmissionConflict):  # the caller then returns the stored call
+            await asyncio.wait_for(platform.admission.admit(partner.id, Start(retry, limit=10)), timeout=5)
+        await dialer.rollback()
+    async with platform.sessions() as session:
+        stored = list(await session.scalars(select(Call.id).where(Call.idempotency_key == "held-by-the-dialer")))
+    assert stored == [call_id]
 
 
 async def test_idempotency_key_returns_the_same_call(client, partner, ready, platform):

@@ -68,16 +68,27 @@ async def active_count(session: AsyncSession, partner_id: str) -> int:
 
 async def admit_batch(session: AsyncSession, partner_id: str, starts: list[Start]) -> None:
     """In one transaction on ``session``: lock the partner, count its active calls, insert each
-    start that fits (with its ``created`` event) and commit. Settles every start's outcome.
+    start that fits (with its ``created`` event) and commit. Settles every start's outcome; a start
+    whose Idempotency-Key a stored call (or an earlier start of the batch) already has is not
+    inserted, and hears AdmissionConflict once the batch is committed.
 
-    Raises AdmissionConflict (nothing stored, no outcome settled) when an insert breaks a unique
-    constraint; the caller then admits the starts one by one to find whose it was."""
+    Keys are looked up under the partner's lock rather than left to the unique index: an insert
+    that meets an uncommitted or just-updated row with its key waits for that transaction, and
+    the dialer updating the first call of a retried request deadlocked with the retry's insert.
+    Raises AdmissionConflict (nothing stored, no outcome settled) if an insert still breaks a
+    unique constraint; the caller then admits the starts one by one to find whose it was."""
     lock = _LOCK_SQLITE if session.get_bind().dialect.name == "sqlite" else _LOCK_PARTNER
     admitted: list[Start] = []
+    repeated: list[Start] = []
     try:
         await session.execute(lock, {"partner_id": partner_id})
+        taken = await _keys_taken(session, partner_id, starts)
         active = await active_count(session, partner_id)
         for start in starts:
+            key = start.call.idempotency_key
+            if key is not None and key in taken:
+                repeated.append(start)
+                continue
             if active >= start.limit:
                 start.outcome.set_exception(_limit_reached(start.limit, active))
                 continue
@@ -85,6 +96,8 @@ async def admit_batch(session: AsyncSession, partner_id: str, starts: list[Start
             session.add(start.call)
             record_event(session, start.call, kind="created", source="api", before=None)
             admitted.append(start)
+            if key is not None:
+                taken.add(key)
         if admitted:
             await session.flush()
         await session.commit()
@@ -93,6 +106,18 @@ async def admit_batch(session: AsyncSession, partner_id: str, starts: list[Start
         raise AdmissionConflict from None
     for start in admitted:
         start.outcome.set_result(start.call)
+    for start in repeated:  # now that the call with their key is committed and can be found
+        start.outcome.set_exception(AdmissionConflict())
+
+
+async def _keys_taken(session: AsyncSession, partner_id: str, starts: list[Start]) -> set[str]:
+    keys = {start.call.idempotency_key for start in starts if start.call.idempotency_key}
+    if not keys:
+        return set()
+    found = await session.scalars(
+        select(Call.idempotency_key).where(Call.partner_id == partner_id, Call.idempotency_key.in_(keys))
+    )
+    return {key for key in found if key is not None}
 
 
 def _sqlite_lock_path(session: AsyncSession) -> str | None:

@@ -157,8 +157,6 @@ async def test_a_retry_is_answered_while_the_dialer_holds_the_first_call(client,
     """The dialer updating a call (its row locked, its index entries rewritten) must not hold up a
     retry with the same Idempotency-Key: an insert would wait on that transaction (and once
     deadlocked with it); the key is found under the partner's lock instead."""
-    if platform.engine.dialect.name == "sqlite":
-        pytest.skip("SQLite has one writer: an open write transaction holds every other back")
     headers = {"Idempotency-Key": "held-by-the-dialer"}
     first = await _start(client, partner, ready, headers=headers)
     call_id = first.json()["data"]["call_id"]
@@ -172,9 +170,10 @@ async def test_a_retry_is_answered_while_the_dialer_holds_the_first_call(client,
             idempotency_key=original.idempotency_key, machine_detection_requested=False,
         )  # fmt: skip
     async with platform.sessions() as dialer:
-        await dialer.execute(
-            update(Call).where(Call.id == call_id).values(dial_state="claimed", dial_attempts=1)
-        )
+        if platform.engine.dialect.name != "sqlite":  # SQLite's one writer would hold the retry back
+            await dialer.execute(
+                update(Call).where(Call.id == call_id).values(dial_state="claimed", dial_attempts=1)
+            )
         with pytest.raises(AdmissionConflict):  # the caller then returns the stored call
             await asyncio.wait_for(platform.admission.admit(partner.id, Start(retry, limit=10)), timeout=5)
         await dialer.rollback()

@@ -64,3 +64,18 @@ async def test_a_holder_that_stops_renewing_loses_the_dialer_to_another(two_proc
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_a_command_with_redis_gone_finds_no_holder_instead_of_failing(two_processes):
+    """Redis unreachable: the command is treated as held by no process (the hang-up then takes the
+    carrier's way or says it cannot), not raised as an internal error."""
+    from redis.asyncio import Redis
+
+    first, _ = two_processes
+    reachable = first.control.redis
+    first.control.redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    try:
+        assert await first.control.run("no-such-call", "end", reason="test") is False
+    finally:
+        await first.control.redis.aclose()
+        first.control.redis = reachable

@@ -27,6 +27,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import PubSub
@@ -122,7 +124,11 @@ class CallControl:
         try:
             message = {"id": request_id, "from": self.node_id, "call_id": call_id, "command": command, "args": args}
             # Every subscriber hears it, this process included (it ignores its own).
-            others = await self.redis.publish(self.requests, json.dumps(message)) - 1
+            try:
+                others = await self.redis.publish(self.requests, json.dumps(message)) - 1
+            except RedisError as exc:  # as if no process held it: the caller has a way without
+                log.warning("call %s: could not reach the other processes: %s", call_id, type(exc).__name__)
+                return False
             if others <= 0:
                 return False
             pending.expect(others)
@@ -182,6 +188,12 @@ class CallControl:
                 pending.answer(bool(body.get("holds")), bool(body.get("done")))
 
     async def _answer(self, request: dict[str, Any]) -> None:
+        try:
+            await self._run_for(request)
+        except RedisError as exc:  # the asker times out and goes on without us
+            log.warning("could not answer a control request: %s", type(exc).__name__)
+
+    async def _run_for(self, request: dict[str, Any]) -> None:
         assert self.redis is not None
         reply_to = self._reply_prefix + str(request["from"])
         media = self.platform.media_sessions.get(request.get("call_id"))

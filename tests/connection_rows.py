@@ -1,4 +1,4 @@
-"""Carrier connections written straight into the store, for tests that need one configured.
+"""Carrier connections (and calls) written straight into the store, for tests that need one.
 
 Configuring through ``PUT /config/telephony`` would call the carrier (or its simulator); these tests
 are about what happens to the row afterwards.
@@ -10,7 +10,7 @@ from typing import Any
 
 from callwright.domain.providers import Provider
 from callwright.services.telephony import DEFAULT_CONNECTION, seal_context
-from callwright.store.models import TelephonyConnection
+from callwright.store.models import Agent, Call, TelephonyConnection, new_id
 from callwright.store.secretbox import SecretBox
 
 VOBIZ_SECRETS = {"auth_token": "vobiz-token-1234"}
@@ -75,3 +75,26 @@ async def add_connection(
         session.add(row)
         await session.commit()
         return row.id
+
+
+async def add_call(platform: Any, partner_id: str, **fields: Any) -> str:
+    """A call row of its own agent, as the dialer left it (``dialed``, a Vobiz number pair unless
+    ``fields`` say otherwise); returns its id."""
+    async with platform.sessions() as session:
+        agent = Agent(partner_id=partner_id, agent_name=f"agent-{new_id()[:8]}", settings={})
+        session.add(agent)
+        await session.flush()
+        call = Call(
+            **{
+                "partner_id": partner_id,
+                "agent_id": agent.id,
+                "provider": "vobiz",
+                "from_number": "+918011223344",
+                "to_number": "+919876543210",
+                "dial_state": "dialed",
+            }
+            | fields
+        )
+        session.add(call)
+        await session.commit()
+        return call.id

@@ -15,7 +15,8 @@ from callwright.platform import Platform
 from callwright.services import media_events
 from callwright.services.call_state import apply_events, lock_call
 from callwright.services.webhooks import seal_context
-from callwright.store.models import Agent, Call, WebhookDelivery, WebhookEndpoint, WebhookEvent, new_id, utcnow
+from callwright.store.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, new_id, utcnow
+from tests.connection_rows import add_call
 
 TRANSCRIPT = [
     {"role": "bot", "content": "Hello Asha.", "timestamp": "2026-11-25T10:00:01.000000Z", "latency_ms": None},
@@ -26,23 +27,9 @@ LATENCY = {"min_ms": 640, "max_ms": 640, "avg_ms": 640.0}
 
 
 async def new_call(platform: Platform, partner_id: str) -> str:
-    async with platform.sessions() as session:
-        agent = Agent(partner_id=partner_id, agent_name=f"agent-{new_id()[:8]}", settings={})
-        session.add(agent)
-        await session.flush()
-        call = Call(
-            partner_id=partner_id,
-            agent_id=agent.id,
-            agent={"agent_name": "Reminder bot"},
-            provider="vobiz",
-            from_number="+918011223344",
-            to_number="+919876543210",
-            variables={"name": "Asha"},
-            dial_state="dialed",
-        )
-        session.add(call)
-        await session.commit()
-        return call.id
+    return await add_call(
+        platform, partner_id, agent={"agent_name": "Reminder bot"}, variables={"name": "Asha"}
+    )
 
 
 def event(kind: EventKind, **fields: Any) -> CallEvent:

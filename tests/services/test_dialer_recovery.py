@@ -9,28 +9,18 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from callwright.services.dialer import Dialer
-from callwright.store.models import Agent, Call, CallEventRow, utcnow
-from tests.connection_rows import add_connection
+from callwright.store.models import Call, CallEventRow, utcnow
+from tests.connection_rows import add_call, add_connection
 
 
 async def _call(platform, partner_id, connection_id, dial_state):
-    async with platform.sessions() as session:
-        agent = Agent(partner_id=partner_id, agent_name=f"a-{dial_state}", settings={})
-        session.add(agent)
-        await session.flush()
-        call = Call(
-            partner_id=partner_id,
-            agent_id=agent.id,
-            provider="vobiz",
-            connection_id=connection_id,
-            from_number="+918011223344",
-            to_number="+919876543210",
-            dial_state=dial_state,
-            dial_lease_until=utcnow() - timedelta(seconds=1),
-        )
-        session.add(call)
-        await session.commit()
-        return call.id
+    return await add_call(
+        platform,
+        partner_id,
+        connection_id=connection_id,
+        dial_state=dial_state,
+        dial_lease_until=utcnow() - timedelta(seconds=1),
+    )
 
 
 async def test_expired_leases_are_recovered_safely(platform, partner):

@@ -21,9 +21,9 @@ from callwright.domain.providers import Provider
 from callwright.domain.reconcile import MEDIA_LOST, NEVER_CONFIRMED
 from callwright.services.reconciler import Reconciler
 from callwright.sim import CarrierSimulator, Scenario
-from callwright.store.models import Agent, Call, CallEventRow, utcnow
+from callwright.store.models import Call, CallEventRow, utcnow
 from tests.carriers.call_path_support import dial_request
-from tests.connection_rows import add_connection
+from tests.connection_rows import add_call, add_connection
 
 SID = "AC" + "c" * 32
 TOKEN = "reconcile-token-0123456789"
@@ -58,23 +58,17 @@ async def _placed(platform, sim: CarrierSimulator, scenario: Scenario) -> str:  
 
 async def _row(platform, partner_id: str, connection_id: str, **fields) -> str:  # type: ignore[no-untyped-def]
     """A call as the platform left it, last touched an hour ago."""
-    async with platform.sessions() as session:
-        agent = Agent(partner_id=partner_id, agent_name=f"a-{next(_numbers)}", settings={})
-        session.add(agent)
-        await session.flush()
-        call = Call(
-            partner_id=partner_id,
-            agent_id=agent.id,
-            provider="twilio",
-            connection_id=connection_id,
-            from_number="+14155550100",
-            to_number="+14155550111",
-            **({"dial_state": "dialed"} | fields),
-        )
-        session.add(call)
-        await session.commit()
-    await _backdate(platform, call.id)
-    return call.id
+    call_id = await add_call(
+        platform,
+        partner_id,
+        provider="twilio",
+        connection_id=connection_id,
+        from_number="+14155550100",
+        to_number="+14155550111",
+        **fields,
+    )
+    await _backdate(platform, call_id)
+    return call_id
 
 
 async def _backdate(platform, call_id: str) -> None:  # type: ignore[no-untyped-def]

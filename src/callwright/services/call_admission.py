@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -158,7 +158,7 @@ class CallAdmission:
     async def _drain(self, partner_id: str) -> None:
         try:
             while batch := self._waiting.pop(partner_id, None):
-                await self._run_batch(partner_id, batch, self._admit_in_new_session)
+                await self._run_batch(partner_id, batch)
         finally:
             del self._running[partner_id]
 
@@ -186,20 +186,15 @@ class CallAdmission:
         finally:
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
 
-    async def _run_batch(
-        self,
-        partner_id: str,
-        batch: list[Start],
-        admit: Callable[[str, list[Start]], Awaitable[None]],
-    ) -> None:
+    async def _run_batch(self, partner_id: str, batch: list[Start]) -> None:
         try:
-            await admit(partner_id, batch)
+            await self._admit_in_new_session(partner_id, batch)
         except AdmissionConflict:
             if len(batch) == 1:
                 batch[0].outcome.set_exception(AdmissionConflict())
                 return
             for start in batch:  # whose key was it? Each alone; only that one fails.
-                await self._run_batch(partner_id, [start], admit)
+                await self._run_batch(partner_id, [start])
         except Exception as exc:  # the store failed: every start of the batch hears it
             for start in batch:
                 if not start.outcome.done():

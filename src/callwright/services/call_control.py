@@ -75,7 +75,11 @@ class CallControl:
 
     @property
     def replies(self) -> str:
-        return self._reply_prefix + self.node_id
+        return self._replies_of(self.node_id)
+
+    def _replies_of(self, node_id: str) -> str:
+        """The channel on which the process ``node_id`` hears answers to its requests."""
+        return self._reply_prefix + node_id
 
     @property
     def shared(self) -> bool:
@@ -195,7 +199,7 @@ class CallControl:
 
     async def _run_for(self, request: dict[str, Any]) -> None:
         assert self.redis is not None
-        reply_to = self._reply_prefix + str(request["from"])
+        reply_to = self._replies_of(str(request["from"]))
         media = self.platform.media_sessions.get(request.get("call_id"))
         command = request.get("command")
         if media is None or command not in COMMAND_TIMEOUT_SECS:

@@ -2,6 +2,7 @@
 
     make bench        # or: .venv/bin/python bench/run.py [--quick] [--workers N]
     .venv/bin/python bench/run.py --only calls_start [--rate 300] [--load-secs 4]
+    .venv/bin/python bench/run.py --only turns [--load-calls 40] [--no-baseline]
 
 Everything runs locally in separate processes: the carrier simulator (``callwright sim serve``),
 Callwright (``callwright serve`` with the fake engines on, carriers pointed at the simulator) and
@@ -75,10 +76,13 @@ def _ratio(ours: dict[str, Any], theirs: dict[str, Any] | None) -> dict[str, flo
     return ratios
 
 
-async def voice_suite(
-    sim: Sim, target: Target, *, quick: bool, capacity: Step | None
-) -> dict[str, Any]:
-    """Greeting, turn latency at 1 call and at 80% of ``capacity`` (zero-latency engines)."""
+def loaded_step_calls(capacity: Step | None) -> int:
+    """80% of the capacity found: the loaded step of the turn latency."""
+    return max(1, round(0.8 * (capacity.calls if capacity else 1)))
+
+
+async def voice_suite(sim: Sim, target: Target, *, quick: bool, load_calls: int) -> dict[str, Any]:
+    """Greeting, turn latency at 1 call and at ``load_calls`` (zero-latency engines)."""
     greet = await run_calls(
         sim, target, calls=10 if quick else 20, scenario=greeting_only(ZERO), dial_rate=4
     )
@@ -88,7 +92,6 @@ async def voice_suite(
     )
     one = await run_calls(sim, target, calls=1, scenario=conversation(3 if quick else 10, ZERO))
     log(f"  {target.name}: 1 call: turn latency {[round(t) for t in one.turn_ms]} ms")
-    load_calls = max(1, round(0.8 * (capacity.calls if capacity else 1)))
     loaded = await run_calls(
         sim, target, calls=load_calls, scenario=conversation(2 if quick else 3, ZERO)
     )
@@ -149,7 +152,7 @@ async def callwright_suite(sim: Sim, work: Path, args: argparse.Namespace) -> di
     await zero.start()
     try:
         zero.adopt_partner(platform)
-        suite = await voice_suite(sim, zero, quick=args.quick, capacity=best)
+        suite = await voice_suite(sim, zero, quick=args.quick, load_calls=loaded_step_calls(best))
         results["turn"], results["greeting"] = turn_figures(suite), greeting_figures(suite)
         pacing = await dialer_pacing(
             zero, sim, cps=5, calls=15 if args.quick else 25, number="+919800000005"
@@ -212,7 +215,7 @@ async def baseline_suite(sim: Sim, args: argparse.Namespace) -> dict[str, Any]:
     bot = Baseline(sim, ZERO)
     await bot.start()
     try:
-        suite = await voice_suite(sim, bot, quick=args.quick, capacity=best)
+        suite = await voice_suite(sim, bot, quick=args.quick, load_calls=loaded_step_calls(best))
         results["turn"], results["greeting"] = turn_figures(suite), greeting_figures(suite)
     finally:
         await bot.stop()
@@ -339,17 +342,44 @@ async def calls_start_only(sim: Sim, work: Path, args: argparse.Namespace) -> No
     print(json.dumps({"metric": "calls_start_rps", **figures, "budget": BUDGETS["calls_start_rps"]}))
 
 
+async def turns_only(sim: Sim, work: Path, args: argparse.Namespace) -> None:
+    """``--only turns``: greeting and turn latency (zero-latency engines) at 1 call and at
+    ``--load-calls`` calls, no capacity search; the baseline too, unless ``--no-baseline``."""
+    figures: dict[str, dict[str, Any] | None] = {"ours": None, "theirs": None}
+    targets = [("ours", Callwright(sim, var_dir=work, latencies=ZERO, workers=args.workers))]
+    if not args.no_baseline:
+        targets.append(("theirs", Baseline(sim, ZERO)))
+    for key, target in targets:
+        await target.start()
+        try:
+            if isinstance(target, Callwright):
+                await target.set_up_partner(cps=100)
+            suite = await voice_suite(sim, target, quick=args.quick, load_calls=args.load_calls)
+            figures[key] = turn_figures(suite)
+        finally:
+            await target.stop()
+    ours, theirs = figures["ours"] or {}, figures["theirs"]
+    line = {"metric": "platform_turn_latency_ms", **{k: _round(v) for k, v in ours.items()}}
+    line["baseline"] = {k: _round(v) for k, v in theirs.items()} if theirs else None
+    line["ratio"] = _ratio(ours, theirs)
+    line["budget"] = BUDGETS["platform_turn_latency_ms"]
+    print(json.dumps(line))
+
+
 async def main(args: argparse.Namespace) -> None:
     started = time.monotonic()
     if args.workers > 1 and not await redis_answers(DEFAULT_REDIS_URL):
         log(f"no Redis at {DEFAULT_REDIS_URL}: Callwright runs 1 worker (several need Redis)")
         args.workers = 1
-    if args.only == "calls_start":
+    if args.only:
+        if args.only == "turns":
+            await asyncio.to_thread(caller_line)
+        only = {"calls_start": calls_start_only, "turns": turns_only}[args.only]
         sim = Sim()
         await sim.start()
         try:
             with tempfile.TemporaryDirectory(prefix="callwright-bench-") as work:
-                await calls_start_only(sim, Path(work), args)
+                await only(sim, Path(work), args)
         finally:
             await sim.stop()
         return
@@ -375,6 +405,11 @@ if __name__ == "__main__":
     parser.add_argument("--load-secs", type=float, default=4.0)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument(
-        "--only", choices=["calls_start"], help="run just this benchmark (no baseline)"
+        "--only",
+        choices=["calls_start", "turns"],
+        help="just this: the calls/start load (no baseline), or greeting and turn latency",
+    )
+    parser.add_argument(
+        "--load-calls", type=int, default=40, help="with --only turns: calls in the loaded step"
     )
     asyncio.run(main(parser.parse_args()))

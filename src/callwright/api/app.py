@@ -93,6 +93,10 @@ def create_app(
         finally:
             if election is not None:
                 await election.stop()
+            if settings.fake_engines:  # an app served in a test's process leaves none behind
+                from callwright.voice.engines.fake import disable_fake_engines
+
+                disable_fake_engines()
             if owns_platform:
                 await running.close()
             else:

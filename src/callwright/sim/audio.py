@@ -109,16 +109,30 @@ def rms(pcm: Pcm) -> float:
     return float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) if len(pcm) else 0.0
 
 
+def _loud_frames(pcm: Pcm) -> np.ndarray:
+    """Indexes of the whole 20 ms frames louder than ``SPEECH_RMS``."""
+    whole = len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES
+    frames = pcm[:whole].astype(np.float64).reshape(-1, FRAME_SAMPLES)
+    return np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > SPEECH_RMS)
+
+
 def first_sound(pcm: Pcm) -> int | None:
     """Index of the first sample of the first 20 ms frame louder than ``SPEECH_RMS``."""
+    loud = _loud_frames(pcm)
+    if len(loud):
+        return int(loud[0]) * FRAME_SAMPLES
     whole = len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES
-    if whole:
-        frames = pcm[:whole].astype(np.float64).reshape(-1, FRAME_SAMPLES)
-        loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > SPEECH_RMS)
-        if len(loud):
-            return int(loud[0]) * FRAME_SAMPLES
     tail = pcm[whole:]
     return whole if len(tail) and rms(tail) > SPEECH_RMS else None
+
+
+def audible_part(pcm: Pcm) -> Pcm:
+    """``pcm`` from its first to its last 20 ms frame louder than ``SPEECH_RMS``: a rendered line
+    without the quiet around it, so that where it ends is where the voice ends."""
+    loud = _loud_frames(pcm)
+    if not len(loud):
+        return pcm[:0]
+    return pcm[int(loud[0]) * FRAME_SAMPLES : (int(loud[-1]) + 1) * FRAME_SAMPLES]
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,8 +97,9 @@ class SimCall:
     callbacks: list[CallbackRecord] = field(default_factory=list)
     agent_messages: list[AgentMessage] = field(default_factory=list)
     clears: list[ClearRecord] = field(default_factory=list)
-    # Timing, for benchmarks (sim.timing): when the frame holding the end of each caller speech
-    # went out, and when each agent audio message arrived and whether it was audible.
+    # Timing, for benchmarks (sim.timing): when the last sample of each caller speech went out
+    # (its frame's send time, less the rest of that frame), and when each agent audio message
+    # arrived and whether it was audible.
     caller_speech_sent_at: list[float] = field(default_factory=list)
     agent_audio_arrivals: list[tuple[float, bool]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # protocol breaches and oddities seen

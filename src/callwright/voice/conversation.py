@@ -1,7 +1,7 @@
 """The transcript of one call, with the agent's reply latency per turn.
 
-A bot turn's ``latency_ms`` runs from the end of the caller's speech (the last voiced audio: Silero
-VAD's stop event minus its ``stop_secs``) to the first audible frame of the reply handed to the
+A bot turn's ``latency_ms`` runs from the end of the caller's speech (the last voiced audio, as
+``CallVADAnalyzer.speech_ended_by`` places it) to the first audible frame of the reply handed to the
 carrier. Its ``breakdown`` says where that time went, each figure in ms from the same end of
 speech: ``vad_stop`` (VAD decided the caller stopped), ``stt_final`` (the final transcript),
 ``llm_first_token``, ``tts_first_audio`` (the TTS produced audio; the carrier gets it right after,

@@ -3,7 +3,8 @@ carrier socket out → assistant context.
 
 A user turn starts on Silero VAD's start event, which also interrupts the agent: the TTS and the
 output transport drop what is queued and the carrier serializer sends its ``clear`` message. The
-turn ends once VAD has stopped, ``USER_SPEECH_TIMEOUT_SECS`` passed and Whisper has transcribed it.
+turn ends once VAD has stopped, ``USER_SPEECH_TIMEOUT_SECS`` more passed (both timed from where the
+caller's voice ended: ``VoiceTimedTurnStop``) and Whisper has transcribed it.
 Audio inside the pipeline is 8 kHz PCM16 both ways, the carriers' own rate: the serializer only
 converts the codec (µ-law for Twilio, Plivo, Vobiz; Exotel is PCM16 already) and the TTS output is
 resampled to 8 kHz once, when it is rendered.
@@ -48,8 +49,8 @@ CARRIER_SAMPLE_RATE = 8000
 PCM16_BYTES_PER_10MS = CARRIER_SAMPLE_RATE // 100 * 2
 # µ-law carriers get 20 ms media messages (160 B of µ-law), the size they send us.
 DEFAULT_OUT_FRAME_MS = 20
-# After VAD's stop (itself 0.2 s after the last voiced audio), how long the caller may pause and
-# go on before the turn is theirs no more. Whisper's transcript is awaited on top of this.
+# After VAD's stop_secs (0.2 s) of quiet past the caller's voice, how much longer they may pause
+# and go on before the turn is theirs no more. Whisper's transcript is awaited on top of this.
 USER_SPEECH_TIMEOUT_SECS = 0.4
 
 
@@ -81,6 +82,36 @@ class CallVADProcessor(VADProcessor):
         elif frame_cls is VADUserStartedSpeakingFrame and self._on_speech_started is not None:
             self._on_speech_started(time.monotonic())
         await super().broadcast_frame(frame_cls, **kwargs)
+
+
+class VoiceTimedTurnStop(SpeechTimeoutUserTurnStopStrategy):
+    """Pipecat's speech-timeout stop, with the caller's pause timed from where their voice ended.
+
+    Pipecat starts ``user_speech_timeout`` at VAD's stop event, which itself comes 0–110 ms later
+    than ``stop_secs`` after the voice (``VoiceEnd`` says why). So the reply waited that much
+    longer than configured, turn by turn at random. Here the timer runs out
+    ``stop_secs + user_speech_timeout`` after the end of the voice as ``CallVADAnalyzer`` placed
+    it: never later than Pipecat's timer would, and earlier by as much as the stop event was late.
+    """
+
+    def __init__(self, *, vad: CallVADAnalyzer, user_speech_timeout: float) -> None:
+        super().__init__(user_speech_timeout=user_speech_timeout)
+        self._vad = vad
+        self._vad_stopped_at: float | None = None
+
+    async def _handle_vad_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame) -> None:
+        self._vad_stopped_at = time.monotonic()
+        await super()._handle_vad_user_stopped_speaking(frame)
+
+    async def _user_speech_timeout_handler(self, timeout: float) -> None:
+        # Runs as the timer's task, started by every (re)start of the timer. After a VAD stop
+        # the timer counts from the voice's end; without one (a transcript with no VAD stop)
+        # Pipecat's own rule stands.
+        if self._vad_stopped and self._vad_stopped_at is not None:
+            ended = self._vad.speech_ended_by(self._vad_stopped_at)
+            deadline = ended + self._stop_secs + timeout
+            timeout = min(timeout, max(0.0, deadline - time.monotonic()))
+        await super()._user_speech_timeout_handler(timeout)
 
 
 class CallerAudioEnd(FrameProcessor):
@@ -153,9 +184,7 @@ def build_call_pipeline(
             # unlike Pipecat's default smart-turn analyzer.
             user_turn_strategies=UserTurnStrategies(
                 start=[VADUserTurnStartStrategy(enable_interruptions=True)],
-                stop=[
-                    SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=USER_SPEECH_TIMEOUT_SECS)
-                ],
+                stop=[VoiceTimedTurnStop(vad=vad, user_speech_timeout=USER_SPEECH_TIMEOUT_SECS)],
             ),
         ),
     )

@@ -328,8 +328,7 @@ class CallMediaSession:
                 conversation.mark_interrupted(0)
 
         def _caller_stopped(at: float) -> None:
-            # VAD reports the stop ``stop_secs`` after the last voiced audio.
-            conversation.caller_stopped_speaking(at, speech_ended_at=at - vad.params.stop_secs)
+            conversation.caller_stopped_speaking(at, speech_ended_at=vad.speech_ended_by(at))
             timers.caller_stopped_speaking(at)
 
         if hasattr(stt, "caller_speaking"):  # Whisper holds a segment's text while they go on

@@ -5,15 +5,21 @@ and 10 MB of RSS per call (measured on the 2-core box). The network itself is st
 belongs to one audio stream is the recurrent state and context that ``SileroOnnxModel`` keeps in
 ``_state``/``_context``. So each call gets a fresh ``SileroOnnxModel`` state around the process's
 single ``InferenceSession`` (onnxruntime allows concurrent ``run()`` calls on one session).
+
+Each analyzer also says where the caller's voice ended (``speech_ended_at``), finer than Silero's
+stop decision does; see ``VoiceEnd``.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import weakref
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
+import numpy as np
 import onnxruntime
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
@@ -22,6 +28,51 @@ SILERO_PACKAGE = "pipecat.audio.vad.data"
 SILERO_MODEL = "silero_vad.onnx"
 PHONE_MIN_VOLUME = 0.4
 PHONE_VOLUME_SMOOTHING = 0.5
+
+
+class VoiceEnd:
+    """Where the voice in a stream last ended, to within 8 ms.
+
+    Silero's stop decision comes ``stop_secs`` of unvoiced windows after the last window it
+    scored as speech, and that last window is often one or two windows (32 ms each) past the
+    voice: its confidence and Pipecat's smoothed volume decay over a few windows, and windows sit
+    on a 32 ms grid of their own. So "the stop event minus ``stop_secs``" lands 0–110 ms after the
+    caller actually went quiet (measured against the simulator's caller).
+
+    Within the windows scored as speech, this finds the last 8 ms block whose level is within
+    ``FLOOR_DB`` of the utterance's loudest block: where the voice ended. Windows scored as not
+    speech never move it, so line noise after the voice cannot either; and Silero still decides
+    whether there was speech at all.
+    """
+
+    BLOCK_SECS = 0.008
+    FLOOR_DB = 30.0  # a block this far below the utterance's loudest is not voice any more
+    MIN_LEVEL = 30.0  # RMS in 16-bit units (about -61 dBFS): never voice, whatever the utterance
+
+    def __init__(self, sample_rate: int) -> None:
+        self._block = max(1, round(sample_rate * self.BLOCK_SECS))
+        self._peak = 0.0
+        self.sample: int | None = None  # stream sample index just past the last voiced block
+
+    def new_utterance(self) -> None:
+        self._peak = 0.0
+
+    def speech_window(self, window: bytes, first_sample: int) -> bool:
+        """A window Silero scored as speech, starting at stream sample ``first_sample``; whether
+        the voice's end moved."""
+        samples = np.frombuffer(window, np.int16)
+        blocks = len(samples) // self._block
+        if not blocks:
+            return False
+        shaped = samples[: blocks * self._block].astype(np.float32).reshape(blocks, self._block)
+        levels = np.sqrt(np.mean(shaped * shaped, axis=1))
+        self._peak = max(self._peak, float(levels.max()))
+        floor = max(self._peak * 10 ** (-self.FLOOR_DB / 20), self.MIN_LEVEL)
+        voiced = np.flatnonzero(levels >= floor)
+        if not voiced.size:
+            return False
+        self.sample = first_sample + (int(voiced[-1]) + 1) * self._block
+        return True
 
 
 class _StreamSileroModel(SileroOnnxModel):
@@ -41,7 +92,13 @@ class CallVADAnalyzer(SileroVADAnalyzer):
     minus loading the model.
     """
 
-    def __init__(self, *, session: onnxruntime.InferenceSession, params: VADParams | None = None):
+    def __init__(
+        self,
+        *,
+        session: onnxruntime.InferenceSession,
+        params: VADParams | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         VADAnalyzer.__init__(self, params=params or VADParams(min_volume=PHONE_MIN_VOLUME))
         # Pipecat smooths the volume gate with factor 0.2, tuned for microphones: from silence it
         # takes ~6 windows (~190 ms) to open, on top of the 0.2 s start window. On 8 kHz phone
@@ -51,17 +108,68 @@ class CallVADAnalyzer(SileroVADAnalyzer):
         self._model = _StreamSileroModel(session)
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
+        # To place the voice's end in time: samples handed to analyze_audio so far and when
+        # the last of them arrived, samples scored, the last window's confidence.
+        self._clock = clock
+        self._fed_samples = 0
+        self._fed_at = 0.0
+        self._scored_samples = 0
+        self._window_confidence = 0.0
+        self._voice_end: VoiceEnd | None = None
+        self._speech_ended_at: float | None = None
 
     @property
     def model_session(self) -> onnxruntime.InferenceSession:
         return self._model.session
+
+    @property
+    def speech_ended_at(self) -> float | None:
+        """When (``time.monotonic()``) the caller's voice last ended; None before any speech."""
+        return self._speech_ended_at
+
+    def speech_ended_by(self, stopped_at: float) -> float:
+        """When the voice ended, for a stop decision made at ``stopped_at``: ``speech_ended_at``,
+        or Pipecat's own reading (the decision less ``stop_secs``) if there is none."""
+        ended = self.speech_ended_at
+        return stopped_at - self.params.stop_secs if ended is None else ended
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
         # Pipecat hands every 20 ms frame to a thread of the analyzer's own (one per call) and
         # back. The hop costs more than scoring the frame (~0.12 ms on the 2-core box), and 50
         # calls' threads contend with the event loop for the GIL, which showed as late outbound
         # audio under load. So the frame is scored on the loop.
+        self._fed_samples += len(buffer) // 2
+        self._fed_at = self._clock()
         return self._run_analyzer(buffer)
+
+    def voice_confidence(self, buffer: bytes) -> float:
+        confidence = super().voice_confidence(buffer)  # Silero's is a one-element array
+        self._window_confidence = float(np.asarray(confidence).reshape(-1)[0])
+        return confidence
+
+    def _get_smoothed_volume(self, audio: bytes) -> float:
+        # Pipecat's analyzer calls this once per window, right after voice_confidence and before
+        # it updates its state from the two: the one place that sees a window, its verdict and
+        # the state it started in.
+        volume = super()._get_smoothed_volume(audio)
+        first_sample = self._scored_samples
+        self._scored_samples += len(audio) // 2
+        speaking = (
+            self._window_confidence >= self._params.confidence
+            and volume >= self._params.min_volume
+        )
+        if speaking:
+            if self._voice_end is None:
+                self._voice_end = VoiceEnd(self.sample_rate)
+            if self._vad_state == VADState.QUIET:
+                self._voice_end.new_utterance()
+                self._speech_ended_at = None
+            if self._voice_end.speech_window(audio, first_sample):
+                # Audio arrives in real time: a sample's time is when the audio holding it
+                # arrived, less the audio that came after it.
+                behind = self._fed_samples - self._voice_end.sample
+                self._speech_ended_at = self._fed_at - behind / self.sample_rate
+        return volume
 
 
 class SharedSileroVAD:

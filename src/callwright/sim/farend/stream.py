@@ -192,9 +192,10 @@ class MediaStream(ABC):
         start = call.now()
         index = math.ceil((start - origin) / frame_secs - 1e-6)  # the script frame to send next
         call.caller_streamed_from = index * frame_secs
-        # The script frames holding the last sample of each caller speech.
+        # The script frames holding the last sample of each caller speech, and how much of the
+        # frame comes after that sample (a speech ends anywhere inside a frame).
         speech_ends = {
-            math.ceil(speech.ends_at / frame_secs - 1e-6) - 1
+            math.ceil(speech.ends_at / frame_secs - 1e-6) - 1: speech.ends_at
             for speech in (track.speech if track is not None else ())
         }
         presses = [press for press in call.scenario.dtmf if origin + press.at_secs >= start]
@@ -211,7 +212,8 @@ class MediaStream(ABC):
                     payload = frames[index] if index < len(frames) else quiet
                     await self.send(self.media(payload, sent + 1, int(sent * self.fmt.frame_ms)))
                     if index in speech_ends:
-                        call.caller_speech_sent_at.append(call.now())
+                        after = (index + 1) * frame_secs - speech_ends[index]
+                        call.caller_speech_sent_at.append(call.now() - after)
                     index += 1
                     sent += 1
                 while presses and origin + presses[0].at_secs <= now:

@@ -1,0 +1,66 @@
+"""The caller's pause before the agent answers is timed from where their voice ended.
+
+With zero-latency fake engines the reply should reach the caller ``stop_secs`` (0.2 s) plus
+``USER_SPEECH_TIMEOUT_SECS`` (0.4 s) after their last word: never sooner (the caller gets the pause
+they were promised), and the call record's ``latency_ms`` says what the caller actually heard.
+Silero's stop decision alone comes 0–110 ms late, at random; timing the pause from it made every
+reply that much later than configured, and the record (the decision less 0.2 s) hid it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from callwright.sim import Scenario, Utterance, speech
+from callwright.sim.audio import audible_part
+from callwright.sim.timing import call_timing
+from callwright.voice.pipeline import USER_SPEECH_TIMEOUT_SECS
+from callwright.voice.vad import silero_vad
+from tests.e2e.helpers import finished_call, make_tenant, new_number, start_call
+
+pytestmark = pytest.mark.e2e
+
+# A comma in the line: a pause VAD may take for a stop, which the caller's going on must undo.
+LINES = ("Yes, please tell me more about it.", "That sounds good to me.")
+
+
+def said(text: str) -> Utterance:
+    """The line without the quiet Piper renders around it: it ends where the voice does."""
+    return Utterance.from_pcm(audible_part(speech.speak(text)).tobytes())
+FAKE = {"stt": {"provider": "fake"}, "llm": {"provider": "fake"}, "voice_id": "fake-tone"}
+
+
+@pytest.fixture(scope="module")
+def platform_settings() -> dict[str, object]:
+    return {"fake_engines": True}
+
+
+async def test_the_reply_comes_the_configured_pause_after_the_voice_and_the_record_says_so(
+    api, carrier_sim
+):
+    tenant = await make_tenant(api, carrier_sim, ["twilio"], intro_message="Hi.", **FAKE)
+    number = new_number()
+    # Each fake reply is a 1.9 s tone, 0.6 s after the line; the next line comes after it, and
+    # the caller hangs up once the second reply is over.
+    scenario = Scenario.caller_hangs_up_after(
+        10.0, *map(said, LINES), leading_silence_secs=0.8, gap_secs=2.9
+    )
+    carrier_sim.set_scenario(number, scenario)
+    call_id = await start_call(api, tenant, "twilio", number)
+    sim_call = await carrier_sim.wait_for_call(to=number, carrier="twilio", timeout=15)
+    await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
+    call = await finished_call(api, tenant, call_id)
+
+    pause = silero_vad().new_analyzer().params.stop_secs + USER_SPEECH_TIMEOUT_SECS
+    heard = call_timing(sim_call)["reply_secs"]
+    recorded = [t["latency_ms"] for t in call["transcript"] if t["role"] == "bot"][1:]
+    assert len(heard) == len(recorded) == len(LINES), (heard, call["transcript"])
+    for at_caller, on_record in zip(heard, recorded, strict=True):
+        assert at_caller is not None
+        # Never before the pause is over. The simulator's voice ends with its last 20 ms frame
+        # over -40 dBFS, the platform's with its last 8 ms block within 30 dB of the line's
+        # loudest: the two readings of one end differ by up to a frame.
+        assert at_caller >= pause - 0.02, heard
+        # The record is what the caller heard, give or take the two clocks' reading of it.
+        assert abs(on_record - at_caller * 1000) <= 20, (heard, recorded)
+    print(f"\nreply after the caller's voice (s): {heard}; recorded (ms): {recorded}")

@@ -61,6 +61,9 @@ async def test_the_reply_comes_the_configured_pause_after_the_voice_and_the_reco
         # over -40 dBFS, the platform's with its last 8 ms block within 30 dB of the line's
         # loudest: the two readings of one end differ by up to a frame.
         assert at_caller >= pause - 0.02, heard
-        # The record is what the caller heard, give or take the two clocks' reading of it.
-        assert abs(on_record - at_caller * 1000) <= 20, (heard, recorded)
+        # The record is what the caller heard: it cannot be more (the caller hears the audio
+        # after it is handed over; 20 ms for the two readings of the voice's end), and the
+        # simulator's loop, sharing this process with the platform's, may hear it late. Timed
+        # from Silero's decision it read 0-110 ms short.
+        assert at_caller * 1000 - 40 <= on_record <= at_caller * 1000 + 20, (heard, recorded)
     print(f"\nreply after the caller's voice (s): {heard}; recorded (ms): {recorded}")

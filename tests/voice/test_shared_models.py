@@ -88,7 +88,7 @@ def test_a_call_vad_analyzer_is_a_silero_analyzer_without_its_own_model(
     ours, pipecats = set(vars(silero_vad().new_analyzer())), set(vars(SileroVADAnalyzer()))
     assert ours - pipecats == {
         "_clock", "_fed_samples", "_fed_at", "_scored_samples", "_window_confidence",
-        "_voice_end", "_speech_ended_at",
+        "_recent_audio", "_voice", "_speech_ended_at",
     }  # fmt: skip
     assert pipecats <= ours
 

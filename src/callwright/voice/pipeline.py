@@ -88,7 +88,7 @@ class VoiceTimedTurnStop(SpeechTimeoutUserTurnStopStrategy):
     """Pipecat's speech-timeout stop, with the caller's pause timed from where their voice ended.
 
     Pipecat starts ``user_speech_timeout`` at VAD's stop event, which itself comes 0–110 ms later
-    than ``stop_secs`` after the voice (``VoiceEnd`` says why). So the reply waited that much
+    than ``stop_secs`` after the voice (``VoiceSpan`` says why). So the reply waited that much
     longer than configured, turn by turn at random. Here the timer runs out
     ``stop_secs + user_speech_timeout`` after the end of the voice as ``CallVADAnalyzer`` placed
     it: never later than Pipecat's timer would, and earlier by as much as the stop event was late.

@@ -6,8 +6,9 @@ belongs to one audio stream is the recurrent state and context that ``SileroOnnx
 ``_state``/``_context``. So each call gets a fresh ``SileroOnnxModel`` state around the process's
 single ``InferenceSession`` (onnxruntime allows concurrent ``run()`` calls on one session).
 
-Each analyzer also says where the caller's voice ended (``speech_ended_at``), finer than Silero's
-stop decision does; see ``VoiceEnd``.
+Each analyzer also follows where the caller's voice began and ended, finer than Silero's windows
+do (``VoiceSpan``): a turn starts once the voice has lasted ``start_secs`` from its onset, and
+``speech_ended_at`` says where it ended.
 """
 
 from __future__ import annotations
@@ -28,21 +29,26 @@ SILERO_PACKAGE = "pipecat.audio.vad.data"
 SILERO_MODEL = "silero_vad.onnx"
 PHONE_MIN_VOLUME = 0.4
 PHONE_VOLUME_SMOOTHING = 0.5
+# How far before the first window scored as speech the voice's onset is looked for (96 ms).
+ONSET_LOOKBACK_WINDOWS = 3
 
 
-class VoiceEnd:
-    """Where the voice in a stream last ended, to within 8 ms.
+class VoiceSpan:
+    """Where the voice in a stream began and last ended, to within 8 ms.
 
-    Silero's stop decision comes ``stop_secs`` of unvoiced windows after the last window it
-    scored as speech, and that last window is often one or two windows (32 ms each) past the
-    voice: its confidence and Pipecat's smoothed volume decay over a few windows, and windows sit
-    on a 32 ms grid of their own. So "the stop event minus ``stop_secs``" lands 0–110 ms after the
-    caller actually went quiet (measured against the simulator's caller).
+    Silero's windows sit on a 32 ms grid of their own, and its confidence (with Pipecat's volume
+    gate, a 400 ms loudness window smoothed) lags the voice by a window or two both ways:
 
-    Within the windows scored as speech, this finds the last 8 ms block whose level is within
-    ``FLOOR_DB`` of the utterance's loudest block: where the voice ended. Windows scored as not
-    speech never move it, so line noise after the voice cannot either; and Silero still decides
-    whether there was speech at all.
+    - The stop decision comes ``stop_secs`` of unvoiced windows after the last window scored as
+      speech, which is often one or two windows past the voice. So "the stop event less
+      ``stop_secs``" lands 0–110 ms after the caller went quiet (against the simulator's caller).
+    - The first window scored as speech often comes a window after the voice began, so counting
+      ``start_secs`` of speech windows from it starts the caller's turn (and barge-in) late.
+
+    In the windows scored as speech this finds the blocks whose level is within ``FLOOR_DB`` of
+    the utterance's loudest: the last is where the voice ended; the voice began where the run of
+    such blocks leading into the first of those windows begins (up to 96 ms before it). Windows scored as not speech never move the
+    end, so line noise after the voice cannot; and Silero still decides whether there was speech.
     """
 
     BLOCK_SECS = 0.008
@@ -52,26 +58,44 @@ class VoiceEnd:
     def __init__(self, sample_rate: int) -> None:
         self._block = max(1, round(sample_rate * self.BLOCK_SECS))
         self._peak = 0.0
-        self.sample: int | None = None  # stream sample index just past the last voiced block
+        self.onset: int | None = None  # stream sample index of the first voiced block
+        self.end: int | None = None  # stream sample index just past the last voiced block
 
-    def new_utterance(self) -> None:
-        self._peak = 0.0
+    def _levels(self, audio: bytes) -> np.ndarray:
+        samples = np.frombuffer(audio, np.int16)
+        blocks = len(samples) // self._block
+        shaped = samples[: blocks * self._block].astype(np.float32).reshape(blocks, self._block)
+        return np.sqrt(np.mean(shaped * shaped, axis=1))
+
+    def _floor(self) -> float:
+        return max(self._peak * 10 ** (-self.FLOOR_DB / 20), self.MIN_LEVEL)
+
+    def utterance_starts(self, before: bytes, window: bytes, first_sample: int) -> None:
+        """The first window of an utterance scored as speech, at stream sample ``first_sample``,
+        and the audio just before it: Silero often scores a soft onset (a breathy "h", an "s")
+        as speech only a window or two in. The onset is where the run of voiced blocks that
+        leads into this window begins (a one-block dip allowed), within ``before``."""
+        levels = self._levels(window)
+        self._peak = float(levels.max()) if levels.size else 0.0
+        earlier = self._levels(before)
+        voiced = np.concatenate([earlier, levels]) >= self._floor()
+        inside = voiced[earlier.size :]
+        onset = earlier.size + (int(np.argmax(inside)) if inside.any() else 0)
+        while onset > 0 and (voiced[onset - 1] or (onset > 1 and voiced[onset - 2])):
+            onset -= 1 if voiced[onset - 1] else 2
+        self.onset = first_sample - (earlier.size - onset) * self._block
 
     def speech_window(self, window: bytes, first_sample: int) -> bool:
         """A window Silero scored as speech, starting at stream sample ``first_sample``; whether
         the voice's end moved."""
-        samples = np.frombuffer(window, np.int16)
-        blocks = len(samples) // self._block
-        if not blocks:
+        levels = self._levels(window)
+        if not levels.size:
             return False
-        shaped = samples[: blocks * self._block].astype(np.float32).reshape(blocks, self._block)
-        levels = np.sqrt(np.mean(shaped * shaped, axis=1))
         self._peak = max(self._peak, float(levels.max()))
-        floor = max(self._peak * 10 ** (-self.FLOOR_DB / 20), self.MIN_LEVEL)
-        voiced = np.flatnonzero(levels >= floor)
+        voiced = np.flatnonzero(levels >= self._floor())
         if not voiced.size:
             return False
-        self.sample = first_sample + (int(voiced[-1]) + 1) * self._block
+        self.end = first_sample + (int(voiced[-1]) + 1) * self._block
         return True
 
 
@@ -115,7 +139,8 @@ class CallVADAnalyzer(SileroVADAnalyzer):
         self._fed_at = 0.0
         self._scored_samples = 0
         self._window_confidence = 0.0
-        self._voice_end: VoiceEnd | None = None
+        self._recent_audio = b""  # the last ONSET_LOOKBACK_WINDOWS windows scored
+        self._voice: VoiceSpan | None = None
         self._speech_ended_at: float | None = None
 
     @property
@@ -159,17 +184,35 @@ class CallVADAnalyzer(SileroVADAnalyzer):
             and volume >= self._params.min_volume
         )
         if speaking:
-            if self._voice_end is None:
-                self._voice_end = VoiceEnd(self.sample_rate)
-            if self._vad_state == VADState.QUIET:
-                self._voice_end.new_utterance()
-                self._speech_ended_at = None
-            if self._voice_end.speech_window(audio, first_sample):
-                # Audio arrives in real time: a sample's time is when the audio holding it
-                # arrived, less the audio that came after it.
-                behind = self._fed_samples - self._voice_end.sample
-                self._speech_ended_at = self._fed_at - behind / self.sample_rate
+            self._follow_voice(audio, first_sample)
+        keep = ONSET_LOOKBACK_WINDOWS * len(audio)
+        self._recent_audio = (self._recent_audio + audio)[-keep:]
         return volume
+
+    def _follow_voice(self, window: bytes, first_sample: int) -> None:
+        """A window scored as speech: move the voice's end, and start the turn once the voice
+        has lasted ``start_secs`` from its onset."""
+        if self._voice is None:
+            self._voice = VoiceSpan(self.sample_rate)
+        voice = self._voice
+        if self._vad_state == VADState.QUIET:
+            voice.utterance_starts(self._recent_audio, window, first_sample)
+            self._speech_ended_at = None
+        if voice.speech_window(window, first_sample) and voice.end is not None:
+            # Audio arrives in real time: a sample's time is when the audio holding it arrived,
+            # less the audio that came after it.
+            behind = self._fed_samples - voice.end
+            self._speech_ended_at = self._fed_at - behind / self.sample_rate
+        if self._vad_state == VADState.STARTING and voice.onset is not None:
+            # Pipecat counts start_secs in windows from the first one scored as speech, often a
+            # window after the voice began. Counted from the onset instead, the caller's turn
+            # (and barge-in) starts once they have spoken start_secs, every window since the
+            # first still scored as speech; the count below makes this window the last one.
+            voiced_secs = (self._scored_samples - voice.onset) / self.sample_rate
+            if voiced_secs >= self._params.start_secs:
+                self._vad_starting_count = max(
+                    self._vad_starting_count, self._vad_start_frames - 1
+                )
 
 
 class SharedSileroVAD:

@@ -132,8 +132,9 @@ class CallVADAnalyzer(SileroVADAnalyzer):
         self._model = _StreamSileroModel(session)
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
-        # To place the voice's end in time: samples handed to analyze_audio so far and when
-        # the last of them arrived, samples scored, the last window's confidence.
+        # To follow the voice (VoiceSpan) and place it in time: samples handed to analyze_audio
+        # so far and when the last of them arrived, samples scored, the last window's
+        # confidence, the audio just before the window scored.
         self._clock = clock
         self._fed_samples = 0
         self._fed_at = 0.0
@@ -205,7 +206,7 @@ class CallVADAnalyzer(SileroVADAnalyzer):
             self._speech_ended_at = self._fed_at - behind / self.sample_rate
         if self._vad_state == VADState.STARTING and voice.onset is not None:
             # Pipecat counts start_secs in windows from the first one scored as speech, often a
-            # window after the voice began. Counted from the onset instead, the caller's turn
+            # window or two after the voice began. Counted from the onset instead, the caller's turn
             # (and barge-in) starts once they have spoken start_secs, every window since the
             # first still scored as speech; the count below makes this window the last one.
             voiced_secs = (self._scored_samples - voice.onset) / self.sample_rate

@@ -47,6 +47,7 @@ from bench.voice import (  # noqa: E402
     find_capacity,
     greeting_only,
     run_calls,
+    talks_over_greeting,
 )
 
 BUDGETS = {
@@ -54,6 +55,7 @@ BUDGETS = {
     "answer_to_greeting_ms": {"p95": 150},
     "capacity_calls": {"calls": 50, "rss_mb_per_call": 40, "gap_p99_ms": 30},
     "calls_start_rps": {"rps": 300, "p99_ms": 50},
+    "barge_in_ms": {"p95": 230},  # VAD start window (0.2 s) + 30 ms
 }
 
 
@@ -90,13 +92,20 @@ async def voice_suite(sim: Sim, target: Target, *, quick: bool, load_calls: int)
         f"  {target.name}: greeting p50 {fmt(pct(greet.greeting_ms, 50))} ms"
         f" over {len(greet.greeting_ms)} calls"
     )
+    barge = await run_calls(
+        sim, target, calls=6 if quick else 12, scenario=talks_over_greeting(ZERO), dial_rate=4
+    )
+    log(
+        f"  {target.name}: barge-in (onset -> clear) p50 {fmt(pct(barge.barge_in_ms, 50))} ms"
+        f" over {len(barge.barge_in_ms)} calls"
+    )
     one = await run_calls(sim, target, calls=1, scenario=conversation(3 if quick else 10, ZERO))
     log(f"  {target.name}: 1 call: turn latency {[round(t) for t in one.turn_ms]} ms")
     loaded = await run_calls(
         sim, target, calls=load_calls, scenario=conversation(2 if quick else 3, ZERO)
     )
     log(f"  {target.name}: {load_calls} calls: turn latency p50 {fmt(pct(loaded.turn_ms, 50))} ms")
-    return {"greeting": greet, "one": one, "loaded": loaded}
+    return {"greeting": greet, "barge_in": barge, "one": one, "loaded": loaded}
 
 
 def turn_figures(suite: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +121,15 @@ def turn_figures(suite: dict[str, Any]) -> dict[str, Any]:
 def greeting_figures(suite: dict[str, Any]) -> dict[str, Any]:
     ms = suite["greeting"].greeting_ms
     return {"p50": pct(ms, 50), "p95": pct(ms, 95), "max": max(ms, default=None), "n": len(ms)}
+
+
+def barge_in_figures(suite: dict[str, Any]) -> dict[str, Any]:
+    step = suite["barge_in"]
+    ms = step.barge_in_ms
+    return {
+        "p50": pct(ms, 50), "p95": pct(ms, 95), "max": max(ms, default=None), "n": len(ms),
+        "calls": step.calls,
+    }  # fmt: skip
 
 
 def capacity_figures(best: Step | None, history: list[Step]) -> dict[str, Any]:
@@ -154,6 +172,7 @@ async def callwright_suite(sim: Sim, work: Path, args: argparse.Namespace) -> di
         zero.adopt_partner(platform)
         suite = await voice_suite(sim, zero, quick=args.quick, load_calls=loaded_step_calls(best))
         results["turn"], results["greeting"] = turn_figures(suite), greeting_figures(suite)
+        results["barge_in"] = barge_in_figures(suite)
         pacing = await dialer_pacing(
             zero, sim, cps=5, calls=15 if args.quick else 25, number="+919800000005"
         )
@@ -217,6 +236,7 @@ async def baseline_suite(sim: Sim, args: argparse.Namespace) -> dict[str, Any]:
     try:
         suite = await voice_suite(sim, bot, quick=args.quick, load_calls=loaded_step_calls(best))
         results["turn"], results["greeting"] = turn_figures(suite), greeting_figures(suite)
+        results["barge_in"] = barge_in_figures(suite)
     finally:
         await bot.stop()
     return results
@@ -236,6 +256,7 @@ def report(ours: dict[str, Any], theirs: dict[str, Any], wall_secs: float) -> No
 
     metric("platform_turn_latency_ms", ours["turn"], theirs.get("turn"))
     metric("answer_to_greeting_ms", ours["greeting"], theirs.get("greeting"))
+    metric("barge_in_ms", ours["barge_in"], theirs.get("barge_in"))
     metric("capacity_calls", ours["capacity"], theirs.get("capacity"))
     start = {}
     for db in ("sqlite", "postgres"):
@@ -343,9 +364,10 @@ async def calls_start_only(sim: Sim, work: Path, args: argparse.Namespace) -> No
 
 
 async def turns_only(sim: Sim, work: Path, args: argparse.Namespace) -> None:
-    """``--only turns``: greeting and turn latency (zero-latency engines) at 1 call and at
+    """``--only turns``: greeting, barge-in and turn latency (zero-latency engines) at 1 call and at
     ``--load-calls`` calls, no capacity search; the baseline too, unless ``--no-baseline``."""
     figures: dict[str, dict[str, Any] | None] = {"ours": None, "theirs": None}
+    barge: dict[str, dict[str, Any] | None] = {"ours": None, "theirs": None}
     targets = [("ours", Callwright(sim, var_dir=work, latencies=ZERO, workers=args.workers))]
     if not args.no_baseline:
         targets.append(("theirs", Baseline(sim, ZERO)))
@@ -356,14 +378,16 @@ async def turns_only(sim: Sim, work: Path, args: argparse.Namespace) -> None:
                 await target.set_up_partner(cps=100)
             suite = await voice_suite(sim, target, quick=args.quick, load_calls=args.load_calls)
             figures[key] = turn_figures(suite)
+            barge[key] = barge_in_figures(suite)
         finally:
             await target.stop()
-    ours, theirs = figures["ours"] or {}, figures["theirs"]
-    line = {"metric": "platform_turn_latency_ms", **{k: _round(v) for k, v in ours.items()}}
-    line["baseline"] = {k: _round(v) for k, v in theirs.items()} if theirs else None
-    line["ratio"] = _ratio(ours, theirs)
-    line["budget"] = BUDGETS["platform_turn_latency_ms"]
-    print(json.dumps(line))
+    for name, measured in (("platform_turn_latency_ms", figures), ("barge_in_ms", barge)):
+        ours, theirs = measured["ours"] or {}, measured["theirs"]
+        line = {"metric": name, **{k: _round(v) for k, v in ours.items()}}
+        line["baseline"] = {k: _round(v) for k, v in theirs.items()} if theirs else None
+        line["ratio"] = _ratio(ours, theirs)
+        line["budget"] = BUDGETS[name]
+        print(json.dumps(line))
 
 
 async def main(args: argparse.Namespace) -> None:

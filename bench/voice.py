@@ -90,6 +90,25 @@ def greeting_only(latencies: Latencies) -> Scenario:
     return Scenario.answer(ring_secs=0.1, hangs_up_after_secs=0.6 + latencies.tts_ms / 1000)
 
 
+BARGE_IN_AFTER_SECS = 0.5  # into the greeting, which lasts speech_secs(INTRO) (about 1.5 s)
+
+
+def talks_over_greeting(latencies: Latencies) -> Scenario:
+    """The caller starts their line half a second into the greeting (barge-in), and hangs up
+    once the agent's reply to it has begun."""
+    pcm, line_secs = caller_line()
+    lead = BARGE_IN_AFTER_SECS + latencies.tts_ms / 1000
+    reply_wait = END_OF_TURN_MS / 1000 + sum(
+        (latencies.stt_ms, latencies.llm_ms, latencies.tts_ms)
+    ) / 1000
+    return Scenario.answer(
+        Utterance.from_pcm(pcm, sample_rate=8000),
+        ring_secs=0.1,
+        leading_silence_secs=lead,
+        hangs_up_after_secs=lead + line_secs + reply_wait + 0.5,
+    )
+
+
 @dataclass
 class Step:
     """What ``calls`` simultaneous calls measured."""
@@ -102,6 +121,7 @@ class Step:
     turn_ms: list[float] = field(default_factory=list)
     greeting_ms: list[float] = field(default_factory=list)
     gaps_ms: list[float] = field(default_factory=list)
+    barge_in_ms: list[float] = field(default_factory=list)  # caller's onset -> clear
     missing: int = 0  # greetings or replies the caller never heard, calls that never ended
 
     def __post_init__(self) -> None:
@@ -116,6 +136,7 @@ class Step:
                 else:
                     self.turn_ms.append(secs * 1000 - END_OF_TURN_MS)
             self.gaps_ms += [gap * 1000 for gap in timing["frame_gaps_secs"]]
+            self.barge_in_ms += [secs * 1000 for secs in timing["barge_in_secs"]]
         self.missing += max(0, self.calls - len(self.timings))
 
     @property

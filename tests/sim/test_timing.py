@@ -44,4 +44,5 @@ async def test_a_twilio_call_reports_when_speech_ended_and_the_agent_audio_came(
     assert timing["audio_messages"] == 25  # 0.5 s of tone in 20 ms messages (sent at once)
     assert 0 <= timing["greeting_secs"] < 0.5
     assert timing["reply_secs"] == [None]  # this agent never answers
+    assert timing["barge_in_secs"] == []  # nor was it talked over
     assert len(timing["frame_gaps_secs"]) == 24

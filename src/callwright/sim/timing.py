@@ -62,6 +62,10 @@ def call_timing(call: SimCall) -> dict[str, Any]:
         "greeting_secs": None if greeting is None or started is None else greeting - started,
         "caller_speech_sent_at": list(call.caller_speech_sent_at),
         "reply_secs": reply_delays(list(call.caller_speech_sent_at), audible),
+        # Barge-in: each clear's delay after the caller's speech onset before it.
+        "barge_in_secs": [
+            c.after_onset_secs for c in list(call.clears) if c.after_onset_secs is not None
+        ],
         "audio_messages": len(times),
         "frame_gaps_secs": frame_gaps(times, quiet),
         # The late messages (over 40 ms after the one before), when they came: a stall shared by

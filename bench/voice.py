@@ -136,7 +136,9 @@ class Step:
                 else:
                     self.turn_ms.append(secs * 1000 - END_OF_TURN_MS)
             self.gaps_ms += [gap * 1000 for gap in timing["frame_gaps_secs"]]
-            self.barge_in_ms += [secs * 1000 for secs in timing["barge_in_secs"]]
+            # The first clear of a call answers the caller's onset; a later one (VAD stopping at
+            # a pause in the line and starting again) is timed from the same onset.
+            self.barge_in_ms += [secs * 1000 for secs in timing["barge_in_secs"][:1]]
         self.missing += max(0, self.calls - len(self.timings))
 
     @property

@@ -42,13 +42,15 @@ class VoiceSpan:
     - The stop decision comes ``stop_secs`` of unvoiced windows after the last window scored as
       speech, which is often one or two windows past the voice. So "the stop event less
       ``stop_secs``" lands 0–110 ms after the caller went quiet (against the simulator's caller).
-    - The first window scored as speech often comes a window after the voice began, so counting
-      ``start_secs`` of speech windows from it starts the caller's turn (and barge-in) late.
+    - The first window scored as speech often comes a window or two after the voice began, so
+      counting ``start_secs`` of speech windows from it starts the caller's turn (and barge-in)
+      late.
 
     In the windows scored as speech this finds the blocks whose level is within ``FLOOR_DB`` of
     the utterance's loudest: the last is where the voice ended; the voice began where the run of
-    such blocks leading into the first of those windows begins (up to 96 ms before it). Windows scored as not speech never move the
-    end, so line noise after the voice cannot; and Silero still decides whether there was speech.
+    such blocks leading into the first of those windows begins (up to 96 ms before it). Windows
+    scored as not speech never move the end, so line noise after the voice cannot; and Silero
+    still decides whether there was speech.
     """
 
     BLOCK_SECS = 0.008
@@ -84,6 +86,12 @@ class VoiceSpan:
         while onset > 0 and (voiced[onset - 1] or (onset > 1 and voiced[onset - 2])):
             onset -= 1 if voiced[onset - 1] else 2
         self.onset = first_sample - (earlier.size - onset) * self._block
+
+    def voiced(self, audio: bytes) -> bool:
+        """Whether ``audio`` (empty: trivially) holds a block within ``FLOOR_DB`` of the
+        utterance's loudest."""
+        levels = self._levels(audio)
+        return not levels.size or bool(levels.max() >= self._floor())
 
     def speech_window(self, window: bytes, first_sample: int) -> bool:
         """A window Silero scored as speech, starting at stream sample ``first_sample``; whether
@@ -166,7 +174,36 @@ class CallVADAnalyzer(SileroVADAnalyzer):
         # audio under load. So the frame is scored on the loop.
         self._fed_samples += len(buffer) // 2
         self._fed_at = self._clock()
-        return self._run_analyzer(buffer)
+        state = self._run_analyzer(buffer)
+        if state == VADState.STARTING and self._voiced_long_enough():
+            self._vad_state = state = VADState.SPEAKING
+            self._vad_starting_count = 0
+        return state
+
+    def _voiced_long_enough(self) -> bool:
+        """Whether the caller has now spoken ``start_secs`` from the voice's onset: every window
+        since Silero's first speech window scored as speech (the state is STARTING), at least
+        ``_min_confirmed_windows`` of them, and the audio not yet scored (under a window,
+        waiting for the rest of it) still voiced.
+
+        Pipecat counts ``start_secs`` in windows from the first one scored as speech, often a
+        window or two after the voice began, and decides on the window that completes them.
+        Counting from the onset, on the frame that completes ``start_secs``, keeps both Silero's
+        onset lag and its 32 ms grid out of the start (and barge-in) time.
+        """
+        voice = self._voice
+        if voice is None or voice.onset is None or not self.sample_rate:
+            return False
+        if self._vad_starting_count < self._min_confirmed_windows():
+            return False
+        if (self._fed_samples - voice.onset) / self.sample_rate < self._params.start_secs:
+            return False
+        return voice.voiced(self._vad_buffer)
+
+    def _min_confirmed_windows(self) -> int:
+        # However early the voice began, Silero must have scored this many windows as speech:
+        # two fewer than Pipecat's own count (4 of 6, 128 ms, at the default 0.2 s).
+        return max(1, self._vad_start_frames - 2)
 
     def voice_confidence(self, buffer: bytes) -> float:
         confidence = super().voice_confidence(buffer)  # Silero's is a one-element array
@@ -191,8 +228,7 @@ class CallVADAnalyzer(SileroVADAnalyzer):
         return volume
 
     def _follow_voice(self, window: bytes, first_sample: int) -> None:
-        """A window scored as speech: move the voice's end, and start the turn once the voice
-        has lasted ``start_secs`` from its onset."""
+        """A window scored as speech: find the onset of a new utterance, move the voice's end."""
         if self._voice is None:
             self._voice = VoiceSpan(self.sample_rate)
         voice = self._voice
@@ -204,16 +240,6 @@ class CallVADAnalyzer(SileroVADAnalyzer):
             # less the audio that came after it.
             behind = self._fed_samples - voice.end
             self._speech_ended_at = self._fed_at - behind / self.sample_rate
-        if self._vad_state == VADState.STARTING and voice.onset is not None:
-            # Pipecat counts start_secs in windows from the first one scored as speech, often a
-            # window or two after the voice began. Counted from the onset instead, the caller's turn
-            # (and barge-in) starts once they have spoken start_secs, every window since the
-            # first still scored as speech; the count below makes this window the last one.
-            voiced_secs = (self._scored_samples - voice.onset) / self.sample_rate
-            if voiced_secs >= self._params.start_secs:
-                self._vad_starting_count = max(
-                    self._vad_starting_count, self._vad_start_frames - 1
-                )
 
 
 class SharedSileroVAD:

@@ -110,17 +110,27 @@ async def test_silero_decides_late_by_tens_of_milliseconds_and_the_voice_end_mak
     assert max(lags) >= 0.04, lags  # what the old reading (decision - stop_secs) was off by
 
 
+def breathed(voice: np.ndarray, secs: float = 0.06) -> np.ndarray:
+    """``voice`` led in by ``secs`` of breath (noise 20 dB under the voice): a soft onset, which
+    Silero scores as speech only once the voice proper comes."""
+    level = np.sqrt(np.mean(voice.astype(np.float64) ** 2))
+    breath = np.random.default_rng(3).normal(0, level / 10, round(secs * RATE))
+    return np.concatenate([breath.astype(np.int16), voice])
+
+
 async def test_the_turn_starts_start_secs_after_the_voice_began(media_server: MediaServer) -> None:
-    voice, start_secs = audible_part(rendered_intro()), 0.2
+    voice, start_secs = breathed(cut_voice()), 0.2
     delays = []
     for lead_ms in GRID:
         heard = await play(voice, lead_samples=lead_ms * RATE // 1000, after=QUIET_SECOND)
         assert heard.started_at is not None
         delays.append(heard.started_at - heard.began)
-    # Never before the caller has spoken start_secs (8 ms: the onset's resolution); at most the
-    # rest of the window that completes them and of the 20 ms frame that completes that window.
+    # Never before the caller has spoken start_secs (8 ms: the onset's resolution); after it,
+    # the 20 ms frame that completes them, the 8 ms block, and now and then a wait for Silero's
+    # fourth speech window: within 40 ms. Counted in Silero's windows from its first speech
+    # window, as Pipecat does, this voice starts 264-288 ms after the breath began.
     assert min(delays) >= start_secs - BLOCK, delays
-    assert max(delays) <= start_secs + 0.032 + 0.02, delays
+    assert max(delays) <= start_secs + 0.04, delays
 
 
 async def test_a_short_burst_starts_no_turn(media_server: MediaServer) -> None:

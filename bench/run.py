@@ -118,18 +118,17 @@ def turn_figures(suite: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def greeting_figures(suite: dict[str, Any]) -> dict[str, Any]:
-    ms = suite["greeting"].greeting_ms
+def _spread(ms: list[float]) -> dict[str, Any]:
     return {"p50": pct(ms, 50), "p95": pct(ms, 95), "max": max(ms, default=None), "n": len(ms)}
+
+
+def greeting_figures(suite: dict[str, Any]) -> dict[str, Any]:
+    return _spread(suite["greeting"].greeting_ms)
 
 
 def barge_in_figures(suite: dict[str, Any]) -> dict[str, Any]:
     step = suite["barge_in"]
-    ms = step.barge_in_ms
-    return {
-        "p50": pct(ms, 50), "p95": pct(ms, 95), "max": max(ms, default=None), "n": len(ms),
-        "calls": step.calls,
-    }  # fmt: skip
+    return {**_spread(step.barge_in_ms), "calls": step.calls}
 
 
 def capacity_figures(best: Step | None, history: list[Step]) -> dict[str, Any]:
@@ -242,17 +241,24 @@ async def baseline_suite(sim: Sim, args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def metric_line(
+    name: str, figures: dict[str, Any], baseline: dict[str, Any] | None, ratio: Any = "auto"
+) -> dict[str, Any]:
+    """One metric's JSON line: its figures, the baseline's, their ratio and the budget."""
+    line = {"metric": name, **{k: _round(v) for k, v in figures.items()}}
+    line["baseline"] = {k: _round(v) for k, v in baseline.items()} if baseline else None
+    line["ratio"] = _ratio(figures, baseline) if ratio == "auto" else ratio
+    line["budget"] = BUDGETS.get(name)
+    return line
+
+
 def report(ours: dict[str, Any], theirs: dict[str, Any], wall_secs: float) -> None:
     lines: list[dict[str, Any]] = []
 
     def metric(
         name: str, figures: dict[str, Any], baseline: dict[str, Any] | None, ratio: Any = "auto"
     ) -> None:
-        line = {"metric": name, **{k: _round(v) for k, v in figures.items()}}
-        line["baseline"] = {k: _round(v) for k, v in baseline.items()} if baseline else None
-        line["ratio"] = _ratio(figures, baseline) if ratio == "auto" else ratio
-        line["budget"] = BUDGETS.get(name)
-        lines.append(line)
+        lines.append(metric_line(name, figures, baseline, ratio))
 
     metric("platform_turn_latency_ms", ours["turn"], theirs.get("turn"))
     metric("answer_to_greeting_ms", ours["greeting"], theirs.get("greeting"))
@@ -366,8 +372,7 @@ async def calls_start_only(sim: Sim, work: Path, args: argparse.Namespace) -> No
 async def turns_only(sim: Sim, work: Path, args: argparse.Namespace) -> None:
     """``--only turns``: greeting, barge-in and turn latency (zero-latency engines) at 1 call and at
     ``--load-calls`` calls, no capacity search; the baseline too, unless ``--no-baseline``."""
-    figures: dict[str, dict[str, Any] | None] = {"ours": None, "theirs": None}
-    barge: dict[str, dict[str, Any] | None] = {"ours": None, "theirs": None}
+    suites: dict[str, dict[str, Any]] = {}
     targets = [("ours", Callwright(sim, var_dir=work, latencies=ZERO, workers=args.workers))]
     if not args.no_baseline:
         targets.append(("theirs", Baseline(sim, ZERO)))
@@ -376,18 +381,18 @@ async def turns_only(sim: Sim, work: Path, args: argparse.Namespace) -> None:
         try:
             if isinstance(target, Callwright):
                 await target.set_up_partner(cps=100)
-            suite = await voice_suite(sim, target, quick=args.quick, load_calls=args.load_calls)
-            figures[key] = turn_figures(suite)
-            barge[key] = barge_in_figures(suite)
+            suites[key] = await voice_suite(
+                sim, target, quick=args.quick, load_calls=args.load_calls
+            )
         finally:
             await target.stop()
-    for name, measured in (("platform_turn_latency_ms", figures), ("barge_in_ms", barge)):
-        ours, theirs = measured["ours"] or {}, measured["theirs"]
-        line = {"metric": name, **{k: _round(v) for k, v in ours.items()}}
-        line["baseline"] = {k: _round(v) for k, v in theirs.items()} if theirs else None
-        line["ratio"] = _ratio(ours, theirs)
-        line["budget"] = BUDGETS[name]
-        print(json.dumps(line))
+    theirs = suites.get("theirs")
+    for name, figures in (
+        ("platform_turn_latency_ms", turn_figures),
+        ("barge_in_ms", barge_in_figures),
+    ):
+        baseline = figures(theirs) if theirs else None
+        print(json.dumps(metric_line(name, figures(suites["ours"]), baseline)))
 
 
 async def main(args: argparse.Namespace) -> None:

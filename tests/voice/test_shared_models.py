@@ -15,7 +15,7 @@ from callwright.voice.engines import TTS_ENGINES
 from callwright.voice.engines.piper import PiperVoiceCache
 from callwright.voice.session import AgentScript
 from callwright.voice.speech_cache import rendered_speech
-from callwright.voice.vad import silero_vad
+from callwright.voice.vad import SileroBatch, _StreamSileroModel, loop_batch, silero_vad
 from tests.voice.conftest import INTRO, VOICE
 from tests.voice.media_caller import TWILIO, MediaCaller
 from tests.voice.media_server import MediaServer
@@ -88,7 +88,7 @@ def test_a_call_vad_analyzer_is_a_silero_analyzer_without_its_own_model(
     ours, pipecats = set(vars(silero_vad().new_analyzer())), set(vars(SileroVADAnalyzer()))
     assert ours - pipecats == {
         "_clock", "_fed_samples", "_fed_at", "_scored_samples", "_window_confidence",
-        "_recent_audio", "_voice", "_speech_ended_at",
+        "_recent_audio", "_voice", "_speech_ended_at", "_batched_confidence",
     }  # fmt: skip
     assert pipecats <= ours
 
@@ -114,3 +114,70 @@ async def test_call_vad_analyzers_hear_speech_and_keep_their_state_apart(
         interleaved.append(confidence(talker, speech_window))
         assert confidence(listener, silent_window) < 0.1
     assert interleaved == expected
+
+
+async def test_calls_on_one_loop_are_scored_in_one_run_and_read_as_if_scored_alone(
+    media_server: MediaServer,
+) -> None:
+    # Four calls hear the intro at different offsets on Silero's window grid, frame by frame as a
+    # carrier sends them, all handed in together. Pipecat's own analyzer (its own model, one
+    # window at a time) is the oracle for every window's confidence.
+    frame = 160
+    intro = rendered_intro()
+    streams = [np.concatenate([np.zeros(lead, np.int16), intro]) for lead in (0, 40, 96, 333)]
+    length = min(s.size for s in streams) // frame * frame
+    analyzers = [silero_vad().new_analyzer() for _ in streams]
+    for analyzer in analyzers:
+        analyzer.set_sample_rate(8000)
+    heard: list[list[float]] = [[] for _ in streams]
+    batch = loop_batch()
+    runs, scored = batch.runs, batch.windows
+
+    for start in range(0, length, frame):
+        before = [a._scored_samples for a in analyzers]
+        await asyncio.gather(
+            *(a.analyze_audio(s[start : start + frame].tobytes()) for a, s in zip(analyzers, streams))
+        )
+        for i, analyzer in enumerate(analyzers):
+            if analyzer._scored_samples != before[i]:
+                heard[i].append(analyzer._window_confidence)
+
+    for stream, confidences in zip(streams, heard, strict=True):
+        oracle = SileroVADAnalyzer()
+        oracle.set_sample_rate(8000)
+        expected = [confidence(oracle, w) for w in windows(stream[:length])]
+        assert confidences == pytest.approx(expected, abs=1e-6)
+        assert max(confidences) > 0.8
+    assert batch.windows - scored == sum(map(len, heard))
+    assert batch.runs - runs == len(heard[0])  # the four calls' windows fall due together
+
+
+async def test_a_busy_loop_lets_a_window_wait_a_moment_to_be_scored_with_others() -> None:
+    loop = asyncio.get_running_loop()
+    session = silero_vad().session
+    batch = SileroBatch(loop)
+    quiet = np.zeros(WINDOW, np.float32)
+
+    def hand_in() -> asyncio.Future[float]:
+        return batch.score(session, _StreamSileroModel(session), quiet, 8000)
+
+    # Windows one after another, each awaited: each is scored in the next round, alone.
+    for _ in range(10):
+        await hand_in()
+    assert (batch.runs, batch.windows) == (10, 10)
+
+    # One window a round, thousands a second: once the rate is known (a quarter of a second in),
+    # a batch waits MAX_WAIT_SECS for the windows that follow.
+    scored = []
+    counted_at = loop.time() + 1.5 * SileroBatch.RATE_EVERY_SECS
+    end = counted_at + 0.2
+    runs = windows = None
+    while loop.time() < end:
+        if runs is None and loop.time() >= counted_at:
+            await asyncio.gather(*scored)
+            runs, windows = batch.runs, batch.windows
+        scored.append(hand_in())
+        await asyncio.sleep(0)
+    await asyncio.gather(*scored)
+    assert runs is not None and windows is not None
+    assert batch.windows - windows >= 5 * (batch.runs - runs)

@@ -6,6 +6,12 @@ belongs to one audio stream is the recurrent state and context that ``SileroOnnx
 ``_state``/``_context``. So each call gets a fresh ``SileroOnnxModel`` state around the process's
 single ``InferenceSession`` (onnxruntime allows concurrent ``run()`` calls on one session).
 
+The calls on one event loop have their windows scored together (``SileroBatch``): a window a
+call hands in waits for the end of the loop's current round of ready callbacks (under load, up to
+5 ms), and every window handed in meanwhile goes through one ONNX run. Silero's rows are
+independent, so each stream's confidences are exactly those of scoring it alone; one run over 8
+windows costs about what 3 single runs do.
+
 Each analyzer also follows where the caller's voice began and ended, finer than Silero's windows
 do (``VoiceSpan``): a turn starts once the voice has lasted ``start_secs`` from its onset, and
 ``speech_ended_at`` says where it ended.
@@ -13,10 +19,13 @@ do (``VoiceSpan``): a turn starts once the voice has lasted ``start_secs`` from 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
@@ -31,6 +40,8 @@ PHONE_MIN_VOLUME = 0.4
 PHONE_VOLUME_SMOOTHING = 0.5
 # How far before the first window scored as speech the voice's onset is looked for (96 ms).
 ONSET_LOOKBACK_WINDOWS = 3
+
+log = logging.getLogger("callwright.voice")
 
 
 class VoiceSpan:
@@ -117,6 +128,140 @@ class _StreamSileroModel(SileroOnnxModel):
         self.reset_states()
 
 
+def score_windows(
+    session: onnxruntime.InferenceSession,
+    streams: Sequence[tuple[SileroOnnxModel, np.ndarray]],
+    sample_rate: int,
+) -> np.ndarray:
+    """Silero's speech confidence for one window (float32 samples) of each stream, in one run of
+    ``session``. Each stream's recurrent state and audio context move on exactly as
+    ``SileroOnnxModel.__call__`` moves them for a batch of one, so a stream scored here, alone or
+    beside others, reads the same as scored on its own."""
+    context_size = 64 if sample_rate == 16000 else 32
+    rows, states = [], []
+    for model, window in streams:
+        if model._last_batch_size != 1 or (model._last_sr and model._last_sr != sample_rate):
+            model.reset_states(1)  # new, or reset after a quiet spell (as __call__ does)
+        if not model._context.shape[1]:
+            model._context = np.zeros((1, context_size), dtype=np.float32)
+        rows.append(np.concatenate((model._context[0], window)))
+        states.append(model._state)
+    audio = np.stack(rows)
+    out, state = session.run(
+        None,
+        {
+            "input": audio,
+            "state": np.concatenate(states, axis=1),
+            "sr": np.array(sample_rate, dtype=np.int64),
+        },
+    )
+    for row, (model, _) in enumerate(streams):
+        model._state = state[:, row : row + 1]
+        model._context = audio[row : row + 1, -context_size:]
+        model._last_sr = sample_rate
+        model._last_batch_size = 1
+    return out[:, 0]
+
+
+@dataclass(slots=True)
+class _Window:
+    session: onnxruntime.InferenceSession
+    model: SileroOnnxModel
+    samples: np.ndarray
+    sample_rate: int
+    scored: asyncio.Future[float]
+
+
+class SileroBatch:
+    """The windows the calls on one event loop hand in, scored together in one ONNX run.
+
+    With few calls a window is scored at the start of the loop's next round of ready callbacks,
+    with whatever other windows that round handed in: it waits for no timer. Once windows come in
+    fast enough that ``WAIT_FOR_WINDOWS`` more are due within ``MAX_WAIT_SECS`` (about 13 calls
+    at 8 kHz), the first window of a batch waits ``MAX_WAIT_SECS`` for the others.
+
+    Measured on the 2-core box at 50 calls over two workers: rounds alone gather 1.2–1.5 windows a
+    run; the 5 ms wait gathers 4–6, which cut Silero's share of each worker's time from 9–13 % to
+    5–7 % and CPU per call by about 5 %. A window run alone costs ~0.2 ms in a busy worker (the
+    model is cold in cache), against 0.09 ms in a tight loop.
+
+    Under that load the wait delays the VAD's decisions (a barge-in's start among them) by up to
+    5 ms; not the end of turn, whose timer counts from when the caller's audio arrived
+    (``CallVADAnalyzer``), nor any audio.
+    """
+
+    MAX_WAIT_SECS = 0.005  # the longest a window waits for others under load
+    WAIT_FOR_WINDOWS = 2.0  # wait only when this many more windows are due within MAX_WAIT_SECS
+    RATE_EVERY_SECS = 0.25
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._pending: list[_Window] = []
+        self.runs = 0  # ONNX runs made, and the windows they scored
+        self.windows = 0
+        self._rate = 0.0  # windows handed in per second, over the last RATE_EVERY_SECS
+        self._rate_since = loop.time()
+        self._rate_windows = 0
+
+    def score(
+        self,
+        session: onnxruntime.InferenceSession,
+        model: SileroOnnxModel,
+        samples: np.ndarray,
+        sample_rate: int,
+    ) -> asyncio.Future[float]:
+        """``samples`` (one window, float32) scored on ``model``'s stream, once the round ends."""
+        if not self._pending:
+            now = self.loop.time()
+            if now - self._rate_since >= self.RATE_EVERY_SECS:
+                self._rate = self._rate_windows / (now - self._rate_since)
+                self._rate_since, self._rate_windows = now, 0
+            if self._rate * self.MAX_WAIT_SECS >= self.WAIT_FOR_WINDOWS:
+                self.loop.call_later(self.MAX_WAIT_SECS, self._flush)
+            else:
+                self.loop.call_soon(self._flush)
+        self._rate_windows += 1
+        scored: asyncio.Future[float] = self.loop.create_future()
+        self._pending.append(_Window(session, model, samples, sample_rate, scored))
+        return scored
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        groups: dict[tuple[int, int], list[_Window]] = {}
+        for window in pending:
+            groups.setdefault((id(window.session), window.sample_rate), []).append(window)
+        for group in groups.values():
+            first = group[0]
+            try:
+                confidences = score_windows(
+                    first.session, [(w.model, w.samples) for w in group], first.sample_rate
+                )
+            except Exception as exc:
+                for window in group:
+                    if not window.scored.done():
+                        window.scored.set_exception(exc)
+                continue
+            self.runs += 1
+            self.windows += len(group)
+            for window, confidence in zip(group, confidences.tolist(), strict=True):
+                if not window.scored.done():  # its call may have ended meanwhile
+                    window.scored.set_result(confidence)
+
+
+_loop_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SileroBatch] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def loop_batch() -> SileroBatch:
+    """The running event loop's ``SileroBatch``."""
+    loop = asyncio.get_running_loop()
+    batch = _loop_batches.get(loop)
+    if batch is None:
+        batch = _loop_batches[loop] = SileroBatch(loop)
+    return batch
+
+
 class CallVADAnalyzer(SileroVADAnalyzer):
     """A ``SileroVADAnalyzer`` for one call, scoring audio with the process's shared model.
 
@@ -148,6 +293,7 @@ class CallVADAnalyzer(SileroVADAnalyzer):
         self._fed_at = 0.0
         self._scored_samples = 0
         self._window_confidence = 0.0
+        self._batched_confidence: float | None = None  # the next window's, scored in a batch
         self._recent_audio = b""  # the last ONSET_LOOKBACK_WINDOWS windows scored
         self._voice: VoiceSpan | None = None
         self._speech_ended_at: float | None = None
@@ -171,9 +317,17 @@ class CallVADAnalyzer(SileroVADAnalyzer):
         # Pipecat hands every 20 ms frame to a thread of the analyzer's own (one per call) and
         # back. The hop costs more than scoring the frame (~0.12 ms on the 2-core box), and 50
         # calls' threads contend with the event loop for the GIL, which showed as late outbound
-        # audio under load. So the frame is scored on the loop.
+        # audio under load. So the frame is scored on the loop, in a batch with other calls'.
         self._fed_samples += len(buffer) // 2
         self._fed_at = self._clock()
+        window_bytes = self._vad_frames_num_bytes if self.sample_rate else 0
+        # Pipecat's analyzer scores each whole window the buffer completes; it is handed the
+        # buffer a window at a time, each window's confidence scored beforehand in the batch.
+        while window_bytes and len(self._vad_buffer) + len(buffer) >= window_bytes:
+            take = window_bytes - len(self._vad_buffer)
+            piece, buffer = buffer[:take], buffer[take:]
+            self._batched_confidence = await self._score_in_batch(self._vad_buffer + piece)
+            self._run_analyzer(piece)
         state = self._run_analyzer(buffer)
         if state == VADState.STARTING and self._voiced_long_enough():
             self._vad_state = state = VADState.SPEAKING
@@ -205,8 +359,24 @@ class CallVADAnalyzer(SileroVADAnalyzer):
         # two fewer than Pipecat's own count (4 of 6, 128 ms, at the default 0.2 s).
         return max(1, self._vad_start_frames - 2)
 
+    async def _score_in_batch(self, window: bytes) -> float:
+        samples = np.frombuffer(window, np.int16).astype(np.float32) / 32768.0
+        batch = loop_batch()
+        try:
+            return await batch.score(self._model.session, self._model, samples, self.sample_rate)
+        except Exception:
+            # As Pipecat's voice_confidence does: a window that cannot be scored is not speech.
+            log.exception("Silero VAD could not score a window")
+            return 0.0
+
     def voice_confidence(self, buffer: bytes) -> float:
-        confidence = super().voice_confidence(buffer)  # Silero's is a one-element array
+        confidence: float | np.ndarray
+        batched, self._batched_confidence = self._batched_confidence, None
+        if batched is None:  # scored alone, by Pipecat (Silero's is a one-element array)
+            confidence = super().voice_confidence(buffer)
+        else:
+            confidence = batched
+            self._maybe_reset_model(batched)
         self._window_confidence = float(np.asarray(confidence).reshape(-1)[0])
         return confidence
 

@@ -10,15 +10,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pytest
+from piper.config import SynthesisConfig
 from pipecat.audio.vad.vad_analyzer import VADState
 
-from callwright.sim.audio import audible_part
+from callwright.sim.audio import audible_part, resample
+from callwright.voice.engines import TTS_ENGINES
 from callwright.voice.vad import CallVADAnalyzer, silero_vad
+from tests.voice.conftest import INTRO, VOICE
 from tests.voice.media_server import MediaServer
-from tests.voice.test_shared_models import rendered_intro
 
 RATE = 8000
 FRAME = 160  # 20 ms, as the carriers send it
@@ -36,10 +39,20 @@ class FrameClock:
         return self.now
 
 
+@cache
+def still_intro() -> np.ndarray:
+    """The intro as Piper says it without its random noise: the same waveform in every run. (A
+    call's rendering varies from process to process, and Silero's verdicts with it.)"""
+    still = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    chunks = list(TTS_ENGINES["piper"].voices.get(VOICE).synthesize(INTRO, syn_config=still))
+    spoken = np.concatenate([chunk.audio_int16_array for chunk in chunks])
+    return resample(spoken, chunks[0].sample_rate, RATE).astype(np.int16)
+
+
 def cut_voice() -> np.ndarray:
     """The intro from its first loud frame, cut off at its loudest 20 ms in the second half: a
     voice that ends at its last sample, however Piper happened to render the intro."""
-    pcm = rendered_intro()
+    pcm = still_intro()
     frames = pcm[: pcm.size // FRAME * FRAME].astype(np.float64).reshape(-1, FRAME)
     levels = np.sqrt((frames**2).mean(axis=1))
     first = int(np.flatnonzero(levels > LOUD_RMS)[0])
@@ -98,7 +111,7 @@ async def test_silero_decides_late_by_tens_of_milliseconds_and_the_voice_end_mak
 ) -> None:
     # A line that fades out as voices do, cut where the simulator's caller hears it end (its last
     # 20 ms frame over -40 dBFS): Silero's confidence trails off over windows after it.
-    voice, stop_secs = audible_part(rendered_intro()), 0.2
+    voice, stop_secs = audible_part(still_intro()), 0.2
     lags = []
     for lead_ms in GRID:
         heard = await play(voice, lead_samples=lead_ms * RATE // 1000, after=QUIET_SECOND)

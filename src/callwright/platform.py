@@ -43,6 +43,10 @@ class Platform:
     webhook_sender: WebhookSender | None = None
     # Media sessions running in this process, by call id (for ending a call from the API).
     media_sessions: dict[str, Any] = field(default_factory=dict)
+    # Carrier media sockets open in this process, from the handshake on, and set when that changes
+    # (a balanced `callwright serve` worker publishes it at once).
+    media_sockets: int = 0
+    media_sockets_changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         # Every session carries the wake-up, for the outbox's after-commit hook (services.webhook_outbox).

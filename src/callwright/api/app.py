@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import gc
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,11 +20,22 @@ from callwright.api.routes import (
     telephony,
     webhooks,
 )
+from callwright.balancer import publish_load, worker_board
+from callwright.collector import settle_after_start_up
 from callwright.platform import Platform
 from callwright.settings import Settings, get_settings
 
 PARTNER_API_PREFIX = "/api/v2"
 ADMIN_API_PREFIX = "/admin/v1"
+
+
+def create_served_app() -> FastAPI:
+    """The app of a ``callwright serve`` process, which owns its garbage collector: while no call
+    is up it freezes what its calls left for good (``callwright.collector``). An app in someone
+    else's process (a test's) leaves that process's collector alone."""
+    app = create_app()
+    app.state.settle_collector_when_idle = True
+    return app
 
 
 def create_app(
@@ -58,10 +69,9 @@ def create_app(
             await preload_voice_models()  # so the first call's greeting does not pay the loads
         # What start-up loaded lives as long as the process. Left in the collector's view, each
         # full collection walked those ~250k objects: 150-250 ms in which no call's audio went
-        # out (2-core box). Frozen, a collection sees only what calls allocated since; the garbage
-        # start-up left is collected first, or freezing would keep it forever.
-        gc.collect()
-        gc.freeze()
+        # out (2-core box). Frozen, a collection sees only what calls allocated since (and an
+        # idle process freezes again what its calls left for good: see callwright.collector).
+        settle_after_start_up()
         election = None
         if settings.workers_enabled:
             await running.control.start()
@@ -88,9 +98,21 @@ def create_app(
 
             running.webhook_sender = WebhookSender(running)
             running.webhook_sender.start()
+        load = None
+        seat = worker_board()
+        if seat is not None:  # a worker of a balanced `callwright serve`: tell it our calls
+            board, slot = seat
+            load = asyncio.create_task(
+                publish_load(
+                    board, slot, lambda: running.media_sockets, running.media_sockets_changed
+                )
+            )
         try:
             yield
         finally:
+            if load is not None:
+                load.cancel()
+                await asyncio.gather(load, return_exceptions=True)
             if election is not None:
                 await election.stop()
             if settings.fake_engines:  # an app served in a test's process leaves none behind

@@ -85,14 +85,16 @@ def serve(
         get_settings.cache_clear()
     sys.stdout.flush()
     # The app factory builds its own store per worker; start-up work stays here, done once.
-    uvicorn.run(
-        "callwright.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-    )
+    app = "callwright.api.app:create_served_app"
+    from callwright.balancer import balancing_supported, serve_balanced
+
+    if workers > 1 and balancing_supported():
+        config = uvicorn.Config(
+            app, factory=True, host=host, port=port, workers=workers, log_level=settings.log_level
+        )
+        serve_balanced(config, settings.var_dir / "workers.board")
+        return
+    uvicorn.run(app, factory=True, host=host, port=port, workers=workers, log_level=settings.log_level)
 
 
 async def _prepare_store(settings: Settings) -> IssuedKey | None:

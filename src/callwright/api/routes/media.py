@@ -14,6 +14,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from callwright import collector
 from callwright.carriers import get_carrier
 from callwright.carriers.base import Carrier, MediaStart
 from callwright.domain.call_tokens import TokenPurpose, verify_call_token
@@ -50,6 +51,21 @@ async def _read_start(websocket: WebSocket, carrier: Carrier) -> MediaStart | No
 @router.websocket("/media/{provider}/{call_id}")
 async def media_stream(websocket: WebSocket, provider: str, call_id: str) -> None:
     platform: Platform = websocket.app.state.platform
+    # Counted from the handshake, not from the session: a balanced `callwright serve` steers new
+    # connections by it, and a call whose session is still starting is load already.
+    platform.media_sockets += 1
+    platform.media_sockets_changed.set()
+    try:
+        await _media_stream(websocket, platform, provider, call_id)
+    finally:
+        platform.media_sockets -= 1
+        platform.media_sockets_changed.set()
+        if not platform.media_sockets and getattr(websocket.app.state, "settle_collector_when_idle", False):
+            # No call up in this process: the moment to collect what calls left behind.
+            collector.settle_when_idle()
+
+
+async def _media_stream(websocket: WebSocket, platform: Platform, provider: str, call_id: str) -> None:
     parsed = parse_provider(provider)
     query_token = websocket.query_params.get("token")
     if parsed is None or (

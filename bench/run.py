@@ -3,6 +3,7 @@
     make bench        # or: .venv/bin/python bench/run.py [--quick] [--workers N]
     .venv/bin/python bench/run.py --only calls_start [--rate 300] [--load-secs 4]
     .venv/bin/python bench/run.py --only turns [--load-calls 40] [--no-baseline]
+    .venv/bin/python bench/run.py --only capacity [--steps 30,40,50]
 
 Everything runs locally in separate processes: the carrier simulator (``callwright sim serve``),
 Callwright (``callwright serve`` with the fake engines on, carriers pointed at the simulator) and
@@ -47,6 +48,7 @@ from bench.voice import (  # noqa: E402
     find_capacity,
     greeting_only,
     run_calls,
+    describe_step,
     talks_over_greeting,
 )
 
@@ -395,15 +397,33 @@ async def turns_only(sim: Sim, work: Path, args: argparse.Namespace) -> None:
         print(json.dumps(metric_line(name, figures(suites["ours"]), baseline)))
 
 
+async def capacity_only(sim: Sim, work: Path, args: argparse.Namespace) -> None:
+    """``--only capacity``: Callwright at each of ``--steps`` simultaneous calls (realistic engine
+    delays), every step run whatever the one before measured; no search, no baseline."""
+    platform = Callwright(sim, var_dir=work, latencies=REALISTIC, workers=args.workers)
+    await platform.start()
+    try:
+        await platform.set_up_partner(cps=100)
+        for calls in args.steps:
+            step = await run_calls(sim, platform, calls=calls, scenario=conversation(2, REALISTIC))
+            log(describe_step(platform.name, step))
+            figures = capacity_figures(step if step.keeps_real_time() else None, [step])
+            print(json.dumps(metric_line("capacity_step", figures, None, ratio=None)), flush=True)
+    finally:
+        await platform.stop()
+
+
 async def main(args: argparse.Namespace) -> None:
     started = time.monotonic()
     if args.workers > 1 and not await redis_answers(DEFAULT_REDIS_URL):
         log(f"no Redis at {DEFAULT_REDIS_URL}: Callwright runs 1 worker (several need Redis)")
         args.workers = 1
     if args.only:
-        if args.only == "turns":
+        if args.only in ("turns", "capacity"):
             await asyncio.to_thread(caller_line)
-        only = {"calls_start": calls_start_only, "turns": turns_only}[args.only]
+        only = {"calls_start": calls_start_only, "turns": turns_only, "capacity": capacity_only}[
+            args.only
+        ]
         sim = Sim()
         await sim.start()
         try:
@@ -435,10 +455,17 @@ if __name__ == "__main__":
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument(
         "--only",
-        choices=["calls_start", "turns"],
-        help="just this: the calls/start load (no baseline), or greeting and turn latency",
+        choices=["calls_start", "turns", "capacity"],
+        help="just this: the calls/start load (no baseline), greeting and turn latency, or the"
+        " capacity steps of --steps (no baseline)",
     )
     parser.add_argument(
         "--load-calls", type=int, default=40, help="with --only turns: calls in the loaded step"
+    )
+    parser.add_argument(
+        "--steps",
+        type=lambda text: [int(part) for part in text.split(",")],
+        default=[30, 40, 50],
+        help="with --only capacity: the simultaneous calls of each step, comma-separated",
     )
     asyncio.run(main(parser.parse_args()))

@@ -208,7 +208,7 @@ async def find_capacity(
     for calls in steps:
         step = await run_calls(sim, target, calls=calls, scenario=scenario)
         history.append(step)
-        log(_describe(target.name, step))
+        log(describe_step(target.name, step))
         if not step.keeps_real_time():
             failed_at = calls
             break
@@ -220,13 +220,13 @@ async def find_capacity(
         middle = (low + failed_at) // 2
         step = await run_calls(sim, target, calls=middle, scenario=scenario)
         history.append(step)
-        log(_describe(target.name, step))
+        log(describe_step(target.name, step))
         if step.keeps_real_time():
             best = step
     return best, history
 
 
-def _describe(name: str, step: Step) -> str:
+def describe_step(name: str, step: Step) -> str:
     p99, worst = step.gap_p99, step.gap_max
     verdict = "ok" if step.keeps_real_time() else "LOST REAL TIME"
     return (

@@ -4,11 +4,13 @@ caller hangs up, when the carrier says stop, when the platform ends it, or at th
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
 import numpy as np
 import pytest
+from websockets.sync.client import connect as connect_sync
 
 from callwright.voice.call_rules import CallRules
 from callwright.voice.session import AgentScript, CallMediaSession
@@ -237,3 +239,43 @@ async def test_hanging_up_mid_greeting_is_an_ordinary_end(media_server: MediaSer
         outcome = await media_server.outcome(caller.call_id)
         assert outcome.end_reason == "caller_hung_up"
         assert not outcome.intro_spoken
+
+
+
+
+
+
+def flooding_caller(wire: CarrierWire, url: str, call_id: str, *, backlog_secs: int, timeout: float) -> float | None:
+    """A carrier whose stream backed up: after the start, ``backlog_secs`` of the caller's silence
+    at once, a second to a media message, from a thread of its own (as from another host, not
+    paced by the server's loop). How long after the start the agent's first audible audio came."""
+    with connect_sync(url, max_size=None, compression=None) as ws:
+        for message in wire.opening(call_id):
+            ws.send(json.dumps(message))
+        started = time.monotonic()
+        second = wire.inbound_frame * round(1 / wire.inbound_interval_secs)
+        for n in range(backlog_secs):
+            ws.send(json.dumps(wire.media(call_id, n, second)))
+        while (left := started + timeout - time.monotonic()) > 0:
+            try:
+                payload = wire.agent_audio(json.loads(ws.recv(timeout=left)))
+            except TimeoutError:
+                break
+            if payload and np.abs(wire.to_pcm16(payload).astype(np.int32)).max() > 200:
+                return time.monotonic() - started
+    return None
+
+
+async def test_the_intro_does_not_wait_behind_the_callers_audio(media_server: MediaServer) -> None:
+    # A processor's queue hands out the caller's audio (system frames) before any other frame. An
+    # intro queued at the pipeline's source waited in the VAD processor's queue for as long as
+    # audio kept it from running dry: in a worker at 60 calls, up to 2.4 s, until the caller,
+    # hearing nothing, spoke first. Here three minutes of the caller's audio arrive at once,
+    # which take the VAD seconds to get through: the intro came 3.1 s after the start.
+    call_id = uuid.uuid4().hex[:12]
+    media_server.expect(call_id, AgentScript(INTRO, VOICE))
+    url = f"{media_server.base_url}/{TWILIO.name}"
+    first_audio = await asyncio.to_thread(flooding_caller, TWILIO, url, call_id, backlog_secs=180, timeout=8)
+    outcome = await media_server.outcome(call_id)
+    assert first_audio is not None and first_audio < 0.5, first_audio
+    assert outcome.intro_spoken

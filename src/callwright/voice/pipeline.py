@@ -60,6 +60,9 @@ class CallPipeline:
     pipeline: Pipeline
     user: LLMUserAggregator
     assistant: LLMAssistantAggregator
+    # Where the session's own lines (the intro, prompts, a closing line) enter: past the VAD and
+    # the STT, whose queues the caller's audio outranks them in (see ``CallerAudioEnd``).
+    entry: FrameProcessor
 
 
 class CallVADProcessor(VADProcessor):
@@ -116,11 +119,18 @@ class VoiceTimedTurnStop(SpeechTimeoutUserTurnStopStrategy):
 
 class CallerAudioEnd(FrameProcessor):
     """Where the caller's audio stops once STT has heard it (for an STT service built with
-    ``audio_passthrough`` on; ours are built with it off, and this is the backstop).
+    ``audio_passthrough`` on; ours are built with it off, and this is the backstop), and where
+    the session's own lines enter the pipeline.
 
     Every frame Pipecat pushes costs a hop through a queue and a task per processor (and an eager
     f-string for a trace log); 50 inbound frames a second per call would otherwise ride through
     the aggregators, the LLM, the TTS and the output transport for nothing.
+
+    A processor's queue hands out system frames, the caller's audio among them, before any other
+    frame. A line queued at the pipeline's source waited in the VAD processor's queue for as long
+    as audio kept it from running dry: under load (60 calls on the 2-core box) an intro waited
+    there seconds, until the caller, hearing nothing, spoke first. Queued here, past the
+    processors the caller's audio goes through, a line waits for nothing but the lines before it.
     """
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -188,6 +198,7 @@ def build_call_pipeline(
             ),
         ),
     )
+    entry = CallerAudioEnd()
     pipeline = Pipeline(
         [
             transport.input(),
@@ -197,7 +208,7 @@ def build_call_pipeline(
                 on_speech_stopped=on_speech_stopped,
             ),
             stt,
-            CallerAudioEnd(),
+            entry,
             aggregators.user(),
             llm,
             tts,
@@ -210,4 +221,5 @@ def build_call_pipeline(
         pipeline=pipeline,
         user=aggregators.user(),
         assistant=aggregators.assistant(),
+        entry=entry,
     )

@@ -22,6 +22,7 @@ from fastapi import WebSocket
 from pipecat.frames.frames import Frame, InterruptionFrame, TTSSpeakFrame, TTSStoppedFrame
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.processors.aggregators.llm_response_universal import (
     AssistantTurnStoppedMessage,
     UserTurnStoppedMessage,
@@ -150,6 +151,7 @@ class CallMediaSession:
         self._callback_tasks: set[asyncio.Task[None]] = set()
         self._worker: PipelineWorker | None = None
         self._watch: WatchedSerializer | None = None
+        self._entry: FrameProcessor | None = None  # where its own lines enter the pipeline
         self._timers: CallTimers | None = None
         self._on_greeting_verdict = on_greeting_verdict
         self.voicemail_watch: VoicemailWatch | None = None
@@ -194,12 +196,12 @@ class CallMediaSession:
     async def say(self, text: str, *, timeout_secs: float = 30.0) -> None:
         """Say ``text`` after anything already queued and return once the caller has heard it
         (or the stream ended, or ``timeout_secs`` passed)."""
-        worker, watch = self._worker, self._watch
-        if worker is None or watch is None or self._end_requested.is_set() or not text.strip():
+        entry, watch = self._entry, self._watch
+        if entry is None or watch is None or self._end_requested.is_set() or not text.strip():
             return
         queued_at = time.monotonic()
         self.conversation.bot_said(text)
-        await worker.queue_frame(TTSSpeakFrame(text.strip(), append_to_context=False))
+        await entry.queue_frame(TTSSpeakFrame(text.strip(), append_to_context=False))
         await self._wait_for_playout(watch, since=queued_at, timeout_secs=timeout_secs)
 
     async def speak_then_end(self, text: str, *, reason: str, timeout_secs: float = 60.0) -> None:
@@ -396,8 +398,9 @@ class CallMediaSession:
         if intro:
             conversation.bot_said(intro)
             # Already in the context as the first assistant message.
-            await worker.queue_frame(TTSSpeakFrame(intro, append_to_context=False))
-        self._worker, self._watch = worker, serializer
+            # Past the caller's audio (``CallerAudioEnd``); it waits there for the StartFrame.
+            await call.entry.queue_frame(TTSSpeakFrame(intro, append_to_context=False))
+        self._worker, self._watch, self._entry = worker, serializer, call.entry
         runner = WorkerRunner(name=self._name, handle_sigint=False)
         await runner.add_workers(worker)
         await self._run_until_end(runner, worker)

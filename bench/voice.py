@@ -229,8 +229,37 @@ async def find_capacity(
 def describe_step(name: str, step: Step) -> str:
     p99, worst = step.gap_p99, step.gap_max
     verdict = "ok" if step.keeps_real_time() else "LOST REAL TIME"
-    return (
+    line = (
         f"  {name}: {step.calls} calls: frame gap p99 {p99 or 0:.1f} ms, max {worst or 0:.1f} ms, "
         f"{step.missing} missing; CPU {step.target.cpu_pct:.0f}% (sim {step.sim.cpu_pct:.0f}%), "
         f"RSS {step.target.rss_mb:.0f} MB -> {verdict}"
     )
+    return "\n".join([line, *describe_long_gaps(step)])
+
+
+def describe_long_gaps(step: Step, *, over_ms: float = GAP_MAX_MS, most: int = 5) -> list[str]:
+    """The longest gaps over ``over_ms``, each on its call's clock (seconds from the media start)
+    beside what the caller said and the clears: how many calls shared the moment tells a stall of
+    a worker from one call's; where it sits in the conversation tells the rest."""
+    late = [
+        (gap, at, timing)
+        for timing in step.timings
+        for at, gap in timing["late_audio"]
+        if gap * 1000 > over_ms and timing["media_started_at"] is not None
+    ]
+    lines = []
+    for gap, at, timing in sorted(late, key=lambda item: item[0], reverse=True)[:most]:
+        origin = timing["media_started_at"]
+        shared = sum(
+            1 for other in step.timings for o_at, o_gap in other["late_audio"]
+            if o_at - o_gap < at and o_at > at - gap and other is not timing
+        )  # fmt: skip
+        speech = ", ".join(f"{s - origin:.2f}-{e - origin:.2f}" for s, e in timing["caller_speech_spans"])
+        clears = ", ".join(f"{c - origin:.2f}" for c in timing["clears_at"])
+        agent = ", ".join(f"{s - origin:.2f}-{e - origin:.2f}" for s, e in timing["agent_audio_spans"])
+        lines.append(
+            f"    gap {gap * 1000:.0f} ms at {at - gap - origin:.2f}-{at - origin:.2f} s"
+            f" (call {timing['call_id']}; {shared} other calls' late audio overlaps it);"
+            f" caller spoke {speech or 'never'}; clears {clears or 'none'}; agent audio {agent}"
+        )
+    return lines

@@ -6,7 +6,7 @@ import pytest
 
 from callwright.sim import Scenario, Utterance
 from callwright.sim.audio import tone
-from callwright.sim.timing import call_timing, frame_gaps, reply_delays
+from callwright.sim.timing import audio_spans, call_timing, frame_gaps, reply_delays
 from tests.sim.agent_platform import AgentScript
 
 
@@ -25,6 +25,12 @@ def test_gaps_over_the_callers_speech_or_a_clear_are_left_out() -> None:
     quiet = [(1.0, 2.0), (3.5, 3.5)]  # the caller spoke 1-2 s; a clear at 3.5 s
     gaps = frame_gaps(arrivals, quiet)
     assert gaps == [pytest.approx(g) for g in (0.02, 0.02, 0.06, 0.02, 0.02)]
+
+
+def test_the_agents_audio_is_cut_into_stretches_at_each_late_message() -> None:
+    arrivals = [0.00, 0.02, 0.04, 0.10, 0.12, 3.00]
+    assert audio_spans(arrivals, late_after=0.04) == [(0.00, 0.04), (0.10, 0.12), (3.00, 3.00)]
+    assert audio_spans([], late_after=0.04) == []
 
 
 async def test_a_twilio_call_reports_when_speech_ended_and_the_agent_audio_came(

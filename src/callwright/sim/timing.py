@@ -44,6 +44,18 @@ def timed_frame_gaps(arrivals: list[float], quiet_spans: list[tuple[float, float
     return gaps
 
 
+def audio_spans(arrivals: list[float], *, late_after: float) -> list[tuple[float, float]]:
+    """``arrivals`` cut where one came more than ``late_after`` seconds after the one before:
+    each stretch's first and last arrival."""
+    spans: list[tuple[float, float]] = []
+    for at in arrivals:
+        if spans and at - spans[-1][1] <= late_after:
+            spans[-1] = (spans[-1][0], at)
+        else:
+            spans.append((at, at))
+    return spans
+
+
 def call_timing(call: SimCall) -> dict[str, Any]:
     arrivals = list(call.agent_audio_arrivals)
     times = [at for at, _ in arrivals]
@@ -61,6 +73,10 @@ def call_timing(call: SimCall) -> dict[str, Any]:
         "media_ended_at": call.media_ended_at,
         "greeting_secs": None if greeting is None or started is None else greeting - started,
         "caller_speech_sent_at": list(call.caller_speech_sent_at),
+        "caller_speech_spans": [(s.starts_at, s.ends_at) for s in speech],
+        "clears_at": [c.at for c in list(call.clears)],
+        # The agent's audio as stretches without a late message: (first, last arrival).
+        "agent_audio_spans": audio_spans(times, late_after=0.04),
         "reply_secs": reply_delays(list(call.caller_speech_sent_at), audible),
         # Barge-in: each clear's delay after the caller's speech onset before it.
         "barge_in_secs": [

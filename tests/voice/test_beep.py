@@ -27,6 +27,21 @@ def test_a_held_tone_is_a_beep_found_near_its_start(hz: int) -> None:
     assert 0.6 <= detector.detected_at_secs <= 0.8  # 0.18 s of tone after 0.5 s of silence
 
 
+def test_the_beeps_end_is_found_where_its_tone_stops() -> None:
+    # A mailbox records from the beep's end: a message started at the detection would lose the
+    # rest of the beep's length (0.32 s of the simulator's 0.5 s beep).
+    detector = BeepDetector()
+    pcm = np.concatenate([silence(0.5), tone(1000, 0.5), silence(0.5)]).astype(np.int16).tobytes()
+    heard_at = None
+    for i in range(0, len(pcm), 320):
+        if detector.feed(pcm[i : i + 320]) and heard_at is None:
+            heard_at = (i + 320) / 16000
+            assert not detector.ended
+    assert heard_at is not None and heard_at < 0.8
+    assert detector.ended_at_secs == pytest.approx(1.0, abs=0.021)
+    assert detector.feed(pcm[:320])  # once heard, always heard
+
+
 def test_speech_silence_and_a_short_blip_are_not_beeps() -> None:
     assert not detect(speak("Hi, you have reached Sam. Please leave a message after the tone.")).detected
     assert not detect(silence(2.0)).detected

@@ -4,7 +4,8 @@ Answering machines end their greeting with a single tone, typically 400–2,500 
 Speech spreads its energy over harmonics and moves its pitch every few tens of ms; a beep puts
 nearly all of it in one narrow band that stays put. The detector looks at 20 ms windows (8 kHz
 PCM16) and reports a beep once ``min_tone_secs`` of consecutive windows are tonal at the same
-frequency.
+frequency, then its end at the first window that no longer holds that tone: a mailbox records from
+there, so a message spoken at the detection would lose its start under the rest of the beep.
 """
 
 from __future__ import annotations
@@ -30,16 +31,22 @@ class BeepDetector:
         self._run = 0
         self._run_hz: float | None = None
         self._hann = np.hanning(WINDOW)
-        self.detected_at_secs: float | None = None  # audio time of the beep's end
+        self.detected_at_secs: float | None = None  # audio time the beep was recognised
+        self.ended_at_secs: float | None = None  # audio time its tone stopped
         self._samples_seen = 0
 
     @property
     def detected(self) -> bool:
         return self.detected_at_secs is not None
 
+    @property
+    def ended(self) -> bool:
+        return self.ended_at_secs is not None
+
     def feed(self, pcm16: bytes) -> bool:
-        """Add caller audio; True once a beep has been heard (and from then on)."""
-        if self.detected:
+        """Add caller audio; True once a beep has been heard (and from then on). Fed on after
+        that, it finds the beep's end (``ended``)."""
+        if self.ended:
             return True
         audio = np.frombuffer(pcm16, dtype=np.int16)
         if self._pending.size:
@@ -47,13 +54,21 @@ class BeepDetector:
         whole = audio.size - audio.size % WINDOW
         for start in range(0, whole, WINDOW):
             self._samples_seen += WINDOW
-            if self._window_is_beep_end(audio[start : start + WINDOW]):
-                self.detected_at_secs = self._samples_seen / SAMPLE_RATE
-                return True
+            window = audio[start : start + WINDOW]
+            if not self.detected:
+                if self._window_is_beep_run(window):
+                    self.detected_at_secs = self._samples_seen / SAMPLE_RATE
+            elif not self._window_holds_the_tone(window):
+                self.ended_at_secs = (self._samples_seen - WINDOW) / SAMPLE_RATE
+                break
         self._pending = audio[whole:].copy()
-        return False
+        return self.detected
 
-    def _window_is_beep_end(self, window: np.ndarray) -> bool:
+    def _window_holds_the_tone(self, window: np.ndarray) -> bool:
+        hz = tone_hz(window, self._hann)
+        return hz is not None and self._run_hz is not None and abs(hz - self._run_hz) <= MAX_DRIFT_HZ
+
+    def _window_is_beep_run(self, window: np.ndarray) -> bool:
         hz = tone_hz(window, self._hann)
         if hz is None or (self._run_hz is not None and abs(hz - self._run_hz) > MAX_DRIFT_HZ):
             self._run = 1 if hz is not None else 0

@@ -8,6 +8,7 @@ beep detector costs an FFT per 20 ms), ``caller_said`` with each finished caller
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -20,6 +21,9 @@ log = logging.getLogger("callwright.voice")
 WINDOW_SECS = 20.0
 # After a machine verdict from the words alone, how long to wait for the beep before speaking.
 BEEP_WAIT_SECS = 3.0
+# Once the beep is recognised, how long to wait for it to stop (beeps last 0.2–1 s; a tone that
+# goes on, a fax's, is spoken over after this).
+BEEP_END_WAIT_SECS = 1.5
 
 OnVerdict = Callable[[GreetingVerdict], Awaitable[None]]
 
@@ -33,12 +37,14 @@ class VoicemailWatch:
         self._greeting: list[str] = []
         self.verdict: GreetingVerdict | None = None
         self.beep_heard = asyncio.Event()
+        self.beep_over = asyncio.Event()  # its tone stopped: a mailbox records from here
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def listening(self) -> bool:
-        """Still wants caller audio: deciding, or waiting for the beep after a machine verdict."""
-        if self.beep_heard.is_set() or self._samples >= self._window_samples:
+        """Still wants caller audio: deciding, or waiting for the beep (and its end) after a
+        machine verdict."""
+        if self.beep_over.is_set() or self._samples >= self._window_samples:
             return False
         return self.verdict is None or self.verdict.answered_by is Verdict.MACHINE
 
@@ -47,10 +53,12 @@ class VoicemailWatch:
         if not self.listening:
             return False
         self._samples += len(pcm16) // 2
-        if self._beep.feed(pcm16):
+        if self._beep.feed(pcm16) and not self.beep_heard.is_set():
             self.beep_heard.set()
             if self.verdict is None:
                 self._decide(classify_greeting(" ".join(self._greeting), beep=True))
+        if self._beep.ended:
+            self.beep_over.set()
         return self.listening
 
     def caller_said(self, text: str) -> None:
@@ -62,11 +70,16 @@ class VoicemailWatch:
         if verdict.is_voicemail or (verdict.answered_by is Verdict.HUMAN and first_turn):
             self._decide(verdict)
 
-    async def wait_for_beep(self, timeout_secs: float = BEEP_WAIT_SECS) -> bool:
+    async def wait_for_beep(
+        self, timeout_secs: float = BEEP_WAIT_SECS, *, end_wait_secs: float = BEEP_END_WAIT_SECS
+    ) -> bool:
+        """Until the beep has ended (False: none came within ``timeout_secs``)."""
         try:
             await asyncio.wait_for(self.beep_heard.wait(), timeout_secs)
         except TimeoutError:
             return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.beep_over.wait(), end_wait_secs)
         return True
 
     def _decide(self, verdict: GreetingVerdict) -> None:

@@ -54,19 +54,16 @@ class BeepDetector:
         whole = audio.size - audio.size % WINDOW
         for start in range(0, whole, WINDOW):
             self._samples_seen += WINDOW
-            window = audio[start : start + WINDOW]
+            # The run that made the beep goes on while the tone holds; its first miss is the end.
+            in_run = self._window_is_beep_run(audio[start : start + WINDOW])
             if not self.detected:
-                if self._window_is_beep_run(window):
+                if in_run:
                     self.detected_at_secs = self._samples_seen / SAMPLE_RATE
-            elif not self._window_holds_the_tone(window):
+            elif not in_run:
                 self.ended_at_secs = (self._samples_seen - WINDOW) / SAMPLE_RATE
                 break
         self._pending = audio[whole:].copy()
         return self.detected
-
-    def _window_holds_the_tone(self, window: np.ndarray) -> bool:
-        hz = tone_hz(window, self._hann)
-        return hz is not None and self._run_hz is not None and abs(hz - self._run_hz) <= MAX_DRIFT_HZ
 
     def _window_is_beep_run(self, window: np.ndarray) -> bool:
         hz = tone_hz(window, self._hann)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callwright.carriers import CarrierEndpoints, endpoints_from_settings
 from callwright.settings import Settings
-from callwright.store.db import create_engine, session_factory
+from callwright.store.db import create_engine, session_factory, sqlite_file_engine
 from callwright.store.secretbox import SecretBox, derive_subkey
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class Platform:
         """Group commit of call starts under each partner's concurrency limit."""
         from callwright.services.call_admission import CallAdmission
 
-        return CallAdmission(self.sessions)
+        return CallAdmission(self.sessions, sqlite_file=sqlite_file_engine(self.engine))
 
     @cached_property
     def control(self) -> CallControl:
@@ -104,5 +104,7 @@ class Platform:
             await self.webhook_sender.stop()
         if "control" in self.__dict__:
             await self.control.close()
+        if "admission" in self.__dict__:
+            self.admission.close()
         await self.http.aclose()
         await self.engine.dispose()

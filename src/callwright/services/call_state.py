@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from callwright.domain.calls import AnsweredBy, CallEvent, CallState, CallStatus, Disposition, apply_event
 from callwright.services.webhook_outbox import call_changed
@@ -60,7 +61,7 @@ async def lock_call(session: AsyncSession, call_id: str) -> Call | None:
 
 
 def record_event(
-    session: AsyncSession,
+    session: AsyncSession | Session,
     call: Call,
     *,
     kind: str,

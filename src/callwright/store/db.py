@@ -6,7 +6,8 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -40,23 +41,43 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(
             url, connect_args={"timeout": 30}, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
         )
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            # WAL's own recommendation: no fsync per commit, only at checkpoints. A commit survives
-            # a crash of the process, not of the machine (the last ones may roll back). With
-            # FULL, the fsync per commit capped POST /calls/start near 70 req/s (bench/).
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     engine = create_async_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
     _ping_idle_connections(engine)
     return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL's own recommendation: no fsync per commit, only at checkpoints. A commit survives
+    # a crash of the process, not of the machine (the last ones may roll back). With
+    # FULL, the fsync per commit capped POST /calls/start near 70 req/s (bench/).
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def sqlite_file_engine(engine: AsyncEngine) -> Engine | None:
+    """A synchronous engine on ``engine``'s SQLite file, with the same pragmas; None unless
+    ``engine`` is SQLite on a file (an in-memory database exists only on its own connection).
+
+    For a transaction that must run in one go on a thread of its own: through aiosqlite each
+    statement is a round trip to the event loop, and a busy loop stretched a four-statement write
+    transaction, and so SQLite's one write lock, to several milliseconds."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    sync = create_sync_engine(
+        url.set(drivername="sqlite+pysqlite"),
+        connect_args={"timeout": 30, "check_same_thread": False},
+        pool_size=1,
+        max_overflow=0,
+    )
+    event.listen(sync, "connect", _sqlite_pragmas)
+    return sync
 
 
 # Enough that a busy process rarely opens an overflow connection: one beyond the pool is closed

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callwright.carriers import CarrierEndpoints, endpoints_from_settings
 from callwright.settings import Settings
-from callwright.store.db import create_engine, session_factory, sqlite_file_engine
+from callwright.store.db import SqliteFile, create_engine, session_factory
 from callwright.store.secretbox import SecretBox, derive_subkey
 
 if TYPE_CHECKING:
@@ -57,7 +57,13 @@ class Platform:
         """Group commit of call starts under each partner's concurrency limit."""
         from callwright.services.call_admission import CallAdmission
 
-        return CallAdmission(self.sessions, sqlite_file=sqlite_file_engine(self.engine))
+        return CallAdmission(self.sessions, sqlite=self.sqlite_file)
+
+    @cached_property
+    def sqlite_file(self) -> SqliteFile | None:
+        """The store's SQLite file, for work that runs in one go on threads of its own; None on
+        PostgreSQL or an in-memory SQLite."""
+        return SqliteFile.of(self.engine)
 
     @cached_property
     def control(self) -> CallControl:
@@ -104,7 +110,7 @@ class Platform:
             await self.webhook_sender.stop()
         if "control" in self.__dict__:
             await self.control.close()
-        if "admission" in self.__dict__:
-            self.admission.close()
+        if self.__dict__.get("sqlite_file") is not None:
+            self.sqlite_file.close()
         await self.http.aclose()
         await self.engine.dispose()

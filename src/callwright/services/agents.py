@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from callwright.domain import agents as rules
 from callwright.domain.errors import CallwrightError, Conflict, Forbidden, NotFound, ValidationFailed
@@ -80,10 +81,15 @@ _PARTNER_AGENT = select(Agent).where(
 
 async def get_agent(*, session: AsyncSession, partner: Partner, agent_id: str) -> Agent:
     """The partner's agent. Another partner's id answers exactly like an id that does not exist."""
+    return await session.run_sync(partner_agent, partner.id, agent_id)
+
+
+def partner_agent(session: Session, partner_id: str, agent_id: str) -> Agent:
+    """``get_agent`` on a synchronous session (see ``store.db.SqliteFile``)."""
     canonical = _canonical_id(agent_id)
     agent = None
     if canonical is not None:
-        agent = await session.scalar(_PARTNER_AGENT, {"id": canonical, "partner_id": partner.id})
+        agent = session.scalar(_PARTNER_AGENT, {"id": canonical, "partner_id": partner_id})
     if agent is None:
         raise NotFound(f"no agent with id {agent_id[:64]!r}", code="agent_not_found")
     return agent

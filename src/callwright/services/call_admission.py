@@ -17,13 +17,10 @@ Batches are per process; several processes' batches for one partner take turns a
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import IO
 
-from sqlalchemy import Engine, bindparam, func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -31,6 +28,7 @@ from sqlalchemy.orm import Session
 from callwright.domain.calls import ACTIVE_STATUSES
 from callwright.domain.errors import LimitExceeded
 from callwright.services.call_state import record_event
+from callwright.store.db import SqliteFile
 from callwright.store.models import Call, Partner
 
 log = logging.getLogger("callwright.calls")
@@ -145,55 +143,19 @@ def _limit_reached(limit: int, active: int) -> LimitExceeded:
     )
 
 
-class _SqliteWriter:
-    """A SQLite file's admissions, each batch's whole transaction in one go on one thread.
-
-    Through aiosqlite every statement is a round trip between its thread and the event loop, and
-    on a busy loop each return waits its turn: a batch held SQLite's one write lock for 6 ms at the
-    median (10 at p90) for four statements and a commit, while the other workers' batches waited.
-    Here the lock is held for the statements themselves.
-
-    Several processes on one file take turns at a blocking ``flock`` on a file beside it, not at
-    SQLite's own wait for its lock, which sleeps in growing steps (1, 2, 5, 10 … 100 ms): the next
-    batch starts the moment the last one lets go."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callwright-admission")
-        self._lock_file: IO[bytes] | None = None
-
-    async def admit(self, partner_id: str, starts: list[Start]) -> Verdicts:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._admit, partner_id, starts)
-
-    def _admit(self, partner_id: str, starts: list[Start]) -> Verdicts:
-        if self._lock_file is None:
-            self._lock_file = open(self.engine.url.database + "-admission.lock", "a+b")  # noqa: SIM115
-        fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
-        try:
-            with Session(self.engine, expire_on_commit=False) as session:
-                return admit_batch(session, partner_id, starts)
-        finally:
-            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        self._thread.shutdown(wait=True)
-        self.engine.dispose()
-        if self._lock_file is not None:
-            self._lock_file.close()
-
-
 class CallAdmission:
     """Group commit of call starts, per partner, in this process (see the module's text)."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, sqlite_file: Engine | None = None
+        self, sessions: async_sessionmaker[AsyncSession], *, sqlite: SqliteFile | None = None
     ) -> None:
-        """``sqlite_file``: a synchronous engine on the store's SQLite file (see _SqliteWriter)."""
+        """``sqlite``: the store's SQLite file, when it is one. A batch then runs in one go on its
+        writing thread, so SQLite's one write lock is held for the statements alone, not for the
+        event loop's turns between them."""
         self.sessions = sessions
         self._waiting: dict[str, list[Start]] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._sqlite = _SqliteWriter(sqlite_file) if sqlite_file is not None else None
+        self._sqlite = sqlite
 
     async def admit(self, partner_id: str, start: Start) -> Call:
         """Store ``start``'s call if it fits under the limit; its call, or LimitExceeded, or
@@ -205,10 +167,6 @@ class CallAdmission:
         # Shielded: a client that hangs up must not cancel its batch-mates' transaction.
         return await asyncio.shield(start.outcome)
 
-    def close(self) -> None:
-        if self._sqlite is not None:
-            self._sqlite.close()
-
     async def _drain(self, partner_id: str) -> None:
         try:
             while batch := self._waiting.pop(partner_id, None):
@@ -218,7 +176,7 @@ class CallAdmission:
 
     async def _admit(self, partner_id: str, starts: list[Start]) -> None:
         if self._sqlite is not None:
-            verdicts = await self._sqlite.admit(partner_id, starts)
+            verdicts = await self._sqlite.write(admit_batch, partner_id, starts)
         else:
             async with self.sessions() as session:
                 verdicts = await session.run_sync(admit_batch, partner_id, starts)

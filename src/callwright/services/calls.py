@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from callwright.carriers import get_carrier
 from callwright.domain.calls import CallStatus, cancel
@@ -29,7 +30,8 @@ from callwright.services.call_admission import (
     active_count,
 )
 from callwright.services.call_state import lock_call, record_event, set_state, state_of
-from callwright.store.models import Call, Partner, TelephonyConnection, new_id, utcnow
+from callwright.store.db import SqliteFile
+from callwright.store.models import Agent, Call, Partner, TelephonyConnection, new_id, utcnow
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 # The provider Vocobase assumes when a start request names none.
@@ -57,12 +59,13 @@ async def start_call(
     request: StartCall,
     admission: CallAdmission,
     idempotency_key: str | None = None,
+    sqlite: SqliteFile | None = None,
 ) -> tuple[Call, bool]:
     """Create the call (pending) as the dialer's queue row. Returns (call, created).
 
     Checks run in the contract's order: agent, provider allowed, provider configured, to_number,
     free concurrency slot (``admission``, which stores the call). A repeated Idempotency-Key
-    within 24 h returns the first call.
+    within 24 h returns the first call. ``sqlite``: the store's SQLite file, when it is one.
     """
     partner_id = partner.id
     if not session.in_transaction() and session.get_bind().dialect.name != "sqlite":
@@ -74,19 +77,12 @@ async def start_call(
         if existing is not None:
             return existing, False
 
-    agent = await agent_service.get_agent(session=session, partner=partner, agent_id=request.agent_id)
-    provider = await _resolve_provider(session, partner, request.provider)
+    # The reads run in one go: on a SQLite file on a thread of their own (see SqliteFile).
+    checks = (_checked_parts, partner, request)
+    agent, provider, connection = (
+        await sqlite.read(*checks) if sqlite is not None else await session.run_sync(*checks)
+    )
     carrier = get_carrier(provider)
-    if provider.value not in partner.allowed_providers:
-        raise Forbidden(
-            f"{provider.display_name} is not enabled for this account; ask your account manager",
-            code="provider_not_allowed",
-        )
-    connection = await telephony.get_connection(session=session, partner_id=partner.id, provider=provider)
-    if connection is None:
-        raise ProviderNotConfigured(f"{provider.display_name} not configured")
-    if request.connection_id is not None and request.connection_id != connection.id:
-        raise NotFound(f"no {provider.display_name} connection with id {request.connection_id!r}", code="connection_not_found")
     if not is_e164(request.to_number):
         raise ValidationFailed("to_number", e164_error("to_number"))
 
@@ -127,7 +123,27 @@ def _wants_machine_detection(settings: dict[str, Any], connection: TelephonyConn
     )
 
 
-async def _resolve_provider(session: AsyncSession, partner: Partner, name: str | None) -> Provider:
+def _checked_parts(
+    session: Session, partner: Partner, request: StartCall
+) -> tuple[Agent, Provider, TelephonyConnection]:
+    """The agent, the provider and its connection, checked in the contract's order (all but
+    ``to_number``, which needs no store)."""
+    agent = agent_service.partner_agent(session, partner.id, request.agent_id)
+    provider = _resolve_provider(session, partner, request.provider)
+    if provider.value not in partner.allowed_providers:
+        raise Forbidden(
+            f"{provider.display_name} is not enabled for this account; ask your account manager",
+            code="provider_not_allowed",
+        )
+    connection = telephony.default_connection(session, partner.id, provider)
+    if connection is None:
+        raise ProviderNotConfigured(f"{provider.display_name} not configured")
+    if request.connection_id is not None and request.connection_id != connection.id:
+        raise NotFound(f"no {provider.display_name} connection with id {request.connection_id!r}", code="connection_not_found")
+    return agent, provider, connection
+
+
+def _resolve_provider(session: Session, partner: Partner, name: str | None) -> Provider:
     if name is not None:
         provider = parse_provider(name)
         if provider is None:
@@ -135,7 +151,7 @@ async def _resolve_provider(session: AsyncSession, partner: Partner, name: str |
                 "provider", "provider must be one of " + ", ".join(p.value for p in Provider)
             )
         return provider
-    configured = await telephony.configured_providers(session=session, partner_id=partner.id)
+    configured = telephony.configured_providers(session, partner.id)
     if VOCOBASE_DEFAULT_PROVIDER in configured or not configured:
         return VOCOBASE_DEFAULT_PROVIDER
     if len(configured) == 1:

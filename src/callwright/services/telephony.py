@@ -8,6 +8,7 @@ import httpx
 from pydantic import ValidationError
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from callwright.carriers import get_carrier
 from callwright.carriers.base import CarrierCredentials, CarrierEndpoints
@@ -90,9 +91,14 @@ async def configure(
 async def get_connection(
     *, session: AsyncSession, partner_id: str, provider: Provider
 ) -> TelephonyConnection | None:
-    return await session.scalar(
-        _DEFAULT_CONNECTION, {"partner_id": partner_id, "provider": provider.value}
-    )
+    return await session.run_sync(default_connection, partner_id, provider)
+
+
+def default_connection(
+    session: Session, partner_id: str, provider: Provider
+) -> TelephonyConnection | None:
+    """``get_connection`` on a synchronous session (see ``store.db.SqliteFile``)."""
+    return session.scalar(_DEFAULT_CONNECTION, {"partner_id": partner_id, "provider": provider.value})
 
 
 # Built once (every calls/start runs it): SQLAlchemy reuses its compiled form.
@@ -172,8 +178,10 @@ async def rotate_secrets(*, session: AsyncSession, secretbox: SecretBox) -> tupl
     return resealed, current
 
 
-async def configured_providers(*, session: AsyncSession, partner_id: str) -> list[Provider]:
-    rows = await session.scalars(
+def configured_providers(session: Session, partner_id: str) -> list[Provider]:
+    """The providers the partner has a connection for (a synchronous session: see
+    ``store.db.SqliteFile``)."""
+    rows = session.scalars(
         select(TelephonyConnection.provider).where(
             TelephonyConnection.partner_id == partner_id,
             TelephonyConnection.name == DEFAULT_CONNECTION,

@@ -84,6 +84,7 @@ async def start_call(
         request=call_service.StartCall(**body.model_dump()),
         admission=platform.admission,
         idempotency_key=idempotency_key,
+        sqlite=platform.sqlite_file,
     )
     if created:
         platform.control.wake_dialer()

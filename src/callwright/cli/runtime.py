@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callwright.domain.errors import CallwrightError
 from callwright.settings import Settings
-from callwright.store.db import create_engine, is_sqlite, session_factory
+from callwright.store.db import create_engine, session_factory, sqlite_file
 from callwright.store.secretbox import SecretBoxError
 
 T = TypeVar("T")
@@ -110,13 +110,10 @@ async def open_store(
 ) -> AsyncIterator[tuple[AsyncEngine, async_sessionmaker[AsyncSession]]]:
     """The engine and session factory; with ``require_schema``, refuse an unmigrated database."""
     url = settings.resolved_database_url
-    if require_schema and is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:" and not Path(database).exists():
-            # Checked before connecting, which would leave an empty database file behind.
-            raise SchemaMissing(
-                f"there is no database at {database}; run `callwright db upgrade` first"
-            )
+    database = sqlite_file(url)
+    if require_schema and database is not None and not Path(database).exists():
+        # Checked before connecting, which would leave an empty database file behind.
+        raise SchemaMissing(f"there is no database at {database}; run `callwright db upgrade` first")
     engine = create_engine(url)
     try:
         if require_schema:

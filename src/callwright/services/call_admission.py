@@ -61,7 +61,11 @@ class Start:
 
 
 async def active_count(session: AsyncSession, partner_id: str) -> int:
-    return await session.scalar(_ACTIVE_COUNT, {"partner_id": partner_id}) or 0
+    return await session.run_sync(_active_calls, partner_id)
+
+
+def _active_calls(session: Session, partner_id: str) -> int:
+    return session.scalar(_ACTIVE_COUNT, {"partner_id": partner_id}) or 0
 
 
 @dataclass(slots=True)
@@ -100,7 +104,7 @@ def admit_batch(session: Session, partner_id: str, starts: list[Start]) -> Verdi
     try:
         session.execute(lock, {"partner_id": partner_id})
         taken = _keys_taken(session, partner_id, starts)
-        active = session.scalar(_ACTIVE_COUNT, {"partner_id": partner_id}) or 0
+        active = _active_calls(session, partner_id)
         for start in starts:
             key = start.call.idempotency_key
             if key is not None and key in taken:

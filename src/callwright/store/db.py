@@ -37,15 +37,23 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def is_sqlite(url: str) -> bool:
+def is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_file(url: str | URL) -> str | None:
+    """The database file's path when ``url`` is SQLite on a file; None otherwise (another store,
+    or an in-memory database, which exists only on its own connection)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
 
 
 def create_engine(url: str) -> AsyncEngine:
     url = async_url(url)
     if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
+        if (database := sqlite_file(url)) is not None:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
             url, connect_args={"timeout": 30}, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
@@ -84,7 +92,7 @@ class SqliteFile:
 
     READERS = 4
 
-    def __init__(self, url: URL) -> None:
+    def __init__(self, url: URL, path: str) -> None:
         self.engine = create_sync_engine(
             url.set(drivername="sqlite+pysqlite"),
             connect_args={"timeout": 30, "check_same_thread": False},
@@ -94,17 +102,14 @@ class SqliteFile:
         event.listen(self.engine, "connect", _sqlite_pragmas)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callwright-sqlite-write")
         self._readers = ThreadPoolExecutor(self.READERS, thread_name_prefix="callwright-sqlite-read")
-        self._lock_path = url.database + "-write.lock"
+        self._lock_path = path + "-write.lock"
         self._lock_file: IO[bytes] | None = None
 
     @classmethod
     def of(cls, engine: AsyncEngine) -> SqliteFile | None:
-        """None unless ``engine`` is SQLite on a file (an in-memory database exists only on its own
-        connection, so another connection would not see it)."""
-        url = engine.url
-        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-            return None
-        return cls(url)
+        """None unless ``engine`` is SQLite on a file (see ``sqlite_file``)."""
+        path = sqlite_file(engine.url)
+        return None if path is None else cls(engine.url, path)
 
     async def read(self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(session, *args)`` on one of the reading threads (WAL: readers never wait for the

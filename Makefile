@@ -42,5 +42,10 @@ test-fast: install
 bench: install
 	$(VENV)/bin/python bench/run.py
 
+# Style (ruff) and types (mypy), with the configuration in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+
 clean:
 	rm -rf .tools $(VENV) .pytest_cache

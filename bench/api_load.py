@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 
 import aiohttp
-
 from bench.common import UsageMeter, paced, pct
 from bench.stack import Callwright, Sim
+
 from callwright.sim.scenarios import Scenario
 
 

@@ -37,8 +37,9 @@ from pipecat.workers.runner import WorkerRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.stack import INTRO  # noqa: E402
-from callwright.voice.engines.fake import FakeLLM, FakeSTT, FakeTTS  # noqa: E402
+from bench.stack import INTRO
+
+from callwright.voice.engines.fake import FakeLLM, FakeSTT, FakeTTS
 
 app = FastAPI()
 LATENCIES = {"stt": 0.0, "llm": 0.0, "tts": 0.0}

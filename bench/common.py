@@ -167,7 +167,7 @@ class Child:
                     return
                 except httpx.HTTPError:
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"{self.name} did not answer {url}; see {self.log_path}")
+                        raise RuntimeError(f"{self.name} did not answer {url}; see {self.log_path}") from None
                     await asyncio.sleep(0.2)
 
     async def stop(self) -> None:

@@ -60,7 +60,7 @@ def pct(values: list[float], p: float) -> float:
 # ---- the server (child process) ----
 
 
-def script_for(call_id: str):  # noqa: ANN201
+def script_for(call_id: str):
     from callwright.voice.session import AgentScript
 
     if call_id.startswith("u"):

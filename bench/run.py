@@ -28,11 +28,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.api_load import calls_start_load, dialer_pacing  # noqa: E402
-from bench.baseline import Baseline  # noqa: E402
-from bench.common import fmt, pct  # noqa: E402
-from bench.postgres import scratch_database  # noqa: E402
-from bench.stack import (  # noqa: E402
+from bench.api_load import calls_start_load, dialer_pacing
+from bench.baseline import Baseline
+from bench.common import fmt, pct
+from bench.postgres import scratch_database
+from bench.stack import (
     DEFAULT_REDIS_URL,
     REALISTIC,
     ZERO,
@@ -40,15 +40,15 @@ from bench.stack import (  # noqa: E402
     Sim,
     redis_answers,
 )
-from bench.voice import (  # noqa: E402
+from bench.voice import (
     Step,
     Target,
     caller_line,
     conversation,
+    describe_step,
     find_capacity,
     greeting_only,
     run_calls,
-    describe_step,
     talks_over_greeting,
 )
 

@@ -40,20 +40,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import onnxruntime  # noqa: E402
-from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState  # noqa: E402
-from pipecat.audio.turn.smart_turn.base_smart_turn import (  # noqa: E402
+import onnxruntime
+from bench.common import pct
+from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
+from pipecat.audio.turn.smart_turn.base_smart_turn import (
     BaseSmartTurn,
     SmartTurnParams,
 )
-from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3  # noqa: E402
-from pipecat.audio.vad.vad_analyzer import VADState  # noqa: E402
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.audio.vad.vad_analyzer import VADState
 
-from bench.common import pct  # noqa: E402
-from callwright.sim.audio import SAMPLE_RATE, resample, ulaw_decode, ulaw_encode  # noqa: E402
+from callwright.sim.audio import SAMPLE_RATE, resample, ulaw_decode, ulaw_encode
+
 # speak() renders at 8 kHz only; the wideband control needs Piper's own output.
-from callwright.sim.speech import _piper_voice  # noqa: E402
-from callwright.voice.vad import silero_vad  # noqa: E402
+from callwright.sim.speech import _piper_voice
+from callwright.voice.vad import silero_vad
 
 TODAY_SECS = 0.6  # Silero's stop (0.2 s) + SpeechTimeoutUserTurnStopStrategy's 0.4 s
 VAD_STOP_SECS = 0.2
@@ -235,7 +236,7 @@ def with_silence(speech: np.ndarray, rate: int) -> np.ndarray:
     return np.concatenate([lead, speech, tail])
 
 
-def cases(render, rate: int) -> dict[str, list[tuple[str, np.ndarray]]]:  # noqa: ANN001
+def cases(render, rate: int) -> dict[str, list[tuple[str, np.ndarray]]]:
     out: dict[str, list[tuple[str, np.ndarray]]] = {"complete": [], "cut": [], "alone": []}
     for text in COMPLETE:
         out["complete"].append((text, with_silence(trim(render(text), rate), rate)))
@@ -289,7 +290,7 @@ async def judge(shared: SharedSmartTurn, pcm: np.ndarray, rate: int) -> Verdict 
         await analyzer.cleanup()
 
 
-async def judge_all(shared, samples, rate: int) -> list[Verdict]:  # noqa: ANN001
+async def judge_all(shared, samples, rate: int) -> list[Verdict]:
     verdicts = []
     for text, pcm in samples:
         verdict = await judge(shared, pcm, rate)
@@ -308,7 +309,7 @@ async def concurrent_ms(shared: SharedSmartTurn, pcm: np.ndarray, rounds: int) -
         for start in range(0, len(audio), 320):
             analyzer.append_audio(audio[start : start + 320], True)
 
-    async def one(analyzer) -> float:  # noqa: ANN001
+    async def one(analyzer) -> float:
         began = time.perf_counter()
         # The analyzer's buffer is cleared only on COMPLETE; ask the model directly so every
         # round scores the same audio.
@@ -347,7 +348,7 @@ def turn_end_secs(verdicts: list[Verdict], fallback: float) -> list[float]:
     ]
 
 
-def whisper_secs(samples, verdicts) -> list[float]:  # noqa: ANN001
+def whisper_secs(samples, verdicts) -> list[float]:
     """Whisper's time on each turn, as ``WhisperSTT`` gets it (the segment + 0.5 s of silence)."""
     from callwright.voice.engines.whisper import transcribe
 
@@ -362,7 +363,7 @@ def whisper_secs(samples, verdicts) -> list[float]:  # noqa: ANN001
     return times
 
 
-def print_cases(phone, verdicts, wide) -> None:  # noqa: ANN001
+def print_cases(phone, verdicts, wide) -> None:
     print(f"{'case':<48} {'phone 8 kHz µ-law':<20} {'wideband 16 kHz':<16} p(complete) 8k/16k")
     for kind, label in (("complete", "COMPLETE"), ("cut", "INCOMPLETE cut"), ("alone", "alone")):
         print(f"-- {label}")
@@ -374,7 +375,7 @@ def print_cases(phone, verdicts, wide) -> None:  # noqa: ANN001
     print()
 
 
-def print_rates(verdicts, wide) -> dict:  # noqa: ANN001
+def print_rates(verdicts, wide) -> dict:
     print(f"{'threshold':<10} {'rate (phone 8 kHz / wideband 16 kHz)':<52}")
     rows = {}
     for threshold in THRESHOLDS:

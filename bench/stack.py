@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from bench.common import BIN, Child, free_port
+
 from callwright.sim.scenarios import Scenario
 
 TWILIO_SID = "AC" + "be" * 16

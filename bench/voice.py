@@ -17,9 +17,9 @@ from functools import cache
 from typing import Any, Protocol
 
 import numpy as np
-
 from bench.common import Usage, UsageMeter, paced, pct
 from bench.stack import INTRO, Latencies, Sim
+
 from callwright.sim.scenarios import Scenario, Utterance
 from callwright.voice.engines.fake import REPLY, SPEECH_SECS_PER_CHAR
 

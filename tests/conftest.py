@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from contextlib import AsyncExitStack, asynccontextmanager
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 

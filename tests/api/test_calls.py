@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 from callwright.api.app import create_app
 from callwright.platform import Platform
 from callwright.services.call_admission import AdmissionConflict, Start
-
 from callwright.store.models import Call, CallEventRow, new_id
 from tests.conftest import error_of, make_partner
 from tests.connection_rows import add_connection

@@ -21,8 +21,8 @@ from callwright.platform import Platform
 from callwright.services.recordings import recording_key, save_recording, signed_recording_url
 from callwright.store.models import Call
 from callwright.voice.recorder import CallRecorder
-from tests.connection_rows import add_connection
 from tests.conftest import error_of, make_partner
+from tests.connection_rows import add_connection
 from tests.s3_server import S3Server, running_s3_server
 
 VOBIZ_IDS = {"auth_id": "MA_XXXXXXXX", "from_number": "+918011223344"}

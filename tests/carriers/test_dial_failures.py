@@ -6,8 +6,8 @@ Every carrier's ``place_call`` goes through ``Carrier.request``; each case runs 
 from __future__ import annotations
 
 import socket
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import httpx
 import pytest

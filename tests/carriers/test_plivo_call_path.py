@@ -88,7 +88,7 @@ async def test_carriers_own_refusal_text_reaches_the_error():
 async def test_bulk_separator_in_the_number_is_refused_before_dialing():
     carrier = answering(httpx.Response(201, json=FIRED))
     async with carrier.client() as http:
-        with pytest.raises(Exception, match="single E.164"):
+        with pytest.raises(Exception, match=r"single E\.164"):
             await PLIVO.place_call(
                 dial_request("plivo", to="+14155550111<+14155550112"),
                 ACCOUNT,
@@ -130,7 +130,7 @@ async def test_hangup_deletes_the_call_then_the_request(answers, expected_calls)
         await PLIVO.hangup("req-5e1d", ACCOUNT, http=http, endpoints=ENDPOINTS)
     sdk_delete, sdk_cancel = sdk_hangup_requests()
     assert len(carrier.sent) == expected_calls
-    for ours, sdk in zip(carrier.sent, (sdk_delete, sdk_cancel)):
+    for ours, sdk in zip(carrier.sent, (sdk_delete, sdk_cancel), strict=False):
         assert (ours.method, ours.url, ours.basic_auth) == (sdk.method, sdk.url, sdk.basic_auth)
 
 

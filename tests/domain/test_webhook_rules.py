@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -61,7 +62,7 @@ def test_a_delivery_is_retried_for_24_hours_then_dead():
     assert retries[0] == queued + timedelta(seconds=5)
     assert retries[-1] <= queued + timedelta(hours=24) < retries[-1] + timedelta(hours=1)
     assert 30 <= attempt <= 35  # ten quick tries in the first ~1.4 h, then hourly
-    assert all(b > a for a, b in zip(retries, retries[1:]))
+    assert all(b > a for a, b in itertools.pairwise(retries))
 
 
 def test_nothing_is_scheduled_past_the_window():

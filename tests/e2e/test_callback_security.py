@@ -76,7 +76,7 @@ async def test_exotel_callbacks_need_the_call_token(api, carrier_sim):
 
 
 async def test_media_socket_needs_the_calls_media_token(api, carrier_sim, platform_server):
-    tenant, call_id, call = await _live_call(api, carrier_sim, "vobiz")
+    tenant, call_id, _call = await _live_call(api, carrier_sim, "vobiz")
     base = platform_server.base_url.replace("http", "ws", 1)
     for token in ("forged", _token(call_id, TokenPurpose.CALLBACK), _token("other", TokenPurpose.MEDIA)):
         with pytest.raises(websockets.InvalidStatus) as refused:

@@ -167,7 +167,7 @@ async def test_a_failing_hang_up_without_media_here_is_a_502_naming_the_carrier(
 
 
 async def test_a_hang_up_timeout_ends_the_call_by_closing_its_media_stream(api, carrier_sim):
-    tenant, call_id, number = await _live_call(api, carrier_sim, "twilio")
+    tenant, call_id, _number = await _live_call(api, carrier_sim, "twilio")
     await wait_for_status(api, tenant, call_id, {"in_progress"})
     carrier_sim.inject_fault("twilio", delay_secs=CARRIER_TIMEOUT + 1.0, status=500)
     ended = await api.post(f"/api/v2/calls/{call_id}/end", headers=tenant.headers)

@@ -133,7 +133,7 @@ async def test_only_the_agent_audio_the_caller_heard_is_recorded_after_a_barge_i
         "I have a few details to go through with you, so please bear with me for a minute."
     )
     scenario = Scenario.caller_hangs_up_after(8.0, "Sorry, who is this?", leading_silence_secs=1.5)
-    sim_call, left, right = await _recorded_call(
+    sim_call, _left, right = await _recorded_call(
         api, carrier_sim, "vobiz", scenario, intro_message=long_intro, script=SCRIPT
     )
     assert sim_call.clears, "the caller's speech cleared the carrier's queued audio"

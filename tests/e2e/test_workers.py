@@ -159,7 +159,7 @@ async def test_calls_are_spread_over_the_workers(server: ServerProcess, sim: Car
             number = new_number()
             sim.set_scenario(number, Scenario.answer())  # the caller stays on the line
             calls.append(await start_call(api, tenant, "exotel", number))
-            per_worker = await wait_for_board(board, lambda per_worker: sum(per_worker) >= placed)
+            per_worker = await wait_for_board(board, lambda per_worker, placed=placed: sum(per_worker) >= placed)
             assert sum(per_worker) == placed, per_worker
             # Each worker publishes as its count changes; the supervisor reads the board every
             # 10 ms. On a busy box either can lag: the next call waits for both.

@@ -139,6 +139,6 @@ async def test_mcube_click_to_call_posts_webhooks_and_releases(dialer, agent_pla
 async def test_mcube_refuses_a_bad_token_and_reports_busy(dialer, agent_platform):
     bad = await dialer.mcube("9876543210", "x", HTTP_AUTHORIZATION="not-a-token")
     assert bad.status_code == 401
-    call, tag = await dialer.call_to_end("mcube", Scenario.busy(ring_secs=0.05))
+    _call, tag = await dialer.call_to_end("mcube", Scenario.busy(ring_secs=0.05))
     (final,) = agent_platform.received("status", tag)
     assert final.params["dialstatus"] == "Busy" and final.params["answeredtime"] == ""

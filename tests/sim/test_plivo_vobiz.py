@@ -210,7 +210,7 @@ async def test_l16_stream_at_16k_and_an_answer_url_that_refuses(dialer, agent_pl
     ids = await asyncio.gather(
         dialer.place("plivo", number, tag), dialer.place("vobiz", refused_number, refused_tag)
     )
-    call, refused = await asyncio.gather(*(dialer.sim.wait_for_call_end(i, 5) for i in ids))
+    _call, refused = await asyncio.gather(*(dialer.sim.wait_for_call_end(i, 5) for i in ids))
 
     start = shapes.PlivoStart.model_validate(agent_platform.session(tag).first("start"))
     assert start.start.mediaFormat.model_dump() == {"encoding": "audio/x-l16", "sampleRate": 16000}

@@ -57,7 +57,7 @@ async def test_failed_call_carries_the_scenarios_cause(dialer, agent_platform):
 
 
 async def test_no_answer_waits_for_the_dials_ring_timeout(dialer, agent_platform):
-    call, tag = await dialer.call_to_end("plivo", Scenario.slow_answer(10.0), ring_timeout=1)
+    call, _tag = await dialer.call_to_end("plivo", Scenario.slow_answer(10.0), ring_timeout=1)
     assert call.end_reason is EndReason.NO_ANSWER
     assert call.now() - call.ringing_at == pytest.approx(1.0, abs=0.3)
 
@@ -85,7 +85,7 @@ async def test_voicemail_greeting_and_beep_with_plivo_machine_detection(dialer, 
 
 async def test_a_refused_callback_is_recorded_with_the_platforms_answer(dialer, agent_platform):
     agent_platform.status_code = 403
-    call, tag = await dialer.call_to_end("twilio", Scenario.busy(ring_secs=0.05))
+    call, _tag = await dialer.call_to_end("twilio", Scenario.busy(ring_secs=0.05))
     assert [(cb.kind, cb.status_code) for cb in call.callbacks] == [
         ("status", 403), ("status", 403), ("status", 403)
     ]  # fmt: skip

@@ -154,7 +154,7 @@ async def test_voicemail_with_detect_message_end_reports_the_beep(dialer, agent_
     call = await dialer.sim.wait_for_call_end(call_id, 8)
     (amd,) = agent_platform.received("status", "amd-" + tag)
     assert amd.params["AnsweredBy"] == "machine_end_beep"
-    greeting, beep = call.caller_speech()
+    _greeting, beep = call.caller_speech()
     assert beep.label == "beep"
     # The verdict comes once the beep has ended.
     amd_at = next(cb.sent_at for cb in call.callbacks if cb.kind == "machine")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from callwright.sim.audio import silence, tone
-from callwright.sim.audio import ulaw_decode, ulaw_encode
+from callwright.sim.audio import silence, tone, ulaw_decode, ulaw_encode
 from callwright.sim.speech import speak
 from callwright.voice.beep import BeepDetector
 

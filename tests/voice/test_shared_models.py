@@ -136,7 +136,7 @@ async def test_calls_on_one_loop_are_scored_in_one_run_and_read_as_if_scored_alo
     for start in range(0, length, frame):
         before = [a._scored_samples for a in analyzers]
         await asyncio.gather(
-            *(a.analyze_audio(s[start : start + frame].tobytes()) for a, s in zip(analyzers, streams))
+            *(a.analyze_audio(s[start : start + frame].tobytes()) for a, s in zip(analyzers, streams, strict=False))
         )
         for i, analyzer in enumerate(analyzers):
             if analyzer._scored_samples != before[i]:

@@ -14,8 +14,8 @@ from functools import cache
 
 import numpy as np
 import pytest
-from piper.config import SynthesisConfig
 from pipecat.audio.vad.vad_analyzer import VADState
+from piper.config import SynthesisConfig
 
 from callwright.sim.audio import audible_part, resample
 from callwright.voice.engines import TTS_ENGINES

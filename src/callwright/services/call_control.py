@@ -280,8 +280,8 @@ class DialerElection:
         if redis is not None:
             try:
                 await redis.eval(_RELEASE, 1, self.control.dialer_lease, self.control.node_id)  # type: ignore[misc]
-            except Exception:
-                pass  # it lapses by itself
+            except Exception as exc:  # it lapses by itself within LEASE_SECS
+                log.warning("could not release the dialer lease: %s", type(exc).__name__)
 
     async def _run(self) -> None:
         while not self._stopping.is_set():

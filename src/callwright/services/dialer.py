@@ -214,7 +214,11 @@ class Dialer:
             carrier = get_carrier(provider)
             try:
                 account = account_of(connection, secretbox=platform.secretbox)
-            except Exception:
+            except Exception as exc:
+                log.error(
+                    "call %s: %s credentials could not be read (%s)",
+                    call.id, provider.display_name, type(exc).__name__,
+                )
                 self._fail(session, call, f"{provider.display_name} credentials could not be read")
                 await session.commit()
                 return

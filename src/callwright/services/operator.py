@@ -80,7 +80,7 @@ async def set_connection_switches(
     partner_name: str,
     provider: Provider,
     carrier_voicemail_detection: bool | _Keep = KEEP,
-    cps: float | None | _Keep = KEEP,
+    cps: float | _Keep | None = KEEP,
 ) -> TelephonyConnection:
     """Set the operator-only switches on a partner's connection; ``cps=None`` clears the pacing cap."""
     partner = await partners.get_partner_by_name(session=session, name=partner_name)

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.carriers import get_carrier
 from callwright.domain.agents import render_template
-from callwright.domain.errors import CallwrightError
 from callwright.domain.calls import CallEvent, EventKind
+from callwright.domain.errors import CallwrightError
 from callwright.domain.providers import Provider
 from callwright.domain.voicemail import GreetingVerdict, Verdict
 from callwright.platform import Platform

@@ -30,7 +30,14 @@ from callwright.platform import Platform
 from callwright.services.webhook_outbox import envelope, iso_utc
 from callwright.services.webhook_targets import checked_addresses, policy_for, post_pinned
 from callwright.services.webhooks import open_secret
-from callwright.store.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, new_id, utcnow
+from callwright.store.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    new_id,
+    utcnow,
+)
 
 log = logging.getLogger("callwright.webhooks")
 

@@ -97,11 +97,11 @@ def wav_bytes(channels: list[Pcm], *, sample_rate: int = SAMPLE_RATE) -> bytes:
 
 
 def silence(secs: float) -> Pcm:
-    return np.zeros(int(round(secs * SAMPLE_RATE)), dtype=np.int16)
+    return np.zeros(round(secs * SAMPLE_RATE), dtype=np.int16)
 
 
 def tone(freq_hz: float, secs: float, *, amplitude: float = 0.3) -> Pcm:
-    t = np.arange(int(round(secs * SAMPLE_RATE))) / SAMPLE_RATE
+    t = np.arange(round(secs * SAMPLE_RATE)) / SAMPLE_RATE
     return (np.sin(2 * np.pi * freq_hz * t) * amplitude * 32767).astype(np.int16)
 
 

@@ -184,7 +184,7 @@ class SimCall:
         length = len(self.agent_audio())
         track = np.zeros(length, dtype=np.int16)
         if self.caller_track is not None and self.caller_streamed_from is not None:
-            skip = int(round(self.caller_streamed_from * SAMPLE_RATE))
+            skip = round(self.caller_streamed_from * SAMPLE_RATE)
             script = self.caller_track.pcm[skip : skip + length]
             track[: len(script)] = script
         return track

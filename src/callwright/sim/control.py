@@ -136,8 +136,8 @@ async def call_details(
     """The call's record; with ``wait_for_end_secs``, once it has ended (or that time is up)."""
     call = _call_or_404(state, call_id)
     deadline = time.monotonic() + wait_for_end_secs
-    while not call.ended.is_set() and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)  # coarse: many waiting drivers must not load the calls' loop
+    while not call.ended.is_set() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
     return call.summary()
 
 

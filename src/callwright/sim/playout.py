@@ -104,10 +104,10 @@ class Playout:
 
     def render(self, origin: float, until: float) -> Pcm:
         """The heard audio between ``origin`` and ``until`` as one track (silence in the gaps)."""
-        length = max(0, int(round((until - origin) * SAMPLE_RATE)))
+        length = max(0, round((until - origin) * SAMPLE_RATE))
         track = np.zeros(length, dtype=np.int16)
         for chunk in self.heard():
-            start = int(round((chunk.starts_at - origin) * SAMPLE_RATE))
+            start = round((chunk.starts_at - origin) * SAMPLE_RATE)
             pcm = chunk.pcm
             if start < 0:
                 pcm, start = pcm[-start:], 0

@@ -7,6 +7,7 @@ host's monotonic clock, shared by every process on the machine.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from callwright.sim.calls import SimCall
@@ -38,7 +39,7 @@ def timed_frame_gaps(arrivals: list[float], quiet_spans: list[tuple[float, float
     """``frame_gaps`` with when each gap ended: (arrival, gap)."""
     gaps = []
     spans = sorted(quiet_spans)
-    for before, after in zip(arrivals, arrivals[1:], strict=False):
+    for before, after in itertools.pairwise(arrivals):
         if not any(start < after and end > before for start, end in spans):
             gaps.append((after, after - before))
     return gaps

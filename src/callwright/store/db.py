@@ -134,7 +134,7 @@ class SqliteFile:
 
     def _run_locked(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._lock_file is None:
-            self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115 (held for the process's life)
+            self._lock_file = open(self._lock_path, "a+b")
         fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
         try:
             return self._run(fn, *args, **kwargs)

@@ -9,6 +9,7 @@ another model turn, and the session lets the reply already spoken play out, says
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import FunctionCallResultProperties

@@ -22,17 +22,17 @@ from fastapi import WebSocket
 from pipecat.frames.frames import Frame, InterruptionFrame, TTSSpeakFrame, TTSStoppedFrame
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.processors.aggregators.llm_response_universal import (
     AssistantTurnStoppedMessage,
     UserTurnStoppedMessage,
 )
+from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketState
 
-from callwright.voice.call_rules import MAX_DURATION, CallRules, CallTimers
 from callwright.domain.voicemail import GreetingVerdict
+from callwright.voice.call_rules import MAX_DURATION, CallRules, CallTimers
 from callwright.voice.conversation import ConversationLog
 from callwright.voice.end_call import offer_end_call
 from callwright.voice.engines import (
@@ -45,8 +45,8 @@ from callwright.voice.engines import (
     tts_engine,
 )
 from callwright.voice.engines.llm_scripted import AgentScriptConfig, ScriptedAnswer, ScriptedLLM
-from callwright.voice.pipeline import CARRIER_SAMPLE_RATE, build_call_pipeline, out_frame_10ms_chunks
 from callwright.voice.milestones import watch_milestones
+from callwright.voice.pipeline import CARRIER_SAMPLE_RATE, build_call_pipeline, out_frame_10ms_chunks
 from callwright.voice.recorder import CallRecorder
 from callwright.voice.socket_watch import disconnect_reason
 from callwright.voice.stream_watch import WatchedSerializer

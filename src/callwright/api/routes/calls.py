@@ -10,8 +10,8 @@ from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
 from callwright.api.envelope import error_responses, ok, ok_list
 from callwright.api.schemas.calls import CallStartBody, call_public, call_started
 from callwright.domain.calls import CallStatus
-from callwright.services import calls as call_service
 from callwright.platform import Platform
+from callwright.services import calls as call_service
 from callwright.services.call_hangup import hang_up
 from callwright.services.recordings import signed_recording_url
 from callwright.store.models import Call

@@ -20,8 +20,8 @@ from callwright.carriers.base import Carrier, MediaStart
 from callwright.domain.call_tokens import TokenPurpose, verify_call_token
 from callwright.domain.calls import CallStatus
 from callwright.domain.providers import parse_provider
-from callwright.platform import Platform
 from callwright.domain.voicemail import GreetingVerdict
+from callwright.platform import Platform
 from callwright.services import call_hangup, media_events, recordings, voice_config, voicemail
 from callwright.services.carrier_accounts import account_for_call
 from callwright.store.models import Call

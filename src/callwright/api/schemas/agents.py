@@ -27,8 +27,8 @@ from pydantic import (
 from callwright.domain import agents as rules
 from callwright.domain.phone import E164_RULE, is_e164
 from callwright.store.models import Agent
-from callwright.voice.script_config import AgentScriptConfig
 from callwright.voice.catalog import find_voice, installed_voices
+from callwright.voice.script_config import AgentScriptConfig
 
 # Vocobase accepts and returns these three in camelCase (shared/spec/vocobase-docs.md §2).
 CAMEL_CASE_ALIASES = {

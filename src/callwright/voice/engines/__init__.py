@@ -99,16 +99,16 @@ def tts_engine(voice_id: str) -> TTSEngine:
 
 __all__ = [
     "LLM_ENGINES",
+    "STT_ENGINES",
+    "TTS_ENGINES",
     "LlmChoice",
     "LlmDefaults",
     "LlmUnavailable",
-    "llm_engine_for",
-    "STT_ENGINES",
-    "TTS_ENGINES",
     "PiperEngine",
     "STTEngine",
     "TTSEngine",
     "VoiceUnavailable",
     "WhisperEngine",
+    "llm_engine_for",
     "tts_engine",
 ]

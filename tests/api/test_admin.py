@@ -30,7 +30,7 @@ async def _authenticates(platform, api_key: str) -> bool:
 async def test_admin_api_requires_the_admin_token(client, headers):
     response = await client.get(f"{A}/partners", headers=headers)
     assert response.status_code == 401
-    assert error_of(response)["code"] == "invalid_admin_token"
+    assert error_of(response)["reason"] == "invalid_admin_token"
 
 
 async def test_partner_api_key_is_not_an_admin_token(client, partner):
@@ -43,7 +43,7 @@ async def test_admin_api_disabled_without_a_configured_token(client, platform, a
     response = await client.get(f"{A}/partners", headers=admin_headers)
     assert response.status_code == 401
     error = error_of(response)
-    assert error["code"] == "admin_disabled"
+    assert error["reason"] == "admin_disabled"
     assert "CALLWRIGHT_ADMIN_TOKEN" in error["message"]
 
 
@@ -85,7 +85,7 @@ async def test_create_partner_returns_a_working_key_once(client, platform, admin
 async def test_create_partner_duplicate_is_409(client, partner, admin_headers):
     response = await client.post(f"{A}/partners", headers=admin_headers, json={"name": partner.name})
     assert response.status_code == 409
-    assert error_of(response)["code"] == "partner_exists"
+    assert error_of(response)["reason"] == "partner_exists"
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ async def test_create_partner_duplicate_is_409(client, partner, admin_headers):
 )
 async def test_create_partner_validation(client, admin_headers, body, field):
     response = await client.post(f"{A}/partners", headers=admin_headers, json=body)
-    assert response.status_code == 422
+    assert response.status_code == 400
     error = error_of(response)
     assert error["details"][0]["field"] == field
     assert field in error["message"]
@@ -143,7 +143,7 @@ async def test_unknown_partner_is_404_everywhere(client, admin_headers):
     ]:
         response = await client.request(method, A + path, headers=admin_headers, json=body)
         assert response.status_code == 404, (method, path)
-        assert error_of(response)["code"] == "partner_not_found"
+        assert error_of(response)["reason"] == "partner_not_found"
 
 
 async def test_update_partner_limits_and_suspension(client, partner, admin_headers):
@@ -173,8 +173,8 @@ async def test_update_partner_limits_and_suspension(client, partner, admin_heade
 )
 async def test_update_partner_validation(client, partner, admin_headers, body):
     response = await client.patch(f"{A}/partners/{partner.name}", headers=admin_headers, json=body)
-    assert response.status_code == 422
-    assert error_of(response)["code"] == "validation_error"
+    assert response.status_code == 400
+    assert error_of(response)["reason"] == "validation_error"
 
 
 async def test_allow_and_disallow_provider(client, platform, admin_headers):
@@ -196,7 +196,7 @@ async def test_allow_and_disallow_provider(client, platform, admin_headers):
 async def test_unknown_provider_is_404(client, partner, admin_headers):
     response = await client.put(f"{A}/partners/{partner.name}/providers/nokia", headers=admin_headers)
     assert response.status_code == 404
-    assert error_of(response)["code"] == "unknown_provider"
+    assert error_of(response)["reason"] == "unknown_provider"
 
 
 # --- API keys -------------------------------------------------------------------------------
@@ -239,7 +239,7 @@ async def test_revoke_unknown_key_is_404(client, admin_headers):
     unknown = "00000000-0000-0000-0000-000000000000"
     response = await client.delete(f"{A}/keys/{unknown}", headers=admin_headers)
     assert response.status_code == 404
-    assert error_of(response)["code"] == "api_key_not_found"
+    assert error_of(response)["reason"] == "api_key_not_found"
 
 
 # --- connection switches --------------------------------------------------------------------
@@ -276,8 +276,8 @@ async def test_connection_switches_validation(client, platform, partner, admin_h
     response = await client.patch(
         f"{A}/partners/{partner.name}/connections/vobiz", headers=admin_headers, json=body
     )
-    assert response.status_code == 422
-    assert error_of(response)["code"] == "validation_error"
+    assert response.status_code == 400
+    assert error_of(response)["reason"] == "validation_error"
 
 
 async def test_connection_switches_404_when_provider_not_configured(
@@ -291,7 +291,7 @@ async def test_connection_switches_404_when_provider_not_configured(
         json={"carrier_voicemail_detection": True},
     )
     assert response.status_code == 404
-    assert error_of(response)["code"] == "provider_not_configured"
+    assert error_of(response)["reason"] == "provider_not_configured"
 
     response = await client.get(f"{A}/partners/{other_partner.name}", headers=admin_headers)
     assert response.json()["data"]["connections"][0]["carrier_voicemail_detection"] is False
@@ -300,7 +300,7 @@ async def test_connection_switches_404_when_provider_not_configured(
         f"{A}/partners/{partner.name}/connections/nokia", headers=admin_headers, json={"cps": 1}
     )
     assert response.status_code == 404
-    assert error_of(response)["code"] == "unknown_provider"
+    assert error_of(response)["reason"] == "unknown_provider"
 
 
 # --- secrets --------------------------------------------------------------------------------
@@ -330,7 +330,7 @@ async def test_rotate_secrets_refuses_when_a_value_cannot_be_opened(
     response = await client.post(f"{A}/secrets/rotate", headers=admin_headers)
     assert response.status_code == 409
     error = error_of(response)
-    assert error["code"] == "secrets_unreadable"
+    assert error["reason"] == "secrets_unreadable"
     assert "CALLWRIGHT_PREVIOUS_SECRET_KEYS" in error["message"]
     assert await open_connection(platform.sessions, row, OLD_KEY) == VOBIZ_SECRETS
 

@@ -49,10 +49,10 @@ async def created(client, handle, **fields) -> dict:
 
 
 def validation_error(response, field: str) -> str:
-    """The message of the 422 error for ``field``, after checking status, code and envelope."""
-    assert response.status_code == 422, response.text
+    """The message of the 400 error for ``field``, after checking status, code and envelope."""
+    assert response.status_code == 400, response.text
     error = error_of(response)
-    assert error["code"] == "validation_error"
+    assert (error["code"], error["reason"]) == ("VALIDATION_ERROR", "validation_error")
     fields = [d["field"] for d in error["details"]]
     assert field in fields, error
     return next(d["message"] for d in error["details"] if d["field"] == field)
@@ -269,7 +269,7 @@ async def test_malformed_placeholder_names_the_field(client, partner, field):
 
 
 @pytest.mark.parametrize(
-    ("secs", "status"), [(59, 422), (60, 201), (600, 201), (3600, 201), (3601, 422)]
+    ("secs", "status"), [(59, 400), (60, 201), (600, 201), (3600, 201), (3601, 400)]
 )
 async def test_call_duration_bounds(client, partner, secs, status):
     response = await create(client, partner, max_call_duration_secs=secs)
@@ -359,7 +359,7 @@ async def test_malformed_json_is_400(client, partner):
         headers={**partner.headers, "content-type": "application/json"},
     )
     assert response.status_code == 400
-    assert error_of(response)["code"] == "invalid_json"
+    assert error_of(response)["reason"] == "invalid_json"
 
 
 async def test_a_json_array_body_is_refused(client, partner):
@@ -369,7 +369,7 @@ async def test_a_json_array_body_is_refused(client, partner):
 
 async def test_every_problem_is_listed(client, partner):
     response = await create(client, partner, agent_name="x" * 51, max_call_duration_secs=10)
-    assert response.status_code == 422
+    assert response.status_code == 400
     error = error_of(response)
     assert {d["field"] for d in error["details"]} == {"agent_name", "max_call_duration_secs"}
     assert "(and 1 more problem)" in error["message"]
@@ -389,7 +389,7 @@ async def test_duplicate_name_is_409(client, partner):
     response = await create(client, partner, agent_name="Sales")
     assert response.status_code == 409
     error = error_of(response)
-    assert error["code"] == "agent_name_taken"
+    assert error["reason"] == "agent_name_taken"
     assert "'Sales'" in error["message"]
 
 
@@ -413,7 +413,7 @@ async def test_agent_limit(client, platform):
     response = await create(client, handle, agent_name="three")
     assert response.status_code == 403
     error = error_of(response)
-    assert error["code"] == "agent_limit_reached"
+    assert error["reason"] == "agent_limit_reached"
     assert "at most 2 agents" in error["message"]
     assert error["details"] == {"agent_limit": 2, "current_agent_count": 2}
 
@@ -552,7 +552,7 @@ async def test_rename_and_duplicate_rename(client, partner):
         url, json={"agent_name": "two", "prompt": "changed"}, headers=partner.headers
     )
     assert clash.status_code == 409
-    assert error_of(clash)["code"] == "agent_name_taken"
+    assert error_of(clash)["reason"] == "agent_name_taken"
     still = (await client.get(url, headers=partner.headers)).json()["data"]
     assert still["agent_name"] == "one" and still["prompt"] == ""
     renamed = await client.put(url, json={"agent_name": "uno"}, headers=partner.headers)
@@ -631,7 +631,7 @@ async def test_update_malformed_json_is_400(client, partner):
         headers={**partner.headers, "content-type": "application/json"},
     )
     assert response.status_code == 400
-    assert error_of(response)["code"] == "invalid_json"
+    assert error_of(response)["reason"] == "invalid_json"
 
 
 # --- delete -------------------------------------------------------------------------------------
@@ -659,7 +659,7 @@ async def test_delete(client, partner):
 async def test_unknown_or_malformed_id_is_404(client, partner, agent_id):
     response = await client.get(f"{API}/agent/{agent_id}", headers=partner.headers)
     assert response.status_code == 404
-    assert error_of(response)["code"] == "agent_not_found"
+    assert error_of(response)["reason"] == "agent_not_found"
 
 
 async def test_id_is_matched_case_insensitively(client, partner):

@@ -9,7 +9,7 @@ from tests.conftest import error_of, make_partner
 async def test_missing_key_is_401_envelope(client):
     response = await client.get("/api/v2/config")
     assert response.status_code == 401
-    assert error_of(response)["code"] == "missing_api_key"
+    assert (error_of(response)["code"], error_of(response)["reason"]) == ("UNAUTHORIZED", "missing_api_key")
 
 
 async def test_unknown_key_is_401(client, partner):
@@ -17,7 +17,7 @@ async def test_unknown_key_is_401(client, partner):
         "/api/v2/config", headers={"Authorization": "Bearer rg_live_" + "x" * 32}
     )
     assert response.status_code == 401
-    assert error_of(response)["code"] == "invalid_api_key"
+    assert error_of(response)["reason"] == "invalid_api_key"
 
 
 async def test_malformed_authorization_is_401(client, partner):
@@ -31,7 +31,7 @@ async def test_revoked_key_is_401(client, platform, partner):
         await partners.revoke_api_key(session=session, key_id=keys[0].id)
     response = await client.get("/api/v2/config", headers=partner.headers)
     assert response.status_code == 401
-    assert error_of(response)["code"] == "invalid_api_key"
+    assert error_of(response)["reason"] == "invalid_api_key"
 
 
 async def test_suspended_partner_is_403(client, platform, partner):
@@ -73,7 +73,7 @@ async def test_config_lists_all_five_providers_unconfigured(client, platform):
 async def test_unknown_route_and_wrong_method_use_envelope(client, partner):
     response = await client.get("/api/v2/nope", headers=partner.headers)
     assert response.status_code == 404
-    assert error_of(response)["code"] == "not_found"
+    assert error_of(response)["reason"] == "not_found"
     response = await client.delete("/api/v2/config", headers=partner.headers)
     assert response.status_code == 405
-    assert error_of(response)["code"] == "method_not_allowed"
+    assert error_of(response)["reason"] == "method_not_allowed"

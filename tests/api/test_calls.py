@@ -59,7 +59,7 @@ async def test_start_answers_pending_with_the_connections_number(client, partner
 
 async def test_from_number_cannot_be_overridden(client, partner, ready):
     response = await _start(client, partner, ready, from_number="+14155550100")
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert error_of(response)["details"][0]["field"] == "from_number"
 
 
@@ -68,19 +68,21 @@ async def test_checks_run_in_the_contract_order(client, platform):
     bad_number = "12345"
     # 1. unknown agent wins over everything else
     response = await _start(client, handle, "00000000-0000-0000-0000-000000000000", to=bad_number)
-    assert (response.status_code, error_of(response)["code"]) == (404, "agent_not_found")
+    assert (response.status_code, error_of(response)["reason"]) == (404, "agent_not_found")
     agent_id = await _agent(client, handle)
     # 2. provider not allowed (vobiz), even though it is also not configured and the number is bad
     response = await _start(client, handle, agent_id, to=bad_number, provider="vobiz")
-    assert (response.status_code, error_of(response)["code"]) == (403, "provider_not_allowed")
+    assert (response.status_code, error_of(response)["reason"]) == (403, "provider_not_allowed")
     # 3. allowed but not configured
     response = await _start(client, handle, agent_id, to=bad_number, provider="twilio")
     assert response.status_code == 400
-    assert error_of(response) == {"code": "provider_not_configured", "message": "Twilio not configured"}
+    assert error_of(response) == {
+        "code": "BAD_REQUEST", "message": "Twilio not configured", "reason": "provider_not_configured"
+    }
     # 4. configured; now the number is checked
     await add_connection(platform, handle.id, "twilio", {"account_sid": "AC" + "a" * 32, "from_number": "+14155550100"}, {"auth_token": "t"})
     response = await _start(client, handle, agent_id, to=bad_number, provider="twilio")
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert error_of(response)["message"] == "to_number must be E.164, like +919876543210"
     response = await _start(client, handle, agent_id, to="+14155550199", provider="twilio")
     assert response.status_code == 200
@@ -94,7 +96,7 @@ async def test_provider_default_and_unknown(client, partner, ready):
     assert response.status_code == 200
     assert response.json()["data"]["provider"] == "vobiz"
     response = await _start(client, partner, ready, provider="sip")
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert error_of(response)["details"][0]["field"] == "provider"
 
 
@@ -106,7 +108,7 @@ async def test_concurrency_limit_is_429_with_retry_after(client, platform):
         assert (await _start(client, handle, agent_id)).status_code == 200
     response = await _start(client, handle, agent_id)
     assert response.status_code == 429
-    assert error_of(response)["code"] == "concurrency_limit"
+    assert error_of(response)["reason"] == "concurrency_limit"
     assert response.headers["retry-after"] == "5"
     concurrency = (await client.get("/api/v2/calls/concurrency", headers=handle.headers)).json()["data"]
     assert concurrency == {
@@ -193,7 +195,7 @@ async def test_idempotency_key_returns_the_same_call(client, partner, ready, pla
         assert len(list(await session.scalars(select(Call.id)))) == 2
     reused = await _start(client, partner, ready, to="+919876543211", headers=headers)
     assert reused.status_code == 409
-    assert error_of(reused)["code"] == "idempotency_key_reused"
+    assert error_of(reused)["reason"] == "idempotency_key_reused"
 
 
 async def test_list_get_and_filter(client, partner, ready):
@@ -203,8 +205,8 @@ async def test_list_get_and_filter(client, partner, ready):
     assert [c["call_id"] for c in listing["data"]] == ids[::-1][:2]
     assert (await client.get("/api/v2/calls?status=completed", headers=partner.headers)).json()["data"] == []
     bad = await client.get("/api/v2/calls?status=done", headers=partner.headers)
-    assert bad.status_code == 422
-    assert (await client.get("/api/v2/calls?limit=101", headers=partner.headers)).status_code == 422
+    assert bad.status_code == 400
+    assert (await client.get("/api/v2/calls?limit=101", headers=partner.headers)).status_code == 400
     call = (await client.get(f"/api/v2/calls/{ids[0]}", headers=partner.headers)).json()["data"]
     assert call["status"] == "pending"
     assert call["transcript"] == [] and call["latency"] is None
@@ -231,7 +233,7 @@ async def test_other_partners_calls_are_invisible(client, partner, other_partner
     missing = await client.get("/api/v2/calls/00000000-0000-0000-0000-000000000000", headers=other_partner.headers)
     theirs = await client.get(f"/api/v2/calls/{call_id}", headers=other_partner.headers)
     assert theirs.status_code == missing.status_code == 404
-    assert theirs.json()["error"]["code"] == missing.json()["error"]["code"] == "call_not_found"
+    assert theirs.json()["error"]["reason"] == missing.json()["error"]["reason"] == "call_not_found"
     assert (await client.post(f"/api/v2/calls/{call_id}/end", headers=other_partner.headers)).status_code == 404
     assert (await client.get("/api/v2/calls", headers=other_partner.headers)).json()["data"] == []
     assert (await client.get(f"/api/v2/calls/{call_id}", headers=partner.headers)).json()["data"]["status"] == "pending"

@@ -96,5 +96,5 @@ async def test_without_a_key_its_voices_are_refused(
         json={"agent_name": "Hindi reminders", "voice_id": "sarvam-shubh-hi"},
         headers=partner.headers,
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert "voice_id" in error_of(response)["message"]

@@ -157,7 +157,7 @@ async def test_an_expired_or_tampered_url_is_refused_with_403(client, platform, 
     expired_url, _ = signed_recording_url(platform=platform, call_id=call_id, now=expired_at - 7 * 24 * 3600)
     response = await client.get(_local(expired_url))
     assert response.status_code == 403
-    assert error_of(response)["code"] == "recording_url_expired"
+    assert error_of(response)["reason"] == "recording_url_expired"
     assert "recording-url" in error_of(response)["message"]
 
     tampered = sig[:-2] + ("AA" if not sig.endswith("AA") else "BB")
@@ -171,7 +171,7 @@ async def test_an_expired_or_tampered_url_is_refused_with_403(client, platform, 
     for attempt in refused:
         response = await client.get(attempt)
         assert response.status_code == 403, attempt
-        assert error_of(response)["code"] == "recording_url_invalid"
+        assert error_of(response)["reason"] == "recording_url_invalid"
     # A URL signed with a key that is not the platform's.
     forged = recording_signature(b"z" * 32, call_id, int(expires))
     assert (await client.get(f"{path}?expires={expires}&sig={forged}")).status_code == 403
@@ -182,7 +182,7 @@ async def test_another_partners_call_is_404_on_the_api(client, platform, partner
     await _record(platform, call_id)
     response = await client.get(f"/api/v2/calls/{call_id}/recording-url", headers=other_partner.headers)
     assert response.status_code == 404
-    assert error_of(response)["code"] == "call_not_found"
+    assert error_of(response)["reason"] == "call_not_found"
     assert (await client.get(f"/api/v2/calls/{call_id}/recording-url")).status_code == 401
 
 
@@ -191,16 +191,16 @@ async def test_a_call_without_a_recording_is_404_with_the_reason(client, platfor
     response = await client.get(f"/api/v2/calls/{not_recorded}/recording-url", headers=partner.headers)
     assert response.status_code == 404
     error = error_of(response)
-    assert error["code"] == "recording_not_found"
+    assert error["reason"] == "recording_not_found"
     assert "enable_recording" in error["message"]
 
     not_yet = await _call(client, platform, partner)
     response = await client.get(f"/api/v2/calls/{not_yet}/recording-url", headers=partner.headers)
-    assert (response.status_code, error_of(response)["code"]) == (404, "recording_not_found")
+    assert (response.status_code, error_of(response)["reason"]) == (404, "recording_not_found")
     # A validly signed URL to a call with no recording.
     url, _ = signed_recording_url(platform=platform, call_id=not_yet)
     response = await client.get(_local(url))
-    assert (response.status_code, error_of(response)["code"]) == (404, "recording_not_found")
+    assert (response.status_code, error_of(response)["reason"]) == (404, "recording_not_found")
 
 
 async def test_a_recording_gone_from_storage_is_404(client, platform, partner):

@@ -156,11 +156,11 @@ async def test_mcube_is_stored_and_says_it_was_not_verified(client, partner, sim
         ("mcube", MCUBE | {"exe_number": "123"}, "exe_number", "exe_number must be a valid phone number"),
     ],
 )
-async def test_field_rules_give_422_naming_the_field(client, partner, provider, body, field, message):
+async def test_field_rules_give_400_naming_the_field(client, partner, provider, body, field, message):
     response = await _put(client, partner, provider, body)
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     error = error_of(response)
-    assert error["code"] == "validation_error"
+    assert error["reason"] == "validation_error"
     assert error["message"].startswith(message)
     assert [d["field"] for d in error["details"]] == [field]
 
@@ -177,20 +177,20 @@ async def test_body_must_be_a_json_object(client, partner):
         "/api/v2/config/telephony/vobiz", content=b"[1, 2]", headers=partner.headers
         | {"content-type": "application/json"}
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert error_of(response)["message"] == "the request body must be a JSON object"
     response = await client.put(
         "/api/v2/config/telephony/vobiz", content=b'{"auth_id": ', headers=partner.headers
         | {"content-type": "application/json"}
     )
     assert response.status_code == 400
-    assert error_of(response)["code"] == "invalid_json"
+    assert error_of(response)["reason"] == "invalid_json"
 
 
 async def test_unknown_provider_is_404(client, partner):
     response = await _put(client, partner, "voicelink", VOBIZ)
     assert response.status_code == 404
-    assert error_of(response)["code"] == "unknown_provider"
+    assert error_of(response)["reason"] == "unknown_provider"
 
 
 @pytest.mark.parametrize(
@@ -211,7 +211,7 @@ async def test_carrier_rejects_credentials_400_and_nothing_stored(
         response = await _put(client, partner, provider, body)
     assert response.status_code == 400, response.text
     error = error_of(response)
-    assert error["code"] == "carrier_auth_failed"
+    assert error["reason"] == "carrier_auth_failed"
     assert error["message"].startswith(carrier_words)
     assert "wrong-secret-value-1234" not in response.text
     assert "wrong-secret-value-1234" not in caplog.text
@@ -228,7 +228,7 @@ async def test_carrier_down_is_502_and_previous_credentials_survive(client, part
         {"auth_id": "MA_NEWACCT1", "auth_token": "new-token-abc", "from_number": "+919876543210"},
     )
     assert response.status_code == 502
-    assert error_of(response)["code"] == "carrier_unavailable"
+    assert error_of(response)["reason"] == "carrier_unavailable"
     connection = await _connection(platform, partner.id, "vobiz")
     assert connection.identifiers["auth_id"] == VOBIZ["auth_id"]
     assert open_secrets(connection, secretbox=platform.secretbox) == {"auth_token": VOBIZ["auth_token"]}

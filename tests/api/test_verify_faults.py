@@ -52,7 +52,7 @@ async def test_throttled_verification_is_502_and_keeps_the_old_credentials(
     response = await client.put("/api/v2/config/telephony/vobiz", json=NEW, headers=partner.headers)
     assert response.status_code == 502
     error = error_of(response)
-    assert error["code"] in ("carrier_rejected", "carrier_unavailable")
+    assert error["reason"] in ("carrier_rejected", "carrier_unavailable")
     assert "Vobiz" in error["message"] and "429" in error["message"]
     assert NEW["auth_token"] not in response.text
     assert await _stored(platform, partner.id) == (OLD["auth_id"], {"auth_token": OLD["auth_token"]})
@@ -70,7 +70,7 @@ async def test_verification_timeout_is_502_and_keeps_the_old_credentials(
     response = await client.put("/api/v2/config/telephony/vobiz", json=NEW, headers=partner.headers)
     assert response.status_code == 502
     error = error_of(response)
-    assert error["code"] == "carrier_unavailable"
+    assert error["reason"] == "carrier_unavailable"
     assert error["message"] == "Vobiz did not answer in time"
     assert await _stored(platform, partner.id) == (OLD["auth_id"], {"auth_token": OLD["auth_token"]})
     # Let the held request finish, so no later test meets it.

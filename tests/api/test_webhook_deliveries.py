@@ -102,7 +102,7 @@ async def test_another_partners_delivery_is_404_like_a_missing_one(client, platf
     theirs = await client.post(f"/api/v2/webhook-deliveries/{delivery['id']}/redeliver", headers=other_partner.headers)
     nothing = await client.post(f"/api/v2/webhook-deliveries/{missing}/redeliver", headers=other_partner.headers)
     assert theirs.status_code == nothing.status_code == 404
-    assert error_of(theirs)["code"] == error_of(nothing)["code"] == "webhook_delivery_not_found"
+    assert error_of(theirs)["reason"] == error_of(nothing)["reason"] == "webhook_delivery_not_found"
     assert error_of(theirs)["message"].replace(delivery["id"], missing) == error_of(nothing)["message"]
     assert len((await _log(client, partner, endpoint["id"]))["data"]) == 1  # nothing was queued
 

@@ -59,7 +59,7 @@ async def test_at_most_five_endpoints(client, partner):
     sixth = await _create(client, partner, label="hook-5")
     assert sixth.status_code == 409
     error = error_of(sixth)
-    assert error["code"] == "webhook_limit_reached" and "at most 5" in error["message"]
+    assert error["reason"] == "webhook_limit_reached" and "at most 5" in error["message"]
     legacy = await client.put("/api/v2/config/webhook", json={"webhook_url": "http://127.0.0.1:9/x"}, headers=partner.headers)
     assert legacy.status_code == 409  # the default endpoint counts too
     first = (await client.get(HOOKS, headers=partner.headers)).json()["data"][0]["id"]
@@ -69,19 +69,19 @@ async def test_at_most_five_endpoints(client, partner):
 
 @pytest.mark.parametrize(
     ("label", "status", "code"),
-    [("Prod", 422, "validation_error"), ("a" * 32, 422, "validation_error"), ("default", 422, "validation_error")],
+    [("Prod", 400, "validation_error"), ("a" * 32, 400, "validation_error"), ("default", 400, "validation_error")],
 )
 async def test_label_rules(client, partner, label, status, code):
     response = await _create(client, partner, label=label)
     assert response.status_code == status
     error = error_of(response)
-    assert error["code"] == code and error["details"][0]["field"] == "label"
+    assert error["reason"] == code and error["details"][0]["field"] == "label"
 
 
 async def test_labels_are_unique_per_partner(client, partner, other_partner):
     assert (await _create(client, partner)).status_code == 201
     again = await _create(client, partner)
-    assert again.status_code == 409 and error_of(again)["code"] == "webhook_label_taken"
+    assert again.status_code == 409 and error_of(again)["reason"] == "webhook_label_taken"
     assert (await _create(client, other_partner)).status_code == 201
 
 
@@ -96,16 +96,16 @@ async def test_the_legacy_route_manages_the_default_endpoint(client, partner):
     assert config["webhook"] == {"configured": True, "url": "http://127.0.0.1:9/two"}
     assert [w["label"] for w in config["webhooks"]] == ["default"]
     neither = await client.put("/api/v2/config/webhook", json={}, headers=partner.headers)
-    assert neither.status_code == 422
+    assert neither.status_code == 400
 
 
 @pytest.mark.parametrize(
     ("url", "rule"),
     [("ftp://example.com/x", "url must start with https://"), ("not a url", "url must not contain spaces")],
 )
-async def test_malformed_urls_are_422_naming_the_field(client, partner, url, rule):
+async def test_malformed_urls_are_400_naming_the_field(client, partner, url, rule):
     response = await _create(client, partner, url=url)
-    assert response.status_code == 422
+    assert response.status_code == 400
     error = error_of(response)
     assert error["details"][0]["field"] == "url" and error["message"].startswith(rule)
 
@@ -138,7 +138,7 @@ async def production_client(settings, platform):
 async def test_production_refuses_plain_http_and_non_public_addresses(production_client, url, rule):
     client, partner = production_client
     response = await _create(client, partner, url=url)
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
     error = error_of(response)
     assert error["details"][0]["field"] == "url" and error["message"].startswith(rule), error["message"]
 
@@ -159,7 +159,7 @@ async def test_another_partners_endpoint_is_404_like_a_missing_one(client, partn
         theirs = await client.request(method, path.format(endpoint), headers=other_partner.headers)
         nothing = await client.request(method, path.format(missing), headers=other_partner.headers)
         assert theirs.status_code == nothing.status_code == 404
-        assert error_of(theirs)["code"] == error_of(nothing)["code"] == "webhook_not_found"
+        assert error_of(theirs)["reason"] == error_of(nothing)["reason"] == "webhook_not_found"
         assert error_of(theirs)["message"].replace(endpoint, missing) == error_of(nothing)["message"]
     assert (await client.get(HOOKS, headers=other_partner.headers)).json()["data"] == []
     assert len((await client.get(HOOKS, headers=partner.headers)).json()["data"]) == 1

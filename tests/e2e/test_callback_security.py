@@ -38,11 +38,11 @@ async def test_forged_twilio_callbacks_are_refused(api, carrier_sim, platform_se
     form = {"CallSid": before["provider_call_id"], "CallStatus": "busy"}
     no_token = await api.post(path, data=form)
     assert no_token.status_code == 403
-    assert no_token.json()["error"]["code"] == "invalid_callback_token"
+    assert no_token.json()["error"]["reason"] == "invalid_callback_token"
     query = "?" + urlencode({"token": _token(call_id, TokenPurpose.CALLBACK)})
     unsigned = await api.post(path + query, data=form)
     assert unsigned.status_code == 403
-    assert unsigned.json()["error"]["code"] == "invalid_signature"
+    assert unsigned.json()["error"]["reason"] == "invalid_signature"
     url = platform_server.settings.public_url + path + query
     auth_token = ACCOUNTS["twilio"][0]["auth_token"]
     wrong_key = RequestValidator("not-the-token").compute_signature(url, form)

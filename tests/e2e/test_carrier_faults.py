@@ -156,7 +156,7 @@ async def test_a_failing_hang_up_without_media_here_is_a_502_naming_the_carrier(
     failed = await api.post(f"/api/v2/calls/{call_id}/end", headers=tenant.headers)
     assert failed.status_code == 502
     error = failed.json()["error"]
-    assert error["code"] == "carrier_unavailable"
+    assert error["reason"] == "carrier_unavailable"
     assert "MCube" in error["message"] and "500" in error["message"]
     assert not sim_call.ended.is_set()  # still ringing at the carrier
     again = await api.post(f"/api/v2/calls/{call_id}/end", headers=tenant.headers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 T = TypeVar("T")
 
@@ -27,8 +27,9 @@ class ListEnvelope(BaseModel, Generic[T]):
 
 
 class ErrorBody(BaseModel):
-    code: str
+    code: str = Field(description="The Vocobase docs' UPPER_SNAKE code, e.g. NOT_FOUND")
     message: str
+    reason: str = Field(description="Callwright's finer snake_case cause, e.g. agent_not_found")
     details: Any = None
 
 

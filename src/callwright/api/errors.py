@@ -1,8 +1,14 @@
-"""The error envelope, everywhere: ``{"success": false, "error": {"code", "message", "details"}}``.
+"""The error envelope, everywhere: ``{"success": false, "error": {"code", "message", "reason", "details"}}``.
 
-Validation failures become 422 with one entry per field; unknown routes, wrong methods and
-malformed JSON get the same envelope; an unexpected exception is logged and answered with a bare
-500 envelope that carries no stack trace and no request data.
+``code`` is the Vocobase docs' UPPER_SNAKE code for the status (``UNAUTHORIZED``, ``FORBIDDEN``,
+``NOT_FOUND``, ``VALIDATION_ERROR`` …), so a Vocobase client's error handling reads ours unchanged;
+an error the docs name specifically (``FEATURE_NOT_AVAILABLE``) carries its own. ``reason`` is
+Callwright's finer snake_case cause (``provider_not_allowed``, ``agent_not_found``).
+
+Validation failures become 400 ``VALIDATION_ERROR`` with one entry per field (the docs answer
+invalid bodies with 400, not 422); unknown routes, wrong methods and malformed JSON get the same
+envelope; an unexpected exception is logged and answered with a bare 500 envelope that carries no
+stack trace and no request data.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from callwright.services.telephony import InvalidCredentials
 
 log = logging.getLogger("callwright.api")
 
-_STATUS_CODES = {
+# Our snake_case reason for an error raised without one, by status.
+_STATUS_REASONS = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
@@ -35,15 +42,47 @@ _STATUS_CODES = {
     503: "service_unavailable",
 }
 
+# The wire code by status, as the Vocobase docs' authentication page gives them.
+WIRE_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    416: "RANGE_NOT_SATISFIABLE",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMITED",
+    500: "INTERNAL_ERROR",
+    502: "CARRIER_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+# Reasons that keep a code of their own on the wire, whatever the status.
+_WIRE_CODE_BY_REASON = {"validation_error": "VALIDATION_ERROR", "invalid_json": "VALIDATION_ERROR"}
+
+
+def wire_code(status_code: int, reason: str, explicit: str | None = None) -> str:
+    if explicit is not None:
+        return explicit
+    return _WIRE_CODE_BY_REASON.get(reason) or WIRE_CODES.get(status_code, "ERROR")
+
 
 def error_response(
     status_code: int,
-    code: str,
+    reason: str,
     message: str,
     details: Any = None,
     headers: dict[str, str] | None = None,
+    *,
+    code: str | None = None,
 ) -> JSONResponse:
-    error: dict[str, Any] = {"code": code, "message": message}
+    error: dict[str, Any] = {
+        "code": wire_code(status_code, reason, code),
+        "message": message,
+        "reason": reason,
+    }
     if details is not None:
         error["details"] = details
     return JSONResponse(
@@ -88,7 +127,7 @@ def validation_error_response(errors: list[dict[str, Any]]) -> JSONResponse:
         f"{details[0]['message']} (and {len(details) - 1} more problem"
         f"{'s' if len(details) > 2 else ''})"
     )
-    return error_response(422, "validation_error", message, details)
+    return error_response(400, "validation_error", message, details)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -98,7 +137,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CallwrightError)
     async def _callwright_error(_: Request, exc: CallwrightError) -> JSONResponse:
-        return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+        return error_response(
+            exc.status_code, exc.code, exc.message, exc.details, exc.headers, code=exc.wire_code
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -106,14 +147,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _STATUS_CODES.get(exc.status_code, "error")
+        reason = _STATUS_REASONS.get(exc.status_code, "error")
         if exc.status_code == 404 and exc.detail in (None, "Not Found"):
             message = f"no route matches {request.method} {request.url.path}"
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}"
         else:
             message = str(exc.detail)
-        return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+        return error_response(exc.status_code, reason, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,8 @@
-"""Errors are values: a code, an HTTP status and one clear sentence for the human reading it."""
+"""Errors are values: a code, an HTTP status and one clear sentence for the human reading it.
+
+``code`` is Callwright's snake_case reason (``agent_not_found``); the API's envelope puts the
+Vocobase docs' UPPER_SNAKE code for the status beside it, unless ``wire_code`` names one.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 class CallwrightError(Exception):
     status_code = 400
     code = "bad_request"
+    wire_code: str | None = None
 
     def __init__(
         self,
@@ -17,6 +22,7 @@ class CallwrightError(Exception):
         status_code: int | None = None,
         details: Any = None,
         headers: dict[str, str] | None = None,
+        wire_code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -26,6 +32,8 @@ class CallwrightError(Exception):
             self.status_code = status_code
         self.details = details
         self.headers = headers
+        if wire_code is not None:
+            self.wire_code = wire_code
 
 
 class BadRequest(CallwrightError):
@@ -56,7 +64,7 @@ class Conflict(CallwrightError):
 class ValidationFailed(CallwrightError):
     """A single-field rule failure outside Pydantic's reach (e.g. a per-provider format)."""
 
-    status_code = 422
+    status_code = 400
     code = "validation_error"
 
     def __init__(self, field: str, message: str) -> None:
@@ -67,6 +75,15 @@ class ValidationFailed(CallwrightError):
 class LimitExceeded(CallwrightError):
     status_code = 429
     code = "rate_limited"
+
+
+class FeatureNotAvailable(CallwrightError):
+    """A documented field or endpoint whose behaviour Callwright has not built yet: refused, never
+    stored and ignored."""
+
+    status_code = 400
+    code = "feature_not_available"
+    wire_code = "FEATURE_NOT_AVAILABLE"
 
 
 class CarrierError(CallwrightError):

@@ -22,9 +22,9 @@ DEFAULT_CONNECTION = "default"
 
 
 class InvalidCredentials(CallwrightError):
-    """The body failed the provider's field rules (422 with per-field details)."""
+    """The body failed the provider's field rules (400 VALIDATION_ERROR with per-field details)."""
 
-    status_code = 422
+    status_code = 400
     code = "validation_error"
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:

@@ -71,7 +71,7 @@ def _example(
     summary="Create a partner and its first live API key",
     description="The API key is returned here once and stored only as a hash. "
     "Limits default to the platform's settings; no provider is allowed unless listed.",
-    responses=_example(_PARTNER | {"key_id": _KEY["key_id"], "api_key": "rg_live_…"}, 201, 409, 422),
+    responses=_example(_PARTNER | {"key_id": _KEY["key_id"], "api_key": "rg_live_…"}, 201, 409),
 )
 async def create_partner(
     session: SessionDep, platform: PlatformDep, body: PartnerCreate
@@ -128,7 +128,7 @@ async def get_partner(session: SessionDep, name: PartnerName) -> dict[str, Any]:
     "/partners/{name}",
     summary="Change a partner's display name, status or limits",
     description="Send only the fields to change. A suspended partner's API keys answer 403.",
-    responses=_example(_PARTNER | {"status": "suspended", "concurrency_limit": 20}, 200, 404, 422),
+    responses=_example(_PARTNER | {"status": "suspended", "concurrency_limit": 20}, 200, 404),
 )
 async def update_partner(
     session: SessionDep, name: PartnerName, body: PartnerUpdate
@@ -244,7 +244,7 @@ async def revoke_api_key(session: SessionDep, key_id: str) -> dict[str, Any]:
     description="`carrier_voicemail_detection` asks the carrier to detect answering machines; "
     "`cps` paces calls on this account (null: carrier default). 404 when the partner has not "
     "configured the provider.",
-    responses=_example(_CONNECTION, 200, 404, 422),
+    responses=_example(_CONNECTION, 200, 404),
 )
 async def update_connection(
     session: SessionDep, name: PartnerName, provider: ProviderName, body: ConnectionSwitches

@@ -150,7 +150,7 @@ async def list_voices(partner: CurrentPartner) -> dict[str, Any]:
     "`prompt` and `intro_message` may use `{{variable}}` placeholders. Creating beyond the "
     "account's agent limit is refused with 403 `agent_limit_reached`." + _CASING_NOTE,
     response_model=None,
-    responses=_example(201, Envelope[AgentPublic], _AGENT) | error_responses(400, 401, 403, 409, 422),
+    responses=_example(201, Envelope[AgentPublic], _AGENT) | error_responses(400, 401, 403, 409),
 )
 async def create_agent(
     partner: CurrentPartner,
@@ -172,7 +172,7 @@ async def create_agent(
     responses=_example(
         200, ListEnvelope[AgentPublic], [_AGENT], pagination={"limit": 10, "offset": 0, "total": 1}
     )
-    | error_responses(401, 422),
+    | error_responses(401),
 )
 async def list_agents(
     partner: CurrentPartner,
@@ -208,7 +208,7 @@ async def get_agent(partner: CurrentPartner, session: SessionDep, agent_id: _AGE
     "replaced as a whole. Turning `transfer_enabled` on needs a `transfer_number`." + _CASING_NOTE,
     response_model=None,
     responses=_example(200, Envelope[AgentPublic], _AGENT)
-    | error_responses(400, 401, 404, 409, 422),
+    | error_responses(400, 401, 404, 409),
 )
 async def update_agent(
     partner: CurrentPartner,

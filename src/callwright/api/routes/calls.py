@@ -64,12 +64,12 @@ _CALL_EXAMPLE = {
     summary="Start an outbound call",
     description="Checks, in order: the agent exists (404), the provider is allowed (403 "
     "`provider_not_allowed`), the provider is configured (400 `provider_not_configured`), "
-    "`to_number` is E.164 (422), a concurrency slot is free (429 `concurrency_limit`, with "
+    "`to_number` is E.164 (400 `VALIDATION_ERROR`), a concurrency slot is free (429 `concurrency_limit`, with "
     "Retry-After). The call is created `pending` and dialled asynchronously through the partner's "
     "own carrier. The same `Idempotency-Key` within 24 h returns the same call and never dials "
     "twice.",
     responses={200: {"content": {"application/json": {"example": _START_EXAMPLE}}}}
-    | error_responses(400, 401, 403, 404, 409, 422, 429),
+    | error_responses(400, 401, 403, 404, 409, 429),
 )
 async def start_call(
     partner: CurrentPartner,
@@ -108,7 +108,7 @@ async def start_call(
             }
         }
     }
-    | error_responses(401, 422),
+    | error_responses(401),
 )
 async def list_calls(
     partner: CurrentPartner,

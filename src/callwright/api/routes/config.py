@@ -113,7 +113,7 @@ async def get_config(partner: CurrentPartner, session: SessionDep) -> dict[str, 
             }
         }
     }
-    | error_responses(400, 401, 404, 422, 502),
+    | error_responses(400, 401, 404, 502),
 )
 async def put_telephony(
     partner: CurrentPartner,

@@ -64,7 +64,7 @@ def _with_secret(endpoint, secret: str) -> dict[str, Any]:  # type: ignore[no-un
     "reserved for `PUT /config/webhook`). The signing `secret` is returned here once and never "
     "again. In production the URL must be https and must not point at a private, loopback or "
     "link-local address (checked on the resolved addresses, now and at every delivery).",
-    responses={201: _example(_WITH_SECRET)[200]} | error_responses(401, 409, 422),
+    responses={201: _example(_WITH_SECRET)[200]} | error_responses(401, 409),
 )
 async def create_webhook(
     partner: CurrentPartner, session: SessionDep, platform: PlatformDep, body: WebhookCreateBody
@@ -132,7 +132,7 @@ async def rotate_webhook_secret(
             }
         }
     }
-    | error_responses(401, 404, 422),
+    | error_responses(401, 404),
 )
 async def list_webhook_deliveries(
     partner: CurrentPartner,
@@ -176,7 +176,7 @@ async def redeliver(
             "message": webhook_service.SECRET_NOTICE,
         }
     )
-    | error_responses(401, 409, 422),
+    | error_responses(401, 409),
 )
 async def put_legacy_webhook(
     partner: CurrentPartner, session: SessionDep, platform: PlatformDep, body: LegacyWebhookBody

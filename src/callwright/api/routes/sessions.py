@@ -31,6 +31,10 @@ _SESSION_EXAMPLE = {
     "ended_at": "2026-11-24T10:00:35.000000Z",
 }
 
+_OK: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"example": {"success": True, "data": _SESSION_EXAMPLE}}}}
+}
+
 
 @router.get(
     "/sessions/{session_id}",
@@ -39,8 +43,7 @@ _SESSION_EXAMPLE = {
     "transcript, a freshly signed recording URL and the call's variables. `started_at` is when "
     "the call was answered (null if it never was). Browser sessions are not built yet, so every "
     "session is a call's.",
-    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _SESSION_EXAMPLE}}}}}
-    | error_responses(401, 404),
+    responses=_OK | error_responses(401, 404),
 )
 async def get_session(
     partner: CurrentPartner,

@@ -59,6 +59,7 @@ async def test_set_exotel_credentials(client, partner):
     response = await client.put(f"{API}/config/telephony/exotel", json=EXOTEL, headers=partner.headers)
     data = documented(response, EXOTEL_SAVED)
     assert data["message"] == "Exotel credentials updated successfully."
+    assert data["account_sid"] == "conf****ured"  # the page shows the placeholder, not a masked SID
     assert (data["subdomain"], data["caller_id"], data["applet_id"]) == ("api.exotel.com", "+919876543210", "12345")
 
 

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
 
     default_concurrency_limit: int = 10
     default_agent_limit: int = 50
+    # A new partner's per-API-key request limits (per minute; 0 = none), as the Vocobase docs'.
+    default_requests_per_minute: int = Field(default=60, ge=0)
+    default_calls_per_minute: int = Field(default=10, ge=0)
 
     # Partner webhooks: a failed delivery is retried after base × 2^(n-1) s (±25 % jitter, at
     # most webhook_retry_max_delay_secs apart) until webhook_retry_window_secs after it was queued.

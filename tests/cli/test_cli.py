@@ -240,10 +240,34 @@ def test_partner_management(env):
     failed(invoke(env, "partners", "allow", "acme-corp", "nokia"), "unknown provider 'nokia'")
     failed(invoke(env, "partners", "allow", "nobody", "vobiz"), "no partner named 'nobody'")
     failed(invoke(env, "partners", "suspend", "nobody"), "no partner named 'nobody'")
-    failed(invoke(env, "partners", "set-limits", "acme-corp"), "--concurrency-limit and/or")
+    failed(invoke(env, "partners", "set-limits", "acme-corp"), "--requests-per-minute and/or")
     failed(
         invoke(env, "partners", "set-limits", "acme-corp", "--agent-limit", "-1"),
         "agent_limit must be between 0 and",
+    )
+
+
+def test_set_limits_changes_the_per_key_request_limits(env):
+    ok(invoke(env, "db", "upgrade"))
+    create_partner(env, "acme-corp")
+    assert (partner_list(env)["acme-corp"]["requests_per_minute"], partner_list(env)["acme-corp"]["calls_per_minute"]) == (60, 10)
+
+    changed = ok(
+        invoke(
+            env, "partners", "set-limits", "acme-corp",
+            "--requests-per-minute", "0", "--calls-per-minute", "25",
+        )
+    ).stdout
+    assert "requests per minute no limit, calls per minute 25 (per API key)" in changed
+    row = partner_list(env)["acme-corp"]
+    assert (row["requests_per_minute"], row["calls_per_minute"]) == (0, 25)
+    assert "no limit" in ok(invoke(env, "partners", "list")).stdout
+
+    create_partner(env, "bench", "--requests-per-minute", "0", "--calls-per-minute", "0")
+    assert partner_list(env)["bench"]["calls_per_minute"] == 0
+    failed(
+        invoke(env, "partners", "set-limits", "acme-corp", "--calls-per-minute", "-5"),
+        "calls_per_minute must be between 0 and",
     )
 
 

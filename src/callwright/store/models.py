@@ -78,6 +78,9 @@ class Partner(Timestamped, Base):
     allowed_providers: Mapped[list[Any]] = mapped_column(default=list)
     concurrency_limit: Mapped[int] = mapped_column(Integer)
     agent_limit: Mapped[int] = mapped_column(Integer)
+    # Per API key, per minute (0 = no limit): call endpoints (/calls/*) and all the others.
+    requests_per_minute: Mapped[int] = mapped_column(Integer, default=60)
+    calls_per_minute: Mapped[int] = mapped_column(Integer, default=10)
 
 
 class ApiKey(Base):

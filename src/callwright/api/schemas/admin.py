@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from callwright.domain.rate_limits import MAX_PER_MINUTE
 from callwright.services.operator import MAX_CPS
 from callwright.services.partners import MAX_AGENT_LIMIT, MAX_CONCURRENCY_LIMIT
 
@@ -20,6 +21,8 @@ class PartnerCreate(BaseModel):
                 "allowed_telephony_providers": ["twilio", "vobiz"],
                 "concurrency_limit": 10,
                 "agent_limit": 50,
+                "requests_per_minute": 60,
+                "calls_per_minute": 10,
             }
         },
     )
@@ -35,6 +38,18 @@ class PartnerCreate(BaseModel):
     agent_limit: int | None = Field(
         default=None, ge=0, le=MAX_AGENT_LIMIT, description="Default from settings."
     )
+    requests_per_minute: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_PER_MINUTE,
+        description="Per API key, on endpoints other than /calls/*; 0 = no limit. Default from settings.",
+    )
+    calls_per_minute: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_PER_MINUTE,
+        description="Per API key, on /calls/*; 0 = no limit. Default from settings.",
+    )
 
 
 class PartnerUpdate(BaseModel):
@@ -47,6 +62,12 @@ class PartnerUpdate(BaseModel):
     status: Literal["active", "suspended"] | None = None
     concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_CONCURRENCY_LIMIT)
     agent_limit: int | None = Field(default=None, ge=0, le=MAX_AGENT_LIMIT)
+    requests_per_minute: int | None = Field(
+        default=None, ge=0, le=MAX_PER_MINUTE, description="Per API key; 0 = no limit."
+    )
+    calls_per_minute: int | None = Field(
+        default=None, ge=0, le=MAX_PER_MINUTE, description="Per API key, on /calls/*; 0 = no limit."
+    )
 
 
 class ApiKeyCreate(BaseModel):

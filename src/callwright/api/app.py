@@ -12,6 +12,7 @@ from callwright import __version__, log_redaction
 from callwright.api.errors import install_error_handlers
 from callwright.api.routes import (
     admin,
+    admin_credits,
     agents,
     calls,
     config,
@@ -154,6 +155,7 @@ def create_app(
     app.include_router(media.router)
     app.include_router(recordings.router)
     app.include_router(admin.router, prefix=ADMIN_API_PREFIX)
+    app.include_router(admin_credits.router, prefix=ADMIN_API_PREFIX)
 
     @app.get("/healthz", summary="Liveness check", tags=["health"])
     async def healthz() -> dict[str, object]:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -81,6 +82,10 @@ class Partner(Timestamped, Base):
     # Per API key, per minute (0 = no limit): call endpoints (/calls/*) and all the others.
     requests_per_minute: Mapped[int] = mapped_column(Integer, default=60)
     calls_per_minute: Mapped[int] = mapped_column(Integer, default=10)
+    # The partner's own call rate (paise per minute; None: the operator's default), and its
+    # balance in paise: the sum of its credit_ledger rows, moved in the transaction adding each.
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+    credit_balance_paise: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ApiKey(Base):
@@ -127,6 +132,8 @@ class Agent(Timestamped, Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     # The partner-facing agent settings (prompt, voice, messages, limits…) as validated JSON.
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Operator-set call rate for this agent (paise per minute); None: the project's or partner's.
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class Call(Timestamped, Base):
@@ -186,6 +193,29 @@ class Call(Timestamped, Base):
     recording_url: Mapped[str | None] = mapped_column(Text, default=None)
     # When the call's ``session.completed`` webhook event was written (once per call).
     session_completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The rate in force when the call started (paise per minute), and what the call cost once it
+    # ended (None until then); the charge itself is the call's credit_ledger row.
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+    credits_used_paise: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class CreditEntry(Base):
+    """One change of a partner's balance, never updated or deleted: a top-up, an adjustment, or
+    the charge for one call (``call_id`` unique, so no call is ever charged twice)."""
+
+    __tablename__ = "credit_ledger"
+    __table_args__ = (Index("ix_credit_ledger_partner_created", "partner_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # top_up | call_charge | adjustment
+    amount_paise: Mapped[int] = mapped_column(BigInteger)  # signed: a charge is negative
+    call_id: Mapped[str | None] = mapped_column(String(36), default=None, unique=True)
+    agent_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    billed_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CallEventRow(Base):

@@ -50,6 +50,7 @@ _CALL_EXAMPLE = {
     "answered_at": "2026-11-24T10:00:05.000000Z",
     "ended_at": "2026-11-24T10:00:35.000000Z",
     "duration_seconds": 30,
+    "credits_used": 1.8,
     "transcript": [],
     "latency": None,
     "recording_url": None,
@@ -64,7 +65,8 @@ _CALL_EXAMPLE = {
     summary="Start an outbound call",
     description="Checks, in order: the agent exists (404), the provider is allowed (403 "
     "`provider_not_allowed`), the provider is configured (400 `provider_not_configured`), "
-    "`to_number` is E.164 (400 `VALIDATION_ERROR`), a concurrency slot is free (429 `concurrency_limit`, with "
+    "`to_number` is E.164 (400 `VALIDATION_ERROR`), the balance covers one 15-second bucket at the "
+    "call's rate (403 `insufficient_credits`), a concurrency slot is free (429 `concurrency_limit`, with "
     "Retry-After). The call is created `pending` and dialled asynchronously through the partner's "
     "own carrier. The same `Idempotency-Key` within 24 h returns the same call and never dials "
     "twice.",
@@ -85,6 +87,7 @@ async def start_call(
         admission=platform.admission,
         idempotency_key=idempotency_key,
         sqlite=platform.sqlite_file,
+        default_rate_paise=platform.settings.default_rate_paise,
     )
     if created:
         platform.control.wake_dialer()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -101,3 +102,25 @@ class ConnectionSwitches(BaseModel):
         if value is None:
             raise ValueError("must be true or false")
         return value
+
+
+class CreditEntryCreate(BaseModel):
+    """A top-up (amount > 0) or an adjustment (either sign, with a note), in ₹."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"amount": "5000.00", "note": "invoice 2026-114"}},
+    )
+
+    amount: Decimal = Field(description="₹, at most two decimal places, like 5000 or 12.50.")
+    note: str | None = Field(default=None, max_length=500)
+
+
+class RateBody(BaseModel):
+    """A per-minute call rate in ₹ (whole paise); null clears it, so the next level applies."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"rate_per_minute": "3.60"}})
+
+    rate_per_minute: Decimal | None = Field(
+        description="₹ per minute, billed in 15-second buckets; null: inherit."
+    )

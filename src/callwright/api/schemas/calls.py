@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from callwright.api.schemas.agents import iso_utc
+from callwright.domain.credits import rupees
 from callwright.store.models import Call
 
 
@@ -64,6 +65,7 @@ def call_public(call: Call, *, recording_url: str | None = None) -> dict[str, An
         "answered_at": _iso(call.answered_at),
         "ended_at": _iso(call.ended_at),
         "duration_seconds": call.duration_seconds,
+        "credits_used": rupees(call.credits_used_paise or 0),  # ₹; 0 until the call has ended
         "transcript": list(call.transcript or []),
         "latency": call.latency,
         "recording_url": recording_url or call.recording_url,

@@ -287,7 +287,9 @@ def parse_stream_start(message: Mapping[str, Any]) -> MediaStart | None:
         return None
     if not start.get("streamId") or not start.get("callId"):
         return None  # a start naming no stream or call identifies nothing
-    media_format = start.get("mediaFormat") if isinstance(start.get("mediaFormat"), Mapping) else {}
+    media_format = start.get("mediaFormat")
+    if not isinstance(media_format, Mapping):
+        media_format = {}
     return MediaStart(
         stream_id=str(start["streamId"]),
         provider_call_id=str(start["callId"]),

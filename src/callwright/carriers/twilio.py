@@ -296,7 +296,9 @@ class Twilio(Carrier):
         stream_sid = start.get("streamSid") or message.get("streamSid")
         if not stream_sid or not start.get("callSid"):
             return None  # a start naming no stream or call identifies nothing
-        media_format = start.get("mediaFormat") if isinstance(start.get("mediaFormat"), Mapping) else {}
+        media_format = start.get("mediaFormat")
+        if not isinstance(media_format, Mapping):
+            media_format = {}
         custom = start.get("customParameters")
         return MediaStart(
             stream_id=str(stream_sid),

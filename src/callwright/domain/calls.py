@@ -166,6 +166,7 @@ def _ended(state: CallState, event: CallEvent) -> CallState:
     outcome = event.outcome or CallStatus.COMPLETED
     # Every carrier reports "completed" only for a call that was answered, even when its answer
     # callback never reached us (Plivo/Vobiz send only the hangup callback).
+    answered_at: datetime | None
     if outcome == CallStatus.COMPLETED:
         disposition = state.disposition or Disposition.COMPLETED
         answered_by = state.answered_by or AnsweredBy.UNKNOWN

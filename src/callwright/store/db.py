@@ -65,7 +65,7 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -162,11 +162,11 @@ IDLE_PING_SECS = 5.0
 
 def _ping_idle_connections(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "checkin")
-    def _returned(_dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+    def _returned(_dbapi_conn, record) -> None:
         record.info["returned_at"] = time.monotonic()
 
     @event.listens_for(engine.sync_engine, "checkout")
-    def _checked_out(dbapi_conn, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+    def _checked_out(dbapi_conn, record, _proxy) -> None:
         returned_at = record.info.get("returned_at")
         if returned_at is None or time.monotonic() - returned_at < IDLE_PING_SECS:
             return  # new, or recently known good

@@ -18,6 +18,7 @@ The last two end the call with ``MEDIA_STREAM_LOST`` instead of "the caller hung
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from fastapi import WebSocket
@@ -39,7 +40,7 @@ class WatchedSocket:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._websocket, name)
 
-    async def receive(self) -> dict[str, Any]:
+    async def receive(self) -> MutableMapping[str, Any]:
         try:
             async with asyncio.timeout(self._idle_timeout_secs):
                 message = await self._websocket.receive()
@@ -52,7 +53,7 @@ class WatchedSocket:
         return message
 
 
-def _connection_cut(message: dict[str, Any]) -> bool:
+def _connection_cut(message: Mapping[str, Any]) -> bool:
     code = message.get("code")
     return code == ABNORMAL_CLOSURE or (code == NO_STATUS_RECEIVED and "reason" not in message)
 

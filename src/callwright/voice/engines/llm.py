@@ -84,7 +84,7 @@ class EngineBuilder(Protocol):
         defaults: LlmDefaults,
         script: AgentScriptConfig | None,
         prompt: str | None,
-    ) -> LLMService:
+    ) -> LLMService[Any]:
         """A new LLM processor for one call."""
 
 
@@ -95,7 +95,7 @@ def _scripted(
     defaults: LlmDefaults,
     script: AgentScriptConfig | None,
     prompt: str | None,
-) -> LLMService:
+) -> LLMService[Any]:
     return ScriptedLLM(script or AgentScriptConfig(fallback=defaults.fallback_line))
 
 
@@ -106,7 +106,7 @@ def _openai_compatible(
     defaults: LlmDefaults,
     script: AgentScriptConfig | None,
     prompt: str | None,
-) -> LLMService:
+) -> LLMService[Any]:
     endpoint = defaults.llm
     # "openai-compatible" on an agent means "the operator's endpoint, whatever it is".
     if endpoint is not None and provider not in (endpoint.provider, "openai-compatible"):
@@ -148,7 +148,7 @@ def llm_engine_for(
     *,
     script: AgentScriptConfig | None = None,
     prompt: str | None = None,
-) -> LLMService:
+) -> LLMService[Any]:
     """A new LLM processor for one call; raises ``LlmUnavailable`` if the choice can't be served.
 
     ``prompt`` is the agent's rendered prompt: a model gets it as its system instruction; a

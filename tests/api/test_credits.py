@@ -257,13 +257,15 @@ async def test_the_usage_report_sums_calls_per_day_and_agent_in_json_and_csv(
     await add_connection(platform, other.id, "vobiz", VOBIZ_IDS, {"auth_token": "t"})
 
     today = datetime.now(UTC).date().isoformat()
+    default_project = (await client.get("/api/v2/projects", headers=partner.headers)).json()["data"][0]["id"]
     report = await client.get(f"{A}/partners/{partner.name}/usage", headers=admin_headers)
     assert report.status_code == 200, report.text
     data = report.json()["data"]
     assert (data["partner"], data["to"]) == (partner.name, today)
     assert data["rows"] == [
         {
-            "day": today, "agent_id": agent_id, "agent_name": "Biller", "project_id": None, "project_name": None,
+            "day": today, "agent_id": agent_id, "agent_name": "Biller", "project_id": default_project,
+            "project_name": "Default",
             "calls": 3, "connected_calls": 2, "connected_seconds": 91, "billed_seconds": 105, "credits_used": 6.3,
         }
     ]
@@ -271,7 +273,7 @@ async def test_the_usage_report_sums_calls_per_day_and_agent_in_json_and_csv(
 
     csv = await client.get(f"{A}/partners/{partner.name}/usage?format=csv&from={today}&to={today}", headers=admin_headers)
     assert csv.headers["content-type"].startswith("text/csv")
-    assert csv.text.splitlines()[1] == f"{today},{agent_id},Biller,,,3,2,91,105,6.30"
+    assert csv.text.splitlines()[1] == f"{today},{agent_id},Biller,{default_project},Default,3,2,91,105,6.30"
     empty = await client.get(f"{A}/partners/globex/usage", headers=admin_headers)
     assert empty.json()["data"]["rows"] == []
     backwards = await client.get(f"{A}/partners/{partner.name}/usage?from=2026-12-02&to=2026-12-01", headers=admin_headers)

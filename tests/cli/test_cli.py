@@ -301,6 +301,8 @@ def test_credits_top_up_adjust_rates_and_usage(env):
     failed(invoke(env, "credits", "set-rate", "acme-corp"), "give a RATE or --clear")
     failed(invoke(env, "credits", "set-rate", "acme-corp", "1", "--agent", "nope"), "has no agent with id 'nope'")
     failed(invoke(env, "credits", "top-up", "nobody", "5"), "no partner named 'nobody'")
+    failed(invoke(env, "credits", "set-rate", "acme-corp", "2", "--project", "nope"), "no project with id 'nope'")
+    failed(invoke(env, "credits", "set-rate", "acme-corp", "2", "--project", "p", "--agent", "a"), "not both")
     failed(invoke(env, "credits", "usage", "acme-corp", "--from", "yesterday"), "--from must be a date")
 
 

@@ -17,6 +17,7 @@ from callwright.api.routes import (
     calls,
     config,
     media,
+    projects,
     recordings,
     telephony,
     webhooks,
@@ -148,6 +149,7 @@ def create_app(
     partner_api.include_router(config.router)
     partner_api.include_router(agents.router)
     partner_api.include_router(calls.router)
+    partner_api.include_router(projects.router)
     partner_api.include_router(webhooks.router)
     partner_api.include_router(recordings.partner_router)
     app.include_router(partner_api)

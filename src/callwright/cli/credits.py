@@ -83,11 +83,15 @@ def credits_set_rate(
     name: PartnerArg,
     rate: Annotated[str | None, typer.Argument(help="₹ per minute, like 3.60.")] = None,
     agent: Annotated[str | None, typer.Option(help="Set this agent's rate instead.")] = None,
+    project: Annotated[str | None, typer.Option(help="Set this project's rate instead.")] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove the rate: the next level applies.")] = False,
 ) -> None:
-    """Set the call rate of a partner (or one of its agents), billed in 15-second buckets."""
+    """Set the call rate of a partner (or one of its agents or projects), billed in 15-second
+    buckets; an agent's rate wins over its project's, a project's over the partner's."""
     if (rate is None) == (not clear):
         fail("give a RATE or --clear")
+    if agent is not None and project is not None:
+        fail("give --agent or --project, not both")
     settings = load_settings()
 
     async def _set() -> str:
@@ -98,6 +102,11 @@ def credits_set_rate(
                     session=session, partner_name=name, agent_id=agent, rate_paise=paise
                 )
                 target = f"agent {agent} of {name}"
+            elif project is not None:
+                await credits.set_project_rate(
+                    session=session, partner_name=name, project_id=project, rate_paise=paise
+                )
+                target = f"project {project} of {name}"
             else:
                 await credits.set_partner_rate(session=session, partner_name=name, rate_paise=paise)
                 target = name

@@ -23,7 +23,7 @@ from callwright.domain.errors import (
 from callwright.domain.phone import e164_error, is_e164
 from callwright.domain.providers import Provider, parse_provider
 from callwright.services import agents as agent_service
-from callwright.services import credits, telephony
+from callwright.services import credits, projects, telephony
 from callwright.services.call_admission import (
     AdmissionConflict,
     CallAdmission,
@@ -98,6 +98,7 @@ async def start_call(
         status=CallStatus.PENDING.value,
         partner_id=partner.id,
         agent_id=agent.id,
+        project_id=agent.project_id,
         agent=settings | {"agent_name": agent.agent_name},
         provider=provider.value,
         connection_id=connection.id,
@@ -147,7 +148,8 @@ def _checked_parts(
         raise ProviderNotConfigured(f"{provider.display_name} not configured")
     if request.connection_id is not None and request.connection_id != connection.id:
         raise NotFound(f"no {provider.display_name} connection with id {request.connection_id!r}", code="connection_not_found")
-    rate = credits.call_rate(agent=agent, project_rate=None, partner=partner, default=default_rate)
+    project_rate = None if agent.rate_paise_per_minute is not None else projects.project_rate(session, agent.project_id)
+    rate = credits.call_rate(agent=agent, project_rate=project_rate, partner=partner, default=default_rate)
     balance = 0 if rate.billing_off else credits.balance_of(session, partner.id)
     return agent, provider, connection, rate, balance
 
@@ -203,9 +205,20 @@ async def get_call(*, session: AsyncSession, partner: Partner, call_id: str) -> 
 
 
 async def list_calls(
-    *, session: AsyncSession, partner: Partner, limit: int, offset: int, status: CallStatus | None
+    *,
+    session: AsyncSession,
+    partner: Partner,
+    limit: int,
+    offset: int,
+    status: CallStatus | None,
+    project_id: str | None = None,
 ) -> tuple[list[Call], int]:
+    """One page of the partner's calls, newest first; ``project_id`` keeps those of one of its
+    projects (the agent's project when each call started; 404 if it names none)."""
     query = select(Call).where(Call.partner_id == partner.id)
+    if project_id is not None:
+        project = await projects.get_project(session=session, partner=partner, project_id=project_id)
+        query = query.where(Call.project_id == project.id)
     if status is not None:
         query = query.where(Call.status == status.value)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from callwright.domain import credits as rules
 from callwright.domain.credits import EntryKind, Rate, rupees
 from callwright.domain.errors import NotFound, ValidationFailed
-from callwright.services import partners
-from callwright.store.models import Agent, Call, CreditEntry, Partner, utcnow
+from callwright.services import partners, projects
+from callwright.store.models import Agent, Call, CreditEntry, Partner, Project, utcnow
 
 MAX_NOTE_LENGTH = 500
 
@@ -150,6 +150,17 @@ async def set_agent_rate(
     agent.rate_paise_per_minute = rate_paise
     await session.commit()
     return agent
+
+
+async def set_project_rate(
+    *, session: AsyncSession, partner_name: str, project_id: str, rate_paise: int | None
+) -> Project:
+    """One project's rate (None: the partner's or the default)."""
+    partner = await partners.get_partner_by_name(session=session, name=partner_name)
+    project = await session.run_sync(projects.partner_project, partner.id, project_id)
+    project.rate_paise_per_minute = rate_paise
+    await session.commit()
+    return project
 
 
 def rate_text(paise: int | None) -> float | None:

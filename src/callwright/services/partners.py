@@ -20,6 +20,7 @@ from callwright.domain.rate_limits import (
     MAX_PER_MINUTE,
     KeyRates,
 )
+from callwright.services.projects import add_default_project
 from callwright.store.models import Agent, ApiKey, Partner, new_id, utcnow
 
 MAX_CONCURRENCY_LIMIT = 10_000
@@ -46,7 +47,8 @@ async def create_partner(
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
     calls_per_minute: int = DEFAULT_CALLS_PER_MINUTE,
 ) -> tuple[Partner, IssuedKey]:
-    """A new partner with its first live API key (returned in plaintext, once)."""
+    """A new partner with its Default project and first live API key (returned in plaintext,
+    once)."""
     check_partner_name(name)
     partner = Partner(
         name=name,
@@ -65,6 +67,7 @@ async def create_partner(
     except IntegrityError:
         await session.rollback()
         raise Conflict(f"a partner named {name!r} already exists", code="partner_exists") from None
+    add_default_project(session, partner)
     key = _add_key(session, partner, test_mode=False)
     await session.commit()
     return partner, key

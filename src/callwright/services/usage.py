@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callwright.domain.credits import rupees
 from callwright.domain.usage import FinishedCall, UsageRow, aggregate, day_bounds
 from callwright.services import partners
-from callwright.store.models import Agent, Call
+from callwright.store.models import Agent, Call, Project
 
 
 async def usage_report(
@@ -24,6 +24,7 @@ async def usage_report(
         select(
             Call.ended_at,
             Call.agent_id,
+            Call.project_id,
             Call.answered_at,
             Call.duration_seconds,
             Call.credits_used_paise,
@@ -39,29 +40,36 @@ async def usage_report(
             FinishedCall(
                 ended_at=ended_at,
                 agent_id=agent_id,
-                project_id=None,
+                project_id=project_id,
                 answered_at=answered_at,
                 duration_seconds=duration,
                 credits_used_paise=used or 0,
             )
-            for ended_at, agent_id, answered_at, duration, used in result
+            for ended_at, agent_id, project_id, answered_at, duration, used in result
             if ended_at is not None  # the query asks for a range of it
         ]
     )
-    await _name_agents(session, partner.id, rows)
+    await _name_agents_and_projects(session, partner.id, rows)
     return rows
 
 
-async def _name_agents(session: AsyncSession, partner_id: str, rows: list[UsageRow]) -> None:
-    ids = {row.agent_id for row in rows}
-    if not ids:
+async def _name_agents_and_projects(session: AsyncSession, partner_id: str, rows: list[UsageRow]) -> None:
+    """Today's names of the rows' agents and projects (None for one deleted since)."""
+    agent_ids = {row.agent_id for row in rows}
+    project_ids = {row.project_id for row in rows if row.project_id}
+    if not agent_ids:
         return
     found = await session.execute(
-        select(Agent.id, Agent.agent_name).where(Agent.partner_id == partner_id, Agent.id.in_(ids))
+        select(Agent.id, Agent.agent_name).where(Agent.partner_id == partner_id, Agent.id.in_(agent_ids))
     )
-    names = {agent_id: name for agent_id, name in found}
+    agent_names = {agent_id: name for agent_id, name in found}
+    found = await session.execute(
+        select(Project.id, Project.name).where(Project.partner_id == partner_id, Project.id.in_(project_ids))
+    )
+    project_names = {project_id: name for project_id, name in found}
     for row in rows:
-        row.agent_name = names.get(row.agent_id)  # None: the agent was deleted since
+        row.agent_name = agent_names.get(row.agent_id)
+        row.project_name = project_names.get(row.project_id) if row.project_id else None
 
 
 def usage_view(rows: list[UsageRow]) -> list[dict[str, Any]]:

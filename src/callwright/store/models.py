@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -119,15 +120,41 @@ class TelephonyConnection(Timestamped, Base):
     cps: Mapped[float | None] = mapped_column(default=None)
 
 
+class Project(Timestamped, Base):
+    """A group of a partner's agents. Each partner has exactly one ``is_default`` project."""
+
+    __tablename__ = "projects"
+    __table_args__ = (
+        Index("ix_projects_partner_created", "partner_id", "created_at"),
+        Index(
+            "uq_projects_one_default",
+            "partner_id",
+            unique=True,
+            postgresql_where=text("is_default"),
+            sqlite_where=text("is_default"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Operator-set call rate for the project's agents (paise per minute); None: the partner's.
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
 class Agent(Timestamped, Base):
     __tablename__ = "agents"
     __table_args__ = (
         UniqueConstraint("partner_id", "agent_name"),
         Index("ix_agents_partner_created", "partner_id", "created_at"),
+        Index("ix_agents_partner_project", "partner_id", "project_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
     agent_name: Mapped[str] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(16), default="active")
     # The partner-facing agent settings (prompt, voice, messages, limits…) as validated JSON.
@@ -146,6 +173,7 @@ class Call(Timestamped, Base):
         Index("ix_calls_partner_status", "partner_id", "status"),
         Index("ix_calls_dial_queue", "dial_state", "dial_not_before"),
         Index("ix_calls_provider_call_id", "provider", "provider_call_id"),
+        Index("ix_calls_partner_project", "partner_id", "project_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -154,6 +182,8 @@ class Call(Timestamped, Base):
     # No foreign key: a call's record outlives its agent; ``agent`` keeps what the call used.
     agent_id: Mapped[str] = mapped_column(String(36))
     agent: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The agent's project when the call started (kept if the agent moves or goes).
+    project_id: Mapped[str | None] = mapped_column(String(36), default=None)
     provider: Mapped[str] = mapped_column(String(16))
     connection_id: Mapped[str | None] = mapped_column(
         ForeignKey("telephony_connections.id", ondelete="SET NULL"), default=None

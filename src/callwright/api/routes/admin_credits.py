@@ -146,6 +146,23 @@ async def set_agent_rate(
     return ok({"agent_id": agent.id, "rate_per_minute": credits.rate_text(agent.rate_paise_per_minute)})
 
 
+@router.put(
+    "/partners/{name}/projects/{project_id}/rate",
+    summary="Set one project's call rate",
+    description="Overrides the partner's rate for calls on the project's agents (those without a "
+    "rate of their own) started from now on. null: inherit.",
+    responses=_example({"project_id": _ENTRY["id"], "rate_per_minute": 4.0}, 200, 400, 404),
+)
+async def set_project_rate(
+    session: SessionDep, name: PartnerName, project_id: str, body: RateBody
+) -> dict[str, Any]:
+    rate = None if body.rate_per_minute is None else parse_rate(body.rate_per_minute)
+    project = await credits.set_project_rate(
+        session=session, partner_name=name, project_id=project_id, rate_paise=rate
+    )
+    return ok({"project_id": project.id, "rate_per_minute": credits.rate_text(project.rate_paise_per_minute)})
+
+
 @router.get(
     "/partners/{name}/usage",
     summary="A partner's usage report",

@@ -36,6 +36,7 @@ _CALL_EXAMPLE = {
     "session_id": "5d1e7f0a-2b3c-4d5e-8f90-a1b2c3d4e5f6",
     "agent_id": "3f2b1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
     "agent_name": "Reminder bot",
+    "project_id": "9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
     "provider": "vobiz",
     "direction": "outbound",
     "from_number": "+918011223344",
@@ -97,7 +98,7 @@ async def start_call(
 @router.get(
     "/calls",
     summary="List calls",
-    description="Newest first. Filter by `status`.",
+    description="Newest first. Filter by `status` and `project_id`.",
     responses={
         200: {
             "content": {
@@ -120,9 +121,12 @@ async def list_calls(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     status: CallStatus | None = None,
+    project_id: Annotated[
+        str | None, Query(max_length=64, description="Only calls on this project's agents (404 if unknown).")
+    ] = None,
 ) -> dict[str, Any]:
     calls, total = await call_service.list_calls(
-        session=session, partner=partner, limit=limit, offset=offset, status=status
+        session=session, partner=partner, limit=limit, offset=offset, status=status, project_id=project_id
     )
     return ok_list(
         [_public(c, platform) for c in calls], limit=limit, offset=offset, total=total

@@ -48,6 +48,7 @@ def call_public(call: Call, *, recording_url: str | None = None) -> dict[str, An
         "session_id": call.session_id,
         "agent_id": call.agent_id,
         "agent_name": call.agent.get("agent_name"),
+        "project_id": call.project_id,
         "provider": call.provider,
         "direction": call.direction,
         "from_number": call.from_number,

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from callwright.carriers import get_carrier
+from callwright.carriers.base import Carrier
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import CallStatus, cancel
 from callwright.domain.errors import (
     CallwrightError,
@@ -86,21 +88,21 @@ async def start_call(
     if not is_e164(request.to_number):
         raise ValidationFailed("to_number", e164_error("to_number"))
 
-    settings = dict(agent.settings)
+    spec = agent_service.agent_spec(agent)
     limit = partner.concurrency_limit
     call = Call(
         id=new_id(),  # set here, not at the flush: the created event below refers to it
         status=CallStatus.PENDING.value,
         partner_id=partner.id,
         agent_id=agent.id,
-        agent=settings | {"agent_name": agent.agent_name},
+        agent=spec.snapshot(),
         provider=provider.value,
         connection_id=connection.id,
         from_number=str(connection.identifiers.get(carrier.caller_id_field, "")),
         to_number=request.to_number,
         variables=request.variables,
         idempotency_key=idempotency_key,
-        machine_detection_requested=_wants_machine_detection(settings, connection, carrier),
+        machine_detection_requested=_wants_machine_detection(spec, connection, carrier),
     )
     # Give the connection back while the call waits for its batch: the batch needs one too, and
     # requests holding the pool's connections while they wait would leave it none.
@@ -115,9 +117,9 @@ async def start_call(
         return existing, False
 
 
-def _wants_machine_detection(settings: dict[str, Any], connection: TelephonyConnection, carrier) -> bool:  # type: ignore[no-untyped-def]
-    return bool(
-        settings.get("voicemail_detection_enabled")
+def _wants_machine_detection(spec: AgentSpec, connection: TelephonyConnection, carrier: Carrier) -> bool:
+    return (
+        spec.voicemail_detection_enabled
         and connection.carrier_voicemail_detection
         and carrier.supports_machine_detection
     )

@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 
 from callwright.carriers import get_carrier
 from callwright.carriers.base import Account, CallbackKind, Carrier, CarrierUnavailable, DialRequest
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import CallEvent, EventKind, fail
 from callwright.domain.errors import CallwrightError
 from callwright.domain.pacing import SendSpacing
@@ -281,7 +282,7 @@ class Dialer:
     def _dial_request(self, call: Call) -> DialRequest:
         settings, key = self.platform.settings, self.platform.token_keys[0]
         provider = call.provider
-        max_secs = call.agent.get("max_call_duration_secs")
+        max_secs = AgentSpec.parse(call.agent).max_call_duration_secs
         return DialRequest(
             call_id=call.id,
             to_number=call.to_number,
@@ -295,7 +296,7 @@ class Dialer:
                 else None
             ),
             # The carrier's own cap, a little above ours so our spoken wrap-up comes first.
-            time_limit_secs=int(max_secs) + 30 if max_secs else None,
+            time_limit_secs=max_secs + 30 if max_secs else None,
         )
 
     async def _requeue(self, call_id: str, delay_secs: float, reason: str) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from callwright.carriers import get_carrier
 from callwright.carriers.base import Account, Carrier, CarrierCallState, NotSupported
 from callwright.domain import reconcile
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import ACTIVE_STATUSES, CallStatus
 from callwright.domain.errors import CallwrightError
 from callwright.domain.providers import Provider
@@ -123,7 +124,7 @@ class Reconciler:
         return lost
 
     def _watch(self, call: Call, carrier: Carrier) -> CallWatch:
-        max_secs = (call.agent or {}).get("max_call_duration_secs")
+        max_secs = AgentSpec.parse(call.agent).max_call_duration_secs
         return CallWatch(
             status=CallStatus(call.status),
             dial_state=call.dial_state,
@@ -133,7 +134,7 @@ class Reconciler:
             media_ended=call.media_ended_at is not None,
             media_on_this_node=call.id in self.platform.media_sessions,
             carrier_has_status_api=carrier.offers_call_status,
-            max_call_duration_secs=int(max_secs) if max_secs else None,
+            max_call_duration_secs=max_secs or None,
         )
 
     async def _settle(self, call_id: str, watch: CallWatch, carrier: Carrier) -> int:

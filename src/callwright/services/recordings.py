@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.errors import CallwrightError, Forbidden, NotFound
 from callwright.domain.recording_urls import (
     UrlCheck,
@@ -49,7 +50,7 @@ def _work_dir(platform: Platform) -> Path:
 
 def recorder_for(*, platform: Platform, call: Call) -> CallRecorder | None:
     """A recorder for the call's media when its agent records calls, else None."""
-    if not (call.agent or {}).get("enable_recording"):
+    if not AgentSpec.parse(call.agent).enable_recording:
         return None
     from callwright.voice.pipeline import CARRIER_SAMPLE_RATE
     from callwright.voice.recorder import CallRecorder
@@ -109,7 +110,7 @@ async def recording_url(
 
 
 def _no_recording(call: Call) -> str:
-    if not (call.agent or {}).get("enable_recording"):
+    if not AgentSpec.parse(call.agent).enable_recording:
         return f"call {call.id} has no recording: its agent does not have enable_recording on"
     if call.media_started_at is not None and call.media_ended_at is None:
         return f"call {call.id} has no recording yet: the call is still in progress"

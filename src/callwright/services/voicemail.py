@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.carriers import get_carrier
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.agents import render_template
 from callwright.domain.calls import CallEvent, EventKind
 from callwright.domain.errors import CallwrightError
@@ -34,10 +35,11 @@ log = logging.getLogger("callwright.voicemail")
 async def on_machine_detected(
     *, platform: Platform, session: AsyncSession, call: Call, params: Mapping[str, str]
 ) -> None:
-    if not call.agent.get("voicemail_detection_enabled"):
+    agent = AgentSpec.parse(call.agent)
+    if not agent.voicemail_detection_enabled:
         return
     carrier = get_carrier(Provider(call.provider))
-    message = call.agent.get("voicemail_message")
+    message = agent.voicemail_message
     try:
         if message and carrier.message_window_open(params):
             # Where the call's media runs: this process, or another one through Redis.
@@ -71,8 +73,9 @@ async def on_greeting_verdict(*, platform: Platform, call_id: str, verdict: Gree
         if applied:
             call.answered_by_confidence = verdict.confidence
             call.answered_by_reason = verdict.reason
-        leave = verdict.is_voicemail and bool(call.agent.get("voicemail_detection_enabled"))
-        message = call.agent.get("voicemail_message")
+        agent = AgentSpec.parse(call.agent)
+        leave = verdict.is_voicemail and agent.voicemail_detection_enabled
+        message = agent.voicemail_message
         rendered = render_template(message, call.variables or {}) if message else None
         await session.commit()
     if not leave:

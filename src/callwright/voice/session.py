@@ -31,6 +31,7 @@ from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketState
 
+from callwright.domain.agent_spec import ScriptSpec
 from callwright.domain.voicemail import GreetingVerdict
 from callwright.voice.call_rules import MAX_DURATION, CallRules, CallTimers
 from callwright.voice.conversation import ConversationLog
@@ -44,7 +45,7 @@ from callwright.voice.engines import (
     llm_engine_for,
     tts_engine,
 )
-from callwright.voice.engines.llm_scripted import AgentScriptConfig, ScriptedAnswer, ScriptedLLM
+from callwright.voice.engines.llm_scripted import ScriptedAnswer, ScriptedLLM
 from callwright.voice.milestones import watch_milestones
 from callwright.voice.pipeline import CARRIER_SAMPLE_RATE, build_call_pipeline, out_frame_10ms_chunks
 from callwright.voice.recorder import CallRecorder
@@ -82,7 +83,7 @@ class AgentScript:
     max_call_duration_secs: int | None = None  # warning 30 s before, closing line at the cap
     prompt: str = ""  # already rendered; the LLM's system message
     llm: LlmChoice | None = None  # the agent's own choice; None: the operator's defaults
-    script: AgentScriptConfig | None = None  # a scripted brain instead of a model
+    script: ScriptSpec | None = None  # a scripted brain instead of a model
     stt_provider: str = "whisper"
     stt_language: str | None = None  # the agent's stt.language, else its language
     end_call_enabled: bool = False  # a model may hang up through the end_call tool
@@ -446,7 +447,7 @@ class CallMediaSession:
         except LlmUnavailable as exc:
             # The caller still hears the intro and the operator's fallback line.
             log.error("%s: %s; answering with the fallback line", self._name, exc)
-            return ScriptedLLM(AgentScriptConfig(fallback=self._llm_defaults.fallback_line))
+            return ScriptedLLM(ScriptSpec(fallback=self._llm_defaults.fallback_line))
 
     def _initial_messages(self, intro: str) -> list[Any]:
         messages: list[Any] = []

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from callwright.api.schemas.agents import iso_utc
+from callwright.domain.agent_spec import AgentSpec
 from callwright.store.models import Call
 
 
@@ -46,7 +47,7 @@ def call_public(call: Call, *, recording_url: str | None = None) -> dict[str, An
         "call_id": call.id,
         "session_id": call.session_id,
         "agent_id": call.agent_id,
-        "agent_name": call.agent.get("agent_name"),
+        "agent_name": AgentSpec.parse(call.agent).agent_name,
         "provider": call.provider,
         "direction": call.direction,
         "from_number": call.from_number,

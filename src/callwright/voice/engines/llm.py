@@ -13,10 +13,11 @@ Every engine is a Pipecat LLM processor: ``LLMContextFrame`` in; ``LLMFullRespon
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from pipecat.services.llm_service import LLMService
 
+from callwright.domain.agent_spec import LlmSpec, ScriptSpec
 from callwright.voice.engines.llm_openai import (
     KEYLESS_PROVIDERS,
     KNOWN_BASE_URLS,
@@ -28,7 +29,6 @@ from callwright.voice.engines.llm_openai import (
 from callwright.voice.engines.llm_scripted import (
     DEFAULT_FALLBACK,
     SCRIPTED,
-    AgentScriptConfig,
     ScriptedLLM,
 )
 
@@ -41,19 +41,8 @@ class AgentLlmChoice(Protocol):
     temperature: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class LlmChoice:
-    """An agent's stored ``llm`` settings, as the voice layer reads them."""
-
-    provider: str | None = None
-    model: str | None = None
-    temperature: float | None = None
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any] | None) -> LlmChoice | None:
-        if not settings:
-            return None
-        return cls(settings.get("provider"), settings.get("model"), settings.get("temperature"))
+# An agent's own ``llm`` choice, as its spec holds it.
+LlmChoice = LlmSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +71,7 @@ class EngineBuilder(Protocol):
         provider: str,
         choice: AgentLlmChoice | None,
         defaults: LlmDefaults,
-        script: AgentScriptConfig | None,
+        script: ScriptSpec | None,
         prompt: str | None,
     ) -> LLMService:
         """A new LLM processor for one call."""
@@ -93,10 +82,10 @@ def _scripted(
     provider: str,
     choice: AgentLlmChoice | None,
     defaults: LlmDefaults,
-    script: AgentScriptConfig | None,
+    script: ScriptSpec | None,
     prompt: str | None,
 ) -> LLMService:
-    return ScriptedLLM(script or AgentScriptConfig(fallback=defaults.fallback_line))
+    return ScriptedLLM(script or ScriptSpec(fallback=defaults.fallback_line))
 
 
 def _openai_compatible(
@@ -104,7 +93,7 @@ def _openai_compatible(
     provider: str,
     choice: AgentLlmChoice | None,
     defaults: LlmDefaults,
-    script: AgentScriptConfig | None,
+    script: ScriptSpec | None,
     prompt: str | None,
 ) -> LLMService:
     endpoint = defaults.llm
@@ -146,7 +135,7 @@ def llm_engine_for(
     agent_llm: AgentLlmChoice | None,
     defaults: LlmDefaults,
     *,
-    script: AgentScriptConfig | None = None,
+    script: ScriptSpec | None = None,
     prompt: str | None = None,
 ) -> LLMService:
     """A new LLM processor for one call; raises ``LlmUnavailable`` if the choice can't be served.

@@ -14,6 +14,8 @@ from callwright.carriers import get_carrier
 from callwright.carriers.base import Carrier
 from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import CallStatus, cancel
+from callwright.domain.dialing import DialState, dial_move
+from callwright.domain.end_reasons import EndReason
 from callwright.domain.errors import (
     CallwrightError,
     Conflict,
@@ -231,12 +233,12 @@ async def request_end(*, session: AsyncSession, partner: Partner, call_id: str) 
     if CallStatus(call.status).is_terminal:
         await session.commit()
         return call, False
-    reason = "ended by partner request"
-    if call.dial_state in ("queued", "dialing") or not call.provider_call_id:
+    reason = EndReason.ENDED_BY_PARTNER_REQUEST.words
+    if call.dial_state in (DialState.QUEUED, DialState.DIALING) or not call.provider_call_id:
         # Not dialed yet (or the dial is in flight: the dialer hangs up once it returns).
         new = cancel(state_of(call), at=utcnow(), reason=reason)
-        if call.dial_state == "queued":
-            call.dial_state = "canceled"
+        if call.dial_state == DialState.QUEUED:
+            call.dial_state = dial_move(call.dial_state, DialState.CANCELED)
         if new is not None:
             set_state(session, call, new, kind="canceled", source="api")
         await session.commit()

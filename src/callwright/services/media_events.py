@@ -9,6 +9,7 @@ from callwright.carriers.base import MediaStart
 from callwright.domain.agent_spec import AgentSpec, SttSpec
 from callwright.domain.agents import render_template
 from callwright.domain.calls import CallEvent, EventKind
+from callwright.domain.end_reasons import EndReason
 from callwright.services.call_state import apply_events, lock_call, record_event
 from callwright.services.webhook_outbox import call_changed
 from callwright.store.models import Call, utcnow
@@ -112,16 +113,16 @@ async def media_ended(
         # even if the carrier's hang-up callback got here first with its generic words ("End Of
         # XML Instructions"); those stay in hangup_cause. A reason already set by the partner or
         # the voicemail logic is kept.
-        ours = outcome.end_reason != "caller_hung_up"
+        ours = outcome.end_reason is not EndReason.CALLER_HUNG_UP
         if ours and (not call.end_reason or call.end_reason == call.hangup_cause):
-            call.end_reason = outcome.end_reason.replace("_", " ")
+            call.end_reason = outcome.description
         record_event(
             session,
             call,
             kind="media_ended",
             source="media",
             before=call.status,
-            payload={"end_reason": outcome.end_reason, "intro_spoken": outcome.intro_spoken},
+            payload={"end_reason": outcome.end_reason, "error": outcome.error, "intro_spoken": outcome.intro_spoken},
         )
         # A call that went terminal while its media still ran gets its session.completed now.
         call_changed(session, call, status_before=call.status)

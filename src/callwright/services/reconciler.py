@@ -27,6 +27,7 @@ from callwright.carriers.base import Account, Carrier, CarrierCallState, NotSupp
 from callwright.domain import reconcile
 from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import ACTIVE_STATUSES, CallStatus
+from callwright.domain.dialing import HANDED_OVER, DialState, dial_move
 from callwright.domain.errors import CallwrightError
 from callwright.domain.providers import Provider
 from callwright.domain.reconcile import Attention, CallWatch
@@ -108,7 +109,7 @@ class Reconciler:
                 select(Call)
                 .where(
                     Call.status.in_(_ACTIVE),
-                    Call.dial_state.in_(("dialed", "unconfirmed")),
+                    Call.dial_state.in_(HANDED_OVER),
                     Call.updated_at < quiet_since,
                 )
                 .order_by(Call.updated_at)
@@ -127,7 +128,7 @@ class Reconciler:
         max_secs = AgentSpec.parse(call.agent).max_call_duration_secs
         return CallWatch(
             status=CallStatus(call.status),
-            dial_state=call.dial_state,
+            dial_state=DialState(call.dial_state),
             provider_call_id=call.provider_call_id,
             last_activity=call.updated_at,
             media_started=call.media_started_at is not None,
@@ -256,8 +257,8 @@ class Reconciler:
             new = reconcile.close_untracked(state_of(call), at=at, reason=reason)
             if new is not None:
                 set_state(session, call, new, kind=kind, source="reconciler", payload={"reason": reason})
-            if new is not None and call.dial_state == "unconfirmed":
-                call.dial_state = "failed"
+            if new is not None and call.dial_state == DialState.UNCONFIRMED:
+                call.dial_state = dial_move(call.dial_state, DialState.FAILED)
             await session.commit()
         log.info("call %s: closed by the reconciler: %s", call_id, reason)
         return 1

@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callwright.carriers import get_carrier
 from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.agents import render_template
+from callwright.domain.call_commands import ControlCommand
 from callwright.domain.calls import CallEvent, EventKind
+from callwright.domain.end_reasons import EndReason
 from callwright.domain.errors import CallwrightError
 from callwright.domain.providers import Provider
 from callwright.domain.voicemail import GreetingVerdict, Verdict
@@ -44,8 +46,10 @@ async def on_machine_detected(
         if message and carrier.message_window_open(params):
             # Where the call's media runs: this process, or another one through Redis.
             text = render_template(message, call.variables or {})
-            await platform.control.run(call.id, "speak_then_end", text=text, reason="voicemail")
-        await hang_up(platform=platform, session=session, call=call, reason="voicemail")
+            await platform.control.run(
+                call.id, ControlCommand.SPEAK_THEN_END, text=text, reason=EndReason.VOICEMAIL
+            )
+        await hang_up(platform=platform, session=session, call=call, reason=EndReason.VOICEMAIL)
     except CallwrightError as exc:
         log.warning("call %s: voicemail hang-up failed: %s", call.id, exc.message)
 
@@ -81,5 +85,5 @@ async def on_greeting_verdict(*, platform: Platform, call_id: str, verdict: Gree
     if not leave:
         return
     # The verdict comes from the media session itself, so this normally runs where it lives.
-    await platform.control.run(call_id, "leave_voicemail", message=rendered)
+    await platform.control.run(call_id, ControlCommand.LEAVE_VOICEMAIL, message=rendered)
     await hang_up_quietly(platform=platform, call_id=call_id)

@@ -126,12 +126,10 @@ class AgentSpec:
         """The spec from stored settings, a call's snapshot, or a validated request body (keys
         are the API's snake_case names; a key left out takes its default, unknown keys are
         ignored). ``agent_name`` and ``status`` come from the agent's row when given."""
-        values: dict[str, Any] = {}
-        for name in _FIELD_NAMES:
-            if name in stored:
-                value = stored[name]
-                convert = _CONVERTERS.get(name)
-                values[name] = convert(value) if convert is not None and value is not None else value
+        values = {name: stored[name] for name in _FIELD_NAMES if name in stored}
+        for name, convert in _CONVERTERS.items():
+            if values.get(name) is not None:
+                values[name] = convert(values[name])
         if agent_name is not None:
             values["agent_name"] = agent_name
         if status is not None:
@@ -171,7 +169,12 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:  # most fields: as they are (an enum is a str subclass, not a str)
+        return value
     if isinstance(value, Enum):
         return value.value
     if is_dataclass(value) and not isinstance(value, type):

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from datetime import timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import select, update
 
@@ -35,12 +35,17 @@ from callwright.domain.dialing import DialState, dial_move
 from callwright.domain.errors import CallwrightError
 from callwright.domain.pacing import SendSpacing
 from callwright.domain.providers import Provider
-from callwright.platform import Platform
 from callwright.services.call_state import apply_events, lock_call, record_event, set_state, state_of
 from callwright.services.call_urls import callback_url, stream_url_with_token
 from callwright.services.carrier_accounts import account_of, pacing_key
 from callwright.services.media_events import prepare_intro
 from callwright.store.models import Call, TelephonyConnection, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from callwright.platform import Platform
+    from callwright.settings import Settings
 
 log = logging.getLogger("callwright.dialer")
 
@@ -225,7 +230,7 @@ class Dialer:
             request = self._dial_request(call)
             call.dial_state = dial_move(call.dial_state, DialState.DIALING)
             call.dial_attempts += 1
-            call.dial_lease_until = utcnow() + dial_lease(platform)
+            call.dial_lease_until = utcnow() + dial_lease(platform.settings)
             attempt = call.dial_attempts
             await session.commit()
         return _ReadyDial(carrier, account, request, attempt, provider)
@@ -347,11 +352,11 @@ class Dialer:
             log.warning("could not hang up call %s: %s", provider_call_id, exc.message)
 
     async def recover_expired_leases(self) -> None:
-        await recover_expired_leases(self.platform)
+        await recover_expired_leases(self.platform.sessions)
 
 
-def dial_lease(platform: Platform) -> timedelta:
-    return timedelta(seconds=platform.settings.carrier_timeout_secs) + DIAL_LEASE_MARGIN
+def dial_lease(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.carrier_timeout_secs) + DIAL_LEASE_MARGIN
 
 
 def mark_unconfirmed(session, call: Call, reason: str) -> None:  # type: ignore[no-untyped-def]
@@ -363,11 +368,11 @@ def mark_unconfirmed(session, call: Call, reason: str) -> None:  # type: ignore[
     )
 
 
-async def recover_expired_leases(platform: Platform) -> None:
+async def recover_expired_leases(sessions: async_sessionmaker[AsyncSession]) -> None:
     """After a crash: requeue claims never sent; hand dials whose outcome is unknown to the
     carrier's callbacks and the reconciler (one the carrier already reported on is dialled)."""
     now = utcnow()
-    async with platform.sessions() as session:
+    async with sessions() as session:
         await session.execute(
             update(Call)
             .where(Call.dial_state == DialState.CLAIMED, Call.dial_lease_until < now)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
@@ -31,7 +32,6 @@ from callwright.domain.dialing import HANDED_OVER, DialState, dial_move
 from callwright.domain.errors import CallwrightError
 from callwright.domain.providers import Provider
 from callwright.domain.reconcile import Attention, CallWatch
-from callwright.platform import Platform
 from callwright.services.call_state import (
     apply_events,
     explain_missing_media,
@@ -43,6 +43,9 @@ from callwright.services.call_state import (
 from callwright.services.carrier_accounts import account_for_call
 from callwright.services.dialer import recover_expired_leases
 from callwright.store.models import Call, utcnow
+
+if TYPE_CHECKING:
+    from callwright.platform import Platform
 
 log = logging.getLogger("callwright.reconciler")
 
@@ -83,7 +86,7 @@ class Reconciler:
         """One pass: heartbeat our media, recover dial leases, settle every lost call. Returns how
         many calls it settled or acted on."""
         await self.heartbeat()
-        await recover_expired_leases(self.platform)
+        await recover_expired_leases(self.platform.sessions)
         acted = 0
         for call_id, watch, carrier in await self._lost_calls():
             try:

@@ -28,12 +28,12 @@ from callwright.domain.recording_urls import (
     recording_path,
     recording_query,
 )
-from callwright.platform import Platform
 from callwright.recordings import RecordingStorage, StorageError
 from callwright.services.calls import get_call
 from callwright.store.models import Call, Partner
 
 if TYPE_CHECKING:
+    from callwright.platform import Platform
     from callwright.voice.recorder import CallRecorder
 
 log = logging.getLogger("callwright.recordings")

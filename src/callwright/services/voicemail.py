@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,10 +27,12 @@ from callwright.domain.end_reasons import EndReason
 from callwright.domain.errors import CallwrightError
 from callwright.domain.providers import Provider
 from callwright.domain.voicemail import GreetingVerdict, Verdict
-from callwright.platform import Platform
 from callwright.services.call_hangup import hang_up, hang_up_quietly
 from callwright.services.call_state import apply_events, lock_call
 from callwright.store.models import Call, utcnow
+
+if TYPE_CHECKING:
+    from callwright.platform import Platform
 
 log = logging.getLogger("callwright.voicemail")
 

@@ -113,6 +113,9 @@ class MediaOutcome:
     latency: dict[str, float] | None = None
     error: str | None = None  # with EndReason.ERROR: what failed, in one sentence
 
+    def __post_init__(self) -> None:
+        self.end_reason = EndReason(self.end_reason)  # also when given as its string value
+
     @property
     def description(self) -> str:
         """How the call record words it: "ended by agent", or "error: …"."""

@@ -34,11 +34,14 @@ from callwright.voice.engines.llm_scripted import (
 
 
 class AgentLlmChoice(Protocol):
-    """The agent's ``llm`` settings (``api.schemas.agents.LlmSettings`` has this shape)."""
+    """The agent's ``llm`` settings (``LlmSpec``, and ``api.schemas.agents.LlmSettings``)."""
 
-    provider: str | None
-    model: str | None
-    temperature: float | None
+    @property
+    def provider(self) -> str | None: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def temperature(self) -> float | None: ...
 
 
 # An agent's own ``llm`` choice, as its spec holds it.

@@ -153,7 +153,7 @@ class ExtractionKey(BaseModel):
 class ExtractionConfig(BaseModel):
     """Vocobase's post-call extraction schema: a prompt and typed keys."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
 
     prompt: Annotated[str, _text(rules.PROMPT_MAX)] | None = None
     keys: Annotated[list[ExtractionKey], Field(max_length=rules.MAX_VARIABLES)] = Field(default_factory=list)
@@ -197,9 +197,10 @@ class AgentField:
         """Whether ``value`` (validated, JSON-ready) asks for the unbuilt feature."""
         return self.unbuilt is not None and value not in (None, False) and value != self.public_default
 
-    def _field(self, default: Any, description: str | None = None) -> Any:
+    def field_info(self, default: Any) -> Any:
+        """The pydantic ``Field`` of a request model: the camelCase alias, and what to tell a reader."""
         alias = AliasChoices(self.name, self.camel) if self.camel else None
-        notes = [note for note in (description or self.description,) if note]
+        notes = [self.description] if self.description else []
         if self.camel:
             notes.append(f"Also accepted as `{self.camel}` (Vocobase casing).")
         if self.unbuilt:
@@ -375,7 +376,7 @@ class AgentPublicBase(BaseModel):
 
 def _create_model() -> type[AgentCreateBody]:
     fields = {
-        f.name: (f.request, f._field(... if f.required else f.public_default)) for f in AGENT_FIELDS
+        f.name: (f.request, f.field_info(... if f.required else f.public_default)) for f in AGENT_FIELDS
     }
     return create_model(  # type: ignore[call-overload]
         "AgentCreate",
@@ -389,7 +390,7 @@ def _create_model() -> type[AgentCreateBody]:
 def _update_model() -> type[AgentUpdateBody]:
     # A clearable field's request type takes null already (and may give it a meaning, e.g. off).
     fields = {
-        f.name: (f.request if f.clearable else f.request | None, f._field(None)) for f in AGENT_FIELDS
+        f.name: (f.request if f.clearable else f.request | None, f.field_info(None)) for f in AGENT_FIELDS
     }
     not_nullable = [f.name for f in AGENT_FIELDS if not f.clearable]
     return create_model(  # type: ignore[call-overload]

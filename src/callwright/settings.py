@@ -115,7 +115,10 @@ class Settings(BaseSettings):
     webhook_retry_base_secs: float = Field(default=5.0, gt=0)
     webhook_retry_max_delay_secs: float = Field(default=3600.0, gt=0)
     webhook_retry_window_secs: float = Field(default=24 * 3600.0, gt=0)
+    # One attempt's whole deadline (resolve, connect, send, answer), as Vocobase documents: 10 s.
     webhook_timeout_secs: float = Field(default=10.0, gt=0)
+    # Sending slots (of 16 per process) one partner's deliveries may hold at once.
+    webhook_partner_concurrency: int = Field(default=4, ge=1)
     # How long a claimed delivery stays claimed beyond the request timeout: after a crash it is
     # retried once this has passed (it also covers the wait for a free sending slot).
     webhook_lease_margin_secs: float = Field(default=50.0, gt=0)

@@ -7,16 +7,17 @@ admin token.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_KEY_LENGTH = 32
 # Each has `<name>_api_key` and `<name>_url` below (voice.engines.cloud enables them).
@@ -136,6 +137,71 @@ class Settings(BaseSettings):
     recordings_s3_secret_access_key: str | None = Field(default=None, repr=False)
     recording_url_ttl_secs: int = Field(default=7 * 24 * 3600, gt=0, le=366 * 24 * 3600)
 
+    # Hostile-internet limits (README, "Security settings"). Request bodies in bytes: the Partner
+    # and admin APIs' JSON, the agent routes (a prompt may be 120,000 characters, up to 6 bytes
+    # each once JSON-escaped), carrier callbacks; larger ones are refused 413 as they arrive.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_agent_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_callback_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # A request's body must arrive within this many seconds of its headers (408 otherwise); the
+    # headers within request_header_timeout_secs of the connection or of its previous response.
+    request_body_timeout_secs: float = Field(default=30.0, gt=0)
+    request_header_timeout_secs: float = Field(default=10.0, gt=0)
+    # Failed authentication (API keys, admin token) per client address, and per key prefix across
+    # all addresses, in the `limits` notation ("20/minute"); see api/auth_throttle.py.
+    auth_failure_limit: str = "20/minute"
+    auth_prefix_failure_limit: str = "100/minute"
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For / -Proto are believed.
+    # Empty: the connecting address is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Origins (scheme://host[:port], comma-separated) whose pages may call the APIs from a browser,
+    # e.g. the console's. Empty: no CORS headers at all.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # /docs, /redoc and /openapi.json. Unset: served in development, not in production.
+    docs_enabled: bool | None = None
+
+    @field_validator("trusted_proxies", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"CALLWRIGHT_TRUSTED_PROXIES: {item!r} is not an IP address or network"
+                ) from None
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or origin != f"{parts.scheme}://{parts.netloc}":
+                raise ValueError(
+                    f"CALLWRIGHT_CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port], "
+                    "no path, no wildcard)"
+                )
+        return value
+
+    @field_validator("auth_failure_limit", "auth_prefix_failure_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate such as 20/minute") from None
+        return value
+
     @model_validator(mode="after")
     def _reconciler_sees_heartbeats(self) -> Settings:
         if self.reconcile_after_secs < 2 * self.reconcile_interval_secs:
@@ -161,6 +227,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def serves_docs(self) -> bool:
+        return not self.is_production if self.docs_enabled is None else self.docs_enabled
 
     @property
     def resolved_database_url(self) -> str:

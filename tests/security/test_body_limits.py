@@ -152,3 +152,54 @@ async def test_a_body_that_stops_arriving_is_answered_408(app_client, partner):
     response = await _post(client, "/api/v2/calls/start", upload, partner.headers | {"Content-Type": "application/json"})
     assert response.status_code == 408
     assert (error_of(response)["code"], error_of(response)["reason"]) == ("REQUEST_TIMEOUT", "request_timeout")
+
+
+@pytest.fixture
+async def served(platform, monkeypatch):
+    """The app behind uvicorn as ``callwright serve`` configures it, on a free local port."""
+    import uvicorn
+
+    from callwright.serving import uvicorn_options
+    from callwright.settings import get_settings
+
+    monkeypatch.setenv("CALLWRIGHT_REQUEST_HEADER_TIMEOUT_SECS", "0.5")
+    get_settings.cache_clear()
+    config = uvicorn.Config(
+        create_app(platform=platform), host="127.0.0.1", port=0, lifespan="off",
+        **uvicorn_options(platform.settings),
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    yield server.servers[0].sockets[0].getsockname()[1]
+    server.should_exit = True
+    await task
+    get_settings.cache_clear()
+
+
+async def _answer_to(port: int, sent: bytes) -> bytes:
+    """Everything the server writes back until it closes the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(sent)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), GUARD_SECS)
+    finally:
+        writer.close()
+
+
+async def test_headers_that_never_finish_are_cut_off(served):
+    assert (await _answer_to(served, b"")).startswith(b"HTTP/1.1 408 ")  # connected, said nothing
+    answer = await _answer_to(served, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaa")
+    assert answer.startswith(b"HTTP/1.1 408 ")
+
+
+async def test_oversized_headers_are_refused(served):
+    answer = await _answer_to(served, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+async def test_a_served_request_still_works(served):
+    answer = await _answer_to(served, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 ") and b"x-content-type-options: nosniff" in answer.lower()

@@ -58,7 +58,6 @@ def serve(
     import uvicorn
 
     from callwright.services.master_keys import interrupted_dev_rotation
-
     from callwright.serving import restrict_new_files, uvicorn_options
 
     restrict_new_files()  # before the store, var/ or a recording is created

@@ -2,14 +2,16 @@
 
 Safe local defaults: an SQLite store and a generated master key under ``./var``. In production
 (``CALLWRIGHT_ENV=production``) the platform refuses to start without an explicit secret key and
-admin token.
+admin token that are hard to guess (``secret_weakness``), or with a public URL that is not https.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import secrets
+from collections import Counter
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +22,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_BITS = 128
+MIN_DISTINCT_CHARACTERS = 10
 # Each has `<name>_api_key` and `<name>_url` below (voice.engines.cloud enables them).
 CLOUD_SPEECH_PROVIDERS = ("deepgram", "elevenlabs", "cartesia", "sarvam")
 
@@ -214,13 +218,21 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env is Environment.PRODUCTION:
-            if not self.secret_key or len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            for name, value in (("SECRET_KEY", self.secret_key), ("ADMIN_TOKEN", self.admin_token)):
+                if not value or len(value) < MIN_SECRET_KEY_LENGTH:
+                    raise ValueError(
+                        f"CALLWRIGHT_{name} must be set to at least 32 characters in production"
+                    )
+                if (weakness := secret_weakness(value)) is not None:
+                    raise ValueError(
+                        f"CALLWRIGHT_{name} is too easy to guess ({weakness}); in production use "
+                        f"{MIN_SECRET_BITS} bits of randomness or more, e.g. the output of "
+                        "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                    )
+            if urlsplit(self.public_url).scheme != "https":
                 raise ValueError(
-                    "CALLWRIGHT_SECRET_KEY must be set to at least 32 characters in production"
-                )
-            if not self.admin_token or len(self.admin_token) < MIN_SECRET_KEY_LENGTH:
-                raise ValueError(
-                    "CALLWRIGHT_ADMIN_TOKEN must be set to at least 32 characters in production"
+                    "CALLWRIGHT_PUBLIC_URL must be an https:// URL in production: carriers send "
+                    "per-call tokens and recordings are fetched with signed URLs through it"
                 )
         return self
 
@@ -262,6 +274,25 @@ class Settings(BaseSettings):
         ]
 
 
+def secret_weakness(value: str) -> str | None:
+    """Why ``value`` is too easy to guess for a production secret, or None.
+
+    An estimate, not a measure: the string's length times the Shannon entropy of its characters'
+    frequencies must reach ``MIN_SECRET_BITS``, it must use ``MIN_DISTINCT_CHARACTERS`` different
+    characters, and it must not be a shorter string repeated. ``secrets.token_urlsafe(48)`` and 64
+    hex digits pass; one repeated character, ``changeme…`` or a 32-digit hex string do not."""
+    distinct = len(set(value))
+    if distinct < MIN_DISTINCT_CHARACTERS:
+        return f"only {distinct} different characters"
+    if (value + value).find(value, 1) < len(value):
+        return "a shorter string repeated"
+    counts = Counter(value)
+    bits = -sum(n * math.log2(n / len(value)) for n in counts.values())
+    if bits < MIN_SECRET_BITS:
+        return f"about {bits:.0f} bits"
+    return None
+
+
 def dev_secret_path(var_dir: Path) -> Path:
     return var_dir / "secret_key"
 
@@ -271,7 +302,7 @@ def load_or_create_dev_secret(var_dir: Path) -> str:
     path = dev_secret_path(var_dir)
     if path.exists():
         return path.read_text().strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

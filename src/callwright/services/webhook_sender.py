@@ -178,7 +178,7 @@ class WebhookSender:
                 .group_by(WebhookDelivery.partner_id)
                 .order_by(func.min(WebhookDelivery.next_attempt_at))
             )
-            queues: list[deque[str]] = []
+            queues: list[deque[tuple[str, str]]] = []
             for (partner_id,) in waiting:
                 room = min(self._partner_share - self._busy[partner_id], limit)
                 if room <= 0:

@@ -105,6 +105,11 @@ class AuthThrottle:
             settings.redis_namespace,
         )
 
+    @property
+    def blocking(self) -> bool:
+        """Whether any address is (or was lately) blocked in this process."""
+        return bool(self._blocked)
+
     def retry_after(self, address: str) -> int | None:
         """Seconds until ``address`` may try again, or None when it is not blocked. Cheap: it
         runs before every authenticated request."""

@@ -91,10 +91,10 @@ class RequestGuard:
         self, scope: Scope, authorization: str | None, *, partner_api: bool
     ) -> CallwrightError | None:
         client = scope.get("client")
-        address = throttled_address(client[0] if client else None)
-        wait = self.throttle.retry_after(address)
-        if wait is not None:
-            return too_many_failures(wait)
+        if self.throttle.blocking:  # the common case, nobody blocked, skips parsing the address
+            wait = self.throttle.retry_after(throttled_address(client[0] if client else None))
+            if wait is not None:
+                return too_many_failures(wait)
         token = bearer_token(authorization or "")
         if not partner_api:
             if not self.settings.resolved_admin_token():
@@ -108,6 +108,7 @@ class RequestGuard:
         if token is None:
             return Unauthorized(MISSING_API_KEY, code="missing_api_key")
         if not looks_like_api_key(token):
+            address = throttled_address(client[0] if client else None)
             wait = await self.throttle.failed(address, key_prefix(token))
             if wait is not None:
                 return too_many_failures(wait)

@@ -274,7 +274,7 @@ class Dialer:
             self._spawn(self._prepare_intro(call))
         log.info("dialed call %s via %s", call_id, provider.value)
 
-    def _spawn(self, coroutine) -> None:  # type: ignore[no-untyped-def]
+    def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
@@ -335,7 +335,7 @@ class Dialer:
             self._fail(session, call, reason, carrier_words)
             await session.commit()
 
-    def _fail(self, session, call: Call, reason: str, carrier_words: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    def _fail(self, session, call: Call, reason: str, carrier_words: str | None = None) -> None:
         if DialState(call.dial_state).can_become(DialState.FAILED):  # else settled meanwhile
             call.dial_state = DialState.FAILED
         call.dial_lease_until = None
@@ -343,7 +343,7 @@ class Dialer:
         if new is not None:
             set_state(session, call, new, kind="dial_failed", source="dialer", payload={"reason": reason})
 
-    async def _hangup_quietly(self, carrier, provider_call_id: str, account) -> None:  # type: ignore[no-untyped-def]
+    async def _hangup_quietly(self, carrier, provider_call_id: str, account) -> None:
         try:
             await carrier.hangup(
                 provider_call_id, account, http=self.platform.http, endpoints=self.platform.endpoints
@@ -359,7 +359,7 @@ def dial_lease(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.carrier_timeout_secs) + DIAL_LEASE_MARGIN
 
 
-def mark_unconfirmed(session, call: Call, reason: str) -> None:  # type: ignore[no-untyped-def]
+def mark_unconfirmed(session, call: Call, reason: str) -> None:
     """The dial request may have reached the carrier: never send it again, keep the call open."""
     call.dial_state = dial_move(call.dial_state, DialState.UNCONFIRMED)
     call.dial_lease_until = None

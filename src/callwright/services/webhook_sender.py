@@ -80,7 +80,7 @@ class _Outcome:
         return self.status_code is not None and is_success(self.status_code)
 
 
-def schedule_from(settings) -> RetrySchedule:  # type: ignore[no-untyped-def]
+def schedule_from(settings) -> RetrySchedule:
     return RetrySchedule(
         base_secs=settings.webhook_retry_base_secs,
         max_delay_secs=settings.webhook_retry_max_delay_secs,
@@ -157,7 +157,7 @@ class WebhookSender:
             await asyncio.gather(*tasks, return_exceptions=True)
         return len(claims)
 
-    def _spawn(self, coroutine) -> asyncio.Task[None]:  # type: ignore[no-untyped-def]
+    def _spawn(self, coroutine) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine)
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)

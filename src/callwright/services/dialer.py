@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 
 from callwright.carriers import get_carrier
 from callwright.carriers.base import Account, CallbackKind, Carrier, CarrierUnavailable, DialRequest
+from callwright.domain import reconcile
 from callwright.domain.calls import CallEvent, EventKind, fail
 from callwright.domain.errors import CallwrightError
 from callwright.domain.pacing import SendSpacing
@@ -255,7 +256,12 @@ class Dialer:
             call.dial_state = "dialed"
             call.dial_lease_until = None
             ended_meanwhile = state_of(call).status.is_terminal
-            event = CallEvent(EventKind.DIALED, at=utcnow(), provider_call_id=placed.provider_call_id)
+            event = CallEvent(
+                EventKind.DIALED,
+                at=utcnow(),
+                provider_call_id=placed.provider_call_id,
+                confirms_call_id=carrier.dial_id_is_call_id,
+            )
             if ended_meanwhile:
                 call.provider_call_id = call.provider_call_id or placed.provider_call_id
             else:
@@ -317,7 +323,7 @@ class Dialer:
         async with self.platform.sessions() as session:
             call = await lock_call(session, call_id)
             if call is not None and call.dial_state == "dialing":
-                mark_unconfirmed(session, call, reason)
+                mark_unconfirmed(session, call, reason, silent_secs=self.platform.settings.reconcile_after_secs)
             await session.commit()
 
     async def _dial_failed(self, call_id: str, reason: str, carrier_words: str | None) -> None:
@@ -351,10 +357,18 @@ def dial_lease(platform: Platform) -> timedelta:
     return timedelta(seconds=platform.settings.carrier_timeout_secs) + DIAL_LEASE_MARGIN
 
 
-def mark_unconfirmed(session, call: Call, reason: str) -> None:  # type: ignore[no-untyped-def]
-    """The dial request may have reached the carrier: never send it again, keep the call open."""
+def mark_unconfirmed(session, call: Call, reason: str, *, silent_secs: float) -> None:  # type: ignore[no-untyped-def]
+    """The dial request may have reached the carrier: never send it again, keep the call open.
+
+    Where nobody can ask the carrier and a connected call never reaches us (MCube), the call
+    stays open until the carrier's webhook or the reconciler's time bound settles it: the call
+    says so, and when that bound ends."""
     call.dial_state = "unconfirmed"
     call.dial_lease_until = None
+    carrier = get_carrier(Provider(call.provider))
+    if not carrier.offers_call_status and not carrier.has_media_stream and not call.provider_call_id:
+        settles_at = utcnow() + timedelta(seconds=reconcile.silent_bound_secs(silent_secs))
+        call.end_reason = call.end_reason or reconcile.outcome_unknown_note(carrier.display_name, settles_at)
     record_event(
         session, call, kind="dial_unconfirmed", source="dialer", before=call.status, payload={"reason": reason}
     )
@@ -381,6 +395,9 @@ async def recover_expired_leases(platform: Platform) -> None:
                 call.dial_state, call.dial_lease_until = "dialed", None
             else:
                 mark_unconfirmed(
-                    session, call, "the platform stopped while this call was being dialled"
+                    session,
+                    call,
+                    "the platform stopped while this call was being dialled",
+                    silent_secs=platform.settings.reconcile_after_secs,
                 )
         await session.commit()

@@ -18,12 +18,13 @@ from xml.etree import ElementTree
 
 import pytest
 import websockets
+from twilio.request_validator import RequestValidator
 
 from callwright.domain.call_tokens import TokenPurpose, call_token
 from callwright.sim import Scenario
 from callwright.store.secretbox import derive_subkey
 from tests.conftest import TEST_SECRET_KEY
-from tests.e2e.helpers import make_tenant, new_number, start_call, wait_for_status
+from tests.e2e.helpers import ACCOUNTS, make_tenant, new_number, start_call, wait_for_status
 
 pytestmark = pytest.mark.e2e
 TOKEN_KEY = derive_subkey(TEST_SECRET_KEY, b"callwright call tokens v1")
@@ -145,6 +146,17 @@ async def test_a_socket_without_the_calls_token_is_refused_before_it_is_accepted
             async with websockets.connect(f"{base}/media/{provider}/{call_id}", open_timeout=10):
                 pass
         assert refused.value.response.status_code == 403
+        if provider == "twilio":
+            # Signed as Twilio signs the upgrade, the socket is accepted; its start must still
+            # carry the call's media token.
+            url = f"{base}/media/twilio/{call_id}"
+            signature = RequestValidator(ACCOUNTS["twilio"][0]["auth_token"]).compute_signature(url, {})
+            async with websockets.connect(url, additional_headers={"X-Twilio-Signature": signature}) as ws:
+                for message in _forged_opening("twilio", {"call_id": call_id}):
+                    await ws.send(json.dumps(message))
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == POLICY_VIOLATION
         await api.post(f"/api/v2/calls/{call_id}/end", headers=tenant.headers)
 
 

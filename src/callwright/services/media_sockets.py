@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy import update
@@ -196,8 +196,10 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
 
     released = False
     try:
+        # WatchedSocket stands in for the WebSocket it wraps (every call but receive passes through).
+        watched = cast(WebSocket, WatchedSocket(websocket, idle_timeout_secs=platform.settings.media_idle_timeout_secs))
         media = CallMediaSession(
-            WatchedSocket(websocket, idle_timeout_secs=platform.settings.media_idle_timeout_secs),
+            watched,
             serializer=carrier.media_serializer(stream.start, stream.admission.account),
             script=media_events.agent_script(call, voice_config.call_rules(platform.settings)),
             audio_out_packet_bytes=carrier.media_packet_bytes,

@@ -96,8 +96,9 @@ class MCube(Carrier):
     caller_id_field = "exe_number"
     # MCube bridges its executive leg on its side; no audio reaches us (carriers.md §5).
     has_media_stream = False
-    # Its click-to-call answer may name no call (our refid stands in); the webhook's callid is
-    # the call's own.
+    # Its click-to-call answer may name no call (our refid stands in), and whether a callid it
+    # does name is the one its webhooks carry is undocumented (§5): the first webhook's callid
+    # becomes the call's, and no later webhook may change it.
     dial_id_is_call_id = False
 
     async def verify(

@@ -101,10 +101,12 @@ async def test_a_call_whose_server_died_is_closed_as_media_lost_with_the_carrier
     call_id = await _row(
         platform, partner.id, connection, status="in_progress", provider_call_id=sid,
         answered_at=answered, started_at=answered, media_started_at=answered,
+        media_socket_id="socket-of-the-dead-process",
     )
     assert await Reconciler(platform).run_once() == 1
     call, trail = await _get(platform, call_id)
     assert (call.status, call.disposition, call.end_reason) == ("completed", "completed", MEDIA_LOST)
+    assert call.media_socket_id is None  # the dead process's claim on the stream is gone
     assert call.hangup_cause  # the carrier's own words are kept
     assert call.media_ended_at is not None  # so its session.completed webhook can go out
     assert ("ended", "reconciler") in trail

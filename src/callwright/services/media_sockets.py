@@ -38,6 +38,7 @@ from callwright.carriers import get_carrier
 from callwright.carriers.base import Account, Carrier, MediaStart
 from callwright.domain.call_tokens import TokenPurpose, verify_call_token
 from callwright.domain.calls import CallStatus
+from callwright.domain.errors import CallwrightError
 from callwright.domain.providers import parse_provider
 from callwright.domain.voicemail import GreetingVerdict
 from callwright.platform import Platform
@@ -63,6 +64,7 @@ class Admission:
     """A socket the carrier may have opened: checked before it is accepted."""
 
     call_id: str
+    call: Call  # as it was before the socket was accepted
     carrier: Carrier
     account: Account
     query_token: str | None
@@ -112,11 +114,15 @@ async def admit(
             or call_id in platform.media_sessions
         ):
             return None
-        account = await account_for_call(session=session, call=call, secretbox=platform.secretbox)
+        try:
+            account = await account_for_call(session=session, call=call, secretbox=platform.secretbox)
+        except CallwrightError as exc:  # its connection was removed
+            log.warning("media socket for call %s refused: %s", call_id, exc.message)
+            return None
     if query_token is None and not carrier.verify_media_upgrade(url=url, headers=headers, account=account):
         log.warning("media socket for call %s refused: no valid %s signature", call_id, carrier.display_name)
         return None
-    return Admission(call_id=call_id, carrier=carrier, account=account, query_token=query_token)
+    return Admission(call_id=call_id, call=call, carrier=carrier, account=account, query_token=query_token)
 
 
 async def read_start(websocket: WebSocket, carrier: Carrier, *, timeout_secs: float) -> MediaStart | None:
@@ -146,13 +152,15 @@ async def open_stream(
     if start is None or not verify_call_token(platform.token_keys, call_id, TokenPurpose.MEDIA, token):
         log.warning("media socket for call %s refused: no start in time, or a bad token", call_id)
         return None
+    # The carrier streams the caller's audio from its start message on: the recording's clock
+    # starts now.
+    recorder = recordings.recorder_for(platform=platform, call=admission.call)
     socket_id = str(uuid.uuid4())
     call = await media_events.media_started(platform=platform, call_id=call_id, start=start, socket_id=socket_id)
     if call is None:
+        if recorder is not None:
+            recorder.discard()
         return None
-    # The carrier streams the caller's audio from its start message on: the recording's clock
-    # starts now.
-    recorder = recordings.recorder_for(platform=platform, call=call)
     return Stream(admission=admission, start=start, socket_id=socket_id, call=call, recorder=recorder)
 
 

@@ -53,13 +53,14 @@ async def test_a_reconnect_is_the_same_carrier_call_once_the_first_socket_has_le
     call_id = await add_call(platform, partner.id, status="ringing", provider_call_id="vz-2")
     assert await _claim(platform, call_id, _start("vz-2"), "socket-a")
     started = (await _get(platform, call_id)).media_started_at
-    await media_sockets.release(platform=platform, call_id=call_id, socket_id="socket-a")
+    await _ended(platform, call_id, "socket-a")
     # Another carrier call's stream may not take the call over, even with the call's token.
     assert not await _claim(platform, call_id, _start("vz-someone-else", "stream-x"), "socket-x")
     # The carrier's fresh stream for the same call (Vobiz sends a new streamId) is taken on.
     assert await _claim(platform, call_id, _start("vz-2", "stream-2"), "socket-b")
     call = await _get(platform, call_id)
     assert (call.media_socket_id, call.provider_call_id, call.media_started_at) == ("socket-b", "vz-2", started)
+    assert call.media_ended_at is None  # the new stream runs
 
 
 async def test_a_stream_start_never_rewrites_the_carrier_id_but_confirms_a_provisional_one(platform, partner):

@@ -88,6 +88,7 @@ async def media_started(
         now = utcnow()
         if socket_id is not None:
             call.media_socket_id = socket_id
+            call.media_ended_at = None  # a carrier's fresh stream after one that ended: it runs
         call.media_started_at = call.media_started_at or now
         carrier_confirmed(call)
         event = CallEvent(EventKind.ANSWERED, at=now, provider_call_id=start.provider_call_id)

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     reconcile_after_secs: float = Field(default=180.0, gt=0)
     # A carrier media socket silent this long (carriers send audio every 20–100 ms) is lost.
     media_idle_timeout_secs: float = Field(default=10.0, gt=0)
+    # A media socket must send the carrier's start message (after Twilio's and Exotel's
+    # "connected") within this long of being accepted, or it is closed.
+    media_start_timeout_secs: float = Field(default=10.0, gt=0, le=120)
 
     # The operator's default LLM: any OpenAI-compatible chat-completions endpoint (OpenAI, Groq,
     # Together, Ollama, vLLM, llama.cpp). Agents without their own ``llm.provider`` and without a

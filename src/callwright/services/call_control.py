@@ -206,7 +206,7 @@ class CallControl:
     async def _run_for(self, request: dict[str, Any]) -> None:
         assert self.redis is not None
         reply_to = self._replies_of(str(request["from"]))
-        media = self.platform.media_sessions.get(request.get("call_id"))
+        media = self.platform.media_sessions.get(str(request.get("call_id")))
         command = request.get("command")
         if media is None or command not in COMMAND_TIMEOUT_SECS:
             await self.redis.publish(reply_to, json.dumps({"id": request["id"], "holds": False}))

@@ -28,10 +28,10 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 
 from callwright.domain.webhook_urls import UrlRefused, parse_webhook_url
 from callwright.domain.webhooks import DeliveryStatus, RetrySchedule, is_success, signature
@@ -206,7 +206,7 @@ class WebhookSender:
                         attempt_count=WebhookDelivery.attempt_count + 1,
                     )
                 )
-                if won.rowcount != 1:  # another sender claimed it first
+                if cast(CursorResult[Any], won).rowcount != 1:  # another sender claimed it first
                     continue
                 number = await session.scalar(
                     select(WebhookDelivery.attempt_count).where(WebhookDelivery.id == delivery_id)

@@ -55,6 +55,5 @@ async def test_the_voices(client, partner):
     assert voices
 
 
-@pytest.mark.xfail(reason="project_id, document_count and endCall* come with the agent work of issue 14", strict=False)
 async def test_the_agent_core_fields(client, partner, agent_id):
     documented(await client.get(f"{API}/agent/{agent_id}", headers=partner.headers), AGENT_CORE)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from callwright.recordings import RecordingStorage
     from callwright.services.call_admission import CallAdmission
     from callwright.services.call_control import CallControl
+    from callwright.services.campaign_scheduler import CampaignScheduler
     from callwright.services.dialer import Dialer
     from callwright.services.reconciler import Reconciler
     from callwright.services.webhook_sender import WebhookSender
@@ -41,6 +42,9 @@ class Platform:
     # Set after a commit that wrote webhook events, so the in-process sender wakes at once.
     webhook_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     webhook_sender: WebhookSender | None = None
+    # Set when a campaign starts or resumes or one of its attempts ends: the scheduler wakes at once.
+    campaign_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    campaign_scheduler: CampaignScheduler | None = None
     # Media sessions running in this process, by call id (for ending a call from the API).
     media_sessions: dict[str, Any] = field(default_factory=dict)
     # Carrier media sockets open in this process, from the handshake on, and set when that changes
@@ -50,7 +54,9 @@ class Platform:
 
     def __post_init__(self) -> None:
         # Every session carries the wake-up, for the outbox's after-commit hook (services.webhook_outbox).
-        self.sessions.configure(info={"webhook_wakeup": self.webhook_wakeup})
+        self.sessions.configure(
+            info={"webhook_wakeup": self.webhook_wakeup, "campaign_wakeup": self.campaign_wakeup}
+        )
 
     @cached_property
     def admission(self) -> CallAdmission:
@@ -108,6 +114,8 @@ class Platform:
             await self.reconciler.stop()
         if self.webhook_sender is not None:
             await self.webhook_sender.stop()
+        if self.campaign_scheduler is not None:
+            await self.campaign_scheduler.stop()
         if "control" in self.__dict__:
             await self.control.close()
         if self.__dict__.get("sqlite_file") is not None:

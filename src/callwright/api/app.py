@@ -14,6 +14,8 @@ from callwright.api.routes import (
     admin,
     agents,
     calls,
+    campaign_contacts,
+    campaigns,
     config,
     media,
     recordings,
@@ -73,19 +75,30 @@ def create_app(
         # idle process freezes again what its calls left for good: see callwright.collector).
         settle_after_start_up()
         election = None
+        campaign_election = None
         if settings.workers_enabled:
             await running.control.start()
             if running.control.shared:
-                # Several processes share the store: one, elected through Redis, paces the dials.
+                # Several processes share the store: one, elected through Redis, paces the dials;
+                # one (elected the same way) turns campaigns' due contacts into calls.
                 from callwright.services.call_control import DialerElection
+                from callwright.services.campaign_election import CampaignElection
 
                 election = DialerElection(running, running.control)
                 election.start()
-            elif running.dialer is None:
-                from callwright.services.dialer import Dialer
+                campaign_election = CampaignElection(running, running.control)
+                campaign_election.start()
+            else:
+                if running.dialer is None:
+                    from callwright.services.dialer import Dialer
 
-                running.dialer = Dialer(running)
-                running.dialer.start()
+                    running.dialer = Dialer(running)
+                    running.dialer.start()
+                if running.campaign_scheduler is None:
+                    from callwright.services.campaign_scheduler import CampaignScheduler
+
+                    running.campaign_scheduler = CampaignScheduler(running)
+                    running.campaign_scheduler.start()
         # Every process heartbeats the media it carries and settles lost calls; every process sends
         # webhooks (deliveries are leased, so two senders never send one twice).
         if settings.workers_enabled and running.reconciler is None:
@@ -115,6 +128,8 @@ def create_app(
                 await asyncio.gather(load, return_exceptions=True)
             if election is not None:
                 await election.stop()
+            if campaign_election is not None:
+                await campaign_election.stop()
             if settings.fake_engines:  # an app served in a test's process leaves none behind
                 from callwright.voice.engines.fake import disable_fake_engines
 
@@ -131,6 +146,9 @@ def create_app(
                 if running.webhook_sender is not None:
                     await running.webhook_sender.stop()
                     running.webhook_sender = None
+                if running.campaign_scheduler is not None:
+                    await running.campaign_scheduler.stop()
+                    running.campaign_scheduler = None
                 await running.control.close()
 
     app = FastAPI(
@@ -147,6 +165,8 @@ def create_app(
     partner_api.include_router(config.router)
     partner_api.include_router(agents.router)
     partner_api.include_router(calls.router)
+    partner_api.include_router(campaigns.router)
+    partner_api.include_router(campaign_contacts.router)
     partner_api.include_router(webhooks.router)
     partner_api.include_router(recordings.partner_router)
     app.include_router(partner_api)

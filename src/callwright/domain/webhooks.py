@@ -27,6 +27,9 @@ class EventType(StrEnum):
     CALL_ANSWERED = "call.answered"
     CALL_ENDED = "call.ended"
     SESSION_COMPLETED = "session.completed"
+    CAMPAIGN_STARTED = "campaign.started"
+    CAMPAIGN_PAUSED = "campaign.paused"
+    CAMPAIGN_COMPLETED = "campaign.completed"
 
 
 class DeliveryStatus(StrEnum):

@@ -82,25 +82,18 @@ async def start_call(
     agent, provider, connection = (
         await sqlite.read(*checks) if sqlite is not None else await session.run_sync(*checks)
     )
-    carrier = get_carrier(provider)
     if not is_e164(request.to_number):
         raise ValidationFailed("to_number", e164_error("to_number"))
 
-    settings = dict(agent.settings)
     limit = partner.concurrency_limit
-    call = Call(
-        id=new_id(),  # set here, not at the flush: the created event below refers to it
-        status=CallStatus.PENDING.value,
-        partner_id=partner.id,
-        agent_id=agent.id,
-        agent=settings | {"agent_name": agent.agent_name},
-        provider=provider.value,
-        connection_id=connection.id,
-        from_number=str(connection.identifiers.get(carrier.caller_id_field, "")),
+    call = new_call(
+        partner_id=partner_id,
+        agent=agent,
+        provider=provider,
+        connection=connection,
         to_number=request.to_number,
         variables=request.variables,
         idempotency_key=idempotency_key,
-        machine_detection_requested=_wants_machine_detection(settings, connection, carrier),
     )
     # Give the connection back while the call waits for its batch: the batch needs one too, and
     # requests holding the pool's connections while they wait would leave it none.
@@ -113,6 +106,36 @@ async def start_call(
         if existing is None:
             raise Conflict("the call could not be stored; retry", code="conflict") from None
         return existing, False
+
+
+def new_call(
+    *,
+    partner_id: str,
+    agent: Agent,
+    provider: Provider,
+    connection: TelephonyConnection,
+    to_number: str,
+    variables: dict[str, Any],
+    idempotency_key: str | None = None,
+) -> Call:
+    """A pending call, checked and ready for the admission (which stores it): the agent's settings
+    as the call will use them, the connection's caller id."""
+    carrier = get_carrier(provider)
+    settings = dict(agent.settings)
+    return Call(
+        id=new_id(),  # set here, not at the flush: the created event refers to it
+        status=CallStatus.PENDING.value,
+        partner_id=partner_id,
+        agent_id=agent.id,
+        agent=settings | {"agent_name": agent.agent_name},
+        provider=provider.value,
+        connection_id=connection.id,
+        from_number=str(connection.identifiers.get(carrier.caller_id_field, "")),
+        to_number=to_number,
+        variables=variables,
+        idempotency_key=idempotency_key,
+        machine_detection_requested=_wants_machine_detection(settings, connection, carrier),
+    )
 
 
 def _wants_machine_detection(settings: dict[str, Any], connection: TelephonyConnection, carrier) -> bool:  # type: ignore[no-untyped-def]

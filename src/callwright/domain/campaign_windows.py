@@ -15,8 +15,9 @@ All times are timezone-aware; ``at``/``after`` are instants, windows are local w
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -36,6 +37,10 @@ _INDIA = "+91"
 _UNKNOWN_ZONE = "Etc/Unknown"
 # How far ahead the next opening is looked for; a schedule closed that long is treated as closed.
 SEARCH_DAYS = 400
+_MAX_UTC_OFFSET = timedelta(hours=14)
+# Weekly windows repeat: once this many days free of blackout dates have passed without an
+# opening, none will come (the windows never overlap in all the recipient's zones).
+QUIET_DAYS = 15
 
 
 class ZoneSource(StrEnum):
@@ -173,7 +178,8 @@ def next_open(schedule: CallingSchedule, recipient: RecipientZones, after: datet
 
     Openings can only happen where some rule's boundary is: a window's start, a local midnight (a
     blackout date ending), 09:00 IST, the campaign's start. So those instants are tried in order,
-    day by day, in every zone involved; the first one that is open is the answer."""
+    day by day, in every zone involved; the first one that is open is the answer. (A window that
+    opens inside the hour a clock change skips is found up to an hour late.)"""
     start = max(after, schedule.start_at) if schedule.start_at is not None else after
     if schedule.end_at is not None and start >= schedule.end_at:
         return None
@@ -182,12 +188,21 @@ def next_open(schedule: CallingSchedule, recipient: RecipientZones, after: datet
     names = recipient.zones + ((TRAI_ZONE,) if recipient.india else ())
     starts = sorted({0, TRAI_START_MIN} | {window.start_min for window in schedule.windows})
     first_day = min(start.astimezone(_zone(name)).date() for name in names) - timedelta(days=1)
+    quiet = 0
+    candidates: list[datetime] = []  # a heap: local days in different zones overlap in time
     for offset in range(SEARCH_DAYS):
         day = first_day + timedelta(days=offset)
-        candidates = sorted(
-            _instant(day, minute, name) for name in names for minute in starts
-        )
-        for candidate in candidates:
+        near_blackout = any(day + timedelta(days=d) in schedule.blackout_dates for d in (-1, 0, 1))
+        quiet = 0 if near_blackout else quiet + 1
+        if quiet > QUIET_DAYS:
+            return None
+        for name in names:
+            for minute in starts:
+                heapq.heappush(candidates, _instant(day, minute, name).astimezone(UTC))
+        # No zone is more than 14 h ahead of UTC: later local days cannot begin before this.
+        settled = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC) - _MAX_UTC_OFFSET
+        while candidates and candidates[0] < settled:
+            candidate = heapq.heappop(candidates)
             if candidate <= start:
                 continue
             if schedule.end_at is not None and candidate >= schedule.end_at:

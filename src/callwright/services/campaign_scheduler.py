@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callwright.domain.calls import TERMINAL_STATUSES
 from callwright.domain.campaign_windows import (
     RecipientZones,
     is_open,
@@ -41,16 +43,22 @@ from callwright.domain.providers import parse_provider
 from callwright.platform import Platform
 from callwright.services import campaign_events, telephony
 from callwright.services.call_admission import AdmissionConflict, StartWithdrawn
+from callwright.services.call_state import lock_call, record_event
 from callwright.services.campaign_dispatch import CampaignParts, admit_attempt, campaign_active_calls
 from callwright.services.campaign_lifecycle import enter_running, pause_for
 from callwright.services.campaigns import contact_counts
-from callwright.store.models import Agent, Campaign, CampaignContact, Partner
+from callwright.services.webhook_outbox import call_changed
+from callwright.store.models import Agent, Call, Campaign, CampaignContact, Partner, utcnow
 
 log = logging.getLogger("callwright.campaigns")
 
 # Due contacts read per free slot: some may be outside their window or suppressed.
 DUE_PER_SLOT = 4
 DUE_MIN = 20
+# A campaign call that ended but whose media never reported its end (the process carrying it
+# died) is settled once nothing has touched it this long; live media is heartbeated far more often.
+STRAGGLER_SECS = 600
+STRAGGLER_SWEEP_SECS = 60
 
 
 class CampaignScheduler:
@@ -75,9 +83,13 @@ class CampaignScheduler:
 
     async def _run(self) -> None:
         wakeup = self.platform.campaign_wakeup
+        last_sweep = 0.0
         while not self._stopping.is_set():
             wakeup.clear()
             try:
+                if time.monotonic() - last_sweep > STRAGGLER_SWEEP_SECS:
+                    await self.recover_stragglers()
+                    last_sweep = time.monotonic()
                 await self.run_once()
             except Exception:  # the loop must survive a store hiccup; the next pass retries
                 log.exception("campaign scheduler pass failed")
@@ -106,6 +118,35 @@ class CampaignScheduler:
         if admitted:
             self.platform.control.wake_dialer()
         return admitted
+
+    async def recover_stragglers(self) -> int:
+        """Settle the campaign calls that ended but whose session never completed because the
+        process carrying their media died: their media is marked gone, which writes their
+        ``session.completed`` and so their attempt's outcome. Returns how many."""
+        cutoff = utcnow() - timedelta(seconds=STRAGGLER_SECS)
+        async with self.platform.sessions() as session:
+            ids = list(
+                await session.scalars(
+                    select(Call.id)
+                    .join(CampaignContact, CampaignContact.current_call_id == Call.id)
+                    .where(
+                        CampaignContact.state == ContactState.CALLING.value,
+                        Call.status.in_([status.value for status in TERMINAL_STATUSES]),
+                        Call.session_completed_at.is_(None),
+                        Call.updated_at < cutoff,
+                    )
+                    .limit(100)
+                )
+            )
+        for call_id in ids:
+            async with self.platform.sessions() as session:
+                call = await lock_call(session, call_id)
+                if call is not None and call.session_completed_at is None:
+                    call.media_ended_at = call.media_ended_at or utcnow()
+                    record_event(session, call, kind="media_lost", source="campaign", before=call.status)
+                    call_changed(session, call, status_before=call.status)
+                await session.commit()
+        return len(ids)
 
     async def _start_scheduled(self, now: datetime) -> None:
         async with self.platform.sessions() as session:
@@ -215,9 +256,10 @@ class CampaignScheduler:
             if connection is None:
                 problem = f"{provider.display_name} is no longer configured"
         if problem is not None or agent is None or provider is None or connection is None:
+            campaign_id = campaign.id
             await session.rollback()
-            if await pause_for(session, campaign.id, problem or "it cannot be dialled"):
-                log.warning("campaign %s paused: %s", campaign.id, problem)
+            if await pause_for(session, campaign_id, problem or "it cannot be dialled"):
+                log.warning("campaign %s paused: %s", campaign_id, problem)
             return None
         return CampaignParts(
             campaign_id=campaign.id,

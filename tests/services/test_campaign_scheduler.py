@@ -4,79 +4,31 @@ are ended by hand through the call state machine, as carrier callbacks would end
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
 
-from callwright.domain.calls import CallEvent, CallStatus, EventKind
+from callwright.domain.calls import CallStatus
 from callwright.domain.clock import ManualClock
 from callwright.services import call_admission
-from callwright.services.call_state import apply_events, lock_call
 from callwright.services.campaign_scheduler import CampaignScheduler
-from callwright.store.models import Call, CampaignAttempt, CampaignContact, WebhookEvent, utcnow
-from tests.api.campaign_support import act, add_contacts, create_campaign, ready_partner
+from callwright.store.models import Call, CampaignAttempt, WebhookEvent, utcnow
+from tests.api.campaign_support import (
+    act,
+    add_contacts,
+    attempts_by_phone,
+    contacts_by_phone,
+    create_campaign,
+    end_active_calls,
+    next_weekday_at,
+    ready_partner,
+    us_numbers,
+)
 from tests.conftest import make_partner
 
 NY, LA = ZoneInfo("America/New_York"), ZoneInfo("America/Los_Angeles")
-
-
-def us_numbers(area: str, count: int) -> list[str]:
-    return [f"+1{area}555{i:04d}" for i in range(100, 100 + count)]
-
-
-def next_weekday_at(zone: ZoneInfo, hour: int, *, weekday: int = 1) -> datetime:
-    """A clock time at least a week ahead (so every contact added now is due), on ``weekday``."""
-    day = (datetime.now(zone) + timedelta(days=7)).date()
-    while day.weekday() != weekday:
-        day += timedelta(days=1)
-    return datetime.combine(day, time(hour), tzinfo=zone).astimezone(UTC)
-
-
-async def end_active_calls(platform, campaign_id: str, outcome_of, at: datetime) -> dict[str, str]:
-    """End every active call of the campaign at ``at``: ``outcome_of(phone)`` → CallStatus (an
-    answered call is answered first). Returns {phone: status}."""
-    ended = {}
-    async with platform.sessions() as session:
-        ids = list(
-            await session.scalars(
-                select(Call.id).where(Call.campaign_id == campaign_id, Call.status.in_(["pending", "ringing", "in_progress"]))
-            )
-        )
-    for call_id in ids:
-        async with platform.sessions() as session:
-            call = await lock_call(session, call_id)
-            status = outcome_of(call.to_number)
-            events = [CallEvent(EventKind.DIALED, at=at, provider_call_id=f"sim-{call_id[:8]}")]
-            if status is CallStatus.COMPLETED:
-                events.append(CallEvent(EventKind.ANSWERED, at=at))
-            events.append(CallEvent(EventKind.ENDED, at=at, outcome=status))
-            call.dial_state = "dialed"
-            apply_events(session, call, events, source="carrier")
-            await session.commit()
-            ended[call.to_number] = status.value
-    return ended
-
-
-async def contacts_by_phone(platform, campaign_id: str) -> dict[str, CampaignContact]:
-    async with platform.sessions() as session:
-        rows = await session.scalars(select(CampaignContact).where(CampaignContact.campaign_id == campaign_id))
-        return {c.phone: c for c in rows}
-
-
-async def attempts_by_phone(platform, campaign_id: str) -> dict[str, list[CampaignAttempt]]:
-    async with platform.sessions() as session:
-        rows = await session.execute(
-            select(CampaignContact.phone, CampaignAttempt)
-            .join(CampaignAttempt, CampaignAttempt.campaign_contact_id == CampaignContact.id)
-            .where(CampaignContact.campaign_id == campaign_id)
-            .order_by(CampaignAttempt.number)
-        )
-        found: dict[str, list[CampaignAttempt]] = {}
-        for phone, attempt in rows:
-            found.setdefault(phone, []).append(attempt)
-        return found
 
 
 @pytest.fixture

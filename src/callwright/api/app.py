@@ -19,6 +19,7 @@ from callwright.api.routes import (
     config,
     media,
     recordings,
+    suppression,
     telephony,
     webhooks,
 )
@@ -167,6 +168,7 @@ def create_app(
     partner_api.include_router(calls.router)
     partner_api.include_router(campaigns.router)
     partner_api.include_router(campaign_contacts.router)
+    partner_api.include_router(suppression.router)
     partner_api.include_router(webhooks.router)
     partner_api.include_router(recordings.partner_router)
     app.include_router(partner_api)

@@ -21,8 +21,9 @@ from callwright.domain.errors import (
 )
 from callwright.domain.phone import e164_error, is_e164
 from callwright.domain.providers import Provider, parse_provider
+from callwright.domain.suppression import suppressed_message
 from callwright.services import agents as agent_service
-from callwright.services import telephony
+from callwright.services import suppression, telephony
 from callwright.services.call_admission import (
     AdmissionConflict,
     CallAdmission,
@@ -79,11 +80,13 @@ async def start_call(
 
     # The reads run in one go: on a SQLite file on a thread of their own (see SqliteFile).
     checks = (_checked_parts, partner, request)
-    agent, provider, connection = (
+    agent, provider, connection, suppressed = (
         await sqlite.read(*checks) if sqlite is not None else await session.run_sync(*checks)
     )
     if not is_e164(request.to_number):
         raise ValidationFailed("to_number", e164_error("to_number"))
+    if suppressed:
+        raise Forbidden(suppressed_message(request.to_number), code="number_suppressed")
 
     limit = partner.concurrency_limit
     call = new_call(
@@ -148,9 +151,9 @@ def _wants_machine_detection(settings: dict[str, Any], connection: TelephonyConn
 
 def _checked_parts(
     session: Session, partner: Partner, request: StartCall
-) -> tuple[Agent, Provider, TelephonyConnection]:
+) -> tuple[Agent, Provider, TelephonyConnection, bool]:
     """The agent, the provider and its connection, checked in the contract's order (all but
-    ``to_number``, which needs no store)."""
+    ``to_number``, which needs no store), and whether ``to_number`` is suppressed."""
     agent = agent_service.partner_agent(session, partner.id, request.agent_id)
     provider = _resolve_provider(session, partner, request.provider)
     if provider.value not in partner.allowed_providers:
@@ -163,7 +166,7 @@ def _checked_parts(
         raise ProviderNotConfigured(f"{provider.display_name} not configured")
     if request.connection_id is not None and request.connection_id != connection.id:
         raise NotFound(f"no {provider.display_name} connection with id {request.connection_id!r}", code="connection_not_found")
-    return agent, provider, connection
+    return agent, provider, connection, suppression.is_suppressed(session, partner.id, request.to_number)
 
 
 def _resolve_provider(session: Session, partner: Partner, name: str | None) -> Provider:

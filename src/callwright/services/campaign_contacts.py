@@ -21,8 +21,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callwright.domain.campaigns import CONTACTS_PER_CAMPAIGN_MAX, CampaignStatus, ContactState
-from callwright.domain.errors import CallwrightError, Conflict, ValidationFailed
-from callwright.domain.phone import E164_RULE, is_e164
+from callwright.domain.errors import Conflict, ValidationFailed
+from callwright.domain.phone_lists import check_numbers
 from callwright.services.campaigns import get_campaign
 from callwright.services.webhook_outbox import iso_utc
 from callwright.store.models import (
@@ -35,7 +35,6 @@ from callwright.store.models import (
     utcnow,
 )
 
-ERRORS_SHOWN = 20
 _CHUNK = 500  # numbers per IN (…) lookup
 REPORT_PAGE = 1000
 
@@ -64,23 +63,6 @@ def call_variables(contact: CampaignContact) -> dict[str, Any]:
     if contact.name:
         variables["name"] = contact.name
     return variables
-
-
-class InvalidContacts(CallwrightError):
-    status_code = 400
-    code = "validation_error"
-
-
-def check_numbers(contacts: list[NewContact]) -> None:
-    """Every number must be E.164; the first few that are not are named."""
-    bad = [c for c in contacts if not is_e164(c.phone)]
-    if not bad:
-        return
-    details = [
-        {"field": c.field, "message": f"{c.where} {E164_RULE} (got {c.phone[:32]!r})"} for c in bad[:ERRORS_SHOWN]
-    ]
-    more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-    raise InvalidContacts(details[0]["message"] + more, details=details)
 
 
 async def add_contacts(

@@ -28,14 +28,13 @@ from callwright.domain.campaign_retries import (
     policy_from_json,
 )
 from callwright.domain.campaigns import CampaignStatus, ContactState
+from callwright.domain.suppression import SUPPRESSED_END_REASON
 from callwright.domain.webhooks import EventType
 from callwright.store.models import Call, Campaign, CampaignAttempt, CampaignContact, WebhookEvent, utcnow
 
 _ENDED = "campaign_calls_ended"  # session.info: campaign calls whose session completed in this flush
 _SETTLED = "campaign_attempt_settled"  # session.info flag: wake the scheduler after this commit
 WAKEUP = "campaign_wakeup"  # session.info key of the Platform's asyncio.Event
-# ``calls.end_reason`` of a call the dialer would not dial because its number was suppressed.
-SUPPRESSED_END_REASON = "number suppressed"
 
 
 def attempt_ended(session: AsyncSession | Session, call: Call) -> None:

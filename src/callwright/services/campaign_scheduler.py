@@ -41,7 +41,7 @@ from callwright.domain.clock import Clock, SystemClock
 from callwright.domain.errors import LimitExceeded
 from callwright.domain.providers import parse_provider
 from callwright.platform import Platform
-from callwright.services import campaign_events, telephony
+from callwright.services import campaign_events, suppression, telephony
 from callwright.services.call_admission import AdmissionConflict, StartWithdrawn
 from callwright.services.call_state import lock_call, record_event
 from callwright.services.campaign_dispatch import CampaignParts, admit_attempt, campaign_active_calls
@@ -213,9 +213,13 @@ class CampaignScheduler:
         """The due contacts that may be called now, at most ``free``; the others are skipped
         (suppressed, schedule over) or moved to their window's next opening."""
         schedule = schedule_from_json(campaign.schedule or {})
+        blocked = await suppression.suppressed_numbers(session, campaign.partner_id, [c.phone for c in due])
         openings: dict[RecipientZones, datetime | None] = {}
         ready: list[CampaignContact] = []
         for contact in due:
+            if contact.phone in blocked:
+                await _finish(session, contact, ContactState.SKIPPED, "number_suppressed", now)
+                continue
             zones = recipient_zones(contact.phone, override=contact.timezone, campaign_zone=schedule.timezone)
             if is_open(schedule, zones, now):
                 if len(ready) < free:

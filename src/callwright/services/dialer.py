@@ -30,18 +30,21 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.carriers import get_carrier
 from callwright.carriers.base import Account, CallbackKind, Carrier, CarrierUnavailable, DialRequest
-from callwright.domain.calls import CallEvent, EventKind, fail
+from callwright.domain.calls import CallEvent, EventKind, cancel, fail
 from callwright.domain.errors import CallwrightError
 from callwright.domain.pacing import SendSpacing
 from callwright.domain.providers import Provider
+from callwright.domain.suppression import SUPPRESSED_END_REASON
 from callwright.platform import Platform
 from callwright.services.call_state import apply_events, lock_call, record_event, set_state, state_of
 from callwright.services.call_urls import callback_url, stream_url_with_token
 from callwright.services.carrier_accounts import account_of, pacing_key
 from callwright.services.media_events import prepare_intro
+from callwright.services.suppression import is_suppressed
 from callwright.store.models import Call, TelephonyConnection, utcnow
 
 log = logging.getLogger("callwright.dialer")
@@ -209,6 +212,10 @@ class Dialer:
                 call.dial_state = "canceled"
                 await session.commit()
                 return
+            if await session.run_sync(is_suppressed, call.partner_id, call.to_number):
+                self._withdraw_suppressed(session, call)  # suppressed after it was queued
+                await session.commit()
+                return None
             connection = await session.get(TelephonyConnection, call.connection_id)
             provider = Provider(call.provider)
             carrier = get_carrier(provider)
@@ -327,6 +334,14 @@ class Dialer:
             assert call is not None
             self._fail(session, call, reason, carrier_words)
             await session.commit()
+
+    def _withdraw_suppressed(self, session: AsyncSession, call: Call) -> None:
+        call.dial_state = "canceled"
+        call.dial_lease_until = None
+        new = cancel(state_of(call), at=utcnow(), reason=SUPPRESSED_END_REASON)
+        if new is not None:
+            set_state(session, call, new, kind="canceled", source="dialer", payload={"reason": "number_suppressed"})
+        log.info("call %s not dialled: its number is on the suppression list", call.id)
 
     def _fail(self, session, call: Call, reason: str, carrier_words: str | None = None) -> None:  # type: ignore[no-untyped-def]
         call.dial_state = "failed"

@@ -373,3 +373,21 @@ class CampaignAttempt(Base):
     outcome: Mapped[str | None] = mapped_column(String(32), default=None)
     counted: Mapped[bool | None] = mapped_column(Boolean, default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Suppression(Base):
+    """A number the partner must never call again: checked before every dial, campaign or single."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("partner_id", "phone"), Index("ix_suppressions_partner_created", "partner_id", "created_at"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # Where the entry came from: api, csv, in_call (the caller asked during a call) or the
+    # partner's own word (its CRM, a DNC registry scrub).
+    source: Mapped[str] = mapped_column(String(64), default="api")
+    # The call in which the caller opted out, for in-call entries.
+    call_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

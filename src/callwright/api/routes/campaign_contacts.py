@@ -4,24 +4,22 @@ their attempts, and download the per-contact results as CSV."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
 from callwright.api.envelope import Responses, error_responses, ok, ok_list
 from callwright.api.errors import describe_validation_error
 from callwright.api.routes.campaigns import CampaignId
 from callwright.api.schemas.campaigns import ContactsBody, CsvMappingBody, contact_public
+from callwright.api.uploads import read_csv_upload
 from callwright.domain.campaign_csv import CsvMapping, CsvProblem, parse_contacts
 from callwright.domain.campaign_windows import is_zone, recipient_zones
 from callwright.domain.campaigns import CONTACTS_PER_REQUEST_MAX, ContactState
-from callwright.domain.errors import BadRequest, CallwrightError, ValidationFailed
+from callwright.domain.errors import BadRequest, ValidationFailed
 from callwright.services import campaign_contacts as contact_service
 from callwright.services import campaigns as campaign_service
 from callwright.services.campaign_contacts import NewContact
@@ -80,11 +78,6 @@ _CSV_RESPONSE: Responses = {
 }
 
 
-class PayloadTooLarge(CallwrightError):
-    status_code = 413
-    code = "payload_too_large"
-
-
 @router.post(
     "/campaigns/{campaign_id}/contacts",
     summary="Add contacts to a campaign",
@@ -127,7 +120,8 @@ async def add_contacts_csv(
 ) -> dict[str, Any]:
     # The tenant is known (and the campaign found) before a byte of the upload is read.
     await campaign_service.get_campaign(session=session, partner=partner, campaign_id=campaign_id)
-    data, mapping = await _read_upload(request, platform.settings.campaign_csv_max_bytes)
+    data, fields = await read_csv_upload(request, platform.settings.campaign_csv_max_bytes, fields=("mapping",))
+    mapping = _mapping(fields.get("mapping"))
     try:
         rows = parse_contacts(data, mapping, max_rows=CONTACTS_PER_REQUEST_MAX)
     except CsvProblem as exc:
@@ -147,45 +141,9 @@ async def add_contacts_csv(
     return ok(_added(added))
 
 
-async def _read_upload(request: Request, limit: int) -> tuple[bytes, CsvMapping]:
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        raise CallwrightError(
-            "send the file as multipart/form-data with a `file` part", code="unsupported_media_type", status_code=415
-        )
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit + 64 * 1024:
-        raise PayloadTooLarge(f"the upload is larger than {limit} bytes")
-
-    async def bounded() -> AsyncGenerator[bytes, None]:
-        seen = 0
-        async for chunk in request.stream():
-            seen += len(chunk)
-            if seen > limit + 64 * 1024:  # the file plus the form's own parts
-                raise PayloadTooLarge(f"the upload is larger than {limit} bytes")
-            yield chunk
-
-    try:
-        form = await MultiPartParser(request.headers, bounded(), max_files=1, max_fields=4).parse()
-    except MultiPartException as exc:
-        raise BadRequest(f"the multipart body could not be read: {exc.message}", code="invalid_multipart") from None
-    try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise ValidationFailed("file", "file is required: the CSV, as a file part named `file`")
-        data = await upload.read()
-        if len(data) > limit:
-            raise PayloadTooLarge(f"the file is larger than {limit} bytes")
-        return data, _mapping(form.get("mapping"))
-    finally:
-        await form.close()
-
-
-def _mapping(raw: Any) -> CsvMapping:
-    if raw is None or raw == "":
+def _mapping(raw: str | None) -> CsvMapping:
+    if not raw:
         return CsvMapping()
-    if not isinstance(raw, str):
-        raise ValidationFailed("mapping", "mapping must be a form field holding JSON, not a file")
     try:
         body = CsvMappingBody.model_validate(json.loads(raw))
     except json.JSONDecodeError:

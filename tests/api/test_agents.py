@@ -642,7 +642,7 @@ async def test_delete(client, partner):
     url = f"{API}/agent/{agent['id']}"
     response = await client.delete(url, headers=partner.headers)
     assert response.status_code == 200
-    assert response.json() == {"success": True, "data": {"id": agent["id"], "deleted": True}}
+    assert response.json() == {"success": True, "data": {"message": "Agent deleted successfully"}}
     assert (await client.get(url, headers=partner.headers)).status_code == 404
     assert (await client.delete(url, headers=partner.headers)).status_code == 404
     await created(client, partner, agent_name="Sales")  # the name is free again

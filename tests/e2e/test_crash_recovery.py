@@ -29,6 +29,7 @@ import pytest
 from sqlalchemy import select
 
 from callwright.domain.reconcile import MEDIA_LOST, NEVER_CONFIRMED
+from callwright.domain.webhooks import EventType
 from callwright.sim import CarrierSimulator, Scenario
 from callwright.store.db import create_engine, session_factory
 from callwright.store.models import Call, CallEventRow, WebhookEvent
@@ -97,7 +98,9 @@ async def test_kill_9_mid_call_loses_and_repeats_no_dial_and_no_event(
     async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
         tenant = await make_tenant(api, sim, ["vobiz", "plivo"])
         hook = await api.post(
-            "/api/v2/config/webhooks", json={"label": "crash", "url": receiver.url("/crash")}, headers=tenant.headers
+            "/api/v2/config/webhooks",
+            json={"label": "crash", "url": receiver.url("/crash"), "events": [e.value for e in EventType]},
+            headers=tenant.headers,
         )
         assert hook.status_code == 201, hook.text
         receiver.secrets.append(hook.json()["data"]["secret"])

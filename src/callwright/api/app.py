@@ -19,6 +19,7 @@ from callwright.api.routes import (
     config,
     media,
     recordings,
+    sessions,
     suppression,
     telephony,
     webhooks,
@@ -166,6 +167,7 @@ def create_app(
     partner_api.include_router(config.router)
     partner_api.include_router(agents.router)
     partner_api.include_router(calls.router)
+    partner_api.include_router(sessions.router)
     partner_api.include_router(campaigns.router)
     partner_api.include_router(campaign_contacts.router)
     partner_api.include_router(suppression.router)

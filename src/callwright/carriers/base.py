@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from callwright.carriers._wire import carrier_error_text, retry_after_secs, secrets_in
 from callwright.domain.calls import CallEvent, EventKind
 from callwright.domain.errors import CallwrightError
-from callwright.domain.masking import mask_identifier
+from callwright.domain.masking import CONFIGURED_PLACEHOLDER, mask_identifier
 from callwright.domain.providers import Provider
 
 
@@ -87,13 +87,15 @@ class CarrierCredentials(BaseModel):
 
     ``identifier_fields`` are stored in the clear (shown masked or as a placeholder);
     ``secret_fields`` are sealed at rest and never shown; ``masked_fields`` are the identifiers the
-    PUT response masks (first 4 + ``****`` + last 4).
+    PUT response masks (first 4 + ``****`` + last 4); ``placeholder_fields`` the ones it shows only
+    as ``conf****ured``, as the carrier's docs page does.
     """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     secret_fields: ClassVar[tuple[str, ...]] = ()
     masked_fields: ClassVar[tuple[str, ...]] = ()
+    placeholder_fields: ClassVar[tuple[str, ...]] = ()
 
     def identifiers(self) -> dict[str, Any]:
         return self.model_dump(exclude=set(self.secret_fields))
@@ -105,7 +107,11 @@ class CarrierCredentials(BaseModel):
         """What the PUT response shows: identifiers, masked where the contract says so."""
         view = {}
         for key, value in self.identifiers().items():
-            view[key] = mask_identifier(value) if key in self.masked_fields and value else value
+            if key in self.placeholder_fields and value:
+                value = CONFIGURED_PLACEHOLDER
+            elif key in self.masked_fields and value:
+                value = mask_identifier(value)
+            view[key] = value
         return view
 
 

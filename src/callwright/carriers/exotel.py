@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 class ExotelCredentials(CarrierCredentials):
     secret_fields: ClassVar[tuple[str, ...]] = ("api_key", "api_token")
-    masked_fields: ClassVar[tuple[str, ...]] = ("account_sid",)
+    # Vocobase's set-or-update-exotel-credentials page answers the placeholder, not a masked SID.
+    placeholder_fields: ClassVar[tuple[str, ...]] = ("account_sid",)
 
     account_sid: Annotated[
         str,

@@ -188,8 +188,7 @@ async def _stored_call(api: httpx.AsyncClient, headers: dict[str, str], call_id:
     deadline = time.monotonic() + 30
     while True:
         call = (await api.get(f"/api/v2/calls/{call_id}", headers=headers)).json()["data"]
-        done = call["status"] in {"completed", "failed", "no_answer", "busy", "canceled"}
-        if (done and call["transcript"]) or time.monotonic() > deadline:
+        if call["processing_complete"] or time.monotonic() > deadline:
             return call
         await asyncio.sleep(0.2)
 

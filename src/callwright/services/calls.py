@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from callwright.carriers import get_carrier
-from callwright.domain.calls import CallStatus, cancel
+from callwright.domain.calls import ACTIVE_STATUSES, CallStatus, cancel
 from callwright.domain.errors import (
     CallwrightError,
     Conflict,
@@ -155,38 +155,51 @@ def _checked_parts(
     """The agent, the provider and its connection, checked in the contract's order (all but
     ``to_number``, which needs no store), and whether ``to_number`` is suppressed."""
     agent = agent_service.partner_agent(session, partner.id, request.agent_id)
-    provider = _resolve_provider(session, partner, request.provider)
+    provider = _parse_provider(request.provider)
     if provider.value not in partner.allowed_providers:
+        if request.provider is None:
+            raise Forbidden(
+                f"{_OMITTED} is not enabled for this account; send provider "
+                f"({_others(partner.allowed_providers)}) or ask your account manager to enable MCube",
+                code="provider_not_allowed",
+            )
         raise Forbidden(
             f"{provider.display_name} is not enabled for this account; ask your account manager",
             code="provider_not_allowed",
         )
     connection = telephony.default_connection(session, partner.id, provider)
     if connection is None:
+        if request.provider is None:
+            configured = [p.value for p in telephony.configured_providers(session, partner.id)]
+            raise ProviderNotConfigured(
+                f"{_OMITTED} is not configured; send provider "
+                f"({_others(configured or partner.allowed_providers)}) or configure MCube with "
+                "PUT /api/v2/config/telephony/mcube"
+            )
         raise ProviderNotConfigured(f"{provider.display_name} not configured")
     if request.connection_id is not None and request.connection_id != connection.id:
         raise NotFound(f"no {provider.display_name} connection with id {request.connection_id!r}", code="connection_not_found")
     return agent, provider, connection, suppression.is_suppressed(session, partner.id, request.to_number)
 
 
-def _resolve_provider(session: Session, partner: Partner, name: str | None) -> Provider:
-    if name is not None:
-        provider = parse_provider(name)
-        if provider is None:
-            raise ValidationFailed(
-                "provider", "provider must be one of " + ", ".join(p.value for p in Provider)
-            )
-        return provider
-    configured = telephony.configured_providers(session, partner.id)
-    if VOCOBASE_DEFAULT_PROVIDER in configured or not configured:
+# A self-hosted partner may have no MCube account: the errors for an omitted provider say what to do.
+_OMITTED = f"provider was omitted, so the Vocobase default {VOCOBASE_DEFAULT_PROVIDER.value} was used, and MCube"
+
+
+def _others(providers: list[str]) -> str:
+    """The providers a partner could name instead of the default, in the registry's order."""
+    named = [p.value for p in Provider if p.value in providers and p is not VOCOBASE_DEFAULT_PROVIDER]
+    return ", ".join(named or [p.value for p in Provider if p is not VOCOBASE_DEFAULT_PROVIDER])
+
+
+def _parse_provider(name: str | None) -> Provider:
+    """The provider named, or Vocobase's default (mcube) when the request names none."""
+    if name is None:
         return VOCOBASE_DEFAULT_PROVIDER
-    if len(configured) == 1:
-        return configured[0]
-    raise ValidationFailed(
-        "provider",
-        "provider is required when more than one carrier is configured: "
-        + ", ".join(p.value for p in configured),
-    )
+    provider = parse_provider(name)
+    if provider is None:
+        raise ValidationFailed("provider", "provider must be one of " + ", ".join(p.value for p in Provider))
+    return provider
 
 
 async def _idempotent_match(
@@ -219,12 +232,26 @@ async def get_call(*, session: AsyncSession, partner: Partner, call_id: str) -> 
     return call
 
 
+def parse_status_filter(value: str | None) -> CallStatus | None:
+    """``GET /calls?status=``: any case; an unknown status is refused, naming the allowed ones."""
+    if value is None:
+        return None
+    try:
+        return CallStatus(value.strip().lower())
+    except ValueError:
+        raise ValidationFailed(
+            "status", "status must be one of " + ", ".join(s.value for s in CallStatus)
+        ) from None
+
+
 async def list_calls(
-    *, session: AsyncSession, partner: Partner, limit: int, offset: int, status: CallStatus | None
+    *, session: AsyncSession, partner: Partner, limit: int, offset: int, status: str | None
 ) -> tuple[list[Call], int]:
+    """The partner's calls, newest first; ``status`` filters (case-insensitive)."""
+    wanted = parse_status_filter(status)
     query = select(Call).where(Call.partner_id == partner.id)
-    if status is not None:
-        query = query.where(Call.status == status.value)
+    if wanted is not None:
+        query = query.where(Call.status == wanted.value)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = await session.scalars(
         query.order_by(Call.created_at.desc(), Call.id.desc()).limit(limit).offset(offset)
@@ -232,14 +259,23 @@ async def list_calls(
     return list(rows), total
 
 
+async def get_call_by_session(*, session: AsyncSession, partner: Partner, session_id: str) -> Call:
+    """The call whose voice session this is (every call has one)."""
+    call = await session.scalar(select(Call).where(Call.session_id == session_id, Call.partner_id == partner.id))
+    if call is None:
+        raise NotFound(f"no session with id {session_id!r}", code="session_not_found")
+    return call
+
+
 async def concurrency(*, session: AsyncSession, partner: Partner) -> dict[str, Any]:
+    """``GET /calls/concurrency``: the active calls counted as admission counts them."""
     active = await active_count(session, partner.id)
     return {
         "limit": partner.concurrency_limit,
         "limit_source": "partner",
         "active": active,
         "remaining": max(0, partner.concurrency_limit - active),
-        "statuses_counted": [s.upper() for s in ("pending", "ringing", "in_progress")],
+        "statuses_counted": [s.value.upper() for s in CallStatus if s in ACTIVE_STATUSES],
     }
 
 

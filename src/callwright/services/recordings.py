@@ -93,6 +93,12 @@ def signed_recording_url(
     return url, datetime.fromtimestamp(expires, UTC)
 
 
+def shown_recording_url(*, platform: Platform, call: Call) -> str | None:
+    """The recording URL a read of the call shows: freshly signed on every read (a stored one
+    expires, 7 days by default), or None when the call has no recording."""
+    return signed_recording_url(platform=platform, call_id=call.id)[0] if call.recording_url else None
+
+
 async def recording_url(
     *, session: AsyncSession, partner: Partner, platform: Platform, call_id: str
 ) -> dict[str, Any]:

@@ -206,6 +206,10 @@ class CallEventRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# What a new endpoint receives, as stored JSON: Vocobase's one documented event.
+WEBHOOK_DEFAULT_EVENTS = '["session.completed"]'
+
+
 class WebhookEndpoint(Timestamped, Base):
     """A partner's webhook receiver. The signing secret is sealed; it is shown once, at creation."""
 
@@ -218,6 +222,10 @@ class WebhookEndpoint(Timestamped, Base):
     url: Mapped[str] = mapped_column(Text)
     sealed_secret: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The event types it receives (``domain.webhooks.EventType`` values).
+    events: Mapped[list[Any]] = mapped_column(
+        default=lambda: ["session.completed"], server_default=WEBHOOK_DEFAULT_EVENTS
+    )
     last_delivery_at: Mapped[datetime | None] = mapped_column(default=None)
     last_delivery_status: Mapped[str | None] = mapped_column(String(16), default=None)
 

@@ -13,6 +13,8 @@ from callwright.services import agents as agent_service
 from callwright.voice.catalog import installed_voices
 
 router = APIRouter(tags=["agents"])
+# The Vocobase docs' answer to DELETE /agent/{id}, word for word.
+AGENT_DELETED = "Agent deleted successfully"
 
 _CASING_NOTE = (
     "\n\n**Casing (Vocobase compatibility):** `transfer_enabled`, `transfer_number` and "
@@ -225,13 +227,14 @@ async def update_agent(
 @router.delete(
     "/agent/{agent_id}",
     summary="Delete an agent",
-    description="Deletes the agent for good; its name becomes free again.",
+    description="Deletes the agent for good; its name becomes free again. Its calls keep their "
+    "record. Answers 200 with the Vocobase docs' `message`.",
     response_model=None,
     responses={
         200: {
             "content": {
                 "application/json": {
-                    "example": {"success": True, "data": {"id": _AGENT["id"], "deleted": True}}
+                    "example": {"success": True, "data": {"message": AGENT_DELETED}}
                 }
             }
         }
@@ -241,5 +244,5 @@ async def update_agent(
 async def delete_agent(
     partner: CurrentPartner, session: SessionDep, agent_id: _AGENT_ID
 ) -> dict[str, Any]:
-    deleted = await agent_service.delete_agent(session=session, partner=partner, agent_id=agent_id)
-    return ok({"id": deleted, "deleted": True})
+    await agent_service.delete_agent(session=session, partner=partner, agent_id=agent_id)
+    return ok({"message": AGENT_DELETED})

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
-from callwright.api.envelope import error_responses, ok, ok_list
-from callwright.api.schemas.calls import CallStartBody, call_public, call_started
+from callwright.api.envelope import error_responses, ok
+from callwright.api.schemas.calls import CallStartBody, call_detail, call_public, call_started
 from callwright.domain.calls import CallStatus
 from callwright.platform import Platform
 from callwright.services import calls as call_service
 from callwright.services.call_hangup import hang_up
-from callwright.services.recordings import signed_recording_url
+from callwright.services.recordings import shown_recording_url
 from callwright.store.models import Call
 
 router = APIRouter(tags=["calls"])
@@ -54,9 +54,25 @@ _CALL_EXAMPLE = {
     "latency": None,
     "recording_url": None,
     "variables": {"name": "Asha"},
+    "error_message": None,
+    "processing_complete": True,
+    "pipeline_completed_at": "2026-11-24T10:00:36.000000Z",
     "created_at": "2026-11-24T10:00:00.000000Z",
-    "updated_at": "2026-11-24T10:00:35.000000Z",
+    "updated_at": "2026-11-24T10:00:36.000000Z",
 }
+_DETAIL_EXAMPLE = _CALL_EXAMPLE | {
+    "session": {
+        "session_id": _CALL_EXAMPLE["session_id"],
+        "duration_seconds": 30,
+        "transcript": [],
+        "latency": None,
+        "recording_url": None,
+        "status": "completed",
+        "started_at": "2026-11-24T10:00:05.000000Z",
+        "ended_at": "2026-11-24T10:00:35.000000Z",
+    }
+}
+_STATUSES = ", ".join(s.value for s in CallStatus)
 
 
 @router.post(
@@ -94,21 +110,23 @@ async def start_call(
 @router.get(
     "/calls",
     summary="List calls",
-    description="Newest first. Filter by `status`.",
+    description="Newest first, as `data: {calls, total, limit, offset}` (the Vocobase docs' "
+    "shape). `pagination {limit, offset, total}` beside `data` repeats the paging, as on every "
+    "Callwright list. `status` filters, in any case: " + _STATUSES + ".",
     responses={
         200: {
             "content": {
                 "application/json": {
                     "example": {
                         "success": True,
-                        "data": [_CALL_EXAMPLE],
+                        "data": {"calls": [_CALL_EXAMPLE], "total": 1, "limit": 10, "offset": 0},
                         "pagination": {"limit": 10, "offset": 0, "total": 1},
                     }
                 }
             }
         }
     }
-    | error_responses(401),
+    | error_responses(400, 401),
 )
 async def list_calls(
     partner: CurrentPartner,
@@ -116,14 +134,17 @@ async def list_calls(
     platform: PlatformDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
-    status: CallStatus | None = None,
+    status: Annotated[str | None, Query(max_length=32, description=_STATUSES)] = None,
 ) -> dict[str, Any]:
     calls, total = await call_service.list_calls(
         session=session, partner=partner, limit=limit, offset=offset, status=status
     )
-    return ok_list(
-        [_public(c, platform) for c in calls], limit=limit, offset=offset, total=total
-    )
+    page = {"limit": limit, "offset": offset, "total": total}
+    return {
+        "success": True,
+        "data": {"calls": [_public(c, platform) for c in calls]} | page,
+        "pagination": page,
+    }
 
 
 @router.get(
@@ -156,16 +177,19 @@ async def get_concurrency(partner: CurrentPartner, session: SessionDep) -> dict[
 @router.get(
     "/calls/{call_id}",
     summary="Get a call",
-    description="The call with its session: status, disposition, timestamps, duration, carrier "
-    "call id and hang-up cause, transcript and latency.",
-    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _CALL_EXAMPLE}}}}}
+    description="The call (status, disposition, timestamps, duration, carrier call id and hang-up "
+    "cause, `error_message` when it failed) with its voice `session` nested: transcript, latency, "
+    "recording URL, status, started_at, ended_at. `processing_complete` is false and "
+    "`pipeline_completed_at` null until the call has ended and its media is closed (then "
+    "`session.completed` is sent).",
+    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _DETAIL_EXAMPLE}}}}}
     | error_responses(401, 404),
 )
 async def get_call(
     partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: str
 ) -> dict[str, Any]:
     call = await call_service.get_call(session=session, partner=partner, call_id=call_id)
-    return ok(_public(call, platform))
+    return ok(_detail(call, platform))
 
 
 @router.post(
@@ -173,8 +197,8 @@ async def get_call(
     summary="End a call",
     description="A call not yet dialled is canceled at once. A live call is hung up through the "
     "carrier; its final status, duration and cause arrive with the carrier's hang-up callback. "
-    "Ending an ended call changes nothing.",
-    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _CALL_EXAMPLE}}}}}
+    "Ending an ended call changes nothing. Answers the call as `GET /calls/{id}` does.",
+    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _DETAIL_EXAMPLE}}}}}
     | error_responses(401, 404, 502),
 )
 async def end_call(
@@ -184,10 +208,12 @@ async def end_call(
     if needs_hangup:
         await hang_up(platform=platform, session=session, call=call)
         call = await call_service.get_call(session=session, partner=partner, call_id=call_id)
-    return ok(_public(call, platform))
+    return ok(_detail(call, platform))
 
 
 def _public(call: Call, platform: Platform) -> dict[str, Any]:
-    # A stored recording URL expires (7 days by default): show a freshly signed one on every read.
-    fresh = signed_recording_url(platform=platform, call_id=call.id)[0] if call.recording_url else None
-    return call_public(call, recording_url=fresh)
+    return call_public(call, recording_url=shown_recording_url(platform=platform, call=call))
+
+
+def _detail(call: Call, platform: Platform) -> dict[str, Any]:
+    return call_detail(call, recording_url=shown_recording_url(platform=platform, call=call))

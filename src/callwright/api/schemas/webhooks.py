@@ -6,6 +6,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from callwright.domain.webhook_urls import MAX_URL_LENGTH
 
+_EVENTS = (
+    "the event types this endpoint receives: session.completed (Vocobase's one event), and opt-in "
+    "call.ringing, call.answered, call.ended"
+)
+
 
 class WebhookCreateBody(BaseModel):
     """``POST /config/webhooks``."""
@@ -14,6 +19,27 @@ class WebhookCreateBody(BaseModel):
 
     label: str = Field(max_length=64, description="1-31 of a-z, 0-9 and '-', unique per partner")
     url: str = Field(max_length=MAX_URL_LENGTH, description="https URL of the receiver")
+    enabled: bool = Field(default=True, description="whether the endpoint receives new events")
+    events: list[str] | None = Field(
+        default=None, max_length=16, description=_EVENTS + "; default: session.completed only"
+    )
+
+
+class WebhookUpdateBody(BaseModel):
+    """``PATCH /config/webhooks/{id}``: send at least one field; the others keep their value."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
+    label: str | None = Field(default=None, max_length=64)
+    enabled: bool | None = None
+    events: list[str] | None = Field(default=None, max_length=16, description=_EVENTS)
+
+    @model_validator(mode="after")
+    def _something(self) -> WebhookUpdateBody:
+        if not self.model_fields_set or all(getattr(self, f) is None for f in self.model_fields_set):
+            raise ValueError("send at least one of url, label, enabled, events")
+        return self
 
 
 class LegacyWebhookBody(BaseModel):

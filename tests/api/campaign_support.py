@@ -14,6 +14,7 @@ from callwright.services.call_state import apply_events, lock_call
 from callwright.store.models import Call, CampaignAttempt, CampaignContact
 from tests.connection_rows import add_connection
 
+NY, LA = ZoneInfo("America/New_York"), ZoneInfo("America/Los_Angeles")
 VOBIZ_IDS = {"auth_id": "MA_XXXXXXXX", "from_number": "+918011223344"}
 
 

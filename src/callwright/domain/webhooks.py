@@ -35,7 +35,12 @@ class EventType(StrEnum):
 # What an endpoint receives unless it opts in to more: Vocobase documents this one event only.
 DEFAULT_EVENTS: tuple[EventType, ...] = (EventType.SESSION_COMPLETED,)
 # What every endpoint received before endpoints chose their events (migration 0005b keeps it so).
-ALL_EVENTS: tuple[EventType, ...] = tuple(EventType)
+ALL_EVENTS: tuple[EventType, ...] = (
+    EventType.CALL_RINGING,
+    EventType.CALL_ANSWERED,
+    EventType.CALL_ENDED,
+    EventType.SESSION_COMPLETED,
+)
 
 
 class DeliveryStatus(StrEnum):

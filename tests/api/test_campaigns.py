@@ -122,7 +122,12 @@ async def test_schedule_and_retry_rules_are_validated_and_kept(client, partner, 
         "calling_windows": [{"days": ["Mon", "tue"], "start": "10:00", "end": "19:00"}],
         "blackout_dates": ["2026-12-25", "2026-12-24", "2026-12-25"],
     }
-    retry = {"max_attempts": 4, "busy": {"spacing_secs": [60, 300]}, "voicemail": {"redial": True, "spacing_secs": 3600}}
+    retry = {
+        "max_attempts": 4,
+        "busy": {"spacing_secs": [60, 300]},
+        "voicemail": {"redial": True, "spacing_secs": 3600},
+        "failed": {"redial": False},
+    }
     data = await create_campaign(client, partner, agent, schedule=schedule, retry=retry)
     assert data["schedule"] == {
         "start_at": "2026-12-01T03:30:00.000000Z",
@@ -135,6 +140,7 @@ async def test_schedule_and_retry_rules_are_validated_and_kept(client, partner, 
     assert data["retry"]["busy"] == {"redial": True, "spacing_secs": [60, 300]}
     assert data["retry"]["voicemail"] == {"redial": True, "spacing_secs": [3600]}
     assert data["retry"]["no_answer"] == {"redial": True, "spacing_secs": [1800]}  # the default
+    assert data["retry"]["failed"] == {"redial": False, "spacing_secs": [900]}  # its default spacing
 
     bad = [
         ({"schedule": {"calling_windows": [{"days": ["mon"], "start": "19:00", "end": "10:00"}]}}, "must end after it starts"),

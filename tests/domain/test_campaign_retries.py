@@ -131,6 +131,8 @@ def test_stored_form_round_trips():
     assert policy.rule(Out.NO_ANSWER) == RetryRule(True, (1800,))
     assert policy_from_json(policy_to_json(policy)) == policy
     assert policy_from_json({}) == RetryPolicy()
+    assert policy_from_json({"failed": {"redial": False}}).rule(Out.FAILED) == RetryRule(False, (900,))
+    assert policy_from_json({"busy": {"spacing_secs": 30}}).rule(Out.BUSY) == RetryRule(True, (30,))
 
 
 def test_a_contacts_whole_life():

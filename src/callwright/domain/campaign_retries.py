@@ -154,7 +154,12 @@ def policy_from_json(stored: dict[str, Any]) -> RetryPolicy:
     for outcome in RETRYABLE:
         given = stored.get(outcome.value)
         if given is not None:
-            rules[outcome] = RetryRule(bool(given["redial"]), tuple(int(s) for s in given["spacing_secs"]))
+            spacing = given.get("spacing_secs")
+            if spacing is None:
+                spacing = rules[outcome].spacing_secs
+            elif isinstance(spacing, int):
+                spacing = (spacing,)
+            rules[outcome] = RetryRule(bool(given.get("redial", True)), tuple(int(s) for s in spacing))
     return RetryPolicy(int(stored.get("max_attempts") or MAX_ATTEMPTS_DEFAULT), rules)
 
 

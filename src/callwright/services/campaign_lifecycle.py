@@ -32,10 +32,15 @@ _NOT_YET_DIALLED = ("queued", "claimed")
 
 
 async def change_status(
-    *, session: AsyncSession, partner: Partner, campaign_id: str, action: CampaignAction
+    *,
+    session: AsyncSession,
+    partner: Partner,
+    campaign_id: str,
+    action: CampaignAction,
+    by: str = "the partner",
 ) -> Campaign:
     """Apply ``action`` (409 when the campaign's status does not allow it; repeating it changes
-    nothing)."""
+    nothing). ``by``: who asked, as ``campaign.paused`` tells it."""
     found = await get_campaign(session=session, partner=partner, campaign_id=campaign_id)
     await lock_partner(session, partner.id)
     campaign = await session.scalar(
@@ -61,7 +66,7 @@ async def change_status(
     elif new is CampaignStatus.PAUSED:
         campaign.paused_at = now
         await withdraw_undialled_calls(session, campaign, now=now)
-        campaign_events.paused(session, campaign, reason="paused by the partner")
+        campaign_events.paused(session, campaign, reason=f"paused by {by}")
     elif new is CampaignStatus.CANCELED:
         campaign.canceled_at = now
         await withdraw_undialled_calls(session, campaign, now=now)

@@ -165,3 +165,33 @@ async def agent_names(session: AsyncSession, partner_id: str, agent_ids: Iterabl
         select(Agent.id, Agent.agent_name).where(Agent.partner_id == partner_id, Agent.id.in_(ids))
     )
     return {agent_id: name for agent_id, name in rows}
+
+
+# --- the operator's view: any partner's campaigns -------------------------------------------
+
+
+async def find_campaign(*, session: AsyncSession, campaign_id: str) -> tuple[Campaign, Partner]:
+    """Any partner's campaign, with its partner (operator tools)."""
+    canonical = canonical_id(campaign_id)
+    row = None
+    if canonical is not None:
+        row = (
+            await session.execute(
+                select(Campaign, Partner).join(Partner, Partner.id == Campaign.partner_id).where(Campaign.id == canonical)
+            )
+        ).first()
+    if row is None:
+        raise NotFound(f"no campaign with id {campaign_id[:64]!r}", code="campaign_not_found")
+    return row[0], row[1]
+
+
+async def operator_campaigns(
+    *, session: AsyncSession, partner_name: str | None, status: CampaignStatus | None, limit: int = 100
+) -> list[tuple[Campaign, Partner]]:
+    query = select(Campaign, Partner).join(Partner, Partner.id == Campaign.partner_id)
+    if partner_name is not None:
+        query = query.where(Partner.name == partner_name)
+    if status is not None:
+        query = query.where(Campaign.status == status.value)
+    rows = await session.execute(query.order_by(Campaign.created_at.desc()).limit(limit))
+    return [(campaign, partner) for campaign, partner in rows]

@@ -84,15 +84,18 @@ class RetryRuleBody(BaseModel):
     model_config = _STRICT
 
     redial: bool = True
-    spacing_secs: int | list[int] = Field(
-        default=1800,
-        description="Seconds before a retry: one value, or one per retry (the last repeats)",
+    spacing_secs: int | list[int] | None = Field(
+        default=None,
+        description="Seconds before a retry: one value, or one per retry (the last repeats); "
+        "left out: the outcome's default",
         examples=[[600, 3600]],
     )
 
     @field_validator("spacing_secs")
     @classmethod
-    def _spacing(cls, value: int | list[int]) -> list[int]:
+    def _spacing(cls, value: int | list[int] | None) -> list[int] | None:
+        if value is None:
+            return None
         values = [value] if isinstance(value, int) else value
         if not 1 <= len(values) <= retries.SPACINGS_MAX:
             raise ValueError(f"must hold 1 to {retries.SPACINGS_MAX} intervals")
@@ -117,7 +120,12 @@ class RetryBody(BaseModel):
     carrier_refused: RetryRuleBody | None = None
 
     def stored(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
+        stored: dict[str, Any] = {"max_attempts": self.max_attempts}
+        for outcome in retries.RETRYABLE:
+            rule = getattr(self, outcome.value)
+            if rule is not None:
+                stored[outcome.value] = rule.model_dump(exclude_none=True)
+        return stored
 
 
 class CampaignCreate(BaseModel):

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from callwright.services.call_control import CallControl
     from callwright.services.campaign_scheduler import CampaignScheduler
     from callwright.services.dialer import Dialer
+    from callwright.services.rate_limits import ApiRateLimiter
     from callwright.services.reconciler import Reconciler
     from callwright.services.webhook_sender import WebhookSender
 
@@ -79,6 +80,13 @@ class Platform:
         return CallControl(self, self.settings.redis_url, namespace=self.settings.redis_namespace)
 
     @cached_property
+    def rate_limiter(self) -> ApiRateLimiter:
+        """Each API key's request budgets: in this process, or shared through Redis."""
+        from callwright.services.rate_limits import ApiRateLimiter
+
+        return ApiRateLimiter(self.settings.redis_url, namespace=self.settings.redis_namespace)
+
+    @cached_property
     def recording_keys(self) -> list[bytes]:
         """Keys for signed recording URLs, current first (see domain.recording_urls)."""
         from callwright.domain.recording_urls import KEY_PURPOSE
@@ -118,6 +126,8 @@ class Platform:
             await self.campaign_scheduler.stop()
         if "control" in self.__dict__:
             await self.control.close()
+        if "rate_limiter" in self.__dict__:
+            await self.rate_limiter.close()
         if self.__dict__.get("sqlite_file") is not None:
             self.sqlite_file.close()
         await self.http.aclose()

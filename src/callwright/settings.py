@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -109,6 +110,13 @@ class Settings(BaseSettings):
 
     default_concurrency_limit: int = 10
     default_agent_limit: int = 50
+    # A new partner's per-API-key request limits (per minute; 0 = none), as the Vocobase docs'.
+    default_requests_per_minute: int = Field(default=60, ge=0)
+    default_calls_per_minute: int = Field(default=10, ge=0)
+    # The operator's default call rate, ₹ per minute (whole paise), billed in 15-second buckets
+    # when no agent, project or partner rate is set. 0 (the default): such calls are free and
+    # need no balance — billing is off until the operator sets a rate somewhere.
+    default_rate_per_minute: Decimal = Field(default=Decimal("0"), ge=0, le=10_000, decimal_places=2)
 
     # Campaigns: the share of a partner's concurrency limit its campaigns leave free for single
     # API calls and inbound calls (rounded up; a partner whose limit is 1 keeps none); how often
@@ -186,6 +194,11 @@ class Settings(BaseSettings):
 
     def resolved_admin_token(self) -> str | None:
         return self.admin_token
+
+    @property
+    def default_rate_paise(self) -> int:
+        """``default_rate_per_minute`` in paise per minute."""
+        return int(self.default_rate_per_minute * 100)
 
     def cloud_speech_providers(self) -> list[str]:
         """The cloud speech providers the operator set a key for."""

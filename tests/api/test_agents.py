@@ -70,7 +70,10 @@ async def test_create_with_only_a_name_fills_the_defaults(client, partner):
     assert uuid.UUID(data["id"]).version == 4
     assert ISO_UTC.fullmatch(data["created_at"]) and ISO_UTC.fullmatch(data["updated_at"])
     default = installed_voices()[0]
-    without_generated = {k: v for k, v in data.items() if k not in ("id", "created_at", "updated_at")}
+    projects = (await client.get(f"{API}/projects", headers=partner.headers)).json()["data"]
+    assert data["project_id"] == projects[0]["id"] and projects[0]["is_default"]  # the Default project
+    generated = ("id", "created_at", "updated_at", "project_id")
+    without_generated = {k: v for k, v in data.items() if k not in generated}
     assert without_generated == {
         "agent_name": "Receptionist",
         "agent_type": "outbound",
@@ -348,8 +351,8 @@ async def test_bad_stt_language(client, partner):
 
 
 async def test_unknown_field_is_named(client, partner):
-    response = await create(client, partner, project_id="default")
-    assert validation_error(response, "project_id") == "project_id is not a known field"
+    response = await create(client, partner, mood="cheerful")
+    assert validation_error(response, "mood") == "mood is not a known field"
 
 
 async def test_malformed_json_is_400(client, partner):

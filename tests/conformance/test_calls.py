@@ -100,7 +100,6 @@ async def test_get_current_call_concurrency(client, partner, agent_id):
                     "statuses_counted": ["PENDING", "RINGING", "IN_PROGRESS"]}  # fmt: skip
 
 
-@pytest.mark.xfail(reason="credits_used comes with the credits work of issue 14", strict=False)
 async def test_credits_used_in_the_calls_session(client, platform, partner, agent_id):
     call_id = (await start_call(client, partner, agent_id))["call_id"]
     await talk_and_hang_up(platform, call_id)

@@ -70,6 +70,5 @@ async def test_config_counts_the_active_calls(client, platform, partner):
     assert data["concurrency"]["active"] == 1 and data["current_agent_count"] == 1
 
 
-@pytest.mark.xfail(reason="the credits balance comes with the credits work of issue 14", strict=False)
 async def test_the_credits_balance(client, partner):
     documented(await client.get(f"{API}/config", headers=partner.headers), {"credits": "number"})

@@ -35,6 +35,5 @@ async def test_another_partners_session_is_not_found(client, other_partner, call
     assert response.status_code == 404 and response.json()["error"]["code"] == "NOT_FOUND"
 
 
-@pytest.mark.xfail(reason="credits_used comes with the credits work of issue 14", strict=False)
 async def test_credits_used(client, partner, call):
     documented(await client.get(f"{API}/sessions/{call['session_id']}", headers=partner.headers), {"credits_used": "number"})

@@ -67,7 +67,14 @@ async def make_tenant(
     name = f"e2e-{next(_names)}-{time.monotonic_ns() % 100000}"
     created = await api.post(
         "/admin/v1/partners",
-        json={"name": name, "allowed_telephony_providers": providers, "concurrency_limit": 20},
+        # The tests poll their calls: no per-key request limits.
+        json={
+            "name": name,
+            "allowed_telephony_providers": providers,
+            "concurrency_limit": 20,
+            "requests_per_minute": 0,
+            "calls_per_minute": 0,
+        },
         headers=ADMIN,
     )
     assert created.status_code == 201, created.text

@@ -12,12 +12,14 @@ from callwright import __version__, log_redaction
 from callwright.api.errors import install_error_handlers
 from callwright.api.routes import (
     admin,
+    admin_credits,
     agents,
     calls,
     campaign_contacts,
     campaigns,
     config,
     media,
+    projects,
     recordings,
     sessions,
     suppression,
@@ -168,6 +170,7 @@ def create_app(
     partner_api.include_router(agents.router)
     partner_api.include_router(calls.router)
     partner_api.include_router(sessions.router)
+    partner_api.include_router(projects.router)
     partner_api.include_router(campaigns.router)
     partner_api.include_router(campaign_contacts.router)
     partner_api.include_router(suppression.router)
@@ -178,6 +181,7 @@ def create_app(
     app.include_router(media.router)
     app.include_router(recordings.router)
     app.include_router(admin.router, prefix=ADMIN_API_PREFIX)
+    app.include_router(admin_credits.router, prefix=ADMIN_API_PREFIX)
 
     @app.get("/healthz", summary="Liveness check", tags=["health"])
     async def healthz() -> dict[str, object]:

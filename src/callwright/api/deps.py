@@ -6,11 +6,12 @@ import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.errors import Forbidden, NotFound, Unauthorized
 from callwright.domain.providers import Provider, parse_provider
+from callwright.domain.rate_limits import category_of
 from callwright.platform import Platform
 from callwright.services import partners
 from callwright.store.models import Partner
@@ -40,18 +41,27 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-async def current_partner(request: Request, session: SessionDep) -> Partner:
+async def current_partner(
+    request: Request, response: Response, session: SessionDep, platform: PlatformDep
+) -> Partner:
+    """The partner of the request's API key, once the key's request budget has room for it
+    (429 ``rate_limited`` otherwise; the ``X-RateLimit-*`` headers go on the answer either way)."""
     token = _bearer(request)
     if token is None:
         raise Unauthorized(
             "missing API key: send the header Authorization: Bearer rg_live_…",
             code="missing_api_key",
         )
-    partner = await partners.authenticate(session=session, api_key=token)
-    if partner is None:
+    holder = await partners.authenticate_key(session=session, api_key=token)
+    if holder is None:
         raise Unauthorized("the API key is invalid or has been revoked", code="invalid_api_key")
+    partner = holder.partner
     if partner.status != "active":
         raise Forbidden(f"partner {partner.name} is {partner.status}", code="partner_suspended")
+    headers = await platform.rate_limiter.check(
+        key_id=holder.key_id, category=category_of(request.url.path), rates=holder.rates
+    )
+    response.headers.update(headers)
     return partner
 
 

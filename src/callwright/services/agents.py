@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from callwright.domain import agents as rules
 from callwright.domain.errors import CallwrightError, Conflict, Forbidden, NotFound, ValidationFailed
 from callwright.services import partners
+from callwright.services.projects import resolve_project_id
 from callwright.store.models import Agent, Partner, utcnow
 from callwright.voice.catalog import Voice, default_voice, find_voice
 
@@ -30,6 +31,7 @@ LANGUAGE_EXPLICIT = "language_explicit"
 async def create_agent(*, session: AsyncSession, partner: Partner, fields: Mapping[str, Any]) -> Agent:
     settings = dict(fields)
     agent_name: str = settings.pop("agent_name")
+    project_id = await session.run_sync(resolve_project_id, partner.id, settings.pop("project_id", None))
     voice = _voice_or_default(settings.get("voice_id"))
     settings["voice_id"] = voice.voice_id
     _set_language(settings, explicit=settings.get("language"), voice=voice)
@@ -40,7 +42,7 @@ async def create_agent(*, session: AsyncSession, partner: Partner, fields: Mappi
     # the partner row; SQLite ignores FOR UPDATE but holds its single write lock from the INSERT
     # until commit, and the count below runs after the INSERT.
     await session.execute(select(Partner.id).where(Partner.id == partner.id).with_for_update())
-    agent = Agent(partner_id=partner.id, agent_name=agent_name, settings=settings)
+    agent = Agent(partner_id=partner.id, project_id=project_id, agent_name=agent_name, settings=settings)
     session.add(agent)
     await _flush_or_name_taken(session, agent_name)
     count = await partners.agent_count(session=session, partner_id=partner.id)
@@ -57,19 +59,21 @@ async def create_agent(*, session: AsyncSession, partner: Partner, fields: Mappi
 
 
 async def list_agents(
-    *, session: AsyncSession, partner: Partner, limit: int, offset: int
+    *, session: AsyncSession, partner: Partner, limit: int, offset: int, project_id: str | None = None
 ) -> tuple[list[Agent], int]:
-    """One page of the partner's agents, newest first, and the partner's total."""
+    """One page of the partner's agents (of one of its projects, when ``project_id`` is given;
+    404 if it names none), newest first, and their total."""
+    where = [Agent.partner_id == partner.id]
+    if project_id is not None:
+        where.append(Agent.project_id == await session.run_sync(resolve_project_id, partner.id, project_id))
     rows = await session.scalars(
         select(Agent)
-        .where(Agent.partner_id == partner.id)
+        .where(*where)
         .order_by(Agent.created_at.desc(), Agent.id.desc())
         .limit(limit)
         .offset(offset)
     )
-    total = await session.scalar(
-        select(func.count()).select_from(Agent).where(Agent.partner_id == partner.id)
-    )
+    total = await session.scalar(select(func.count()).select_from(Agent).where(*where))
     return list(rows), total or 0
 
 
@@ -101,6 +105,8 @@ async def update_agent(
     agent = await get_agent(session=session, partner=partner, agent_id=agent_id)
     changes = dict(changes)
     new_name: str | None = changes.pop("agent_name", None)
+    if "project_id" in changes:  # null moves the agent to the Default project
+        agent.project_id = await session.run_sync(resolve_project_id, partner.id, changes.pop("project_id"))
     settings = {**agent.settings, **changes}
 
     if "voice_id" in changes:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from callwright.domain.calls import AnsweredBy, CallEvent, CallState, CallStatus, Disposition, apply_event
+from callwright.services.credits import charge_call
 from callwright.services.webhook_outbox import call_changed
 from callwright.store.models import Call, CallEventRow, utcnow
 
@@ -95,6 +96,8 @@ def set_state(
 ) -> None:
     before = call.status
     _write_state(call, new)
+    if new.status.is_terminal and not CallStatus(before).is_terminal:
+        charge_call(session, call)  # in this transaction, so a call is charged exactly once
     record_event(session, call, kind=kind, source=source, before=before, payload=payload)
     call_changed(session, call, status_before=before)  # its webhook events, in this transaction
 

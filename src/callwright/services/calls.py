@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from callwright.carriers import get_carrier
 from callwright.domain.calls import ACTIVE_STATUSES, CallStatus, cancel
+from callwright.domain.credits import Rate, check_can_start
 from callwright.domain.errors import (
     CallwrightError,
     Conflict,
@@ -23,7 +24,7 @@ from callwright.domain.phone import e164_error, is_e164
 from callwright.domain.providers import Provider, parse_provider
 from callwright.domain.suppression import suppressed_message
 from callwright.services import agents as agent_service
-from callwright.services import suppression, telephony
+from callwright.services import credits, projects, suppression, telephony
 from callwright.services.call_admission import (
     AdmissionConflict,
     CallAdmission,
@@ -61,12 +62,16 @@ async def start_call(
     admission: CallAdmission,
     idempotency_key: str | None = None,
     sqlite: SqliteFile | None = None,
+    default_rate_paise: int = 0,
 ) -> tuple[Call, bool]:
     """Create the call (pending) as the dialer's queue row. Returns (call, created).
 
     Checks run in the contract's order: agent, provider allowed, provider configured, to_number,
-    free concurrency slot (``admission``, which stores the call). A repeated Idempotency-Key
-    within 24 h returns the first call. ``sqlite``: the store's SQLite file, when it is one.
+    the number not on the partner's suppression list (403 ``number_suppressed``), a balance
+    covering one billing bucket at the call's rate (403 ``insufficient_credits``), free
+    concurrency slot (``admission``, which stores the call). A repeated Idempotency-Key within
+    24 h returns the first call. ``sqlite``: the store's SQLite file, when it is one;
+    ``default_rate_paise``: the operator's default rate (paise per minute).
     """
     partner_id = partner.id
     if not session.in_transaction() and session.get_bind().dialect.name != "sqlite":
@@ -79,14 +84,15 @@ async def start_call(
             return existing, False
 
     # The reads run in one go: on a SQLite file on a thread of their own (see SqliteFile).
-    checks = (_checked_parts, partner, request)
-    agent, provider, connection, suppressed = (
+    checks = (_checked_parts, partner, request, default_rate_paise)
+    agent, provider, connection, rate, balance, suppressed = (
         await sqlite.read(*checks) if sqlite is not None else await session.run_sync(*checks)
     )
     if not is_e164(request.to_number):
         raise ValidationFailed("to_number", e164_error("to_number"))
     if suppressed:
         raise Forbidden(suppressed_message(request.to_number), code="number_suppressed")
+    check_can_start(balance_paise=balance, rate=rate)
 
     limit = partner.concurrency_limit
     call = new_call(
@@ -96,6 +102,7 @@ async def start_call(
         connection=connection,
         to_number=request.to_number,
         variables=request.variables,
+        rate=rate,
         idempotency_key=idempotency_key,
     )
     # Give the connection back while the call waits for its batch: the batch needs one too, and
@@ -119,10 +126,11 @@ def new_call(
     connection: TelephonyConnection,
     to_number: str,
     variables: dict[str, Any],
+    rate: Rate,
     idempotency_key: str | None = None,
 ) -> Call:
     """A pending call, checked and ready for the admission (which stores it): the agent's settings
-    as the call will use them, the connection's caller id."""
+    as the call will use them, the connection's caller id, the rate in force."""
     carrier = get_carrier(provider)
     settings = dict(agent.settings)
     return Call(
@@ -130,6 +138,7 @@ def new_call(
         status=CallStatus.PENDING.value,
         partner_id=partner_id,
         agent_id=agent.id,
+        project_id=agent.project_id,
         agent=settings | {"agent_name": agent.agent_name},
         provider=provider.value,
         connection_id=connection.id,
@@ -138,7 +147,16 @@ def new_call(
         variables=variables,
         idempotency_key=idempotency_key,
         machine_detection_requested=_wants_machine_detection(settings, connection, carrier),
+        rate_paise_per_minute=rate.paise_per_minute,
     )
+
+
+def call_rate_and_balance(session: Session, partner: Partner, agent: Agent, default_rate: int) -> tuple[Rate, int]:
+    """The rate a call on ``agent`` is billed at and, when it is not free, the partner's balance
+    (0 otherwise: not read)."""
+    project_rate = None if agent.rate_paise_per_minute is not None else projects.project_rate(session, agent.project_id)
+    rate = credits.call_rate(agent=agent, project_rate=project_rate, partner=partner, default=default_rate)
+    return rate, 0 if rate.billing_off else credits.balance_of(session, partner.id)
 
 
 def _wants_machine_detection(settings: dict[str, Any], connection: TelephonyConnection, carrier) -> bool:  # type: ignore[no-untyped-def]
@@ -150,10 +168,11 @@ def _wants_machine_detection(settings: dict[str, Any], connection: TelephonyConn
 
 
 def _checked_parts(
-    session: Session, partner: Partner, request: StartCall
-) -> tuple[Agent, Provider, TelephonyConnection, bool]:
+    session: Session, partner: Partner, request: StartCall, default_rate: int
+) -> tuple[Agent, Provider, TelephonyConnection, Rate, int, bool]:
     """The agent, the provider and its connection, checked in the contract's order (all but
-    ``to_number``, which needs no store), and whether ``to_number`` is suppressed."""
+    ``to_number``, which needs no store, and the balance); the call's rate and, when it is not
+    free, the partner's balance (0 otherwise: not read); whether ``to_number`` is suppressed."""
     agent = agent_service.partner_agent(session, partner.id, request.agent_id)
     provider = _parse_provider(request.provider)
     if provider.value not in partner.allowed_providers:
@@ -179,7 +198,9 @@ def _checked_parts(
         raise ProviderNotConfigured(f"{provider.display_name} not configured")
     if request.connection_id is not None and request.connection_id != connection.id:
         raise NotFound(f"no {provider.display_name} connection with id {request.connection_id!r}", code="connection_not_found")
-    return agent, provider, connection, suppression.is_suppressed(session, partner.id, request.to_number)
+    rate, balance = call_rate_and_balance(session, partner, agent, default_rate)
+    suppressed = suppression.is_suppressed(session, partner.id, request.to_number)
+    return agent, provider, connection, rate, balance, suppressed
 
 
 # A self-hosted partner may have no MCube account: the errors for an omitted provider say what to do.
@@ -245,11 +266,22 @@ def parse_status_filter(value: str | None) -> CallStatus | None:
 
 
 async def list_calls(
-    *, session: AsyncSession, partner: Partner, limit: int, offset: int, status: str | None
+    *,
+    session: AsyncSession,
+    partner: Partner,
+    limit: int,
+    offset: int,
+    status: str | None,
+    project_id: str | None = None,
 ) -> tuple[list[Call], int]:
-    """The partner's calls, newest first; ``status`` filters (case-insensitive)."""
+    """One page of the partner's calls, newest first; ``status`` filters (case-insensitive);
+    ``project_id`` keeps those of one of its projects (the agent's project when each call started;
+    404 if it names none)."""
     wanted = parse_status_filter(status)
     query = select(Call).where(Call.partner_id == partner.id)
+    if project_id is not None:
+        project = await projects.get_project(session=session, partner=partner, project_id=project_id)
+        query = query.where(Call.project_id == project.id)
     if wanted is not None:
         query = query.where(Call.status == wanted.value)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0

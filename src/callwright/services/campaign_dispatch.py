@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from callwright.domain.calls import ACTIVE_STATUSES
 from callwright.domain.campaigns import CampaignStatus, ContactState
+from callwright.domain.credits import Rate
 from callwright.domain.providers import Provider
 from callwright.services.call_admission import CallAdmission, Start
 from callwright.services.calls import new_call
@@ -47,6 +48,7 @@ class CampaignParts:
     provider: Provider
     connection: TelephonyConnection
     partner_call_limit: int  # the partner's limit less the share kept for single and inbound calls
+    rate: Rate  # what the calls are billed at (the agent's, project's, partner's or default rate)
 
 
 def campaign_active_calls(session: Session, campaign_id: str) -> int:
@@ -111,6 +113,7 @@ async def admit_attempt(admission: CallAdmission, parts: CampaignParts, contact:
         connection=parts.connection,
         to_number=contact.phone,
         variables=call_variables(contact),
+        rate=parts.rate,
     )
     call.campaign_id = parts.campaign_id
     call.campaign_contact_id = contact.id

@@ -38,12 +38,14 @@ from callwright.domain.campaign_windows import (
 )
 from callwright.domain.campaigns import CampaignStatus, ContactState, campaign_call_limit
 from callwright.domain.clock import Clock, SystemClock
-from callwright.domain.errors import LimitExceeded
+from callwright.domain.credits import check_can_start
+from callwright.domain.errors import Forbidden, LimitExceeded
 from callwright.domain.providers import parse_provider
 from callwright.platform import Platform
 from callwright.services import campaign_events, suppression, telephony
 from callwright.services.call_admission import AdmissionConflict, StartWithdrawn
 from callwright.services.call_state import lock_call, record_event
+from callwright.services.calls import call_rate_and_balance
 from callwright.services.campaign_dispatch import CampaignParts, admit_attempt, campaign_active_calls
 from callwright.services.campaign_lifecycle import enter_running, pause_for
 from callwright.services.campaigns import contact_counts
@@ -259,7 +261,16 @@ class CampaignScheduler:
             connection = await telephony.get_connection(session=session, partner_id=partner.id, provider=provider)
             if connection is None:
                 problem = f"{provider.display_name} is no longer configured"
-        if problem is not None or agent is None or provider is None or connection is None:
+        rate = None
+        if problem is None and agent is not None:
+            rate, balance = await session.run_sync(
+                call_rate_and_balance, partner, agent, self.platform.settings.default_rate_paise
+            )
+            try:
+                check_can_start(balance_paise=balance, rate=rate)
+            except Forbidden as exc:
+                problem = exc.message
+        if problem is not None or agent is None or provider is None or connection is None or rate is None:
             campaign_id = campaign.id
             await session.rollback()
             if await pause_for(session, campaign_id, problem or "it cannot be dialled"):
@@ -275,6 +286,7 @@ class CampaignScheduler:
             partner_call_limit=campaign_call_limit(
                 partner.concurrency_limit, self.platform.settings.campaign_reserved_share
             ),
+            rate=rate,
         )
 
     async def _complete_finished(self, now: datetime) -> None:

@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callwright.services import partners, telephony, webhooks
+from callwright.domain.credits import rupees
+from callwright.services import credits, partners, telephony, webhooks
 from callwright.services.call_admission import active_count
 from callwright.store.models import Partner
 from callwright.voice.catalog import installed_languages, installed_voices
@@ -28,4 +29,6 @@ async def partner_config(*, session: AsyncSession, partner: Partner) -> dict[str
         "webhook": hooks["webhook"],  # Vocobase's legacy single webhook: the `default` endpoint
         "webhooks": hooks["webhooks"],
         "telephony": await telephony.telephony_view(session=session, partner_id=partner.id),
+        # The ₹ balance; the docs keep the field name ``credits``.
+        "credits": rupees(await credits.balance(session=session, partner_id=partner.id)),
     }

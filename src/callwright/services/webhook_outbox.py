@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from callwright.domain.calls import CallStatus
+from callwright.domain.credits import rupees
 from callwright.domain.webhooks import EventType
 from callwright.services import campaign_outcomes
 from callwright.store.models import Call, WebhookDelivery, WebhookEndpoint, WebhookEvent, new_id, utcnow
@@ -82,14 +83,14 @@ def call_summary(call: Call) -> dict[str, Any]:
 
 def session_completed_data(call: Call) -> dict[str, Any]:
     """Vocobase's ``session.completed`` data (written once ``session_completed_at`` is set: that is
-    ``pipeline_completed_at``, as ``GET /calls/{id}`` shows it). There is no billing, so
-    ``credits_used`` is 0."""
+    ``pipeline_completed_at``, as ``GET /calls/{id}`` shows it); ``credits_used`` is what the call
+    cost, in ₹."""
     return {
         "session_id": call.session_id,
         "agent_id": call.agent_id,
         "agent_name": (call.agent or {}).get("agent_name"),
         "duration_seconds": call.duration_seconds,
-        "credits_used": 0,
+        "credits_used": rupees(call.credits_used_paise or 0),
         "processing_complete": True,
         "pipeline_completed_at": iso_utc(call.session_completed_at or utcnow()),
         "transcript": list(call.transcript or []),

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -78,6 +80,13 @@ class Partner(Timestamped, Base):
     allowed_providers: Mapped[list[Any]] = mapped_column(default=list)
     concurrency_limit: Mapped[int] = mapped_column(Integer)
     agent_limit: Mapped[int] = mapped_column(Integer)
+    # Per API key, per minute (0 = no limit): call endpoints (/calls/*) and all the others.
+    requests_per_minute: Mapped[int] = mapped_column(Integer, default=60)
+    calls_per_minute: Mapped[int] = mapped_column(Integer, default=10)
+    # The partner's own call rate (paise per minute; None: the operator's default), and its
+    # balance in paise: the sum of its credit_ledger rows, moved in the transaction adding each.
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+    credit_balance_paise: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ApiKey(Base):
@@ -111,19 +120,47 @@ class TelephonyConnection(Timestamped, Base):
     cps: Mapped[float | None] = mapped_column(default=None)
 
 
+class Project(Timestamped, Base):
+    """A group of a partner's agents. Each partner has exactly one ``is_default`` project."""
+
+    __tablename__ = "projects"
+    __table_args__ = (
+        Index("ix_projects_partner_created", "partner_id", "created_at"),
+        Index(
+            "uq_projects_one_default",
+            "partner_id",
+            unique=True,
+            postgresql_where=text("is_default"),
+            sqlite_where=text("is_default"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Operator-set call rate for the project's agents (paise per minute); None: the partner's.
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
 class Agent(Timestamped, Base):
     __tablename__ = "agents"
     __table_args__ = (
         UniqueConstraint("partner_id", "agent_name"),
         Index("ix_agents_partner_created", "partner_id", "created_at"),
+        Index("ix_agents_partner_project", "partner_id", "project_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
     agent_name: Mapped[str] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(16), default="active")
     # The partner-facing agent settings (prompt, voice, messages, limits…) as validated JSON.
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Operator-set call rate for this agent (paise per minute); None: the project's or partner's.
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class Call(Timestamped, Base):
@@ -137,6 +174,7 @@ class Call(Timestamped, Base):
         Index("ix_calls_dial_queue", "dial_state", "dial_not_before"),
         Index("ix_calls_provider_call_id", "provider", "provider_call_id"),
         Index("ix_calls_campaign_status", "campaign_id", "status"),
+        Index("ix_calls_partner_project", "partner_id", "project_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -145,6 +183,8 @@ class Call(Timestamped, Base):
     # No foreign key: a call's record outlives its agent; ``agent`` keeps what the call used.
     agent_id: Mapped[str] = mapped_column(String(36))
     agent: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The agent's project when the call started (kept if the agent moves or goes).
+    project_id: Mapped[str | None] = mapped_column(String(36), default=None)
     provider: Mapped[str] = mapped_column(String(16))
     connection_id: Mapped[str | None] = mapped_column(
         ForeignKey("telephony_connections.id", ondelete="SET NULL"), default=None
@@ -184,9 +224,33 @@ class Call(Timestamped, Base):
     recording_url: Mapped[str | None] = mapped_column(Text, default=None)
     # When the call's ``session.completed`` webhook event was written (once per call).
     session_completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The rate in force when the call started (paise per minute), and what the call cost once it
+    # ended (None until then); the charge itself is the call's credit_ledger row.
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+    credits_used_paise: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
     # Set on a campaign's calls: the campaign and the campaign contact the call is an attempt for.
     campaign_id: Mapped[str | None] = mapped_column(String(36), default=None)
     campaign_contact_id: Mapped[str | None] = mapped_column(String(36), default=None)
+
+
+class CreditEntry(Base):
+    """One change of a partner's balance, never updated or deleted: a top-up, an adjustment, or
+    the charge for one call (``call_id`` unique, so no call is ever charged twice)."""
+
+    __tablename__ = "credit_ledger"
+    __table_args__ = (Index("ix_credit_ledger_partner_created", "partner_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # top_up | call_charge | adjustment
+    amount_paise: Mapped[int] = mapped_column(BigInteger)  # signed: a charge is negative
+    call_id: Mapped[str | None] = mapped_column(String(36), default=None, unique=True)
+    agent_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    billed_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CallEventRow(Base):

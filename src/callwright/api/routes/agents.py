@@ -48,6 +48,7 @@ _AGENT = {
     "variables": ["customer_name"],
     "llm": {"provider": "openai", "model": "gpt-4o-mini", "temperature": 0.4},
     "stt": None,
+    "project_id": "9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
     "created_at": "2026-11-24T06:10:00.000000Z",
     "updated_at": "2026-11-24T06:10:00.000000Z",
     "transferEnabled": True,
@@ -181,9 +182,12 @@ async def list_agents(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size, 1–100.")] = 10,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000, description="Agents to skip.")] = 0,
+    project_id: Annotated[
+        str | None, Query(max_length=64, description="Only this project's agents (404 if unknown).")
+    ] = None,
 ) -> dict[str, Any]:
     agents, total = await agent_service.list_agents(
-        session=session, partner=partner, limit=limit, offset=offset
+        session=session, partner=partner, limit=limit, offset=offset, project_id=project_id
     )
     data = [AgentPublic.from_agent(a).wire() for a in agents]
     return ok_list(data, limit=limit, offset=offset, total=total)

@@ -36,6 +36,7 @@ _CALL_EXAMPLE = {
     "session_id": "5d1e7f0a-2b3c-4d5e-8f90-a1b2c3d4e5f6",
     "agent_id": "3f2b1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
     "agent_name": "Reminder bot",
+    "project_id": "9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
     "provider": "vobiz",
     "direction": "outbound",
     "from_number": "+918011223344",
@@ -50,6 +51,7 @@ _CALL_EXAMPLE = {
     "answered_at": "2026-11-24T10:00:05.000000Z",
     "ended_at": "2026-11-24T10:00:35.000000Z",
     "duration_seconds": 30,
+    "credits_used": 1.8,
     "transcript": [],
     "latency": None,
     "recording_url": None,
@@ -80,7 +82,8 @@ _STATUSES = ", ".join(s.value for s in CallStatus)
     summary="Start an outbound call",
     description="Checks, in order: the agent exists (404), the provider is allowed (403 "
     "`provider_not_allowed`), the provider is configured (400 `provider_not_configured`), "
-    "`to_number` is E.164 (400 `VALIDATION_ERROR`), a concurrency slot is free (429 `concurrency_limit`, with "
+    "`to_number` is E.164 (400 `VALIDATION_ERROR`), the balance covers one 15-second bucket at the "
+    "call's rate (403 `insufficient_credits`), a concurrency slot is free (429 `concurrency_limit`, with "
     "Retry-After). The call is created `pending` and dialled asynchronously through the partner's "
     "own carrier. The same `Idempotency-Key` within 24 h returns the same call and never dials "
     "twice.",
@@ -101,6 +104,7 @@ async def start_call(
         admission=platform.admission,
         idempotency_key=idempotency_key,
         sqlite=platform.sqlite_file,
+        default_rate_paise=platform.settings.default_rate_paise,
     )
     if created:
         platform.control.wake_dialer()
@@ -112,7 +116,8 @@ async def start_call(
     summary="List calls",
     description="Newest first, as `data: {calls, total, limit, offset}` (the Vocobase docs' "
     "shape). `pagination {limit, offset, total}` beside `data` repeats the paging, as on every "
-    "Callwright list. `status` filters, in any case: " + _STATUSES + ".",
+    "Callwright list. `status` filters, in any case: " + _STATUSES + "; `project_id` keeps the calls of one "
+    "project's agents (404 if unknown).",
     responses={
         200: {
             "content": {
@@ -135,9 +140,12 @@ async def list_calls(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     status: Annotated[str | None, Query(max_length=32, description=_STATUSES)] = None,
+    project_id: Annotated[
+        str | None, Query(max_length=64, description="Only calls on this project's agents (404 if unknown).")
+    ] = None,
 ) -> dict[str, Any]:
     calls, total = await call_service.list_calls(
-        session=session, partner=partner, limit=limit, offset=offset, status=status
+        session=session, partner=partner, limit=limit, offset=offset, status=status, project_id=project_id
     )
     page = {"limit": limit, "offset": offset, "total": total}
     return {

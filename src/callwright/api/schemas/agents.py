@@ -147,6 +147,9 @@ def _camel(snake: str, default: Any = None) -> Any:
     )
 
 
+ProjectId = Annotated[str | None, Field(max_length=64)]
+
+
 class _AgentBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -188,6 +191,7 @@ class AgentCreate(_AgentBody):
     script: AgentScriptConfig | None = Field(
         None, description="A scripted brain (replies, keyword rules, fallback) instead of a model."
     )
+    project_id: ProjectId = Field(None, description="Omit or null for the Default project.")
 
 
 # Fields a PUT may not set to null: omitting them leaves them unchanged.
@@ -232,6 +236,7 @@ class AgentUpdate(_AgentBody):
     llm: LlmSettings | None = None
     stt: SttSettings | None = None
     script: AgentScriptConfig | None = None
+    project_id: ProjectId = Field(None, description="null moves the agent to the Default project.")
 
     @field_validator(*_NOT_NULLABLE, mode="before")
     @classmethod
@@ -277,6 +282,7 @@ class AgentPublic(BaseModel):
     llm: dict[str, Any] | None = None
     stt: dict[str, Any] | None = None
     script: dict[str, Any] | None = None
+    project_id: str | None = None
     created_at: str = Field(description="ISO-8601, UTC")
     updated_at: str = Field(description="ISO-8601, UTC")
 
@@ -303,6 +309,7 @@ class AgentPublic(BaseModel):
             id=agent.id,
             agent_name=agent.agent_name,
             status=agent.status,
+            project_id=agent.project_id,
             created_at=iso_utc(agent.created_at),
             updated_at=iso_utc(agent.updated_at),
         )
@@ -315,6 +322,7 @@ _SETTINGS_FIELDS = frozenset(AgentPublic.model_fields) - {
     "id",
     "agent_name",
     "status",
+    "project_id",
     "created_at",
     "updated_at",
 }

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from callwright.api.schemas.agents import iso_utc
 from callwright.domain.calls import CallStatus
+from callwright.domain.credits import rupees
 from callwright.store.models import Call
 
 
@@ -58,6 +59,7 @@ def call_public(call: Call, *, recording_url: str | None = None) -> dict[str, An
         "session_id": call.session_id,
         "agent_id": call.agent_id,
         "agent_name": call.agent.get("agent_name"),
+        "project_id": call.project_id,
         "provider": call.provider,
         "direction": call.direction,
         "from_number": call.from_number,
@@ -75,6 +77,7 @@ def call_public(call: Call, *, recording_url: str | None = None) -> dict[str, An
         "answered_at": _iso(call.answered_at),
         "ended_at": _iso(call.ended_at),
         "duration_seconds": call.duration_seconds,
+        "credits_used": rupees(call.credits_used_paise or 0),  # ₹; 0 until the call has ended
         "transcript": list(call.transcript or []),
         "latency": call.latency,
         "recording_url": recording_url or call.recording_url,
@@ -101,6 +104,7 @@ def _session(call: Call, public: dict[str, Any]) -> dict[str, Any]:
         "duration_seconds": call.duration_seconds,
         "transcript": public["transcript"],
         "latency": call.latency,
+        "credits_used": public["credits_used"],
         "recording_url": public["recording_url"],
         "status": call.status,
         "started_at": _iso(call.answered_at),
@@ -116,6 +120,7 @@ def session_public(call: Call, *, recording_url: str | None = None) -> dict[str,
         "agent_name": call.agent.get("agent_name"),
         "status": call.status,
         "duration_seconds": call.duration_seconds,
+        "credits_used": rupees(call.credits_used_paise or 0),
         "transcript": list(call.transcript or []),
         "recording_url": recording_url or call.recording_url,
         "variables": dict(call.variables or {}),

@@ -13,7 +13,7 @@ from callwright.cli.campaigns import progress_line
 from callwright.domain.providers import Provider
 from callwright.services import campaign_contacts, campaigns
 from callwright.services.campaign_contacts import NewContact
-from callwright.store.models import Agent, CampaignContact, Partner, WebhookEvent
+from callwright.store.models import Agent, CampaignContact, Partner, Project, WebhookEvent
 from tests.cli.test_cli import KEY_A, create_partner, failed, invoke, ok, with_store
 from tests.connection_rows import store_connection
 
@@ -34,7 +34,8 @@ def _campaign(env: dict[str, str]) -> str:
     async def _make(sessions: Any) -> str:
         async with sessions() as session:
             partner = await session.scalar(select(Partner).where(Partner.name == "acme-corp"))
-            agent = Agent(partner_id=partner.id, agent_name="Caller", settings={})
+            project = await session.scalar(select(Project.id).where(Project.partner_id == partner.id))
+            agent = Agent(partner_id=partner.id, project_id=project, agent_name="Caller", settings={})
             session.add(agent)
             await session.commit()
         await store_connection(sessions, partner_id=partner.id, provider=Provider.VOBIZ, master_key=KEY_A)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from callwright.domain.calls import CallStatus
 from callwright.domain.clock import ManualClock
-from callwright.services import call_admission
+from callwright.services import call_admission, credits
 from callwright.services.campaign_scheduler import CampaignScheduler
 from callwright.store.models import Call, CampaignAttempt, WebhookEvent, utcnow
 from tests.api.campaign_support import (
@@ -319,3 +319,12 @@ async def test_the_running_scheduler_wakes_when_a_campaign_starts(client, platfo
         assert len(await attempts_by_phone(platform, cid)) == 1
     finally:
         await scheduler.stop()
+
+
+async def test_a_campaign_without_credit_for_one_bucket_pauses_saying_so(client, platform, partner, agent):
+    cid = await _running(client, partner, agent, us_numbers("212", 1))
+    async with platform.sessions() as session:
+        await credits.set_partner_rate(session=session, partner_name=partner.name, rate_paise=400)
+    assert await CampaignScheduler(platform, clock=ManualClock(next_weekday_at(NY, 12))).run_once() == 0
+    data = (await client.get(f"/api/v2/campaigns/{cid}", headers=partner.headers)).json()["data"]
+    assert data["status"] == "paused" and data["pause_reason"].startswith("insufficient credits: the balance is ₹0")

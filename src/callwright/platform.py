@@ -1,4 +1,8 @@
-"""The process-wide objects every request shares: settings, store, secret box, carrier HTTP client."""
+"""The process-wide objects every request shares: settings, store, secret box, carrier HTTP client.
+
+Services take what they need from it; its background workers (``callwright.workers``) are
+started by the app's lifespan and stopped by ``close``, the one teardown of a process.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from callwright.carriers import CarrierEndpoints, endpoints_from_settings
 from callwright.settings import Settings
 from callwright.store.db import SqliteFile, create_engine, session_factory
 from callwright.store.secretbox import SecretBox, derive_subkey
+from callwright.workers import Workers
 
 if TYPE_CHECKING:
     from callwright.recordings import RecordingStorage
@@ -22,8 +27,6 @@ if TYPE_CHECKING:
     from callwright.services.campaign_scheduler import CampaignScheduler
     from callwright.services.dialer import Dialer
     from callwright.services.rate_limits import ApiRateLimiter
-    from callwright.services.reconciler import Reconciler
-    from callwright.services.webhook_sender import WebhookSender
 
 
 @dataclass
@@ -38,13 +41,14 @@ class Platform:
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(follow_redirects=False))
     # Set when a call is queued, so the in-process dialer wakes at once instead of polling.
     dial_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # The dialer, when this process runs it (started by ``workers`` or its election).
     dialer: Dialer | None = None
-    reconciler: Reconciler | None = None
     # Set after a commit that wrote webhook events, so the in-process sender wakes at once.
     webhook_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    webhook_sender: WebhookSender | None = None
+    workers: Workers = field(init=False)
     # Set when a campaign starts or resumes or one of its attempts ends: the scheduler wakes at once.
     campaign_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # The campaign scheduler, when this process runs it (started by ``workers`` or its election).
     campaign_scheduler: CampaignScheduler | None = None
     # Media sessions running in this process, by call id (for ending a call from the API).
     media_sessions: dict[str, Any] = field(default_factory=dict)
@@ -58,6 +62,7 @@ class Platform:
         self.sessions.configure(
             info={"webhook_wakeup": self.webhook_wakeup, "campaign_wakeup": self.campaign_wakeup}
         )
+        self.workers = Workers(self)
 
     @cached_property
     def admission(self) -> CallAdmission:
@@ -116,16 +121,9 @@ class Platform:
         return platform
 
     async def close(self) -> None:
-        if self.dialer is not None:
-            await self.dialer.stop()
-        if self.reconciler is not None:
-            await self.reconciler.stop()
-        if self.webhook_sender is not None:
-            await self.webhook_sender.stop()
-        if self.campaign_scheduler is not None:
-            await self.campaign_scheduler.stop()
-        if "control" in self.__dict__:
-            await self.control.close()
+        """Stop the background workers, then let go of the rate limiter, the store and the HTTP
+        client."""
+        await self.workers.stop()
         if "rate_limiter" in self.__dict__:
             await self.rate_limiter.close()
         if self.__dict__.get("sqlite_file") is not None:

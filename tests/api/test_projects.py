@@ -128,7 +128,11 @@ async def test_agents_go_to_the_default_project_or_the_one_named(client, partner
     assert moved.json()["data"]["project_id"] == default["id"]
 
     [theirs] = await _projects(client, other_partner)
-    for project_id in (MISSING, theirs["id"], "not-a-uuid"):
+    malformed = await client.post(
+        f"{API}/agent", json={"agent_name": "Xbad", "project_id": "not-a-uuid"}, headers=partner.headers
+    )
+    assert malformed.status_code == 400 and error_of(malformed)["details"][0]["field"] == "project_id"
+    for project_id in (MISSING, theirs["id"]):
         response = await client.post(
             f"{API}/agent", json={"agent_name": f"X{project_id[:4]}", "project_id": project_id}, headers=partner.headers
         )

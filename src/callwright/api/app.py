@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,7 +25,6 @@ from callwright.api.routes import (
     telephony,
     webhooks,
 )
-from callwright.balancer import publish_load, worker_board
 from callwright.collector import settle_after_start_up
 from callwright.platform import Platform
 from callwright.settings import Settings, get_settings
@@ -78,82 +76,18 @@ def create_app(
         # out (2-core box). Frozen, a collection sees only what calls allocated since (and an
         # idle process freezes again what its calls left for good: see callwright.collector).
         settle_after_start_up()
-        election = None
-        campaign_election = None
-        if settings.workers_enabled:
-            await running.control.start()
-            if running.control.shared:
-                # Several processes share the store: one, elected through Redis, paces the dials;
-                # one (elected the same way) turns campaigns' due contacts into calls.
-                from callwright.services.call_control import DialerElection
-                from callwright.services.campaign_election import CampaignElection
-
-                election = DialerElection(running, running.control)
-                election.start()
-                campaign_election = CampaignElection(running, running.control)
-                campaign_election.start()
-            else:
-                if running.dialer is None:
-                    from callwright.services.dialer import Dialer
-
-                    running.dialer = Dialer(running)
-                    running.dialer.start()
-                if running.campaign_scheduler is None:
-                    from callwright.services.campaign_scheduler import CampaignScheduler
-
-                    running.campaign_scheduler = CampaignScheduler(running)
-                    running.campaign_scheduler.start()
-        # Every process heartbeats the media it carries and settles lost calls; every process sends
-        # webhooks (deliveries are leased, so two senders never send one twice).
-        if settings.workers_enabled and running.reconciler is None:
-            from callwright.services.reconciler import Reconciler
-
-            running.reconciler = Reconciler(running)
-            running.reconciler.start()
-        if settings.workers_enabled and running.webhook_sender is None:
-            from callwright.services.webhook_sender import WebhookSender
-
-            running.webhook_sender = WebhookSender(running)
-            running.webhook_sender.start()
-        load = None
-        seat = worker_board()
-        if seat is not None:  # a worker of a balanced `callwright serve`: tell it our calls
-            board, slot = seat
-            load = asyncio.create_task(
-                publish_load(
-                    board, slot, lambda: running.media_sockets, running.media_sockets_changed
-                )
-            )
+        await running.workers.start(background=settings.workers_enabled)
         try:
             yield
         finally:
-            if load is not None:
-                load.cancel()
-                await asyncio.gather(load, return_exceptions=True)
-            if election is not None:
-                await election.stop()
-            if campaign_election is not None:
-                await campaign_election.stop()
+            if owns_platform:
+                await running.close()  # stops the workers first
+            else:  # a test's platform: it closes the store itself
+                await running.workers.stop()
             if settings.fake_engines:  # an app served in a test's process leaves none behind
                 from callwright.voice.engines.fake import disable_fake_engines
 
                 disable_fake_engines()
-            if owns_platform:
-                await running.close()
-            else:
-                if running.dialer is not None:
-                    await running.dialer.stop()
-                    running.dialer = None
-                if running.reconciler is not None:
-                    await running.reconciler.stop()
-                    running.reconciler = None
-                if running.webhook_sender is not None:
-                    await running.webhook_sender.stop()
-                    running.webhook_sender = None
-                if running.campaign_scheduler is not None:
-                    await running.campaign_scheduler.stop()
-                    running.campaign_scheduler = None
-                await running.control.close()
 
     app = FastAPI(
         title="Callwright",

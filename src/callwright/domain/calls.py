@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from callwright.domain.end_reasons import EndReason
+
 
 class CallStatus(StrEnum):
     PENDING = "pending"
@@ -195,13 +197,16 @@ def _ended(state: CallState, event: CallEvent) -> CallState:
 
 
 def _default_reason(outcome: CallStatus) -> str:
-    return {
-        CallStatus.COMPLETED: "call completed",
-        CallStatus.FAILED: "call failed",
-        CallStatus.NO_ANSWER: "no answer",
-        CallStatus.BUSY: "line busy",
-        CallStatus.CANCELED: "call canceled",
-    }[outcome]
+    return _DEFAULT_REASONS[outcome].words
+
+
+_DEFAULT_REASONS = {
+    CallStatus.COMPLETED: EndReason.CALL_COMPLETED,
+    CallStatus.FAILED: EndReason.CALL_FAILED,
+    CallStatus.NO_ANSWER: EndReason.NO_ANSWER,
+    CallStatus.BUSY: EndReason.LINE_BUSY,
+    CallStatus.CANCELED: EndReason.CALL_CANCELED,
+}
 
 
 def cancel(state: CallState, *, at: datetime, reason: str) -> CallState | None:

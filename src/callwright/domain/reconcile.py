@@ -18,6 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from callwright.domain.calls import CallEvent, CallState, CallStatus, EventKind, apply_event
+from callwright.domain.dialing import HANDED_OVER, DialState
 
 # An answered call we cannot ask about, with no time limit of its own, is closed after this long
 # without a word (Exotel's own cap on a call is 4 h).
@@ -43,7 +44,7 @@ class CallWatch:
     """What the reconciler knows about one call without asking the carrier."""
 
     status: CallStatus
-    dial_state: str
+    dial_state: DialState
     provider_call_id: str | None
     last_activity: datetime  # the last time anything touched the call
     media_started: bool
@@ -61,14 +62,14 @@ class CallWatch:
 def needs_attention(watch: CallWatch, *, now: datetime, silent_secs: float) -> Attention | None:
     if watch.status.is_terminal or watch.media_on_this_node:
         return None
-    if watch.dial_state not in ("dialed", "unconfirmed"):
+    if watch.dial_state not in HANDED_OVER:
         return None  # still the dialer's (queued, claimed, dialing under a lease)
     silent = (now - watch.last_activity).total_seconds()
     if silent < silent_secs:
         return None
     if watch.provider_call_id and watch.carrier_has_status_api:
         return Attention.ASK_CARRIER
-    if watch.dial_state == "unconfirmed" and watch.status is CallStatus.PENDING:
+    if watch.dial_state == DialState.UNCONFIRMED and watch.status is CallStatus.PENDING:
         return Attention.NEVER_CONFIRMED
     if silent < unaskable_bound_secs(watch, silent_secs):
         return None

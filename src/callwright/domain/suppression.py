@@ -3,6 +3,8 @@ made because of one ends."""
 
 from __future__ import annotations
 
+from callwright.domain.end_reasons import EndReason
+
 REASON_MAX = 500
 SOURCE_MAX = 64
 ENTRIES_PER_REQUEST_MAX = 10_000
@@ -11,7 +13,7 @@ SOURCE_API = "api"
 SOURCE_CSV = "csv"
 SOURCE_IN_CALL = "in_call"
 # ``calls.end_reason`` of a call not dialled because its number was suppressed meanwhile.
-SUPPRESSED_END_REASON = "number suppressed"
+SUPPRESSED_END_REASON = EndReason.NUMBER_SUPPRESSED.words
 
 
 def suppressed_message(phone: str) -> str:

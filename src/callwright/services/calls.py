@@ -11,8 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from callwright.carriers import get_carrier
+from callwright.carriers.base import Carrier
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import ACTIVE_STATUSES, CallStatus, cancel
 from callwright.domain.credits import Rate, check_can_start
+from callwright.domain.dialing import DialState, dial_move
+from callwright.domain.end_reasons import EndReason
 from callwright.domain.errors import (
     CallwrightError,
     Conflict,
@@ -132,21 +136,21 @@ def new_call(
     """A pending call, checked and ready for the admission (which stores it): the agent's settings
     as the call will use them, the connection's caller id, the rate in force."""
     carrier = get_carrier(provider)
-    settings = dict(agent.settings)
+    spec = agent_service.agent_spec(agent)
     return Call(
         id=new_id(),  # set here, not at the flush: the created event refers to it
         status=CallStatus.PENDING.value,
         partner_id=partner_id,
         agent_id=agent.id,
         project_id=agent.project_id,
-        agent=settings | {"agent_name": agent.agent_name},
+        agent=spec.snapshot(),
         provider=provider.value,
         connection_id=connection.id,
         from_number=str(connection.identifiers.get(carrier.caller_id_field, "")),
         to_number=to_number,
         variables=variables,
         idempotency_key=idempotency_key,
-        machine_detection_requested=_wants_machine_detection(settings, connection, carrier),
+        machine_detection_requested=_wants_machine_detection(spec, connection, carrier),
         rate_paise_per_minute=rate.paise_per_minute,
     )
 
@@ -159,9 +163,9 @@ def call_rate_and_balance(session: Session, partner: Partner, agent: Agent, defa
     return rate, 0 if rate.billing_off else credits.balance_of(session, partner.id)
 
 
-def _wants_machine_detection(settings: dict[str, Any], connection: TelephonyConnection, carrier) -> bool:  # type: ignore[no-untyped-def]
-    return bool(
-        settings.get("voicemail_detection_enabled")
+def _wants_machine_detection(spec: AgentSpec, connection: TelephonyConnection, carrier: Carrier) -> bool:
+    return (
+        spec.voicemail_detection_enabled
         and connection.carrier_voicemail_detection
         and carrier.supports_machine_detection
     )
@@ -323,12 +327,12 @@ async def request_end(*, session: AsyncSession, partner: Partner, call_id: str) 
     if CallStatus(call.status).is_terminal:
         await session.commit()
         return call, False
-    reason = "ended by partner request"
-    if call.dial_state in ("queued", "dialing") or not call.provider_call_id:
+    reason = EndReason.ENDED_BY_PARTNER_REQUEST.words
+    if call.dial_state in (DialState.QUEUED, DialState.DIALING) or not call.provider_call_id:
         # Not dialed yet (or the dial is in flight: the dialer hangs up once it returns).
         new = cancel(state_of(call), at=utcnow(), reason=reason)
-        if call.dial_state == "queued":
-            call.dial_state = "canceled"
+        if call.dial_state == DialState.QUEUED:
+            call.dial_state = dial_move(call.dial_state, DialState.CANCELED)
         if new is not None:
             set_state(session, call, new, kind="canceled", source="api")
         await session.commit()

@@ -20,6 +20,8 @@ from callwright.domain.calls import cancel
 from callwright.domain.campaign_retries import AttemptOutcome
 from callwright.domain.campaign_windows import schedule_from_json
 from callwright.domain.campaigns import CampaignAction, CampaignStatus, ContactState, next_status
+from callwright.domain.dialing import DialState, dial_move
+from callwright.domain.end_reasons import EndReason
 from callwright.domain.errors import Conflict
 from callwright.services import campaign_events
 from callwright.services.call_admission import lock_partner
@@ -28,7 +30,8 @@ from callwright.services.campaign_outcomes import record_outcome, wake_after_com
 from callwright.services.campaigns import get_campaign
 from callwright.store.models import Call, Campaign, CampaignAttempt, CampaignContact, Partner, utcnow
 
-_NOT_YET_DIALLED = ("queued", "claimed")
+_NOT_YET_DIALLED = (DialState.QUEUED, DialState.CLAIMED)
+_WITHDRAWN_BY = {CampaignStatus.PAUSED: EndReason.CAMPAIGN_PAUSED, CampaignStatus.CANCELED: EndReason.CAMPAIGN_CANCELED}
 
 
 async def change_status(
@@ -111,8 +114,9 @@ async def withdraw_undialled_calls(session: AsyncSession, campaign: Campaign, *,
         contact = await session.get(CampaignContact, call.campaign_contact_id) if call.campaign_contact_id else None
         if attempt is not None and contact is not None and attempt.outcome is None:
             record_outcome(campaign, contact, attempt, AttemptOutcome.NOT_DIALED, at=now)
-        call.dial_state = "canceled"
-        new = cancel(state_of(call), at=now, reason=f"campaign {campaign.status}")
+        call.dial_state = dial_move(call.dial_state, DialState.CANCELED)
+        reason = _WITHDRAWN_BY.get(CampaignStatus(campaign.status), EndReason.CAMPAIGN_PAUSED)
+        new = cancel(state_of(call), at=now, reason=reason.words)
         if new is not None:
             set_state(session, call, new, kind="canceled", source="campaign")
         withdrawn += 1

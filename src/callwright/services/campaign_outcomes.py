@@ -28,6 +28,7 @@ from callwright.domain.campaign_retries import (
     policy_from_json,
 )
 from callwright.domain.campaigns import CampaignStatus, ContactState
+from callwright.domain.dialing import DialState
 from callwright.domain.suppression import SUPPRESSED_END_REASON
 from callwright.domain.webhooks import EventType
 from callwright.store.models import Call, Campaign, CampaignAttempt, CampaignContact, WebhookEvent, utcnow
@@ -80,7 +81,7 @@ def outcome_of(call: Call) -> AttemptOutcome:
         status=call.status,
         disposition=call.disposition,
         answered_by=call.answered_by,
-        carrier_refused=call.dial_state == "failed",
+        carrier_refused=call.dial_state == DialState.FAILED,
         suppressed=call.end_reason == SUPPRESSED_END_REASON,
     )
 

@@ -6,14 +6,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from callwright.carriers.base import MediaStart
+from callwright.domain.agent_spec import AgentSpec, SttSpec
 from callwright.domain.agents import render_template
 from callwright.domain.calls import CallEvent, EventKind
-from callwright.platform import Platform
+from callwright.domain.end_reasons import EndReason
 from callwright.services.call_state import apply_events, lock_call, record_event
 from callwright.services.webhook_outbox import call_changed
 from callwright.store.models import Call, utcnow
 
+# The voice a call's agent speaks with when its snapshot names none (agents made before voices
+# were resolved at creation).
+FALLBACK_VOICE_ID = "piper-joe-us"
+
 if TYPE_CHECKING:
+    from callwright.platform import Platform
     from callwright.voice.call_rules import CallRules
     from callwright.voice.session import AgentScript, MediaOutcome
 
@@ -23,34 +29,30 @@ def agent_script(call: Call, rules: CallRules | None = None) -> AgentScript:
     variables (a missing one renders as "")."""
     from callwright.voice.call_rules import CallRules
     from callwright.voice.end_call import end_call_prompt
-    from callwright.voice.engines import LlmChoice
-    from callwright.voice.engines.llm_scripted import AgentScriptConfig
     from callwright.voice.session import AgentScript
 
-    agent = call.agent or {}
+    spec = AgentSpec.parse(call.agent)
     variables = call.variables or {}
 
-    def rendered(name: str) -> str | None:
-        text = agent.get(name)
+    def rendered(text: str | None) -> str | None:
         return render_template(text, variables) if text else None
 
-    script = agent.get("script")
-    end_call_enabled = bool(agent.get("end_call_enabled"))
-    instructions = rendered("end_call_instructions") if end_call_enabled else None
+    instructions = rendered(spec.end_call_instructions) if spec.end_call_enabled else None
+    stt = spec.stt or SttSpec()
     return AgentScript(
-        intro_message=rendered("intro_message"),
-        voice_id=agent.get("voice_id") or "piper-joe-us",
-        max_call_duration_secs=agent.get("max_call_duration_secs"),
-        prompt=end_call_prompt(rendered("prompt") or "", instructions),
-        llm=LlmChoice.from_settings(agent.get("llm")),
-        script=AgentScriptConfig.model_validate(script) if script else None,
-        stt_provider=(agent.get("stt") or {}).get("provider") or "whisper",
-        stt_language=(agent.get("stt") or {}).get("language") or agent.get("language"),
-        end_call_enabled=end_call_enabled,
-        end_call_message=rendered("end_call_message"),
+        intro_message=rendered(spec.intro_message),
+        voice_id=spec.voice_id or FALLBACK_VOICE_ID,
+        max_call_duration_secs=spec.max_call_duration_secs,
+        prompt=end_call_prompt(rendered(spec.prompt) or "", instructions),
+        llm=spec.llm,
+        script=spec.script,
+        stt_provider=stt.provider or "whisper",
+        stt_language=stt.language or spec.language,
+        end_call_enabled=spec.end_call_enabled,
+        end_call_message=rendered(spec.end_call_message),
         end_call_instructions=instructions,
         rules=rules or CallRules(),
-        detect_voicemail=bool(agent.get("voicemail_detection_enabled")),
+        detect_voicemail=spec.voicemail_detection_enabled,
     )
 
 
@@ -111,16 +113,16 @@ async def media_ended(
         # even if the carrier's hang-up callback got here first with its generic words ("End Of
         # XML Instructions"); those stay in hangup_cause. A reason already set by the partner or
         # the voicemail logic is kept.
-        ours = outcome.end_reason != "caller_hung_up"
+        ours = outcome.end_reason is not EndReason.CALLER_HUNG_UP
         if ours and (not call.end_reason or call.end_reason == call.hangup_cause):
-            call.end_reason = outcome.end_reason.replace("_", " ")
+            call.end_reason = outcome.description
         record_event(
             session,
             call,
             kind="media_ended",
             source="media",
             before=call.status,
-            payload={"end_reason": outcome.end_reason, "intro_spoken": outcome.intro_spoken},
+            payload={"end_reason": outcome.end_reason, "error": outcome.error, "intro_spoken": outcome.intro_spoken},
         )
         # A call that went terminal while its media still ran gets its session.completed now.
         call_changed(session, call, status_before=call.status)

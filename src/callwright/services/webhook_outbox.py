@@ -23,6 +23,7 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import CallStatus
 from callwright.domain.credits import rupees
 from callwright.domain.webhooks import EventType
@@ -88,7 +89,7 @@ def session_completed_data(call: Call) -> dict[str, Any]:
     return {
         "session_id": call.session_id,
         "agent_id": call.agent_id,
-        "agent_name": (call.agent or {}).get("agent_name"),
+        "agent_name": AgentSpec.parse(call.agent).agent_name,
         "duration_seconds": call.duration_seconds,
         "credits_used": rupees(call.credits_used_paise or 0),
         "processing_complete": True,

@@ -20,13 +20,13 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy import or_, select, update
 
 from callwright.domain.webhook_urls import UrlRefused, parse_webhook_url
 from callwright.domain.webhooks import DeliveryStatus, RetrySchedule, is_success, signature
-from callwright.platform import Platform
 from callwright.services.webhook_outbox import envelope, iso_utc
 from callwright.services.webhook_targets import checked_addresses, policy_for, post_pinned
 from callwright.services.webhooks import open_secret
@@ -38,6 +38,9 @@ from callwright.store.models import (
     new_id,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from callwright.platform import Platform
 
 log = logging.getLogger("callwright.webhooks")
 

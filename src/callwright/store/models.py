@@ -210,7 +210,7 @@ class Call(Timestamped, Base):
     duration_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
     machine_detection_requested: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    # The dialer's queue: queued → dialing → dialed | failed | canceled.
+    # The dialer's queue (domain.dialing.DialState): queued → claimed → dialing → dialed …
     dial_state: Mapped[str] = mapped_column(String(16), default="queued")
     dial_attempts: Mapped[int] = mapped_column(Integer, default=0)
     dial_not_before: Mapped[datetime] = mapped_column(default=utcnow)

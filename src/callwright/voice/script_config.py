@@ -10,7 +10,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-DEFAULT_FALLBACK = "Sorry, I can't help with that on this call."
+from callwright.domain.agent_spec import DEFAULT_SCRIPT_FALLBACK
+
+DEFAULT_FALLBACK = DEFAULT_SCRIPT_FALLBACK
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]

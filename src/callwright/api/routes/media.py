@@ -19,13 +19,14 @@ from callwright.carriers import get_carrier
 from callwright.carriers.base import Carrier, MediaStart
 from callwright.domain.call_tokens import TokenPurpose, verify_call_token
 from callwright.domain.calls import CallStatus
+from callwright.domain.end_reasons import EndReason
 from callwright.domain.providers import parse_provider
 from callwright.domain.voicemail import GreetingVerdict
 from callwright.platform import Platform
 from callwright.services import call_hangup, media_events, recordings, voice_config, voicemail
 from callwright.services.carrier_accounts import account_for_call
 from callwright.store.models import Call
-from callwright.voice.socket_watch import MEDIA_STREAM_LOST, WatchedSocket
+from callwright.voice.socket_watch import WatchedSocket
 
 log = logging.getLogger("callwright.media")
 router = APIRouter()
@@ -127,6 +128,6 @@ async def _media_stream(websocket: WebSocket, platform: Platform, provider: str,
     await media_events.media_ended(
         platform=platform, call_id=call_id, outcome=outcome, recording_url=recording_url
     )
-    if outcome.end_reason == MEDIA_STREAM_LOST:
+    if outcome.end_reason is EndReason.MEDIA_STREAM_LOST:
         # The carrier may still hold the caller on a line we no longer hear or speak on.
         await call_hangup.hang_up_quietly(platform=platform, call_id=call_id)

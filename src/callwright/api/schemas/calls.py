@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from callwright.api.schemas.agents import iso_utc
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import CallStatus
 from callwright.domain.credits import rupees
 from callwright.store.models import Call
@@ -58,7 +59,7 @@ def call_public(call: Call, *, recording_url: str | None = None) -> dict[str, An
         "call_id": call.id,
         "session_id": call.session_id,
         "agent_id": call.agent_id,
-        "agent_name": call.agent.get("agent_name"),
+        "agent_name": AgentSpec.parse(call.agent).agent_name,
         "project_id": call.project_id,
         "provider": call.provider,
         "direction": call.direction,
@@ -117,7 +118,7 @@ def session_public(call: Call, *, recording_url: str | None = None) -> dict[str,
     return {
         "session_id": call.session_id,
         "agent_id": call.agent_id,
-        "agent_name": call.agent.get("agent_name"),
+        "agent_name": AgentSpec.parse(call.agent).agent_name,
         "status": call.status,
         "duration_seconds": call.duration_seconds,
         "credits_used": rupees(call.credits_used_paise or 0),

@@ -273,7 +273,7 @@ def serve_balanced(config: Config, board_path: Path) -> None:
         logging.getLogger("uvicorn.error").error(exc)
         sys.exit(STARTUP_FAILURE)
     board_path = board_path.resolve()
-    board_path.parent.mkdir(parents=True, exist_ok=True)
+    board_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     board = LoadBoard(board_path, config.workers, create=True)
     os.environ[LOAD_BOARD_ENV] = str(board_path)
     port = sockets[0].getsockname()[1]

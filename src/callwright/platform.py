@@ -126,7 +126,8 @@ class Platform:
         await self.workers.stop()
         if "rate_limiter" in self.__dict__:
             await self.rate_limiter.close()
-        if self.__dict__.get("sqlite_file") is not None:
-            self.sqlite_file.close()
+        sqlite_file = self.__dict__.get("sqlite_file")
+        if sqlite_file is not None:
+            sqlite_file.close()
         await self.http.aclose()
         await self.engine.dispose()

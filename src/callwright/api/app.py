@@ -6,9 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from callwright import __version__, log_redaction
+from callwright.api.auth_throttle import AuthThrottle
 from callwright.api.errors import install_error_handlers
+from callwright.api.guard import RequestGuard
+from callwright.api.headers import SecurityHeaders
 from callwright.api.routes import (
     admin,
     admin_credits,
@@ -94,10 +99,12 @@ def create_app(
         version=__version__,
         summary="Self-hostable AI phone agents; Partner API wire-compatible with Vocobase v2.",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if settings.serves_docs else None,
     )
     if platform is not None:
         app.state.platform = platform
     install_error_handlers(app)
+    install_edge_middleware(app, settings)
 
     partner_api = APIRouter(prefix=PARTNER_API_PREFIX)
     partner_api.include_router(config.router)
@@ -122,3 +129,24 @@ def create_app(
         return {"success": True, "data": {"status": "ok", "version": __version__}}
 
     return app
+
+
+def install_edge_middleware(app: FastAPI, settings: Settings) -> None:
+    """Pure ASGI layers, outermost first: the client's address from a trusted proxy's
+    X-Forwarded-For, the security headers, CORS for the configured origins, then the guard that
+    checks credentials and bounds bodies before the app reads them (``api.guard``)."""
+    app.state.auth_throttle = throttle = AuthThrottle.from_settings(settings)
+    app.add_middleware(RequestGuard, settings=settings, throttle=throttle)  # innermost
+    if settings.cors_origins:
+        # Bearer keys, no cookies: credentials are never allowed cross-origin.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Range"],
+            expose_headers=["Retry-After", "Content-Range"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

@@ -185,6 +185,9 @@ class PlivoFamilyCarrier(Carrier):
     ) -> list[CallEvent]:
         return parse_call_callback(kind, params, received_at)
 
+    def callback_call_id(self, params: Mapping[str, str]) -> str | None:
+        return text(params, "CallUUID") or text(params, "RequestUUID") or None
+
     def parse_media_start(self, message: Mapping[str, Any]) -> MediaStart | None:
         return parse_stream_start(message)
 

@@ -174,6 +174,17 @@ class CallbackKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackProof:
+    """What a valid carrier signature on a callback proves beyond where it came from."""
+
+    # The signature nonces it spends: a second request with any of them is a replay.
+    nonces: tuple[str, ...] = ()
+    # When the carrier says it sent the callback, where the signature covers a time (Twilio's
+    # status callbacks sign their Timestamp field).
+    signed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MediaStart:
     """What a carrier's media ``start`` message tells us about the stream."""
 
@@ -213,6 +224,17 @@ class Carrier(ABC):
     media_packet_bytes: ClassVar[int | None] = None
     # Whether ``fetch_call_state`` can ask the carrier about a call (not MCube: no status API).
     offers_call_status: ClassVar[bool] = False
+    # Whether the id a dial request returns is the call's own (Twilio's CallSid, Vobiz's
+    # request_uuid, which Vobiz says equals the CallUUID, Exotel's Sid). False where it is
+    # provisional and the callbacks bring the call's id (Plivo's request_uuid; MCube).
+    dial_id_is_call_id: ClassVar[bool] = True
+    # Whether the carrier requests the answer URL again when a request fails (Plivo and Vobiz,
+    # up to 3 times before their fallback URL). Twilio does so only with a #rc= override, which we
+    # never set; Exotel goes to its fallback URL instead.
+    retries_answer_url: ClassVar[bool] = False
+    # Whether our media token travels in the stream's start message rather than its URL (Twilio
+    # drops query strings from stream URLs, and signs the WebSocket upgrade instead).
+    media_token_in_start: ClassVar[bool] = False
 
     @property
     def display_name(self) -> str:
@@ -278,6 +300,10 @@ class Carrier(ABC):
         """A carrier callback (form or JSON fields) → domain events, in the order they happened."""
         raise NotSupported(f"{self.display_name} sends no callbacks")
 
+    def callback_call_id(self, params: Mapping[str, str]) -> str | None:
+        """The carrier's id of the call a callback is about (its CallSid, CallUUID, callid…)."""
+        return None
+
     # Carriers that sign their callbacks override this; the others rely on the per-call token.
     signs_callbacks: ClassVar[bool] = False
 
@@ -292,6 +318,25 @@ class Carrier(ABC):
     ) -> bool:
         """True when the request carries the carrier's valid signature for ``url`` + ``params``."""
         return False
+
+    def verify_callback(
+        self,
+        *,
+        method: str,
+        url: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        account: Account,
+    ) -> CallbackProof | None:
+        """The callback's signature checked: None when it is missing or invalid, else what it
+        proves (the nonces it spends, the time it was signed at)."""
+        valid = self.validate_signature(method=method, url=url, params=params, headers=headers, account=account)
+        return CallbackProof() if valid else None
+
+    def verify_media_upgrade(self, *, url: str, headers: Mapping[str, str], account: Account) -> bool:
+        """Whether the media socket's upgrade request carries the carrier's signature, where it
+        signs one (Twilio); carriers that sign nothing rely on the token in the stream URL."""
+        return True
 
     def message_window_open(self, params: Mapping[str, str]) -> bool:
         """Whether a machine-detection result says the greeting is over and a message may be left

@@ -225,6 +225,9 @@ class Exotel(Carrier):
             return [CallEvent(_PROGRESS[status], at=received_at, provider_call_id=call_sid)]
         return []
 
+    def callback_call_id(self, params: Mapping[str, str]) -> str | None:
+        return text(params, "CallSid") or None
+
     def parse_media_start(self, message: Mapping[str, Any]) -> MediaStart | None:
         # AgentStream keys are snake_case and sample_rate may be a string (§4.5).
         start = message.get("start")

@@ -62,7 +62,9 @@ def serve(
     import uvicorn
 
     from callwright.services.master_keys import interrupted_dev_rotation
+    from callwright.serving import restrict_new_files, uvicorn_options
 
+    restrict_new_files()  # before the store, var/ or a recording is created
     settings = load_settings()
     host = host or settings.host
     port = settings.port if port is None else port
@@ -94,11 +96,11 @@ def serve(
 
     if workers > 1 and balancing_supported():
         config = uvicorn.Config(
-            app, factory=True, host=host, port=port, workers=workers, log_level=settings.log_level
+            app, factory=True, host=host, port=port, workers=workers, **uvicorn_options(settings)
         )
         serve_balanced(config, settings.var_dir / "workers.board")
         return
-    uvicorn.run(app, factory=True, host=host, port=port, workers=workers, log_level=settings.log_level)
+    uvicorn.run(app, factory=True, host=host, port=port, workers=workers, **uvicorn_options(settings))
 
 
 async def _prepare_store(settings: Settings) -> IssuedKey | None:

@@ -128,8 +128,9 @@ async def update_agent(
         project_id = await resolve_project_id(session=session, partner=partner, project_id=spec.project_id)
         spec = replace(spec, project_id=project_id)
 
+    voice: Voice | None
     if "voice_id" in changes:
-        voice: Voice | None = _voice_or_default(spec.voice_id)
+        voice = _voice_or_default(spec.voice_id)
         spec = replace(spec, voice_id=voice.voice_id)
     else:
         voice = find_voice(spec.voice_id or "")

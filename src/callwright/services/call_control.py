@@ -206,7 +206,7 @@ class CallControl:
     async def _run_for(self, request: dict[str, Any]) -> None:
         assert self.redis is not None
         reply_to = self._replies_of(str(request["from"]))
-        media = self.platform.media_sessions.get(request.get("call_id"))
+        media = self.platform.media_sessions.get(str(request.get("call_id")))
         command = request.get("command")
         if media is None or command not in COMMAND_TIMEOUT_SECS:
             await self.redis.publish(reply_to, json.dumps({"id": request["id"], "holds": False}))
@@ -290,7 +290,7 @@ class DialerElection:
         redis = self.control.redis
         if redis is not None:
             try:
-                await redis.eval(_RELEASE, 1, self.control.dialer_lease, self.control.node_id)  # type: ignore[misc]
+                await redis.eval(_RELEASE, 1, self.control.dialer_lease, self.control.node_id)
             except Exception as exc:  # it lapses by itself within LEASE_SECS
                 log.warning("could not release the dialer lease: %s", type(exc).__name__)
 
@@ -309,7 +309,7 @@ class DialerElection:
         asked_at = time.monotonic()
         lease_ms = int(LEASE_SECS * 1000)
         try:
-            held = bool(await redis.eval(_RENEW, 1, self.control.dialer_lease, self.control.node_id, lease_ms))  # type: ignore[misc]
+            held = bool(await redis.eval(_RENEW, 1, self.control.dialer_lease, self.control.node_id, lease_ms))
             if not held:
                 held = bool(await redis.set(self.control.dialer_lease, self.control.node_id, nx=True, px=lease_ms))
         except Exception as exc:

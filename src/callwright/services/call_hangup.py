@@ -55,7 +55,7 @@ async def hang_up(
     await platform.control.run(call.id, ControlCommand.END, reason=reason)
 
 
-async def _hang_up_with_retry(platform: Platform, carrier, provider_call_id: str, account) -> None:  # type: ignore[no-untyped-def]
+async def _hang_up_with_retry(platform: Platform, carrier, provider_call_id: str, account) -> None:
     for attempt in range(1, HANGUP_ATTEMPTS + 1):
         try:
             await carrier.hangup(

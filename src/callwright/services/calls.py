@@ -88,10 +88,11 @@ async def start_call(
             return existing, False
 
     # The reads run in one go: on a SQLite file on a thread of their own (see SqliteFile).
-    checks = (_checked_parts, partner, request, default_rate_paise)
-    agent, provider, connection, rate, balance, suppressed = (
-        await sqlite.read(*checks) if sqlite is not None else await session.run_sync(*checks)
-    )
+    if sqlite is not None:
+        parts = await sqlite.read(_checked_parts, partner, request, default_rate_paise)
+    else:
+        parts = await session.run_sync(_checked_parts, partner, request, default_rate_paise)
+    agent, provider, connection, rate, balance, suppressed = parts
     if not is_e164(request.to_number):
         raise ValidationFailed("to_number", e164_error("to_number"))
     if suppressed:

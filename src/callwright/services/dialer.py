@@ -23,12 +23,13 @@ import asyncio
 import logging
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from callwright.carriers import get_carrier
 from callwright.carriers.base import Account, CallbackKind, Carrier, CarrierUnavailable, DialRequest
+from callwright.domain import reconcile
 from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import CallEvent, CallStatus, EventKind, cancel, fail
 from callwright.domain.dialing import DialState, dial_move
@@ -179,7 +180,7 @@ class Dialer:
                         dial_state=DialState.CLAIMED, dial_lease_until=now + MAX_PACING_WAIT + CLAIM_LEASE
                     )
                 )
-                if result.rowcount == 1:  # another node may have claimed it first
+                if cast(CursorResult[Any], result).rowcount == 1:  # another node may have claimed it first
                     claimed.append((call_id, pacer))
                     in_batch[id(pacer)] = in_batch.get(id(pacer), 0) + 1
             await session.commit()
@@ -211,16 +212,20 @@ class Dialer:
             call = await lock_call(session, call_id)
             if call is None or call.dial_state != DialState.CLAIMED:
                 await session.commit()
-                return
+                return None
             if state_of(call).status.is_terminal:  # canceled while it waited
                 call.dial_state = dial_move(call.dial_state, DialState.CANCELED)
                 await session.commit()
-                return
+                return None
             if await session.run_sync(is_suppressed, call.partner_id, call.to_number):
                 self._withdraw_suppressed(session, call)  # suppressed after it was queued
                 await session.commit()
                 return None
             connection = await session.get(TelephonyConnection, call.connection_id)
+            if connection is None:  # deleted while the call waited (the row goes SET NULL)
+                self._fail(session, call, "the carrier connection was removed before the call was dialled")
+                await session.commit()
+                return None
             provider = Provider(call.provider)
             carrier = get_carrier(provider)
             try:
@@ -232,7 +237,7 @@ class Dialer:
                 )
                 self._fail(session, call, f"{provider.display_name} credentials could not be read")
                 await session.commit()
-                return
+                return None
             request = self._dial_request(call)
             call.dial_state = dial_move(call.dial_state, DialState.DIALING)
             call.dial_attempts += 1
@@ -268,7 +273,12 @@ class Dialer:
                 call.dial_state = DialState.DIALED
             call.dial_lease_until = None
             ended_meanwhile = state_of(call).status.is_terminal
-            event = CallEvent(EventKind.DIALED, at=utcnow(), provider_call_id=placed.provider_call_id)
+            event = CallEvent(
+                EventKind.DIALED,
+                at=utcnow(),
+                provider_call_id=placed.provider_call_id,
+                confirms_call_id=carrier.dial_id_is_call_id,
+            )
             if ended_meanwhile:
                 call.provider_call_id = call.provider_call_id or placed.provider_call_id
             else:
@@ -280,7 +290,7 @@ class Dialer:
             self._spawn(self._prepare_intro(call))
         log.info("dialed call %s via %s", call_id, provider.value)
 
-    def _spawn(self, coroutine) -> None:  # type: ignore[no-untyped-def]
+    def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
@@ -330,7 +340,7 @@ class Dialer:
         async with self.platform.sessions() as session:
             call = await lock_call(session, call_id)
             if call is not None and call.dial_state == DialState.DIALING:
-                mark_unconfirmed(session, call, reason)
+                mark_unconfirmed(session, call, reason, silent_secs=self.platform.settings.reconcile_after_secs)
             await session.commit()
 
     async def _dial_failed(self, call_id: str, reason: str, carrier_words: str | None) -> None:
@@ -349,7 +359,7 @@ class Dialer:
             set_state(session, call, new, kind="canceled", source="dialer", payload={"reason": "number_suppressed"})
         log.info("call %s not dialled: its number is on the suppression list", call.id)
 
-    def _fail(self, session, call: Call, reason: str, carrier_words: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    def _fail(self, session, call: Call, reason: str, carrier_words: str | None = None) -> None:
         if DialState(call.dial_state).can_become(DialState.FAILED):  # else settled meanwhile
             call.dial_state = DialState.FAILED
         call.dial_lease_until = None
@@ -357,7 +367,7 @@ class Dialer:
         if new is not None:
             set_state(session, call, new, kind="dial_failed", source="dialer", payload={"reason": reason})
 
-    async def _hangup_quietly(self, carrier, provider_call_id: str, account) -> None:  # type: ignore[no-untyped-def]
+    async def _hangup_quietly(self, carrier, provider_call_id: str, account) -> None:
         try:
             await carrier.hangup(
                 provider_call_id, account, http=self.platform.http, endpoints=self.platform.endpoints
@@ -366,25 +376,36 @@ class Dialer:
             log.warning("could not hang up call %s: %s", provider_call_id, exc.message)
 
     async def recover_expired_leases(self) -> None:
-        await recover_expired_leases(self.platform.sessions)
+        await recover_expired_leases(
+            self.platform.sessions, silent_secs=self.platform.settings.reconcile_after_secs
+        )
 
 
 def dial_lease(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.carrier_timeout_secs) + DIAL_LEASE_MARGIN
 
 
-def mark_unconfirmed(session, call: Call, reason: str) -> None:  # type: ignore[no-untyped-def]
-    """The dial request may have reached the carrier: never send it again, keep the call open."""
+def mark_unconfirmed(session: AsyncSession, call: Call, reason: str, *, silent_secs: float) -> None:
+    """The dial request may have reached the carrier: never send it again, keep the call open.
+
+    Where nobody can ask the carrier and a connected call never reaches us (MCube), the call
+    stays open until the carrier's webhook or the reconciler's time bound settles it: the call
+    says so, and when that bound ends."""
     call.dial_state = dial_move(call.dial_state, DialState.UNCONFIRMED)
     call.dial_lease_until = None
+    carrier = get_carrier(Provider(call.provider))
+    if not carrier.offers_call_status and not carrier.has_media_stream and not call.provider_call_id:
+        settles_at = utcnow() + timedelta(seconds=reconcile.silent_bound_secs(silent_secs))
+        call.end_reason = call.end_reason or reconcile.outcome_unknown_note(carrier.display_name, settles_at)
     record_event(
         session, call, kind="dial_unconfirmed", source="dialer", before=call.status, payload={"reason": reason}
     )
 
 
-async def recover_expired_leases(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def recover_expired_leases(sessions: async_sessionmaker[AsyncSession], *, silent_secs: float) -> None:
     """After a crash: requeue claims never sent; hand dials whose outcome is unknown to the
-    carrier's callbacks and the reconciler (one the carrier already reported on is dialled)."""
+    carrier's callbacks and the reconciler (one the carrier already reported on is dialled).
+    ``silent_secs``: the reconciler's quiet time, which an outcome-unknown note states."""
     now = utcnow()
     async with sessions() as session:
         await session.execute(
@@ -403,6 +424,9 @@ async def recover_expired_leases(sessions: async_sessionmaker[AsyncSession]) -> 
                 call.dial_state, call.dial_lease_until = DialState.DIALED, None
             else:
                 mark_unconfirmed(
-                    session, call, "the platform stopped while this call was being dialled"
+                    session,
+                    call,
+                    "the platform stopped while this call was being dialled",
+                    silent_secs=silent_secs,
                 )
         await session.commit()

@@ -164,7 +164,8 @@ def forget_cached_partners() -> None:
 
 def _store(session: AsyncSession) -> str:
     """Which database a session talks to: one process may serve more than one (tests do)."""
-    return str(session.get_bind().url)
+    bind = session.get_bind()
+    return str(bind.engine.url)
 
 
 async def authenticate(*, session: AsyncSession, api_key: str) -> Partner | None:

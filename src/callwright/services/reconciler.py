@@ -32,6 +32,7 @@ from callwright.domain.dialing import HANDED_OVER, DialState, dial_move
 from callwright.domain.errors import CallwrightError
 from callwright.domain.providers import Provider
 from callwright.domain.reconcile import Attention, CallWatch
+from callwright.services import callback_nonces
 from callwright.services.call_state import (
     apply_events,
     explain_missing_media,
@@ -86,7 +87,10 @@ class Reconciler:
         """One pass: heartbeat our media, recover dial leases, settle every lost call. Returns how
         many calls it settled or acted on."""
         await self.heartbeat()
-        await recover_expired_leases(self.platform.sessions)
+        await recover_expired_leases(
+            self.platform.sessions, silent_secs=self.platform.settings.reconcile_after_secs
+        )
+        await callback_nonces.forget_expired(platform=self.platform)
         acted = 0
         for call_id, watch, carrier in await self._lost_calls():
             try:
@@ -138,7 +142,8 @@ class Reconciler:
             media_ended=call.media_ended_at is not None,
             media_on_this_node=call.id in self.platform.media_sessions,
             carrier_has_status_api=carrier.offers_call_status,
-            max_call_duration_secs=max_secs or None,
+            max_call_duration_secs=int(max_secs) if max_secs else None,
+            connected_call_reaches_us=carrier.has_media_stream,
         )
 
     async def _settle(self, call_id: str, watch: CallWatch, carrier: Carrier) -> int:
@@ -147,6 +152,9 @@ class Reconciler:
             return await self._ask_carrier(call_id, watch, carrier)
         if attention is Attention.NEVER_CONFIRMED:
             reason = reconcile.NEVER_CONFIRMED
+        elif attention is Attention.OUTCOME_UNKNOWN:
+            settled_at = reconcile.bound_end(watch, self.silent_secs)
+            reason = reconcile.outcome_unknown_reason(carrier.display_name, settled_at)
         else:
             reason = reconcile.reason_for_unaskable(watch, carrier.display_name, self.silent_secs)
         return await self._close_untracked(call_id, watch, reason, kind=str(attention))
@@ -272,6 +280,8 @@ def _record_media_gone(call: Call, watch: CallWatch) -> None:
     that on record the call's ``session.completed`` webhook goes out once it is terminal."""
     if watch.media_lost and call.media_ended_at is None:
         call.media_ended_at = max(watch.last_activity, call.media_started_at or watch.last_activity)
+    if watch.media_lost:
+        call.media_socket_id = None  # the claim of a process that died with the stream
 
 
 def _at_or_after(last_activity: datetime, call: Call) -> datetime:

@@ -70,7 +70,7 @@ async def save_recording(
 
     destination = _work_dir(platform) / f"{call.id}.wav"
     try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         written = await recorder.finish(destination)
         if written is None:
             return None

@@ -70,10 +70,11 @@ async def on_greeting_verdict(*, platform: Platform, call_id: str, verdict: Gree
         if call is None:
             return
         events = []
+        # Our own second opinion, not the carrier's verdict (which a carrier gives once).
         if verdict.is_voicemail:
-            events = [CallEvent(EventKind.MACHINE_DETECTED, at=utcnow())]
+            events = [CallEvent(EventKind.MACHINE_DETECTED, at=utcnow(), by_carrier=False)]
         elif verdict.answered_by is Verdict.HUMAN:
-            events = [CallEvent(EventKind.HUMAN_DETECTED, at=utcnow())]
+            events = [CallEvent(EventKind.HUMAN_DETECTED, at=utcnow(), by_carrier=False)]
         applied = apply_events(
             session, call, events, source="media", payload=payload, unchanged_kind="greeting_verdict"
         )

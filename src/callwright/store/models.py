@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -202,6 +203,11 @@ class Call(Timestamped, Base):
     answered_by_confidence: Mapped[float | None] = mapped_column(Float, default=None)
     answered_by_reason: Mapped[str | None] = mapped_column(Text, default=None)
     provider_call_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    # True once provider_call_id is the carrier's id for the call itself (not a dial request's
+    # provisional id such as Plivo's request_uuid): from then on no callback may change it.
+    provider_call_id_final: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # True when answered_by is the carrier's own verdict (AMD): a later carrier verdict is ignored.
+    answered_by_carrier: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     end_reason: Mapped[str | None] = mapped_column(Text, default=None)
     hangup_cause: Mapped[str | None] = mapped_column(Text, default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -216,6 +222,10 @@ class Call(Timestamped, Base):
     dial_not_before: Mapped[datetime] = mapped_column(default=utcnow)
     dial_lease_until: Mapped[datetime | None] = mapped_column(default=None)
 
+    # The one media socket carrying the call's stream now (services.media_sockets), if any.
+    media_socket_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    # When the answer document (which carries the media token) was first served.
+    answer_served_at: Mapped[datetime | None] = mapped_column(default=None)
     media_started_at: Mapped[datetime | None] = mapped_column(default=None)
     media_ended_at: Mapped[datetime | None] = mapped_column(default=None)
     first_agent_audio_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -251,6 +261,17 @@ class CreditEntry(Base):
     rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CallbackNonce(Base):
+    """A carrier signature nonce already spent (Plivo, Vobiz), kept until it expires so a captured
+    callback cannot be sent again. Used when no Redis is configured (services.callback_nonces)."""
+
+    __tablename__ = "callback_nonces"
+    __table_args__ = (Index("ix_callback_nonces_expires_at", "expires_at"),)
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class CallEventRow(Base):

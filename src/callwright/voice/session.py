@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import count
@@ -132,9 +132,9 @@ class CallMediaSession:
         serializer: FrameSerializer,
         script: AgentScript,
         audio_out_packet_bytes: int | None = None,  # Exotel: 3200 (multiples of 320 B, ≥ 3200 B)
-        on_first_agent_audio: Callable[[datetime], Awaitable[None]] | None = None,
+        on_first_agent_audio: Callable[[datetime], Coroutine[Any, Any, None]] | None = None,
         llm_defaults: LlmDefaults | None = None,
-        on_greeting_verdict: Callable[[GreetingVerdict], Awaitable[None]] | None = None,
+        on_greeting_verdict: Callable[[GreetingVerdict], Coroutine[Any, Any, None]] | None = None,
         recorder: CallRecorder | None = None,  # records both sides; the caller finishes it
     ) -> None:
         out_frame_10ms_chunks(audio_out_packet_bytes)  # refuse a bad packet size here, not mid-call

@@ -53,7 +53,7 @@ def _example(data: Any) -> dict[int | str, dict[str, Any]]:
     return {200: {"content": {"application/json": {"example": {"success": True, "data": data}}}}}
 
 
-def _with_secret(endpoint, secret: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _with_secret(endpoint, secret: str) -> dict[str, Any]:
     return webhook_service.endpoint_view(endpoint) | {"secret": secret, "message": webhook_service.SECRET_NOTICE}
 
 

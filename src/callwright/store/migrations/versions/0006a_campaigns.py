@@ -1,7 +1,7 @@
 """campaigns: contacts book, campaigns, their contacts and attempts; calls know their campaign
 
 Revision ID: 0006a
-Revises: 0005e
+Revises: 0005f
 Create Date: 2026-12-06 03:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import callwright.store.models
 
 revision = "0006a"
-down_revision = "0005e"
+down_revision = "0005f"
 branch_labels = None
 depends_on = None
 

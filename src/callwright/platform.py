@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from callwright.recordings import RecordingStorage
     from callwright.services.call_admission import CallAdmission
     from callwright.services.call_control import CallControl
+    from callwright.services.campaign_scheduler import CampaignScheduler
     from callwright.services.dialer import Dialer
     from callwright.services.rate_limits import ApiRateLimiter
 
@@ -45,6 +46,10 @@ class Platform:
     # Set after a commit that wrote webhook events, so the in-process sender wakes at once.
     webhook_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     workers: Workers = field(init=False)
+    # Set when a campaign starts or resumes or one of its attempts ends: the scheduler wakes at once.
+    campaign_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # The campaign scheduler, when this process runs it (started by ``workers`` or its election).
+    campaign_scheduler: CampaignScheduler | None = None
     # Media sessions running in this process, by call id (for ending a call from the API).
     media_sessions: dict[str, Any] = field(default_factory=dict)
     # Carrier media sockets open in this process, from the handshake on, and set when that changes
@@ -54,7 +59,9 @@ class Platform:
 
     def __post_init__(self) -> None:
         # Every session carries the wake-up, for the outbox's after-commit hook (services.webhook_outbox).
-        self.sessions.configure(info={"webhook_wakeup": self.webhook_wakeup})
+        self.sessions.configure(
+            info={"webhook_wakeup": self.webhook_wakeup, "campaign_wakeup": self.campaign_wakeup}
+        )
         self.workers = Workers(self)
 
     @cached_property

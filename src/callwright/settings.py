@@ -126,6 +126,13 @@ class Settings(BaseSettings):
     # need no balance — billing is off until the operator sets a rate somewhere.
     default_rate_per_minute: Decimal = Field(default=Decimal("0"), ge=0, le=10_000, decimal_places=2)
 
+    # Campaigns: the share of a partner's concurrency limit its campaigns leave free for single
+    # API calls and inbound calls (rounded up; a partner whose limit is 1 keeps none); how often
+    # the scheduler looks for due contacts when nothing wakes it; the largest contacts CSV upload.
+    campaign_reserved_share: float = Field(default=0.2, ge=0, lt=1)
+    campaign_poll_interval_secs: float = Field(default=1.0, gt=0, le=60)
+    campaign_csv_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+
     # Partner webhooks: a failed delivery is retried after base × 2^(n-1) s (±25 % jitter, at
     # most webhook_retry_max_delay_secs apart) until webhook_retry_window_secs after it was queued.
     webhook_retry_base_secs: float = Field(default=5.0, gt=0)

@@ -4,6 +4,8 @@
   commands for the calls whose media it carries;
 - **the dialer**: run here when this process is alone on its store; when several share it (Redis
   set), the one elected through Redis runs it (``DialerElection``);
+- **the campaign scheduler**: like the dialer, here when this process is alone on its store, else
+  in the one elected through Redis (``CampaignElection``, a lease of its own);
 - **the reconciler**: every process heartbeats the media it carries and settles lost calls;
 - **the webhook sender**: every process sends (deliveries are leased, so never twice);
 - **the load publisher**: a worker of a balanced ``callwright serve`` tells the supervisor how many
@@ -24,6 +26,7 @@ from callwright.balancer import publish_load, worker_board
 if TYPE_CHECKING:
     from callwright.platform import Platform
     from callwright.services.call_control import DialerElection
+    from callwright.services.campaign_election import CampaignElection
     from callwright.services.reconciler import Reconciler
     from callwright.services.webhook_sender import WebhookSender
 
@@ -36,6 +39,7 @@ class Workers:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.election: DialerElection | None = None
+        self.campaign_election: CampaignElection | None = None
         self.reconciler: Reconciler | None = None
         self.webhook_sender: WebhookSender | None = None
         self._load: asyncio.Task[None] | None = None
@@ -46,6 +50,8 @@ class Workers:
         platform = self.platform
         if background:
             from callwright.services.call_control import DialerElection
+            from callwright.services.campaign_election import CampaignElection
+            from callwright.services.campaign_scheduler import CampaignScheduler
             from callwright.services.dialer import Dialer
             from callwright.services.reconciler import Reconciler
             from callwright.services.webhook_sender import WebhookSender
@@ -53,12 +59,19 @@ class Workers:
             control = platform.control
             await control.start()
             if control.shared:
-                # Several processes share the store: one, elected through Redis, paces the dials.
+                # Several processes share the store: one, elected through Redis, paces the dials;
+                # one, elected the same way, turns campaigns' due contacts into calls.
                 self.election = DialerElection(platform, control)
                 self.election.start()
-            elif platform.dialer is None:
-                platform.dialer = Dialer(platform)
-                platform.dialer.start()
+                self.campaign_election = CampaignElection(platform, control)
+                self.campaign_election.start()
+            else:
+                if platform.dialer is None:
+                    platform.dialer = Dialer(platform)
+                    platform.dialer.start()
+                if platform.campaign_scheduler is None:
+                    platform.campaign_scheduler = CampaignScheduler(platform)
+                    platform.campaign_scheduler.start()
             if self.reconciler is None:
                 self.reconciler = Reconciler(platform)
                 self.reconciler.start()
@@ -86,6 +99,12 @@ class Workers:
         dialer, platform.dialer = platform.dialer, None
         if dialer is not None:
             await dialer.stop()
+        if self.campaign_election is not None:
+            await self.campaign_election.stop()  # stops the scheduler it ran
+            self.campaign_election = None
+        scheduler, platform.campaign_scheduler = platform.campaign_scheduler, None
+        if scheduler is not None:
+            await scheduler.stop()
         if self.reconciler is not None:
             await self.reconciler.stop()
             self.reconciler = None

@@ -189,7 +189,8 @@ async def test_create_takes_enabled_and_events_with_vocobases_defaults(client, p
     ("events", "message"),
     [
         (["session.completed", "call.hangup"], "events has an unknown event 'call.hangup'; the events are "
-         "call.ringing, call.answered, call.ended, session.completed"),
+         "call.ringing, call.answered, call.ended, session.completed, campaign.started, campaign.paused, "
+         "campaign.completed"),
         ([], "events must name at least one event (to stop deliveries, set enabled to false)"),
     ],
 )

@@ -88,7 +88,8 @@ def test_an_endpoints_events_are_deduplicated_in_event_order_or_refused():
     assert parse_events(["session.completed", "call.ringing", "call.ringing"]) == ["call.ringing", "session.completed"]
     assert parse_events(["call.hangup"]) == (
         "events has an unknown event 'call.hangup'; the events are "
-        "call.ringing, call.answered, call.ended, session.completed"
+        "call.ringing, call.answered, call.ended, session.completed, campaign.started, campaign.paused, "
+        "campaign.completed"
     )
     assert parse_events([]) == "events must name at least one event (to stop deliveries, set enabled to false)"
     assert [e.value for e in DEFAULT_EVENTS] == ["session.completed"]

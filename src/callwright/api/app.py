@@ -19,11 +19,14 @@ from callwright.api.routes import (
     admin_credits,
     agents,
     calls,
+    campaign_contacts,
+    campaigns,
     config,
     media,
     projects,
     recordings,
     sessions,
+    suppression,
     telephony,
     webhooks,
 )
@@ -109,6 +112,9 @@ def create_app(
     partner_api.include_router(calls.router)
     partner_api.include_router(sessions.router)
     partner_api.include_router(projects.router)
+    partner_api.include_router(campaigns.router)
+    partner_api.include_router(campaign_contacts.router)
+    partner_api.include_router(suppression.router)
     partner_api.include_router(webhooks.router)
     partner_api.include_router(recordings.partner_router)
     app.include_router(partner_api)

@@ -50,6 +50,10 @@ def ok_list(data: list[Any], *, limit: int, offset: int, total: int) -> dict[str
     }
 
 
+# FastAPI's ``responses=``: status → OpenAPI response object (Any keys: FastAPI takes int or str).
+Responses = dict[Any, Any]
+
+
 def error_responses(*statuses: int) -> dict[Any, Any]:
     """OpenAPI ``responses=`` entries for the error envelope."""
     return {status: {"model": ErrorEnvelope} for status in statuses}

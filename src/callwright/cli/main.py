@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from callwright.cli.campaigns import campaigns_app
 from callwright.cli.credits import credits_app
 from callwright.cli.partners import connections_app, keys_app, partners_app
 from callwright.cli.runtime import fail, load_settings, note, open_store, run
@@ -32,6 +33,7 @@ app.add_typer(partners_app, name="partners", no_args_is_help=True)
 app.add_typer(keys_app, name="keys", no_args_is_help=True)
 app.add_typer(connections_app, name="connections", no_args_is_help=True)
 app.add_typer(credits_app, name="credits", no_args_is_help=True)
+app.add_typer(campaigns_app, name="campaigns", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(secrets_app, name="secrets")
 

@@ -23,6 +23,9 @@ class EndReason(StrEnum):
     ERROR = "error"  # the pipeline failed; the outcome carries the error's sentence
     # Our side ended it before or without the media.
     ENDED_BY_PARTNER_REQUEST = "ended_by_partner_request"  # POST /calls/{id}/end
+    NUMBER_SUPPRESSED = "number_suppressed"  # on the partner's suppression list when it was to leave
+    CAMPAIGN_PAUSED = "campaign_paused"  # withdrawn before its dial: its campaign was paused
+    CAMPAIGN_CANCELED = "campaign_canceled"  # … or canceled
     # The default words for a carrier's outcome when it gave none of its own.
     CALL_COMPLETED = "call_completed"
     CALL_FAILED = "call_failed"

@@ -27,12 +27,20 @@ class EventType(StrEnum):
     CALL_ANSWERED = "call.answered"
     CALL_ENDED = "call.ended"
     SESSION_COMPLETED = "session.completed"
+    CAMPAIGN_STARTED = "campaign.started"
+    CAMPAIGN_PAUSED = "campaign.paused"
+    CAMPAIGN_COMPLETED = "campaign.completed"
 
 
 # What an endpoint receives unless it opts in to more: Vocobase documents this one event only.
 DEFAULT_EVENTS: tuple[EventType, ...] = (EventType.SESSION_COMPLETED,)
 # What every endpoint received before endpoints chose their events (migration 0005b keeps it so).
-ALL_EVENTS: tuple[EventType, ...] = tuple(EventType)
+ALL_EVENTS: tuple[EventType, ...] = (
+    EventType.CALL_RINGING,
+    EventType.CALL_ANSWERED,
+    EventType.CALL_ENDED,
+    EventType.SESSION_COMPLETED,
+)
 
 
 class DeliveryStatus(StrEnum):

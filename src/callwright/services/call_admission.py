@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, func, select, text
@@ -51,6 +52,10 @@ class AdmissionConflict(Exception):
     """A start's insert broke a unique constraint (a concurrent request with its Idempotency-Key)."""
 
 
+class StartWithdrawn(Exception):
+    """A start's ``with_call`` found, under the lock, that its call must not be made after all."""
+
+
 @dataclass(slots=True)
 class Start:
     """One call waiting to be admitted: built and checked, not yet stored."""
@@ -58,6 +63,10 @@ class Start:
     call: Call
     limit: int  # the partner's concurrency limit as the request saw it
     outcome: asyncio.Future[Call] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    # Run under the partner's lock once the call fits, before it is stored: it writes what must be
+    # stored with the call, in its transaction (a campaign's attempt row), and returns False to
+    # withdraw the start, having written nothing. Synchronous, like ``admit_batch``.
+    with_call: Callable[[Session, Call], bool] | None = None
 
 
 async def active_count(session: AsyncSession, partner_id: str) -> int:
@@ -75,6 +84,7 @@ class Verdicts:
     admitted: list[Start] = field(default_factory=list)
     repeated: list[Start] = field(default_factory=list)  # their key is a stored call's
     refused: list[tuple[Start, int]] = field(default_factory=list)  # no slot; active calls then
+    withdrawn: list[Start] = field(default_factory=list)  # their ``with_call`` said no
 
     def settle(self) -> None:
         for start in self.admitted:
@@ -83,6 +93,8 @@ class Verdicts:
             start.outcome.set_exception(_limit_reached(start.limit, active))
         for start in self.repeated:  # now that the call with their key is committed and can be found
             start.outcome.set_exception(AdmissionConflict())
+        for start in self.withdrawn:
+            start.outcome.set_exception(StartWithdrawn())
 
 
 def admit_batch(session: Session, partner_id: str, starts: list[Start]) -> Verdicts:
@@ -113,6 +125,9 @@ def admit_batch(session: Session, partner_id: str, starts: list[Start]) -> Verdi
             if active >= start.limit:
                 verdicts.refused.append((start, active))
                 continue
+            if start.with_call is not None and not start.with_call(session, start.call):
+                verdicts.withdrawn.append(start)
+                continue
             active += 1
             session.add(start.call)
             record_event(session, start.call, kind="created", source="api", before=None)
@@ -136,6 +151,13 @@ def _keys_taken(session: Session, partner_id: str, starts: list[Start]) -> set[s
         select(Call.idempotency_key).where(Call.partner_id == partner_id, Call.idempotency_key.in_(keys))
     )
     return {key for key in found if key is not None}
+
+
+async def lock_partner(session: AsyncSession, partner_id: str) -> None:
+    """Take the lock admissions take (see ``admit_batch``), for a change that must not interleave
+    with one: e.g. pausing a campaign, after which none of its calls may be admitted."""
+    lock = _LOCK_SQLITE if session.get_bind().dialect.name == "sqlite" else _LOCK_PARTNER
+    await session.execute(lock, {"partner_id": partner_id})
 
 
 def _limit_reached(limit: int, active: int) -> LimitExceeded:

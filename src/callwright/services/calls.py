@@ -26,8 +26,9 @@ from callwright.domain.errors import (
 )
 from callwright.domain.phone import e164_error, is_e164
 from callwright.domain.providers import Provider, parse_provider
+from callwright.domain.suppression import suppressed_message
 from callwright.services import agents as agent_service
-from callwright.services import credits, projects, telephony
+from callwright.services import credits, projects, suppression, telephony
 from callwright.services.call_admission import (
     AdmissionConflict,
     CallAdmission,
@@ -70,7 +71,8 @@ async def start_call(
     """Create the call (pending) as the dialer's queue row. Returns (call, created).
 
     Checks run in the contract's order: agent, provider allowed, provider configured, to_number,
-    a balance covering one billing bucket at the call's rate (403 ``insufficient_credits``), free
+    the number not on the partner's suppression list (403 ``number_suppressed``), a balance
+    covering one billing bucket at the call's rate (403 ``insufficient_credits``), free
     concurrency slot (``admission``, which stores the call). A repeated Idempotency-Key within
     24 h returns the first call. ``sqlite``: the store's SQLite file, when it is one;
     ``default_rate_paise``: the operator's default rate (paise per minute).
@@ -90,29 +92,23 @@ async def start_call(
         parts = await sqlite.read(_checked_parts, partner, request, default_rate_paise)
     else:
         parts = await session.run_sync(_checked_parts, partner, request, default_rate_paise)
-    agent, provider, connection, rate, balance = parts
-    carrier = get_carrier(provider)
+    agent, provider, connection, rate, balance, suppressed = parts
     if not is_e164(request.to_number):
         raise ValidationFailed("to_number", e164_error("to_number"))
+    if suppressed:
+        raise Forbidden(suppressed_message(request.to_number), code="number_suppressed")
     check_can_start(balance_paise=balance, rate=rate)
 
-    spec = agent_service.agent_spec(agent)
     limit = partner.concurrency_limit
-    call = Call(
-        id=new_id(),  # set here, not at the flush: the created event below refers to it
-        status=CallStatus.PENDING.value,
-        partner_id=partner.id,
-        agent_id=agent.id,
-        project_id=agent.project_id,
-        agent=spec.snapshot(),
-        provider=provider.value,
-        connection_id=connection.id,
-        from_number=str(connection.identifiers.get(carrier.caller_id_field, "")),
+    call = new_call(
+        partner_id=partner_id,
+        agent=agent,
+        provider=provider,
+        connection=connection,
         to_number=request.to_number,
         variables=request.variables,
+        rate=rate,
         idempotency_key=idempotency_key,
-        machine_detection_requested=_wants_machine_detection(spec, connection, carrier),
-        rate_paise_per_minute=rate.paise_per_minute,
     )
     # Give the connection back while the call waits for its batch: the batch needs one too, and
     # requests holding the pool's connections while they wait would leave it none.
@@ -127,6 +123,47 @@ async def start_call(
         return existing, False
 
 
+def new_call(
+    *,
+    partner_id: str,
+    agent: Agent,
+    provider: Provider,
+    connection: TelephonyConnection,
+    to_number: str,
+    variables: dict[str, Any],
+    rate: Rate,
+    idempotency_key: str | None = None,
+) -> Call:
+    """A pending call, checked and ready for the admission (which stores it): the agent's settings
+    as the call will use them, the connection's caller id, the rate in force."""
+    carrier = get_carrier(provider)
+    spec = agent_service.agent_spec(agent)
+    return Call(
+        id=new_id(),  # set here, not at the flush: the created event refers to it
+        status=CallStatus.PENDING.value,
+        partner_id=partner_id,
+        agent_id=agent.id,
+        project_id=agent.project_id,
+        agent=spec.snapshot(),
+        provider=provider.value,
+        connection_id=connection.id,
+        from_number=str(connection.identifiers.get(carrier.caller_id_field, "")),
+        to_number=to_number,
+        variables=variables,
+        idempotency_key=idempotency_key,
+        machine_detection_requested=_wants_machine_detection(spec, connection, carrier),
+        rate_paise_per_minute=rate.paise_per_minute,
+    )
+
+
+def call_rate_and_balance(session: Session, partner: Partner, agent: Agent, default_rate: int) -> tuple[Rate, int]:
+    """The rate a call on ``agent`` is billed at and, when it is not free, the partner's balance
+    (0 otherwise: not read)."""
+    project_rate = None if agent.rate_paise_per_minute is not None else projects.project_rate(session, agent.project_id)
+    rate = credits.call_rate(agent=agent, project_rate=project_rate, partner=partner, default=default_rate)
+    return rate, 0 if rate.billing_off else credits.balance_of(session, partner.id)
+
+
 def _wants_machine_detection(spec: AgentSpec, connection: TelephonyConnection, carrier: Carrier) -> bool:
     return (
         spec.voicemail_detection_enabled
@@ -137,10 +174,10 @@ def _wants_machine_detection(spec: AgentSpec, connection: TelephonyConnection, c
 
 def _checked_parts(
     session: Session, partner: Partner, request: StartCall, default_rate: int
-) -> tuple[Agent, Provider, TelephonyConnection, Rate, int]:
+) -> tuple[Agent, Provider, TelephonyConnection, Rate, int, bool]:
     """The agent, the provider and its connection, checked in the contract's order (all but
     ``to_number``, which needs no store, and the balance); the call's rate and, when it is not
-    free, the partner's balance (0 otherwise: not read)."""
+    free, the partner's balance (0 otherwise: not read); whether ``to_number`` is suppressed."""
     agent = agent_service.partner_agent(session, partner.id, request.agent_id)
     provider = _parse_provider(request.provider)
     if provider.value not in partner.allowed_providers:
@@ -166,10 +203,9 @@ def _checked_parts(
         raise ProviderNotConfigured(f"{provider.display_name} not configured")
     if request.connection_id is not None and request.connection_id != connection.id:
         raise NotFound(f"no {provider.display_name} connection with id {request.connection_id!r}", code="connection_not_found")
-    project_rate = None if agent.rate_paise_per_minute is not None else projects.project_rate(session, agent.project_id)
-    rate = credits.call_rate(agent=agent, project_rate=project_rate, partner=partner, default=default_rate)
-    balance = 0 if rate.billing_off else credits.balance_of(session, partner.id)
-    return agent, provider, connection, rate, balance
+    rate, balance = call_rate_and_balance(session, partner, agent, default_rate)
+    suppressed = suppression.is_suppressed(session, partner.id, request.to_number)
+    return agent, provider, connection, rate, balance, suppressed
 
 
 # A self-hosted partner may have no MCube account: the errors for an omitted provider say what to do.

@@ -31,15 +31,17 @@ from callwright.carriers import get_carrier
 from callwright.carriers.base import Account, CallbackKind, Carrier, CarrierUnavailable, DialRequest
 from callwright.domain import reconcile
 from callwright.domain.agent_spec import AgentSpec
-from callwright.domain.calls import CallEvent, CallStatus, EventKind, fail
+from callwright.domain.calls import CallEvent, CallStatus, EventKind, cancel, fail
 from callwright.domain.dialing import DialState, dial_move
 from callwright.domain.errors import CallwrightError
 from callwright.domain.pacing import SendSpacing
 from callwright.domain.providers import Provider
+from callwright.domain.suppression import SUPPRESSED_END_REASON
 from callwright.services.call_state import apply_events, lock_call, record_event, set_state, state_of
 from callwright.services.call_urls import callback_url, stream_url_with_token
 from callwright.services.carrier_accounts import account_of, pacing_key
 from callwright.services.media_events import prepare_intro
+from callwright.services.suppression import is_suppressed
 from callwright.store.models import Call, TelephonyConnection, utcnow
 
 if TYPE_CHECKING:
@@ -215,6 +217,10 @@ class Dialer:
                 call.dial_state = dial_move(call.dial_state, DialState.CANCELED)
                 await session.commit()
                 return None
+            if await session.run_sync(is_suppressed, call.partner_id, call.to_number):
+                self._withdraw_suppressed(session, call)  # suppressed after it was queued
+                await session.commit()
+                return None
             connection = await session.get(TelephonyConnection, call.connection_id)
             if connection is None:  # deleted while the call waited (the row goes SET NULL)
                 self._fail(session, call, "the carrier connection was removed before the call was dialled")
@@ -344,6 +350,14 @@ class Dialer:
             assert call is not None
             self._fail(session, call, reason, carrier_words)
             await session.commit()
+
+    def _withdraw_suppressed(self, session: AsyncSession, call: Call) -> None:
+        call.dial_state = dial_move(call.dial_state, DialState.CANCELED)
+        call.dial_lease_until = None
+        new = cancel(state_of(call), at=utcnow(), reason=SUPPRESSED_END_REASON)
+        if new is not None:
+            set_state(session, call, new, kind="canceled", source="dialer", payload={"reason": "number_suppressed"})
+        log.info("call %s not dialled: its number is on the suppression list", call.id)
 
     def _fail(self, session, call: Call, reason: str, carrier_words: str | None = None) -> None:
         if DialState(call.dial_state).can_become(DialState.FAILED):  # else settled meanwhile

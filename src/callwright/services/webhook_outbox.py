@@ -27,6 +27,7 @@ from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import CallStatus
 from callwright.domain.credits import rupees
 from callwright.domain.webhooks import EventType
+from callwright.services import campaign_outcomes
 from callwright.store.models import Call, WebhookDelivery, WebhookEndpoint, WebhookEvent, new_id, utcnow
 
 _WRITTEN = "webhook_outbox_written"  # session.info flag: wake the sender after this commit
@@ -46,6 +47,8 @@ def call_changed(session: AsyncSession, call: Call, *, status_before: str | None
     if status.is_terminal and media_done and call.session_completed_at is None:
         call.session_completed_at = utcnow()
         _add(session, call, EventType.SESSION_COMPLETED, session_completed_data(call))
+        if call.campaign_id is not None:  # its attempt's outcome, in this transaction
+            campaign_outcomes.attempt_ended(session, call)
 
 
 def _add(session: AsyncSession, call: Call, type_: EventType, data: dict[str, Any]) -> None:

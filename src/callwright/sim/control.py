@@ -16,6 +16,7 @@ from callwright.sim.auth import SimStateDep
 from callwright.sim.caller import caller_track
 from callwright.sim.calls import SimCall
 from callwright.sim.dialing import SwitchboardDep
+from callwright.sim.outcome_mix import OutcomeMix
 from callwright.sim.scenarios import Scenario, ScenarioBook
 from callwright.sim.state import AnySimAccount, Fault, SimState
 from callwright.sim.timing import call_timing
@@ -64,9 +65,11 @@ async def clear_requests(state: SimStateDep) -> Response:
 
 @router.get("/scenarios")
 async def list_scenarios(state: SimStateDep) -> dict[str, Any]:
+    mix = state.scenarios.mix()
     return {
         "default": state.scenarios.default().model_dump(mode="json"),
         "by_number": {n: s.model_dump(mode="json") for n, s in state.scenarios.all().items()},
+        "mix": mix.model_dump(mode="json") if mix is not None else None,
     }
 
 
@@ -78,6 +81,39 @@ async def set_scenario(number: str, scenario: Scenario, state: SimStateDep) -> d
         await asyncio.to_thread(caller_track, scenario)
     state.scenarios.set(None if number == "default" else number, scenario)
     return scenario.model_dump(mode="json")
+
+
+@router.put("/scenarios/{number}/sequence")
+async def set_sequence(number: str, scenarios: list[Scenario], state: SimStateDep) -> list[dict[str, Any]]:
+    """Successive calls to ``number`` play ``scenarios`` in turn; the last one repeats."""
+    if not scenarios:
+        raise HTTPException(400, "a sequence needs at least one scenario")
+    for scenario in scenarios:
+        if scenario.answers:
+            await asyncio.to_thread(caller_track, scenario)
+    state.scenarios.set_sequence(number, scenarios)
+    return [scenario.model_dump(mode="json") for scenario in scenarios]
+
+
+@router.put("/mix")
+async def set_mix(mix: OutcomeMix, state: SimStateDep) -> dict[str, Any]:
+    """Numbers without a scenario of their own pick one from the mix on each dial."""
+    for choice in mix.choices:
+        if choice.scenario.answers:
+            await asyncio.to_thread(caller_track, choice.scenario)
+    state.scenarios.set_mix(mix)
+    return mix.model_dump(mode="json")
+
+
+@router.delete("/mix", status_code=204)
+async def clear_mix(state: SimStateDep) -> Response:
+    state.scenarios.set_mix(None)
+    return Response(status_code=204)
+
+
+@router.get("/dials/{number}")
+async def dial_count(number: str, state: SimStateDep) -> dict[str, Any]:
+    return {"number": number, "dials": state.scenarios.dials(number)}
 
 
 @router.delete("/scenarios", status_code=204)

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from callwright.sim.audio import from_raw
+
+if TYPE_CHECKING:
+    from callwright.sim.outcome_mix import OutcomeMix
 
 
 class Outcome(StrEnum):
@@ -144,12 +148,18 @@ def _utterances(lines: tuple[str | Utterance, ...]) -> tuple[Utterance, ...]:
 
 
 class ScenarioBook:
-    """Scenarios by destination number (digits only, so +91… and 91… match), plus a default."""
+    """Scenarios by destination number (digits only, so +91… and 91… match), plus a default.
+
+    A number may instead have a sequence (its first dial plays the first scenario, its second the
+    second, the last repeating), and numbers with neither may follow an outcome mix
+    (``sim.outcome_mix``) instead of the one default. Each dial of a number is counted."""
 
     def __init__(self, default: Scenario | None = None) -> None:
         self._lock = threading.Lock()
-        self._by_number: dict[str, Scenario] = {}
+        self._by_number: dict[str, tuple[Scenario, ...]] = {}
         self._default = default or Scenario()
+        self._mix: OutcomeMix | None = None
+        self._dials: dict[str, int] = {}
 
     @staticmethod
     def key(number: str) -> str:
@@ -162,29 +172,67 @@ class ScenarioBook:
             if number is None:
                 self._default = scenario
             else:
-                self._by_number[self.key(number)] = scenario
+                self._by_number[self.key(number)] = (scenario,)
+
+    def set_sequence(self, number: str, scenarios: Sequence[Scenario]) -> None:
+        """The number's successive dials play ``scenarios`` in turn; the last one repeats."""
+        if not scenarios:
+            raise ValueError("a sequence needs at least one scenario")
+        with self._lock:
+            self._by_number[self.key(number)] = tuple(scenarios)
+
+    def set_mix(self, mix: OutcomeMix | None) -> None:
+        """Numbers without a scenario of their own follow ``mix`` (None: the default again)."""
+        with self._lock:
+            self._mix = mix
 
     def for_number(self, number: str) -> Scenario:
+        """The scenario of the next dial to ``number`` (counted as dialled)."""
         key = self.key(number)
         with self._lock:
-            if key in self._by_number:
-                return self._by_number[key]
-            # A 10-digit national number (MCube, Exotel) matches a registered E.164 one.
-            if len(key) >= 10:
-                for registered, scenario in self._by_number.items():
-                    if registered[-10:] == key[-10:]:
-                        return scenario
+            registered = self._registered(key)
+            counted = registered or key
+            dial = self._dials.get(counted, 0)
+            self._dials[counted] = dial + 1
+            if registered is not None:
+                sequence = self._by_number[registered]
+                return sequence[min(dial, len(sequence) - 1)]
+            if self._mix is not None:
+                return self._mix.pick(key, dial)
             return self._default
+
+    def _registered(self, key: str) -> str | None:
+        if key in self._by_number:
+            return key
+        # A 10-digit national number (MCube, Exotel) matches a registered E.164 one.
+        if len(key) >= 10:
+            for registered in self._by_number:
+                if registered[-10:] == key[-10:]:
+                    return registered
+        return None
+
+    def dials(self, number: str) -> int:
+        """How many times ``number`` has been dialled since the book was last cleared."""
+        key = self.key(number)
+        with self._lock:
+            return self._dials.get(self._registered(key) or key, 0)
 
     def default(self) -> Scenario:
         with self._lock:
             return self._default
 
-    def all(self) -> dict[str, Scenario]:
+    def mix(self) -> OutcomeMix | None:
         with self._lock:
-            return dict(self._by_number)
+            return self._mix
+
+    def all(self) -> dict[str, Scenario]:
+        """Each registered number's scenario (the first of a sequence)."""
+        with self._lock:
+            return {number: sequence[0] for number, sequence in self._by_number.items()}
 
     def clear(self) -> None:
         with self._lock:
             self._by_number.clear()
             self._default = Scenario()
+            self._mix = None
+            self._dials.clear()

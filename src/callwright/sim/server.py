@@ -10,7 +10,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +20,7 @@ from callwright.domain.providers import Provider
 from callwright.sim.app import api_urls, create_sim_app
 from callwright.sim.caller import caller_track
 from callwright.sim.calls import SimCall
+from callwright.sim.outcome_mix import OutcomeMix
 from callwright.sim.scenarios import Scenario, ScenarioBook
 from callwright.sim.state import Fault, RequestRecord, SimAccount, SimState, parse_account
 from callwright.sim.switchboard import CALLBACK_TIMEOUT_SECS, Switchboard
@@ -107,6 +108,26 @@ class CarrierSimulator:
         if prepare and scenario.answers:
             caller_track(scenario)
         self.state.scenarios.set(number, scenario)
+
+    def set_sequence(self, number: str, scenarios: Sequence[Scenario], *, prepare: bool = True) -> None:
+        """Successive calls to ``number`` play ``scenarios`` in turn (the last one repeats)."""
+        if prepare:
+            for scenario in scenarios:
+                if scenario.answers:
+                    caller_track(scenario)
+        self.state.scenarios.set_sequence(number, scenarios)
+
+    def set_mix(self, mix: OutcomeMix | None, *, prepare: bool = True) -> None:
+        """Numbers without a scenario of their own pick one from ``mix`` on each dial."""
+        if prepare and mix is not None:
+            for choice in mix.choices:
+                if choice.scenario.answers:
+                    caller_track(choice.scenario)
+        self.state.scenarios.set_mix(mix)
+
+    def dials(self, number: str) -> int:
+        """How many calls to ``number`` the simulator has placed (since scenarios were cleared)."""
+        return self.state.scenarios.dials(number)
 
     def clear_scenarios(self) -> None:
         self.state.scenarios.clear()

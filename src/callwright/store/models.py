@@ -174,6 +174,7 @@ class Call(Timestamped, Base):
         Index("ix_calls_partner_status", "partner_id", "status"),
         Index("ix_calls_dial_queue", "dial_state", "dial_not_before"),
         Index("ix_calls_provider_call_id", "provider", "provider_call_id"),
+        Index("ix_calls_campaign_status", "campaign_id", "status"),
         Index("ix_calls_partner_project", "partner_id", "project_id", "created_at"),
     )
 
@@ -237,6 +238,10 @@ class Call(Timestamped, Base):
     # ended (None until then); the charge itself is the call's credit_ledger row.
     rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
     credits_used_paise: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+    # Set on a campaign's calls: the campaign and the campaign contact the call is an attempt for.
+    campaign_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    campaign_contact_id: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
 class CreditEntry(Base):
@@ -365,3 +370,117 @@ class WebhookAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     latency_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Contact(Timestamped, Base):
+    """A partner's contact book: one row per number, shared by the partner's campaigns."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("partner_id", "phone"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    # ``metadata`` is SQLAlchemy's own attribute on a model; the column keeps the API's name.
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+
+
+class Campaign(Timestamped, Base):
+    """Bulk outbound calling: one agent, one carrier, a contact list, a schedule and retry rules."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        Index("ix_campaigns_partner_created", "partner_id", "created_at"),
+        Index("ix_campaigns_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    # No foreign key, like calls: a campaign's record outlives its agent.
+    agent_id: Mapped[str] = mapped_column(String(36))
+    provider: Mapped[str] = mapped_column(String(16))
+    concurrency_limit: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    # Validated at the API: {start_at, end_at, timezone, calling_windows, blackout_dates}.
+    schedule: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Validated at the API: {max_attempts, busy: {redial, spacing_secs}, no_answer: …}.
+    retry: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    paused_at: Mapped[datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    canceled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Why the platform (not the partner) paused it, e.g. its agent was deleted.
+    pause_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class CampaignContact(Timestamped, Base):
+    """One number of one campaign and where it stands: the scheduler's durable queue row."""
+
+    __tablename__ = "campaign_contacts"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "phone"),
+        Index("ix_campaign_contacts_due", "campaign_id", "state", "next_attempt_at"),
+        Index("ix_campaign_contacts_position", "campaign_id", "position"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(String(36), index=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[str | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), default=None)
+    # Order of addition: due contacts are called in the order they were given.
+    position: Mapped[int] = mapped_column(Integer)
+    phone: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    # The contact's metadata (or its mapped CSV columns): with ``name``, the call's {{variables}}.
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    # The partner's override of the zone derived from the number (IANA name).
+    timezone: Mapped[str | None] = mapped_column(String(64), default=None)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    # Attempts that count against the budget, settled; and every attempt row made (its numbers).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempt_seq: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_outcome: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Why the contact is final (completed, failed or skipped), in snake_case words.
+    result_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    current_call_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CampaignAttempt(Base):
+    """One call made for one campaign contact, written in the transaction that stores the call."""
+
+    __tablename__ = "campaign_attempts"
+    __table_args__ = (UniqueConstraint("campaign_contact_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(String(36))
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    campaign_contact_id: Mapped[str] = mapped_column(ForeignKey("campaign_contacts.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    call_id: Mapped[str] = mapped_column(String(36), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str | None] = mapped_column(String(32), default=None)
+    counted: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Suppression(Base):
+    """A number the partner must never call again: checked before every dial, campaign or single."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("partner_id", "phone"), Index("ix_suppressions_partner_created", "partner_id", "created_at"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # Where the entry came from: api, csv, in_call (the caller asked during a call) or the
+    # partner's own word (its CRM, a DNC registry scrub).
+    source: Mapped[str] = mapped_column(String(64), default="api")
+    # The call in which the caller opted out, for in-call entries.
+    call_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -159,7 +159,7 @@ class Settings(BaseSettings):
     recordings_s3_secret_access_key: str | None = Field(default=None, repr=False)
     recording_url_ttl_secs: int = Field(default=7 * 24 * 3600, gt=0, le=366 * 24 * 3600)
 
-    # Hostile-internet limits (README, "Security settings"). Request bodies in bytes: the Partner
+    # Hostile-internet limits (docs/operations.md, "Security settings"). Request bodies in bytes: the Partner
     # and admin APIs' JSON, the agent routes (a prompt may be 120,000 characters, up to 6 bytes
     # each once JSON-escaped), carrier callbacks; larger ones are refused 413 as they arrive.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

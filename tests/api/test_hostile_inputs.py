@@ -10,6 +10,7 @@ field and the rule, and nothing is stored.
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,7 +64,7 @@ def statements(platform) -> Iterator[list[tuple[str, Any]]]:
     """Every SQL statement the platform's engine runs meanwhile, with its parameters."""
     seen: list[tuple[str, Any]] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def record(conn, cursor, statement, parameters, context, executemany):
         seen.append((statement, parameters))
 
     engine = platform.engine.sync_engine
@@ -94,6 +95,14 @@ async def row_counts(platform) -> dict[str, int]:
             table.name: await session.scalar(select(func.count()).select_from(table))
             for table in Base.metadata.sorted_tables
         }
+
+
+async def _send_json(client, method: str, path: str, body: Any, headers: dict[str, str]):
+    # json.dumps escapes what UTF-8 cannot carry (an unpaired surrogate) as JSON allows: "\ud800".
+    content = json.dumps(body).encode()
+    return await client.request(
+        method, path, content=content, headers=headers | {"Content-Type": "application/json"}
+    )
 
 
 def assert_refused(response, field: str, rule: str) -> None:
@@ -235,6 +244,14 @@ async def test_the_media_socket_refuses_an_id_that_cannot_exist_without_a_query(
 CONTROL = "control character"
 INVISIBLE = "invisible"
 SURROGATE = "surrogate"
+# Pydantic's own words for an unpaired surrogate in a str field.
+PYDANTIC_SURROGATE = "unable to parse raw data as a unicode string"
+# Fields whose own format (a pattern, a phone number) refuses these characters before the text
+# rule is asked: their refusal names the field and that format.
+OWN_FORMAT = {
+    "account_sid", "auth_id", "caller_id", "exe_number", "from_number", "llm.provider", "stt.provider",
+    "variables.0",
+}
 
 # (value, rule) for any text field; names, labels and URLs also refuse the invisible ones.
 ANY_TEXT = {
@@ -380,11 +397,14 @@ def _body_for(route: str, field: str, *, agent: str, connection: str) -> dict[st
 
 
 def _refusal_mismatch(response, field: str, rule: str) -> str | None:
-    try:
-        assert_refused(response, field, rule)
-    except AssertionError:
-        return f"{response.status_code} {response.text[:300]}"
-    return None
+    rules = [rule, PYDANTIC_SURROGATE] if rule == SURROGATE else [rule]
+    for expected in rules:
+        try:
+            assert_refused(response, field, expected)
+        except AssertionError:
+            continue
+        return None
+    return f"{response.status_code} {response.text[:300]}"
 
 
 @pytest.mark.parametrize("route", list(TEXT_FIELDS))
@@ -406,9 +426,10 @@ async def test_every_text_field_refuses_what_it_may_not_hold_and_stores_nothing(
     for field, kinds in TEXT_FIELDS[route].items():
         for kind, (value, rule) in kinds.items():
             body = _set(_body_for(route, field, agent=agent, connection=connection), field, value)
-            response = await client.request(method, path, json=body, headers=headers)
+            response = await _send_json(client, method, path, body, headers)
             named = "variables" if field.startswith("variables.") else field
-            if (mismatch := _refusal_mismatch(response, named, rule)) is not None:
+            expected = "" if field in OWN_FORMAT else rule
+            if (mismatch := _refusal_mismatch(response, named, expected)) is not None:
                 wrong.append(f"{field} {kind}: {mismatch}")
     assert wrong == []
     assert await row_counts(platform) == before

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from callwright import __version__, log_redaction
 from callwright.api.errors import install_error_handlers
+from callwright.api.openapi import document_validation_errors
 from callwright.api.routes import (
     admin,
     agents,
@@ -142,6 +143,7 @@ def create_app(
     if platform is not None:
         app.state.platform = platform
     install_error_handlers(app)
+    document_validation_errors(app)
 
     partner_api = APIRouter(prefix=PARTNER_API_PREFIX)
     partner_api.include_router(config.router)

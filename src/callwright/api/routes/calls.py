@@ -8,7 +8,9 @@ from fastapi import APIRouter, Header, Query
 
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
 from callwright.api.envelope import error_responses, ok, ok_list
+from callwright.api.path_ids import CallId
 from callwright.api.schemas.calls import CallStartBody, call_public, call_started
+from callwright.api.schemas.text import SafeLine
 from callwright.domain.calls import CallStatus
 from callwright.platform import Platform
 from callwright.services import calls as call_service
@@ -76,7 +78,7 @@ async def start_call(
     session: SessionDep,
     platform: PlatformDep,
     body: CallStartBody,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: Annotated[SafeLine | None, Header(max_length=255)] = None,
 ) -> dict[str, Any]:
     call, created = await call_service.start_call(
         session=session,
@@ -162,7 +164,7 @@ async def get_concurrency(partner: CurrentPartner, session: SessionDep) -> dict[
     | error_responses(401, 404),
 )
 async def get_call(
-    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: str
+    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: CallId
 ) -> dict[str, Any]:
     call = await call_service.get_call(session=session, partner=partner, call_id=call_id)
     return ok(_public(call, platform))
@@ -178,7 +180,7 @@ async def get_call(
     | error_responses(401, 404, 502),
 )
 async def end_call(
-    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: str
+    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: CallId
 ) -> dict[str, Any]:
     call, needs_hangup = await call_service.request_end(session=session, partner=partner, call_id=call_id)
     if needs_hangup:

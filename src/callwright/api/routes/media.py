@@ -19,6 +19,7 @@ from callwright.carriers import get_carrier
 from callwright.carriers.base import Carrier, MediaStart
 from callwright.domain.call_tokens import TokenPurpose, verify_call_token
 from callwright.domain.calls import CallStatus
+from callwright.domain.ids import parse_call_id
 from callwright.domain.providers import parse_provider
 from callwright.domain.voicemail import GreetingVerdict
 from callwright.platform import Platform
@@ -66,14 +67,15 @@ async def media_stream(websocket: WebSocket, provider: str, call_id: str) -> Non
 
 
 async def _media_stream(websocket: WebSocket, platform: Platform, provider: str, call_id: str) -> None:
-    parsed = parse_provider(provider)
+    parsed, known_id = parse_provider(provider), parse_call_id(call_id)
     query_token = websocket.query_params.get("token")
-    if parsed is None or (
+    if parsed is None or known_id is None or (
         query_token is not None
         and not verify_call_token(platform.token_keys, call_id, TokenPurpose.MEDIA, query_token)
     ):
         await websocket.close(code=POLICY_VIOLATION)
         return
+    call_id = known_id
     async with platform.sessions() as session:
         call = await session.get(Call, call_id)
         if call is None or call.provider != parsed.value or CallStatus(call.status).is_terminal:

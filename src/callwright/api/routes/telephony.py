@@ -17,8 +17,10 @@ from callwright.carriers import get_carrier
 from callwright.carriers.base import CallbackKind
 from callwright.domain.call_tokens import TokenPurpose, verify_call_token
 from callwright.domain.calls import CallStatus
-from callwright.domain.errors import Forbidden, NotFound
+from callwright.domain.errors import Forbidden, NotFound, ValidationFailed
+from callwright.domain.ids import parse_call_id
 from callwright.domain.providers import parse_provider
+from callwright.domain.text import params_problem
 from callwright.services import voicemail
 from callwright.services.call_state import apply_events, explain_missing_media, lock_call
 from callwright.services.call_urls import media_parameters, stream_url
@@ -68,6 +70,9 @@ async def carrier_callback(
         callback = None
     if parsed is None or callback is None:
         raise NotFound(f"no callback {kind!r} for provider {provider!r}", code="unknown_callback")
+    if (known_id := parse_call_id(call_id)) is None:
+        raise Forbidden("callback refused: unknown call", code="invalid_callback_token")
+    call_id = known_id
     token = request.query_params.get("token")
     if not verify_call_token(platform.token_keys, call_id, TokenPurpose.CALLBACK, token):
         raise Forbidden("callback refused: missing or invalid call token", code="invalid_callback_token")
@@ -91,6 +96,8 @@ async def carrier_callback(
                 code="invalid_signature",
             )
 
+    if (problem := params_problem(params)) is not None:
+        raise ValidationFailed(*problem)
     events = carrier.parse_callback(callback, params, received_at=utcnow())
     call = await lock_call(session, call_id)
     assert call is not None

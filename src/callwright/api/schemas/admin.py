@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from callwright.api.schemas.text import NAME_CHARS, SafeLine, SafeName
 from callwright.services.operator import MAX_CPS
 from callwright.services.partners import MAX_AGENT_LIMIT, MAX_CONCURRENCY_LIMIT
 
@@ -24,9 +25,9 @@ class PartnerCreate(BaseModel):
         },
     )
 
-    name: str = Field(description="Slug: lowercase letters, digits and '-', like acme-corp.")
-    display_name: str | None = Field(default=None, max_length=200)
-    allowed_telephony_providers: list[str] = Field(
+    name: SafeName = Field(description="Slug: lowercase letters, digits and '-', like acme-corp.")
+    display_name: Annotated[str, Field(max_length=200), NAME_CHARS] | None = None
+    allowed_telephony_providers: list[SafeLine] = Field(
         default_factory=list, description="Any of twilio, plivo, vobiz, exotel, mcube."
     )
     concurrency_limit: int | None = Field(
@@ -43,7 +44,7 @@ class PartnerUpdate(BaseModel):
         json_schema_extra={"example": {"status": "suspended", "concurrency_limit": 20}},
     )
 
-    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    display_name: Annotated[str, Field(min_length=1, max_length=200), NAME_CHARS] | None = None
     status: Literal["active", "suspended"] | None = None
     concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_CONCURRENCY_LIMIT)
     agent_limit: int | None = Field(default=None, ge=0, le=MAX_AGENT_LIMIT)

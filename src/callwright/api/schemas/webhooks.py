@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from callwright.api.schemas.text import NAME_CHARS, SafeName
 from callwright.domain.webhook_urls import MAX_URL_LENGTH
 
 
@@ -12,8 +15,8 @@ class WebhookCreateBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    label: str = Field(max_length=64, description="1-31 of a-z, 0-9 and '-', unique per partner")
-    url: str = Field(max_length=MAX_URL_LENGTH, description="https URL of the receiver")
+    label: SafeName = Field(max_length=64, description="1-31 of a-z, 0-9 and '-', unique per partner")
+    url: SafeName = Field(max_length=MAX_URL_LENGTH, description="https URL of the receiver")
 
 
 class LegacyWebhookBody(BaseModel):
@@ -21,8 +24,8 @@ class LegacyWebhookBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    webhook_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
-    url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
+    webhook_url: Annotated[str, Field(max_length=MAX_URL_LENGTH), NAME_CHARS] | None = None
+    url: Annotated[str, Field(max_length=MAX_URL_LENGTH), NAME_CHARS] | None = None
 
     @model_validator(mode="after")
     def _one_url(self) -> LegacyWebhookBody:

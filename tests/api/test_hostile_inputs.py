@@ -550,3 +550,57 @@ async def test_the_largest_offset_is_answered(client, partner, admin_headers, pa
     )
     assert response.status_code == 200, response.text
     assert response.json()["data"] == []
+
+
+# --- webhook host names ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["a" * 64 + ".example.com", "hooks..example.com", ".".join(["a" * 60] * 5)],
+    ids=["label_over_63", "empty_label", "name_over_253"],
+)
+async def test_a_webhook_host_that_is_no_dns_name_is_refused_before_any_lookup(settings, platform, host):
+    # Production resolves a host to check its addresses; Python's IDNA codec raised UnicodeError
+    # (not OSError) on these names, which answered 500.
+    import httpx
+
+    from callwright.api.app import create_app
+    from callwright.platform import Platform
+    from callwright.settings import Environment
+    from tests.conftest import make_partner
+
+    production = Platform.from_settings(settings.model_copy(update={"env": Environment.PRODUCTION}))
+    try:
+        handle = await make_partner(production, "prod-partner")
+        transport = httpx.ASGITransport(app=create_app(platform=production), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://callwright.test") as client:
+            before = await row_counts(production)
+            response = await client.post(
+                "/api/v2/config/webhooks",
+                json={"label": "prod", "url": f"https://{host}/hook"},
+                headers=handle.headers,
+            )
+            assert_refused(response, "url", "url host")
+            assert await row_counts(production) == before
+    finally:
+        await production.close()
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+async def test_call_variables_refuse_numbers_json_cannot_hold(client, platform, partner, number):
+    # Python's JSON parser takes NaN and Infinity; PostgreSQL's JSON type does not (a 500).
+    await add_connection(
+        platform, partner.id, "vobiz", {"auth_id": "MA_X", "from_number": "+918011223344"}, {"auth_token": "t"}
+    )
+    agent = (await client.post("/api/v2/agent", json={"agent_name": "A"}, headers=partner.headers)).json()["data"]["id"]
+    before = await row_counts(platform)
+    body = (
+        f'{{"agent_id": "{agent}", "to_number": "+919876543210", "provider": "vobiz", '
+        f'"variables": {{"score": [1, {number}]}}}}'
+    )
+    response = await client.post(
+        "/api/v2/calls/start", content=body, headers=partner.headers | {"Content-Type": "application/json"}
+    )
+    assert_refused(response, "variables", "finite")
+    assert await row_counts(platform) == before

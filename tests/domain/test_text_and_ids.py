@@ -80,6 +80,12 @@ def test_json_values_are_checked_to_the_leaves_keys_included():
     assert json_problem({"k\x00": 1}).endswith("in a key of the value")
 
 
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_json_numbers_must_be_finite(number):
+    assert "must hold only finite numbers" in json_problem({"score": [1, number]})
+    assert json_problem({"score": [1, 2.5, -3, 10**30]}) is None
+
+
 def test_json_nesting_is_bounded():
     value: object = "leaf"
     for _ in range(9):

@@ -16,6 +16,7 @@ name ("must not …"), or None; ``check_*`` raise it as ``ValueError`` for Pydan
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -86,7 +87,7 @@ def json_problem(value: Any, *, max_depth: int = 8) -> str | None:
     """The rule a JSON value's keys and strings break (free text), or how it nests too deep.
 
     For values a partner passes through as data (a call's variables): every key and string is
-    free text, and nesting stops at ``max_depth`` levels.
+    free text, every number finite, and nesting stops at ``max_depth`` levels.
     """
     return _json_problem(value, max_depth, path="", max_depth=max_depth)
 
@@ -95,6 +96,9 @@ def _json_problem(value: Any, depth: int, *, path: str, max_depth: int) -> str |
     if isinstance(value, str):
         problem = free_text_problem(value)
         return f"{problem} in {path or 'the value'}" if problem else None
+    if isinstance(value, float) and not math.isfinite(value):
+        # Python's JSON parser reads NaN and Infinity; JSON (and PostgreSQL's json type) has neither.
+        return f"must hold only finite numbers, not {value} (in {path or 'the value'})"
     if isinstance(value, Mapping) or (isinstance(value, Sequence) and not isinstance(value, bytes)):
         if depth <= 0:
             return f"must not nest more than {max_depth} levels deep (at {path or 'the value'})"

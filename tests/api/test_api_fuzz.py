@@ -11,13 +11,17 @@ The app under test builds its own platform in schemathesis' event-loop thread (i
 the background workers off, so nothing dials); the test's ``platform`` fixture, on the same
 database, empties the tables before each operation and seeds a partner with an agent, a carrier
 connection, a call, a webhook endpoint with a delivery, and a second partner for the admin routes
-to act on. Half of the generated path ids are swapped for a seeded one, so operations reach
-existing resources as well as missing ones.
+to act on. Path ids are taken in turn from a seeded resource, the generated value and ids no
+resource can have, so operations reach existing resources as well as missing and hostile ones.
+
+Between operations nothing carries over; within one, examples run in a fixed order on the state the
+earlier ones left (an agent deleted, a key revoked), so a run repeats exactly.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -33,13 +37,15 @@ from callwright.services import call_hangup, webhook_outbox, webhooks
 from callwright.services.webhook_targets import policy_for
 from callwright.settings import Settings
 from callwright.store.models import Call, Partner
-from tests.api.test_hostile_inputs import closed_port
 from tests.conftest import TEST_ADMIN_TOKEN, TEST_SECRET_KEY, make_partner
 from tests.connection_rows import add_call, add_connection
+from tests.unreachable import unreachable_carriers
 
-SEED = 21
-# Generated cases per operation in the fuzzing phase (the schema's own examples come on top).
-MAX_EXAMPLES = 12
+# The same cases every run; CALLWRIGHT_FUZZ_SEED picks another set for a run by hand.
+SEED = int(os.environ.get("CALLWRIGHT_FUZZ_SEED", "21"))
+# Generated cases per operation in the fuzzing phase (the schema's own examples and the coverage
+# phase's come on top). CALLWRIGHT_FUZZ_EXAMPLES raises it for a deeper run by hand.
+MAX_EXAMPLES = int(os.environ.get("CALLWRIGHT_FUZZ_EXAMPLES", "12"))
 
 _DOCUMENT = create_app(Settings(secret_key=TEST_SECRET_KEY, admin_token=TEST_ADMIN_TOKEN)).openapi()
 # Mixed into generated strings and integers: what a hostile client sends first (a NUL, which
@@ -99,7 +105,6 @@ def error_envelope(ctx: Any, response: Any, case: Any) -> bool | None:
 @pytest.fixture(scope="session")
 def served_app(migrated_db, tmp_path_factory):
     """The app with a platform of its own, on the session's database, carriers unreachable."""
-    nowhere = f"http://127.0.0.1:{closed_port()}"
     settings = Settings(
         var_dir=tmp_path_factory.mktemp("fuzz"),
         database_url=migrated_db,
@@ -109,11 +114,7 @@ def served_app(migrated_db, tmp_path_factory):
         workers_enabled=False,
         preload_voice_models=False,
         carrier_timeout_secs=2.0,
-        vobiz_api_url=nowhere,
-        plivo_api_url=nowhere,
-        twilio_api_url=nowhere,
-        exotel_api_url=nowhere,
-        mcube_api_url=nowhere,
+        **unreachable_carriers(),
     )
     yield create_app(settings)
     shutdown_lifespans()  # closes its platform before the database goes away

@@ -11,7 +11,6 @@ field and the rule, and nothing is stored.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +23,7 @@ from callwright.domain.call_tokens import TokenPurpose, call_token
 from callwright.store.models import Base
 from tests.conftest import error_of
 from tests.connection_rows import add_call, add_connection
+from tests.unreachable import unreachable_carriers
 
 UUID = "6f1c2b8e-3d4a-4f5b-9c6d-7e8f9a0b1c2d"
 NUL = "\x00"
@@ -38,25 +38,9 @@ BAD_IDS = {
 }
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on: a carrier pointed there fails at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def settings(settings):
-    nowhere = f"http://127.0.0.1:{closed_port()}"
-    return settings.model_copy(
-        update={
-            "vobiz_api_url": nowhere,
-            "plivo_api_url": nowhere,
-            "twilio_api_url": nowhere,
-            "exotel_api_url": nowhere,
-            "mcube_api_url": nowhere,
-        }
-    )
+    return settings.model_copy(update=unreachable_carriers())
 
 
 @contextmanager

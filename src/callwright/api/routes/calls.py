@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
+from pydantic import StringConstraints
 
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
 from callwright.api.envelope import error_responses, ok, ok_list
 from callwright.api.path_ids import CallId
 from callwright.api.schemas.calls import CallStartBody, call_public, call_started
-from callwright.api.schemas.text import SafeLine
+from callwright.api.schemas.text import LINE_CHARS
 from callwright.domain.calls import CallStatus
 from callwright.platform import Platform
 from callwright.services import calls as call_service
@@ -78,7 +79,9 @@ async def start_call(
     session: SessionDep,
     platform: PlatformDep,
     body: CallStartBody,
-    idempotency_key: Annotated[SafeLine | None, Header(max_length=255)] = None,
+    idempotency_key: Annotated[
+        Annotated[str, StringConstraints(max_length=255), LINE_CHARS] | None, Header()
+    ] = None,
 ) -> dict[str, Any]:
     call, created = await call_service.start_call(
         session=session,

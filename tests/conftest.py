@@ -131,7 +131,11 @@ async def make_partner(
     *,
     concurrency_limit: int = 10,
     agent_limit: int = 50,
+    requests_per_minute: int = 0,
+    calls_per_minute: int = 0,
 ) -> PartnerHandle:
+    """A partner with one live key. Its per-key request limits are off (0) unless a test is
+    about them: many tests make more than the documented 60 (or 10 call) requests a minute."""
     from callwright.domain.partners import parse_provider_list
 
     async with platform.sessions() as session:
@@ -142,6 +146,8 @@ async def make_partner(
             providers=parse_provider_list(ALL if providers is None else providers),
             concurrency_limit=concurrency_limit,
             agent_limit=agent_limit,
+            requests_per_minute=requests_per_minute,
+            calls_per_minute=calls_per_minute,
         )
         return PartnerHandle(partner.id, partner.name, key.api_key)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from callwright.domain.providers import Provider
+from callwright.services.projects import resolve_project_id
 from callwright.services.telephony import DEFAULT_CONNECTION, seal_context
 from callwright.store.models import Agent, Call, TelephonyConnection, new_id
 from callwright.store.secretbox import SecretBox
@@ -81,7 +82,8 @@ async def add_call(platform: Any, partner_id: str, **fields: Any) -> str:
     """A call row of its own agent, as the dialer left it (``dialed``, a Vobiz number pair unless
     ``fields`` say otherwise); returns its id."""
     async with platform.sessions() as session:
-        agent = Agent(partner_id=partner_id, agent_name=f"agent-{new_id()[:8]}", settings={})
+        project_id = await session.run_sync(resolve_project_id, partner_id, None)
+        agent = Agent(partner_id=partner_id, project_id=project_id, agent_name=f"agent-{new_id()[:8]}", settings={})
         session.add(agent)
         await session.flush()
         call = Call(

@@ -20,3 +20,41 @@ def test_filter_rewrites_uvicorn_access_records():
     assert RedactTokens().filter(record)
     assert "s3cr3t" not in record.getMessage()
     assert "token=****" in record.getMessage()
+
+
+def test_every_credential_in_a_url_is_redacted_and_expiry_kept():
+    cases = {
+        '"GET /recordings/c1.wav?expires=1700000000&sig=AbC-123_x HTTP/1.1" 200':
+            '"GET /recordings/c1.wav?expires=1700000000&sig=**** HTTP/1.1" 200',
+        "https://b.s3.example.com/k.wav?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F1"
+        "&X-Amz-Signature=deadbeef&X-Amz-Security-Token=FwoG":
+            "https://b.s3.example.com/k.wav?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=****"
+            "&X-Amz-Signature=****&X-Amz-Security-Token=****",
+        "/cb?signature=x1&auth_token=x2&access_token=x3&api_key=x4&password=x5&keep=1":
+            "/cb?signature=****&auth_token=****&access_token=****&api_key=****&password=****&keep=1",
+    }
+    for line, expected in cases.items():
+        assert redact(line) == expected
+
+
+def test_bearer_credentials_keys_and_webhook_secrets_are_redacted():
+    assert redact("Authorization: Bearer rg_live_abcdEFGHijklmnopqrstuvwxyz01") == "Authorization: Bearer ****"
+    assert redact("key rg_test_abcdEFGHijklmnopqrstuvwxyz01 revoked") == "key rg_test_abcd**** revoked"
+    assert redact("secret whsec_Zm9vYmFyYmF6 rotated") == "secret whsec_**** rotated"
+    assert redact('{"auth_token": "s3cr3t", "count": 2}') == '{"auth_token": "****", "count": 2}'
+    assert redact("monkey=1 design=2 keyboard=3") == "monkey=1 design=2 keyboard=3"
+
+
+def test_every_logger_is_redacted_once_installed(caplog):
+    import httpx
+
+    from callwright import log_redaction
+
+    log_redaction.install()
+    url = httpx.URL("https://calls.example.com/recordings/c1.wav?expires=1&sig=TopSecret")
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("callwright.anything").info("fetched %s with %d tries", url, 2)
+        logging.getLogger("some.library").warning("calling https://x.test/cb?token=TopSecret2")
+    text = caplog.text
+    assert "TopSecret" not in text and "sig=****" in text and "token=****" in text
+    assert "with 2 tries" in text

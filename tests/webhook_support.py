@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from callwright.carriers.base import MediaStart
 from callwright.domain.calls import CallEvent, CallStatus, EventKind
+from callwright.domain.webhooks import ALL_EVENTS
 from callwright.platform import Platform
 from callwright.services import media_events
 from callwright.services.call_state import apply_events, lock_call
@@ -64,11 +65,23 @@ async def media_ends(platform: Platform, call_id: str) -> None:
     await media_events.media_ended(platform=platform, call_id=call_id, outcome=outcome)
 
 
-async def add_endpoint(platform: Platform, partner_id: str, url: str, secret: str, label: str = "test") -> str:
+async def add_endpoint(
+    platform: Platform,
+    partner_id: str,
+    url: str,
+    secret: str,
+    label: str = "test",
+    events: list[str] | None = None,
+    enabled: bool = True,
+) -> str:
     """An endpoint stored as the API would store it (URL rules not applied: a test may need one
-    the production rules refuse, to show the sender refuses it too)."""
+    the production rules refuse, to show the sender refuses it too), receiving every event type
+    unless ``events`` says otherwise."""
     async with platform.sessions() as session:
-        endpoint = WebhookEndpoint(id=new_id(), partner_id=partner_id, label=label, url=url)
+        endpoint = WebhookEndpoint(
+            id=new_id(), partner_id=partner_id, label=label, url=url, enabled=enabled,
+            events=[e.value for e in ALL_EVENTS] if events is None else events,
+        )
         endpoint.sealed_secret = platform.secretbox.seal(
             {"secret": secret}, context=seal_context(partner_id, endpoint.id)
         )

@@ -91,7 +91,7 @@ def steering_program(weights: Sequence[int]) -> list[tuple[int, int, int, int]]:
 def attach_steering(sock: socket.socket, weights: Sequence[int]) -> None:
     """Sets the program of ``sock``'s reuseport group (any member's socket will do)."""
     program = steering_program(weights)
-    filters = (_SockFilter * len(program))(*program)
+    filters = (_SockFilter * len(program))(*program)  # type: ignore[misc]  # tuples fill the struct fields
     fprog = _SockFprog(len(program), ctypes.cast(filters, ctypes.POINTER(_SockFilter)))
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, bytes(fprog))
 
@@ -273,7 +273,7 @@ def serve_balanced(config: Config, board_path: Path) -> None:
         logging.getLogger("uvicorn.error").error(exc)
         sys.exit(STARTUP_FAILURE)
     board_path = board_path.resolve()
-    board_path.parent.mkdir(parents=True, exist_ok=True)
+    board_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     board = LoadBoard(board_path, config.workers, create=True)
     os.environ[LOAD_BOARD_ENV] = str(board_path)
     port = sockets[0].getsockname()[1]

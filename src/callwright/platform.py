@@ -1,4 +1,8 @@
-"""The process-wide objects every request shares: settings, store, secret box, carrier HTTP client."""
+"""The process-wide objects every request shares: settings, store, secret box, carrier HTTP client.
+
+Services take what they need from it; its background workers (``callwright.workers``) are
+started by the app's lifespan and stopped by ``close``, the one teardown of a process.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +18,14 @@ from callwright.carriers import CarrierEndpoints, endpoints_from_settings
 from callwright.settings import Settings
 from callwright.store.db import SqliteFile, create_engine, session_factory
 from callwright.store.secretbox import SecretBox, derive_subkey
+from callwright.workers import Workers
 
 if TYPE_CHECKING:
     from callwright.recordings import RecordingStorage
     from callwright.services.call_admission import CallAdmission
     from callwright.services.call_control import CallControl
     from callwright.services.dialer import Dialer
-    from callwright.services.reconciler import Reconciler
-    from callwright.services.webhook_sender import WebhookSender
+    from callwright.services.rate_limits import ApiRateLimiter
 
 
 @dataclass
@@ -36,11 +40,11 @@ class Platform:
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(follow_redirects=False))
     # Set when a call is queued, so the in-process dialer wakes at once instead of polling.
     dial_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # The dialer, when this process runs it (started by ``workers`` or its election).
     dialer: Dialer | None = None
-    reconciler: Reconciler | None = None
     # Set after a commit that wrote webhook events, so the in-process sender wakes at once.
     webhook_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
-    webhook_sender: WebhookSender | None = None
+    workers: Workers = field(init=False)
     # Media sessions running in this process, by call id (for ending a call from the API).
     media_sessions: dict[str, Any] = field(default_factory=dict)
     # Carrier media sockets open in this process, from the handshake on, and set when that changes
@@ -51,6 +55,7 @@ class Platform:
     def __post_init__(self) -> None:
         # Every session carries the wake-up, for the outbox's after-commit hook (services.webhook_outbox).
         self.sessions.configure(info={"webhook_wakeup": self.webhook_wakeup})
+        self.workers = Workers(self)
 
     @cached_property
     def admission(self) -> CallAdmission:
@@ -71,6 +76,13 @@ class Platform:
         from callwright.services.call_control import CallControl
 
         return CallControl(self, self.settings.redis_url, namespace=self.settings.redis_namespace)
+
+    @cached_property
+    def rate_limiter(self) -> ApiRateLimiter:
+        """Each API key's request budgets: in this process, or shared through Redis."""
+        from callwright.services.rate_limits import ApiRateLimiter
+
+        return ApiRateLimiter(self.settings.redis_url, namespace=self.settings.redis_namespace)
 
     @cached_property
     def recording_keys(self) -> list[bytes]:
@@ -102,15 +114,13 @@ class Platform:
         return platform
 
     async def close(self) -> None:
-        if self.dialer is not None:
-            await self.dialer.stop()
-        if self.reconciler is not None:
-            await self.reconciler.stop()
-        if self.webhook_sender is not None:
-            await self.webhook_sender.stop()
-        if "control" in self.__dict__:
-            await self.control.close()
-        if self.__dict__.get("sqlite_file") is not None:
-            self.sqlite_file.close()
+        """Stop the background workers, then let go of the rate limiter, the store and the HTTP
+        client."""
+        await self.workers.stop()
+        if "rate_limiter" in self.__dict__:
+            await self.rate_limiter.close()
+        sqlite_file = self.__dict__.get("sqlite_file")
+        if sqlite_file is not None:
+            sqlite_file.close()
         await self.http.aclose()
         await self.engine.dispose()

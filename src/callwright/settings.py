@@ -2,23 +2,29 @@
 
 Safe local defaults: an SQLite store and a generated master key under ``./var``. In production
 (``CALLWRIGHT_ENV=production``) the platform refuses to start without an explicit secret key and
-admin token.
+admin token that are hard to guess (``secret_weakness``), or with a public URL that is not https.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import secrets
+from collections import Counter
+from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_BITS = 128
+MIN_DISTINCT_CHARACTERS = 10
 # Each has `<name>_api_key` and `<name>_url` below (voice.engines.cloud enables them).
 CLOUD_SPEECH_PROVIDERS = ("deepgram", "elevenlabs", "cartesia", "sarvam")
 
@@ -76,6 +82,9 @@ class Settings(BaseSettings):
     reconcile_after_secs: float = Field(default=180.0, gt=0)
     # A carrier media socket silent this long (carriers send audio every 20–100 ms) is lost.
     media_idle_timeout_secs: float = Field(default=10.0, gt=0)
+    # A media socket must send the carrier's start message (after Twilio's and Exotel's
+    # "connected") within this long of being accepted, or it is closed.
+    media_start_timeout_secs: float = Field(default=10.0, gt=0, le=120)
 
     # The operator's default LLM: any OpenAI-compatible chat-completions endpoint (OpenAI, Groq,
     # Together, Ollama, vLLM, llama.cpp). Agents without their own ``llm.provider`` and without a
@@ -109,13 +118,23 @@ class Settings(BaseSettings):
 
     default_concurrency_limit: int = 10
     default_agent_limit: int = 50
+    # A new partner's per-API-key request limits (per minute; 0 = none), as the Vocobase docs'.
+    default_requests_per_minute: int = Field(default=60, ge=0)
+    default_calls_per_minute: int = Field(default=10, ge=0)
+    # The operator's default call rate, ₹ per minute (whole paise), billed in 15-second buckets
+    # when no agent, project or partner rate is set. 0 (the default): such calls are free and
+    # need no balance — billing is off until the operator sets a rate somewhere.
+    default_rate_per_minute: Decimal = Field(default=Decimal("0"), ge=0, le=10_000, decimal_places=2)
 
     # Partner webhooks: a failed delivery is retried after base × 2^(n-1) s (±25 % jitter, at
     # most webhook_retry_max_delay_secs apart) until webhook_retry_window_secs after it was queued.
     webhook_retry_base_secs: float = Field(default=5.0, gt=0)
     webhook_retry_max_delay_secs: float = Field(default=3600.0, gt=0)
     webhook_retry_window_secs: float = Field(default=24 * 3600.0, gt=0)
+    # One attempt's whole deadline (resolve, connect, send, answer), as Vocobase documents: 10 s.
     webhook_timeout_secs: float = Field(default=10.0, gt=0)
+    # Sending slots (of 16 per process) one partner's deliveries may hold at once.
+    webhook_partner_concurrency: int = Field(default=4, ge=1)
     # How long a claimed delivery stays claimed beyond the request timeout: after a crash it is
     # retried once this has passed (it also covers the wait for a free sending slot).
     webhook_lease_margin_secs: float = Field(default=50.0, gt=0)
@@ -133,6 +152,71 @@ class Settings(BaseSettings):
     recordings_s3_secret_access_key: str | None = Field(default=None, repr=False)
     recording_url_ttl_secs: int = Field(default=7 * 24 * 3600, gt=0, le=366 * 24 * 3600)
 
+    # Hostile-internet limits (README, "Security settings"). Request bodies in bytes: the Partner
+    # and admin APIs' JSON, the agent routes (a prompt may be 120,000 characters, up to 6 bytes
+    # each once JSON-escaped), carrier callbacks; larger ones are refused 413 as they arrive.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_agent_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_callback_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # A request's body must arrive within this many seconds of its headers (408 otherwise); the
+    # headers within request_header_timeout_secs of the connection or of its previous response.
+    request_body_timeout_secs: float = Field(default=30.0, gt=0)
+    request_header_timeout_secs: float = Field(default=10.0, gt=0)
+    # Failed authentication (API keys, admin token) per client address, and per key prefix across
+    # all addresses, in the `limits` notation ("20/minute"); see api/auth_throttle.py.
+    auth_failure_limit: str = "20/minute"
+    auth_prefix_failure_limit: str = "100/minute"
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For / -Proto are believed.
+    # Empty: the connecting address is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Origins (scheme://host[:port], comma-separated) whose pages may call the APIs from a browser,
+    # e.g. the console's. Empty: no CORS headers at all.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # /docs, /redoc and /openapi.json. Unset: served in development, not in production.
+    docs_enabled: bool | None = None
+
+    @field_validator("trusted_proxies", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"CALLWRIGHT_TRUSTED_PROXIES: {item!r} is not an IP address or network"
+                ) from None
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or origin != f"{parts.scheme}://{parts.netloc}":
+                raise ValueError(
+                    f"CALLWRIGHT_CORS_ORIGINS: {origin!r} is not an origin (scheme://host[:port], "
+                    "no path, no wildcard)"
+                )
+        return value
+
+    @field_validator("auth_failure_limit", "auth_prefix_failure_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate such as 20/minute") from None
+        return value
+
     @model_validator(mode="after")
     def _reconciler_sees_heartbeats(self) -> Settings:
         if self.reconcile_after_secs < 2 * self.reconcile_interval_secs:
@@ -145,19 +229,31 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env is Environment.PRODUCTION:
-            if not self.secret_key or len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            for name, value in (("SECRET_KEY", self.secret_key), ("ADMIN_TOKEN", self.admin_token)):
+                if not value or len(value) < MIN_SECRET_KEY_LENGTH:
+                    raise ValueError(
+                        f"CALLWRIGHT_{name} must be set to at least 32 characters in production"
+                    )
+                if (weakness := secret_weakness(value)) is not None:
+                    raise ValueError(
+                        f"CALLWRIGHT_{name} is too easy to guess ({weakness}); in production use "
+                        f"{MIN_SECRET_BITS} bits of randomness or more, e.g. the output of "
+                        "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                    )
+            if urlsplit(self.public_url).scheme != "https":
                 raise ValueError(
-                    "CALLWRIGHT_SECRET_KEY must be set to at least 32 characters in production"
-                )
-            if not self.admin_token or len(self.admin_token) < MIN_SECRET_KEY_LENGTH:
-                raise ValueError(
-                    "CALLWRIGHT_ADMIN_TOKEN must be set to at least 32 characters in production"
+                    "CALLWRIGHT_PUBLIC_URL must be an https:// URL in production: carriers send "
+                    "per-call tokens and recordings are fetched with signed URLs through it"
                 )
         return self
 
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def serves_docs(self) -> bool:
+        return not self.is_production if self.docs_enabled is None else self.docs_enabled
 
     @property
     def resolved_database_url(self) -> str:
@@ -180,6 +276,11 @@ class Settings(BaseSettings):
     def resolved_admin_token(self) -> str | None:
         return self.admin_token
 
+    @property
+    def default_rate_paise(self) -> int:
+        """``default_rate_per_minute`` in paise per minute."""
+        return int(self.default_rate_per_minute * 100)
+
     def cloud_speech_providers(self) -> list[str]:
         """The cloud speech providers the operator set a key for."""
         return [
@@ -187,6 +288,25 @@ class Settings(BaseSettings):
             for name in CLOUD_SPEECH_PROVIDERS
             if (getattr(self, f"{name}_api_key") or "").strip()
         ]
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why ``value`` is too easy to guess for a production secret, or None.
+
+    An estimate, not a measure: the string's length times the Shannon entropy of its characters'
+    frequencies must reach ``MIN_SECRET_BITS``, it must use ``MIN_DISTINCT_CHARACTERS`` different
+    characters, and it must not be a shorter string repeated. ``secrets.token_urlsafe(48)`` and 64
+    hex digits pass; one repeated character, ``changeme…`` or a 32-digit hex string do not."""
+    distinct = len(set(value))
+    if distinct < MIN_DISTINCT_CHARACTERS:
+        return f"only {distinct} different characters"
+    if (value + value).find(value, 1) < len(value):
+        return "a shorter string repeated"
+    counts = Counter(value)
+    bits = -sum(n * math.log2(n / len(value)) for n in counts.values())
+    if bits < MIN_SECRET_BITS:
+        return f"about {bits:.0f} bits"
+    return None
 
 
 def dev_secret_path(var_dir: Path) -> Path:
@@ -198,7 +318,7 @@ def load_or_create_dev_secret(var_dir: Path) -> str:
     path = dev_secret_path(var_dir)
     if path.exists():
         return path.read_text().strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -26,10 +26,6 @@ FULL = {
     "end_call_enabled": True,
     "end_call_message": "Goodbye!",
     "end_call_instructions": "End once the slot is confirmed.",
-    "transfer_enabled": True,
-    "transfer_number": "+919876543210",
-    "transfer_message": "Connecting you now.",
-    "transfer_instructions": "Transfer when asked for a human.",
     "max_call_duration_secs": 900,
     "variables": ["customer_name", "order_id"],
     "llm": {"provider": "openai", "model": "gpt-4o-mini", "temperature": 0.4},
@@ -70,7 +66,10 @@ async def test_create_with_only_a_name_fills_the_defaults(client, partner):
     assert uuid.UUID(data["id"]).version == 4
     assert ISO_UTC.fullmatch(data["created_at"]) and ISO_UTC.fullmatch(data["updated_at"])
     default = installed_voices()[0]
-    without_generated = {k: v for k, v in data.items() if k not in ("id", "created_at", "updated_at")}
+    projects = (await client.get(f"{API}/projects", headers=partner.headers)).json()["data"]
+    assert data["project_id"] == projects[0]["id"] and projects[0]["is_default"]  # the Default project
+    generated = ("id", "created_at", "updated_at", "project_id")
+    without_generated = {k: v for k, v in data.items() if k not in generated}
     assert without_generated == {
         "agent_name": "Receptionist",
         "agent_type": "outbound",
@@ -94,6 +93,17 @@ async def test_create_with_only_a_name_fills_the_defaults(client, partner):
         "llm": None,
         "stt": None,
         "script": None,
+        "kb_threshold": "medium",
+        "kb_include_summaries": False,
+        "kb_result_format": None,
+        "kb_enable_llm_processing": False,
+        "kb_llm_system_prompt": None,
+        "background_audio_id": None,
+        "background_audio_volume": 0.5,
+        "extraction_config": None,
+        "document_count": 0,
+        "endCallEnabled": False,
+        "endCallMessage": None,
         "transferEnabled": False,
         "transferNumber": None,
         "transferMessage": None,
@@ -105,11 +115,7 @@ async def test_create_every_field_then_get_returns_the_same(client, partner):
     for field, value in FULL.items():
         assert data[field] == value, field
     assert data["language"] == "en"
-    assert (data["transferEnabled"], data["transferNumber"], data["transferMessage"]) == (
-        True,
-        "+919876543210",
-        "Connecting you now.",
-    )
+    assert (data["endCallEnabled"], data["endCallMessage"]) == (True, "Goodbye!")
     response = await client.get(f"{API}/agent/{data['id']}", headers=partner.headers)
     assert response.status_code == 200
     assert response.json() == {"success": True, "data": data}
@@ -137,34 +143,41 @@ async def test_engine_names_are_lower_cased(client, partner):
     assert data["stt"] == {"provider": None, "language": "en-US"}
 
 
-# --- camelCase transfer fields ------------------------------------------------------------------
+# --- camelCase fields ---------------------------------------------------------------------------
 
 
-async def test_camel_case_transfer_fields_are_accepted_and_echoed_both_ways(client, partner):
-    data = await created(
-        client,
-        partner,
-        transferEnabled=True,
-        transferNumber="+14155550100",
-        transferMessage="One moment.",
-    )
-    assert data["transfer_enabled"] is True and data["transferEnabled"] is True
-    assert data["transfer_number"] == data["transferNumber"] == "+14155550100"
-    assert data["transfer_message"] == data["transferMessage"] == "One moment."
+async def test_camel_case_end_call_fields_are_accepted_and_echoed_both_ways(client, partner):
+    data = await created(client, partner, endCallEnabled=True, endCallMessage="Bye now.")
+    assert data["end_call_enabled"] is True and data["endCallEnabled"] is True
+    assert data["end_call_message"] == data["endCallMessage"] == "Bye now."
 
     response = await client.put(
-        f"{API}/agent/{data['id']}", json={"transferEnabled": False}, headers=partner.headers
+        f"{API}/agent/{data['id']}", json={"endCallEnabled": False}, headers=partner.headers
     )
     assert response.status_code == 200
     updated = response.json()["data"]
-    assert updated["transfer_enabled"] is False and updated["transferEnabled"] is False
-    assert updated["transferNumber"] == "+14155550100"
+    assert updated["end_call_enabled"] is False and updated["endCallEnabled"] is False
+    assert updated["endCallMessage"] == "Bye now."
 
 
-async def test_both_spellings_of_one_field_are_refused(client, partner):
-    response = await create(client, partner, transfer_enabled=True, transferEnabled=True)
+async def test_camel_case_transfer_fields_switched_off_are_accepted(client, partner):
+    data = await created(client, partner, transferEnabled=False, transferNumber=None, transferMessage="")
+    assert (data["transfer_enabled"], data["transferEnabled"]) == (False, False)
+    assert data["transferNumber"] is None and data["transferMessage"] is None
+
+
+@pytest.mark.parametrize(
+    ("snake", "camel", "value"),
+    [
+        ("transfer_enabled", "transferEnabled", True),
+        ("end_call_enabled", "endCallEnabled", True),
+        ("end_call_message", "endCallMessage", "Bye."),
+    ],
+)
+async def test_both_spellings_of_one_field_are_refused(client, partner, snake, camel, value):
+    response = await create(client, partner, **{snake: value, camel: value})
     message = validation_error(response, "body")
-    assert "both transfer_enabled and transferEnabled" in message
+    assert f"both {snake} and {camel}" in message
 
 
 async def test_a_bad_camel_case_number_names_the_field_as_sent(client, partner):
@@ -197,8 +210,6 @@ async def test_blank_agent_name(client, partner, name):
         ("voicemail_message", 500),
         ("end_call_message", 500),
         ("end_call_instructions", 2_000),
-        ("transfer_message", 500),
-        ("transfer_instructions", 2_000),
     ],
 )
 async def test_text_length_limits_at_the_boundary(client, partner, field, limit):
@@ -206,6 +217,22 @@ async def test_text_length_limits_at_the_boundary(client, partner, field, limit)
     assert ok.status_code == 201, ok.text
     assert ok.json()["data"][field] == "x" * limit
     too_long = await create(client, partner, **{"agent_name": "too long", field: "x" * (limit + 1)})
+    assert f"at most {limit} characters" in validation_error(too_long, field)
+
+
+@pytest.mark.parametrize(
+    ("field", "limit"),
+    [
+        ("transfer_message", 500),
+        ("transfer_instructions", 2_000),
+        ("kb_result_format", 2_000),
+        ("kb_llm_system_prompt", 120_000),
+    ],
+)
+async def test_unbuilt_text_fields_keep_their_documented_limits(client, partner, field, limit):
+    at_limit = await create(client, partner, **{field: "x" * limit})
+    assert error_of(at_limit)["code"] == "FEATURE_NOT_AVAILABLE"
+    too_long = await create(client, partner, **{field: "x" * (limit + 1)})
     assert f"at most {limit} characters" in validation_error(too_long, field)
 
 
@@ -312,11 +339,19 @@ async def test_transfer_number_message_names_the_rule(client, partner):
     )
 
 
-async def test_transfer_enabled_needs_a_number(client, partner):
-    response = await create(client, partner, transfer_enabled=True)
-    assert validation_error(response, "transfer_number") == (
-        "transfer_number is required when transfer_enabled is true"
+async def test_transfer_is_refused_as_not_available(client, partner):
+    response = await create(client, partner, transfer_enabled=True, transfer_number="+919876543210")
+    assert response.status_code == 400
+    error = error_of(response)
+    assert (error["code"], error["reason"]) == ("FEATURE_NOT_AVAILABLE", "feature_not_available")
+    assert error["message"] == (
+        "call transfer is not available yet on this server; remove transfer_enabled and "
+        "transfer_number (or send them as null or false)"
     )
+    assert error["details"] == [
+        {"field": "transfer_enabled", "feature": "call transfer"},
+        {"field": "transfer_number", "feature": "call transfer"},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -348,8 +383,8 @@ async def test_bad_stt_language(client, partner):
 
 
 async def test_unknown_field_is_named(client, partner):
-    response = await create(client, partner, project_id="default")
-    assert validation_error(response, "project_id") == "project_id is not a known field"
+    response = await create(client, partner, colour="blue")
+    assert validation_error(response, "colour") == "colour is not a known field"
 
 
 async def test_malformed_json_is_400(client, partner):
@@ -599,7 +634,7 @@ async def test_update_cannot_null_a_required_field(client, partner, field):
         ({"max_call_duration_secs": 3601}, "max_call_duration_secs"),
         ({"transfer_number": "+1"}, "transfer_number"),
         ({"intro_message": "{{oops"}, "intro_message"),
-        ({"kb_threshold": "low"}, "kb_threshold"),
+        ({"kb_threshold": "very"}, "kb_threshold"),
     ],
 )
 async def test_update_validates_like_create(client, partner, body, field):
@@ -608,19 +643,18 @@ async def test_update_validates_like_create(client, partner, body, field):
     assert validation_error(response, field)
 
 
-async def test_update_transfer_rule_uses_the_stored_state(client, partner):
+async def test_update_refuses_transfer_and_keeps_the_agent(client, partner):
     agent = await created(client, partner)
     url = f"{API}/agent/{agent['id']}"
-    enable = await client.put(url, json={"transfer_enabled": True}, headers=partner.headers)
-    assert validation_error(enable, "transfer_number")
-    ok = await client.put(url, json={"transferNumber": "+919876543210"}, headers=partner.headers)
-    assert ok.status_code == 200
-    ok = await client.put(url, json={"transferEnabled": True}, headers=partner.headers)
-    assert ok.status_code == 200
-    clear = await client.put(url, json={"transfer_number": None}, headers=partner.headers)
-    assert validation_error(clear, "transfer_number")
+    enable = await client.put(url, json={"transferEnabled": True}, headers=partner.headers)
+    assert enable.status_code == 400
+    error = error_of(enable)
+    assert error["code"] == "FEATURE_NOT_AVAILABLE"
+    assert "remove transferEnabled" in error["message"]  # named as sent
+    off = await client.put(url, json={"transferEnabled": False}, headers=partner.headers)
+    assert off.status_code == 200, off.text
     data = (await client.get(url, headers=partner.headers)).json()["data"]
-    assert data["transfer_enabled"] is True and data["transfer_number"] == "+919876543210"
+    assert data["transfer_enabled"] is False and data["updated_at"] == off.json()["data"]["updated_at"]
 
 
 async def test_update_malformed_json_is_400(client, partner):
@@ -642,7 +676,7 @@ async def test_delete(client, partner):
     url = f"{API}/agent/{agent['id']}"
     response = await client.delete(url, headers=partner.headers)
     assert response.status_code == 200
-    assert response.json() == {"success": True, "data": {"id": agent["id"], "deleted": True}}
+    assert response.json() == {"success": True, "data": {"message": "Agent deleted successfully"}}
     assert (await client.get(url, headers=partner.headers)).status_code == 404
     assert (await client.delete(url, headers=partner.headers)).status_code == 404
     await created(client, partner, agent_name="Sales")  # the name is free again

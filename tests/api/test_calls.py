@@ -4,6 +4,7 @@ list/get/end and tenancy. (Dialing and the far end are covered by the end-to-end
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -88,16 +89,41 @@ async def test_checks_run_in_the_contract_order(client, platform):
     assert response.status_code == 200
 
 
-async def test_provider_default_and_unknown(client, partner, ready):
-    # Only Vobiz is configured: it is the default.
-    response = await client.post(
-        "/api/v2/calls/start", json={"agent_id": ready, "to_number": "+919876543210"}, headers=partner.headers
-    )
-    assert response.status_code == 200
-    assert response.json()["data"]["provider"] == "vobiz"
+async def _start_without_provider(client, partner, agent_id):
+    body = {"agent_id": agent_id, "to_number": "+919876543210"}
+    return await client.post("/api/v2/calls/start", json=body, headers=partner.headers)
+
+
+async def test_an_omitted_provider_is_mcube_and_the_error_says_what_to_do(client, platform, partner, ready):
+    # Only Vobiz is configured: the omitted provider is still Vocobase's default, MCube.
+    response = await _start_without_provider(client, partner, ready)
+    assert response.status_code == 400
+    assert error_of(response) == {
+        "code": "BAD_REQUEST",
+        "reason": "provider_not_configured",
+        "message": "provider was omitted, so the Vocobase default mcube was used, and MCube is not "
+        "configured; send provider (vobiz) or configure MCube with PUT /api/v2/config/telephony/mcube",
+    }
+    await add_connection(platform, partner.id, "mcube", {"exe_number": "9876543210"}, {"jwt_token": "j"})
+    response = await _start_without_provider(client, partner, ready)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["provider"] == "mcube"
     response = await _start(client, partner, ready, provider="sip")
     assert response.status_code == 400
     assert error_of(response)["details"][0]["field"] == "provider"
+
+
+async def test_an_omitted_provider_where_mcube_is_not_allowed(client, platform):
+    handle = await make_partner(platform, "no-mcube", providers=["twilio", "vobiz"])
+    agent_id = await _agent(client, handle)
+    response = await _start_without_provider(client, handle, agent_id)
+    assert response.status_code == 403
+    error = error_of(response)
+    assert error["reason"] == "provider_not_allowed"
+    assert error["message"] == (
+        "provider was omitted, so the Vocobase default mcube was used, and MCube is not enabled for "
+        "this account; send provider (twilio, vobiz) or ask your account manager to enable MCube"
+    )
 
 
 async def test_concurrency_limit_is_429_with_retry_after(client, platform):
@@ -198,19 +224,88 @@ async def test_idempotency_key_returns_the_same_call(client, partner, ready, pla
     assert error_of(reused)["reason"] == "idempotency_key_reused"
 
 
+async def _calls(client, partner, query=""):
+    response = await client.get(f"/api/v2/calls{query}", headers=partner.headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 async def test_list_get_and_filter(client, partner, ready):
     ids = [(await _start(client, partner, ready)).json()["data"]["call_id"] for _ in range(3)]
-    listing = (await client.get("/api/v2/calls?limit=2", headers=partner.headers)).json()
-    assert listing["pagination"] == {"limit": 2, "offset": 0, "total": 3}
-    assert [c["call_id"] for c in listing["data"]] == ids[::-1][:2]
-    assert (await client.get("/api/v2/calls?status=completed", headers=partner.headers)).json()["data"] == []
-    bad = await client.get("/api/v2/calls?status=done", headers=partner.headers)
-    assert bad.status_code == 400
+    listing = await _calls(client, partner, "?limit=2")
+    assert {k: v for k, v in listing["data"].items() if k != "calls"} == {"total": 3, "limit": 2, "offset": 0}
+    assert listing["pagination"] == {"limit": 2, "offset": 0, "total": 3}  # kept beside data, as on every list
+    assert [c["call_id"] for c in listing["data"]["calls"]] == ids[::-1][:2]
+    assert (await _calls(client, partner))["data"]["limit"] == 10  # the docs' default
+    assert (await _calls(client, partner, "?status=completed"))["data"]["calls"] == []
     assert (await client.get("/api/v2/calls?limit=101", headers=partner.headers)).status_code == 400
+    assert (await client.get("/api/v2/calls?limit=0", headers=partner.headers)).status_code == 400
     call = (await client.get(f"/api/v2/calls/{ids[0]}", headers=partner.headers)).json()["data"]
     assert call["status"] == "pending"
     assert call["transcript"] == [] and call["latency"] is None
     assert call["agent_name"] == "Caller"
+    assert (call["error_message"], call["processing_complete"], call["pipeline_completed_at"]) == (None, False, None)
+    assert call["session"]["session_id"] == call["session_id"] and call["session"]["status"] == "pending"
+
+
+@pytest.mark.parametrize("status", ["pending", "PENDING", "Pending", " in_progress "])
+async def test_the_status_filter_ignores_case(client, partner, ready, status):
+    await _start(client, partner, ready)
+    expected = 1 if status.strip().lower() == "pending" else 0
+    assert (await _calls(client, partner, f"?status={status}"))["data"]["total"] == expected
+
+
+async def test_an_unknown_status_is_400_naming_the_field_and_the_statuses(client, partner):
+    bad = await client.get("/api/v2/calls?status=done", headers=partner.headers)
+    assert bad.status_code == 400
+    error = error_of(bad)
+    assert (error["code"], error["reason"]) == ("VALIDATION_ERROR", "validation_error")
+    assert error["details"] == [{"field": "status", "message": error["message"]}]
+    assert error["message"] == (
+        "status must be one of pending, ringing, in_progress, completed, failed, no_answer, busy, canceled"
+    )
+
+
+async def test_processing_completes_when_session_completed_is_written(client, platform, partner, ready):
+    call_id = (await _start(client, partner, ready)).json()["data"]["call_id"]
+    done = datetime(2026, 11, 24, 10, 0, 36, tzinfo=UTC)
+    async with platform.sessions() as session:
+        call = await session.get(Call, call_id)
+        call.status, call.end_reason, call.session_completed_at = "failed", "No route to destination", done
+        await session.commit()
+    call = (await client.get(f"/api/v2/calls/{call_id}", headers=partner.headers)).json()["data"]
+    assert call["processing_complete"] is True
+    assert call["pipeline_completed_at"] == "2026-11-24T10:00:36.000000Z"
+    assert call["error_message"] == "No route to destination"
+
+
+async def test_config_counts_active_calls_as_admission_does(client, partner, ready):
+    for _ in range(2):
+        await _start(client, partner, ready)
+    config = (await client.get("/api/v2/config", headers=partner.headers)).json()["data"]
+    concurrency = (await client.get("/api/v2/calls/concurrency", headers=partner.headers)).json()["data"]
+    assert config["concurrency"] == {"limit": 10, "active": 2}
+    assert concurrency["active"] == 2 and concurrency["remaining"] == 8
+
+
+async def test_a_session_is_found_by_its_id(client, partner, other_partner, ready):
+    started = (await _start(client, partner, ready, variables={"name": "Asha"})).json()["data"]
+    response = await client.get(f"/api/v2/sessions/{started['session_id']}", headers=partner.headers)
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert (data["session_id"], data["agent_id"], data["agent_name"]) == (started["session_id"], ready, "Caller")
+    assert (data["status"], data["variables"], data["started_at"]) == ("pending", {"name": "Asha"}, None)
+    # Another partner's session answers exactly like one that does not exist.
+    theirs = await client.get(f"/api/v2/sessions/{started['session_id']}", headers=other_partner.headers)
+    missing = await client.get("/api/v2/sessions/00000000-0000-0000-0000-000000000000", headers=other_partner.headers)
+    assert theirs.status_code == missing.status_code == 404
+    assert error_of(theirs)["reason"] == error_of(missing)["reason"] == "session_not_found"
+    assert error_of(theirs)["message"].replace(started["session_id"], "x") == error_of(missing)["message"].replace(
+        "00000000-0000-0000-0000-000000000000", "x"
+    )
+    # A call id is not a session id.
+    by_call_id = await client.get(f"/api/v2/sessions/{started['call_id']}", headers=partner.headers)
+    assert by_call_id.status_code == 404
 
 
 async def test_end_before_dialing_cancels(client, partner, ready, platform):
@@ -235,7 +330,7 @@ async def test_other_partners_calls_are_invisible(client, partner, other_partner
     assert theirs.status_code == missing.status_code == 404
     assert theirs.json()["error"]["reason"] == missing.json()["error"]["reason"] == "call_not_found"
     assert (await client.post(f"/api/v2/calls/{call_id}/end", headers=other_partner.headers)).status_code == 404
-    assert (await client.get("/api/v2/calls", headers=other_partner.headers)).json()["data"] == []
+    assert (await client.get("/api/v2/calls", headers=other_partner.headers)).json()["data"]["calls"] == []
     assert (await client.get(f"/api/v2/calls/{call_id}", headers=partner.headers)).json()["data"]["status"] == "pending"
     # B cannot start a call with A's agent either
     response = await _start(client, other_partner, ready)

@@ -272,7 +272,7 @@ async def test_a_call_whose_stored_url_expired_still_shows_one_that_works(client
         await session.commit()
     assert (await client.get(_local(expired_url))).status_code == 403
 
-    listed = (await client.get("/api/v2/calls", headers=partner.headers)).json()["data"]
+    listed = (await client.get("/api/v2/calls", headers=partner.headers)).json()["data"]["calls"]
     shown = next(c for c in listed if c["call_id"] == call_id)["recording_url"]
     assert shown != expired_url
     assert (await client.get(_local(shown))).status_code == 200

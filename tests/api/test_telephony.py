@@ -105,7 +105,7 @@ async def test_seed_vobiz_put_then_get_config(client, partner):
         (
             "exotel",
             {
-                "account_sid": "*****",
+                "account_sid": "conf****ured",
                 "subdomain": "api.in.exotel.com",
                 "caller_id": "+918047112345",
                 "applet_id": "123456",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from callwright.domain.calls import EventKind
+from callwright.domain.webhooks import ALL_EVENTS
 from callwright.services.webhook_sender import WebhookSender
 from tests.conftest import error_of
 from tests.webhook_receiver import WebhookReceiver
@@ -21,7 +22,8 @@ async def receiver():
 
 
 async def _endpoint(client, partner, receiver, label="prod"):
-    data = (await client.post(HOOKS, json={"label": label, "url": receiver.url(f"/{label}")}, headers=partner.headers)).json()["data"]
+    body = {"label": label, "url": receiver.url(f"/{label}"), "events": [e.value for e in ALL_EVENTS]}
+    data = (await client.post(HOOKS, json=body, headers=partner.headers)).json()["data"]
     receiver.secrets.append(data["secret"])
     return data
 

@@ -31,10 +31,12 @@ async def test_the_secret_is_shown_once_and_sealed_at_rest(client, platform, par
     listed = await client.get(HOOKS, headers=partner.headers)
     config = await client.get("/api/v2/config", headers=partner.headers)
     for response in (listed, config):
-        assert secret not in response.text and "secret" not in response.text
+        assert secret not in response.text and secret[6:] not in response.text
+    assert "secret" not in listed.text
     assert [e["id"] for e in listed.json()["data"]] == [data["id"]]
     assert config.json()["data"]["webhooks"] == listed.json()["data"]
-    assert config.json()["data"]["webhook"] == {"configured": False, "url": None}
+    # The legacy block, as the docs show it: its secret is never shown again (always null).
+    assert config.json()["data"]["webhook"] == {"configured": False, "url": None, "secret": None}
 
     async with platform.sessions() as session:
         row = await session.get(WebhookEndpoint, data["id"])
@@ -93,7 +95,7 @@ async def test_the_legacy_route_manages_the_default_endpoint(client, partner):
     second = await client.put("/api/v2/config/webhook", json={"url": "http://127.0.0.1:9/two"}, headers=partner.headers)
     assert second.json()["data"]["webhook_secret"] != body["webhook_secret"]
     config = (await client.get("/api/v2/config", headers=partner.headers)).json()["data"]
-    assert config["webhook"] == {"configured": True, "url": "http://127.0.0.1:9/two"}
+    assert config["webhook"] == {"configured": True, "url": "http://127.0.0.1:9/two", "secret": None}
     assert [w["label"] for w in config["webhooks"]] == ["default"]
     neither = await client.put("/api/v2/config/webhook", json={}, headers=partner.headers)
     assert neither.status_code == 400
@@ -151,15 +153,97 @@ async def test_production_accepts_a_public_https_address(production_client):
 async def test_another_partners_endpoint_is_404_like_a_missing_one(client, partner, other_partner):
     endpoint = (await _create(client, partner)).json()["data"]["id"]
     missing = "00000000-0000-4000-8000-000000000000"
-    for method, path in [
-        ("DELETE", f"{HOOKS}/{{}}"),
-        ("POST", f"{HOOKS}/{{}}/rotate-secret"),
-        ("GET", f"{HOOKS}/{{}}/deliveries"),
+    for method, path, body in [
+        ("PATCH", f"{HOOKS}/{{}}", {"enabled": False}),
+        ("DELETE", f"{HOOKS}/{{}}", None),
+        ("POST", f"{HOOKS}/{{}}/rotate-secret", None),
+        ("GET", f"{HOOKS}/{{}}/deliveries", None),
     ]:
-        theirs = await client.request(method, path.format(endpoint), headers=other_partner.headers)
-        nothing = await client.request(method, path.format(missing), headers=other_partner.headers)
+        theirs = await client.request(method, path.format(endpoint), json=body, headers=other_partner.headers)
+        nothing = await client.request(method, path.format(missing), json=body, headers=other_partner.headers)
         assert theirs.status_code == nothing.status_code == 404
         assert error_of(theirs)["reason"] == error_of(nothing)["reason"] == "webhook_not_found"
         assert error_of(theirs)["message"].replace(endpoint, missing) == error_of(nothing)["message"]
     assert (await client.get(HOOKS, headers=other_partner.headers)).json()["data"] == []
     assert len((await client.get(HOOKS, headers=partner.headers)).json()["data"]) == 1
+
+
+# --- enabled, events and the update route ---------------------------------------------------
+
+
+async def test_create_takes_enabled_and_events_with_vocobases_defaults(client, partner):
+    plain = (await _create(client, partner, label="plain")).json()["data"]
+    assert (plain["enabled"], plain["events"]) == (True, ["session.completed"])
+    body = {
+        "label": "audit", "url": "http://127.0.0.1:9000/a", "enabled": False,
+        "events": ["call.ended", "session.completed", "call.ringing", "call.ended"],
+    }
+    chosen = await client.post(HOOKS, json=body, headers=partner.headers)
+    assert chosen.status_code == 201, chosen.text
+    data = chosen.json()["data"]
+    # Deduplicated, in the events' own order.
+    assert (data["enabled"], data["events"]) == (False, ["call.ringing", "call.ended", "session.completed"])
+
+
+@pytest.mark.parametrize(
+    ("events", "message"),
+    [
+        (["session.completed", "call.hangup"], "events has an unknown event 'call.hangup'; the events are "
+         "call.ringing, call.answered, call.ended, session.completed"),
+        ([], "events must name at least one event (to stop deliveries, set enabled to false)"),
+    ],
+)
+async def test_events_are_checked(client, partner, events, message):
+    body = {"label": "prod", "url": "http://127.0.0.1:9000/hook", "events": events}
+    response = await client.post(HOOKS, json=body, headers=partner.headers)
+    assert response.status_code == 400
+    error = error_of(response)
+    assert (error["code"], error["message"]) == ("VALIDATION_ERROR", message)
+    assert error["details"] == [{"field": "events", "message": message}]
+
+
+async def test_update_changes_url_label_enabled_and_events_and_keeps_the_secret(client, platform, partner):
+    created = (await _create(client, partner)).json()["data"]
+    url = f"{HOOKS}/{created['id']}"
+    changes = {"url": "http://127.0.0.1:9000/new", "label": "staging", "enabled": False, "events": ["call.ended"]}
+    response = await client.patch(url, json=changes, headers=partner.headers)
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert {k: data[k] for k in changes} == changes and "secret" not in data
+    partial = (await client.patch(url, json={"enabled": True}, headers=partner.headers)).json()["data"]
+    assert (partial["enabled"], partial["label"], partial["events"]) == (True, "staging", ["call.ended"])
+    async with platform.sessions() as session:
+        row = await session.get(WebhookEndpoint, created["id"])
+        assert open_secret(row, secretbox=platform.secretbox) == created["secret"]
+
+
+async def test_update_refuses_what_create_refuses(client, partner):
+    created = (await _create(client, partner)).json()["data"]
+    await _create(client, partner, label="taken")
+    url = f"{HOOKS}/{created['id']}"
+    for body, status, field in [
+        ({}, 400, None),
+        ({"label": "default"}, 400, "label"),
+        ({"label": "Bad Label"}, 400, "label"),
+        ({"events": ["call.unknown"]}, 400, "events"),
+        ({"url": "ftp://example.com/x"}, 400, "url"),
+        ({"secret": "whsec_mine"}, 400, None),
+    ]:
+        response = await client.patch(url, json=body, headers=partner.headers)
+        assert response.status_code == status, (body, response.text)
+        if field is not None:
+            assert error_of(response)["details"][0]["field"] == field
+    taken = await client.patch(url, json={"label": "taken"}, headers=partner.headers)
+    assert taken.status_code == 409 and error_of(taken)["reason"] == "webhook_label_taken"
+    unchanged = (await client.get(HOOKS, headers=partner.headers)).json()["data"][0]
+    assert (unchanged["label"], unchanged["url"]) == ("prod", "http://127.0.0.1:9000/hook")
+
+
+async def test_the_legacy_route_enables_the_default_endpoint_again(client, partner):
+    await client.put("/api/v2/config/webhook", json={"webhook_url": "http://127.0.0.1:9/one"}, headers=partner.headers)
+    default = (await client.get(HOOKS, headers=partner.headers)).json()["data"][0]
+    assert default["events"] == ["session.completed"]
+    await client.patch(f"{HOOKS}/{default['id']}", json={"enabled": False}, headers=partner.headers)
+    await client.put("/api/v2/config/webhook", json={"webhook_url": "http://127.0.0.1:9/two"}, headers=partner.headers)
+    again = (await client.get(HOOKS, headers=partner.headers)).json()["data"][0]
+    assert (again["id"], again["enabled"], again["url"]) == (default["id"], True, "http://127.0.0.1:9/two")

@@ -240,11 +240,70 @@ def test_partner_management(env):
     failed(invoke(env, "partners", "allow", "acme-corp", "nokia"), "unknown provider 'nokia'")
     failed(invoke(env, "partners", "allow", "nobody", "vobiz"), "no partner named 'nobody'")
     failed(invoke(env, "partners", "suspend", "nobody"), "no partner named 'nobody'")
-    failed(invoke(env, "partners", "set-limits", "acme-corp"), "--concurrency-limit and/or")
+    failed(invoke(env, "partners", "set-limits", "acme-corp"), "--requests-per-minute and/or")
     failed(
         invoke(env, "partners", "set-limits", "acme-corp", "--agent-limit", "-1"),
         "agent_limit must be between 0 and",
     )
+
+
+def test_set_limits_changes_the_per_key_request_limits(env):
+    ok(invoke(env, "db", "upgrade"))
+    create_partner(env, "acme-corp")
+    assert (partner_list(env)["acme-corp"]["requests_per_minute"], partner_list(env)["acme-corp"]["calls_per_minute"]) == (60, 10)
+
+    changed = ok(
+        invoke(
+            env, "partners", "set-limits", "acme-corp",
+            "--requests-per-minute", "0", "--calls-per-minute", "25",
+        )
+    ).stdout
+    assert "requests per minute no limit, calls per minute 25 (per API key)" in changed
+    row = partner_list(env)["acme-corp"]
+    assert (row["requests_per_minute"], row["calls_per_minute"]) == (0, 25)
+    assert "no limit" in ok(invoke(env, "partners", "list")).stdout
+
+    create_partner(env, "bench", "--requests-per-minute", "0", "--calls-per-minute", "0")
+    assert partner_list(env)["bench"]["calls_per_minute"] == 0
+    failed(
+        invoke(env, "partners", "set-limits", "acme-corp", "--calls-per-minute", "-5"),
+        "calls_per_minute must be between 0 and",
+    )
+
+
+def test_credits_top_up_adjust_rates_and_usage(env):
+    ok(invoke(env, "db", "upgrade"))
+    create_partner(env, "acme-corp")
+
+    topped = ok(invoke(env, "credits", "top-up", "acme-corp", "5000", "--note", "invoice 7")).stdout
+    assert topped.strip() == "acme-corp: top-up of ₹5000.00; balance ₹5000.00"
+    adjusted = ok(invoke(env, "credits", "adjust", "acme-corp", "-12.50", "--note", "test call")).stdout
+    assert "balance ₹4987.50" in adjusted
+    assert "acme-corp: call rate ₹3.60/min" in ok(invoke(env, "credits", "set-rate", "acme-corp", "3.60")).stdout
+
+    shown = json.loads(ok(invoke(env, "credits", "show", "acme-corp")).stdout)
+    assert (shown["credits"], shown["rate_per_minute"], shown["minimum_balance_to_start"]) == (4987.5, 3.6, 0.9)
+    assert [(e["kind"], e["amount"], e["note"]) for e in shown["ledger"]] == [
+        ("adjustment", -12.5, "test call"), ("top_up", 5000.0, "invoice 7"),
+    ]
+    assert "inherited" in ok(invoke(env, "credits", "set-rate", "acme-corp", "--clear")).stdout
+
+    usage = ok(invoke(env, "credits", "usage", "acme-corp", "--csv", "--from", "2026-11-01", "--to", "2026-11-30"))
+    assert usage.stdout.splitlines() == [
+        "day,agent_id,agent_name,project_id,project_name,calls,connected_calls,connected_seconds,"
+        "billed_seconds,credits_used"
+    ]
+    assert json.loads(ok(invoke(env, "credits", "usage", "acme-corp", "--json")).stdout)["rows"] == []
+
+    failed(invoke(env, "credits", "top-up", "acme-corp", "-5"), "AMOUNT must not be negative")
+    failed(invoke(env, "credits", "top-up", "acme-corp", "1.001"), "at most two decimal places")
+    failed(invoke(env, "credits", "adjust", "acme-corp", "5", "--note", " "), "an adjustment needs a note")
+    failed(invoke(env, "credits", "set-rate", "acme-corp"), "give a RATE or --clear")
+    failed(invoke(env, "credits", "set-rate", "acme-corp", "1", "--agent", "nope"), "has no agent with id 'nope'")
+    failed(invoke(env, "credits", "top-up", "nobody", "5"), "no partner named 'nobody'")
+    failed(invoke(env, "credits", "set-rate", "acme-corp", "2", "--project", "nope"), "no project with id 'nope'")
+    failed(invoke(env, "credits", "set-rate", "acme-corp", "2", "--project", "p", "--agent", "a"), "not both")
+    failed(invoke(env, "credits", "usage", "acme-corp", "--from", "yesterday"), "--from must be a date")
 
 
 def test_keys_create_list_revoke(env):

@@ -14,8 +14,12 @@ from callwright.domain.reconcile import (
     UNASKABLE_CALL_MAX_SECS,
     Attention,
     CallWatch,
+    bound_end,
     close_untracked,
+    is_outcome_unknown,
     needs_attention,
+    outcome_unknown_note,
+    outcome_unknown_reason,
     reason_for_ended,
     reason_for_hangup,
     reason_for_unaskable,
@@ -143,3 +147,39 @@ def test_a_reason_already_given_is_kept():
     state = CallState(status=CallStatus.RINGING, end_reason="ended by partner request")
     closed = close_untracked(state, at=NOW, reason=NEVER_CONFIRMED)
     assert closed is not None and closed.end_reason == "ended by partner request"
+
+
+# --- carriers whose connected calls never reach us (MCube): silence proves nothing -------------
+
+
+def _mcube(**changes) -> CallWatch:  # type: ignore[no-untyped-def]
+    fields = {"carrier_has_status_api": False, "connected_call_reaches_us": False, "media_started": False}
+    return watch(**({"provider_call_id": None} | fields | changes))
+
+
+def test_an_unconfirmed_dial_silence_cannot_disprove_waits_for_the_time_bound():
+    w = _mcube(status=CallStatus.PENDING, dial_state="unconfirmed")
+    assert attention(w) is None  # silent longer than the plain bound, but maybe connected
+    assert attention(replace(w, last_activity=NOW - timedelta(hours=3))) is None
+    past = replace(w, last_activity=NOW - timedelta(seconds=UNASKABLE_CALL_MAX_SECS + 1))
+    assert attention(past) is Attention.OUTCOME_UNKNOWN
+
+
+def test_a_dialed_call_silence_cannot_disprove_is_not_closed_as_unanswered_early():
+    w = _mcube(status=CallStatus.RINGING, provider_call_id="mc-1")
+    assert attention(w) is None
+    ancient = replace(w, last_activity=NOW - timedelta(seconds=UNASKABLE_CALL_MAX_SECS + 1))
+    assert attention(ancient) is Attention.CANNOT_ASK
+
+
+def test_the_bound_is_stated_and_then_gives_way_to_the_reason_the_call_was_closed():
+    w = _mcube(status=CallStatus.PENDING, dial_state="unconfirmed")
+    settles_at = bound_end(w, BOUND)
+    assert settles_at == w.last_activity + timedelta(seconds=UNASKABLE_CALL_MAX_SECS)
+    note = outcome_unknown_note("MCube", settles_at)
+    assert is_outcome_unknown(note) and settles_at.strftime("%Y-%m-%dT%H:%M:%SZ") in note
+    reason = outcome_unknown_reason("MCube", settles_at)
+    closed = close_untracked(CallState(end_reason=note), at=NOW, reason=reason)
+    assert closed is not None
+    assert (closed.status, closed.end_reason) == (CallStatus.FAILED, reason)
+    assert "settled by the time bound at" in reason

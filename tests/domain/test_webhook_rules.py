@@ -9,7 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from callwright.domain.webhooks import RetrySchedule, label_error, new_secret, signature, signature_valid
+from callwright.domain.webhooks import (
+    ALL_EVENTS,
+    DEFAULT_EVENTS,
+    RetrySchedule,
+    label_error,
+    new_secret,
+    parse_events,
+    signature,
+    signature_valid,
+)
 
 
 @pytest.mark.parametrize("label", ["prod", "a", "staging-2", "0audit", "x" * 31])
@@ -73,3 +82,14 @@ def test_nothing_is_scheduled_past_the_window():
     assert schedule.next_attempt_at(3, now=queued + timedelta(seconds=5), queued_at=queued, rand=0) == (
         queued + timedelta(seconds=9)
     )
+
+
+def test_an_endpoints_events_are_deduplicated_in_event_order_or_refused():
+    assert parse_events(["session.completed", "call.ringing", "call.ringing"]) == ["call.ringing", "session.completed"]
+    assert parse_events(["call.hangup"]) == (
+        "events has an unknown event 'call.hangup'; the events are "
+        "call.ringing, call.answered, call.ended, session.completed"
+    )
+    assert parse_events([]) == "events must name at least one event (to stop deliveries, set enabled to false)"
+    assert [e.value for e in DEFAULT_EVENTS] == ["session.completed"]
+    assert len(ALL_EVENTS) == 4

@@ -67,7 +67,14 @@ async def make_tenant(
     name = f"e2e-{next(_names)}-{time.monotonic_ns() % 100000}"
     created = await api.post(
         "/admin/v1/partners",
-        json={"name": name, "allowed_telephony_providers": providers, "concurrency_limit": 20},
+        # The tests poll their calls: no per-key request limits.
+        json={
+            "name": name,
+            "allowed_telephony_providers": providers,
+            "concurrency_limit": 20,
+            "requests_per_minute": 0,
+            "calls_per_minute": 0,
+        },
         headers=ADMIN,
     )
     assert created.status_code == 201, created.text
@@ -123,11 +130,12 @@ def heard_speech_secs(sim_call, *, after: float = 0.0, until: float | None = Non
 
 
 async def finished_call(api: httpx.AsyncClient, tenant: Tenant, call_id: str) -> dict[str, Any]:
-    """The call once terminal and its media outcome stored: the carrier's hang-up callback can
-    make it terminal a moment before the media session has written the transcript."""
+    """The call once terminal and its media outcome stored (``processing_complete``): the
+    carrier's hang-up callback can make it terminal a moment before the media session has
+    written the transcript."""
     call = await wait_for_status(api, tenant, call_id)
     deadline = time.monotonic() + 5.0
-    while not call["transcript"] and time.monotonic() < deadline:
+    while not call["processing_complete"] and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
         call = (await api.get(f"/api/v2/calls/{call_id}", headers=tenant.headers)).json()["data"]
     return call

@@ -29,6 +29,7 @@ import pytest
 from sqlalchemy import select
 
 from callwright.domain.reconcile import MEDIA_LOST, NEVER_CONFIRMED
+from callwright.domain.webhooks import EventType
 from callwright.sim import CarrierSimulator, Scenario
 from callwright.store.db import create_engine, session_factory
 from callwright.store.models import Call, CallEventRow, WebhookEvent
@@ -97,7 +98,9 @@ async def test_kill_9_mid_call_loses_and_repeats_no_dial_and_no_event(
     async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
         tenant = await make_tenant(api, sim, ["vobiz", "plivo"])
         hook = await api.post(
-            "/api/v2/config/webhooks", json={"label": "crash", "url": receiver.url("/crash")}, headers=tenant.headers
+            "/api/v2/config/webhooks",
+            json={"label": "crash", "url": receiver.url("/crash"), "events": [e.value for e in EventType]},
+            headers=tenant.headers,
         )
         assert hook.status_code == 201, hook.text
         receiver.secrets.append(hook.json()["data"]["secret"])
@@ -203,3 +206,60 @@ async def test_kill_9_mid_call_loses_and_repeats_no_dial_and_no_event(
     assert all(len(ids) == 1 for ids in per_call_type.values()), per_call_type  # none duplicated
     for call_id in all_calls:
         assert (call_id, "call.ended") in per_call_type and (call_id, "session.completed") in per_call_type
+
+
+async def test_a_crash_while_mcube_dials_leaves_the_call_open_until_mcube_reports(
+    sim: CarrierSimulator, database_url: str, tmp_path: Path
+):
+    """MCube has no status API and no media leg: after a crash mid-dial, silence says nothing
+    about the call, which MCube may well have connected. It stays unconfirmed (its time bound
+    stated on it) until MCube's webhook comes, and is never dialled again."""
+    env = serve_env(
+        database_url,
+        sim,
+        tmp_path,
+        MCUBE_API_URL=sim.api_urls()["mcube"],
+        CARRIER_TIMEOUT_SECS="10",
+        RECONCILE_INTERVAL_SECS="0.5",
+        RECONCILE_AFTER_SECS="3",
+    )
+    number = new_number()
+    async with ServerProcess.serving(env, tmp_path / "serve.log") as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+            tenant = await make_tenant(api, sim, ["mcube"])
+            # MCube places the call at once but holds its answer to the dial past the kill; the
+            # customer answers while the platform is down, so that webhook is lost too.
+            sim.inject_fault("mcube", delay_secs=30, act_first=True)
+            # Connected past the dial's lease (10 s carrier timeout + 10 s) and the reconciler's
+            # 3 s bound: long enough to be closed as never placed if silence were taken as proof.
+            sim.set_scenario(number, Scenario.caller_hangs_up_after(35.0, ring_secs=3.0))
+            call_id = await start_call(api, tenant, "mcube", number)
+
+            async def in_flight() -> bool:
+                rows = await _calls(database_url, [call_id])
+                return rows[call_id].dial_state == "dialing" and bool(_mcube_calls(sim, number))
+
+            await _until(in_flight, what="the MCube dial in flight")
+        server.kill_9()
+        await server.start()
+        [sim_call] = _mcube_calls(sim, number)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+
+            async def unconfirmed_and_stated() -> bool:
+                row = (await _calls(database_url, [call_id]))[call_id]
+                return row.dial_state == "unconfirmed" and bool(row.end_reason)
+
+            await _until(unconfirmed_and_stated, what="the lost dial marked unconfirmed")
+            waiting = (await api.get(f"/api/v2/calls/{call_id}", headers=tenant.headers)).json()["data"]
+            assert waiting["status"] == "pending"
+            assert "settled by the time bound at" in waiting["end_reason"]
+            assert await asyncio.to_thread(sim_call.ended.wait, 60), "the simulated call never ended"
+            final = await wait_for_status(api, tenant, call_id, timeout=60)
+    assert len(_mcube_calls(sim, number)) == 1  # dialled once
+    assert (final["status"], final["disposition"]) == ("completed", "completed")
+    assert "disconnected by Customer" in final["end_reason"] and "outcome unknown" not in final["end_reason"]
+
+
+def _mcube_calls(sim: CarrierSimulator, number: str) -> list:  # type: ignore[type-arg]
+    """MCube dials the 10-digit national number."""
+    return [call for call in sim.calls(carrier="mcube") if call.to[-10:] == number[-10:]]

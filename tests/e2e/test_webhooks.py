@@ -1,7 +1,8 @@
 """Webhooks end to end: a partner registers a real local receiver through the API, a whole call
-runs through the carrier simulator, and the receiver gets call.ringing, call.answered,
-call.ended and session.completed — signed, each once, the transcript in session.completed — and
-the delivery log shows them."""
+runs through the carrier simulator, and the endpoint that opted in to every event gets
+call.ringing, call.answered, call.ended and session.completed — signed, each once, the
+transcript in session.completed — while an endpoint left at the default gets session.completed
+alone; the delivery log shows them."""
 
 from __future__ import annotations
 
@@ -30,18 +31,28 @@ async def receiver():
 @pytest.mark.parametrize("provider", ["vobiz", "twilio"])
 async def test_a_call_reaches_the_partners_receiver_as_signed_events(api, carrier_sim, receiver, provider):
     tenant = await make_tenant(api, carrier_sim, [provider], script={"replies": [{"text": REPLY}]})
+    every_event = ["call.ringing", "call.answered", "call.ended", "session.completed"]
     created = await api.post(
-        "/api/v2/config/webhooks", json={"label": "e2e", "url": receiver.url("/e2e")}, headers=tenant.headers
+        "/api/v2/config/webhooks",
+        json={"label": "e2e", "url": receiver.url("/e2e"), "events": every_event},
+        headers=tenant.headers,
     )
     assert created.status_code == 201, created.text
     endpoint = created.json()["data"]
     receiver.secrets.append(endpoint["secret"])
+    plain = await api.post(
+        "/api/v2/config/webhooks", json={"label": "plain", "url": receiver.url("/plain")}, headers=tenant.headers
+    )
+    assert plain.json()["data"]["events"] == ["session.completed"]
+    receiver.secrets.append(plain.json()["data"]["secret"])
 
     number = new_number()
     carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(12.0, SPOKEN, leading_silence_secs=4.0))
     call_id = await start_call(api, tenant, provider, number)
     await wait_for_status(api, tenant, call_id, timeout=45)
-    (completed,) = await receiver.wait_for(1, event="session.completed", timeout=30)
+    (completed,) = await receiver.wait_for(1, path="/e2e", event="session.completed", timeout=30)
+    await receiver.wait_for(1, path="/plain", event="session.completed", timeout=30)
+    assert [r.event_type for r in receiver.of(path="/plain")] == ["session.completed"]
 
     got = receiver.of(path="/e2e")
     # Events written together (call.ended and session.completed) are sent in parallel: no order.
@@ -62,6 +73,10 @@ async def test_a_call_reaches_the_partners_receiver_as_signed_events(api, carrie
     assert data["transcript"][0]["content"] == "Hello Asha, this is a quick test call from Callwright."
     assert data["latency"] == call["latency"] and data["variables"] == {"name": "Asha"}
     assert data["duration_seconds"] == call["duration_seconds"]
+    # GET /calls/{id} agrees with the webhook: processing is complete, at the same moment.
+    assert call["processing_complete"] is True
+    assert data["pipeline_completed_at"] == call["pipeline_completed_at"] is not None
+    assert call["session"]["transcript"] == data["transcript"]
 
     # The receiver has the events; the sender records each 200 a moment after sending it.
     deadline = time.monotonic() + 10

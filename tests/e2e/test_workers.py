@@ -24,6 +24,8 @@ import httpx
 import pytest
 
 from callwright.balancer import LoadBoard
+from callwright.domain.call_commands import ControlCommand
+from callwright.domain.end_reasons import EndReason
 from callwright.domain.pacing import max_in_any_window
 from callwright.platform import Platform
 from callwright.settings import Settings
@@ -89,12 +91,13 @@ async def test_a_command_reaches_the_worker_holding_the_calls_media(
 
         # Nobody holds an unknown call: the answer comes at once, not after a timeout.
         started = time.monotonic()
-        assert await third_process.control.run(str(uuid.uuid4()), "end", reason="test") is False
+        assert await third_process.control.run(str(uuid.uuid4()), ControlCommand.END, reason=EndReason.ENDED_BY_PLATFORM) is False
         assert time.monotonic() - started < 1.0
 
         # Half the calls are ended from the third process, which holds none of them.
         for call_id in calls[:3]:
-            assert await third_process.control.run(call_id, "end", reason="ended by the test") is True
+            ended = await third_process.control.run(call_id, ControlCommand.END, reason=EndReason.ENDED_BY_PLATFORM)
+            assert ended is True
         # The rest by the partner, each request on a fresh connection (either worker).
         for call_id in calls[3:]:
             async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as fresh:
@@ -106,7 +109,7 @@ async def test_a_command_reaches_the_worker_holding_the_calls_media(
             assert call["status"] == "completed", call
         for call_id in calls[:3]:
             call = (await api.get(f"/api/v2/calls/{call_id}", headers=tenant.headers)).json()["data"]
-            assert call["end_reason"] == "ended by the test", call
+            assert call["end_reason"] == "ended by platform", call
         for number in numbers:
             assert sim.calls(to=number)[-1].ended_at is not None
 

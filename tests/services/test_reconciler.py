@@ -101,10 +101,12 @@ async def test_a_call_whose_server_died_is_closed_as_media_lost_with_the_carrier
     call_id = await _row(
         platform, partner.id, connection, status="in_progress", provider_call_id=sid,
         answered_at=answered, started_at=answered, media_started_at=answered,
+        media_socket_id="socket-of-the-dead-process",
     )
     assert await Reconciler(platform).run_once() == 1
     call, trail = await _get(platform, call_id)
     assert (call.status, call.disposition, call.end_reason) == ("completed", "completed", MEDIA_LOST)
+    assert call.media_socket_id is None  # the dead process's claim on the stream is gone
     assert call.hangup_cause  # the carrier's own words are kept
     assert call.media_ended_at is not None  # so its session.completed webhook can go out
     assert ("ended", "reconciler") in trail
@@ -200,3 +202,82 @@ async def test_the_reconciler_runs_from_start_up_until_stopped(platform, partner
             await asyncio.sleep(0.05)
     finally:
         await reconciler.stop()
+
+
+# --- MCube: no status API, and a connected call never reaches us while it runs ------------------
+
+MCUBE_IDS = {"exe_number": "9876500001"}
+
+
+async def _mcube_dial_cut_by_a_crash(platform, partner_id: str) -> str:  # type: ignore[no-untyped-def]
+    """An MCube call whose dial request was in flight when the platform died: ``dialing`` under
+    a lease long expired, no carrier id, no word from MCube."""
+    connection = await add_connection(platform, partner_id, "mcube", MCUBE_IDS, {"jwt_token": "mcube-jwt"})
+    return await add_call(
+        platform,
+        partner_id,
+        provider="mcube",
+        connection_id=connection,
+        from_number="+919876500001",
+        to_number="+919812345678",
+        dial_state="dialing",
+        dial_lease_until=utcnow() - timedelta(hours=1),
+    )
+
+
+async def test_an_mcube_dial_cut_by_a_crash_stays_unconfirmed_until_mcube_reports(platform, partner, client):
+    call_id = await _mcube_dial_cut_by_a_crash(platform, partner.id)
+    reconciler = Reconciler(platform)
+    await reconciler.run_once()  # the restarted platform finds the dial it lost
+    call, _ = await _get(platform, call_id)
+    assert (call.status, call.dial_state) == ("pending", "unconfirmed")
+    # The bound's end is on the call from the start: when it will be settled without MCube.
+    assert call.end_reason.startswith("outcome unknown: MCube has no status API")
+    assert "settled by the time bound at" in call.end_reason
+
+    await _backdate(platform, call_id)  # an hour without a word: MCube may well be connected
+    assert await reconciler.run_once() == 0
+    call, trail = await _get(platform, call_id)
+    assert (call.status, call.dial_state) == ("pending", "unconfirmed")
+    assert ("never_confirmed", "reconciler") not in trail
+
+    # MCube's webhook: the call was connected all along, and the carrier's word settles it.
+    from callwright.domain.call_tokens import TokenPurpose, call_token
+
+    token = call_token(platform.token_keys[0], call_id, TokenPurpose.CALLBACK)
+    webhook = {
+        "callid": "mc-4411",
+        "refid": call_id,
+        "starttime": "2026-03-01 10:00:00",
+        "answeredtime": "2026-03-01 10:00:20",
+        "endtime": "2026-03-01 10:09:20",
+        "dialstatus": "ANSWER",
+        "disconnectedby": "Customer",
+        "direction": "outbound",
+    }
+    response = await client.post(f"/telephony/mcube/{call_id}/status?token={token}", json=webhook)
+    assert response.status_code == 200, response.text
+    call, _ = await _get(platform, call_id)
+    assert (call.status, call.disposition, call.provider_call_id) == ("completed", "completed", "mc-4411")
+    # MCube's own words, not the note that the outcome was unknown.
+    assert "disconnected by Customer" in call.end_reason and "outcome unknown" not in call.end_reason
+    assert call.duration_seconds == 540
+
+
+async def test_an_unconfirmed_mcube_call_is_settled_by_the_time_bound_it_states(platform, partner):
+    call_id = await _mcube_dial_cut_by_a_crash(platform, partner.id)
+    reconciler = Reconciler(platform)
+    await reconciler.run_once()
+    call, _ = await _get(platform, call_id)
+    stated = call.end_reason
+    async with platform.sessions() as session:  # longer than any MCube call can last
+        await session.execute(
+            update(Call).where(Call.id == call_id).values(updated_at=utcnow() - timedelta(hours=5))
+        )
+        await session.commit()
+    assert await reconciler.run_once() == 1
+    call, trail = await _get(platform, call_id)
+    assert (call.status, call.dial_state) == ("failed", "failed")
+    assert call.end_reason.startswith("outcome unknown: MCube has no status API")
+    assert "settled by the time bound at" in call.end_reason and call.end_reason != stated
+    assert ("outcome_unknown", "reconciler") in trail

@@ -8,6 +8,8 @@ import asyncio
 
 from callwright.domain.calls import CallStatus, EventKind
 from callwright.services.call_state import apply_events, lock_call
+from callwright.services.webhook_outbox import iso_utc
+from callwright.store.models import Call
 from tests.webhook_support import (
     TRANSCRIPT,
     add_endpoint,
@@ -143,3 +145,29 @@ async def test_master_key_rotation_reseals_webhook_secrets(platform, partner):
             f"{partner.name}/webhook test (sealed with key {SecretBox([new_key]).current_key_id}, "
             "which is not among the configured master keys)"
         ]
+
+
+async def test_each_endpoint_gets_the_events_it_chose_and_a_disabled_one_none(platform, partner):
+    """Vocobase's default (session.completed alone), an opt-in list, and a disabled endpoint: every
+    event is still written, but only the endpoints that take it get a delivery."""
+    default = await add_endpoint(platform, partner.id, "http://127.0.0.1:9/d", "whsec_d", label="d", events=["session.completed"])
+    ended_only = await add_endpoint(platform, partner.id, "http://127.0.0.1:9/e", "whsec_e", label="e", events=["call.ended"])
+    await add_endpoint(platform, partner.id, "http://127.0.0.1:9/x", "whsec_x", label="x", enabled=False)
+    call_id = await new_call(platform, partner.id)
+    await carrier_says(platform, call_id, event(EventKind.RINGING))
+    await carrier_says(platform, call_id, ended())
+
+    by_id = {e.id: e.type for e in await events_of(platform, call_id)}
+    assert sorted(by_id.values()) == ["call.ended", "call.ringing", "session.completed"]
+    got = sorted((d.endpoint_id, by_id[d.event_id]) for d in await deliveries(platform))
+    assert got == sorted([(default, "session.completed"), (ended_only, "call.ended")])
+
+
+async def test_pipeline_completed_at_is_when_session_completed_was_written(platform, partner):
+    call_id = await new_call(platform, partner.id)
+    await carrier_says(platform, call_id, ended())
+    (completed,) = [e for e in await events_of(platform, call_id) if e.type == "session.completed"]
+    async with platform.sessions() as session:
+        call = await session.get(Call, call_id)
+        assert completed.data["pipeline_completed_at"] == iso_utc(call.session_completed_at)
+        assert completed.data["processing_complete"] is True

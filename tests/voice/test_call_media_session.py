@@ -180,7 +180,8 @@ async def test_a_voice_that_is_not_installed_ends_the_call_with_an_error(
     async with new_call(media_server, WIRES["twilio"], AgentScript(INTRO, "piper-nobody")) as caller:
         await caller.wait_closed_by_agent()
     outcome = await media_server.outcome(caller.call_id)
-    assert outcome.end_reason == "error: The voice 'piper-nobody' is not installed on this node."
+    assert outcome.end_reason == "error"
+    assert outcome.description == "error: The voice 'piper-nobody' is not installed on this node."
     assert caller.received == []
 
 

@@ -405,7 +405,7 @@ def test_registry_explicit_scripted_wins_over_an_operator_endpoint() -> None:
 def test_registry_nothing_configured_gives_the_fallback_line() -> None:
     engine = llm_engine_for(None, LlmDefaults(fallback_line="This line is not staffed yet."))
     assert isinstance(engine, ScriptedLLM)
-    assert engine.script.config.replies == [] and engine.script.config.rules == []
+    assert not engine.script.config.replies and not engine.script.config.rules
     assert engine.script.answer("hello?", turn=1).text == "This line is not staffed yet."
     assert isinstance(llm_engine_for(AgentLlm(), LlmDefaults()), ScriptedLLM)
 

@@ -7,12 +7,10 @@ from typing import Any
 
 import pytest
 
-from callwright.voice.socket_watch import (
-    CALLER_HUNG_UP,
-    MEDIA_STREAM_LOST,
-    WatchedSocket,
-    disconnect_reason,
-)
+from callwright.domain.end_reasons import EndReason
+from callwright.voice.socket_watch import WatchedSocket, disconnect_reason
+
+CALLER_HUNG_UP, MEDIA_STREAM_LOST = EndReason.CALLER_HUNG_UP, EndReason.MEDIA_STREAM_LOST
 
 
 class ScriptedSocket:

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from callwright import __version__, log_redaction
+from callwright.api.auth_throttle import AuthThrottle
 from callwright.api.errors import install_error_handlers
+from callwright.api.guard import RequestGuard
+from callwright.api.headers import SecurityHeaders
 from callwright.api.openapi import document_validation_errors
 from callwright.api.routes import (
     admin,
+    admin_credits,
     agents,
     calls,
     config,
     media,
+    projects,
     recordings,
+    sessions,
     telephony,
     webhooks,
 )
-from callwright.balancer import publish_load, worker_board
 from callwright.collector import settle_after_start_up
 from callwright.platform import Platform
 from callwright.settings import Settings, get_settings
@@ -73,82 +79,38 @@ def create_app(
         # out (2-core box). Frozen, a collection sees only what calls allocated since (and an
         # idle process freezes again what its calls left for good: see callwright.collector).
         settle_after_start_up()
-        election = None
-        if settings.workers_enabled:
-            await running.control.start()
-            if running.control.shared:
-                # Several processes share the store: one, elected through Redis, paces the dials.
-                from callwright.services.call_control import DialerElection
-
-                election = DialerElection(running, running.control)
-                election.start()
-            elif running.dialer is None:
-                from callwright.services.dialer import Dialer
-
-                running.dialer = Dialer(running)
-                running.dialer.start()
-        # Every process heartbeats the media it carries and settles lost calls; every process sends
-        # webhooks (deliveries are leased, so two senders never send one twice).
-        if settings.workers_enabled and running.reconciler is None:
-            from callwright.services.reconciler import Reconciler
-
-            running.reconciler = Reconciler(running)
-            running.reconciler.start()
-        if settings.workers_enabled and running.webhook_sender is None:
-            from callwright.services.webhook_sender import WebhookSender
-
-            running.webhook_sender = WebhookSender(running)
-            running.webhook_sender.start()
-        load = None
-        seat = worker_board()
-        if seat is not None:  # a worker of a balanced `callwright serve`: tell it our calls
-            board, slot = seat
-            load = asyncio.create_task(
-                publish_load(
-                    board, slot, lambda: running.media_sockets, running.media_sockets_changed
-                )
-            )
+        await running.workers.start(background=settings.workers_enabled)
         try:
             yield
         finally:
-            if load is not None:
-                load.cancel()
-                await asyncio.gather(load, return_exceptions=True)
-            if election is not None:
-                await election.stop()
+            if owns_platform:
+                await running.close()  # stops the workers first
+            else:  # a test's platform: it closes the store itself
+                await running.workers.stop()
             if settings.fake_engines:  # an app served in a test's process leaves none behind
                 from callwright.voice.engines.fake import disable_fake_engines
 
                 disable_fake_engines()
-            if owns_platform:
-                await running.close()
-            else:
-                if running.dialer is not None:
-                    await running.dialer.stop()
-                    running.dialer = None
-                if running.reconciler is not None:
-                    await running.reconciler.stop()
-                    running.reconciler = None
-                if running.webhook_sender is not None:
-                    await running.webhook_sender.stop()
-                    running.webhook_sender = None
-                await running.control.close()
 
     app = FastAPI(
         title="Callwright",
         version=__version__,
         summary="Self-hostable AI phone agents; Partner API wire-compatible with Vocobase v2.",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if settings.serves_docs else None,
     )
     if platform is not None:
         app.state.platform = platform
     install_error_handlers(app)
     document_validation_errors(app)
+    install_edge_middleware(app, settings)
 
     partner_api = APIRouter(prefix=PARTNER_API_PREFIX)
     partner_api.include_router(config.router)
     partner_api.include_router(agents.router)
     partner_api.include_router(calls.router)
+    partner_api.include_router(sessions.router)
+    partner_api.include_router(projects.router)
     partner_api.include_router(webhooks.router)
     partner_api.include_router(recordings.partner_router)
     app.include_router(partner_api)
@@ -156,9 +118,31 @@ def create_app(
     app.include_router(media.router)
     app.include_router(recordings.router)
     app.include_router(admin.router, prefix=ADMIN_API_PREFIX)
+    app.include_router(admin_credits.router, prefix=ADMIN_API_PREFIX)
 
     @app.get("/healthz", summary="Liveness check", tags=["health"])
     async def healthz() -> dict[str, object]:
         return {"success": True, "data": {"status": "ok", "version": __version__}}
 
     return app
+
+
+def install_edge_middleware(app: FastAPI, settings: Settings) -> None:
+    """Pure ASGI layers, outermost first: the client's address from a trusted proxy's
+    X-Forwarded-For, the security headers, CORS for the configured origins, then the guard that
+    checks credentials and bounds bodies before the app reads them (``api.guard``)."""
+    app.state.auth_throttle = throttle = AuthThrottle.from_settings(settings)
+    app.add_middleware(RequestGuard, settings=settings, throttle=throttle)  # innermost
+    if settings.cors_origins:
+        # Bearer keys, no cookies: credentials are never allowed cross-origin.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Range"],
+            expose_headers=["Retry-After", "Content-Range"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

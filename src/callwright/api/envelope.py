@@ -50,6 +50,6 @@ def ok_list(data: list[Any], *, limit: int, offset: int, total: int) -> dict[str
     }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def error_responses(*statuses: int) -> dict[Any, Any]:
     """OpenAPI ``responses=`` entries for the error envelope."""
     return {status: {"model": ErrorEnvelope} for status in statuses}

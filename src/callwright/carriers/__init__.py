@@ -19,7 +19,7 @@ def get_carrier(provider: Provider) -> Carrier:
     return CARRIERS[provider]
 
 
-def endpoints_from_settings(settings) -> CarrierEndpoints:  # type: ignore[no-untyped-def]
+def endpoints_from_settings(settings) -> CarrierEndpoints:
     return CarrierEndpoints(
         vobiz=settings.vobiz_api_url.rstrip("/"),
         plivo=settings.plivo_api_url.rstrip("/"),

@@ -28,7 +28,7 @@ def _phone_in_or_e164(value: str) -> str:
     return value
 
 
-def pattern(regex: str, rule: str):  # type: ignore[no-untyped-def]
+def pattern(regex: str, rule: str):
     compiled = re.compile(regex)
 
     def _check(value: str) -> str:

@@ -185,6 +185,9 @@ class PlivoFamilyCarrier(Carrier):
     ) -> list[CallEvent]:
         return parse_call_callback(kind, params, received_at)
 
+    def callback_call_id(self, params: Mapping[str, str]) -> str | None:
+        return text(params, "CallUUID") or text(params, "RequestUUID") or None
+
     def parse_media_start(self, message: Mapping[str, Any]) -> MediaStart | None:
         return parse_stream_start(message)
 
@@ -287,7 +290,9 @@ def parse_stream_start(message: Mapping[str, Any]) -> MediaStart | None:
         return None
     if not start.get("streamId") or not start.get("callId"):
         return None  # a start naming no stream or call identifies nothing
-    media_format = start.get("mediaFormat") if isinstance(start.get("mediaFormat"), Mapping) else {}
+    media_format = start.get("mediaFormat")
+    if not isinstance(media_format, Mapping):
+        media_format = {}
     return MediaStart(
         stream_id=str(start["streamId"]),
         provider_call_id=str(start["callId"]),

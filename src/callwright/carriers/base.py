@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from callwright.carriers._wire import carrier_error_text, retry_after_secs, secrets_in
 from callwright.domain.calls import CallEvent, EventKind
 from callwright.domain.errors import CallwrightError
-from callwright.domain.masking import mask_identifier
+from callwright.domain.masking import CONFIGURED_PLACEHOLDER, mask_identifier
 from callwright.domain.providers import Provider
 from callwright.domain.text import check_line
 
@@ -88,13 +88,15 @@ class CarrierCredentials(BaseModel):
 
     ``identifier_fields`` are stored in the clear (shown masked or as a placeholder);
     ``secret_fields`` are sealed at rest and never shown; ``masked_fields`` are the identifiers the
-    PUT response masks (first 4 + ``****`` + last 4).
+    PUT response masks (first 4 + ``****`` + last 4); ``placeholder_fields`` the ones it shows only
+    as ``conf****ured``, as the carrier's docs page does.
     """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     secret_fields: ClassVar[tuple[str, ...]] = ()
     masked_fields: ClassVar[tuple[str, ...]] = ()
+    placeholder_fields: ClassVar[tuple[str, ...]] = ()
 
     @field_validator("*")
     @classmethod
@@ -113,7 +115,11 @@ class CarrierCredentials(BaseModel):
         """What the PUT response shows: identifiers, masked where the contract says so."""
         view = {}
         for key, value in self.identifiers().items():
-            view[key] = mask_identifier(value) if key in self.masked_fields and value else value
+            if key in self.placeholder_fields and value:
+                value = CONFIGURED_PLACEHOLDER
+            elif key in self.masked_fields and value:
+                value = mask_identifier(value)
+            view[key] = value
         return view
 
 
@@ -176,6 +182,17 @@ class CallbackKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackProof:
+    """What a valid carrier signature on a callback proves beyond where it came from."""
+
+    # The signature nonces it spends: a second request with any of them is a replay.
+    nonces: tuple[str, ...] = ()
+    # When the carrier says it sent the callback, where the signature covers a time (Twilio's
+    # status callbacks sign their Timestamp field).
+    signed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MediaStart:
     """What a carrier's media ``start`` message tells us about the stream."""
 
@@ -215,6 +232,17 @@ class Carrier(ABC):
     media_packet_bytes: ClassVar[int | None] = None
     # Whether ``fetch_call_state`` can ask the carrier about a call (not MCube: no status API).
     offers_call_status: ClassVar[bool] = False
+    # Whether the id a dial request returns is the call's own (Twilio's CallSid, Vobiz's
+    # request_uuid, which Vobiz says equals the CallUUID, Exotel's Sid). False where it is
+    # provisional and the callbacks bring the call's id (Plivo's request_uuid; MCube).
+    dial_id_is_call_id: ClassVar[bool] = True
+    # Whether the carrier requests the answer URL again when a request fails (Plivo and Vobiz,
+    # up to 3 times before their fallback URL). Twilio does so only with a #rc= override, which we
+    # never set; Exotel goes to its fallback URL instead.
+    retries_answer_url: ClassVar[bool] = False
+    # Whether our media token travels in the stream's start message rather than its URL (Twilio
+    # drops query strings from stream URLs, and signs the WebSocket upgrade instead).
+    media_token_in_start: ClassVar[bool] = False
 
     @property
     def display_name(self) -> str:
@@ -280,6 +308,10 @@ class Carrier(ABC):
         """A carrier callback (form or JSON fields) → domain events, in the order they happened."""
         raise NotSupported(f"{self.display_name} sends no callbacks")
 
+    def callback_call_id(self, params: Mapping[str, str]) -> str | None:
+        """The carrier's id of the call a callback is about (its CallSid, CallUUID, callid…)."""
+        return None
+
     # Carriers that sign their callbacks override this; the others rely on the per-call token.
     signs_callbacks: ClassVar[bool] = False
 
@@ -294,6 +326,25 @@ class Carrier(ABC):
     ) -> bool:
         """True when the request carries the carrier's valid signature for ``url`` + ``params``."""
         return False
+
+    def verify_callback(
+        self,
+        *,
+        method: str,
+        url: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        account: Account,
+    ) -> CallbackProof | None:
+        """The callback's signature checked: None when it is missing or invalid, else what it
+        proves (the nonces it spends, the time it was signed at)."""
+        valid = self.validate_signature(method=method, url=url, params=params, headers=headers, account=account)
+        return CallbackProof() if valid else None
+
+    def verify_media_upgrade(self, *, url: str, headers: Mapping[str, str], account: Account) -> bool:
+        """Whether the media socket's upgrade request carries the carrier's signature, where it
+        signs one (Twilio); carriers that sign nothing rely on the token in the stream URL."""
+        return True
 
     def message_window_open(self, params: Mapping[str, str]) -> bool:
         """Whether a machine-detection result says the greeting is over and a message may be left

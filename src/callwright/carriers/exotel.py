@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 class ExotelCredentials(CarrierCredentials):
     secret_fields: ClassVar[tuple[str, ...]] = ("api_key", "api_token")
-    masked_fields: ClassVar[tuple[str, ...]] = ("account_sid",)
+    # Vocobase's set-or-update-exotel-credentials page answers the placeholder, not a masked SID.
+    placeholder_fields: ClassVar[tuple[str, ...]] = ("account_sid",)
 
     account_sid: Annotated[
         str,
@@ -223,6 +224,9 @@ class Exotel(Carrier):
         if status in _PROGRESS:
             return [CallEvent(_PROGRESS[status], at=received_at, provider_call_id=call_sid)]
         return []
+
+    def callback_call_id(self, params: Mapping[str, str]) -> str | None:
+        return text(params, "CallSid") or None
 
     def parse_media_start(self, message: Mapping[str, Any]) -> MediaStart | None:
         # AgentStream keys are snake_case and sample_rate may be a string (§4.5).

@@ -96,6 +96,10 @@ class MCube(Carrier):
     caller_id_field = "exe_number"
     # MCube bridges its executive leg on its side; no audio reaches us (carriers.md §5).
     has_media_stream = False
+    # Its click-to-call answer may name no call (our refid stands in), and whether a callid it
+    # does name is the one its webhooks carry is undocumented (§5): the first webhook's callid
+    # becomes the call's, and no later webhook may change it.
+    dial_id_is_call_id = False
 
     async def verify(
         self, credentials: CarrierCredentials, *, http: httpx.AsyncClient, endpoints: CarrierEndpoints
@@ -163,6 +167,9 @@ class MCube(Carrier):
         raise CarrierRejected(
             f"MCube did not release the call: {_message(raw)}", carrier_reason=_message(raw)
         )
+
+    def callback_call_id(self, params: Mapping[str, str]) -> str | None:
+        return text(params, "callid") or None
 
     def parse_callback(
         self, kind: CallbackKind, params: Mapping[str, str], *, received_at: datetime

@@ -14,7 +14,7 @@ import httpx
 from callwright.carriers._fields import E164, Secret, pattern
 from callwright.carriers._plivo_family import PlivoFamilyCarrier
 from callwright.carriers._wire import header
-from callwright.carriers.base import Account, CarrierCredentials, CarrierEndpoints
+from callwright.carriers.base import Account, CallbackProof, CarrierCredentials, CarrierEndpoints
 from callwright.domain.providers import Provider
 
 
@@ -67,6 +67,11 @@ class Plivo(PlivoFamilyCarrier):
     provider = Provider.PLIVO
     credentials_model = PlivoCredentials
     signs_callbacks = True
+    # The dial answers a request_uuid; the call's CallUUID comes with its callbacks (§2.3).
+    dial_id_is_call_id = False
+    # Vobiz, a Plivo fork, documents answer-URL retries (3, or 60 s) before its fallback URL
+    # (§1.3); Plivo's fallback_url works the same way, so its retries are allowed alike.
+    retries_answer_url = True
 
     def auth_failed_message(self) -> str:
         return "Plivo rejected the Auth ID / Auth Token"
@@ -112,9 +117,21 @@ class Plivo(PlivoFamilyCarrier):
         headers: Mapping[str, str],
         account: Account,
     ) -> bool:
+        proof = self.verify_callback(method=method, url=url, params=params, headers=headers, account=account)
+        return proof is not None
+
+    def verify_callback(
+        self,
+        *,
+        method: str,
+        url: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        account: Account,
+    ) -> CallbackProof | None:
         nonce = header(headers, "X-Plivo-Signature-V3-Nonce")
         if not nonce:
-            return False
+            return None
         expected = callback_signature(
             account.secrets["auth_token"], signature_base(method, url, params), nonce
         )
@@ -123,5 +140,6 @@ class Plivo(PlivoFamilyCarrier):
         for name in ("X-Plivo-Signature-V3", "X-Plivo-Signature-Ma-V3"):
             sent = header(headers, name) or ""
             if any(hmac.compare_digest(expected, one.strip()) for one in sent.split(",") if one):
-                return True
-        return False
+                # The nonce carries no time (§2.9): remembering it is what stops a replay.
+                return CallbackProof(nonces=(nonce,))
+        return None

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 from xml.etree import ElementTree
@@ -19,6 +20,7 @@ from callwright.carriers.base import (
     Account,
     AnswerDocument,
     CallbackKind,
+    CallbackProof,
     Carrier,
     CarrierCallState,
     CarrierCredentials,
@@ -81,6 +83,17 @@ def callback_signature(auth_token: str, url: str, params: Mapping[str, str]) -> 
     return base64.b64encode(digest).decode()
 
 
+def _signed_time(value: str) -> datetime | None:
+    """A callback's ``Timestamp`` (RFC 2822, e.g. ``Tue, 01 Apr 2025 12:00:00 +0000``)."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
 def _url_variants(url: str) -> set[str]:
     """The URL as given, without its port and with the scheme's default port.
 
@@ -101,6 +114,7 @@ class Twilio(Carrier):
     signs_callbacks = True
     supports_machine_detection = True
     offers_call_status = True
+    media_token_in_start = True
 
     def auth_failed_message(self) -> str:
         return "Twilio rejected the Account SID / Auth Token"
@@ -268,6 +282,9 @@ class Twilio(Carrier):
             )
         return events
 
+    def callback_call_id(self, params: Mapping[str, str]) -> str | None:
+        return text(params, "CallSid") or None
+
     def message_window_open(self, params: Mapping[str, str]) -> bool:
         return speaks_after_beep(text(params, "AnsweredBy"))
 
@@ -289,6 +306,27 @@ class Twilio(Carrier):
             for candidate in _url_variants(url)
         )
 
+    def verify_callback(
+        self,
+        *,
+        method: str,
+        url: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        account: Account,
+    ) -> CallbackProof | None:
+        # Twilio signs no nonce. Its status callbacks carry the event's Timestamp among the signed
+        # fields (§3.6), which bounds how long a captured one stays usable; the answer and AMD
+        # requests carry none.
+        if not self.validate_signature(method=method, url=url, params=params, headers=headers, account=account):
+            return None
+        return CallbackProof(signed_at=_signed_time(text(params, "Timestamp")))
+
+    def verify_media_upgrade(self, *, url: str, headers: Mapping[str, str], account: Account) -> bool:
+        # Twilio signs the Media Streams upgrade like a webhook: the wss URL, no parameters (§3.9;
+        # Twilio's firewall guide for Media Streams asks servers to validate it).
+        return self.validate_signature(method="GET", url=url, params={}, headers=headers, account=account)
+
     def parse_media_start(self, message: Mapping[str, Any]) -> MediaStart | None:
         start = message.get("start")
         if message.get("event") != "start" or not isinstance(start, Mapping):
@@ -296,7 +334,9 @@ class Twilio(Carrier):
         stream_sid = start.get("streamSid") or message.get("streamSid")
         if not stream_sid or not start.get("callSid"):
             return None  # a start naming no stream or call identifies nothing
-        media_format = start.get("mediaFormat") if isinstance(start.get("mediaFormat"), Mapping) else {}
+        media_format = start.get("mediaFormat")
+        if not isinstance(media_format, Mapping):
+            media_format = {}
         custom = start.get("customParameters")
         return MediaStart(
             stream_id=str(stream_sid),

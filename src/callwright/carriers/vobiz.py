@@ -13,7 +13,7 @@ import httpx
 from callwright.carriers._fields import E164, Secret, pattern
 from callwright.carriers._plivo_family import PlivoFamilyCarrier
 from callwright.carriers._wire import header, without_query
-from callwright.carriers.base import Account, CarrierCredentials, CarrierEndpoints
+from callwright.carriers.base import Account, CallbackProof, CarrierCredentials, CarrierEndpoints
 from callwright.domain.providers import Provider
 
 
@@ -52,6 +52,8 @@ class Vobiz(PlivoFamilyCarrier):
     # Vobiz answers 403 to POST /Call/ for a destination outside the account's geo permissions
     # (carriers.md §1.3): a refusal of this call, not of the credentials.
     dial_auth_statuses = (401,)
+    # Vobiz re-requests an answer URL that failed, up to 3 times or 60 s, then its fallback (§1.3).
+    retries_answer_url = True
 
     def auth_failed_message(self) -> str:
         return "Vobiz rejected the Auth ID / Auth Token"
@@ -86,7 +88,23 @@ class Vobiz(PlivoFamilyCarrier):
         headers: Mapping[str, str],
         account: Account,
     ) -> bool:
+        proof = self.verify_callback(method=method, url=url, params=params, headers=headers, account=account)
+        return proof is not None
+
+    def verify_callback(
+        self,
+        *,
+        method: str,
+        url: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        account: Account,
+    ) -> CallbackProof | None:
+        # Vobiz signs only the URL and the nonce, not the body (§1.9): one captured header pair
+        # fits any body for that URL, so each valid pair's nonce is spent by its first use. Every
+        # valid version's nonce is, or the V2 pair of a spent request would still pass alone.
         token = account.secrets["auth_token"]
+        nonces = []
         for version in (3, 2):
             signature = header(headers, f"X-Vobiz-Signature-V{version}")
             nonce = header(headers, f"X-Vobiz-Signature-V{version}-Nonce")
@@ -95,5 +113,5 @@ class Vobiz(PlivoFamilyCarrier):
             expected = callback_signature(token, url, nonce, version=version)
             # Several signatures may come comma-separated (the SDK's validator splits on ",").
             if any(hmac.compare_digest(expected, sent.strip()) for sent in signature.split(",")):
-                return True
-        return False
+                nonces.append(nonce)
+        return CallbackProof(nonces=tuple(nonces)) if nonces else None

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from callwright.cli.credits import credits_app
 from callwright.cli.partners import connections_app, keys_app, partners_app
 from callwright.cli.runtime import fail, load_settings, note, open_store, run
 from callwright.services.partners import IssuedKey
@@ -30,6 +31,7 @@ secrets_app = typer.Typer(help="Encrypted carrier credentials.", no_args_is_help
 app.add_typer(partners_app, name="partners", no_args_is_help=True)
 app.add_typer(keys_app, name="keys", no_args_is_help=True)
 app.add_typer(connections_app, name="connections", no_args_is_help=True)
+app.add_typer(credits_app, name="credits", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(secrets_app, name="secrets")
 
@@ -58,7 +60,9 @@ def serve(
     import uvicorn
 
     from callwright.services.master_keys import interrupted_dev_rotation
+    from callwright.serving import restrict_new_files, uvicorn_options
 
+    restrict_new_files()  # before the store, var/ or a recording is created
     settings = load_settings()
     host = host or settings.host
     port = settings.port if port is None else port
@@ -90,11 +94,11 @@ def serve(
 
     if workers > 1 and balancing_supported():
         config = uvicorn.Config(
-            app, factory=True, host=host, port=port, workers=workers, log_level=settings.log_level
+            app, factory=True, host=host, port=port, workers=workers, **uvicorn_options(settings)
         )
         serve_balanced(config, settings.var_dir / "workers.board")
         return
-    uvicorn.run(app, factory=True, host=host, port=port, workers=workers, log_level=settings.log_level)
+    uvicorn.run(app, factory=True, host=host, port=port, workers=workers, **uvicorn_options(settings))
 
 
 async def _prepare_store(settings: Settings) -> IssuedKey | None:

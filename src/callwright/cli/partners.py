@@ -56,6 +56,14 @@ def partners_create(
         int | None, typer.Option(help="Simultaneous calls; default from settings.")
     ] = None,
     agent_limit: Annotated[int | None, typer.Option(help="Agents; default from settings.")] = None,
+    requests_per_minute: Annotated[
+        int | None,
+        typer.Option(help="Per API key, other than /calls/*; 0 = no limit; default from settings."),
+    ] = None,
+    calls_per_minute: Annotated[
+        int | None,
+        typer.Option(help="Per API key, on /calls/*; 0 = no limit; default from settings."),
+    ] = None,
 ) -> None:
     """Create a partner and print its first live API key as JSON (shown this once only)."""
     settings = load_settings()
@@ -77,6 +85,16 @@ def partners_create(
                     else concurrency_limit
                 ),
                 agent_limit=settings.default_agent_limit if agent_limit is None else agent_limit,
+                requests_per_minute=(
+                    settings.default_requests_per_minute
+                    if requests_per_minute is None
+                    else requests_per_minute
+                ),
+                calls_per_minute=(
+                    settings.default_calls_per_minute
+                    if calls_per_minute is None
+                    else calls_per_minute
+                ),
             )
             return {"partner_id": partner.id, "name": partner.name, "api_key": key.api_key}
 
@@ -98,7 +116,10 @@ def partners_list(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("name", "display name", "status", "providers", "concurrency", "agents", "created")
+    table = Table(
+        "name", "display name", "status", "providers", "concurrency", "agents", "req/min",
+        "calls/min", "created",
+    )
     for row in rows:
         table.add_row(
             row["name"],
@@ -107,6 +128,8 @@ def partners_list(as_json: JsonOpt = False) -> None:
             ", ".join(row["allowed_telephony_providers"]) or "-",
             str(row["concurrency_limit"]),
             str(row["agent_limit"]),
+            _per_minute(row["requests_per_minute"]),
+            _per_minute(row["calls_per_minute"]),
             str(row["created_at"])[:10],
         )
     if rows:
@@ -152,6 +175,10 @@ def partners_disallow(name: PartnerArg, provider: ProviderArg) -> None:
     _set_allowed(name, _provider(provider), False)
 
 
+def _per_minute(value: int) -> str:
+    return "no limit" if value == 0 else str(value)
+
+
 def _update(name: str, **changes: Any) -> None:
     settings = load_settings()
 
@@ -163,7 +190,9 @@ def _update(name: str, **changes: Any) -> None:
     row = run(_apply(), settings=settings)
     typer.echo(
         f"{row['name']}: status {row['status']}, concurrency limit {row['concurrency_limit']}, "
-        f"agent limit {row['agent_limit']}"
+        f"agent limit {row['agent_limit']}, requests per minute "
+        f"{_per_minute(row['requests_per_minute'])}, calls per minute "
+        f"{_per_minute(row['calls_per_minute'])} (per API key)"
     )
 
 
@@ -172,11 +201,26 @@ def partners_set_limits(
     name: PartnerArg,
     concurrency_limit: Annotated[int | None, typer.Option(help="Simultaneous calls.")] = None,
     agent_limit: Annotated[int | None, typer.Option(help="Agents.")] = None,
+    requests_per_minute: Annotated[
+        int | None, typer.Option(help="Per API key, endpoints other than /calls/*; 0 = no limit.")
+    ] = None,
+    calls_per_minute: Annotated[
+        int | None, typer.Option(help="Per API key, on /calls/*; 0 = no limit.")
+    ] = None,
 ) -> None:
-    """Change a partner's concurrency and/or agent limit."""
-    if concurrency_limit is None and agent_limit is None:
-        fail("give --concurrency-limit and/or --agent-limit")
-    _update(name, concurrency_limit=concurrency_limit, agent_limit=agent_limit)
+    """Change a partner's concurrency, agent and per-API-key request limits."""
+    changes = {
+        "concurrency_limit": concurrency_limit,
+        "agent_limit": agent_limit,
+        "requests_per_minute": requests_per_minute,
+        "calls_per_minute": calls_per_minute,
+    }
+    if all(value is None for value in changes.values()):
+        fail(
+            "give --concurrency-limit, --agent-limit, --requests-per-minute and/or "
+            "--calls-per-minute"
+        )
+    _update(name, **changes)
 
 
 @partners_app.command("suspend")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from callwright.domain.end_reasons import EndReason
+
 
 class CallStatus(StrEnum):
     PENDING = "pending"
@@ -83,6 +85,11 @@ class CallEvent:
     outcome: CallStatus | None = None
     hangup_cause: str | None = None
     duration_seconds: int | None = None
+    # Whether ``provider_call_id`` is the carrier's id for the call itself. False for a dial
+    # request's provisional id (Plivo's request_uuid; MCube's answer, which may name no call).
+    confirms_call_id: bool = True
+    # Whether a machine/human verdict is the carrier's (AMD), not our own second opinion.
+    by_carrier: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,11 @@ class CallState:
     disposition: Disposition | None = None
     answered_by: AnsweredBy | None = None
     provider_call_id: str | None = None
+    # Once the carrier has named the call itself, its id never changes (a callback naming
+    # another is another call's, or forged).
+    provider_call_id_final: bool = False
+    # The carrier decided answered_by (AMD); a later carrier verdict changes nothing.
+    answered_by_carrier: bool = False
     started_at: datetime | None = None  # when the carrier took the dial request
     answered_at: datetime | None = None
     ended_at: datetime | None = None
@@ -107,9 +119,19 @@ _OUTCOME_DISPOSITION = {
 }
 
 
+def names_another_call(state: CallState, event: CallEvent) -> bool:
+    """The event names a carrier call other than the one the carrier already told us is ours."""
+    return bool(
+        state.provider_call_id_final
+        and event.provider_call_id
+        and event.provider_call_id != state.provider_call_id
+    )
+
+
 def apply_event(state: CallState, event: CallEvent) -> CallState | None:
-    """The call's next state, or None when the event changes nothing (duplicate, late, stale)."""
-    if state.status.is_terminal:
+    """The call's next state, or None when the event changes nothing (duplicate, late, stale,
+    or about another carrier call)."""
+    if state.status.is_terminal or names_another_call(state, event):
         return None
     handler = _HANDLERS[event.kind]
     new = handler(state, event)
@@ -119,12 +141,16 @@ def apply_event(state: CallState, event: CallEvent) -> CallState | None:
 def _with_provider_id(state: CallState, event: CallEvent) -> CallState:
     """The carrier's id for the call. The id a dial request returns can be provisional (Plivo's
     ``request_uuid``; MCube may return none), and the call's own id arrives with its callbacks and
-    media stream: an id reported after the dial replaces the dial-time one."""
-    if not event.provider_call_id or event.provider_call_id == state.provider_call_id:
+    media stream: an id reported after the dial replaces a provisional one, once; a final id is
+    never replaced."""
+    if not event.provider_call_id:
         return state
-    if event.kind is EventKind.DIALED and state.provider_call_id:
+    final = state.provider_call_id_final or event.confirms_call_id
+    if event.provider_call_id == state.provider_call_id:
+        return replace(state, provider_call_id_final=final)
+    if state.provider_call_id_final or (event.kind is EventKind.DIALED and state.provider_call_id):
         return state
-    return replace(state, provider_call_id=event.provider_call_id)
+    return replace(state, provider_call_id=event.provider_call_id, provider_call_id_final=event.confirms_call_id)
 
 
 def _dialed(state: CallState, event: CallEvent) -> CallState:
@@ -151,14 +177,25 @@ def _answered(state: CallState, event: CallEvent) -> CallState:
 
 def _machine(state: CallState, event: CallEvent) -> CallState:
     state = _answered(state, event)
-    return replace(state, answered_by=AnsweredBy.MACHINE, disposition=Disposition.VOICEMAIL)
+    if event.by_carrier and state.answered_by_carrier:
+        return state  # the carrier gives one verdict per call; a second one is not its word
+    return replace(
+        state,
+        answered_by=AnsweredBy.MACHINE,
+        disposition=Disposition.VOICEMAIL,
+        answered_by_carrier=state.answered_by_carrier or event.by_carrier,
+    )
 
 
 def _human(state: CallState, event: CallEvent) -> CallState:
     state = _answered(state, event)
     if state.answered_by == AnsweredBy.MACHINE:
         return state  # a machine verdict is not undone by a later, weaker signal
-    return replace(state, answered_by=AnsweredBy.HUMAN)
+    if event.by_carrier and state.answered_by_carrier:
+        return state
+    return replace(
+        state, answered_by=AnsweredBy.HUMAN, answered_by_carrier=state.answered_by_carrier or event.by_carrier
+    )
 
 
 def _ended(state: CallState, event: CallEvent) -> CallState:
@@ -166,6 +203,7 @@ def _ended(state: CallState, event: CallEvent) -> CallState:
     outcome = event.outcome or CallStatus.COMPLETED
     # Every carrier reports "completed" only for a call that was answered, even when its answer
     # callback never reached us (Plivo/Vobiz send only the hangup callback).
+    answered_at: datetime | None
     if outcome == CallStatus.COMPLETED:
         disposition = state.disposition or Disposition.COMPLETED
         answered_by = state.answered_by or AnsweredBy.UNKNOWN
@@ -194,13 +232,16 @@ def _ended(state: CallState, event: CallEvent) -> CallState:
 
 
 def _default_reason(outcome: CallStatus) -> str:
-    return {
-        CallStatus.COMPLETED: "call completed",
-        CallStatus.FAILED: "call failed",
-        CallStatus.NO_ANSWER: "no answer",
-        CallStatus.BUSY: "line busy",
-        CallStatus.CANCELED: "call canceled",
-    }[outcome]
+    return _DEFAULT_REASONS[outcome].words
+
+
+_DEFAULT_REASONS = {
+    CallStatus.COMPLETED: EndReason.CALL_COMPLETED,
+    CallStatus.FAILED: EndReason.CALL_FAILED,
+    CallStatus.NO_ANSWER: EndReason.NO_ANSWER,
+    CallStatus.BUSY: EndReason.LINE_BUSY,
+    CallStatus.CANCELED: EndReason.CALL_CANCELED,
+}
 
 
 def cancel(state: CallState, *, at: datetime, reason: str) -> CallState | None:

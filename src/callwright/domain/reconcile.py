@@ -6,18 +6,24 @@ for ``silent_secs``. A silent, non-terminal call that the dialer has handed over
 
 - with a carrier call id and a carrier that has a call-status API: ask the carrier;
 - ``unconfirmed`` with no carrier call id and no word from the carrier: close it as never placed
-  (it is never dialled again, so a dial is at most once);
+  (it is never dialled again, so a dial is at most once) — but only where a connected call would
+  have reached us (its answer request, its media stream). MCube bridges the call on its side and
+  reports only by webhook: there, silence proves nothing, and the call's outcome stays unknown
+  until MCube's webhook or the time bound settles it; the bound's end is written on the call
+  (``end_reason``) from the moment the dial became unconfirmed;
 - otherwise (no status API, or no id to ask with): close it once it must be over — the carrier's
-  own time limit for an answered call, or ``silent_secs`` for one never answered.
+  own time limit for an answered call, or ``silent_secs`` for one never answered (for a carrier
+  whose connected calls never reach us, the longest a call can last, whatever we last heard).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from callwright.domain.calls import CallEvent, CallState, CallStatus, EventKind, apply_event
+from callwright.domain.dialing import HANDED_OVER, DialState
 
 # An answered call we cannot ask about, with no time limit of its own, is closed after this long
 # without a word (Exotel's own cap on a call is 4 h).
@@ -32,10 +38,14 @@ NEVER_CONFIRMED = (
 )
 
 
+OUTCOME_UNKNOWN = "outcome unknown: "
+
+
 class Attention(StrEnum):
     ASK_CARRIER = "ask_carrier"
     NEVER_CONFIRMED = "never_confirmed"
     CANNOT_ASK = "cannot_ask"
+    OUTCOME_UNKNOWN = "outcome_unknown"  # an unconfirmed dial nobody can ask about, past its bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +53,7 @@ class CallWatch:
     """What the reconciler knows about one call without asking the carrier."""
 
     status: CallStatus
-    dial_state: str
+    dial_state: DialState
     provider_call_id: str | None
     last_activity: datetime  # the last time anything touched the call
     media_started: bool
@@ -51,6 +61,9 @@ class CallWatch:
     media_on_this_node: bool
     carrier_has_status_api: bool
     max_call_duration_secs: int | None = None
+    # Whether a connected call reaches us while it runs (the carrier fetches its answer document
+    # or opens its media stream), so that hearing nothing means nothing connected. Not MCube's.
+    connected_call_reaches_us: bool = True
 
     @property
     def media_lost(self) -> bool:
@@ -61,28 +74,67 @@ class CallWatch:
 def needs_attention(watch: CallWatch, *, now: datetime, silent_secs: float) -> Attention | None:
     if watch.status.is_terminal or watch.media_on_this_node:
         return None
-    if watch.dial_state not in ("dialed", "unconfirmed"):
+    if watch.dial_state not in HANDED_OVER:
         return None  # still the dialer's (queued, claimed, dialing under a lease)
     silent = (now - watch.last_activity).total_seconds()
     if silent < silent_secs:
         return None
     if watch.provider_call_id and watch.carrier_has_status_api:
         return Attention.ASK_CARRIER
-    if watch.dial_state == "unconfirmed" and watch.status is CallStatus.PENDING:
+    unconfirmed = watch.dial_state == DialState.UNCONFIRMED and watch.status is CallStatus.PENDING
+    if unconfirmed and watch.connected_call_reaches_us:
         return Attention.NEVER_CONFIRMED
     if silent < unaskable_bound_secs(watch, silent_secs):
         return None
-    return Attention.CANNOT_ASK
+    return Attention.OUTCOME_UNKNOWN if unconfirmed else Attention.CANNOT_ASK
 
 
 def unaskable_bound_secs(watch: CallWatch, silent_secs: float) -> float:
     """How long a call we cannot ask about may stay silent before it must be over."""
+    if not watch.connected_call_reaches_us:
+        return silent_bound_secs(silent_secs)
     if watch.status is not CallStatus.IN_PROGRESS:
         return silent_secs  # a call not answered rings out long before this
     if watch.max_call_duration_secs:
         limit = watch.max_call_duration_secs + CARRIER_TIME_LIMIT_MARGIN_SECS
         return max(silent_secs, limit + silent_secs)
     return max(silent_secs, UNASKABLE_CALL_MAX_SECS)
+
+
+def silent_bound_secs(silent_secs: float) -> float:
+    """How long a call may be connected, unheard, on a carrier whose connected calls never reach
+    us and which takes no time limit from us (MCube): the longest a call can last."""
+    return max(silent_secs, UNASKABLE_CALL_MAX_SECS)
+
+
+def outcome_unknown_note(carrier_name: str, settles_at: datetime) -> str:
+    """Written on a call whose dial's outcome is unknown, while it waits for the carrier's word."""
+    return (
+        f"{OUTCOME_UNKNOWN}{carrier_name} has no status API and reports a connected call only by "
+        f"webhook; the call stays open for that webhook and is settled by the time bound at "
+        f"{_when(settles_at)} if none comes"
+    )
+
+
+def outcome_unknown_reason(carrier_name: str, settled_at: datetime) -> str:
+    """Why an unconfirmed call nobody could ask about was closed at its time bound."""
+    return (
+        f"{OUTCOME_UNKNOWN}{carrier_name} has no status API and sent no webhook for this call; "
+        f"settled by the time bound at {_when(settled_at)}"
+    )
+
+
+def is_outcome_unknown(end_reason: str | None) -> bool:
+    return bool(end_reason) and str(end_reason).startswith(OUTCOME_UNKNOWN)
+
+
+def bound_end(watch: CallWatch, silent_secs: float) -> datetime:
+    """When a call we cannot ask about is settled by the time bound."""
+    return watch.last_activity + timedelta(seconds=unaskable_bound_secs(watch, silent_secs))
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def reason_for_ended(watch: CallWatch) -> str | None:
@@ -129,4 +181,6 @@ def close_untracked(state: CallState, *, at: datetime, reason: str) -> CallState
         return None
     outcome = CallStatus.COMPLETED if state.status is CallStatus.IN_PROGRESS else CallStatus.FAILED
     event = CallEvent(EventKind.ENDED, at=at, outcome=outcome)
-    return apply_event(replace(state, end_reason=state.end_reason or reason), event)
+    # A note that the outcome is unknown gives way to the reason the call was closed.
+    kept = None if is_outcome_unknown(state.end_reason) else state.end_reason
+    return apply_event(replace(state, end_reason=kept or reason), event)

@@ -29,6 +29,12 @@ class EventType(StrEnum):
     SESSION_COMPLETED = "session.completed"
 
 
+# What an endpoint receives unless it opts in to more: Vocobase documents this one event only.
+DEFAULT_EVENTS: tuple[EventType, ...] = (EventType.SESSION_COMPLETED,)
+# What every endpoint received before endpoints chose their events (migration 0005b keeps it so).
+ALL_EVENTS: tuple[EventType, ...] = tuple(EventType)
+
+
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
@@ -43,6 +49,20 @@ def label_error(label: str) -> str | None:
             "starting with a letter or digit"
         )
     return None
+
+
+def parse_events(names: list[str]) -> list[str] | str:
+    """An endpoint's ``events`` list, deduplicated in ``EventType`` order; or why it is refused."""
+    known = {event.value for event in EventType}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        return (
+            f"events has an unknown event {unknown[0]!r}; the events are "
+            + ", ".join(event.value for event in EventType)
+        )
+    if not names:
+        return "events must name at least one event (to stop deliveries, set enabled to false)"
+    return [event.value for event in EventType if event.value in names]
 
 
 def new_secret() -> str:

@@ -59,11 +59,13 @@ class LocalStorage:
 
 
 def _move_into_place(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
+    # Recordings are the owner's alone: files 0600, directories 0700.
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     try:
         # Readers see the whole file or none of it.
         shutil.move(source, partial)
+        os.chmod(partial, 0o600)
         os.replace(partial, target)
     except OSError as exc:
         partial.unlink(missing_ok=True)

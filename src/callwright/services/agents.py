@@ -1,14 +1,16 @@
 """Agent use cases: create, list, get, update, delete — always within one partner.
 
 ``fields``/``changes`` are already validated field by field at the boundary (snake_case keys,
-JSON-ready values); the rules that span fields or need the store (voice default and language,
-transfer target, unique name, agent limit) are applied here.
+JSON-ready values) and parsed here into an ``AgentSpec``; the rules that span fields or need the
+store (voice default and language, transfer target, project, unique name, agent limit) are
+applied here.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -17,32 +19,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from callwright.domain import agents as rules
-from callwright.domain.errors import CallwrightError, Conflict, Forbidden, NotFound, ValidationFailed
-from callwright.services import partners
+from callwright.domain.agent_spec import AgentSpec
+from callwright.domain.errors import (
+    CallwrightError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+)
+from callwright.services import partners, projects
 from callwright.store.models import Agent, Partner, utcnow
 from callwright.voice.catalog import Voice, default_voice, find_voice
 
-# Stored in Agent.settings next to the public fields: whether ``language`` was set by the partner
-# (kept on voice changes) or derived from the voice (follows the voice).
-LANGUAGE_EXPLICIT = "language_explicit"
-
 
 async def create_agent(*, session: AsyncSession, partner: Partner, fields: Mapping[str, Any]) -> Agent:
-    settings = dict(fields)
-    agent_name: str = settings.pop("agent_name")
-    voice = _voice_or_default(settings.get("voice_id"))
-    settings["voice_id"] = voice.voice_id
-    _set_language(settings, explicit=settings.get("language"), voice=voice)
-    _check_transfer(settings)
+    spec = AgentSpec.parse(fields)
+    project_id = await resolve_project_id(session=session, partner=partner, project_id=spec.project_id)
+    spec = replace(spec, project_id=project_id)
+    voice = _voice_or_default(spec.voice_id)
+    spec = _with_language(replace(spec, voice_id=voice.voice_id), explicit=spec.language, voice=voice)
+    _check_transfer(spec)
     agent_limit = partner.agent_limit
 
     # Serialise agent creation per partner so the limit holds under concurrency: PostgreSQL locks
     # the partner row; SQLite ignores FOR UPDATE but holds its single write lock from the INSERT
     # until commit, and the count below runs after the INSERT.
     await session.execute(select(Partner.id).where(Partner.id == partner.id).with_for_update())
-    agent = Agent(partner_id=partner.id, agent_name=agent_name, settings=settings)
+    agent = Agent(
+        partner_id=partner.id, project_id=project_id, agent_name=spec.agent_name, settings=spec.settings()
+    )
     session.add(agent)
-    await _flush_or_name_taken(session, agent_name)
+    await _flush_or_name_taken(session, spec.agent_name)
     count = await partners.agent_count(session=session, partner_id=partner.id)
     if count > agent_limit:
         await session.rollback()
@@ -56,20 +63,35 @@ async def create_agent(*, session: AsyncSession, partner: Partner, fields: Mappi
     return agent
 
 
+def agent_spec(agent: Agent) -> AgentSpec:
+    """The stored agent as one typed value, with its defaults."""
+    return AgentSpec.parse(
+        agent.settings or {}, agent_name=agent.agent_name, status=agent.status, project_id=agent.project_id
+    )
+
+
+async def resolve_project_id(*, session: AsyncSession, partner: Partner, project_id: str | None) -> str:
+    """The project an agent goes in: the partner's project named, or its Default project for None
+    (another partner's id answers like a missing one: 404 naming project_id)."""
+    return await session.run_sync(projects.resolve_project_id, partner.id, project_id)
+
+
 async def list_agents(
-    *, session: AsyncSession, partner: Partner, limit: int, offset: int
+    *, session: AsyncSession, partner: Partner, limit: int, offset: int, project_id: str | None = None
 ) -> tuple[list[Agent], int]:
-    """One page of the partner's agents, newest first, and the partner's total."""
+    """One page of the partner's agents (of one of its projects, when ``project_id`` is given;
+    404 if it names none), newest first, and their total."""
+    where = [Agent.partner_id == partner.id]
+    if project_id is not None:
+        where.append(Agent.project_id == await resolve_project_id(session=session, partner=partner, project_id=project_id))
     rows = await session.scalars(
         select(Agent)
-        .where(Agent.partner_id == partner.id)
+        .where(*where)
         .order_by(Agent.created_at.desc(), Agent.id.desc())
         .limit(limit)
         .offset(offset)
     )
-    total = await session.scalar(
-        select(func.count()).select_from(Agent).where(Agent.partner_id == partner.id)
-    )
+    total = await session.scalar(select(func.count()).select_from(Agent).where(*where))
     return list(rows), total or 0
 
 
@@ -98,25 +120,30 @@ def partner_agent(session: Session, partner_id: str, agent_id: str) -> Agent:
 async def update_agent(
     *, session: AsyncSession, partner: Partner, agent_id: str, changes: Mapping[str, Any]
 ) -> Agent:
+    """Apply ``changes`` (the validated fields the client sent, snake_case) to the agent."""
     agent = await get_agent(session=session, partner=partner, agent_id=agent_id)
-    changes = dict(changes)
-    new_name: str | None = changes.pop("agent_name", None)
-    settings = {**agent.settings, **changes}
+    current = agent_spec(agent)
+    spec = current.updated(changes)
+    if "project_id" in changes:
+        project_id = await resolve_project_id(session=session, partner=partner, project_id=spec.project_id)
+        spec = replace(spec, project_id=project_id)
 
+    voice: Voice | None
     if "voice_id" in changes:
-        voice: Voice | None = _voice_or_default(changes["voice_id"])
-        settings["voice_id"] = voice.voice_id
+        voice = _voice_or_default(spec.voice_id)
+        spec = replace(spec, voice_id=voice.voice_id)
     else:
-        voice = find_voice(settings.get("voice_id") or "")
+        voice = find_voice(spec.voice_id or "")
     if "language" in changes:
-        _set_language(settings, explicit=changes["language"], voice=voice)
-    elif "voice_id" in changes and not settings.get(LANGUAGE_EXPLICIT):
-        _set_language(settings, explicit=None, voice=voice)
-    _check_transfer(settings)
+        spec = _with_language(spec, explicit=spec.language, voice=voice)
+    elif "voice_id" in changes and not current.language_explicit:
+        spec = _with_language(spec, explicit=None, voice=voice)
+    _check_transfer(spec)
 
-    if new_name is not None:
-        agent.agent_name = new_name
-    agent.settings = settings
+    agent.agent_name = spec.agent_name
+    if spec.project_id is not None:
+        agent.project_id = spec.project_id
+    agent.settings = spec.settings()
     agent.updated_at = utcnow()
     await _flush_or_name_taken(session, agent.agent_name)
     await session.commit()
@@ -143,21 +170,19 @@ def _voice_or_default(voice_id: str | None) -> Voice:
     return voice
 
 
-def _set_language(settings: dict[str, Any], *, explicit: str | None, voice: Voice | None) -> None:
-    settings[LANGUAGE_EXPLICIT] = explicit is not None
+def _with_language(spec: AgentSpec, *, explicit: str | None, voice: Voice | None) -> AgentSpec:
     if explicit is not None:
-        settings["language"] = explicit
-    elif voice is not None:
-        settings["language"] = rules.effective_language(explicit=None, voice_language=voice.language)
-    # else: the stored voice is no longer installed; keep the language it had.
+        return replace(spec, language=explicit, language_explicit=True)
+    if voice is not None:
+        language = rules.effective_language(explicit=None, voice_language=voice.language)
+        return replace(spec, language=language, language_explicit=False)
+    # The stored voice is no longer installed; keep the language it had.
+    return replace(spec, language_explicit=False)
 
 
-def _check_transfer(settings: Mapping[str, Any]) -> None:
+def _check_transfer(spec: AgentSpec) -> None:
     try:
-        rules.check_transfer(
-            transfer_enabled=bool(settings.get("transfer_enabled")),
-            transfer_number=settings.get("transfer_number"),
-        )
+        rules.check_transfer(transfer_enabled=spec.transfer_enabled, transfer_number=spec.transfer_number)
     except ValueError as exc:
         raise ValidationFailed("transfer_number", f"transfer_number {exc}") from None
 

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from callwright.domain.call_commands import ControlCommand
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import PubSub
@@ -37,9 +39,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("callwright.control")
 
-# The commands a media session accepts from another process, with how long a caller waits for the
-# holder to finish: ending is quick; speaking a message first takes as long as the message.
-COMMAND_TIMEOUT_SECS = {"end": 5.0, "speak_then_end": 90.0, "leave_voicemail": 90.0}
+# How long a caller waits for the holder to finish each command: ending is quick; speaking a
+# message first takes as long as the message.
+COMMAND_TIMEOUT_SECS = {
+    ControlCommand.END: 5.0,
+    ControlCommand.SPEAK_THEN_END: 90.0,
+    ControlCommand.LEAVE_VOICEMAIL: 90.0,
+}
 # How long to wait for the other processes to say whether they hold the call.
 ANSWER_TIMEOUT_SECS = 2.0
 
@@ -114,12 +120,12 @@ class CallControl:
             await self.redis.aclose()
             self.redis = None
 
-    async def run(self, call_id: str, command: str, **args: Any) -> bool:
+    async def run(self, call_id: str, command: ControlCommand, **args: Any) -> bool:
         """Run ``command`` on the call's media session; False when no process holds it."""
-        timeout = COMMAND_TIMEOUT_SECS[command]  # KeyError: not a command sessions take
+        timeout = COMMAND_TIMEOUT_SECS[command]
         media = self.platform.media_sessions.get(call_id)
         if media is not None:
-            await getattr(media, command)(**args)
+            await _run_on(media, command, args)
             return True
         if self.redis is None:
             return False
@@ -200,17 +206,22 @@ class CallControl:
     async def _run_for(self, request: dict[str, Any]) -> None:
         assert self.redis is not None
         reply_to = self._replies_of(str(request["from"]))
-        media = self.platform.media_sessions.get(request.get("call_id"))
+        media = self.platform.media_sessions.get(str(request.get("call_id")))
         command = request.get("command")
         if media is None or command not in COMMAND_TIMEOUT_SECS:
             await self.redis.publish(reply_to, json.dumps({"id": request["id"], "holds": False}))
             return
         await self.redis.publish(reply_to, json.dumps({"id": request["id"], "holds": True}))
         try:
-            await getattr(media, command)(**request.get("args", {}))
+            await _run_on(media, ControlCommand(command), request.get("args", {}))
         except Exception:
             log.exception("call %s: control command %s failed", request.get("call_id"), command)
         await self.redis.publish(reply_to, json.dumps({"id": request["id"], "holds": True, "done": True}))
+
+
+async def _run_on(media: Any, command: ControlCommand, args: dict[str, Any]) -> None:
+    """Each command is the media session's method of that name (``voice.session``)."""
+    await getattr(media, command.value)(**args)
 
 
 class _Pending:
@@ -279,7 +290,7 @@ class DialerElection:
         redis = self.control.redis
         if redis is not None:
             try:
-                await redis.eval(_RELEASE, 1, self.control.dialer_lease, self.control.node_id)  # type: ignore[misc]
+                await redis.eval(_RELEASE, 1, self.control.dialer_lease, self.control.node_id)
             except Exception as exc:  # it lapses by itself within LEASE_SECS
                 log.warning("could not release the dialer lease: %s", type(exc).__name__)
 
@@ -298,7 +309,7 @@ class DialerElection:
         asked_at = time.monotonic()
         lease_ms = int(LEASE_SECS * 1000)
         try:
-            held = bool(await redis.eval(_RENEW, 1, self.control.dialer_lease, self.control.node_id, lease_ms))  # type: ignore[misc]
+            held = bool(await redis.eval(_RENEW, 1, self.control.dialer_lease, self.control.node_id, lease_ms))
             if not held:
                 held = bool(await redis.set(self.control.dialer_lease, self.control.node_id, nx=True, px=lease_ms))
         except Exception as exc:

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.carriers import get_carrier
 from callwright.carriers.base import CarrierUnavailable, NotSupported
+from callwright.domain.call_commands import ControlCommand
 from callwright.domain.calls import CallStatus
+from callwright.domain.end_reasons import EndReason
 from callwright.domain.errors import CallwrightError, Conflict
 from callwright.domain.providers import Provider
-from callwright.platform import Platform
 from callwright.services.carrier_accounts import account_for_call
 from callwright.store.models import Call
+
+if TYPE_CHECKING:
+    from callwright.platform import Platform
 
 log = logging.getLogger("callwright.calls")
 
@@ -23,7 +28,9 @@ HANGUP_ATTEMPTS = 2
 HANGUP_RETRY_DELAY_SECS = 0.5
 
 
-async def hang_up(*, platform: Platform, session: AsyncSession, call: Call, reason: str = "ended_by_platform") -> None:
+async def hang_up(
+    *, platform: Platform, session: AsyncSession, call: Call, reason: EndReason = EndReason.ENDED_BY_PLATFORM
+) -> None:
     """End a live call. A carrier failure is retried once (a hang-up is idempotent); if it still
     fails, closing the call's media stream ends it instead, wherever it runs (every carrier ends a
     call whose stream closes); if no process carries it, the carrier's error is raised."""
@@ -32,7 +39,7 @@ async def hang_up(*, platform: Platform, session: AsyncSession, call: Call, reas
         account = await account_for_call(session=session, call=call, secretbox=platform.secretbox)
         await _hang_up_with_retry(platform, carrier, call.provider_call_id or "", account)
     except NotSupported:
-        if not await platform.control.run(call.id, "end", reason=reason):
+        if not await platform.control.run(call.id, ControlCommand.END, reason=reason):
             raise Conflict(
                 f"{carrier.display_name} has no REST hang-up and no server carries this call's media "
                 "stream; it ends when the caller hangs up or its time limit passes",
@@ -40,15 +47,15 @@ async def hang_up(*, platform: Platform, session: AsyncSession, call: Call, reas
             ) from None
         return
     except CarrierUnavailable as exc:
-        if not await platform.control.run(call.id, "end", reason=reason):
+        if not await platform.control.run(call.id, ControlCommand.END, reason=reason):
             raise
         log.warning("call %s: %s; ended it by closing its media stream", call.id, exc.message)
         return
     # The carrier ends the stream too; ending it ourselves names the reason and stops the agent now.
-    await platform.control.run(call.id, "end", reason=reason)
+    await platform.control.run(call.id, ControlCommand.END, reason=reason)
 
 
-async def _hang_up_with_retry(platform: Platform, carrier, provider_call_id: str, account) -> None:  # type: ignore[no-untyped-def]
+async def _hang_up_with_retry(platform: Platform, carrier, provider_call_id: str, account) -> None:
     for attempt in range(1, HANGUP_ATTEMPTS + 1):
         try:
             await carrier.hangup(

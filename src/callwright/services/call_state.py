@@ -10,7 +10,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from callwright.carriers import get_carrier
 from callwright.domain.calls import AnsweredBy, CallEvent, CallState, CallStatus, Disposition, apply_event
+from callwright.domain.dialing import DialState
+from callwright.domain.providers import Provider
+from callwright.domain.reconcile import is_outcome_unknown
+from callwright.services.credits import charge_call
 from callwright.services.webhook_outbox import call_changed
 from callwright.store.models import Call, CallEventRow, utcnow
 
@@ -24,6 +29,8 @@ def state_of(call: Call) -> CallState:
         disposition=Disposition(call.disposition) if call.disposition else None,
         answered_by=AnsweredBy(call.answered_by) if call.answered_by else None,
         provider_call_id=call.provider_call_id,
+        provider_call_id_final=provider_call_id_final(call),
+        answered_by_carrier=bool(call.answered_by_carrier),
         started_at=call.started_at,
         answered_at=call.answered_at,
         ended_at=call.ended_at,
@@ -33,11 +40,21 @@ def state_of(call: Call) -> CallState:
     )
 
 
+def provider_call_id_final(call: Call) -> bool:
+    """Whether the call's carrier id is the carrier's final word: confirmed by the carrier, or
+    the id a dial request returns where that is the call's own (Twilio, Vobiz, Exotel)."""
+    if call.provider_call_id is None:
+        return False
+    return bool(call.provider_call_id_final) or get_carrier(Provider(call.provider)).dial_id_is_call_id
+
+
 def _write_state(call: Call, state: CallState) -> None:
     call.status = state.status.value
     call.disposition = state.disposition.value if state.disposition else None
     call.answered_by = state.answered_by.value if state.answered_by else None
+    call.answered_by_carrier = state.answered_by_carrier
     call.provider_call_id = state.provider_call_id
+    call.provider_call_id_final = state.provider_call_id_final
     call.started_at = state.started_at
     call.answered_at = state.answered_at
     call.ended_at = state.ended_at
@@ -95,6 +112,8 @@ def set_state(
 ) -> None:
     before = call.status
     _write_state(call, new)
+    if new.status.is_terminal and not CallStatus(before).is_terminal:
+        charge_call(session, call)  # in this transaction, so a call is charged exactly once
     record_event(session, call, kind=kind, source=source, before=before, payload=payload)
     call_changed(session, call, status_before=before)  # its webhook events, in this transaction
 
@@ -124,6 +143,15 @@ def apply_events(
         # Duplicates and late callbacks change nothing, but the trail keeps what the carrier said.
         record_event(session, call, kind=unchanged_kind, source=source, before=call.status, payload=payload)
     return applied
+
+
+def carrier_confirmed(call: Call) -> None:
+    """The carrier has spoken about the call (a callback, its media stream): a dial whose outcome
+    was unknown was placed after all, and the note saying its outcome is unknown goes."""
+    if call.dial_state == DialState.UNCONFIRMED:
+        call.dial_state = "dialed"
+    if is_outcome_unknown(call.end_reason):
+        call.end_reason = None
 
 
 def explain_missing_media(call: Call, carrier_name: str) -> None:

@@ -11,7 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from callwright.carriers import get_carrier
-from callwright.domain.calls import CallStatus, cancel
+from callwright.carriers.base import Carrier
+from callwright.domain.agent_spec import AgentSpec
+from callwright.domain.calls import ACTIVE_STATUSES, CallStatus, cancel
+from callwright.domain.credits import Rate, check_can_start
+from callwright.domain.dialing import DialState, dial_move
+from callwright.domain.end_reasons import EndReason
 from callwright.domain.errors import (
     CallwrightError,
     Conflict,
@@ -22,7 +27,7 @@ from callwright.domain.errors import (
 from callwright.domain.phone import e164_error, is_e164
 from callwright.domain.providers import Provider, parse_provider
 from callwright.services import agents as agent_service
-from callwright.services import telephony
+from callwright.services import credits, projects, telephony
 from callwright.services.call_admission import (
     AdmissionConflict,
     CallAdmission,
@@ -60,12 +65,15 @@ async def start_call(
     admission: CallAdmission,
     idempotency_key: str | None = None,
     sqlite: SqliteFile | None = None,
+    default_rate_paise: int = 0,
 ) -> tuple[Call, bool]:
     """Create the call (pending) as the dialer's queue row. Returns (call, created).
 
     Checks run in the contract's order: agent, provider allowed, provider configured, to_number,
-    free concurrency slot (``admission``, which stores the call). A repeated Idempotency-Key
-    within 24 h returns the first call. ``sqlite``: the store's SQLite file, when it is one.
+    a balance covering one billing bucket at the call's rate (403 ``insufficient_credits``), free
+    concurrency slot (``admission``, which stores the call). A repeated Idempotency-Key within
+    24 h returns the first call. ``sqlite``: the store's SQLite file, when it is one;
+    ``default_rate_paise``: the operator's default rate (paise per minute).
     """
     partner_id = partner.id
     if not session.in_transaction() and session.get_bind().dialect.name != "sqlite":
@@ -78,29 +86,33 @@ async def start_call(
             return existing, False
 
     # The reads run in one go: on a SQLite file on a thread of their own (see SqliteFile).
-    checks = (_checked_parts, partner, request)
-    agent, provider, connection = (
-        await sqlite.read(*checks) if sqlite is not None else await session.run_sync(*checks)
-    )
+    if sqlite is not None:
+        parts = await sqlite.read(_checked_parts, partner, request, default_rate_paise)
+    else:
+        parts = await session.run_sync(_checked_parts, partner, request, default_rate_paise)
+    agent, provider, connection, rate, balance = parts
     carrier = get_carrier(provider)
     if not is_e164(request.to_number):
         raise ValidationFailed("to_number", e164_error("to_number"))
+    check_can_start(balance_paise=balance, rate=rate)
 
-    settings = dict(agent.settings)
+    spec = agent_service.agent_spec(agent)
     limit = partner.concurrency_limit
     call = Call(
         id=new_id(),  # set here, not at the flush: the created event below refers to it
         status=CallStatus.PENDING.value,
         partner_id=partner.id,
         agent_id=agent.id,
-        agent=settings | {"agent_name": agent.agent_name},
+        project_id=agent.project_id,
+        agent=spec.snapshot(),
         provider=provider.value,
         connection_id=connection.id,
         from_number=str(connection.identifiers.get(carrier.caller_id_field, "")),
         to_number=request.to_number,
         variables=request.variables,
         idempotency_key=idempotency_key,
-        machine_detection_requested=_wants_machine_detection(settings, connection, carrier),
+        machine_detection_requested=_wants_machine_detection(spec, connection, carrier),
+        rate_paise_per_minute=rate.paise_per_minute,
     )
     # Give the connection back while the call waits for its batch: the batch needs one too, and
     # requests holding the pool's connections while they wait would leave it none.
@@ -115,52 +127,69 @@ async def start_call(
         return existing, False
 
 
-def _wants_machine_detection(settings: dict[str, Any], connection: TelephonyConnection, carrier) -> bool:  # type: ignore[no-untyped-def]
-    return bool(
-        settings.get("voicemail_detection_enabled")
+def _wants_machine_detection(spec: AgentSpec, connection: TelephonyConnection, carrier: Carrier) -> bool:
+    return (
+        spec.voicemail_detection_enabled
         and connection.carrier_voicemail_detection
         and carrier.supports_machine_detection
     )
 
 
 def _checked_parts(
-    session: Session, partner: Partner, request: StartCall
-) -> tuple[Agent, Provider, TelephonyConnection]:
+    session: Session, partner: Partner, request: StartCall, default_rate: int
+) -> tuple[Agent, Provider, TelephonyConnection, Rate, int]:
     """The agent, the provider and its connection, checked in the contract's order (all but
-    ``to_number``, which needs no store)."""
+    ``to_number``, which needs no store, and the balance); the call's rate and, when it is not
+    free, the partner's balance (0 otherwise: not read)."""
     agent = agent_service.partner_agent(session, partner.id, request.agent_id)
-    provider = _resolve_provider(session, partner, request.provider)
+    provider = _parse_provider(request.provider)
     if provider.value not in partner.allowed_providers:
+        if request.provider is None:
+            raise Forbidden(
+                f"{_OMITTED} is not enabled for this account; send provider "
+                f"({_others(partner.allowed_providers)}) or ask your account manager to enable MCube",
+                code="provider_not_allowed",
+            )
         raise Forbidden(
             f"{provider.display_name} is not enabled for this account; ask your account manager",
             code="provider_not_allowed",
         )
     connection = telephony.default_connection(session, partner.id, provider)
     if connection is None:
+        if request.provider is None:
+            configured = [p.value for p in telephony.configured_providers(session, partner.id)]
+            raise ProviderNotConfigured(
+                f"{_OMITTED} is not configured; send provider "
+                f"({_others(configured or partner.allowed_providers)}) or configure MCube with "
+                "PUT /api/v2/config/telephony/mcube"
+            )
         raise ProviderNotConfigured(f"{provider.display_name} not configured")
     if request.connection_id is not None and request.connection_id != connection.id:
         raise NotFound(f"no {provider.display_name} connection with id {request.connection_id!r}", code="connection_not_found")
-    return agent, provider, connection
+    project_rate = None if agent.rate_paise_per_minute is not None else projects.project_rate(session, agent.project_id)
+    rate = credits.call_rate(agent=agent, project_rate=project_rate, partner=partner, default=default_rate)
+    balance = 0 if rate.billing_off else credits.balance_of(session, partner.id)
+    return agent, provider, connection, rate, balance
 
 
-def _resolve_provider(session: Session, partner: Partner, name: str | None) -> Provider:
-    if name is not None:
-        provider = parse_provider(name)
-        if provider is None:
-            raise ValidationFailed(
-                "provider", "provider must be one of " + ", ".join(p.value for p in Provider)
-            )
-        return provider
-    configured = telephony.configured_providers(session, partner.id)
-    if VOCOBASE_DEFAULT_PROVIDER in configured or not configured:
+# A self-hosted partner may have no MCube account: the errors for an omitted provider say what to do.
+_OMITTED = f"provider was omitted, so the Vocobase default {VOCOBASE_DEFAULT_PROVIDER.value} was used, and MCube"
+
+
+def _others(providers: list[str]) -> str:
+    """The providers a partner could name instead of the default, in the registry's order."""
+    named = [p.value for p in Provider if p.value in providers and p is not VOCOBASE_DEFAULT_PROVIDER]
+    return ", ".join(named or [p.value for p in Provider if p is not VOCOBASE_DEFAULT_PROVIDER])
+
+
+def _parse_provider(name: str | None) -> Provider:
+    """The provider named, or Vocobase's default (mcube) when the request names none."""
+    if name is None:
         return VOCOBASE_DEFAULT_PROVIDER
-    if len(configured) == 1:
-        return configured[0]
-    raise ValidationFailed(
-        "provider",
-        "provider is required when more than one carrier is configured: "
-        + ", ".join(p.value for p in configured),
-    )
+    provider = parse_provider(name)
+    if provider is None:
+        raise ValidationFailed("provider", "provider must be one of " + ", ".join(p.value for p in Provider))
+    return provider
 
 
 async def _idempotent_match(
@@ -193,12 +222,37 @@ async def get_call(*, session: AsyncSession, partner: Partner, call_id: str) -> 
     return call
 
 
+def parse_status_filter(value: str | None) -> CallStatus | None:
+    """``GET /calls?status=``: any case; an unknown status is refused, naming the allowed ones."""
+    if value is None:
+        return None
+    try:
+        return CallStatus(value.strip().lower())
+    except ValueError:
+        raise ValidationFailed(
+            "status", "status must be one of " + ", ".join(s.value for s in CallStatus)
+        ) from None
+
+
 async def list_calls(
-    *, session: AsyncSession, partner: Partner, limit: int, offset: int, status: CallStatus | None
+    *,
+    session: AsyncSession,
+    partner: Partner,
+    limit: int,
+    offset: int,
+    status: str | None,
+    project_id: str | None = None,
 ) -> tuple[list[Call], int]:
+    """One page of the partner's calls, newest first; ``status`` filters (case-insensitive);
+    ``project_id`` keeps those of one of its projects (the agent's project when each call started;
+    404 if it names none)."""
+    wanted = parse_status_filter(status)
     query = select(Call).where(Call.partner_id == partner.id)
-    if status is not None:
-        query = query.where(Call.status == status.value)
+    if project_id is not None:
+        project = await projects.get_project(session=session, partner=partner, project_id=project_id)
+        query = query.where(Call.project_id == project.id)
+    if wanted is not None:
+        query = query.where(Call.status == wanted.value)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = await session.scalars(
         query.order_by(Call.created_at.desc(), Call.id.desc()).limit(limit).offset(offset)
@@ -206,14 +260,23 @@ async def list_calls(
     return list(rows), total
 
 
+async def get_call_by_session(*, session: AsyncSession, partner: Partner, session_id: str) -> Call:
+    """The call whose voice session this is (every call has one)."""
+    call = await session.scalar(select(Call).where(Call.session_id == session_id, Call.partner_id == partner.id))
+    if call is None:
+        raise NotFound(f"no session with id {session_id!r}", code="session_not_found")
+    return call
+
+
 async def concurrency(*, session: AsyncSession, partner: Partner) -> dict[str, Any]:
+    """``GET /calls/concurrency``: the active calls counted as admission counts them."""
     active = await active_count(session, partner.id)
     return {
         "limit": partner.concurrency_limit,
         "limit_source": "partner",
         "active": active,
         "remaining": max(0, partner.concurrency_limit - active),
-        "statuses_counted": [s.upper() for s in ("pending", "ringing", "in_progress")],
+        "statuses_counted": [s.value.upper() for s in CallStatus if s in ACTIVE_STATUSES],
     }
 
 
@@ -229,12 +292,12 @@ async def request_end(*, session: AsyncSession, partner: Partner, call_id: str) 
     if CallStatus(call.status).is_terminal:
         await session.commit()
         return call, False
-    reason = "ended by partner request"
-    if call.dial_state in ("queued", "dialing") or not call.provider_call_id:
+    reason = EndReason.ENDED_BY_PARTNER_REQUEST.words
+    if call.dial_state in (DialState.QUEUED, DialState.DIALING) or not call.provider_call_id:
         # Not dialed yet (or the dial is in flight: the dialer hangs up once it returns).
         new = cancel(state_of(call), at=utcnow(), reason=reason)
-        if call.dial_state == "queued":
-            call.dial_state = "canceled"
+        if call.dial_state == DialState.QUEUED:
+            call.dial_state = dial_move(call.dial_state, DialState.CANCELED)
         if new is not None:
             set_state(session, call, new, kind="canceled", source="api")
         await session.commit()

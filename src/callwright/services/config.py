@@ -6,7 +6,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callwright.services import partners, telephony, webhooks
+from callwright.domain.credits import rupees
+from callwright.services import credits, partners, telephony, webhooks
+from callwright.services.call_admission import active_count
 from callwright.store.models import Partner
 from callwright.voice.catalog import installed_languages, installed_voices
 
@@ -22,9 +24,11 @@ async def partner_config(*, session: AsyncSession, partner: Partner) -> dict[str
         "allowed_telephony_providers": list(partner.allowed_providers),
         "allowed_languages": installed_languages(),
         "allowed_voices": [v.voice_id for v in installed_voices()],
-        # Active calls are counted once outbound calling lands; until then nothing can be active.
-        "concurrency": {"limit": partner.concurrency_limit, "active": 0},
+        # Counted as admission counts them (the same query), so it agrees with GET /calls/concurrency.
+        "concurrency": {"limit": partner.concurrency_limit, "active": await active_count(session, partner.id)},
         "webhook": hooks["webhook"],  # Vocobase's legacy single webhook: the `default` endpoint
         "webhooks": hooks["webhooks"],
         "telephony": await telephony.telephony_view(session=session, partner_id=partner.id),
+        # The ₹ balance; the docs keep the field name ``credits``.
+        "credits": rupees(await credits.balance(session=session, partner_id=partner.id)),
     }

@@ -1,10 +1,6 @@
 """The dialer: takes queued calls from the store and asks each partner's carrier to dial them.
 
-Queue states on ``calls.dial_state``::
-
-    queued ──claim──▶ claimed ──about to send──▶ dialing ──▶ dialed | failed | unconfirmed
-       ▲                 │ (lease expired: nothing was sent)        │
-       └─────────────────┘          retryable refusal ◀─────────────┘
+Queue states on ``calls.dial_state`` and the moves between them: ``domain.dialing``.
 
 A call is marked ``dialing`` (and committed) just before the HTTP request leaves. After a crash a
 ``claimed`` call is safely queued again, but a ``dialing`` one may already be ringing somewhere:
@@ -27,22 +23,30 @@ import asyncio
 import logging
 import time
 from datetime import timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from callwright.carriers import get_carrier
 from callwright.carriers.base import Account, CallbackKind, Carrier, CarrierUnavailable, DialRequest
-from callwright.domain.calls import CallEvent, EventKind, fail
+from callwright.domain import reconcile
+from callwright.domain.agent_spec import AgentSpec
+from callwright.domain.calls import CallEvent, CallStatus, EventKind, fail
+from callwright.domain.dialing import DialState, dial_move
 from callwright.domain.errors import CallwrightError
 from callwright.domain.pacing import SendSpacing
 from callwright.domain.providers import Provider
-from callwright.platform import Platform
 from callwright.services.call_state import apply_events, lock_call, record_event, set_state, state_of
 from callwright.services.call_urls import callback_url, stream_url_with_token
 from callwright.services.carrier_accounts import account_of, pacing_key
 from callwright.services.media_events import prepare_intro
 from callwright.store.models import Call, TelephonyConnection, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from callwright.platform import Platform
+    from callwright.settings import Settings
 
 log = logging.getLogger("callwright.dialer")
 
@@ -155,7 +159,7 @@ class Dialer:
                 await session.execute(
                     select(Call.id, TelephonyConnection)
                     .join(TelephonyConnection, TelephonyConnection.id == Call.connection_id)
-                    .where(Call.dial_state == "queued", Call.dial_not_before <= now)
+                    .where(Call.dial_state == DialState.QUEUED, Call.dial_not_before <= now)
                     .order_by(Call.dial_not_before, Call.created_at)
                     .limit(CLAIM_BATCH)
                 )
@@ -169,10 +173,12 @@ class Dialer:
                     continue  # leave it queued: a later pass claims it when it can leave soon
                 result = await session.execute(
                     update(Call)
-                    .where(Call.id == call_id, Call.dial_state == "queued")
-                    .values(dial_state="claimed", dial_lease_until=now + MAX_PACING_WAIT + CLAIM_LEASE)
+                    .where(Call.id == call_id, Call.dial_state == DialState.QUEUED)
+                    .values(
+                        dial_state=DialState.CLAIMED, dial_lease_until=now + MAX_PACING_WAIT + CLAIM_LEASE
+                    )
                 )
-                if result.rowcount == 1:  # another node may have claimed it first
+                if cast(CursorResult[Any], result).rowcount == 1:  # another node may have claimed it first
                     claimed.append((call_id, pacer))
                     in_batch[id(pacer)] = in_batch.get(id(pacer), 0) + 1
             await session.commit()
@@ -202,14 +208,18 @@ class Dialer:
         platform = self.platform
         async with platform.sessions() as session:
             call = await lock_call(session, call_id)
-            if call is None or call.dial_state != "claimed":
+            if call is None or call.dial_state != DialState.CLAIMED:
                 await session.commit()
-                return
+                return None
             if state_of(call).status.is_terminal:  # canceled while it waited
-                call.dial_state = "canceled"
+                call.dial_state = dial_move(call.dial_state, DialState.CANCELED)
                 await session.commit()
-                return
+                return None
             connection = await session.get(TelephonyConnection, call.connection_id)
+            if connection is None:  # deleted while the call waited (the row goes SET NULL)
+                self._fail(session, call, "the carrier connection was removed before the call was dialled")
+                await session.commit()
+                return None
             provider = Provider(call.provider)
             carrier = get_carrier(provider)
             try:
@@ -221,11 +231,11 @@ class Dialer:
                 )
                 self._fail(session, call, f"{provider.display_name} credentials could not be read")
                 await session.commit()
-                return
+                return None
             request = self._dial_request(call)
-            call.dial_state = "dialing"
+            call.dial_state = dial_move(call.dial_state, DialState.DIALING)
             call.dial_attempts += 1
-            call.dial_lease_until = utcnow() + dial_lease(platform)
+            call.dial_lease_until = utcnow() + dial_lease(platform.settings)
             attempt = call.dial_attempts
             await session.commit()
         return _ReadyDial(carrier, account, request, attempt, provider)
@@ -252,10 +262,17 @@ class Dialer:
         async with platform.sessions() as session:
             call = await lock_call(session, call_id)
             assert call is not None
-            call.dial_state = "dialed"
+            # Unless the reconciler closed it meanwhile (its lease lapsed while the dial hung).
+            if DialState(call.dial_state).can_become(DialState.DIALED):
+                call.dial_state = DialState.DIALED
             call.dial_lease_until = None
             ended_meanwhile = state_of(call).status.is_terminal
-            event = CallEvent(EventKind.DIALED, at=utcnow(), provider_call_id=placed.provider_call_id)
+            event = CallEvent(
+                EventKind.DIALED,
+                at=utcnow(),
+                provider_call_id=placed.provider_call_id,
+                confirms_call_id=carrier.dial_id_is_call_id,
+            )
             if ended_meanwhile:
                 call.provider_call_id = call.provider_call_id or placed.provider_call_id
             else:
@@ -267,7 +284,7 @@ class Dialer:
             self._spawn(self._prepare_intro(call))
         log.info("dialed call %s via %s", call_id, provider.value)
 
-    def _spawn(self, coroutine) -> None:  # type: ignore[no-untyped-def]
+    def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
@@ -281,7 +298,7 @@ class Dialer:
     def _dial_request(self, call: Call) -> DialRequest:
         settings, key = self.platform.settings, self.platform.token_keys[0]
         provider = call.provider
-        max_secs = call.agent.get("max_call_duration_secs")
+        max_secs = AgentSpec.parse(call.agent).max_call_duration_secs
         return DialRequest(
             call_id=call.id,
             to_number=call.to_number,
@@ -295,16 +312,16 @@ class Dialer:
                 else None
             ),
             # The carrier's own cap, a little above ours so our spoken wrap-up comes first.
-            time_limit_secs=int(max_secs) + 30 if max_secs else None,
+            time_limit_secs=max_secs + 30 if max_secs else None,
         )
 
     async def _requeue(self, call_id: str, delay_secs: float, reason: str) -> None:
         async with self.platform.sessions() as session:
             await session.execute(
                 update(Call)
-                .where(Call.id == call_id, Call.dial_state == "dialing")
+                .where(Call.id == call_id, Call.dial_state == DialState.DIALING)
                 .values(
-                    dial_state="queued",
+                    dial_state=DialState.QUEUED,
                     dial_lease_until=None,
                     dial_not_before=utcnow() + timedelta(seconds=delay_secs),
                 )
@@ -316,8 +333,8 @@ class Dialer:
         log.warning("call %s: dial outcome unknown (%s); it will not be dialled again", call_id, reason)
         async with self.platform.sessions() as session:
             call = await lock_call(session, call_id)
-            if call is not None and call.dial_state == "dialing":
-                mark_unconfirmed(session, call, reason)
+            if call is not None and call.dial_state == DialState.DIALING:
+                mark_unconfirmed(session, call, reason, silent_secs=self.platform.settings.reconcile_after_secs)
             await session.commit()
 
     async def _dial_failed(self, call_id: str, reason: str, carrier_words: str | None) -> None:
@@ -328,14 +345,15 @@ class Dialer:
             self._fail(session, call, reason, carrier_words)
             await session.commit()
 
-    def _fail(self, session, call: Call, reason: str, carrier_words: str | None = None) -> None:  # type: ignore[no-untyped-def]
-        call.dial_state = "failed"
+    def _fail(self, session, call: Call, reason: str, carrier_words: str | None = None) -> None:
+        if DialState(call.dial_state).can_become(DialState.FAILED):  # else settled meanwhile
+            call.dial_state = DialState.FAILED
         call.dial_lease_until = None
         new = fail(state_of(call), at=utcnow(), reason=reason, hangup_cause=carrier_words)
         if new is not None:
             set_state(session, call, new, kind="dial_failed", source="dialer", payload={"reason": reason})
 
-    async def _hangup_quietly(self, carrier, provider_call_id: str, account) -> None:  # type: ignore[no-untyped-def]
+    async def _hangup_quietly(self, carrier, provider_call_id: str, account) -> None:
         try:
             await carrier.hangup(
                 provider_call_id, account, http=self.platform.http, endpoints=self.platform.endpoints
@@ -344,43 +362,57 @@ class Dialer:
             log.warning("could not hang up call %s: %s", provider_call_id, exc.message)
 
     async def recover_expired_leases(self) -> None:
-        await recover_expired_leases(self.platform)
+        await recover_expired_leases(
+            self.platform.sessions, silent_secs=self.platform.settings.reconcile_after_secs
+        )
 
 
-def dial_lease(platform: Platform) -> timedelta:
-    return timedelta(seconds=platform.settings.carrier_timeout_secs) + DIAL_LEASE_MARGIN
+def dial_lease(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.carrier_timeout_secs) + DIAL_LEASE_MARGIN
 
 
-def mark_unconfirmed(session, call: Call, reason: str) -> None:  # type: ignore[no-untyped-def]
-    """The dial request may have reached the carrier: never send it again, keep the call open."""
-    call.dial_state = "unconfirmed"
+def mark_unconfirmed(session: AsyncSession, call: Call, reason: str, *, silent_secs: float) -> None:
+    """The dial request may have reached the carrier: never send it again, keep the call open.
+
+    Where nobody can ask the carrier and a connected call never reaches us (MCube), the call
+    stays open until the carrier's webhook or the reconciler's time bound settles it: the call
+    says so, and when that bound ends."""
+    call.dial_state = dial_move(call.dial_state, DialState.UNCONFIRMED)
     call.dial_lease_until = None
+    carrier = get_carrier(Provider(call.provider))
+    if not carrier.offers_call_status and not carrier.has_media_stream and not call.provider_call_id:
+        settles_at = utcnow() + timedelta(seconds=reconcile.silent_bound_secs(silent_secs))
+        call.end_reason = call.end_reason or reconcile.outcome_unknown_note(carrier.display_name, settles_at)
     record_event(
         session, call, kind="dial_unconfirmed", source="dialer", before=call.status, payload={"reason": reason}
     )
 
 
-async def recover_expired_leases(platform: Platform) -> None:
+async def recover_expired_leases(sessions: async_sessionmaker[AsyncSession], *, silent_secs: float) -> None:
     """After a crash: requeue claims never sent; hand dials whose outcome is unknown to the
-    carrier's callbacks and the reconciler (one the carrier already reported on is dialled)."""
+    carrier's callbacks and the reconciler (one the carrier already reported on is dialled).
+    ``silent_secs``: the reconciler's quiet time, which an outcome-unknown note states."""
     now = utcnow()
-    async with platform.sessions() as session:
+    async with sessions() as session:
         await session.execute(
             update(Call)
-            .where(Call.dial_state == "claimed", Call.dial_lease_until < now)
-            .values(dial_state="queued", dial_lease_until=None)
+            .where(Call.dial_state == DialState.CLAIMED, Call.dial_lease_until < now)
+            .values(dial_state=DialState.QUEUED, dial_lease_until=None)
         )
         stuck = await session.scalars(
-            select(Call.id).where(Call.dial_state == "dialing", Call.dial_lease_until < now)
+            select(Call.id).where(Call.dial_state == DialState.DIALING, Call.dial_lease_until < now)
         )
         for call_id in list(stuck):
             call = await lock_call(session, call_id)
-            if call is None or call.dial_state != "dialing":
+            if call is None or call.dial_state != DialState.DIALING:
                 continue
-            if call.provider_call_id or call.status != "pending":
-                call.dial_state, call.dial_lease_until = "dialed", None
+            if call.provider_call_id or call.status != CallStatus.PENDING:
+                call.dial_state, call.dial_lease_until = DialState.DIALED, None
             else:
                 mark_unconfirmed(
-                    session, call, "the platform stopped while this call was being dialled"
+                    session,
+                    call,
+                    "the platform stopped while this call was being dialled",
+                    silent_secs=silent_secs,
                 )
         await session.commit()

@@ -226,7 +226,7 @@ def _fsync_dir(directory: Path) -> None:
 
 @contextmanager
 def _exclusive_lock(var_dir: Path) -> Iterator[None]:
-    var_dir.mkdir(parents=True, exist_ok=True)
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(var_dir / "secret_key.lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from callwright.carriers.base import MediaStart
+from callwright.domain.agent_spec import AgentSpec, SttSpec
 from callwright.domain.agents import render_template
-from callwright.domain.calls import CallEvent, EventKind
-from callwright.platform import Platform
-from callwright.services.call_state import apply_events, lock_call, record_event
+from callwright.domain.calls import CallEvent, CallStatus, EventKind
+from callwright.domain.end_reasons import EndReason
+from callwright.services.call_state import apply_events, carrier_confirmed, lock_call, record_event, state_of
 from callwright.services.webhook_outbox import call_changed
 from callwright.store.models import Call, utcnow
 
+# The voice a call's agent speaks with when its snapshot names none (agents made before voices
+# were resolved at creation).
+FALLBACK_VOICE_ID = "piper-joe-us"
+
 if TYPE_CHECKING:
+    from callwright.platform import Platform
     from callwright.voice.call_rules import CallRules
     from callwright.voice.session import AgentScript, MediaOutcome
+
+log = logging.getLogger("callwright.media")
 
 
 def agent_script(call: Call, rules: CallRules | None = None) -> AgentScript:
@@ -23,34 +32,30 @@ def agent_script(call: Call, rules: CallRules | None = None) -> AgentScript:
     variables (a missing one renders as "")."""
     from callwright.voice.call_rules import CallRules
     from callwright.voice.end_call import end_call_prompt
-    from callwright.voice.engines import LlmChoice
-    from callwright.voice.engines.llm_scripted import AgentScriptConfig
     from callwright.voice.session import AgentScript
 
-    agent = call.agent or {}
+    spec = AgentSpec.parse(call.agent)
     variables = call.variables or {}
 
-    def rendered(name: str) -> str | None:
-        text = agent.get(name)
+    def rendered(text: str | None) -> str | None:
         return render_template(text, variables) if text else None
 
-    script = agent.get("script")
-    end_call_enabled = bool(agent.get("end_call_enabled"))
-    instructions = rendered("end_call_instructions") if end_call_enabled else None
+    instructions = rendered(spec.end_call_instructions) if spec.end_call_enabled else None
+    stt = spec.stt or SttSpec()
     return AgentScript(
-        intro_message=rendered("intro_message"),
-        voice_id=agent.get("voice_id") or "piper-joe-us",
-        max_call_duration_secs=agent.get("max_call_duration_secs"),
-        prompt=end_call_prompt(rendered("prompt") or "", instructions),
-        llm=LlmChoice.from_settings(agent.get("llm")),
-        script=AgentScriptConfig.model_validate(script) if script else None,
-        stt_provider=(agent.get("stt") or {}).get("provider") or "whisper",
-        stt_language=(agent.get("stt") or {}).get("language") or agent.get("language"),
-        end_call_enabled=end_call_enabled,
-        end_call_message=rendered("end_call_message"),
+        intro_message=rendered(spec.intro_message),
+        voice_id=spec.voice_id or FALLBACK_VOICE_ID,
+        max_call_duration_secs=spec.max_call_duration_secs,
+        prompt=end_call_prompt(rendered(spec.prompt) or "", instructions),
+        llm=spec.llm,
+        script=spec.script,
+        stt_provider=stt.provider or "whisper",
+        stt_language=stt.language or spec.language,
+        end_call_enabled=spec.end_call_enabled,
+        end_call_message=rendered(spec.end_call_message),
         end_call_instructions=instructions,
         rules=rules or CallRules(),
-        detect_voicemail=bool(agent.get("voicemail_detection_enabled")),
+        detect_voicemail=spec.voicemail_detection_enabled,
     )
 
 
@@ -67,20 +72,49 @@ async def prepare_intro(call: Call) -> None:
         )
 
 
-async def media_started(*, platform: Platform, call_id: str, start: MediaStart) -> None:
+async def media_started(
+    *, platform: Platform, call_id: str, start: MediaStart, socket_id: str | None = None
+) -> Call | None:
+    """The carrier's stream started: the call was answered, whatever order the callbacks come in.
+
+    With ``socket_id``, the socket also claims the call's stream (``calls.media_socket_id``),
+    only while no other socket holds it and only when its start names the carrier call the call
+    already has; None when refused (nothing is changed). One transaction under the row lock."""
     async with platform.sessions() as session:
         call = await lock_call(session, call_id)
-        if call is None:
-            return
+        refusal = stream_refusal(call, start) if socket_id is not None else None
+        if call is None or refusal is not None:
+            await session.commit()
+            log.warning("media stream for call %s refused: %s", call_id, refusal or "no such call")
+            return None
         now = utcnow()
-        call.media_started_at = now
-        # A media stream means the call was answered, whatever order the callbacks come in.
+        if socket_id is not None:
+            call.media_socket_id = socket_id
+            call.media_ended_at = None  # a carrier's fresh stream after one that ended: it runs
+        call.media_started_at = call.media_started_at or now
+        carrier_confirmed(call)
         event = CallEvent(EventKind.ANSWERED, at=now, provider_call_id=start.provider_call_id)
         payload = {"stream_id": start.stream_id, "encoding": start.encoding, "sample_rate": start.sample_rate}
         apply_events(
             session, call, [event], source="media", payload=payload, unchanged_kind="media_started"
         )
         await session.commit()
+        return call
+
+
+def stream_refusal(call: Call | None, start: MediaStart) -> str | None:
+    """Why a socket may not carry the call's stream; None: it may."""
+    if call is None:
+        return "no such call"
+    if CallStatus(call.status).is_terminal:
+        return "the call is over"
+    if call.media_socket_id is not None:
+        return "another socket carries the call's stream"
+    state = state_of(call)
+    if state.provider_call_id_final and start.provider_call_id != state.provider_call_id:
+        # A carrier's stream names the call the carrier told us about; another is not its own.
+        return f"its start names carrier call {start.provider_call_id!r}, not the call's"
+    return None
 
 
 async def first_agent_audio(*, platform: Platform, call_id: str, at: datetime) -> None:
@@ -92,12 +126,20 @@ async def first_agent_audio(*, platform: Platform, call_id: str, at: datetime) -
 
 
 async def media_ended(
-    *, platform: Platform, call_id: str, outcome: MediaOutcome, recording_url: str | None = None
+    *,
+    platform: Platform,
+    call_id: str,
+    outcome: MediaOutcome,
+    recording_url: str | None = None,
+    socket_id: str | None = None,
 ) -> None:
+    """The stream ended: store its outcome and let go of the stream, if ``socket_id`` holds it."""
     async with platform.sessions() as session:
         call = await lock_call(session, call_id)
         if call is None:
             return
+        if socket_id is not None and call.media_socket_id == socket_id:
+            call.media_socket_id = None
         call.media_ended_at = outcome.ended_at
         if recording_url is not None:
             call.recording_url = recording_url
@@ -111,16 +153,16 @@ async def media_ended(
         # even if the carrier's hang-up callback got here first with its generic words ("End Of
         # XML Instructions"); those stay in hangup_cause. A reason already set by the partner or
         # the voicemail logic is kept.
-        ours = outcome.end_reason != "caller_hung_up"
+        ours = outcome.end_reason is not EndReason.CALLER_HUNG_UP
         if ours and (not call.end_reason or call.end_reason == call.hangup_cause):
-            call.end_reason = outcome.end_reason.replace("_", " ")
+            call.end_reason = outcome.description
         record_event(
             session,
             call,
             kind="media_ended",
             source="media",
             before=call.status,
-            payload={"end_reason": outcome.end_reason, "intro_spoken": outcome.intro_spoken},
+            payload={"end_reason": outcome.end_reason, "error": outcome.error, "intro_spoken": outcome.intro_spoken},
         )
         # A call that went terminal while its media still ran gets its session.completed now.
         call_changed(session, call, status_before=call.status)

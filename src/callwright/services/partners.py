@@ -14,6 +14,13 @@ from callwright.domain.api_keys import generate_api_key, hash_api_key, hashes_ma
 from callwright.domain.errors import Conflict, NotFound, ValidationFailed
 from callwright.domain.partners import PARTNER_STATUSES, check_limit, check_partner_name
 from callwright.domain.providers import Provider
+from callwright.domain.rate_limits import (
+    DEFAULT_CALLS_PER_MINUTE,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    MAX_PER_MINUTE,
+    KeyRates,
+)
+from callwright.services.projects import add_default_project
 from callwright.store.models import Agent, ApiKey, Partner, new_id, utcnow
 
 MAX_CONCURRENCY_LIMIT = 10_000
@@ -37,8 +44,11 @@ async def create_partner(
     providers: list[Provider] | None = None,
     concurrency_limit: int,
     agent_limit: int,
+    requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
+    calls_per_minute: int = DEFAULT_CALLS_PER_MINUTE,
 ) -> tuple[Partner, IssuedKey]:
-    """A new partner with its first live API key (returned in plaintext, once)."""
+    """A new partner with its Default project and first live API key (returned in plaintext,
+    once)."""
     check_partner_name(name)
     partner = Partner(
         name=name,
@@ -46,6 +56,10 @@ async def create_partner(
         allowed_providers=[p.value for p in providers or []],
         concurrency_limit=check_limit("concurrency_limit", concurrency_limit, maximum=MAX_CONCURRENCY_LIMIT),
         agent_limit=check_limit("agent_limit", agent_limit, maximum=MAX_AGENT_LIMIT),
+        requests_per_minute=check_limit(
+            "requests_per_minute", requests_per_minute, maximum=MAX_PER_MINUTE
+        ),
+        calls_per_minute=check_limit("calls_per_minute", calls_per_minute, maximum=MAX_PER_MINUTE),
     )
     session.add(partner)
     try:
@@ -53,6 +67,7 @@ async def create_partner(
     except IntegrityError:
         await session.rollback()
         raise Conflict(f"a partner named {name!r} already exists", code="partner_exists") from None
+    add_default_project(session, partner)
     key = _add_key(session, partner, test_mode=False)
     await session.commit()
     return partner, key
@@ -114,12 +129,25 @@ async def revoke_api_key(*, session: AsyncSession, key_id: str) -> ApiKey:
     return row
 
 
-# Active key hash → (partner snapshot, monotonic expiry): saves the key and partner lookups on
-# most requests. A revocation, suspension or limit change made in this process drops the cache at
+@dataclass(frozen=True, slots=True)
+class KeyHolder:
+    """Who an authenticated API key belongs to: the partner (a snapshot in no session) and the
+    key's id, which its request budgets are counted under."""
+
+    partner: Partner
+    key_id: str
+
+    @property
+    def rates(self) -> KeyRates:
+        return KeyRates(self.partner.requests_per_minute, self.partner.calls_per_minute)
+
+
+# Active key hash → (holder, monotonic expiry): saves the key and partner lookups on most
+# requests. A revocation, suspension or limit change made in this process drops the cache at
 # once; one made elsewhere (the CLI, another worker) takes effect here within KEY_CACHE_TTL_SECS.
 KEY_CACHE_TTL_SECS = 5.0
 _KEY_CACHE_MAX = 10_000
-_KEY_CACHE: dict[tuple[str, str], tuple[Partner, float]] = {}  # (store, key hash) → …
+_KEY_CACHE: dict[tuple[str, str], tuple[KeyHolder, float]] = {}  # (store, key hash) → …
 _KEY_BY_HASH = select(ApiKey).where(ApiKey.key_hash == bindparam("digest"))
 _PARTNER_COLUMNS = [column.key for column in Partner.__table__.columns]
 
@@ -136,11 +164,18 @@ def forget_cached_partners() -> None:
 
 def _store(session: AsyncSession) -> str:
     """Which database a session talks to: one process may serve more than one (tests do)."""
-    return str(session.get_bind().url)
+    bind = session.get_bind()
+    return str(bind.engine.url)
 
 
 async def authenticate(*, session: AsyncSession, api_key: str) -> Partner | None:
     """The partner owning an active key, or None. The stored hash is compared in constant time."""
+    holder = await authenticate_key(session=session, api_key=api_key)
+    return holder.partner if holder is not None else None
+
+
+async def authenticate_key(*, session: AsyncSession, api_key: str) -> KeyHolder | None:
+    """The partner owning an active key and the key's id, or None."""
     if not looks_like_api_key(api_key):
         return None
     digest = hash_api_key(api_key)
@@ -158,9 +193,9 @@ async def authenticate(*, session: AsyncSession, api_key: str) -> Partner | None
         return None
     if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
         _KEY_CACHE.clear()
-    snapshot = _snapshot(partner)
-    _KEY_CACHE[slot] = (snapshot, now + KEY_CACHE_TTL_SECS)
-    return snapshot
+    holder = KeyHolder(_snapshot(partner), row.id)
+    _KEY_CACHE[slot] = (holder, now + KEY_CACHE_TTL_SECS)
+    return holder
 
 
 async def set_provider_allowed(
@@ -185,6 +220,8 @@ async def update_partner(
     status: str | None = None,
     concurrency_limit: int | None = None,
     agent_limit: int | None = None,
+    requests_per_minute: int | None = None,
+    calls_per_minute: int | None = None,
 ) -> Partner:
     partner = await get_partner_by_name(session=session, name=partner_name)
     if display_name is not None:
@@ -199,6 +236,14 @@ async def update_partner(
         )
     if agent_limit is not None:
         partner.agent_limit = check_limit("agent_limit", agent_limit, maximum=MAX_AGENT_LIMIT)
+    if requests_per_minute is not None:
+        partner.requests_per_minute = check_limit(
+            "requests_per_minute", requests_per_minute, maximum=MAX_PER_MINUTE
+        )
+    if calls_per_minute is not None:
+        partner.calls_per_minute = check_limit(
+            "calls_per_minute", calls_per_minute, maximum=MAX_PER_MINUTE
+        )
     await session.commit()
     forget_cached_partners()
     return partner
@@ -219,6 +264,8 @@ def partner_summary(partner: Partner) -> dict[str, object]:
         "allowed_telephony_providers": list(partner.allowed_providers),
         "concurrency_limit": partner.concurrency_limit,
         "agent_limit": partner.agent_limit,
+        "requests_per_minute": partner.requests_per_minute,
+        "calls_per_minute": partner.calls_per_minute,
         "created_at": _iso(partner.created_at),
     }
 

@@ -19,17 +19,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
 from callwright.carriers import get_carrier
 from callwright.carriers.base import Account, Carrier, CarrierCallState, NotSupported
 from callwright.domain import reconcile
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import ACTIVE_STATUSES, CallStatus
+from callwright.domain.dialing import HANDED_OVER, DialState, dial_move
 from callwright.domain.errors import CallwrightError
 from callwright.domain.providers import Provider
 from callwright.domain.reconcile import Attention, CallWatch
-from callwright.platform import Platform
+from callwright.services import callback_nonces
 from callwright.services.call_state import (
     apply_events,
     explain_missing_media,
@@ -41,6 +44,9 @@ from callwright.services.call_state import (
 from callwright.services.carrier_accounts import account_for_call
 from callwright.services.dialer import recover_expired_leases
 from callwright.store.models import Call, utcnow
+
+if TYPE_CHECKING:
+    from callwright.platform import Platform
 
 log = logging.getLogger("callwright.reconciler")
 
@@ -81,7 +87,10 @@ class Reconciler:
         """One pass: heartbeat our media, recover dial leases, settle every lost call. Returns how
         many calls it settled or acted on."""
         await self.heartbeat()
-        await recover_expired_leases(self.platform)
+        await recover_expired_leases(
+            self.platform.sessions, silent_secs=self.platform.settings.reconcile_after_secs
+        )
+        await callback_nonces.forget_expired(platform=self.platform)
         acted = 0
         for call_id, watch, carrier in await self._lost_calls():
             try:
@@ -107,7 +116,7 @@ class Reconciler:
                 select(Call)
                 .where(
                     Call.status.in_(_ACTIVE),
-                    Call.dial_state.in_(("dialed", "unconfirmed")),
+                    Call.dial_state.in_(HANDED_OVER),
                     Call.updated_at < quiet_since,
                 )
                 .order_by(Call.updated_at)
@@ -123,10 +132,10 @@ class Reconciler:
         return lost
 
     def _watch(self, call: Call, carrier: Carrier) -> CallWatch:
-        max_secs = (call.agent or {}).get("max_call_duration_secs")
+        max_secs = AgentSpec.parse(call.agent).max_call_duration_secs
         return CallWatch(
             status=CallStatus(call.status),
-            dial_state=call.dial_state,
+            dial_state=DialState(call.dial_state),
             provider_call_id=call.provider_call_id,
             last_activity=call.updated_at,
             media_started=call.media_started_at is not None,
@@ -134,6 +143,7 @@ class Reconciler:
             media_on_this_node=call.id in self.platform.media_sessions,
             carrier_has_status_api=carrier.offers_call_status,
             max_call_duration_secs=int(max_secs) if max_secs else None,
+            connected_call_reaches_us=carrier.has_media_stream,
         )
 
     async def _settle(self, call_id: str, watch: CallWatch, carrier: Carrier) -> int:
@@ -142,6 +152,9 @@ class Reconciler:
             return await self._ask_carrier(call_id, watch, carrier)
         if attention is Attention.NEVER_CONFIRMED:
             reason = reconcile.NEVER_CONFIRMED
+        elif attention is Attention.OUTCOME_UNKNOWN:
+            settled_at = reconcile.bound_end(watch, self.silent_secs)
+            reason = reconcile.outcome_unknown_reason(carrier.display_name, settled_at)
         else:
             reason = reconcile.reason_for_unaskable(watch, carrier.display_name, self.silent_secs)
         return await self._close_untracked(call_id, watch, reason, kind=str(attention))
@@ -255,8 +268,8 @@ class Reconciler:
             new = reconcile.close_untracked(state_of(call), at=at, reason=reason)
             if new is not None:
                 set_state(session, call, new, kind=kind, source="reconciler", payload={"reason": reason})
-            if new is not None and call.dial_state == "unconfirmed":
-                call.dial_state = "failed"
+            if new is not None and call.dial_state == DialState.UNCONFIRMED:
+                call.dial_state = dial_move(call.dial_state, DialState.FAILED)
             await session.commit()
         log.info("call %s: closed by the reconciler: %s", call_id, reason)
         return 1
@@ -267,6 +280,8 @@ def _record_media_gone(call: Call, watch: CallWatch) -> None:
     that on record the call's ``session.completed`` webhook goes out once it is terminal."""
     if watch.media_lost and call.media_ended_at is None:
         call.media_ended_at = max(watch.last_activity, call.media_started_at or watch.last_activity)
+    if watch.media_lost:
+        call.media_socket_id = None  # the claim of a process that died with the stream
 
 
 def _at_or_after(last_activity: datetime, call: Call) -> datetime:

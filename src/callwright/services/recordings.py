@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.errors import CallwrightError, Forbidden, NotFound
 from callwright.domain.recording_urls import (
     UrlCheck,
@@ -27,12 +28,12 @@ from callwright.domain.recording_urls import (
     recording_path,
     recording_query,
 )
-from callwright.platform import Platform
 from callwright.recordings import RecordingStorage, StorageError
 from callwright.services.calls import get_call
 from callwright.store.models import Call, Partner
 
 if TYPE_CHECKING:
+    from callwright.platform import Platform
     from callwright.voice.recorder import CallRecorder
 
 log = logging.getLogger("callwright.recordings")
@@ -49,7 +50,7 @@ def _work_dir(platform: Platform) -> Path:
 
 def recorder_for(*, platform: Platform, call: Call) -> CallRecorder | None:
     """A recorder for the call's media when its agent records calls, else None."""
-    if not (call.agent or {}).get("enable_recording"):
+    if not AgentSpec.parse(call.agent).enable_recording:
         return None
     from callwright.voice.pipeline import CARRIER_SAMPLE_RATE
     from callwright.voice.recorder import CallRecorder
@@ -69,7 +70,7 @@ async def save_recording(
 
     destination = _work_dir(platform) / f"{call.id}.wav"
     try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         written = await recorder.finish(destination)
         if written is None:
             return None
@@ -93,6 +94,12 @@ def signed_recording_url(
     return url, datetime.fromtimestamp(expires, UTC)
 
 
+def shown_recording_url(*, platform: Platform, call: Call) -> str | None:
+    """The recording URL a read of the call shows: freshly signed on every read (a stored one
+    expires, 7 days by default), or None when the call has no recording."""
+    return signed_recording_url(platform=platform, call_id=call.id)[0] if call.recording_url else None
+
+
 async def recording_url(
     *, session: AsyncSession, partner: Partner, platform: Platform, call_id: str
 ) -> dict[str, Any]:
@@ -109,7 +116,7 @@ async def recording_url(
 
 
 def _no_recording(call: Call) -> str:
-    if not (call.agent or {}).get("enable_recording"):
+    if not AgentSpec.parse(call.agent).enable_recording:
         return f"call {call.id} has no recording: its agent does not have enable_recording on"
     if call.media_started_at is not None and call.media_ended_at is None:
         return f"call {call.id} has no recording yet: the call is still in progress"

@@ -41,7 +41,8 @@ def parse_credentials(provider: Provider, body: Any) -> CarrierCredentials:
     try:
         return get_carrier(provider).credentials_model.model_validate(body)
     except ValidationError as exc:
-        raise InvalidCredentials(list(exc.errors(include_url=False, include_input=False))) from None
+        errors: list[dict[str, Any]] = [dict(e) for e in exc.errors(include_url=False, include_input=False)]
+        raise InvalidCredentials(errors) from None
 
 
 async def configure(

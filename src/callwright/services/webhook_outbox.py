@@ -8,8 +8,9 @@ whichever of the two is written second emits it. Both writers hold the call's ro
 (``lock_call``) and ``calls.session_completed_at`` records the emission, so it happens once.
 
 Fan-out: when a flush writes new events, the ``before_flush`` listener below adds one delivery row
-per enabled endpoint of the partner, in that same flush and so that same transaction (the
-endpoints as of the event). After the commit the in-process sender is woken
+per enabled endpoint of the partner whose ``events`` list the event's type, in that same flush and
+so that same transaction (the endpoints as of the event). Every event is written whether or not an
+endpoint takes it. After the commit the in-process sender is woken
 (``Platform.webhook_wakeup``, handed to every session through ``session.info``).
 """
 
@@ -22,7 +23,9 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import CallStatus
+from callwright.domain.credits import rupees
 from callwright.domain.webhooks import EventType
 from callwright.store.models import Call, WebhookDelivery, WebhookEndpoint, WebhookEvent, new_id, utcnow
 
@@ -77,15 +80,17 @@ def call_summary(call: Call) -> dict[str, Any]:
 
 
 def session_completed_data(call: Call) -> dict[str, Any]:
-    """Vocobase's ``session.completed`` data. There is no billing, so ``credits_used`` is 0."""
+    """Vocobase's ``session.completed`` data (written once ``session_completed_at`` is set: that is
+    ``pipeline_completed_at``, as ``GET /calls/{id}`` shows it); ``credits_used`` is what the call
+    cost, in ₹."""
     return {
         "session_id": call.session_id,
         "agent_id": call.agent_id,
-        "agent_name": (call.agent or {}).get("agent_name"),
+        "agent_name": AgentSpec.parse(call.agent).agent_name,
         "duration_seconds": call.duration_seconds,
-        "credits_used": 0,
+        "credits_used": rupees(call.credits_used_paise or 0),
         "processing_complete": True,
-        "pipeline_completed_at": iso_utc(utcnow()),
+        "pipeline_completed_at": iso_utc(call.session_completed_at or utcnow()),
         "transcript": list(call.transcript or []),
         "recording_url": call.recording_url,
         "latency": call.latency,
@@ -126,27 +131,32 @@ def _fan_out(session: Session, _context: Any, _instances: Any) -> None:
     events = [obj for obj in session.new if isinstance(obj, WebhookEvent)]
     if not events:
         return
-    endpoints: dict[str, list[str]] = {}
+    endpoints: dict[str, list[tuple[str, list[Any]]]] = {}  # partner id → (endpoint id, its events)
+    queued = False
     # Runs inside the flush, on the flushing transaction's connection (under AsyncSession the
     # flush runs in a greenlet, so a synchronous query is allowed here).
     with session.no_autoflush:
         for row in events:
             if row.partner_id not in endpoints:
-                endpoints[row.partner_id] = list(
-                    session.scalars(
-                        select(WebhookEndpoint.id).where(
+                endpoints[row.partner_id] = [
+                    (endpoint_id, list(types or []))
+                    for endpoint_id, types in session.execute(
+                        select(WebhookEndpoint.id, WebhookEndpoint.events).where(
                             WebhookEndpoint.partner_id == row.partner_id, WebhookEndpoint.enabled.is_(True)
                         )
                     )
-                )
-            for endpoint_id in endpoints[row.partner_id]:
+                ]
+            for endpoint_id, types in endpoints[row.partner_id]:
+                if row.type not in types:
+                    continue
                 session.add(
                     WebhookDelivery(
                         partner_id=row.partner_id, event=row, endpoint_id=endpoint_id,
                         next_attempt_at=row.created_at,
                     )
                 )
-    if any(endpoints.values()):
+                queued = True
+    if queued:
         session.info[_WRITTEN] = True
 
 

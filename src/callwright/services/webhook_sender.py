@@ -9,6 +9,13 @@ Two senders never hold the same delivery: the claim is a conditional UPDATE that
 
 Failed attempts (no 2xx within the timeout, including redirects) are retried on the schedule of
 ``domain.webhooks.RetrySchedule``; past its window the delivery is marked dead.
+
+No partner can use up what all partners share. Each attempt has one deadline for all of it
+(``webhook_timeout_secs``: resolving, connecting, sending and the answer), so a receiver that
+trickles its answer a byte at a time holds a slot no longer than one that never answers; at most
+``RESPONSE_READ_LIMIT`` bytes of an answer are read. And a partner holds at most
+``webhook_partner_concurrency`` of this sender's slots: each pass claims round-robin across the
+partners with due deliveries, oldest due first, skipping those at their share.
 """
 
 from __future__ import annotations
@@ -18,15 +25,16 @@ import json
 import logging
 import random
 import time
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 
 from callwright.domain.webhook_urls import UrlRefused, parse_webhook_url
 from callwright.domain.webhooks import DeliveryStatus, RetrySchedule, is_success, signature
-from callwright.platform import Platform
 from callwright.services.webhook_outbox import envelope, iso_utc
 from callwright.services.webhook_targets import checked_addresses, policy_for, post_pinned
 from callwright.services.webhooks import open_secret
@@ -39,15 +47,23 @@ from callwright.store.models import (
     utcnow,
 )
 
+if TYPE_CHECKING:
+    from callwright.platform import Platform
+
 log = logging.getLogger("callwright.webhooks")
 
 INTERRUPTED = "no outcome recorded: the sender stopped during this attempt; it is retried"
 _ERROR_SNIPPET = 200
+# Bytes of an answer's body read at most (of a non-2xx answer: for the attempt's error text).
+RESPONSE_READ_LIMIT = 4096
+# How long stopping waits for the sends in flight before cutting them.
+STOP_GRACE_SECS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
 class _Claim:
     delivery_id: str
+    partner_id: str
     token: str
     attempt_id: str
     number: int
@@ -64,7 +80,7 @@ class _Outcome:
         return self.status_code is not None and is_success(self.status_code)
 
 
-def schedule_from(settings) -> RetrySchedule:  # type: ignore[no-untyped-def]
+def schedule_from(settings) -> RetrySchedule:
     return RetrySchedule(
         base_secs=settings.webhook_retry_base_secs,
         max_delay_secs=settings.webhook_retry_max_delay_secs,
@@ -85,6 +101,8 @@ class WebhookSender:
         )
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
+        self._partner_share = platform.settings.webhook_partner_concurrency
+        self._busy: Counter[str] = Counter()  # sends in flight (claimed, not yet recorded) per partner
         self._in_flight: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -108,7 +126,12 @@ class WebhookSender:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         if self._in_flight:
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            # Sends that outlast the grace are cut: their attempts stay INTERRUPTED and their
+            # leases let them be sent again.
+            _, late = await asyncio.wait(self._in_flight, timeout=STOP_GRACE_SECS)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self.http.aclose()
 
     async def _run(self) -> None:
@@ -134,7 +157,7 @@ class WebhookSender:
             await asyncio.gather(*tasks, return_exceptions=True)
         return len(claims)
 
-    def _spawn(self, coroutine) -> asyncio.Task[None]:  # type: ignore[no-untyped-def]
+    def _spawn(self, coroutine) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine)
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
@@ -143,16 +166,36 @@ class WebhookSender:
     async def _claim(self, limit: int) -> list[_Claim]:
         now = utcnow()
         unleased = or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now)
+        due = (
+            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            WebhookDelivery.next_attempt_at <= now,
+            unleased,
+        )
         claims: list[_Claim] = []
         async with self.platform.sessions() as session:
-            due = await session.scalars(
-                select(WebhookDelivery.id)
-                .where(WebhookDelivery.status == DeliveryStatus.PENDING.value)
-                .where(WebhookDelivery.next_attempt_at <= now, unleased)
-                .order_by(WebhookDelivery.next_attempt_at)
-                .limit(limit)
+            # The partners with due deliveries, the longest waiting first: a partner passed over in
+            # this pass waits longest in the next.
+            waiting = await session.execute(
+                select(WebhookDelivery.partner_id)
+                .where(*due)
+                .group_by(WebhookDelivery.partner_id)
+                .order_by(func.min(WebhookDelivery.next_attempt_at))
             )
-            for delivery_id in list(due):
+            queues: list[deque[tuple[str, str]]] = []
+            for (partner_id,) in waiting:
+                room = min(self._partner_share - self._busy[partner_id], limit)
+                if room <= 0:
+                    continue
+                ids = await session.scalars(
+                    select(WebhookDelivery.id)
+                    .where(WebhookDelivery.partner_id == partner_id, *due)
+                    .order_by(WebhookDelivery.next_attempt_at)
+                    .limit(room)
+                )
+                queues.append(deque((partner_id, delivery_id) for delivery_id in ids))
+                if len(queues) >= limit:  # enough partners to fill every free slot round-robin
+                    break
+            for partner_id, delivery_id in _round_robin(queues, limit):
                 token = new_id()
                 won = await session.execute(
                     update(WebhookDelivery)
@@ -163,7 +206,7 @@ class WebhookSender:
                         attempt_count=WebhookDelivery.attempt_count + 1,
                     )
                 )
-                if won.rowcount != 1:  # another sender claimed it first
+                if cast(CursorResult[Any], won).rowcount != 1:  # another sender claimed it first
                     continue
                 number = await session.scalar(
                     select(WebhookDelivery.attempt_count).where(WebhookDelivery.id == delivery_id)
@@ -172,8 +215,9 @@ class WebhookSender:
                     id=new_id(), delivery_id=delivery_id, number=number, started_at=now, error=INTERRUPTED
                 )
                 session.add(attempt)
-                claims.append(_Claim(delivery_id, token, attempt.id, int(number or 0)))
+                claims.append(_Claim(delivery_id, partner_id, token, attempt.id, int(number or 0)))
             await session.commit()
+        self._busy.update(claim.partner_id for claim in claims)
         return claims
 
     async def _send(self, claim: _Claim) -> None:
@@ -184,6 +228,10 @@ class WebhookSender:
                     await self._record(claim, outcome)
         except Exception:
             log.exception("webhook delivery %s failed unexpectedly", claim.delivery_id)
+        finally:
+            self._busy[claim.partner_id] -= 1
+            if self._busy[claim.partner_id] <= 0:
+                del self._busy[claim.partner_id]
 
     async def _attempt(self, claim: _Claim) -> _Outcome | None:
         """One signed POST; None when the delivery or its endpoint no longer exists."""
@@ -212,30 +260,31 @@ class WebhookSender:
             "X-Webhook-Signature": signature(secret, timestamp, body),
         }
         policy = policy_for(self.settings)
-        try:
-            target = parse_webhook_url(url, policy)
-            addresses = await checked_addresses(target, policy)
-        except UrlRefused as exc:
-            return _Outcome(None, None, f"not sent: {exc.reason}")
         timeout = self.settings.webhook_timeout_secs
         started = time.monotonic()
         try:
-            response = await post_pinned(
-                self.http, target, addresses, body=body, headers=headers, timeout=timeout
-            )
-        except httpx.TimeoutException:
-            return _Outcome(None, _ms_since(started), f"no response within {timeout:g} s")
+            target = parse_webhook_url(url, policy)
+            async with asyncio.timeout(timeout):  # the whole attempt, not each read
+                addresses = await checked_addresses(target, policy)
+                answer = await post_pinned(
+                    self.http, target, addresses, body=body, headers=headers, timeout=timeout,
+                    read_limit=RESPONSE_READ_LIMIT,
+                )
+        except UrlRefused as exc:
+            return _Outcome(None, None, f"not sent: {exc.reason}")
+        except (TimeoutError, httpx.TimeoutException):
+            return _Outcome(None, _ms_since(started), f"no complete answer within {timeout:g} s")
         except httpx.HTTPError as exc:
             words = f"could not reach {target.host}:{target.port} ({exc.__class__.__name__})"
             return _Outcome(None, _ms_since(started), words)
         latency = _ms_since(started)
-        if is_success(response.status_code):
-            return _Outcome(response.status_code, latency, None)
-        snippet = response.text[:_ERROR_SNIPPET].strip()
+        if is_success(answer.status_code):
+            return _Outcome(answer.status_code, latency, None)
+        snippet = answer.body_start.decode("utf-8", "replace")[:_ERROR_SNIPPET].strip()
         return _Outcome(
-            response.status_code,
+            answer.status_code,
             latency,
-            f"receiver answered HTTP {response.status_code}" + (f": {snippet}" if snippet else ""),
+            f"receiver answered HTTP {answer.status_code}" + (f": {snippet}" if snippet else ""),
         )
 
     async def _record(self, claim: _Claim, outcome: _Outcome) -> None:
@@ -281,3 +330,16 @@ class WebhookSender:
 
 def _ms_since(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
+
+
+def _round_robin(queues: list[deque[tuple[str, str]]], limit: int) -> list[tuple[str, str]]:
+    """One from each queue in turn, until ``limit`` or all are empty."""
+    picked: list[tuple[str, str]] = []
+    while queues and len(picked) < limit:
+        for queue in list(queues):
+            if len(picked) == limit:
+                break
+            picked.append(queue.popleft())
+            if not queue:
+                queues.remove(queue)
+    return picked

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from dataclasses import dataclass
 
 import httpx
 
@@ -60,6 +61,14 @@ async def validate_url(url: str, policy: UrlPolicy) -> WebhookTarget:
     return target
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A receiver's answer: its status and at most the first ``read_limit`` bytes of its body."""
+
+    status_code: int
+    body_start: bytes
+
+
 async def post_pinned(
     http: httpx.AsyncClient,
     target: WebhookTarget,
@@ -68,8 +77,15 @@ async def post_pinned(
     body: bytes,
     headers: dict[str, str],
     timeout: float,
-) -> httpx.Response:
-    """POST to the first of ``addresses`` that accepts a connection."""
+    read_limit: int,
+) -> Answer:
+    """POST to the first of ``addresses`` that accepts a connection; read at most ``read_limit``
+    bytes of the answer's body (none of a 2xx's), then hang up.
+
+    ``timeout`` bounds each network operation; the caller bounds the whole request, since a
+    receiver that trickles a byte at a time never trips a per-read timeout. The body is read raw
+    and asked for uncompressed (``Accept-Encoding: identity``), so a compressed answer cannot
+    expand in memory either."""
     default_port = 443 if target.scheme == "https" else 80
     host = f"[{target.host}]" if ":" in target.host else target.host
     host_header = host if target.port == default_port else f"{host}:{target.port}"
@@ -79,14 +95,27 @@ async def post_pinned(
         literal = f"[{address}]" if address.version == 6 else str(address)
         url = f"{target.scheme}://{literal}:{target.port}{target.target}"
         try:
-            return await http.post(
+            async with http.stream(
+                "POST",
                 url,
                 content=body,
-                headers=headers | {"Host": host_header},
+                headers=headers | {"Host": host_header, "Accept-Encoding": "identity"},
                 timeout=timeout,
                 extensions=extensions,
-            )
+            ) as response:
+                if 200 <= response.status_code < 300:
+                    return Answer(response.status_code, b"")
+                return Answer(response.status_code, await _read_at_most(response, read_limit))
         except httpx.ConnectError as exc:
             last = exc
     assert last is not None
     raise last
+
+
+async def _read_at_most(response: httpx.Response, limit: int) -> bytes:
+    start = bytearray()
+    async for chunk in response.aiter_raw():
+        start += chunk[: limit - len(start)]
+        if len(start) >= limit:
+            break
+    return bytes(start)

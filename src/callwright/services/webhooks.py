@@ -6,6 +6,7 @@ bound to its partner and endpoint.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.errors import Conflict, NotFound, ValidationFailed
 from callwright.domain.webhook_urls import UrlPolicy, UrlRefused
-from callwright.domain.webhooks import DEFAULT_LABEL, MAX_ENDPOINTS, label_error, new_secret
+from callwright.domain.webhooks import (
+    DEFAULT_EVENTS,
+    DEFAULT_LABEL,
+    MAX_ENDPOINTS,
+    label_error,
+    new_secret,
+    parse_events,
+)
 from callwright.services.webhook_outbox import iso_utc, wake_after_commit
 from callwright.services.webhook_targets import validate_url
 from callwright.store.models import (
@@ -54,6 +62,7 @@ def endpoint_view(endpoint: WebhookEndpoint) -> dict[str, Any]:
         "label": endpoint.label,
         "url": endpoint.url,
         "enabled": endpoint.enabled,
+        "events": list(endpoint.events or []),
         "last_delivery_at": iso_utc(endpoint.last_delivery_at),
         "last_delivery_status": endpoint.last_delivery_status,
         "created_at": iso_utc(endpoint.created_at),
@@ -69,26 +78,58 @@ async def _checked_url(url: str, policy: UrlPolicy) -> str:
     return url
 
 
-async def create_endpoint(
-    *, session: AsyncSession, partner: Partner, label: str, url: str, secretbox: SecretBox, policy: UrlPolicy
-) -> tuple[WebhookEndpoint, str]:
-    """A new endpoint and its secret (returned once). At most ``MAX_ENDPOINTS`` per partner."""
+def _checked_label(label: str) -> str:
     if (why := label_error(label)) is not None:
         raise ValidationFailed("label", why)
     if label == DEFAULT_LABEL:
         raise ValidationFailed("label", "label default is reserved for PUT /config/webhook")
+    return label
+
+
+def _checked_events(names: list[str]) -> list[str]:
+    parsed = parse_events(names)
+    if isinstance(parsed, str):
+        raise ValidationFailed("events", parsed)
+    return parsed
+
+
+async def create_endpoint(
+    *,
+    session: AsyncSession,
+    partner: Partner,
+    label: str,
+    url: str,
+    secretbox: SecretBox,
+    policy: UrlPolicy,
+    enabled: bool = True,
+    events: list[str] | None = None,
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint and its secret (returned once). At most ``MAX_ENDPOINTS`` per partner.
+    ``events``: what it receives; ``session.completed`` alone unless it names more."""
+    _checked_label(label)
+    chosen = _checked_events(events) if events is not None else [e.value for e in DEFAULT_EVENTS]
     await _checked_url(url, policy)
-    return await _insert(session, partner, label, url, secretbox)
+    return await _insert(session, partner, label, url, secretbox, enabled=enabled, events=chosen)
 
 
 async def _insert(
-    session: AsyncSession, partner: Partner, label: str, url: str, secretbox: SecretBox
+    session: AsyncSession,
+    partner: Partner,
+    label: str,
+    url: str,
+    secretbox: SecretBox,
+    *,
+    enabled: bool = True,
+    events: list[str] | None = None,
 ) -> tuple[WebhookEndpoint, str]:
     partner_id = partner.id  # read now: a rollback below expires the partner object
     # Serialise creations per partner so the limit holds (the same pattern as calls.start_call):
     # PostgreSQL locks the partner row; on SQLite the INSERT takes the write lock before the count.
     await session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update())
-    endpoint = WebhookEndpoint(id=new_id(), partner_id=partner_id, label=label, url=url)
+    endpoint = WebhookEndpoint(
+        id=new_id(), partner_id=partner_id, label=label, url=url, enabled=enabled,
+        events=events or [e.value for e in DEFAULT_EVENTS],
+    )
     secret = _seal_new_secret(endpoint, secretbox)
     session.add(endpoint)
     try:
@@ -127,6 +168,46 @@ async def get_endpoint(*, session: AsyncSession, partner: Partner, endpoint_id: 
     return endpoint
 
 
+@dataclass(frozen=True, slots=True)
+class EndpointChanges:
+    """``PATCH /config/webhooks/{id}``: the fields sent; None leaves a field as it is."""
+
+    url: str | None = None
+    label: str | None = None
+    enabled: bool | None = None
+    events: list[str] | None = None
+
+
+async def update_endpoint(
+    *,
+    session: AsyncSession,
+    partner: Partner,
+    endpoint_id: str,
+    changes: EndpointChanges,
+    policy: UrlPolicy,
+) -> WebhookEndpoint:
+    """Change an endpoint's URL, label, enabled flag or events; its secret stays. A disabled
+    endpoint gets no new deliveries; those already queued are still sent."""
+    endpoint = await get_endpoint(session=session, partner=partner, endpoint_id=endpoint_id)
+    url = await _checked_url(changes.url, policy) if changes.url is not None else None
+    if changes.label is not None and changes.label != endpoint.label:
+        endpoint.label = _checked_label(changes.label)
+    if changes.events is not None:
+        endpoint.events = _checked_events(changes.events)
+    if url is not None:
+        endpoint.url = url
+    if changes.enabled is not None:
+        endpoint.enabled = changes.enabled
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict(
+            f"a webhook endpoint labelled {changes.label!r} already exists", code="webhook_label_taken"
+        ) from None
+    return endpoint
+
+
 async def delete_endpoint(*, session: AsyncSession, partner: Partner, endpoint_id: str) -> None:
     """Removes the endpoint with its delivery log; its pending deliveries are never sent."""
     endpoint = await get_endpoint(session=session, partner=partner, endpoint_id=endpoint_id)
@@ -147,7 +228,8 @@ async def rotate_secret(
 async def set_default_url(
     *, session: AsyncSession, partner: Partner, url: str, secretbox: SecretBox, policy: UrlPolicy
 ) -> tuple[WebhookEndpoint, str]:
-    """Legacy ``PUT /config/webhook``: create or replace the ``default`` endpoint, with a new secret."""
+    """Legacy ``PUT /config/webhook``: create or replace the ``default`` endpoint, with a new secret.
+    A replaced endpoint is enabled again and keeps the events it had."""
     await _checked_url(url, policy)
     endpoint = await session.scalar(
         select(WebhookEndpoint).where(
@@ -157,17 +239,19 @@ async def set_default_url(
     if endpoint is None:
         return await _insert(session, partner, DEFAULT_LABEL, url, secretbox)
     endpoint.url = url
+    endpoint.enabled = True
     secret = _seal_new_secret(endpoint, secretbox)
     await session.commit()
     return endpoint, secret
 
 
 async def config_view(*, session: AsyncSession, partner: Partner) -> dict[str, Any]:
-    """``webhooks`` and the legacy ``webhook`` of ``GET /config``."""
+    """``webhooks`` and the legacy ``webhook`` of ``GET /config``. The legacy block's ``secret``
+    is always null: a secret is shown once, when it is made."""
     endpoints = await list_endpoints(session=session, partner=partner)
     default = next((e for e in endpoints if e.label == DEFAULT_LABEL), None)
     return {
-        "webhook": {"configured": default is not None, "url": default.url if default else None},
+        "webhook": {"configured": default is not None, "url": default.url if default else None, "secret": None},
         "webhooks": [endpoint_view(e) for e in endpoints],
     }
 

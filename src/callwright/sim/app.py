@@ -96,9 +96,8 @@ def create_sim_app(
             real = await call_next(request)
             response = await faulty_answer(fault) or real
         else:
-            response = await faulty_answer(fault) if fault else None
-            if response is None:
-                response = await call_next(request)
+            faulty = await faulty_answer(fault) if fault else None
+            response = faulty if faulty is not None else await call_next(request)
         state.record_request(
             RequestRecord(request.method, request.url.path, carrier, response.status_code)
         )

@@ -49,7 +49,7 @@ def add_call_routes(
     carrier answers ``unauthorized()``.
     """
 
-    def path_account(auth_id: str, account: account_dep) -> SimAccount:  # type: ignore[valid-type]
+    def path_account(auth_id: str, account: account_dep) -> SimAccount:
         if auth_id != account.account_id:
             raise Refusal(unauthorized())
         return account

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -54,7 +55,7 @@ def create_engine(url: str) -> AsyncEngine:
     url = async_url(url)
     if is_sqlite(url):
         if (database := sqlite_file(url)) is not None:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(database))
         engine = create_async_engine(
             url, connect_args={"timeout": 30}, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
         )
@@ -65,7 +66,20 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 (its missing directories 0700) unless it exists.
+
+    SQLite creates a new database file with mode 0644 less the umask, and its -wal and -shm files
+    with the database file's mode: created here first, all three are the owner's alone. An existing
+    file keeps the mode its operator gave it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -134,7 +148,7 @@ class SqliteFile:
 
     def _run_locked(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._lock_file is None:
-            self._lock_file = open(self._lock_path, "a+b")
+            self._lock_file = os.fdopen(os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600), "a+b")
         fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
         try:
             return self._run(fn, *args, **kwargs)
@@ -162,11 +176,11 @@ IDLE_PING_SECS = 5.0
 
 def _ping_idle_connections(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "checkin")
-    def _returned(_dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+    def _returned(_dbapi_conn, record) -> None:
         record.info["returned_at"] = time.monotonic()
 
     @event.listens_for(engine.sync_engine, "checkout")
-    def _checked_out(dbapi_conn, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+    def _checked_out(dbapi_conn, record, _proxy) -> None:
         returned_at = record.info.get("returned_at")
         if returned_at is None or time.monotonic() - returned_at < IDLE_PING_SECS:
             return  # new, or recently known good

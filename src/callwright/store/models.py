@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -18,6 +19,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -78,6 +81,13 @@ class Partner(Timestamped, Base):
     allowed_providers: Mapped[list[Any]] = mapped_column(default=list)
     concurrency_limit: Mapped[int] = mapped_column(Integer)
     agent_limit: Mapped[int] = mapped_column(Integer)
+    # Per API key, per minute (0 = no limit): call endpoints (/calls/*) and all the others.
+    requests_per_minute: Mapped[int] = mapped_column(Integer, default=60)
+    calls_per_minute: Mapped[int] = mapped_column(Integer, default=10)
+    # The partner's own call rate (paise per minute; None: the operator's default), and its
+    # balance in paise: the sum of its credit_ledger rows, moved in the transaction adding each.
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+    credit_balance_paise: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ApiKey(Base):
@@ -111,19 +121,47 @@ class TelephonyConnection(Timestamped, Base):
     cps: Mapped[float | None] = mapped_column(default=None)
 
 
+class Project(Timestamped, Base):
+    """A group of a partner's agents. Each partner has exactly one ``is_default`` project."""
+
+    __tablename__ = "projects"
+    __table_args__ = (
+        Index("ix_projects_partner_created", "partner_id", "created_at"),
+        Index(
+            "uq_projects_one_default",
+            "partner_id",
+            unique=True,
+            postgresql_where=text("is_default"),
+            sqlite_where=text("is_default"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Operator-set call rate for the project's agents (paise per minute); None: the partner's.
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
 class Agent(Timestamped, Base):
     __tablename__ = "agents"
     __table_args__ = (
         UniqueConstraint("partner_id", "agent_name"),
         Index("ix_agents_partner_created", "partner_id", "created_at"),
+        Index("ix_agents_partner_project", "partner_id", "project_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
     agent_name: Mapped[str] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(16), default="active")
     # The partner-facing agent settings (prompt, voice, messages, limits…) as validated JSON.
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Operator-set call rate for this agent (paise per minute); None: the project's or partner's.
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class Call(Timestamped, Base):
@@ -136,6 +174,7 @@ class Call(Timestamped, Base):
         Index("ix_calls_partner_status", "partner_id", "status"),
         Index("ix_calls_dial_queue", "dial_state", "dial_not_before"),
         Index("ix_calls_provider_call_id", "provider", "provider_call_id"),
+        Index("ix_calls_partner_project", "partner_id", "project_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -144,6 +183,8 @@ class Call(Timestamped, Base):
     # No foreign key: a call's record outlives its agent; ``agent`` keeps what the call used.
     agent_id: Mapped[str] = mapped_column(String(36))
     agent: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The agent's project when the call started (kept if the agent moves or goes).
+    project_id: Mapped[str | None] = mapped_column(String(36), default=None)
     provider: Mapped[str] = mapped_column(String(16))
     connection_id: Mapped[str | None] = mapped_column(
         ForeignKey("telephony_connections.id", ondelete="SET NULL"), default=None
@@ -161,6 +202,11 @@ class Call(Timestamped, Base):
     answered_by_confidence: Mapped[float | None] = mapped_column(Float, default=None)
     answered_by_reason: Mapped[str | None] = mapped_column(Text, default=None)
     provider_call_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    # True once provider_call_id is the carrier's id for the call itself (not a dial request's
+    # provisional id such as Plivo's request_uuid): from then on no callback may change it.
+    provider_call_id_final: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # True when answered_by is the carrier's own verdict (AMD): a later carrier verdict is ignored.
+    answered_by_carrier: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     end_reason: Mapped[str | None] = mapped_column(Text, default=None)
     hangup_cause: Mapped[str | None] = mapped_column(Text, default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -169,12 +215,16 @@ class Call(Timestamped, Base):
     duration_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
     machine_detection_requested: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    # The dialer's queue: queued → dialing → dialed | failed | canceled.
+    # The dialer's queue (domain.dialing.DialState): queued → claimed → dialing → dialed …
     dial_state: Mapped[str] = mapped_column(String(16), default="queued")
     dial_attempts: Mapped[int] = mapped_column(Integer, default=0)
     dial_not_before: Mapped[datetime] = mapped_column(default=utcnow)
     dial_lease_until: Mapped[datetime | None] = mapped_column(default=None)
 
+    # The one media socket carrying the call's stream now (services.media_sockets), if any.
+    media_socket_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    # When the answer document (which carries the media token) was first served.
+    answer_served_at: Mapped[datetime | None] = mapped_column(default=None)
     media_started_at: Mapped[datetime | None] = mapped_column(default=None)
     media_ended_at: Mapped[datetime | None] = mapped_column(default=None)
     first_agent_audio_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -183,6 +233,40 @@ class Call(Timestamped, Base):
     recording_url: Mapped[str | None] = mapped_column(Text, default=None)
     # When the call's ``session.completed`` webhook event was written (once per call).
     session_completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The rate in force when the call started (paise per minute), and what the call cost once it
+    # ended (None until then); the charge itself is the call's credit_ledger row.
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+    credits_used_paise: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class CreditEntry(Base):
+    """One change of a partner's balance, never updated or deleted: a top-up, an adjustment, or
+    the charge for one call (``call_id`` unique, so no call is ever charged twice)."""
+
+    __tablename__ = "credit_ledger"
+    __table_args__ = (Index("ix_credit_ledger_partner_created", "partner_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # top_up | call_charge | adjustment
+    amount_paise: Mapped[int] = mapped_column(BigInteger)  # signed: a charge is negative
+    call_id: Mapped[str | None] = mapped_column(String(36), default=None, unique=True)
+    agent_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    billed_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CallbackNonce(Base):
+    """A carrier signature nonce already spent (Plivo, Vobiz), kept until it expires so a captured
+    callback cannot be sent again. Used when no Redis is configured (services.callback_nonces)."""
+
+    __tablename__ = "callback_nonces"
+    __table_args__ = (Index("ix_callback_nonces_expires_at", "expires_at"),)
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class CallEventRow(Base):
@@ -202,6 +286,10 @@ class CallEventRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# What a new endpoint receives, as stored JSON: Vocobase's one documented event.
+WEBHOOK_DEFAULT_EVENTS = '["session.completed"]'
+
+
 class WebhookEndpoint(Timestamped, Base):
     """A partner's webhook receiver. The signing secret is sealed; it is shown once, at creation."""
 
@@ -214,6 +302,10 @@ class WebhookEndpoint(Timestamped, Base):
     url: Mapped[str] = mapped_column(Text)
     sealed_secret: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The event types it receives (``domain.webhooks.EventType`` values).
+    events: Mapped[list[Any]] = mapped_column(
+        default=lambda: ["session.completed"], server_default=WEBHOOK_DEFAULT_EVENTS
+    )
     last_delivery_at: Mapped[datetime | None] = mapped_column(default=None)
     last_delivery_status: Mapped[str | None] = mapped_column(String(16), default=None)
 

@@ -2,10 +2,10 @@
 
 - **Duration cap.** ``warning_before_secs`` before the agent's ``max_call_duration_secs`` the agent
   says the warning line; at the cap it says its closing line (the agent's ``end_call_message``, or
-  the operator's) and the call ends with ``max_duration``.
+  the operator's) and the call ends with ``EndReason.MAX_DURATION``.
 - **Silence.** Once the agent has finished speaking and the caller has said nothing for
   ``silence_timeout_secs``, the agent asks whether they are still there; after another such
-  stretch of silence it says its closing line and ends the call with ``silence_timeout``. Caller
+  stretch of silence it says its closing line and ends the call with ``SILENCE_TIMEOUT``. Caller
   speech re-arms the check. While either side speaks, the clock does not run.
 
 ``CallTimers`` only keeps time; speaking and ending are the session's, passed in as callbacks.
@@ -19,10 +19,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from callwright.domain.end_reasons import EndReason
+
 log = logging.getLogger("callwright.voice")
 
-MAX_DURATION = "max_duration"
-SILENCE_TIMEOUT = "silence_timeout"
 # How long the closing line may take to play out at the cap before the hang-up goes ahead anyway.
 CLOSING_LINE_TIMEOUT_SECS = 15.0
 POLL_SECS = 0.25
@@ -42,7 +42,7 @@ class CallRules:
 
 
 Speak = Callable[[str], Awaitable[None]]
-SpeakThenEnd = Callable[[str, str, float], Awaitable[None]]  # (text, reason, timeout_secs)
+SpeakThenEnd = Callable[[str, EndReason, float], Awaitable[None]]  # (text, reason, timeout_secs)
 
 
 class CallTimers:
@@ -99,7 +99,7 @@ class CallTimers:
             self.warned = True
             await self._speak(self.rules.duration_warning_message)
         await _sleep_until(started_at + cap)
-        await self._speak_then_end(self.closing_line, MAX_DURATION, CLOSING_LINE_TIMEOUT_SECS)
+        await self._speak_then_end(self.closing_line, EndReason.MAX_DURATION, CLOSING_LINE_TIMEOUT_SECS)
 
     async def _silence(self, started_at: float) -> None:
         timeout = self.rules.silence_timeout_secs
@@ -116,7 +116,7 @@ class CallTimers:
                 log.debug("caller silent for %.0f s: checking in", timeout)
                 await self._speak(self.rules.silence_prompt)
                 continue
-            await self._speak_then_end(self.closing_line, SILENCE_TIMEOUT, CLOSING_LINE_TIMEOUT_SECS)
+            await self._speak_then_end(self.closing_line, EndReason.SILENCE_TIMEOUT, CLOSING_LINE_TIMEOUT_SECS)
             return
 
 

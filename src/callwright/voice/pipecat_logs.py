@@ -41,7 +41,7 @@ def _forward(message: Message) -> None:
     if len(text) > MAX_MESSAGE_CHARS:
         text = text[:MAX_MESSAGE_CHARS] + "…"
     exception = record["exception"]
-    exc_info = (exception.type, exception.value, exception.traceback) if exception else None
+    exc_info = exception.value if exception else None
     PIPECAT_LOG.log(level, "%s (%s)", text, record["name"], exc_info=exc_info)
 
 

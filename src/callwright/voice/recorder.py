@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import tempfile
 import time
 import wave
@@ -114,7 +115,7 @@ class CallRecorder:
         sample_rate: int = 8000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.directory = directory
         self.sample_rate = sample_rate
         self._clock = clock
@@ -219,7 +220,8 @@ def _write_stereo_wav(
     right.flush()
     left.seek(0)
     right.seek(0)
-    with open(destination, "wb") as raw, wave.open(raw, "wb") as out:
+    descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as raw, wave.open(raw, "wb") as out:
         out.setnchannels(2)
         out.setsampwidth(SAMPLE_WIDTH)
         out.setframerate(sample_rate)

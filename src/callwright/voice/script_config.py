@@ -10,9 +10,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from callwright.domain.agent_spec import DEFAULT_SCRIPT_FALLBACK
 from callwright.domain.text import check_free_text, check_line
 
-DEFAULT_FALLBACK = "Sorry, I can't help with that on this call."
+DEFAULT_FALLBACK = DEFAULT_SCRIPT_FALLBACK
 
 Line = Annotated[
     str,

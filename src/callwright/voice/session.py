@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import count
@@ -31,8 +31,10 @@ from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketState
 
+from callwright.domain.agent_spec import ScriptSpec
+from callwright.domain.end_reasons import EndReason
 from callwright.domain.voicemail import GreetingVerdict
-from callwright.voice.call_rules import MAX_DURATION, CallRules, CallTimers
+from callwright.voice.call_rules import CallRules, CallTimers
 from callwright.voice.conversation import ConversationLog
 from callwright.voice.end_call import offer_end_call
 from callwright.voice.engines import (
@@ -44,7 +46,7 @@ from callwright.voice.engines import (
     llm_engine_for,
     tts_engine,
 )
-from callwright.voice.engines.llm_scripted import AgentScriptConfig, ScriptedAnswer, ScriptedLLM
+from callwright.voice.engines.llm_scripted import ScriptedAnswer, ScriptedLLM
 from callwright.voice.milestones import watch_milestones
 from callwright.voice.pipeline import CARRIER_SAMPLE_RATE, build_call_pipeline, out_frame_10ms_chunks
 from callwright.voice.recorder import CallRecorder
@@ -54,10 +56,6 @@ from callwright.voice.vad import silero_vad
 from callwright.voice.voicemail_watch import VoicemailWatch
 
 log = logging.getLogger("callwright.voice")
-
-CALLER_HUNG_UP = "caller_hung_up"
-ENDED_BY_PLATFORM = "ended_by_platform"
-ENDED_BY_AGENT = "ended_by_agent"
 
 # How long a cancelled pipeline, the socket close and the platform's callbacks may take to settle.
 TEARDOWN_TIMEOUT_SECS = 2.0
@@ -82,7 +80,7 @@ class AgentScript:
     max_call_duration_secs: int | None = None  # warning 30 s before, closing line at the cap
     prompt: str = ""  # already rendered; the LLM's system message
     llm: LlmChoice | None = None  # the agent's own choice; None: the operator's defaults
-    script: AgentScriptConfig | None = None  # a scripted brain instead of a model
+    script: ScriptSpec | None = None  # a scripted brain instead of a model
     stt_provider: str = "whisper"
     stt_language: str | None = None  # the agent's stt.language, else its language
     end_call_enabled: bool = False  # a model may hang up through the end_call tool
@@ -105,9 +103,7 @@ class AgentScript:
 
 @dataclass
 class MediaOutcome:
-    # "caller_hung_up", "ended_by_platform", "ended_by_agent", "max_duration", "silence_timeout"
-    # or "error: …"
-    end_reason: str
+    end_reason: EndReason
     started_at: datetime
     ended_at: datetime
     first_agent_audio_at: datetime | None  # first non-silent agent audio handed to the carrier
@@ -115,6 +111,17 @@ class MediaOutcome:
     # {role, content, timestamp, latency_ms} per turn; latency over the replies to user turns
     transcript: list[dict[str, Any]] = field(default_factory=list)
     latency: dict[str, float] | None = None
+    error: str | None = None  # with EndReason.ERROR: what failed, in one sentence
+
+    def __post_init__(self) -> None:
+        self.end_reason = EndReason(self.end_reason)  # also when given as its string value
+
+    @property
+    def description(self) -> str:
+        """How the call record words it: "ended by agent", or "error: …"."""
+        if self.end_reason is EndReason.ERROR and self.error:
+            return f"error: {self.error}"
+        return self.end_reason.words
 
 
 class CallMediaSession:
@@ -125,9 +132,9 @@ class CallMediaSession:
         serializer: FrameSerializer,
         script: AgentScript,
         audio_out_packet_bytes: int | None = None,  # Exotel: 3200 (multiples of 320 B, ≥ 3200 B)
-        on_first_agent_audio: Callable[[datetime], Awaitable[None]] | None = None,
+        on_first_agent_audio: Callable[[datetime], Coroutine[Any, Any, None]] | None = None,
         llm_defaults: LlmDefaults | None = None,
-        on_greeting_verdict: Callable[[GreetingVerdict], Awaitable[None]] | None = None,
+        on_greeting_verdict: Callable[[GreetingVerdict], Coroutine[Any, Any, None]] | None = None,
         recorder: CallRecorder | None = None,  # records both sides; the caller finishes it
     ) -> None:
         out_frame_10ms_chunks(audio_out_packet_bytes)  # refuse a bad packet size here, not mid-call
@@ -142,7 +149,8 @@ class CallMediaSession:
         self._name = f"call-media-{next(_session_numbers)}"
 
         self._started = False
-        self._end_reason: str | None = None
+        self._end_reason: EndReason | None = None
+        self._error: str | None = None
         self._end_requested = asyncio.Event()
         self._finished = asyncio.Event()
         self._first_agent_audio_at: datetime | None = None
@@ -166,29 +174,31 @@ class CallMediaSession:
             await self._run_pipeline()
         except VoiceUnavailable as exc:
             log.error("%s: %s", self._name, exc)
-            self._request_end(f"error: {exc}")
+            self._request_end(EndReason.ERROR, error=str(exc))
         except Exception as exc:
             log.exception("%s: the media pipeline failed", self._name)
-            self._request_end(f"error: {exc.__class__.__name__}: {exc}")
+            self._request_end(EndReason.ERROR, error=f"{exc.__class__.__name__}: {exc}")
         finally:
             await self._close_socket()
             await self._settle_callbacks()
             self._finished.set()
         outcome = MediaOutcome(
-            end_reason=self._end_reason or ENDED_BY_PLATFORM,
+            end_reason=self._end_reason or EndReason.ENDED_BY_PLATFORM,
             started_at=started_at,
             ended_at=_now(),
             first_agent_audio_at=self._first_agent_audio_at,
             intro_spoken=self._intro_spoken,
             transcript=self.conversation.wire(),
             latency=self.conversation.latency(),
+            error=self._error,
         )
         log.debug("%s: ended (%s)", self._name, outcome.end_reason)
         return outcome
 
-    async def end(self, reason: str = ENDED_BY_PLATFORM) -> None:
-        """Stop speaking, close the socket, and return once ``run()`` has wound down."""
-        self._request_end(reason)
+    async def end(self, reason: EndReason | str = EndReason.ENDED_BY_PLATFORM) -> None:
+        """Stop speaking, close the socket, and return once ``run()`` has wound down. ``reason``
+        may come from another process as its string value (``ControlCommand.END``)."""
+        self._request_end(EndReason(reason))
         # A first-audio callback that ends the call must not wait for run(), which waits for it.
         if self._started and asyncio.current_task() not in self._callback_tasks:
             await self._finished.wait()
@@ -204,7 +214,9 @@ class CallMediaSession:
         await entry.queue_frame(TTSSpeakFrame(text.strip(), append_to_context=False))
         await self._wait_for_playout(watch, since=queued_at, timeout_secs=timeout_secs)
 
-    async def speak_then_end(self, text: str, *, reason: str, timeout_secs: float = 60.0) -> None:
+    async def speak_then_end(
+        self, text: str, *, reason: EndReason | str, timeout_secs: float = 60.0
+    ) -> None:
         """Say ``text`` after anything already queued (e.g. a voicemail message after the beep),
         let it play out, then end the stream. Ends at once if the stream is not running."""
         if self._worker is not None and not self._end_requested.is_set():
@@ -242,7 +254,7 @@ class CallMediaSession:
             )
         if closing:
             await self.say(closing)
-        await self.end(ENDED_BY_AGENT)
+        await self.end(EndReason.ENDED_BY_AGENT)
 
     async def leave_voicemail(self, message: str | None) -> None:
         """A mailbox answered: stop the agent, wait for the beep, say ``message``, end the call."""
@@ -250,7 +262,7 @@ class CallMediaSession:
             await self._worker.queue_frame(InterruptionFrame())
         if message and self.voicemail_watch is not None:
             await self.voicemail_watch.wait_for_beep()
-        await self.speak_then_end(message or "", reason="voicemail")
+        await self.speak_then_end(message or "", reason=EndReason.VOICEMAIL)
 
     async def _greeting_judged(self, verdict: GreetingVerdict) -> None:
         if self._on_greeting_verdict is not None:
@@ -261,9 +273,9 @@ class CallMediaSession:
         task = asyncio.create_task(self._end_after_reply(time.monotonic(), closing=closing))
         self._callback_tasks.add(task)
 
-    def _request_end(self, reason: str) -> None:
+    def _request_end(self, reason: EndReason, *, error: str | None = None) -> None:
         if self._end_reason is None:
-            self._end_reason = reason
+            self._end_reason, self._error = reason, error
         self._end_requested.set()
 
     async def _run_pipeline(self) -> None:
@@ -304,7 +316,7 @@ class CallMediaSession:
             watch = self.voicemail_watch = VoicemailWatch(self._greeting_judged)
         serializer = WatchedSerializer(
             self._serializer,
-            on_stop=lambda: self._request_end(CALLER_HUNG_UP),
+            on_stop=lambda: self._request_end(EndReason.CALLER_HUNG_UP),
             on_first_audio=self._agent_audio_started,
             on_reply_audio=conversation.reply_audio_started,
             on_caller_audio=watch.caller_audio if watch is not None else None,
@@ -419,9 +431,9 @@ class CallMediaSession:
                 return_when=asyncio.FIRST_COMPLETED,
             )
             if not done:
-                self._request_end(MAX_DURATION)
+                self._request_end(EndReason.MAX_DURATION)
             elif running in done and self._end_reason is None:
-                self._request_end("error: the media pipeline stopped on its own")
+                self._request_end(EndReason.ERROR, error="the media pipeline stopped on its own")
         finally:
             end_requested.cancel()
             await asyncio.gather(end_requested, return_exceptions=True)
@@ -446,7 +458,7 @@ class CallMediaSession:
         except LlmUnavailable as exc:
             # The caller still hears the intro and the operator's fallback line.
             log.error("%s: %s; answering with the fallback line", self._name, exc)
-            return ScriptedLLM(AgentScriptConfig(fallback=self._llm_defaults.fallback_line))
+            return ScriptedLLM(ScriptSpec(fallback=self._llm_defaults.fallback_line))
 
     def _initial_messages(self, intro: str) -> list[Any]:
         messages: list[Any] = []

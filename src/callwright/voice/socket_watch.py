@@ -12,18 +12,19 @@ What can be told apart at our end of the socket:
   20 ms; Exotel every 100 ms), so a socket silent for ``idle_timeout_secs`` is a lost stream even
   though no one closed it (a half-open connection after a network partition).
 
-The last two end the call with ``MEDIA_STREAM_LOST`` instead of "the caller hung up".
+The last two end the call with ``EndReason.MEDIA_STREAM_LOST`` instead of ``CALLER_HUNG_UP``.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from fastapi import WebSocket
 
-MEDIA_STREAM_LOST = "media_stream_lost"
-CALLER_HUNG_UP = "caller_hung_up"
+from callwright.domain.end_reasons import EndReason
+
 ABNORMAL_CLOSURE = 1006
 NO_STATUS_RECEIVED = 1005
 
@@ -39,7 +40,7 @@ class WatchedSocket:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._websocket, name)
 
-    async def receive(self) -> dict[str, Any]:
+    async def receive(self) -> MutableMapping[str, Any]:
         try:
             async with asyncio.timeout(self._idle_timeout_secs):
                 message = await self._websocket.receive()
@@ -52,11 +53,11 @@ class WatchedSocket:
         return message
 
 
-def _connection_cut(message: dict[str, Any]) -> bool:
+def _connection_cut(message: Mapping[str, Any]) -> bool:
     code = message.get("code")
     return code == ABNORMAL_CLOSURE or (code == NO_STATUS_RECEIVED and "reason" not in message)
 
 
-def disconnect_reason(websocket: object) -> str:
+def disconnect_reason(websocket: object) -> EndReason:
     """Why the carrier's side of the stream went away: lost, or an orderly hang-up."""
-    return MEDIA_STREAM_LOST if getattr(websocket, "lost", False) else CALLER_HUNG_UP
+    return EndReason.MEDIA_STREAM_LOST if getattr(websocket, "lost", False) else EndReason.CALLER_HUNG_UP

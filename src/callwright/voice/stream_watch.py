@@ -58,7 +58,8 @@ class WatchedSerializer(FrameSerializer):
         self._awaiting_audio = True  # armed: report the next audible frame
         self.last_audio_at: float | None = None  # time.monotonic() of the latest audio sent
 
-    async def setup(self, setup: FrameProcessorSetup) -> None:
+    # Pipecat's FrameProcessor narrows BaseObject.setup the same way.
+    async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]
         await self.carrier.setup(setup)
 
     async def serialize(self, frame: Frame) -> str | bytes | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from callwright.domain.voicemail import GreetingVerdict, Verdict, classify_greeting
 from callwright.voice.beep import SAMPLE_RATE, BeepDetector
@@ -25,7 +26,7 @@ BEEP_WAIT_SECS = 3.0
 # goes on, a fax's, is spoken over after this).
 BEEP_END_WAIT_SECS = 1.5
 
-OnVerdict = Callable[[GreetingVerdict], Awaitable[None]]
+OnVerdict = Callable[[GreetingVerdict], Coroutine[Any, Any, None]]
 
 
 class VoicemailWatch:

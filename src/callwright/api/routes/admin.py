@@ -32,6 +32,8 @@ _PARTNER = {
     "allowed_telephony_providers": ["twilio", "vobiz"],
     "concurrency_limit": 10,
     "agent_limit": 50,
+    "requests_per_minute": 60,
+    "calls_per_minute": 10,
     "created_at": "2026-11-24T06:10:00Z",
 }
 _KEY = {
@@ -95,6 +97,16 @@ async def create_partner(
             else body.concurrency_limit
         ),
         agent_limit=settings.default_agent_limit if body.agent_limit is None else body.agent_limit,
+        requests_per_minute=(
+            settings.default_requests_per_minute
+            if body.requests_per_minute is None
+            else body.requests_per_minute
+        ),
+        calls_per_minute=(
+            settings.default_calls_per_minute
+            if body.calls_per_minute is None
+            else body.calls_per_minute
+        ),
     )
     return ok(partners.partner_summary(partner) | {"key_id": key.key_id, "api_key": key.api_key})
 
@@ -127,7 +139,9 @@ async def get_partner(session: SessionDep, name: PartnerName) -> dict[str, Any]:
 @router.patch(
     "/partners/{name}",
     summary="Change a partner's display name, status or limits",
-    description="Send only the fields to change. A suspended partner's API keys answer 403.",
+    description="Send only the fields to change. A suspended partner's API keys answer 403. "
+    "`requests_per_minute` and `calls_per_minute` are each API key's budgets (0 = no limit); "
+    "a change applies to the key's next request.",
     responses=_example(_PARTNER | {"status": "suspended", "concurrency_limit": 20}, 200, 404),
 )
 async def update_partner(
@@ -135,7 +149,9 @@ async def update_partner(
 ) -> dict[str, Any]:
     if not body.model_fields_set:
         raise ValidationFailed(
-            "body", "send at least one of display_name, status, concurrency_limit, agent_limit"
+            "body",
+            "send at least one of display_name, status, concurrency_limit, agent_limit, "
+            "requests_per_minute, calls_per_minute",
         )
     partner = await partners.update_partner(
         session=session,
@@ -144,6 +160,8 @@ async def update_partner(
         status=body.status,
         concurrency_limit=body.concurrency_limit,
         agent_limit=body.agent_limit,
+        requests_per_minute=body.requests_per_minute,
+        calls_per_minute=body.calls_per_minute,
     )
     return ok(partners.partner_summary(partner))
 

@@ -14,12 +14,22 @@ from callwright.services import agents as agent_service
 from callwright.voice.catalog import installed_voices
 
 router = APIRouter(tags=["agents"])
+# The Vocobase docs' answer to DELETE /agent/{id}, word for word.
+AGENT_DELETED = "Agent deleted successfully"
 
 _CASING_NOTE = (
-    "\n\n**Casing (Vocobase compatibility):** `transfer_enabled`, `transfer_number` and "
-    "`transfer_message` are also accepted as `transferEnabled`, `transferNumber` and "
+    "\n\n**Casing (Vocobase compatibility):** `end_call_enabled`, `end_call_message`, "
+    "`transfer_enabled`, `transfer_number` and `transfer_message` are also accepted as "
+    "`endCallEnabled`, `endCallMessage`, `transferEnabled`, `transferNumber` and "
     "`transferMessage` (send one spelling per field, not both). Responses carry the snake_case "
-    "fields and, for existing Vocobase clients, the same three values again in camelCase."
+    "fields and, for existing Vocobase clients, the same values again in camelCase."
+)
+_NOT_BUILT_NOTE = (
+    "\n\n**Not available yet:** call transfer (`transfer_*`), the knowledge base (`kb_*`), "
+    "background audio (`background_audio_*`) and post-call extraction (`extraction_config`). "
+    "Sending one of these fields with a value other than null, false "
+    "or its default is refused with 400 `FEATURE_NOT_AVAILABLE`, naming the feature; nothing is "
+    "stored."
 )
 
 _AGENT_ID = AgentId
@@ -39,24 +49,37 @@ _AGENT = {
     "end_call_enabled": True,
     "end_call_message": "Thanks for your time. Goodbye!",
     "end_call_instructions": "End the call once the slot is confirmed or the customer declines.",
-    "transfer_enabled": True,
-    "transfer_number": "+919876543210",
-    "transfer_message": "Connecting you to a colleague now.",
-    "transfer_instructions": "Transfer when the customer asks for a human.",
+    "project_id": None,
+    "kb_threshold": "medium",
+    "kb_include_summaries": False,
+    "kb_result_format": None,
+    "kb_enable_llm_processing": False,
+    "kb_llm_system_prompt": None,
+    "transfer_enabled": False,
+    "transfer_number": None,
+    "transfer_message": None,
+    "transfer_instructions": None,
     "max_call_duration_secs": 600,
+    "background_audio_id": None,
+    "background_audio_volume": 0.5,
     "variables": ["customer_name"],
+    "extraction_config": None,
     "llm": {"provider": "openai", "model": "gpt-4o-mini", "temperature": 0.4},
     "stt": None,
+    "script": None,
+    "document_count": 0,
     "created_at": "2026-11-24T06:10:00.000000Z",
     "updated_at": "2026-11-24T06:10:00.000000Z",
-    "transferEnabled": True,
-    "transferNumber": "+919876543210",
-    "transferMessage": "Connecting you to a colleague now.",
+    "endCallEnabled": True,
+    "endCallMessage": "Thanks for your time. Goodbye!",
+    "transferEnabled": False,
+    "transferNumber": None,
+    "transferMessage": None,
 }
 
 _CREATE_EXAMPLES = {
     "full": {
-        "summary": "An outbound agent with transfer and a variable",
+        "summary": "An outbound agent with end-call rules and a variable",
         "value": {
             "agent_name": "Sales follow-up",
             "prompt": _AGENT["prompt"],
@@ -69,10 +92,6 @@ _CREATE_EXAMPLES = {
             "end_call_enabled": True,
             "end_call_message": _AGENT["end_call_message"],
             "end_call_instructions": _AGENT["end_call_instructions"],
-            "transfer_enabled": True,
-            "transfer_number": "+919876543210",
-            "transfer_message": _AGENT["transfer_message"],
-            "transfer_instructions": _AGENT["transfer_instructions"],
             "max_call_duration_secs": 600,
             "variables": ["customer_name"],
             "llm": {"provider": "openai", "model": "gpt-4o-mini", "temperature": 0.4},
@@ -83,13 +102,13 @@ _CREATE_EXAMPLES = {
         "value": {"agent_name": "Receptionist"},
     },
     "camel_case": {
-        "summary": "Vocobase camelCase transfer fields",
+        "summary": "Vocobase camelCase end-call fields",
         "value": {
             "agent_name": "Support line",
             "agent_type": "inbound",
-            "transferEnabled": True,
-            "transferNumber": "+14155550100",
-            "transferMessage": "One moment, transferring you.",
+            "endCallEnabled": True,
+            "endCallMessage": "Thanks for calling. Goodbye!",
+            "transferEnabled": False,
         },
     },
 }
@@ -103,9 +122,9 @@ _UPDATE_EXAMPLES = {
         "summary": "Remove the greeting and the duration cap",
         "value": {"intro_message": None, "max_call_duration_secs": None},
     },
-    "transfer_off": {
-        "summary": "Turn transfer off (camelCase also accepted)",
-        "value": {"transferEnabled": False},
+    "end_call_on": {
+        "summary": "Let the agent hang up (camelCase also accepted)",
+        "value": {"endCallEnabled": True, "endCallMessage": "Goodbye!"},
     },
 }
 
@@ -149,7 +168,9 @@ async def list_voices(partner: CurrentPartner) -> dict[str, Any]:
     description="Only `agent_name` is required (1–50 characters, unique within the account). "
     "`voice_id` defaults to the server's default voice and `language` to the voice's language. "
     "`prompt` and `intro_message` may use `{{variable}}` placeholders. Creating beyond the "
-    "account's agent limit is refused with 403 `agent_limit_reached`." + _CASING_NOTE,
+    "account's agent limit is refused with 403 `agent_limit_reached`."
+    + _CASING_NOTE
+    + _NOT_BUILT_NOTE,
     response_model=None,
     responses=_example(201, Envelope[AgentPublic], _AGENT) | error_responses(400, 401, 403, 409),
 )
@@ -159,7 +180,7 @@ async def create_agent(
     body: Annotated[AgentCreate, Body(openapi_examples=_CREATE_EXAMPLES)],
 ) -> dict[str, Any]:
     agent = await agent_service.create_agent(
-        session=session, partner=partner, fields=body.model_dump(mode="json")
+        session=session, partner=partner, fields=body.fields()
     )
     return ok(AgentPublic.from_agent(agent).wire())
 
@@ -180,9 +201,12 @@ async def list_agents(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size, 1–100.")] = 10,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000, description="Agents to skip.")] = 0,
+    project_id: Annotated[
+        str | None, Query(max_length=64, description="Only this project's agents (404 if unknown).")
+    ] = None,
 ) -> dict[str, Any]:
     agents, total = await agent_service.list_agents(
-        session=session, partner=partner, limit=limit, offset=offset
+        session=session, partner=partner, limit=limit, offset=offset, project_id=project_id
     )
     data = [AgentPublic.from_agent(a).wire() for a in agents]
     return ok_list(data, limit=limit, offset=offset, total=total)
@@ -206,7 +230,7 @@ async def get_agent(partner: CurrentPartner, session: SessionDep, agent_id: _AGE
     description="A partial update: send at least one field; fields left out keep their value. "
     "`null` (or `\"\"` for text) clears an optional field; `null` for `voice_id` selects the "
     "default voice and for `language` returns to the voice's language. `llm` and `stt` are "
-    "replaced as a whole. Turning `transfer_enabled` on needs a `transfer_number`." + _CASING_NOTE,
+    "replaced as a whole." + _CASING_NOTE + _NOT_BUILT_NOTE,
     response_model=None,
     responses=_example(200, Envelope[AgentPublic], _AGENT)
     | error_responses(400, 401, 404, 409),
@@ -226,13 +250,14 @@ async def update_agent(
 @router.delete(
     "/agent/{agent_id}",
     summary="Delete an agent",
-    description="Deletes the agent for good; its name becomes free again.",
+    description="Deletes the agent for good; its name becomes free again. Its calls keep their "
+    "record. Answers 200 with the Vocobase docs' `message`.",
     response_model=None,
     responses={
         200: {
             "content": {
                 "application/json": {
-                    "example": {"success": True, "data": {"id": _AGENT["id"], "deleted": True}}
+                    "example": {"success": True, "data": {"message": AGENT_DELETED}}
                 }
             }
         }
@@ -242,5 +267,5 @@ async def update_agent(
 async def delete_agent(
     partner: CurrentPartner, session: SessionDep, agent_id: _AGENT_ID
 ) -> dict[str, Any]:
-    deleted = await agent_service.delete_agent(session=session, partner=partner, agent_id=agent_id)
-    return ok({"id": deleted, "deleted": True})
+    await agent_service.delete_agent(session=session, partner=partner, agent_id=agent_id)
+    return ok({"message": AGENT_DELETED})

@@ -8,15 +8,15 @@ from fastapi import APIRouter, Header, Query
 from pydantic import StringConstraints
 
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
-from callwright.api.envelope import error_responses, ok, ok_list
+from callwright.api.envelope import error_responses, ok
 from callwright.api.path_ids import CallId
-from callwright.api.schemas.calls import CallStartBody, call_public, call_started
+from callwright.api.schemas.calls import CallStartBody, call_detail, call_public, call_started
 from callwright.api.schemas.text import LINE_CHARS
 from callwright.domain.calls import CallStatus
 from callwright.platform import Platform
 from callwright.services import calls as call_service
 from callwright.services.call_hangup import hang_up
-from callwright.services.recordings import signed_recording_url
+from callwright.services.recordings import shown_recording_url
 from callwright.store.models import Call
 
 router = APIRouter(tags=["calls"])
@@ -39,6 +39,7 @@ _CALL_EXAMPLE = {
     "session_id": "5d1e7f0a-2b3c-4d5e-8f90-a1b2c3d4e5f6",
     "agent_id": "3f2b1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
     "agent_name": "Reminder bot",
+    "project_id": "9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
     "provider": "vobiz",
     "direction": "outbound",
     "from_number": "+918011223344",
@@ -53,13 +54,30 @@ _CALL_EXAMPLE = {
     "answered_at": "2026-11-24T10:00:05.000000Z",
     "ended_at": "2026-11-24T10:00:35.000000Z",
     "duration_seconds": 30,
+    "credits_used": 1.8,
     "transcript": [],
     "latency": None,
     "recording_url": None,
     "variables": {"name": "Asha"},
+    "error_message": None,
+    "processing_complete": True,
+    "pipeline_completed_at": "2026-11-24T10:00:36.000000Z",
     "created_at": "2026-11-24T10:00:00.000000Z",
-    "updated_at": "2026-11-24T10:00:35.000000Z",
+    "updated_at": "2026-11-24T10:00:36.000000Z",
 }
+_DETAIL_EXAMPLE = _CALL_EXAMPLE | {
+    "session": {
+        "session_id": _CALL_EXAMPLE["session_id"],
+        "duration_seconds": 30,
+        "transcript": [],
+        "latency": None,
+        "recording_url": None,
+        "status": "completed",
+        "started_at": "2026-11-24T10:00:05.000000Z",
+        "ended_at": "2026-11-24T10:00:35.000000Z",
+    }
+}
+_STATUSES = ", ".join(s.value for s in CallStatus)
 
 
 @router.post(
@@ -67,7 +85,8 @@ _CALL_EXAMPLE = {
     summary="Start an outbound call",
     description="Checks, in order: the agent exists (404), the provider is allowed (403 "
     "`provider_not_allowed`), the provider is configured (400 `provider_not_configured`), "
-    "`to_number` is E.164 (400 `VALIDATION_ERROR`), a concurrency slot is free (429 `concurrency_limit`, with "
+    "`to_number` is E.164 (400 `VALIDATION_ERROR`), the balance covers one 15-second bucket at the "
+    "call's rate (403 `insufficient_credits`), a concurrency slot is free (429 `concurrency_limit`, with "
     "Retry-After). The call is created `pending` and dialled asynchronously through the partner's "
     "own carrier. The same `Idempotency-Key` within 24 h returns the same call and never dials "
     "twice.",
@@ -90,6 +109,7 @@ async def start_call(
         admission=platform.admission,
         idempotency_key=idempotency_key,
         sqlite=platform.sqlite_file,
+        default_rate_paise=platform.settings.default_rate_paise,
     )
     if created:
         platform.control.wake_dialer()
@@ -99,21 +119,24 @@ async def start_call(
 @router.get(
     "/calls",
     summary="List calls",
-    description="Newest first. Filter by `status`.",
+    description="Newest first, as `data: {calls, total, limit, offset}` (the Vocobase docs' "
+    "shape). `pagination {limit, offset, total}` beside `data` repeats the paging, as on every "
+    "Callwright list. `status` filters, in any case: " + _STATUSES + "; `project_id` keeps the calls of one "
+    "project's agents (404 if unknown).",
     responses={
         200: {
             "content": {
                 "application/json": {
                     "example": {
                         "success": True,
-                        "data": [_CALL_EXAMPLE],
+                        "data": {"calls": [_CALL_EXAMPLE], "total": 1, "limit": 10, "offset": 0},
                         "pagination": {"limit": 10, "offset": 0, "total": 1},
                     }
                 }
             }
         }
     }
-    | error_responses(401),
+    | error_responses(400, 401),
 )
 async def list_calls(
     partner: CurrentPartner,
@@ -121,14 +144,20 @@ async def list_calls(
     platform: PlatformDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
-    status: CallStatus | None = None,
+    status: Annotated[str | None, Query(max_length=32, description=_STATUSES)] = None,
+    project_id: Annotated[
+        str | None, Query(max_length=64, description="Only calls on this project's agents (404 if unknown).")
+    ] = None,
 ) -> dict[str, Any]:
     calls, total = await call_service.list_calls(
-        session=session, partner=partner, limit=limit, offset=offset, status=status
+        session=session, partner=partner, limit=limit, offset=offset, status=status, project_id=project_id
     )
-    return ok_list(
-        [_public(c, platform) for c in calls], limit=limit, offset=offset, total=total
-    )
+    page = {"limit": limit, "offset": offset, "total": total}
+    return {
+        "success": True,
+        "data": {"calls": [_public(c, platform) for c in calls]} | page,
+        "pagination": page,
+    }
 
 
 @router.get(
@@ -161,16 +190,19 @@ async def get_concurrency(partner: CurrentPartner, session: SessionDep) -> dict[
 @router.get(
     "/calls/{call_id}",
     summary="Get a call",
-    description="The call with its session: status, disposition, timestamps, duration, carrier "
-    "call id and hang-up cause, transcript and latency.",
-    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _CALL_EXAMPLE}}}}}
+    description="The call (status, disposition, timestamps, duration, carrier call id and hang-up "
+    "cause, `error_message` when it failed) with its voice `session` nested: transcript, latency, "
+    "recording URL, status, started_at, ended_at. `processing_complete` is false and "
+    "`pipeline_completed_at` null until the call has ended and its media is closed (then "
+    "`session.completed` is sent).",
+    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _DETAIL_EXAMPLE}}}}}
     | error_responses(401, 404),
 )
 async def get_call(
     partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: CallId
 ) -> dict[str, Any]:
     call = await call_service.get_call(session=session, partner=partner, call_id=call_id)
-    return ok(_public(call, platform))
+    return ok(_detail(call, platform))
 
 
 @router.post(
@@ -178,8 +210,8 @@ async def get_call(
     summary="End a call",
     description="A call not yet dialled is canceled at once. A live call is hung up through the "
     "carrier; its final status, duration and cause arrive with the carrier's hang-up callback. "
-    "Ending an ended call changes nothing.",
-    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _CALL_EXAMPLE}}}}}
+    "Ending an ended call changes nothing. Answers the call as `GET /calls/{id}` does.",
+    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _DETAIL_EXAMPLE}}}}}
     | error_responses(401, 404, 502),
 )
 async def end_call(
@@ -189,10 +221,12 @@ async def end_call(
     if needs_hangup:
         await hang_up(platform=platform, session=session, call=call)
         call = await call_service.get_call(session=session, partner=partner, call_id=call_id)
-    return ok(_public(call, platform))
+    return ok(_detail(call, platform))
 
 
 def _public(call: Call, platform: Platform) -> dict[str, Any]:
-    # A stored recording URL expires (7 days by default): show a freshly signed one on every read.
-    fresh = signed_recording_url(platform=platform, call_id=call.id)[0] if call.recording_url else None
-    return call_public(call, recording_url=fresh)
+    return call_public(call, recording_url=shown_recording_url(platform=platform, call=call))
+
+
+def _detail(call: Call, platform: Platform) -> dict[str, Any]:
+    return call_detail(call, recording_url=shown_recording_url(platform=platform, call=call))

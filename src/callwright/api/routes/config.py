@@ -40,6 +40,7 @@ _CONFIG_EXAMPLE = {
             "plivo": {"configured": False, "auth_id": None, "from_number": None},
             "vobiz": {"configured": True, "auth_id": "conf****ured", "from_number": "+918011223344"},
         },
+        "credits": 1250.5,
     },
 }
 
@@ -82,7 +83,8 @@ _TELEPHONY_EXAMPLES = {
 @router.get(
     "/config",
     summary="Get the partner's configuration",
-    description="Limits, allowed providers and voices, and every carrier's configuration state. "
+    description="Limits, allowed providers and voices, the ₹ balance (`credits`), and every "
+    "carrier's configuration state. "
     "Configured account identifiers are shown only as `conf****ured`; secrets never appear.",
     responses={200: {"content": {"application/json": {"example": _CONFIG_EXAMPLE}}}}
     | error_responses(401),

@@ -84,7 +84,7 @@ async def download_recording(
         headers["Content-Range"] = f"bytes */{stored.size}"
         return Response(status_code=416, headers=headers)
     status, start, end = 200, 0, stored.size - 1
-    if span is not None:
+    if isinstance(span, tuple):
         status, (start, end) = 206, span
         headers["Content-Range"] = f"bytes {start}-{end}/{stored.size}"
     headers["Content-Length"] = str(end - start + 1)

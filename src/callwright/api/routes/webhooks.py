@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
 from callwright.api.envelope import error_responses, ok, ok_list
 from callwright.api.path_ids import DeliveryId, EndpointId
-from callwright.api.schemas.webhooks import LegacyWebhookBody, WebhookCreateBody
+from callwright.api.schemas.webhooks import LegacyWebhookBody, WebhookCreateBody, WebhookUpdateBody
 from callwright.services import webhooks as webhook_service
 from callwright.services.webhook_targets import policy_for
 
@@ -22,6 +22,7 @@ _ENDPOINT = {
     "label": "prod",
     "url": "https://your-server.example/webhooks/callwright",
     "enabled": True,
+    "events": ["session.completed"],
     "last_delivery_at": None,
     "last_delivery_status": None,
     "created_at": "2026-11-25T10:30:00.000000Z",
@@ -53,7 +54,7 @@ def _example(data: Any) -> dict[int | str, dict[str, Any]]:
     return {200: {"content": {"application/json": {"example": {"success": True, "data": data}}}}}
 
 
-def _with_secret(endpoint, secret: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _with_secret(endpoint, secret: str) -> dict[str, Any]:
     return webhook_service.endpoint_view(endpoint) | {"secret": secret, "message": webhook_service.SECRET_NOTICE}
 
 
@@ -64,7 +65,10 @@ def _with_secret(endpoint, secret: str) -> dict[str, Any]:  # type: ignore[no-un
     description="At most 5 endpoints per partner; labels are unique per partner (`default` is "
     "reserved for `PUT /config/webhook`). The signing `secret` is returned here once and never "
     "again. In production the URL must be https and must not point at a private, loopback or "
-    "link-local address (checked on the resolved addresses, now and at every delivery).",
+    "link-local address (checked on the resolved addresses, now and at every delivery). "
+    "`enabled` (default true): only enabled endpoints receive events. `events` (default "
+    "`[\"session.completed\"]`, the one event Vocobase sends): add `call.ringing`, "
+    "`call.answered`, `call.ended` to receive those too.",
     responses={201: _example(_WITH_SECRET)[200]} | error_responses(401, 409),
 )
 async def create_webhook(
@@ -73,8 +77,34 @@ async def create_webhook(
     endpoint, secret = await webhook_service.create_endpoint(
         session=session, partner=partner, label=body.label, url=body.url,
         secretbox=platform.secretbox, policy=policy_for(platform.settings),
+        enabled=body.enabled, events=body.events,
     )
     return ok(_with_secret(endpoint, secret))
+
+
+@router.patch(
+    "/config/webhooks/{endpoint_id}",
+    summary="Update a webhook endpoint",
+    description="Change `url`, `label`, `enabled` or `events`; fields left out keep their value "
+    "and the secret stays. A disabled endpoint gets no new events (deliveries already queued are "
+    "still sent). The Vocobase docs have no update route; this one is Callwright's.",
+    responses=_example(_ENDPOINT | {"enabled": False}) | error_responses(400, 401, 404, 409),
+)
+async def update_webhook(
+    partner: CurrentPartner,
+    session: SessionDep,
+    platform: PlatformDep,
+    endpoint_id: _ENDPOINT_ID,
+    body: WebhookUpdateBody,
+) -> dict[str, Any]:
+    endpoint = await webhook_service.update_endpoint(
+        session=session, partner=partner, endpoint_id=endpoint_id,
+        changes=webhook_service.EndpointChanges(
+            url=body.url, label=body.label, enabled=body.enabled, events=body.events
+        ),
+        policy=policy_for(platform.settings),
+    )
+    return ok(webhook_service.endpoint_view(endpoint))
 
 
 @router.get(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from callwright.api.schemas.text import NAME_CHARS, SafeLine, SafeName
+from callwright.api.schemas.text import FREE_TEXT_CHARS, NAME_CHARS, SafeLine, SafeName
+from callwright.domain.rate_limits import MAX_PER_MINUTE
 from callwright.services.operator import MAX_CPS
 from callwright.services.partners import MAX_AGENT_LIMIT, MAX_CONCURRENCY_LIMIT
 
@@ -21,6 +23,8 @@ class PartnerCreate(BaseModel):
                 "allowed_telephony_providers": ["twilio", "vobiz"],
                 "concurrency_limit": 10,
                 "agent_limit": 50,
+                "requests_per_minute": 60,
+                "calls_per_minute": 10,
             }
         },
     )
@@ -36,6 +40,18 @@ class PartnerCreate(BaseModel):
     agent_limit: int | None = Field(
         default=None, ge=0, le=MAX_AGENT_LIMIT, description="Default from settings."
     )
+    requests_per_minute: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_PER_MINUTE,
+        description="Per API key, on endpoints other than /calls/*; 0 = no limit. Default from settings.",
+    )
+    calls_per_minute: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_PER_MINUTE,
+        description="Per API key, on /calls/*; 0 = no limit. Default from settings.",
+    )
 
 
 class PartnerUpdate(BaseModel):
@@ -48,6 +64,12 @@ class PartnerUpdate(BaseModel):
     status: Literal["active", "suspended"] | None = None
     concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_CONCURRENCY_LIMIT)
     agent_limit: int | None = Field(default=None, ge=0, le=MAX_AGENT_LIMIT)
+    requests_per_minute: int | None = Field(
+        default=None, ge=0, le=MAX_PER_MINUTE, description="Per API key; 0 = no limit."
+    )
+    calls_per_minute: int | None = Field(
+        default=None, ge=0, le=MAX_PER_MINUTE, description="Per API key, on /calls/*; 0 = no limit."
+    )
 
 
 class ApiKeyCreate(BaseModel):
@@ -81,3 +103,25 @@ class ConnectionSwitches(BaseModel):
         if value is None:
             raise ValueError("must be true or false")
         return value
+
+
+class CreditEntryCreate(BaseModel):
+    """A top-up (amount > 0) or an adjustment (either sign, with a note), in ₹."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"amount": "5000.00", "note": "invoice 2026-114"}},
+    )
+
+    amount: Decimal = Field(description="₹, at most two decimal places, like 5000 or 12.50.")
+    note: Annotated[str, Field(max_length=500), FREE_TEXT_CHARS] | None = None
+
+
+class RateBody(BaseModel):
+    """A per-minute call rate in ₹ (whole paise); null clears it, so the next level applies."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"rate_per_minute": "3.60"}})
+
+    rate_per_minute: Decimal | None = Field(
+        description="₹ per minute, billed in 15-second buckets; null: inherit."
+    )

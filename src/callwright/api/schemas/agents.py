@@ -1,5 +1,8 @@
 """Agent bodies at the HTTP boundary: ``AgentCreate``, ``AgentUpdate``, ``AgentPublic``, ``VoicePublic``.
 
+The three agent models are built from one field list, ``AGENT_FIELDS``: adding a field is one
+entry there, one attribute of ``domain.agent_spec.AgentSpec`` and the code that uses it.
+
 Every rule failure reads "<field> <rule>" once formatted by ``api.errors`` (validators raise
 ``ValueError("must …")``). Booleans and integers are strict: ``"true"`` or ``600.0`` are refused
 rather than guessed at.
@@ -7,8 +10,10 @@ rather than guessed at.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -17,26 +22,23 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     Strict,
     StringConstraints,
-    computed_field,
+    create_model,
     field_validator,
     model_validator,
 )
 
 from callwright.api.schemas.text import FREE_TEXT_CHARS, LINE_CHARS, NAME_CHARS
 from callwright.domain import agents as rules
+from callwright.domain.agent_spec import AgentSpec
+from callwright.domain.errors import FeatureNotAvailable
 from callwright.domain.phone import E164_RULE, is_e164
 from callwright.store.models import Agent
 from callwright.voice.catalog import find_voice, installed_voices
 from callwright.voice.script_config import AgentScriptConfig
-
-# Vocobase accepts and returns these three in camelCase (shared/spec/vocobase-docs.md §2).
-CAMEL_CASE_ALIASES = {
-    "transfer_enabled": "transferEnabled",
-    "transfer_number": "transferNumber",
-    "transfer_message": "transferMessage",
-}
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -92,7 +94,7 @@ VoiceId = Annotated[
 Language = Annotated[
     str, _text(35, min_length=1), LINE_CHARS, AfterValidator(rules.normalize_language)
 ]
-AgentType = Literal["outbound", "inbound"]
+AgentTypeName = Literal["outbound", "inbound"]  # AgentType's values
 Flag = Annotated[bool, Strict()]
 IntroMessage = Annotated[
     Annotated[
@@ -152,186 +154,313 @@ class SttSettings(BaseModel):
     language: Language | None = None
 
 
-def _camel(snake: str, default: Any = None) -> Any:
-    camel = CAMEL_CASE_ALIASES[snake]
-    return Field(
-        default,
-        validation_alias=AliasChoices(snake, camel),
-        description=f"Also accepted as `{camel}` (Vocobase casing).",
-    )
+class ExtractionKey(BaseModel):
+    """One value post-call extraction pulls from the transcript."""
 
-
-class _AgentBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    @model_validator(mode="before")
+    name: Annotated[str, StringConstraints(max_length=rules.VARIABLE_NAME_MAX, pattern=rules.VARIABLE_NAME_PATTERN)]
+    type: Literal["string", "number", "integer", "boolean", "array", "date", "datetime"] = "string"
+    description: Annotated[str, _text(rules.INSTRUCTIONS_MAX), FREE_TEXT_CHARS] | None = None
+
+
+class ExtractionConfig(BaseModel):
+    """Vocobase's post-call extraction schema: a prompt and typed keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: Annotated[str, _text(rules.PROMPT_MAX), FREE_TEXT_CHARS] | None = None
+    keys: Annotated[list[ExtractionKey], Field(max_length=rules.MAX_VARIABLES)] = Field(default_factory=list)
+    include_tool_logs: Flag = Field(False, alias="includeToolLogs")
+
+
+# --- the field list ----------------------------------------------------------------------------
+#
+# Every agent field once: the three HTTP models below are built from this list. The defaults are
+# ``AgentSpec``'s (``domain.agent_spec``), except for fields the spec does not hold yet.
+
+_SPEC_DEFAULT: Any = object()  # sentinel: the field's default is AgentSpec's
+
+
+@dataclass(frozen=True)
+class AgentField:
+    """One agent field of the Partner API.
+
+    ``request`` is what a body may send (validated); ``public`` what a response carries.
+    ``camel``: Vocobase's camelCase spelling, accepted as an alias and echoed in responses.
+    ``clearable``: a PUT may send null (False: null is refused; leave the field out instead).
+    ``unbuilt``: the feature the field needs, when it is not built yet: a body that asks for it
+    (anything but null, false or the default) is refused with 400 FEATURE_NOT_AVAILABLE.
+    """
+
+    name: str
+    request: Any
+    public: Any
+    default: Any = _SPEC_DEFAULT
+    description: str | None = None
+    camel: str | None = None
+    clearable: bool = True
+    required: bool = False
+    unbuilt: str | None = None
+
+    @property
+    def public_default(self) -> Any:
+        return _SPEC_DEFAULTS[self.name] if self.default is _SPEC_DEFAULT else self.default
+
+    def asks_for_feature(self, value: Any) -> bool:
+        """Whether ``value`` (validated, JSON-ready) asks for the unbuilt feature."""
+        return self.unbuilt is not None and value not in (None, False) and value != self.public_default
+
+    def field_info(self, default: Any) -> Any:
+        """The pydantic ``Field`` of a request model: the camelCase alias, and what to tell a reader."""
+        alias = AliasChoices(self.name, self.camel) if self.camel else None
+        notes = [self.description] if self.description else []
+        if self.camel:
+            notes.append(f"Also accepted as `{self.camel}` (Vocobase casing).")
+        if self.unbuilt:
+            notes.append(
+                f"Not available yet on this server ({self.unbuilt}): anything but null, false or "
+                "the default is refused with 400 FEATURE_NOT_AVAILABLE."
+            )
+        return Field(default, validation_alias=alias, description=" ".join(notes) or None)
+
+
+_SPEC_DEFAULTS = AgentSpec().stored()
+
+
+def _uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError("must be a UUID, like 3c90c3cc-0d44-4b50-8888-8dd25736052a") from None
+
+
+def _none_is_false(value: bool | None) -> bool:
+    return bool(value)
+
+
+# A switch for a feature not built yet: null means off, like false.
+OffSwitch = Annotated[Flag | None, AfterValidator(_none_is_false)]
+KbThreshold = Literal["low", "medium", "high"]
+Uuid = Annotated[str, StringConstraints(max_length=64), AfterValidator(_uuid)]
+Volume = Annotated[float, Field(ge=0, le=1)]
+
+_TRANSFER = "call transfer"
+_KNOWLEDGE = "the knowledge base"
+_BACKGROUND = "background audio"
+_EXTRACTION = "post-call extraction"
+
+AGENT_FIELDS: tuple[AgentField, ...] = (
+    AgentField(
+        "agent_name", AgentName, str, required=True, clearable=False,
+        description="1–50 characters, unique within the account.",
+    ),
+    AgentField("prompt", Prompt, str, clearable=False, description="May use `{{variable}}` placeholders."),
+    AgentField("voice_id", VoiceId | None, str | None, description="Omit or null for the default voice."),
+    AgentField(
+        "language", Language | None, str | None, description="Omit or null to use the voice's language."
+    ),
+    AgentField("agent_type", AgentTypeName, str, clearable=False),
+    AgentField(
+        "project_id", Uuid | None, str | None,
+        description="Omit or null for the account's default project.",
+    ),
+    AgentField("intro_message", IntroMessage, str | None, description="`null` or `\"\"` removes it."),
+    AgentField("voicemail_detection_enabled", Flag, bool, clearable=False),
+    AgentField("voicemail_message", Message, str | None),
+    AgentField("enable_recording", Flag, bool, clearable=False),
+    AgentField("kb_threshold", KbThreshold | None, str | None, "medium", unbuilt=_KNOWLEDGE),
+    AgentField("kb_include_summaries", OffSwitch, bool, False, unbuilt=_KNOWLEDGE),
+    AgentField("kb_result_format", _optional_text(rules.INSTRUCTIONS_MAX), str | None, None, unbuilt=_KNOWLEDGE),
+    AgentField("kb_enable_llm_processing", OffSwitch, bool, False, unbuilt=_KNOWLEDGE),
+    AgentField("kb_llm_system_prompt", _optional_text(rules.PROMPT_MAX), str | None, None, unbuilt=_KNOWLEDGE),
+    AgentField("end_call_enabled", Flag, bool, camel="endCallEnabled", clearable=False),
+    AgentField("end_call_message", Message, str | None, camel="endCallMessage"),
+    AgentField("end_call_instructions", Instructions, str | None),
+    AgentField("transfer_enabled", OffSwitch, bool, camel="transferEnabled", unbuilt=_TRANSFER),
+    AgentField("transfer_number", TransferNumber, str | None, camel="transferNumber", unbuilt=_TRANSFER),
+    AgentField("transfer_message", Message, str | None, camel="transferMessage", unbuilt=_TRANSFER),
+    AgentField("transfer_instructions", Instructions, str | None, unbuilt=_TRANSFER),
+    AgentField("max_call_duration_secs", CallDuration, int | None, description="null means no cap."),
+    AgentField("background_audio_id", Uuid | None, str | None, None, unbuilt=_BACKGROUND),
+    AgentField("background_audio_volume", Volume | None, float | None, 0.5, unbuilt=_BACKGROUND),
+    AgentField("variables", Variables, list[str], clearable=False),
+    AgentField(
+        "extraction_config", ExtractionConfig | None, dict[str, Any] | None, None, unbuilt=_EXTRACTION
+    ),
+    AgentField("llm", LlmSettings | None, dict[str, Any] | None),
+    AgentField("stt", SttSettings | None, dict[str, Any] | None),
+    AgentField(
+        "script", AgentScriptConfig | None, dict[str, Any] | None,
+        description="A scripted brain (replies, keyword rules, fallback) instead of a model.",
+    ),
+)
+CAMEL_CASE_ALIASES = {f.name: f.camel for f in AGENT_FIELDS if f.camel}
+UNBUILT_FIELDS = tuple(f for f in AGENT_FIELDS if f.unbuilt)
+
+
+class AgentBody(BaseModel):
+    """What create and update bodies share: one spelling per field, and the unbuilt-feature check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The camelCase spellings the client used, by field name (to name fields as sent).
+    _spelled: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
     @classmethod
-    def _one_spelling_per_field(cls, data: Any) -> Any:
+    def _one_spelling_per_field(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        spelled = {}
         if isinstance(data, dict):
             for snake, camel in CAMEL_CASE_ALIASES.items():
                 if snake in data and camel in data:
                     raise ValueError(f"must not contain both {snake} and {camel}; send one spelling")
-        return data
+                if camel in data:
+                    spelled[snake] = camel
+        body = handler(data)
+        body._spelled = spelled
+        return body
+
+    def sent(self) -> dict[str, Any]:
+        """Only the fields the client sent, by their snake_case names, as JSON-ready values.
+
+        Raises ``FeatureNotAvailable`` when one of them asks for a feature not built yet."""
+        sent = self.model_dump(mode="json", exclude_unset=True)
+        asked = [f for f in UNBUILT_FIELDS if f.name in sent and f.asks_for_feature(sent[f.name])]
+        if asked:
+            features = list(dict.fromkeys(f.unbuilt or "" for f in asked))
+            names = [self._spelled.get(f.name, f.name) for f in asked]
+            raise FeatureNotAvailable(
+                f"{_and(features)} {'is' if len(features) == 1 else 'are'} not available yet on "
+                f"this server; remove {_and(names)} (or send {'it' if len(names) == 1 else 'them'} "
+                "as null or false)",
+                code="feature_not_available",
+                details=[
+                    {"field": name, "feature": f.unbuilt} for name, f in zip(names, asked, strict=True)
+                ],
+            )
+        return sent
 
 
-class AgentCreate(_AgentBody):
-    """``POST /agent``. Only ``agent_name`` is required."""
-
-    agent_name: AgentName
-    prompt: Prompt = ""
-    voice_id: VoiceId | None = Field(None, description="Omit or null for the default voice.")
-    language: Language | None = Field(None, description="Omit or null to use the voice's language.")
-    agent_type: AgentType = "outbound"
-    intro_message: IntroMessage = None
-    voicemail_detection_enabled: Flag = False
-    voicemail_message: Message = None
-    enable_recording: Flag = False
-    end_call_enabled: Flag = False
-    end_call_message: Message = None
-    end_call_instructions: Instructions = None
-    transfer_enabled: Flag = _camel("transfer_enabled", False)
-    transfer_number: TransferNumber = _camel("transfer_number")
-    transfer_message: Message = _camel("transfer_message")
-    transfer_instructions: Instructions = None
-    max_call_duration_secs: CallDuration = Field(
-        rules.CALL_DURATION_DEFAULT_SECS, description="null means no cap."
-    )
-    variables: Variables = Field(default_factory=list)
-    llm: LlmSettings | None = None
-    stt: SttSettings | None = None
-    script: AgentScriptConfig | None = Field(
-        None, description="A scripted brain (replies, keyword rules, fallback) instead of a model."
-    )
+class AgentCreateBody(AgentBody):
+    def fields(self) -> dict[str, Any]:
+        """The fields sent (the rest take the spec's defaults); see ``AgentBody.sent``."""
+        return self.sent()
 
 
-# Fields a PUT may not set to null: omitting them leaves them unchanged.
-_NOT_NULLABLE = (
-    "agent_name",
-    "prompt",
-    "agent_type",
-    "voicemail_detection_enabled",
-    "enable_recording",
-    "end_call_enabled",
-    "transfer_enabled",
-    "variables",
-)
-
-
-class AgentUpdate(_AgentBody):
-    """``PUT /agent/{id}``: a partial update. Fields left out keep their value; at least one is needed.
-
-    ``null`` (or ``""`` for text) clears an optional field; ``null`` for ``voice_id`` selects the
-    default voice and for ``language`` goes back to the voice's language. ``llm`` and ``stt`` are
-    replaced as a whole.
-    """
-
-    agent_name: AgentName | None = None
-    prompt: Prompt | None = None
-    voice_id: VoiceId | None = None
-    language: Language | None = None
-    agent_type: AgentType | None = None
-    intro_message: IntroMessage = None
-    voicemail_detection_enabled: Flag | None = None
-    voicemail_message: Message = None
-    enable_recording: Flag | None = None
-    end_call_enabled: Flag | None = None
-    end_call_message: Message = None
-    end_call_instructions: Instructions = None
-    transfer_enabled: Flag | None = _camel("transfer_enabled")
-    transfer_number: TransferNumber = _camel("transfer_number")
-    transfer_message: Message = _camel("transfer_message")
-    transfer_instructions: Instructions = None
-    max_call_duration_secs: CallDuration = None
-    variables: Variables | None = None
-    llm: LlmSettings | None = None
-    stt: SttSettings | None = None
-    script: AgentScriptConfig | None = None
-
-    @field_validator(*_NOT_NULLABLE, mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("must not be null; leave the field out to keep its current value")
-        return value
-
+class AgentUpdateBody(AgentBody):
     @model_validator(mode="after")
-    def _at_least_one_field(self) -> AgentUpdate:
+    def _at_least_one_field(self) -> Self:
         if not self.model_fields_set:
             raise ValueError("must contain at least one agent field to change, like prompt or voice_id")
         return self
 
     def changes(self) -> dict[str, Any]:
-        """Only the fields the client sent, by their snake_case names, as JSON-ready values."""
-        return self.model_dump(mode="json", exclude_unset=True)
+        """Only the fields the client sent; see ``AgentBody.sent``."""
+        return self.sent()
 
 
-class AgentPublic(BaseModel):
-    """An agent as the API returns it: snake_case fields plus Vocobase's camelCase transfer trio."""
+def _refuse_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("must not be null; leave the field out to keep its current value")
+    return value
 
-    id: str
-    agent_name: str
-    agent_type: str = "outbound"
-    status: str = rules.AGENT_STATUS_ACTIVE
-    prompt: str = ""
-    voice_id: str | None = None
-    language: str | None = None
-    intro_message: str | None = None
-    voicemail_detection_enabled: bool = False
-    voicemail_message: str | None = None
-    enable_recording: bool = False
-    end_call_enabled: bool = False
-    end_call_message: str | None = None
-    end_call_instructions: str | None = None
-    transfer_enabled: bool = False
-    transfer_number: str | None = None
-    transfer_message: str | None = None
-    transfer_instructions: str | None = None
-    max_call_duration_secs: int | None = rules.CALL_DURATION_DEFAULT_SECS
-    variables: list[str] = Field(default_factory=list)
-    llm: dict[str, Any] | None = None
-    stt: dict[str, Any] | None = None
-    script: dict[str, Any] | None = None
-    created_at: str = Field(description="ISO-8601, UTC")
-    updated_at: str = Field(description="ISO-8601, UTC")
 
-    @computed_field(alias="transferEnabled")  # type: ignore[prop-decorator]
-    @property
-    def transfer_enabled_camel(self) -> bool:
-        return self.transfer_enabled
-
-    @computed_field(alias="transferNumber")  # type: ignore[prop-decorator]
-    @property
-    def transfer_number_camel(self) -> str | None:
-        return self.transfer_number
-
-    @computed_field(alias="transferMessage")  # type: ignore[prop-decorator]
-    @property
-    def transfer_message_camel(self) -> str | None:
-        return self.transfer_message
+class AgentPublicBase(BaseModel):
+    """An agent as the API returns it."""
 
     @classmethod
-    def from_agent(cls, agent: Agent) -> AgentPublic:
-        stored = {k: v for k, v in (agent.settings or {}).items() if k in _SETTINGS_FIELDS}
-        return cls(
-            **stored,
-            id=agent.id,
-            agent_name=agent.agent_name,
-            status=agent.status,
-            created_at=iso_utc(agent.created_at),
-            updated_at=iso_utc(agent.updated_at),
+    def from_agent(cls, agent: Agent) -> Self:
+        spec = AgentSpec.parse(
+            agent.settings or {}, agent_name=agent.agent_name, status=agent.status, project_id=agent.project_id
+        )
+        values = {f.name: f.public_default for f in AGENT_FIELDS} | spec.stored()
+        values |= {f.camel: values[f.name] for f in AGENT_FIELDS if f.camel}
+        return cls.model_validate(
+            values
+            | {
+                "id": agent.id,
+                "document_count": 0,  # no knowledge base yet
+                "created_at": iso_utc(agent.created_at),
+                "updated_at": iso_utc(agent.updated_at),
+            }
         )
 
     def wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
+        return self.model_dump(mode="json")
 
 
-_SETTINGS_FIELDS = frozenset(AgentPublic.model_fields) - {
-    "id",
-    "agent_name",
-    "status",
-    "created_at",
-    "updated_at",
-}
+def _create_model() -> type[AgentCreateBody]:
+    fields = {
+        f.name: (f.request, f.field_info(... if f.required else f.public_default)) for f in AGENT_FIELDS
+    }
+    return create_model(  # type: ignore[call-overload]
+        "AgentCreate",
+        __base__=AgentCreateBody,
+        __doc__="``POST /agent``. Only ``agent_name`` is required; the rest take their defaults.",
+        __module__=__name__,
+        **fields,
+    )
+
+
+def _update_model() -> type[AgentUpdateBody]:
+    # A clearable field's request type takes null already (and may give it a meaning, e.g. off).
+    fields = {
+        f.name: (f.request if f.clearable else f.request | None, f.field_info(None)) for f in AGENT_FIELDS
+    }
+    not_nullable = [f.name for f in AGENT_FIELDS if not f.clearable]
+    return create_model(  # type: ignore[call-overload]
+        "AgentUpdate",
+        __base__=AgentUpdateBody,
+        __doc__=(
+            "``PUT /agent/{id}``: a partial update. Fields left out keep their value; at least one "
+            "is needed. ``null`` (or ``\"\"`` for text) clears an optional field; ``null`` for "
+            "``voice_id`` selects the default voice and for ``language`` goes back to the voice's "
+            "language. ``llm`` and ``stt`` are replaced as a whole."
+        ),
+        __module__=__name__,
+        __validators__={"_not_null": field_validator(*not_nullable, mode="before")(_refuse_null)},
+        **fields,
+    )
+
+
+def _public_model() -> type[AgentPublicBase]:
+    fields: dict[str, Any] = {"id": (str, ...)}
+    for f in AGENT_FIELDS:
+        fields[f.name] = (f.public, f.public_default)
+        if f.name == "agent_type":
+            fields["status"] = (str, rules.AGENT_STATUS_ACTIVE)
+    fields["document_count"] = (int, Field(0, description="Always 0: no knowledge base yet."))
+    fields["created_at"] = (str, Field(description="ISO-8601, UTC"))
+    fields["updated_at"] = (str, Field(description="ISO-8601, UTC"))
+    for f in AGENT_FIELDS:
+        if f.camel:  # Vocobase's responses carry these in camelCase: the same values again
+            fields[f.camel] = (f.public, Field(f.public_default, description=f"Same as `{f.name}`."))
+    return create_model(
+        "AgentPublic",
+        __base__=AgentPublicBase,
+        __doc__="An agent as the API returns it: snake_case fields plus Vocobase's camelCase ones.",
+        __module__=__name__,
+        **fields,
+    )
+
+
+if TYPE_CHECKING:
+
+    class AgentCreate(AgentCreateBody): ...
+
+    class AgentUpdate(AgentUpdateBody): ...
+
+    class AgentPublic(AgentPublicBase): ...
+
+else:
+    AgentCreate = _create_model()
+    AgentUpdate = _update_model()
+    AgentPublic = _public_model()
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" and {words[-1]}"
 
 
 class VoicePublic(BaseModel):

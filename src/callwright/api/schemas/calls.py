@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from callwright.api.schemas.agents import iso_utc
 from callwright.api.schemas.text import LINE_CHARS, SafeJsonObject, SafeLine
+from callwright.domain.agent_spec import AgentSpec
+from callwright.domain.calls import CallStatus
+from callwright.domain.credits import rupees
 from callwright.store.models import Call
 
 
@@ -40,14 +43,25 @@ def call_started(call: Call) -> dict[str, Any]:
     }
 
 
+def error_message(call: Call) -> str | None:
+    """Why a call failed, in the carrier's or the platform's words; null unless it failed."""
+    if call.status != CallStatus.FAILED:
+        return None
+    return call.end_reason or call.hangup_cause or "the call failed"
+
+
 def call_public(call: Call, *, recording_url: str | None = None) -> dict[str, Any]:
-    """The call as the API shows it; ``recording_url``: a freshly signed one to show instead of
-    the stored URL (which expires)."""
+    """The call as ``GET /calls`` lists it; ``recording_url``: a freshly signed one to show
+    instead of the stored URL (which expires).
+
+    Post-call processing is complete once ``session.completed`` is written: the call is terminal
+    and its media has ended (``session_completed_at``), so transcript and recording are final."""
     return {
         "call_id": call.id,
         "session_id": call.session_id,
         "agent_id": call.agent_id,
-        "agent_name": call.agent.get("agent_name"),
+        "agent_name": AgentSpec.parse(call.agent).agent_name,
+        "project_id": call.project_id,
         "provider": call.provider,
         "direction": call.direction,
         "from_number": call.from_number,
@@ -65,10 +79,53 @@ def call_public(call: Call, *, recording_url: str | None = None) -> dict[str, An
         "answered_at": _iso(call.answered_at),
         "ended_at": _iso(call.ended_at),
         "duration_seconds": call.duration_seconds,
+        "credits_used": rupees(call.credits_used_paise or 0),  # ₹; 0 until the call has ended
         "transcript": list(call.transcript or []),
         "latency": call.latency,
         "recording_url": recording_url or call.recording_url,
         "variables": dict(call.variables or {}),
+        "error_message": error_message(call),
+        "processing_complete": call.session_completed_at is not None,
+        "pipeline_completed_at": _iso(call.session_completed_at),
         "created_at": _iso(call.created_at),
         "updated_at": _iso(call.updated_at),
+    }
+
+
+def call_detail(call: Call, *, recording_url: str | None = None) -> dict[str, Any]:
+    """``GET /calls/{id}``: the call, and its voice session nested as the Vocobase docs show it."""
+    public = call_public(call, recording_url=recording_url)
+    return public | {"session": _session(call, public)}
+
+
+def _session(call: Call, public: dict[str, Any]) -> dict[str, Any]:
+    """The conversation: it starts when the call is answered and ends with the call, so its
+    ``duration_seconds`` is the call's connected time. Its ``status`` is the call's."""
+    return {
+        "session_id": call.session_id,
+        "duration_seconds": call.duration_seconds,
+        "transcript": public["transcript"],
+        "latency": call.latency,
+        "credits_used": public["credits_used"],
+        "recording_url": public["recording_url"],
+        "status": call.status,
+        "started_at": _iso(call.answered_at),
+        "ended_at": _iso(call.ended_at),
+    }
+
+
+def session_public(call: Call, *, recording_url: str | None = None) -> dict[str, Any]:
+    """``GET /sessions/{id}`` for a call's session."""
+    return {
+        "session_id": call.session_id,
+        "agent_id": call.agent_id,
+        "agent_name": AgentSpec.parse(call.agent).agent_name,
+        "status": call.status,
+        "duration_seconds": call.duration_seconds,
+        "credits_used": rupees(call.credits_used_paise or 0),
+        "transcript": list(call.transcript or []),
+        "recording_url": recording_url or call.recording_url,
+        "variables": dict(call.variables or {}),
+        "started_at": _iso(call.answered_at),
+        "ended_at": _iso(call.ended_at),
     }

@@ -152,7 +152,7 @@ class PlivoStream(MediaStream):
         }
         self.far_end.notify("stream", self.status_url, params, method=self.status_method)
 
-    async def run(self):  # type: ignore[no-untyped-def]
+    async def run(self):
         try:
             return await super().run()
         finally:

@@ -108,7 +108,7 @@ class TwilioStream(MediaStream):
         else:
             self.call.notes.append(f"agent sent {event!r}, which Twilio ignores")
 
-    async def run(self):  # type: ignore[no-untyped-def]
+    async def run(self):
         try:
             return await super().run()
         finally:

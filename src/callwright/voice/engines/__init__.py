@@ -64,13 +64,12 @@ class PiperEngine:
 
     async def prerender(self, voice_id: str, text: str, *, sample_rate: int) -> None:
         line = text.strip()
-        key = {"voice_id": voice_id, "sample_rate": sample_rate, "text": line}
-        if not line or self.speech_cache.get(**key) is not None:
+        if not line or self.speech_cache.get(voice_id=voice_id, sample_rate=sample_rate, text=line) is not None:
             return
         voice = await self.voices.load(voice_id)
         audio = b"".join([chunk async for chunk in render_pieces(voice, line, sample_rate)])
         if audio:
-            self.speech_cache.put(**key, audio=audio)
+            self.speech_cache.put(voice_id=voice_id, sample_rate=sample_rate, text=line, audio=audio)
 
 
 TTS_ENGINES: dict[str, TTSEngine] = {"piper": PiperEngine(rendered_speech())}

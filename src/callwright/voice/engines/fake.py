@@ -256,5 +256,5 @@ def disable_fake_engines() -> None:
     from callwright.voice.engines.llm import LLM_ENGINES
 
     for registry in (STT_ENGINES, TTS_ENGINES, LLM_ENGINES):
-        registry.pop(FAKE, None)  # type: ignore[attr-defined]
+        registry.pop(FAKE, None)
     set_engine_voices(FAKE, [])

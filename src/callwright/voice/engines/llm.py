@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from pipecat.services.llm_service import LLMService
 
+from callwright.domain.agent_spec import LlmSpec, ScriptSpec
 from callwright.voice.engines.llm_openai import (
     KEYLESS_PROVIDERS,
     KNOWN_BASE_URLS,
@@ -28,32 +29,23 @@ from callwright.voice.engines.llm_openai import (
 from callwright.voice.engines.llm_scripted import (
     DEFAULT_FALLBACK,
     SCRIPTED,
-    AgentScriptConfig,
     ScriptedLLM,
 )
 
 
 class AgentLlmChoice(Protocol):
-    """The agent's ``llm`` settings (``api.schemas.agents.LlmSettings`` has this shape)."""
+    """The agent's ``llm`` settings (``LlmSpec``, and ``api.schemas.agents.LlmSettings``)."""
 
-    provider: str | None
-    model: str | None
-    temperature: float | None
+    @property
+    def provider(self) -> str | None: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def temperature(self) -> float | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class LlmChoice:
-    """An agent's stored ``llm`` settings, as the voice layer reads them."""
-
-    provider: str | None = None
-    model: str | None = None
-    temperature: float | None = None
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any] | None) -> LlmChoice | None:
-        if not settings:
-            return None
-        return cls(settings.get("provider"), settings.get("model"), settings.get("temperature"))
+# An agent's own ``llm`` choice, as its spec holds it.
+LlmChoice = LlmSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +74,9 @@ class EngineBuilder(Protocol):
         provider: str,
         choice: AgentLlmChoice | None,
         defaults: LlmDefaults,
-        script: AgentScriptConfig | None,
+        script: ScriptSpec | None,
         prompt: str | None,
-    ) -> LLMService:
+    ) -> LLMService[Any]:
         """A new LLM processor for one call."""
 
 
@@ -93,10 +85,10 @@ def _scripted(
     provider: str,
     choice: AgentLlmChoice | None,
     defaults: LlmDefaults,
-    script: AgentScriptConfig | None,
+    script: ScriptSpec | None,
     prompt: str | None,
-) -> LLMService:
-    return ScriptedLLM(script or AgentScriptConfig(fallback=defaults.fallback_line))
+) -> LLMService[Any]:
+    return ScriptedLLM(script or ScriptSpec(fallback=defaults.fallback_line))
 
 
 def _openai_compatible(
@@ -104,9 +96,9 @@ def _openai_compatible(
     provider: str,
     choice: AgentLlmChoice | None,
     defaults: LlmDefaults,
-    script: AgentScriptConfig | None,
+    script: ScriptSpec | None,
     prompt: str | None,
-) -> LLMService:
+) -> LLMService[Any]:
     endpoint = defaults.llm
     # "openai-compatible" on an agent means "the operator's endpoint, whatever it is".
     if endpoint is not None and provider not in (endpoint.provider, "openai-compatible"):
@@ -146,9 +138,9 @@ def llm_engine_for(
     agent_llm: AgentLlmChoice | None,
     defaults: LlmDefaults,
     *,
-    script: AgentScriptConfig | None = None,
+    script: ScriptSpec | None = None,
     prompt: str | None = None,
-) -> LLMService:
+) -> LLMService[Any]:
     """A new LLM processor for one call; raises ``LlmUnavailable`` if the choice can't be served.
 
     ``prompt`` is the agent's rendered prompt: a model gets it as its system instruction; a

@@ -25,6 +25,7 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
 from pipecat.services.settings import LLMSettings
 
+from callwright.domain.agent_spec import ScriptSpec
 from callwright.voice.script_config import (  # noqa: F401  (re-exported)
     DEFAULT_FALLBACK,
     AgentScriptConfig,
@@ -54,7 +55,7 @@ def _keyword_pattern(keyword: str) -> re.Pattern[str]:
 class Script:
     """A validated script, its keywords compiled once."""
 
-    def __init__(self, config: AgentScriptConfig) -> None:
+    def __init__(self, config: ScriptSpec) -> None:
         self.config = config
         self._rules = [
             ([_keyword_pattern(k) for k in rule.keywords], rule) for rule in config.rules
@@ -117,7 +118,7 @@ class ScriptedLLM(LLMService):
     ``ScriptedAnswer`` after its last frame was pushed: the call should end once it is spoken.
     """
 
-    def __init__(self, script: AgentScriptConfig, **kwargs: Any) -> None:
+    def __init__(self, script: ScriptSpec, **kwargs: Any) -> None:
         super().__init__(settings=modelless_settings(SCRIPTED), **kwargs)
         self.script = Script(script)
         self.answers: list[ScriptedAnswer] = []

@@ -1,0 +1,92 @@
+"""How ``callwright serve`` runs uvicorn against a hostile internet.
+
+uvicorn bounds the wait between two requests on a connection (``timeout_keep_alive``) but not
+the wait for a request's headers: a client that connects and sends nothing, or a header a byte at
+a time, holds its connection for ever. ``BoundedHeadersProtocol`` (uvicorn's httptools protocol)
+closes a connection whose request headers are not complete ``request_header_timeout_secs`` after
+it opened or after the request's first byte, or that sends more than ``MAX_HEADER_BYTES`` of them.
+Bodies are bounded in the app (``api.guard``).
+
+The client's address is the connection's own: uvicorn's default of believing X-Forwarded-For from
+127.0.0.1 is off, and the app believes it only from ``CALLWRIGHT_TRUSTED_PROXIES``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from callwright.settings import Settings, get_settings
+
+MAX_HEADER_BYTES = 64 * 1024
+KEEP_ALIVE_SECS = 5
+
+
+class BoundedHeadersProtocol(HttpToolsProtocol):
+    _header_timer: asyncio.TimerHandle | None = None
+    _header_bytes = 0
+    _awaiting_headers = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_headers()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Counted after parsing: the chunk that completes the headers may carry the body too, and
+        # the one that begins a request has just reset the count.
+        if self._awaiting_headers:
+            self._header_bytes += len(data)
+            if self._header_bytes > MAX_HEADER_BYTES:
+                self._refuse(b"431 Request Header Fields Too Large")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._await_headers()
+
+    def on_headers_complete(self) -> None:
+        self._stop_waiting()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_waiting()
+        super().connection_lost(exc)
+
+    def _await_headers(self) -> None:
+        self._stop_waiting()
+        self._awaiting_headers = True
+        self._header_bytes = 0
+        timeout = get_settings().request_header_timeout_secs
+        self._header_timer = self.loop.call_later(timeout, self._refuse, b"408 Request Timeout")
+
+    def _stop_waiting(self) -> None:
+        self._awaiting_headers = False
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _refuse(self, status: bytes) -> None:
+        self._stop_waiting()
+        if not self.transport.is_closing():
+            self.transport.write(b"HTTP/1.1 " + status + b"\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+            self.transport.close()
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments ``callwright serve`` gives ``uvicorn.run`` / ``uvicorn.Config``."""
+    return {
+        "http": BoundedHeadersProtocol,
+        "timeout_keep_alive": KEEP_ALIVE_SECS,
+        "proxy_headers": False,
+        "log_level": settings.log_level,
+    }
+
+
+def restrict_new_files() -> None:
+    """Files this process creates are its user's alone (0600, directories 0700): the database and
+    its WAL, recordings, keys under ``var/``. Explicit modes where those files are created say the
+    same; this covers what a library creates on its own."""
+    os.umask(0o077)

@@ -1,0 +1,95 @@
+"""The background workers of one process, started and stopped here and nowhere else.
+
+- **call control** (``services.call_control``): with ``CALLWRIGHT_REDIS_URL``, this process hears
+  commands for the calls whose media it carries;
+- **the dialer**: run here when this process is alone on its store; when several share it (Redis
+  set), the one elected through Redis runs it (``DialerElection``);
+- **the reconciler**: every process heartbeats the media it carries and settles lost calls;
+- **the webhook sender**: every process sends (deliveries are leased, so never twice);
+- **the load publisher**: a worker of a balanced ``callwright serve`` tells the supervisor how many
+  media sockets it holds.
+
+``Workers.stop`` stops them in the reverse order; ``Platform.close`` calls it before releasing the
+store and the HTTP client, so a process's teardown is written once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from callwright.balancer import publish_load, worker_board
+
+if TYPE_CHECKING:
+    from callwright.platform import Platform
+    from callwright.services.call_control import DialerElection
+    from callwright.services.reconciler import Reconciler
+    from callwright.services.webhook_sender import WebhookSender
+
+log = logging.getLogger("callwright.workers")
+
+
+class Workers:
+    """One process's background workers."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.election: DialerElection | None = None
+        self.reconciler: Reconciler | None = None
+        self.webhook_sender: WebhookSender | None = None
+        self._load: asyncio.Task[None] | None = None
+
+    async def start(self, *, background: bool = True) -> None:
+        """Start the workers; ``background=False`` (``CALLWRIGHT_WORKERS_ENABLED=0``) starts only
+        the load publisher, which a balanced worker needs whatever else it runs."""
+        platform = self.platform
+        if background:
+            from callwright.services.call_control import DialerElection
+            from callwright.services.dialer import Dialer
+            from callwright.services.reconciler import Reconciler
+            from callwright.services.webhook_sender import WebhookSender
+
+            control = platform.control
+            await control.start()
+            if control.shared:
+                # Several processes share the store: one, elected through Redis, paces the dials.
+                self.election = DialerElection(platform, control)
+                self.election.start()
+            elif platform.dialer is None:
+                platform.dialer = Dialer(platform)
+                platform.dialer.start()
+            if self.reconciler is None:
+                self.reconciler = Reconciler(platform)
+                self.reconciler.start()
+            if self.webhook_sender is None:
+                self.webhook_sender = WebhookSender(platform)
+                self.webhook_sender.start()
+        seat = worker_board()
+        if seat is not None and self._load is None:
+            board, slot = seat
+            self._load = asyncio.create_task(
+                publish_load(board, slot, lambda: platform.media_sockets, platform.media_sockets_changed),
+                name="callwright-load",
+            )
+
+    async def stop(self) -> None:
+        """Stop every worker, the last started first. Safe to call again, or before ``start``."""
+        platform = self.platform
+        if self._load is not None:
+            self._load.cancel()
+            await asyncio.gather(self._load, return_exceptions=True)
+            self._load = None
+        if self.election is not None:
+            await self.election.stop()  # stops the dialer it ran, and gives the lease back
+            self.election = None
+        dialer, platform.dialer = platform.dialer, None
+        if dialer is not None:
+            await dialer.stop()
+        if self.reconciler is not None:
+            await self.reconciler.stop()
+            self.reconciler = None
+        if self.webhook_sender is not None:
+            await self.webhook_sender.stop()
+            self.webhook_sender = None
+        await platform.control.close()

@@ -11,7 +11,7 @@ The app under test builds its own platform in schemathesis' event-loop thread (i
 the background workers off, so nothing dials); the test's ``platform`` fixture, on the same
 database, empties the tables before each operation and seeds a partner with an agent, a carrier
 connection, a call, a webhook endpoint with a delivery, and a second partner for the admin routes
-to act on. Path ids are taken in turn from a seeded resource, the generated value and ids no
+to act on (its project and the call's session too). Path ids are taken in turn from a seeded resource, the generated value and ids no
 resource can have, so operations reach existing resources as well as missing and hostile ones.
 
 Between operations nothing carries over; within one, examples run in a fixed order on the state the
@@ -146,6 +146,7 @@ async def seeded(platform) -> dict[str, Any]:
         webhook_outbox.call_changed(session, call, status_before="dialing")
         await session.commit()
         agent_id, endpoint_id = call.agent_id, endpoint.id
+        project_id, session_id = call.project_id, call.session_id
     delivery_id = await _first_delivery(platform, endpoint_id)
     target_key = await _key_id(platform, target.name)
     return {
@@ -162,6 +163,8 @@ async def seeded(platform) -> dict[str, Any]:
             "name": target.name,
             "provider": "vobiz",
             "connection_id": connection_id,
+            "project_id": project_id,
+            "session_id": session_id,
         },
     }
 

@@ -112,6 +112,11 @@ PARTNER_ID_ROUTES = [
     ("GET", "/api/v2/config/webhooks/{id}/deliveries", None, "webhook_not_found"),
     ("POST", "/api/v2/webhook-deliveries/{id}/redeliver", None, "webhook_delivery_not_found"),
     ("PUT", "/api/v2/config/telephony/{id}", {"auth_token": "x"}, "unknown_provider"),
+    ("PATCH", "/api/v2/config/webhooks/{id}", {"enabled": False}, "webhook_not_found"),
+    ("GET", "/api/v2/projects/{id}", None, "project_not_found"),
+    ("PUT", "/api/v2/projects/{id}", {"name": "Renamed"}, "project_not_found"),
+    ("DELETE", "/api/v2/projects/{id}", None, "project_not_found"),
+    ("GET", "/api/v2/sessions/{id}", None, "session_not_found"),
 ]
 ADMIN_ID_ROUTES = [
     ("GET", "/admin/v1/partners/{id}", None, "partner_not_found"),
@@ -124,6 +129,10 @@ ADMIN_ID_ROUTES = [
     ("DELETE", "/admin/v1/keys/{id}", None, "api_key_not_found"),
     ("PATCH", "/admin/v1/partners/{id}/connections/vobiz", {"cps": 1}, "partner_not_found"),
     ("PATCH", "/admin/v1/partners/acme-corp/connections/{id}", {"cps": 1}, "unknown_provider"),
+    ("GET", "/admin/v1/partners/{id}/credits", None, "partner_not_found"),
+    ("POST", "/admin/v1/partners/{id}/credits/top-ups", {"amount": "10"}, "partner_not_found"),
+    ("PUT", "/admin/v1/partners/acme-corp/agents/{id}/rate", {"rate_per_minute": "1"}, "agent_not_found"),
+    ("PUT", "/admin/v1/partners/acme-corp/projects/{id}/rate", {"rate_per_minute": "1"}, "project_not_found"),
 ]
 
 
@@ -353,6 +362,8 @@ TEXT_FIELDS = {
     },
     "POST /admin/v1/partners": {"name": NAME, "display_name": NAME, "allowed_telephony_providers.0": LINE},
     "PATCH /admin/v1/partners/acme-corp": {"display_name": NAME},
+    "POST /api/v2/projects": {"name": NAME, "description": FREE_TEXT},
+    "POST /admin/v1/partners/acme-corp/credits/top-ups": {"note": FREE_TEXT},
 }
 
 
@@ -377,6 +388,10 @@ def _body_for(route: str, field: str, *, agent: str, connection: str) -> dict[st
         return CREDENTIALS[route.rsplit("/", 1)[1]]
     if route.endswith("/partners"):
         return {"name": "initech", "display_name": "Initech", "allowed_telephony_providers": ["vobiz"]}
+    if route.endswith("/projects"):
+        return {"name": "Client A", "description": "Agents for Client A"}
+    if route.endswith("/top-ups"):
+        return {"amount": "10", "note": "invoice 1"}
     return {"display_name": "Acme"}
 
 
@@ -493,9 +508,11 @@ async def test_a_carrier_callback_with_a_control_character_is_refused_and_change
 LIST_ROUTES = [
     "/api/v2/agents",
     "/api/v2/calls",
+    "/api/v2/projects",
     "/api/v2/config/webhooks/{endpoint}/deliveries",
     "/admin/v1/partners",
     "/admin/v1/partners/acme-corp/keys",
+    "/admin/v1/partners/acme-corp/credits/ledger",
 ]
 
 

@@ -49,6 +49,16 @@ async def _delivery_id(
     )
 
 
+async def _project_id(project_id: Annotated[str, Path(description="The project's id (a UUID).")]) -> str:
+    return _known(parse_id(project_id), f"no project with id {_shown(project_id)}", "project_not_found")
+
+
+async def _session_id(
+    session_id: Annotated[str, Path(description="The session_id from POST /calls/start (a UUID).")],
+) -> str:
+    return _known(parse_id(session_id), f"no session with id {_shown(session_id)}", "session_not_found")
+
+
 async def _key_id(key_id: Annotated[str, Path(description="The API key's id (a UUID).")]) -> str:
     return _known(parse_id(key_id), f"no API key with id {_shown(key_id)}", "api_key_not_found")
 
@@ -64,5 +74,7 @@ AgentId = Annotated[str, Depends(_agent_id)]
 CallId = Annotated[str, Depends(_call_id)]
 EndpointId = Annotated[str, Depends(_endpoint_id)]
 DeliveryId = Annotated[str, Depends(_delivery_id)]
+ProjectId = Annotated[str, Depends(_project_id)]
+SessionId = Annotated[str, Depends(_session_id)]
 KeyId = Annotated[str, Depends(_key_id)]
 PartnerName = Annotated[str, Depends(_partner_name)]

@@ -42,6 +42,7 @@ from callwright.domain.end_reasons import EndReason
 from callwright.domain.errors import CallwrightError
 from callwright.domain.ids import parse_call_id
 from callwright.domain.providers import parse_provider
+from callwright.domain.text import line_problem, params_problem
 from callwright.domain.voicemail import GreetingVerdict
 from callwright.services import call_hangup, media_events, recordings, voice_config, voicemail
 from callwright.services.carrier_accounts import account_for_call
@@ -146,6 +147,17 @@ async def read_start(websocket: WebSocket, carrier: Carrier, *, timeout_secs: fl
     return None
 
 
+def start_problem(start: MediaStart) -> str | None:
+    """Which field of a carrier's start message is not one line of text, and why; or None."""
+    fields = {"stream id": start.stream_id, "call id": start.provider_call_id, "encoding": start.encoding}
+    for name, value in fields.items():
+        if (problem := line_problem(value)) is not None:
+            return f"{name} {problem}"
+    if (found := params_problem(start.custom_parameters)) is not None:
+        return f"custom parameter {found[1]}"
+    return None
+
+
 async def open_stream(
     *, platform: Platform, websocket: WebSocket, admission: Admission
 ) -> Stream | None:
@@ -155,6 +167,10 @@ async def open_stream(
     token = admission.query_token or (start.custom_parameters.get("token") if start else None)
     if start is None or not verify_call_token(platform.token_keys, call_id, TokenPurpose.MEDIA, token):
         log.warning("media socket for call %s refused: no start in time, or a bad token", call_id)
+        return None
+    if (problem := start_problem(start)) is not None:
+        # Its ids reach the store (PostgreSQL refuses a NUL in text and JSON): refused, not stored.
+        log.warning("media socket for call %s refused: its start message's %s", call_id, problem)
         return None
     # The carrier streams the caller's audio from its start message on: the recording's clock
     # starts now.

@@ -136,3 +136,17 @@ def test_a_name_resolving_to_any_private_address_is_refused():
     assert check_addresses(mixed, DEV) == mixed
     with pytest.raises(UrlRefused, match="resolves to no address"):
         check_addresses([], PROD)
+
+
+@pytest.mark.parametrize(
+    "host", ["a" * 64 + ".example.com", "hooks..example.com", ".".join(["a" * 60] * 5)]
+)
+@pytest.mark.parametrize("policy", [DEV, PROD], ids=["dev", "prod"])
+def test_a_host_that_is_no_dns_name_is_refused_when_parsed(host, policy):
+    with pytest.raises(UrlRefused, match="url host is not a valid host name"):
+        parse_webhook_url(f"https://{host}/hook", policy)
+
+
+@pytest.mark.parametrize("host", ["hooks.example.com", "münchen.example", "a" * 63 + ".example.com"])
+def test_dns_names_pass_the_host_rule(host):
+    assert parse_webhook_url(f"https://{host}/hook", DEV).host == host

@@ -3,9 +3,15 @@ a reconnect and another worker process may do, and whose close releases what."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
+import pytest
+
+from callwright.carriers import get_carrier
 from callwright.carriers.base import MediaStart
+from callwright.domain.call_tokens import TokenPurpose, call_token
+from callwright.domain.providers import Provider
 from callwright.platform import Platform
 from callwright.services import media_events, media_sockets
 from callwright.store.models import Call, utcnow
@@ -97,3 +103,46 @@ async def test_a_session_is_forgotten_only_by_its_own_socket(platform):
     assert platform.media_sessions["call-1"] is first
     media_sockets.unregister(platform, "call-1", first)  # type: ignore[arg-type]
     assert "call-1" not in platform.media_sessions
+
+
+class _Opening:
+    """A media socket whose carrier sends ``messages`` (JSON text), then nothing."""
+
+    def __init__(self, *messages: dict[str, object]) -> None:
+        self._messages = [json.dumps(m) for m in messages]
+
+    async def receive_text(self) -> str:
+        return self._messages.pop(0)
+
+
+def _vobiz_start(stream_id: str, call_uuid: str, extra_headers: str = "") -> dict[str, object]:
+    start = {"callId": call_uuid, "streamId": stream_id, "mediaFormat": {"encoding": "audio/x-mulaw"}}
+    return {"event": "start", "start": start, "extra_headers": extra_headers}
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        _vobiz_start("stream\x00-1", "vz-9"),
+        _vobiz_start("stream-1", "vz\x00-9"),
+        _vobiz_start("stream-1", "vz-9", "x-note=a\x00b"),
+    ],
+    ids=["stream_id", "call_id", "custom_parameter"],
+)
+async def test_a_start_message_with_a_nul_is_refused_and_nothing_is_stored(platform, partner, start):
+    # PostgreSQL refuses a NUL in text and JSON (a 500 and a socket left open); SQLite would store it.
+    call_id = await add_call(platform, partner.id, status="ringing", provider_call_id="vz-9")
+    call = await _get(platform, call_id)
+    admission = media_sockets.Admission(
+        call_id=call_id,
+        call=call,
+        carrier=get_carrier(Provider.VOBIZ),
+        account=None,  # type: ignore[arg-type]  # the start is refused before the account is used
+        query_token=call_token(platform.token_keys[0], call_id, TokenPurpose.MEDIA),
+    )
+    stream = await media_sockets.open_stream(
+        platform=platform, websocket=_Opening(start), admission=admission  # type: ignore[arg-type]
+    )
+    assert stream is None
+    after = await _get(platform, call_id)
+    assert (after.media_socket_id, after.media_started_at, after.status) == (None, None, "ringing")

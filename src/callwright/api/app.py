@@ -14,6 +14,7 @@ from callwright.api.auth_throttle import AuthThrottle
 from callwright.api.errors import install_error_handlers
 from callwright.api.guard import RequestGuard
 from callwright.api.headers import SecurityHeaders
+from callwright.api.openapi import document_validation_errors
 from callwright.api.routes import (
     admin,
     admin_credits,
@@ -104,6 +105,7 @@ def create_app(
     if platform is not None:
         app.state.platform = platform
     install_error_handlers(app)
+    document_validation_errors(app)
     install_edge_middleware(app, settings)
 
     partner_api = APIRouter(prefix=PARTNER_API_PREFIX)

@@ -14,13 +14,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from callwright.carriers._wire import carrier_error_text, retry_after_secs, secrets_in
 from callwright.domain.calls import CallEvent, EventKind
 from callwright.domain.errors import CallwrightError
 from callwright.domain.masking import CONFIGURED_PLACEHOLDER, mask_identifier
 from callwright.domain.providers import Provider
+from callwright.domain.text import check_line
 
 
 class CarrierAuthFailed(CallwrightError):
@@ -96,6 +97,13 @@ class CarrierCredentials(BaseModel):
     secret_fields: ClassVar[tuple[str, ...]] = ()
     masked_fields: ClassVar[tuple[str, ...]] = ()
     placeholder_fields: ClassVar[tuple[str, ...]] = ()
+
+    @field_validator("*")
+    @classmethod
+    def _one_line(cls, value: Any) -> Any:
+        # Every identifier and secret is one line: a control character (a NUL reaches the JSON
+        # column, where PostgreSQL refuses it, and the carrier's auth headers) is a typo.
+        return check_line(value) if isinstance(value, str) else value
 
     def identifiers(self) -> dict[str, Any]:
         return self.model_dump(exclude=set(self.secret_fields))

@@ -67,6 +67,8 @@ def parse_rupees(
         raise ValidationFailed(field, f"{field} must be an amount in ₹, like 500 or 3.60") from None
     if not amount.is_finite():
         raise ValidationFailed(field, f"{field} must be an amount in ₹, like 500 or 3.60")
+    if amount.adjusted() > 18:  # far past any maximum (and 1e999999999 would overflow below)
+        raise ValidationFailed(field, f"{field} must be at most ₹{rupees_text(maximum)}")
     paise = amount * PAISE_PER_RUPEE
     if paise != paise.to_integral_value():
         raise ValidationFailed(field, f"{field} must have at most two decimal places (whole paise)")

@@ -77,6 +77,8 @@ def parse_webhook_url(url: str, policy: UrlPolicy) -> WebhookTarget:
     literal = _literal_ip(host)
     if literal is not None:
         check_addresses([literal], policy)
+    elif (problem := host_name_problem(host)) is not None:
+        raise UrlRefused(f"url host {problem}")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return WebhookTarget(
         url=url,
@@ -86,6 +88,18 @@ def parse_webhook_url(url: str, policy: UrlPolicy) -> WebhookTarget:
         target=target,
         literal_ip=literal,
     )
+
+
+def host_name_problem(host: str) -> str | None:
+    """Why ``host`` cannot be looked up in DNS, or None (labels of 1-63 characters once
+    IDNA-encoded, 253 in all: RFC 1035 §2.3.4)."""
+    try:
+        encoded = host.encode("idna")
+    except UnicodeError:
+        return "is not a valid host name: each dot-separated label must be 1-63 characters"
+    if len(encoded) > 253:
+        return "is not a valid host name: it must be at most 253 characters"
+    return None
 
 
 def _literal_ip(host: str) -> IPAddress | None:

@@ -34,8 +34,10 @@ from callwright.carriers import get_carrier
 from callwright.carriers.base import CallbackKind, CallbackProof, Carrier
 from callwright.domain.call_tokens import TokenPurpose, verify_call_token
 from callwright.domain.calls import CallStatus, EventKind
-from callwright.domain.errors import Conflict, Forbidden, NotFound
+from callwright.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from callwright.domain.ids import parse_call_id
 from callwright.domain.providers import Provider
+from callwright.domain.text import params_problem
 from callwright.services import callback_nonces, voicemail
 from callwright.services.call_state import (
     apply_events,
@@ -69,10 +71,15 @@ class CallbackAnswer:
     media_type: str | None = None
 
 
-def check_token(*, platform: Platform, call_id: str, token: str | None) -> None:
-    """The call's callback token from the URL, checked before the body is read."""
-    if not verify_call_token(platform.token_keys, call_id, TokenPurpose.CALLBACK, token):
+def check_token(*, platform: Platform, call_id: str, token: str | None) -> str:
+    """The call's callback token from the URL, checked before the body is read; the call's
+    canonical id. An id that cannot be a call's (not a UUID) is refused before any query."""
+    known_id = parse_call_id(call_id)
+    if known_id is None:
+        raise Forbidden("callback refused: unknown call", code="invalid_callback_token")
+    if not verify_call_token(platform.token_keys, known_id, TokenPurpose.CALLBACK, token):
         raise Forbidden("callback refused: missing or invalid call token", code="invalid_callback_token")
+    return known_id
 
 
 async def receive(
@@ -89,7 +96,11 @@ async def receive(
 ) -> CallbackAnswer:
     """Check a callback whose token was checked, apply what it says, and say what to answer.
 
-    ``url`` is the URL as the carrier requested it (our public URL), which is what it signs."""
+    ``url`` is the URL as the carrier requested it (our public URL), which is what it signs. A
+    field with a control character (a NUL, which PostgreSQL refuses) is refused with 400 before
+    any query: it changes nothing."""
+    if (problem := params_problem(params)) is not None:
+        raise ValidationFailed(*problem)
     carrier = get_carrier(provider)
     call = await session.get(Call, call_id)
     if call is None or call.provider != provider.value:

@@ -40,7 +40,9 @@ from callwright.domain.call_tokens import TokenPurpose, verify_call_token
 from callwright.domain.calls import CallStatus
 from callwright.domain.end_reasons import EndReason
 from callwright.domain.errors import CallwrightError
+from callwright.domain.ids import parse_call_id
 from callwright.domain.providers import parse_provider
+from callwright.domain.text import line_problem, params_problem
 from callwright.domain.voicemail import GreetingVerdict
 from callwright.services import call_hangup, media_events, recordings, voice_config, voicemail
 from callwright.services.carrier_accounts import account_for_call
@@ -93,10 +95,12 @@ async def admit(
 ) -> Admission | None:
     """The socket's credentials and the call's state, before accepting it; None: refuse it.
 
-    ``url`` is the socket's URL as the carrier requested it (our public WebSocket base)."""
-    parsed = parse_provider(provider)
-    if parsed is None:
+    ``url`` is the socket's URL as the carrier requested it (our public WebSocket base). An id
+    that cannot be a call's (not a UUID) is refused before any query."""
+    parsed, known_id = parse_provider(provider), parse_call_id(call_id)
+    if parsed is None or known_id is None:
         return None
+    call_id = known_id
     carrier = get_carrier(parsed)
     if not carrier.has_media_stream:
         return None
@@ -143,6 +147,17 @@ async def read_start(websocket: WebSocket, carrier: Carrier, *, timeout_secs: fl
     return None
 
 
+def start_problem(start: MediaStart) -> str | None:
+    """Which field of a carrier's start message is not one line of text, and why; or None."""
+    fields = {"stream id": start.stream_id, "call id": start.provider_call_id, "encoding": start.encoding}
+    for name, value in fields.items():
+        if (problem := line_problem(value)) is not None:
+            return f"{name} {problem}"
+    if (found := params_problem(start.custom_parameters)) is not None:
+        return f"custom parameter {found[1]}"
+    return None
+
+
 async def open_stream(
     *, platform: Platform, websocket: WebSocket, admission: Admission
 ) -> Stream | None:
@@ -152,6 +167,10 @@ async def open_stream(
     token = admission.query_token or (start.custom_parameters.get("token") if start else None)
     if start is None or not verify_call_token(platform.token_keys, call_id, TokenPurpose.MEDIA, token):
         log.warning("media socket for call %s refused: no start in time, or a bad token", call_id)
+        return None
+    if (problem := start_problem(start)) is not None:
+        # Its ids reach the store (PostgreSQL refuses a NUL in text and JSON): refused, not stored.
+        log.warning("media socket for call %s refused: its start message's %s", call_id, problem)
         return None
     # The carrier streams the caller's audio from its start message on: the recording's clock
     # starts now.

@@ -48,7 +48,7 @@ async def checked_addresses(target: WebhookTarget, policy: UrlPolicy) -> list[IP
         return check_addresses([target.literal_ip], policy)
     try:
         addresses = await asyncio.wait_for(resolve(target.host, target.port), RESOLVE_TIMEOUT_SECS)
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError, UnicodeError):  # UnicodeError: a name the IDNA codec refuses
         raise UrlRefused(f"url host {target.host} could not be resolved") from None
     return check_addresses(addresses, policy)
 

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from callwright.domain.agent_spec import DEFAULT_SCRIPT_FALLBACK
+from callwright.domain.text import check_free_text, check_line
 
 DEFAULT_FALLBACK = DEFAULT_SCRIPT_FALLBACK
 
-Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Line = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(check_free_text),
+]
+Keyword = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(check_line)
+]
 
 
 class Reply(BaseModel):

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Path, Query
 
 from callwright.api.deps import AdminDep, PlatformDep, SessionDep, provider_from_path
 from callwright.api.envelope import error_responses, ok, ok_list
+from callwright.api.path_ids import KeyId, PartnerName
 from callwright.api.schemas.admin import ApiKeyCreate, ConnectionSwitches, PartnerCreate, PartnerUpdate
 from callwright.domain.errors import ValidationFailed
 from callwright.domain.partners import parse_provider_list
@@ -19,10 +20,9 @@ from callwright.services import master_keys, operator, partners
 
 router = APIRouter(tags=["admin"], dependencies=[AdminDep])
 
-PartnerName = Annotated[str, Path(description="The partner's slug, like acme-corp.")]
 ProviderName = Annotated[str, Path(description="twilio, plivo, vobiz, exotel or mcube")]
 Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 
 _PARTNER = {
     "partner_id": "6f1c2a9e-4b7d-4c1e-9a51-3f0e8d2b7c10",
@@ -251,7 +251,7 @@ async def list_api_keys(
         _KEY | {"status": "revoked", "revoked_at": "2026-11-25T09:00:00Z"}, 200, 404
     ),
 )
-async def revoke_api_key(session: SessionDep, key_id: str) -> dict[str, Any]:
+async def revoke_api_key(session: SessionDep, key_id: KeyId) -> dict[str, Any]:
     view, _ = await operator.revoke_api_key(session=session, key_id=key_id)
     return ok(view)
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from callwright.api.deps import AdminDep, PlatformDep, SessionDep
 from callwright.api.envelope import error_responses, ok, ok_list
+from callwright.api.path_ids import AgentId, PartnerName, ProjectId
 from callwright.api.schemas.admin import CreditEntryCreate, RateBody
 from callwright.domain.credits import EntryKind, parse_rate, parse_rupees, rupees
 from callwright.domain.usage import report_range, to_csv
@@ -18,9 +19,8 @@ from callwright.services import credits, partners, usage
 
 router = APIRouter(tags=["admin: credits"], dependencies=[AdminDep])
 
-PartnerName = Annotated[str, Path(description="The partner's slug, like acme-corp.")]
 Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 
 _ENTRY = {
     "id": "7a1c9e2b-3d4f-4a5b-8c6d-9e0f1a2b3c4d",
@@ -137,7 +137,7 @@ async def set_partner_rate(session: SessionDep, name: PartnerName, body: RateBod
     responses=_example({"agent_id": _ENTRY["id"], "rate_per_minute": 4.6}, 200, 400, 404),
 )
 async def set_agent_rate(
-    session: SessionDep, name: PartnerName, agent_id: str, body: RateBody
+    session: SessionDep, name: PartnerName, agent_id: AgentId, body: RateBody
 ) -> dict[str, Any]:
     rate = None if body.rate_per_minute is None else parse_rate(body.rate_per_minute)
     agent = await credits.set_agent_rate(
@@ -154,7 +154,7 @@ async def set_agent_rate(
     responses=_example({"project_id": _ENTRY["id"], "rate_per_minute": 4.0}, 200, 400, 404),
 )
 async def set_project_rate(
-    session: SessionDep, name: PartnerName, project_id: str, body: RateBody
+    session: SessionDep, name: PartnerName, project_id: ProjectId, body: RateBody
 ) -> dict[str, Any]:
     rate = None if body.rate_per_minute is None else parse_rate(body.rate_per_minute)
     project = await credits.set_project_rate(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Query
 
 from callwright.api.deps import CurrentPartner, SessionDep
 from callwright.api.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
+from callwright.api.path_ids import AgentId
 from callwright.api.schemas.agents import AgentCreate, AgentPublic, AgentUpdate, VoicePublic
 from callwright.services import agents as agent_service
 from callwright.voice.catalog import installed_voices
@@ -31,7 +32,7 @@ _NOT_BUILT_NOTE = (
     "stored."
 )
 
-_AGENT_ID = Annotated[str, Path(description="The agent's id (a UUID).")]
+_AGENT_ID = AgentId
 
 _AGENT = {
     "id": "6f1c2b8e-3d4a-4f5b-9c6d-7e8f9a0b1c2d",

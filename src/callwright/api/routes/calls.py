@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
+from pydantic import StringConstraints
 
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
 from callwright.api.envelope import error_responses, ok
+from callwright.api.path_ids import CallId
 from callwright.api.schemas.calls import CallStartBody, call_detail, call_public, call_started
+from callwright.api.schemas.text import LINE_CHARS
 from callwright.domain.calls import CallStatus
 from callwright.platform import Platform
 from callwright.services import calls as call_service
@@ -95,7 +98,9 @@ async def start_call(
     session: SessionDep,
     platform: PlatformDep,
     body: CallStartBody,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: Annotated[
+        Annotated[str, StringConstraints(max_length=255), LINE_CHARS] | None, Header()
+    ] = None,
 ) -> dict[str, Any]:
     call, created = await call_service.start_call(
         session=session,
@@ -194,7 +199,7 @@ async def get_concurrency(partner: CurrentPartner, session: SessionDep) -> dict[
     | error_responses(401, 404),
 )
 async def get_call(
-    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: str
+    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: CallId
 ) -> dict[str, Any]:
     call = await call_service.get_call(session=session, partner=partner, call_id=call_id)
     return ok(_detail(call, platform))
@@ -210,7 +215,7 @@ async def get_call(
     | error_responses(401, 404, 502),
 )
 async def end_call(
-    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: str
+    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: CallId
 ) -> dict[str, Any]:
     call, needs_hangup = await call_service.request_end(session=session, partner=partner, call_id=call_id)
     if needs_hangup:

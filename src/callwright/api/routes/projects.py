@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from callwright.api.deps import CurrentPartner, SessionDep
 from callwright.api.envelope import error_responses, ok, ok_list
+from callwright.api.path_ids import ProjectId
 from callwright.api.schemas.projects import ProjectCreate, ProjectUpdate, project_public
 from callwright.services import projects as project_service
 
 router = APIRouter(tags=["projects"])
 
-_PROJECT_ID = Annotated[str, Path(description="The project's id.")]
+_PROJECT_ID = ProjectId
 _PROJECT = {
     "id": "9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
     "name": "Client A",

@@ -11,12 +11,13 @@ from fastapi.responses import Response, StreamingResponse
 
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
 from callwright.api.envelope import error_responses, ok
+from callwright.api.path_ids import CallId
 from callwright.services import recordings
 
 partner_router = APIRouter(tags=["calls"])
 router = APIRouter(tags=["recordings"])
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_RANGE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})")
 _WAV_EXAMPLE = "(binary) RIFF/WAVE, PCM 16-bit, 2 channels (caller left, agent right), 8000 Hz"
 _URL_EXAMPLE = {
     "success": True,
@@ -40,7 +41,7 @@ _URL_EXAMPLE = {
     | error_responses(401, 404),
 )
 async def get_recording_url(
-    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: str
+    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: CallId
 ) -> dict[str, Any]:
     return ok(
         await recordings.recording_url(

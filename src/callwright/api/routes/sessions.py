@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
 from callwright.api.envelope import error_responses, ok
+from callwright.api.path_ids import SessionId
 from callwright.api.schemas.calls import session_public
 from callwright.services import calls as call_service
 from callwright.services.recordings import shown_recording_url
@@ -49,7 +50,7 @@ async def get_session(
     partner: CurrentPartner,
     session: SessionDep,
     platform: PlatformDep,
-    session_id: Annotated[str, Path(max_length=64, description="The session_id from POST /calls/start.")],
+    session_id: SessionId,
 ) -> dict[str, Any]:
     call = await call_service.get_call_by_session(session=session, partner=partner, session_id=session_id)
     return ok(session_public(call, recording_url=shown_recording_url(platform=platform, call=call)))

@@ -2,8 +2,9 @@
 
 Every callback carries the call's token in its URL, checked before the body is read; what else a
 callback must prove, and what it may change, is ``services.carrier_callbacks``. A refused
-callback answers 403 (or 409 for one about another carrier call) and changes nothing; a body
-that cannot be read answers 400.
+callback answers 403 (or 409 for one about another carrier call) and changes nothing, as does
+one whose call id cannot be a call's (refused before any query); a body that cannot be read, or a
+field with a control character, answers 400.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ async def carrier_callback(
     callback = next((k for k in CallbackKind if k.value == kind), None)
     if parsed is None or callback is None:
         raise NotFound(f"no callback {kind!r} for provider {provider!r}", code="unknown_callback")
-    carrier_callbacks.check_token(platform=platform, call_id=call_id, token=request.query_params.get("token"))
+    call_id = carrier_callbacks.check_token(
+        platform=platform, call_id=call_id, token=request.query_params.get("token")
+    )
     answer = await carrier_callbacks.receive(
         platform=platform,
         session=session,

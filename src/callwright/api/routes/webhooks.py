@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
 from callwright.api.envelope import error_responses, ok, ok_list
+from callwright.api.path_ids import DeliveryId, EndpointId
 from callwright.api.schemas.webhooks import LegacyWebhookBody, WebhookCreateBody, WebhookUpdateBody
 from callwright.services import webhooks as webhook_service
 from callwright.services.webhook_targets import policy_for
 
 router = APIRouter(tags=["webhooks"])
 
-_ENDPOINT_ID = Annotated[str, Path(description="The webhook endpoint's id (a UUID).")]
+_ENDPOINT_ID = EndpointId
 _ENDPOINT = {
     "id": "12345678-abcd-1234-abcd-123456789012",
     "label": "prod",
@@ -189,7 +190,7 @@ async def list_webhook_deliveries(
 async def redeliver(
     partner: CurrentPartner,
     session: SessionDep,
-    delivery_id: Annotated[str, Path(description="The delivery's id, from the delivery log.")],
+    delivery_id: DeliveryId,
 ) -> dict[str, Any]:
     return ok(await webhook_service.redeliver(session=session, partner=partner, delivery_id=delivery_id))
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from callwright.api.schemas.text import FREE_TEXT_CHARS, NAME_CHARS, SafeLine, SafeName
 from callwright.domain.rate_limits import MAX_PER_MINUTE
 from callwright.services.operator import MAX_CPS
 from callwright.services.partners import MAX_AGENT_LIMIT, MAX_CONCURRENCY_LIMIT
@@ -28,9 +29,9 @@ class PartnerCreate(BaseModel):
         },
     )
 
-    name: str = Field(description="Slug: lowercase letters, digits and '-', like acme-corp.")
-    display_name: str | None = Field(default=None, max_length=200)
-    allowed_telephony_providers: list[str] = Field(
+    name: SafeName = Field(description="Slug: lowercase letters, digits and '-', like acme-corp.")
+    display_name: Annotated[str, Field(max_length=200), NAME_CHARS] | None = None
+    allowed_telephony_providers: list[SafeLine] = Field(
         default_factory=list, description="Any of twilio, plivo, vobiz, exotel, mcube."
     )
     concurrency_limit: int | None = Field(
@@ -59,7 +60,7 @@ class PartnerUpdate(BaseModel):
         json_schema_extra={"example": {"status": "suspended", "concurrency_limit": 20}},
     )
 
-    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    display_name: Annotated[str, Field(min_length=1, max_length=200), NAME_CHARS] | None = None
     status: Literal["active", "suspended"] | None = None
     concurrency_limit: int | None = Field(default=None, ge=0, le=MAX_CONCURRENCY_LIMIT)
     agent_limit: int | None = Field(default=None, ge=0, le=MAX_AGENT_LIMIT)
@@ -113,7 +114,7 @@ class CreditEntryCreate(BaseModel):
     )
 
     amount: Decimal = Field(description="₹, at most two decimal places, like 5000 or 12.50.")
-    note: str | None = Field(default=None, max_length=500)
+    note: Annotated[str, Field(max_length=500), FREE_TEXT_CHARS] | None = None
 
 
 class RateBody(BaseModel):

@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from callwright.api.schemas.text import FREE_TEXT_CHARS, LINE_CHARS, NAME_CHARS
 from callwright.domain import agents as rules
 from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.errors import FeatureNotAvailable
@@ -74,25 +75,38 @@ def _text(max_length: int, *, min_length: int = 0) -> Any:
 
 
 def _optional_text(max_length: int) -> Any:
-    return Annotated[Annotated[str, _text(max_length)] | None, BeforeValidator(_blank_to_none)]
+    return Annotated[
+        Annotated[str, _text(max_length), FREE_TEXT_CHARS] | None, BeforeValidator(_blank_to_none)
+    ]
 
 
 AgentName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=rules.AGENT_NAME_MAX)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=rules.AGENT_NAME_MAX),
+    NAME_CHARS,
 ]
-Prompt = Annotated[str, _text(rules.PROMPT_MAX), AfterValidator(rules.check_placeholders)]
-VoiceId = Annotated[str, _text(rules.VOICE_ID_MAX, min_length=1), AfterValidator(_installed_voice)]
-Language = Annotated[str, _text(35, min_length=1), AfterValidator(rules.normalize_language)]
+Prompt = Annotated[
+    str, _text(rules.PROMPT_MAX), FREE_TEXT_CHARS, AfterValidator(rules.check_placeholders)
+]
+VoiceId = Annotated[
+    str, _text(rules.VOICE_ID_MAX, min_length=1), LINE_CHARS, AfterValidator(_installed_voice)
+]
+Language = Annotated[
+    str, _text(35, min_length=1), LINE_CHARS, AfterValidator(rules.normalize_language)
+]
 AgentTypeName = Literal["outbound", "inbound"]  # AgentType's values
 Flag = Annotated[bool, Strict()]
 IntroMessage = Annotated[
-    Annotated[str, _text(rules.MESSAGE_MAX), AfterValidator(rules.check_placeholders)] | None,
+    Annotated[
+        str, _text(rules.MESSAGE_MAX), FREE_TEXT_CHARS, AfterValidator(rules.check_placeholders)
+    ]
+    | None,
     BeforeValidator(_blank_to_none),
 ]
 Message = _optional_text(rules.MESSAGE_MAX)
 Instructions = _optional_text(rules.INSTRUCTIONS_MAX)
 TransferNumber = Annotated[
-    Annotated[str, _text(rules.TRANSFER_NUMBER_MAX), AfterValidator(_e164)] | None,
+    Annotated[str, _text(rules.TRANSFER_NUMBER_MAX), LINE_CHARS, AfterValidator(_e164)] | None,
     BeforeValidator(_blank_to_none),
 ]
 CallDuration = Annotated[
@@ -127,7 +141,7 @@ class LlmSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     provider: EngineName | None = None
-    model: Annotated[str, _text(200, min_length=1)] | None = None
+    model: Annotated[str, _text(200, min_length=1), LINE_CHARS] | None = None
     temperature: Annotated[float, Strict(), Field(ge=0, le=2)] | None = None
 
 
@@ -147,7 +161,7 @@ class ExtractionKey(BaseModel):
 
     name: Annotated[str, StringConstraints(max_length=rules.VARIABLE_NAME_MAX, pattern=rules.VARIABLE_NAME_PATTERN)]
     type: Literal["string", "number", "integer", "boolean", "array", "date", "datetime"] = "string"
-    description: Annotated[str, _text(rules.INSTRUCTIONS_MAX)] | None = None
+    description: Annotated[str, _text(rules.INSTRUCTIONS_MAX), FREE_TEXT_CHARS] | None = None
 
 
 class ExtractionConfig(BaseModel):
@@ -155,7 +169,7 @@ class ExtractionConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: Annotated[str, _text(rules.PROMPT_MAX)] | None = None
+    prompt: Annotated[str, _text(rules.PROMPT_MAX), FREE_TEXT_CHARS] | None = None
     keys: Annotated[list[ExtractionKey], Field(max_length=rules.MAX_VARIABLES)] = Field(default_factory=list)
     include_tool_logs: Flag = Field(False, alias="includeToolLogs")
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from callwright.api.schemas.agents import iso_utc
+from callwright.api.schemas.text import LINE_CHARS, SafeJsonObject, SafeLine
 from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import CallStatus
 from callwright.domain.credits import rupees
@@ -19,11 +20,11 @@ class CallStartBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    agent_id: str = Field(min_length=1, max_length=64)
-    to_number: str = Field(max_length=32)
-    provider: str | None = Field(default=None, max_length=32)
-    variables: dict[str, Any] = Field(default_factory=dict, max_length=100)
-    connection_id: str | None = Field(default=None, max_length=64)
+    agent_id: SafeLine = Field(min_length=1, max_length=64)
+    to_number: SafeLine = Field(max_length=32)
+    provider: Annotated[str, Field(max_length=32), LINE_CHARS] | None = None
+    variables: SafeJsonObject = Field(default_factory=dict, max_length=100)
+    connection_id: Annotated[str, Field(max_length=64), LINE_CHARS] | None = None
 
 
 def _iso(value: datetime | None) -> str | None:

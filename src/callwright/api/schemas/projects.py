@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from callwright.api.schemas.agents import iso_utc
+from callwright.api.schemas.text import FREE_TEXT_CHARS, NAME_CHARS, SafeName
 from callwright.domain import projects as rules
 from callwright.store.models import Project
 
@@ -19,8 +20,8 @@ class ProjectCreate(BaseModel):
         json_schema_extra={"example": {"name": "Client A", "description": "Agents for Client A"}},
     )
 
-    name: str = Field(min_length=1, max_length=rules.NAME_MAX)
-    description: str | None = Field(default=None, max_length=rules.DESCRIPTION_MAX)
+    name: SafeName = Field(min_length=1, max_length=rules.NAME_MAX)
+    description: Annotated[str, Field(max_length=rules.DESCRIPTION_MAX), FREE_TEXT_CHARS] | None = None
 
 
 class ProjectUpdate(BaseModel):
@@ -31,8 +32,8 @@ class ProjectUpdate(BaseModel):
         json_schema_extra={"example": {"name": "Client A (updated)", "description": "Updated description"}},
     )
 
-    name: str | None = Field(default=None, min_length=1, max_length=rules.NAME_MAX)
-    description: str | None = Field(default=None, max_length=rules.DESCRIPTION_MAX)
+    name: Annotated[str, Field(min_length=1, max_length=rules.NAME_MAX), NAME_CHARS] | None = None
+    description: Annotated[str, Field(max_length=rules.DESCRIPTION_MAX), FREE_TEXT_CHARS] | None = None
 
     @field_validator("name", mode="before")
     @classmethod

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from callwright.api.schemas.text import LINE_CHARS, NAME_CHARS, SafeName
 from callwright.domain.webhook_urls import MAX_URL_LENGTH
 
+# An event type's name, like session.completed (which names exist: ``domain.webhooks``).
+EventName = Annotated[str, Field(max_length=64), LINE_CHARS]
 _EVENTS = (
     "the event types this endpoint receives: session.completed (Vocobase's one event), and opt-in "
     "call.ringing, call.answered, call.ended"
@@ -17,10 +22,10 @@ class WebhookCreateBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    label: str = Field(max_length=64, description="1-31 of a-z, 0-9 and '-', unique per partner")
-    url: str = Field(max_length=MAX_URL_LENGTH, description="https URL of the receiver")
+    label: SafeName = Field(max_length=64, description="1-31 of a-z, 0-9 and '-', unique per partner")
+    url: SafeName = Field(max_length=MAX_URL_LENGTH, description="https URL of the receiver")
     enabled: bool = Field(default=True, description="whether the endpoint receives new events")
-    events: list[str] | None = Field(
+    events: list[EventName] | None = Field(
         default=None, max_length=16, description=_EVENTS + "; default: session.completed only"
     )
 
@@ -30,10 +35,10 @@ class WebhookUpdateBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
-    label: str | None = Field(default=None, max_length=64)
+    url: Annotated[str, Field(max_length=MAX_URL_LENGTH), NAME_CHARS] | None = None
+    label: Annotated[str, Field(max_length=64), NAME_CHARS] | None = None
     enabled: bool | None = None
-    events: list[str] | None = Field(default=None, max_length=16, description=_EVENTS)
+    events: list[EventName] | None = Field(default=None, max_length=16, description=_EVENTS)
 
     @model_validator(mode="after")
     def _something(self) -> WebhookUpdateBody:
@@ -47,8 +52,8 @@ class LegacyWebhookBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    webhook_url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
-    url: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
+    webhook_url: Annotated[str, Field(max_length=MAX_URL_LENGTH), NAME_CHARS] | None = None
+    url: Annotated[str, Field(max_length=MAX_URL_LENGTH), NAME_CHARS] | None = None
 
     @model_validator(mode="after")
     def _one_url(self) -> LegacyWebhookBody:

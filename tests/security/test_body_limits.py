@@ -136,6 +136,17 @@ async def test_the_longest_agent_prompt_fits_the_agent_routes_cap(app_client, pa
     assert response.status_code == 201, response.text[:300]
 
 
+@pytest.mark.parametrize("path", ["/api/v2/campaigns/some-campaign/contacts", "/api/v2/suppressions"])
+async def test_bulk_lists_have_the_bulk_cap(app_client, partner, path):
+    # 10,000 contacts a request (the docs' limit) do not fit the default cap; the bulk routes take
+    # CAMPAIGN_CSV_MAX_BYTES and no more.
+    client = await app_client(campaign_csv_max_bytes=2 * 1024 * 1024)
+    upload = Upload(BIG)
+    response = await _post(client, path, upload, partner.headers | {"Content-Type": "application/json"})
+    assert response.status_code == 413 and error_of(response)["reason"] == "payload_too_large"
+    assert 1024 * 1024 < upload.bytes_pulled <= 2 * 1024 * 1024 + CHUNK
+
+
 async def test_a_carrier_callback_body_is_capped_small(app_client, platform):
     client = await app_client()
     call_id = "0b7c6a9e-4f2d-4c1e-9a55-3f1f2f0a7c11"  # a call id's shape: anything else is refused unread

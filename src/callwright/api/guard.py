@@ -40,6 +40,9 @@ def caps_for(settings: Settings) -> tuple[tuple[str, int], ...]:
     """Body caps by path prefix, the first match winning; ``settings.max_body_bytes`` otherwise."""
     return (
         (f"{PARTNER_API}/agent", settings.max_agent_body_bytes),  # /agent, /agents: a prompt of 120,000 chars
+        # Bulk lists: up to 10,000 contacts or suppressions a request, as JSON or CSV.
+        (f"{PARTNER_API}/campaigns", settings.campaign_csv_max_bytes),
+        (f"{PARTNER_API}/suppressions", settings.campaign_csv_max_bytes),
         ("/telephony/", settings.max_callback_body_bytes),
     )
 

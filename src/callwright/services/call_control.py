@@ -23,13 +23,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
 from callwright.domain.call_commands import ControlCommand
+from callwright.services.lease_election import LeaseElection
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -50,12 +50,8 @@ COMMAND_TIMEOUT_SECS = {
 ANSWER_TIMEOUT_SECS = 2.0
 
 WAKE_SPACING_SECS = 0.01
-LEASE_SECS = 10.0
-RENEW_SECS = 2.0
 
 # Extend the lease only while we still hold it; drop it only if we hold it.
-_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
 class CallControl:
@@ -267,69 +263,25 @@ class _Pending:
         return True
 
 
-class DialerElection:
+class DialerElection(LeaseElection):
     """Keeps this process's claim on the dialer lease, running the dialer while it holds it."""
 
+    role = "dialer"
+
     def __init__(self, platform: Platform, control: CallControl) -> None:
+        super().__init__(control, control.dialer_lease)
         self.platform = platform
-        self.control = control
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-        self._valid_until = 0.0
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="callwright-dialer-election")
+    def _running(self) -> bool:
+        return self.platform.dialer is not None
 
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-        await self._stop_dialing()
-        redis = self.control.redis
-        if redis is not None:
-            try:
-                await redis.eval(_RELEASE, 1, self.control.dialer_lease, self.control.node_id)
-            except Exception as exc:  # it lapses by itself within LEASE_SECS
-                log.warning("could not release the dialer lease: %s", type(exc).__name__)
+    def _start_worker(self) -> None:
+        from callwright.services.dialer import Dialer
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            await self.campaign()
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=RENEW_SECS)
-            except TimeoutError:
-                pass
+        self.platform.dialer = Dialer(self.platform)
+        self.platform.dialer.start()
 
-    async def campaign(self) -> bool:
-        """Take or renew the lease; start or stop the dialer to match. True while we dial."""
-        redis = self.control.redis
-        assert redis is not None
-        asked_at = time.monotonic()
-        lease_ms = int(LEASE_SECS * 1000)
-        try:
-            held = bool(await redis.eval(_RENEW, 1, self.control.dialer_lease, self.control.node_id, lease_ms))
-            if not held:
-                held = bool(await redis.set(self.control.dialer_lease, self.control.node_id, nx=True, px=lease_ms))
-        except Exception as exc:
-            log.warning("could not renew the dialer lease: %s", type(exc).__name__)
-            held = None
-        if held:
-            self._valid_until = asked_at + LEASE_SECS
-            if self.platform.dialer is None:
-                from callwright.services.dialer import Dialer
-
-                log.info("this process now runs the dialer")
-                self.platform.dialer = Dialer(self.platform)
-                self.platform.dialer.start()
-            return True
-        if held is None and time.monotonic() < self._valid_until - RENEW_SECS:
-            return self.platform.dialer is not None  # unconfirmed, but the lease still stands
-        await self._stop_dialing()
-        return False
-
-    async def _stop_dialing(self) -> None:
+    async def _stop_worker(self) -> None:
         dialer, self.platform.dialer = self.platform.dialer, None
         if dialer is not None:
             log.info("this process no longer runs the dialer")

@@ -325,7 +325,8 @@ class Carrier(ABC):
         account: Account,
     ) -> bool:
         """True when the request carries the carrier's valid signature for ``url`` + ``params``."""
-        return False
+        proof = self.verify_callback(method=method, url=url, params=params, headers=headers, account=account)
+        return proof is not None
 
     def verify_callback(
         self,
@@ -337,9 +338,9 @@ class Carrier(ABC):
         account: Account,
     ) -> CallbackProof | None:
         """The callback's signature checked: None when it is missing or invalid, else what it
-        proves (the nonces it spends, the time it was signed at)."""
-        valid = self.validate_signature(method=method, url=url, params=params, headers=headers, account=account)
-        return CallbackProof() if valid else None
+        proves (the nonces it spends, the time it was signed at). Carriers that sign override
+        this (or, like Twilio, both methods); the others' callbacks carry no signature."""
+        return None
 
     def verify_media_upgrade(self, *, url: str, headers: Mapping[str, str], account: Account) -> bool:
         """Whether the media socket's upgrade request carries the carrier's signature, where it

@@ -108,18 +108,6 @@ class Plivo(PlivoFamilyCarrier):
             return
         await self.delete(account, endpoints, http, "Request", provider_call_id)
 
-    def validate_signature(
-        self,
-        *,
-        method: str,
-        url: str,
-        params: Mapping[str, str],
-        headers: Mapping[str, str],
-        account: Account,
-    ) -> bool:
-        proof = self.verify_callback(method=method, url=url, params=params, headers=headers, account=account)
-        return proof is not None
-
     def verify_callback(
         self,
         *,

@@ -79,18 +79,6 @@ class Vobiz(PlivoFamilyCarrier):
             timeout=endpoints.timeout_secs,
         )
 
-    def validate_signature(
-        self,
-        *,
-        method: str,
-        url: str,
-        params: Mapping[str, str],
-        headers: Mapping[str, str],
-        account: Account,
-    ) -> bool:
-        proof = self.verify_callback(method=method, url=url, params=params, headers=headers, account=account)
-        return proof is not None
-
     def verify_callback(
         self,
         *,

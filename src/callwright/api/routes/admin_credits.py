@@ -13,7 +13,7 @@ from callwright.api.deps import AdminDep, PlatformDep, SessionDep
 from callwright.api.envelope import error_responses, ok, ok_list
 from callwright.api.path_ids import AgentId, PartnerName, ProjectId
 from callwright.api.schemas.admin import CreditEntryCreate, RateBody
-from callwright.domain.credits import EntryKind, parse_rate, parse_rupees, rupees
+from callwright.domain.credits import EntryKind, parse_rupees, rupees
 from callwright.domain.usage import report_range, to_csv
 from callwright.services import credits, partners, usage
 
@@ -124,7 +124,7 @@ async def adjust(session: SessionDep, name: PartnerName, body: CreditEntryCreate
     responses=_example({"partner": "acme-corp", "rate_per_minute": 3.6}, 200, 400, 404),
 )
 async def set_partner_rate(session: SessionDep, name: PartnerName, body: RateBody) -> dict[str, Any]:
-    rate = None if body.rate_per_minute is None else parse_rate(body.rate_per_minute)
+    rate = body.paise()
     partner = await credits.set_partner_rate(session=session, partner_name=name, rate_paise=rate)
     return ok({"partner": partner.name, "rate_per_minute": credits.rate_text(partner.rate_paise_per_minute)})
 
@@ -139,7 +139,7 @@ async def set_partner_rate(session: SessionDep, name: PartnerName, body: RateBod
 async def set_agent_rate(
     session: SessionDep, name: PartnerName, agent_id: AgentId, body: RateBody
 ) -> dict[str, Any]:
-    rate = None if body.rate_per_minute is None else parse_rate(body.rate_per_minute)
+    rate = body.paise()
     agent = await credits.set_agent_rate(
         session=session, partner_name=name, agent_id=agent_id, rate_paise=rate
     )
@@ -156,7 +156,7 @@ async def set_agent_rate(
 async def set_project_rate(
     session: SessionDep, name: PartnerName, project_id: ProjectId, body: RateBody
 ) -> dict[str, Any]:
-    rate = None if body.rate_per_minute is None else parse_rate(body.rate_per_minute)
+    rate = body.paise()
     project = await credits.set_project_rate(
         session=session, partner_name=name, project_id=project_id, rate_paise=rate
     )

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from callwright.api.schemas.text import FREE_TEXT_CHARS, NAME_CHARS, SafeLine, SafeName
+from callwright.domain.credits import parse_rate
 from callwright.domain.rate_limits import MAX_PER_MINUTE
 from callwright.services.operator import MAX_CPS
 from callwright.services.partners import MAX_AGENT_LIMIT, MAX_CONCURRENCY_LIMIT
@@ -125,3 +126,7 @@ class RateBody(BaseModel):
     rate_per_minute: Decimal | None = Field(
         description="₹ per minute, billed in 15-second buckets; null: inherit."
     )
+
+    def paise(self) -> int | None:
+        """The rate in whole paise per minute, or None to inherit (raises naming the field)."""
+        return None if self.rate_per_minute is None else parse_rate(self.rate_per_minute)

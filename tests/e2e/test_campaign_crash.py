@@ -68,6 +68,20 @@ async def _status(api, tenant, cid) -> dict:
     return (await api.get(f"/api/v2/campaigns/{cid}", headers=tenant.headers)).json()["data"]
 
 
+async def _unfinished(api, tenant, cid, data) -> str:
+    """What an unfinished campaign still waits on: its counters, the contacts not final and their calls."""
+    lines = [str({k: v for k, v in data.items() if k == "status" or k.endswith("_count")})]
+    contacts = (await api.get(f"/api/v2/campaigns/{cid}/contacts?limit=500", headers=tenant.headers)).json()["data"]
+    for contact in contacts:
+        if contact["state"] in ("completed", "failed", "skipped"):
+            continue
+        lines.append(str(contact))
+        for attempt in contact["attempt_history"]:
+            if attempt.get("call_id"):
+                lines.append((await api.get(f"/api/v2/calls/{attempt['call_id']}", headers=tenant.headers)).text)
+    return "\n".join(lines)
+
+
 async def test_kill_9_mid_campaign_loses_and_repeats_no_attempt(server: ServerProcess, sim: CarrierSimulator):
     phones = [f"+1312555{i:04d}" for i in range(CONTACTS)]
     for phone in phones:
@@ -92,7 +106,8 @@ async def test_kill_9_mid_campaign_loses_and_repeats_no_attempt(server: ServerPr
     async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
         deadline = time.monotonic() + 120
         while (data := await _status(api, tenant, cid))["status"] != "completed":
-            assert time.monotonic() < deadline, data
+            if time.monotonic() > deadline:
+                raise AssertionError(await _unfinished(api, tenant, cid, data))
             await asyncio.sleep(0.5)
         contacts = (await api.get(f"/api/v2/campaigns/{cid}/contacts?limit=500", headers=tenant.headers)).json()["data"]
 

@@ -21,7 +21,7 @@ from callwright.domain.providers import Provider
 from callwright.domain.reconcile import MEDIA_LOST, NEVER_CONFIRMED
 from callwright.services.reconciler import Reconciler
 from callwright.sim import CarrierSimulator, Scenario
-from callwright.store.models import Call, CallEventRow, utcnow
+from callwright.store.models import Call, CallEventRow, WebhookEvent, utcnow
 from tests.carriers.call_path_support import dial_request
 from tests.connection_rows import add_call, add_connection
 
@@ -111,6 +111,38 @@ async def test_a_call_whose_server_died_is_closed_as_media_lost_with_the_carrier
     assert call.media_ended_at is not None  # so its session.completed webhook can go out
     assert ("ended", "reconciler") in trail
     assert await Reconciler(platform).run_once() == 0  # settled once
+
+
+async def test_an_ended_call_whose_media_died_with_its_server_completes_its_session(
+    platform, partner, connection, sim
+):
+    """The carrier's hang-up got in just before the server carrying the stream was killed: the
+    call is terminal, its media never stored its end, and its session.completed waited forever."""
+    answered = utcnow() - timedelta(hours=1, seconds=20)
+    call_id = await _row(
+        platform, partner.id, connection, status="completed", disposition="completed",
+        provider_call_id="CA" + "1" * 32, answered_at=answered, started_at=answered,
+        ended_at=answered + timedelta(seconds=5), media_started_at=answered,
+        media_socket_id="socket-of-the-dead-process",
+    )
+    carried_here = await _row(
+        platform, partner.id, connection, status="completed", disposition="completed",
+        provider_call_id="CA" + "2" * 32, answered_at=answered, media_started_at=answered,
+    )
+    platform.media_sessions[carried_here] = object()  # its stream is still closing on this node
+    try:
+        assert await Reconciler(platform).run_once() == 1
+    finally:
+        platform.media_sessions.pop(carried_here)
+    call, trail = await _get(platform, call_id)
+    assert call.media_ended_at is not None and call.media_socket_id is None
+    assert call.session_completed_at is not None  # session.completed written, once
+    assert ("media_lost", "reconciler") in trail
+    async with platform.sessions() as session:
+        events = await session.scalars(select(WebhookEvent.type).where(WebhookEvent.call_id == call_id))
+        assert list(events).count("session.completed") == 1
+    assert (await _get(platform, carried_here))[0].session_completed_at is None
+    assert await Reconciler(platform).run_once() == 0
 
 
 async def test_a_call_the_carrier_still_rings_is_hung_up_then_closed(platform, partner, connection, sim):

@@ -7,7 +7,9 @@ nobody), when a callback is lost, or when a dial's outcome is unknown (see ``ser
 For each such call the reconciler asks the carrier (``Carrier.fetch_call_state``) and applies
 what it says through the call state machine, recording it with source ``reconciler``; a call the
 carrier still holds while no media session of ours carries it is hung up. Calls it cannot ask
-about are closed by the time bound in ``domain.reconcile``, with an end reason saying so.
+about are closed by the time bound in ``domain.reconcile``, with an end reason saying so. Calls
+already ended whose media stream died with its server before storing its end get that end (their
+last sign of life), so their ``session.completed`` and campaign outcome are written.
 
 Every node heartbeats the calls whose media it carries (their ``updated_at``) on each pass, so a
 live call on another node never looks lost: run the workers on every node that serves media, and
@@ -19,9 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from callwright.carriers import get_carrier
 from callwright.carriers.base import Account, Carrier, CarrierCallState, NotSupported
@@ -43,6 +45,7 @@ from callwright.services.call_state import (
 )
 from callwright.services.carrier_accounts import account_for_call
 from callwright.services.dialer import recover_expired_leases
+from callwright.services.webhook_outbox import call_changed
 from callwright.store.models import Call, utcnow
 
 if TYPE_CHECKING:
@@ -91,7 +94,7 @@ class Reconciler:
             self.platform.sessions, silent_secs=self.platform.settings.reconcile_after_secs
         )
         await callback_nonces.forget_expired(platform=self.platform)
-        acted = 0
+        acted = await self._close_orphaned_media()
         for call_id, watch, carrier in await self._lost_calls():
             try:
                 acted += await self._settle(call_id, watch, carrier)
@@ -130,6 +133,61 @@ class Reconciler:
             if reconcile.needs_attention(watch, now=now, silent_secs=self.silent_secs) is not None:
                 lost.append((call.id, watch, carrier))
         return lost
+
+    async def _close_orphaned_media(self) -> int:
+        """Ended calls whose media stream died with its server before storing its end.
+
+        The carrier's hang-up reached us (the call is terminal) but the process carrying the
+        stream was killed, so nothing ever wrote ``media_ended_at`` and the call's
+        ``session.completed`` (and a campaign call's outcome) waited for it forever. A stream alive
+        on any node is heartbeated (``updated_at``), so one silent this long is gone: it ended by
+        the call's last sign of life, and the session completes now."""
+        quiet_since = utcnow() - timedelta(seconds=self.silent_secs)
+        async with self.platform.sessions() as session:
+            ids = list(
+                await session.scalars(
+                    select(Call.id)
+                    .where(
+                        Call.status.not_in(_ACTIVE),
+                        Call.session_completed_at.is_(None),
+                        Call.media_started_at.is_not(None),
+                        Call.media_ended_at.is_(None),
+                        Call.updated_at < quiet_since,
+                    )
+                    .order_by(Call.updated_at)
+                    .limit(BATCH)
+                )
+            )
+        closed = 0
+        for call_id in ids:
+            if call_id in self.platform.media_sessions:
+                continue
+            async with self.platform.sessions() as session:
+                # Claimed in one conditional write (it also takes the row's lock), so a stream
+                # that reports its end, or a heartbeat, in the meantime wins and nothing happens.
+                claimed = await session.execute(
+                    update(Call)
+                    .where(
+                        Call.id == call_id,
+                        Call.media_ended_at.is_(None),
+                        Call.session_completed_at.is_(None),
+                        Call.updated_at < quiet_since,
+                    )
+                    .values(media_ended_at=Call.updated_at, media_socket_id=None)
+                )
+                call = await lock_call(session, call_id) if cast(CursorResult[Any], claimed).rowcount == 1 else None
+                if call is None:
+                    await session.rollback()
+                    continue
+                record_event(
+                    session, call, kind="media_lost", source="reconciler", before=call.status,
+                    payload={"reason": "the server carrying the media stream stopped"},
+                )
+                call_changed(session, call, status_before=call.status)
+                await session.commit()
+            closed += 1
+            log.info("call %s: its media stream died with its server; session completed", call_id)
+        return closed
 
     def _watch(self, call: Call, carrier: Carrier) -> CallWatch:
         max_secs = AgentSpec.parse(call.agent).max_call_duration_secs

@@ -158,6 +158,8 @@ def call_record(played: PlivoFarEnd) -> dict[str, Any]:
         "request_uuid": played.request_uuid,
         "resource_uri": f"{played.resource_prefix}/Account/{call.account_id}/Call/{call_uuid}/",
         "to_number": played.dial.to,
+        "total_amount": "0.00000",
+        "total_rate": "0.00000",
     }
 
 

@@ -212,18 +212,21 @@ async def _open_media_socket(app, path: str, query: str = "") -> dict[str, Any]:
     return outbox[0]
 
 
-@pytest.mark.parametrize("with_token", [False, True], ids=["no_token", "token"])
-async def test_the_media_socket_refuses_an_id_that_cannot_exist_without_a_query(platform, with_token):
+@pytest.mark.parametrize("token_in", [None, "query", "path"], ids=["no_token", "token", "path_token"])
+async def test_the_media_socket_refuses_an_id_that_cannot_exist_without_a_query(platform, token_in):
     from callwright.api.app import create_app
 
     app = create_app(platform=platform)
     wrong = []
     for kind, call_id in BAD_IDS.items():
-        query = ""
-        if with_token:
-            query = "token=" + call_token(platform.token_keys[0], call_id, TokenPurpose.MEDIA)
+        query, path = "", f"/media/vobiz/{call_id}"
+        token = call_token(platform.token_keys[0], call_id, TokenPurpose.MEDIA)
+        if token_in == "query":
+            query = "token=" + token
+        elif token_in == "path":  # where Plivo's and Vobiz's answer documents put it
+            path = f"{path}/{token}"
         with statements(platform) as seen:
-            first = await _open_media_socket(app, f"/media/vobiz/{call_id}", query)
+            first = await _open_media_socket(app, path, query)
         if first != {"type": "websocket.close", "code": 1008, "reason": ""}:
             wrong.append(f"{kind}: {first}")
         elif _sent_to_db(seen, call_id):

@@ -111,8 +111,12 @@ async def test_a_ringing_call_is_live(sim, provider):
     await _until(lambda: played.status == "ringing")
     state = await _fetch(sim, provider, call_id)
     assert state is not None and state.live
-    assert state.events and state.events[-1].kind in (EventKind.RINGING, EventKind.ANSWERED)
-    assert state.events[-1].provider_call_id == call_id
+    if provider in (Provider.VOBIZ, Provider.PLIVO):
+        # Found only with ?status=queued, whose call_status is always "queued": no progress event.
+        assert state.raw["call_status"] == "queued" and state.events == ()
+    else:
+        assert state.events and state.events[-1].kind in (EventKind.RINGING, EventKind.ANSWERED)
+        assert state.events[-1].provider_call_id == call_id
     sim.caller_hangs_up(played.call_id)  # the phone is put down before anyone answers
     await sim.wait_for_call_end(played.call_id)
 

@@ -151,7 +151,7 @@ def test_answer_document_is_the_sdks_stream_element():
     )
     expected = plivoxml.ResponseElement().add(
         plivoxml.StreamElement(
-            f"{stream_url}?call_id={CALL_ID}&token={TOKEN}",
+            f"{stream_url}/{TOKEN}",  # the token as a path segment: no query to lose
             bidirectional=True,
             keepCallAlive=True,
             contentType="audio/x-mulaw;rate=8000",
@@ -159,7 +159,7 @@ def test_answer_document_is_the_sdks_stream_element():
     )
     assert document.media_type == "application/xml"
     assert element_tree(document.body) == element_tree(expected.to_string())
-    assert "&amp;token=" in document.body
+    assert "?" not in document.body
 
 
 # --- V3 signatures --------------------------------------------------------------------------------
@@ -292,7 +292,7 @@ HANGUP = {"Event": "Hangup"}
         (
             STATUS,
             {**HANGUP, "CallStatus": "timeout", "BillDuration": "0"},
-            ended(CallStatus.NO_ANSWER, None, 0),
+            ended(CallStatus.FAILED, None, 0),  # a carrier/network timeout, not a no-answer
         ),
         (STATUS, {**HANGUP, "CallStatus": "no-answer"}, ended(CallStatus.NO_ANSWER)),
         (

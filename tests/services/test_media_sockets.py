@@ -138,7 +138,7 @@ async def test_a_start_message_with_a_nul_is_refused_and_nothing_is_stored(platf
         call=call,
         carrier=get_carrier(Provider.VOBIZ),
         account=None,  # type: ignore[arg-type]  # the start is refused before the account is used
-        query_token=call_token(platform.token_keys[0], call_id, TokenPurpose.MEDIA),
+        url_token=call_token(platform.token_keys[0], call_id, TokenPurpose.MEDIA),
     )
     stream = await media_sockets.open_stream(
         platform=platform, websocket=_Opening(start), admission=admission  # type: ignore[arg-type]

@@ -100,7 +100,10 @@ class AgentPlatform:
         return found[-1]
 
     def ws_url(self, carrier: str, tag: str) -> str:
-        return self.base_url.replace("http://", "ws://") + f"/media/{carrier}?tag={tag}"
+        base = self.base_url.replace("http://", "ws://")
+        if carrier in ("plivo", "vobiz"):  # they promise no query string on a stream URL
+            return f"{base}/media/{carrier}/{tag}"
+        return f"{base}/media/{carrier}?tag={tag}"
 
     def answer_url(self, carrier: str, tag: str) -> str:
         return f"{self.base_url}/answer/{carrier}/{tag}"
@@ -159,10 +162,15 @@ class AgentPlatform:
 
         @app.websocket("/media/{carrier}")
         async def media(websocket: WebSocket, carrier: str) -> None:
+            await serve_media(websocket, carrier, dict(websocket.query_params))
+
+        @app.websocket("/media/{carrier}/{tag}")
+        async def media_tagged(websocket: WebSocket, carrier: str, tag: str) -> None:
+            await serve_media(websocket, carrier, {**websocket.query_params, "tag": tag})
+
+        async def serve_media(websocket: WebSocket, carrier: str, query: dict[str, str]) -> None:
             await websocket.accept()
-            session = MediaSession(
-                carrier, dict(websocket.query_params), dict(websocket.headers), time.monotonic()
-            )
+            session = MediaSession(carrier, query, dict(websocket.headers), time.monotonic())
             self.sessions.append(session)
             await AgentSide(self, websocket, session).run()
 

@@ -11,11 +11,13 @@ from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote
 from xml.etree import ElementTree
 
 import httpx
 
-from callwright.carriers._wire import as_int, json_object, text, with_query
+from callwright.carriers._plivo_records import finished_events, is_finished, live_events
+from callwright.carriers._wire import as_int, json_object, text
 from callwright.carriers.base import (
     Account,
     AnswerDocument,
@@ -38,13 +40,15 @@ if TYPE_CHECKING:
 # (the carriers' default is L16, carriers.md §1.4 / §2.4).
 STREAM_CONTENT_TYPE = "audio/x-mulaw;rate=8000"
 
-# CallStatus on hangup callbacks (§1.6, §2.6). "cancel" is a guess: Plivo's name for a request
-# canceled before answer.
+# CallStatus on hangup callbacks (§1.6, §2.6; plivo.com/docs/voice/xml/request/call-status and
+# docs.vobiz.ai/xml/request/call-status). "timeout" is "a timeout while connecting your call,
+# caused by either an issue with one of the terminating carriers or network lag": a failure of
+# the network, not a callee who did not answer. "cancel": "the call was canceled by the caller".
 _ENDED = {
     "completed": CallStatus.COMPLETED,
     "busy": CallStatus.BUSY,
     "failed": CallStatus.FAILED,
-    "timeout": CallStatus.NO_ANSWER,
+    "timeout": CallStatus.FAILED,
     "no-answer": CallStatus.NO_ANSWER,
     "cancel": CallStatus.CANCELED,
     "canceled": CallStatus.CANCELED,
@@ -156,26 +160,53 @@ class PlivoFamilyCarrier(Carrier):
         endpoints: CarrierEndpoints,
         at: datetime,
     ) -> CarrierCallState | None:
-        # A live call is found only with ?status=live, an ended one (its call detail record)
-        # only without it (§1.6, §2.6). Either answers 404 for an id that is no CallUUID, such
-        # as Plivo's dial-time request_uuid.
+        # Lookup order (docs.vobiz.ai/call/retrieve-queued-call, Plivo's "Retrieve a live call" and
+        # "Retrieve a queued call"): ?status=live finds only a call in progress, ?status=queued
+        # one initiated but not yet answered (ringing included); each answers 404 otherwise. A
+        # finished call is found only in its record (``finished_record``).
         url = self.call_url(account, endpoints, "Call", provider_call_id)
-        for query in ({"status": "live"}, {}):
+        for status in ("live", "queued"):
             response = await self.request(
                 http,
                 "GET",
                 url,
-                params=query,
+                params={"status": status},
                 timeout=endpoints.timeout_secs,
                 accept=(404,),
                 **self.auth(account),
             )
             if response.status_code != 404:
                 record = json_object(response)
-                params = record_as_callback(record, provider_call_id, live=bool(query))
-                events = parse_call_callback(CallbackKind.STATUS, params, at)
+                events = live_events(record, provider_call_id, at)
                 return CarrierCallState(events=tuple(events), raw=record)
-        return None
+        finished = await self.finished_record(provider_call_id, account, http=http, endpoints=endpoints)
+        if finished is None:
+            return None
+        if not is_finished(finished):
+            return CarrierCallState(events=(), raw=finished)  # neither live nor over: still held
+        events = finished_events(finished, provider_call_id, at)
+        return CarrierCallState(events=tuple(events), raw=finished)
+
+    async def finished_record(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> Mapping[str, Any] | None:
+        """A finished call's record; None when the carrier has none (404). Plivo's is the Call
+        object, ``GET /Call/{uuid}/`` without ``status`` (plivo-python's callGetResponse.json);
+        Vobiz overrides this with its CDR."""
+        response = await self.request(
+            http,
+            "GET",
+            self.call_url(account, endpoints, "Call", provider_call_id),
+            timeout=endpoints.timeout_secs,
+            accept=(404,),
+            **self.auth(account),
+        )
+        return None if response.status_code == 404 else json_object(response)
 
     def answer_document(self, *, stream_url: str, parameters: Mapping[str, str]) -> AnswerDocument:
         return stream_answer(stream_url, parameters)
@@ -200,32 +231,13 @@ class PlivoFamilyCarrier(Carrier):
         return PlivoFrameSerializer(start.stream_id, call_id=start.provider_call_id, params=params)
 
 
-def record_as_callback(record: Mapping[str, Any], call_uuid: str, *, live: bool) -> dict[str, str]:
-    """A call record from ``GET /Call/{uuid}/`` in the hang-up callback's field names, so one set
-    of rules reads both. A detail record names the cause by code and words only; code 1000
-    (Canceled) is the ORIGINATOR_CANCEL of a request canceled before answer."""
-    params = {
-        "CallUUID": text(record, "call_uuid") or call_uuid,
-        "CallStatus": text(record, "call_status"),
-    }
-    if live:
-        return params
-    code = as_int(record.get("hangup_cause_code"))
-    duration = record.get("call_duration")
-    params |= {
-        "Event": "Hangup",
-        "HangupCauseName": text(record, "hangup_cause_name"),
-        "HangupCause": "ORIGINATOR_CANCEL" if code == 1000 else "",
-        "Duration": text(record, "bill_duration") if duration is None else str(duration),
-    }
-    return params
-
-
 def stream_answer(stream_url: str, parameters: Mapping[str, str]) -> AnswerDocument:
-    """``<Response><Stream …>wss://…?call_id=…&token=…</Stream></Response>``.
+    """``<Response><Stream …>wss://…/media/{provider}/{call_id}/{token}</Stream></Response>``.
 
-    The WebSocket URL is the element's text, not an attribute (§1.4). ``audioTrack`` stays at its
-    default ``inbound``: a bidirectional stream with another track is hung up by Vobiz.
+    The WebSocket URL is the element's text, not an attribute (§1.4). Neither carrier promises to
+    keep a stream URL's query string, so the media token travels as the URL's last path segment.
+    ``audioTrack`` stays at its default ``inbound``: a bidirectional stream with another track is
+    hung up by Vobiz.
     """
     response = ElementTree.Element("Response")
     stream = ElementTree.SubElement(
@@ -233,7 +245,7 @@ def stream_answer(stream_url: str, parameters: Mapping[str, str]) -> AnswerDocum
         "Stream",
         {"bidirectional": "true", "keepCallAlive": "true", "contentType": STREAM_CONTENT_TYPE},
     )
-    stream.text = with_query(stream_url, parameters)
+    stream.text = f"{stream_url}/{quote(parameters['token'], safe='')}"
     return AnswerDocument("application/xml", ElementTree.tostring(response, encoding="unicode"))
 
 

@@ -298,7 +298,9 @@ class Carrier(ABC):
         """What the carrier's answer request gets back: the document that opens the media stream.
 
         ``stream_url`` is our ``ws(s)://…/media/{provider}/{call_id}`` URL (without the token);
-        ``parameters`` (call_id, token) travel the way the carrier carries custom values.
+        ``parameters`` (call_id, token) travel where the carrier is documented to keep them:
+        Twilio's ``<Parameter>``s, Exotel's query, a path segment for Plivo and Vobiz, which promise
+        nothing about a stream URL's query string (``/media/{provider}/{call_id}/{token}``).
         """
         raise NotSupported(f"{self.display_name} has no answer document")
 

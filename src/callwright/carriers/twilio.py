@@ -64,7 +64,6 @@ _ENDED = {
 _MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 _VERDICTS = {"human": EventKind.HUMAN_DETECTED} | dict.fromkeys(_MACHINE, EventKind.MACHINE_DETECTED)
 _PROGRESS_EVENTS = ("initiated", "ringing", "answered", "completed")
-_NOT_YET_ANSWERED = frozenset({"queued", "initiated", "ringing"})
 
 
 def speaks_after_beep(answered_by: str) -> bool:
@@ -191,24 +190,20 @@ class Twilio(Carrier):
         http: httpx.AsyncClient,
         endpoints: CarrierEndpoints,
     ) -> None:
-        # Status=completed ends a live call; a queued or ringing one needs Status=canceled
-        # (§3.8). Guess: "completed" sent to a ringing call leaves it ringing, so when the call
-        # Twilio hands back is still not answered we cancel it. 404 (code 20404) = already gone.
-        url = f"{self.calls_url(account, endpoints)}/{provider_call_id}.json"
-        for status in ("completed", "canceled"):
-            response = await self.request(
-                http,
-                "POST",
-                url,
-                data={"Status": status},
-                auth=self.auth(account),
-                timeout=endpoints.timeout_secs,
-                accept=(404,),
-            )
-            if response.status_code == 404:
-                return
-            if str(json_object(response).get("status", "")) not in _NOT_YET_ANSWERED:
-                return
+        # One update, Status=completed: "Specifying completed will attempt to hang up a call even
+        # if it's already in progress", where canceled "will attempt to hangup calls that are
+        # queued or ringing" only (twilio.com/docs/api/rest/change-call-state, §3.8). No second
+        # request: one that failed after a hang-up that worked would turn it into an error.
+        # 404 (code 20404) = the call is already gone.
+        await self.request(
+            http,
+            "POST",
+            f"{self.calls_url(account, endpoints)}/{provider_call_id}.json",
+            data={"Status": "completed"},
+            auth=self.auth(account),
+            timeout=endpoints.timeout_secs,
+            accept=(404,),
+        )
 
     async def fetch_call_state(
         self,

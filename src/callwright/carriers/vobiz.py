@@ -12,8 +12,14 @@ import httpx
 
 from callwright.carriers._fields import E164, Secret, pattern
 from callwright.carriers._plivo_family import PlivoFamilyCarrier
-from callwright.carriers._wire import header, without_query
-from callwright.carriers.base import Account, CallbackProof, CarrierCredentials, CarrierEndpoints
+from callwright.carriers._wire import header, json_object, without_query
+from callwright.carriers.base import (
+    Account,
+    CallbackProof,
+    CarrierCredentials,
+    CarrierEndpoints,
+    DialRequest,
+)
 from callwright.domain.providers import Provider
 
 
@@ -65,6 +71,41 @@ class Vobiz(PlivoFamilyCarrier):
         return {
             "headers": auth_headers(account.identifiers["auth_id"], account.secrets["auth_token"])
         }
+
+    def dial_body(self, dial: DialRequest) -> dict[str, Any]:
+        # docs.vobiz.ai/call/make-call documents no time_limit and no ring_timeout (Plivo's make
+        # call has both): they are not sent. Our own max call duration still ends the call, and
+        # the reconciler finds a call Vobiz still rings with ?status=queued.
+        body = super().dial_body(dial)
+        body.pop("time_limit", None)
+        body.pop("ring_timeout", None)
+        return body
+
+    async def finished_record(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> Mapping[str, Any] | None:
+        # A finished Vobiz call is found only in its CDR (docs.vobiz.ai/cdr/get-cdr; the SDK's
+        # cdr.get_cdr): GET /Account/{auth_id}/cdr/{call_id}, "Account" capitalised and "cdr"
+        # not, no trailing slash, answering {"success": true, "data": {…}}; 404 for an unknown
+        # id or a call not over yet.
+        auth_id = account.identifiers["auth_id"]
+        response = await self.request(
+            http,
+            "GET",
+            f"{self.api_base(endpoints)}/Account/{auth_id}/cdr/{provider_call_id}",
+            timeout=endpoints.timeout_secs,
+            accept=(404,),
+            **self.auth(account),
+        )
+        if response.status_code == 404:
+            return None
+        data = json_object(response).get("data")
+        return data if isinstance(data, Mapping) else None
 
     async def verify(
         self, credentials: CarrierCredentials, *, http: httpx.AsyncClient, endpoints: CarrierEndpoints

@@ -2,8 +2,9 @@
 
 Before the socket is accepted (else HTTP 403 on the upgrade): the call exists, is not over and
 belongs to this carrier; no other socket carries its stream; and the socket carries the call's
-media token in its URL (Plivo, Vobiz, Exotel) or, where the token travels in the start message
-(Twilio, whose stream URLs take no query), the carrier's signature on the upgrade request.
+media token in its URL (the last path segment for Plivo and Vobiz, the query for Exotel) or,
+where the token travels in the start message (Twilio, whose stream URLs take no query), the
+carrier's signature on the upgrade request.
 
 After it is accepted (else closed with 1008 before any agent session runs): the carrier's start
 message comes within ``media_start_timeout_secs`` of the accept (the whole opening, Twilio's and
@@ -70,7 +71,7 @@ class Admission:
     call: Call  # as it was before the socket was accepted
     carrier: Carrier
     account: Account
-    query_token: str | None
+    url_token: str | None
 
 
 @dataclass(slots=True)
@@ -89,7 +90,7 @@ async def admit(
     platform: Platform,
     provider: str,
     call_id: str,
-    query_token: str | None,
+    url_token: str | None,
     url: str,
     headers: Mapping[str, str],
 ) -> Admission | None:
@@ -104,8 +105,8 @@ async def admit(
     carrier = get_carrier(parsed)
     if not carrier.has_media_stream:
         return None
-    if query_token is not None:
-        if not verify_call_token(platform.token_keys, call_id, TokenPurpose.MEDIA, query_token):
+    if url_token is not None:
+        if not verify_call_token(platform.token_keys, call_id, TokenPurpose.MEDIA, url_token):
             return None
     elif not carrier.media_token_in_start:
         return None  # this carrier carries the token in the stream URL: none there, no socket
@@ -124,10 +125,10 @@ async def admit(
         except CallwrightError as exc:  # its connection was removed
             log.warning("media socket for call %s refused: %s", call_id, exc.message)
             return None
-    if query_token is None and not carrier.verify_media_upgrade(url=url, headers=headers, account=account):
+    if url_token is None and not carrier.verify_media_upgrade(url=url, headers=headers, account=account):
         log.warning("media socket for call %s refused: no valid %s signature", call_id, carrier.display_name)
         return None
-    return Admission(call_id=call_id, call=call, carrier=carrier, account=account, query_token=query_token)
+    return Admission(call_id=call_id, call=call, carrier=carrier, account=account, url_token=url_token)
 
 
 async def read_start(websocket: WebSocket, carrier: Carrier, *, timeout_secs: float) -> MediaStart | None:
@@ -164,7 +165,7 @@ async def open_stream(
     """Read the carrier's start and claim the call's stream for this socket; None: close it."""
     carrier, call_id = admission.carrier, admission.call_id
     start = await read_start(websocket, carrier, timeout_secs=platform.settings.media_start_timeout_secs)
-    token = admission.query_token or (start.custom_parameters.get("token") if start else None)
+    token = admission.url_token or (start.custom_parameters.get("token") if start else None)
     if start is None or not verify_call_token(platform.token_keys, call_id, TokenPurpose.MEDIA, token):
         log.warning("media socket for call %s refused: no start in time, or a bad token", call_id)
         return None

@@ -2,7 +2,11 @@
 
 ``POST /Account/{id}/Call/`` fires the call; ``DELETE /Account/{id}/Call/{call_uuid}/`` hangs it up
 (204, or 404 once it is gone); Plivo's ``DELETE …/Request/{request_uuid}/`` cancels one not yet
-answered; ``GET …/Call/{call_uuid}/`` reads the call record (``?status=live`` for a live call).
+answered. ``GET …/Call/{call_uuid}/?status=live`` finds a call in progress, ``?status=queued`` one
+not yet answered (ringing included), each 404 otherwise (docs.vobiz.ai/call/retrieve-queued-call,
+Plivo's "Retrieve a live call" / "Retrieve a queued call"). Without ``status`` Plivo answers a
+finished call's record, which has no ``call_status`` (plivo-python's callGetResponse.json); Vobiz
+keeps finished calls only in its CDR (``sim.vobiz``) and answers 404 here.
 """
 
 # No ``from __future__ import annotations``: the routes' annotations name a local (account_dep),
@@ -42,6 +46,7 @@ def add_call_routes(
     fired_message: str,
     call_uuid_is_request_uuid: bool,
     unauthorized: Callable[[], Response],
+    finished_calls_here: bool = True,
 ) -> None:
     """Serve the Call resource under ``{prefix}/Account/{auth_id}/`` with ``far_end`` playing.
 
@@ -96,14 +101,20 @@ def add_call_routes(
     ) -> Response:
         call = recorded_call(board, call_uuid, account)
         played = call.far_end if call is not None else None
-        if not isinstance(played, PlivoFarEnd) or played.call_uuid != call_uuid:
+        if not isinstance(played, PlivoFarEnd):
             return api_error(404, "not found")
-        live, ended = request.query_params.get("status") == "live", played.call.ended.is_set()
-        if ended and not live:
-            return JSONResponse(call_record(played))
-        if not ended and live:
+        status = request.query_params.get("status")
+        ended = played.call.ended.is_set() or played.ending.is_set()
+        answered = played.call.answered_at is not None
+        # A call not yet answered is still a request: Plivo finds it by its request_uuid too.
+        known = call_uuid in (played.call_uuid, played.request_uuid)
+        if status == "live" and not ended and answered and played.call_uuid == call_uuid:
             return JSONResponse(live_record(played))
-        # §1.6: a live call is found only with ?status=live, an ended one only without it.
+        if status == "queued" and not ended and not answered and known:
+            return JSONResponse(queued_record(played))
+        if status is None and played.call.ended.is_set() and finished_calls_here:
+            if played.call_uuid == call_uuid:
+                return JSONResponse(call_record(played))
         return api_error(404, "not found")
 
     if call_uuid_is_request_uuid:
@@ -125,7 +136,9 @@ def _live(board: Switchboard, call_id: str, account: SimAccount) -> PlivoFarEnd 
 
 
 def call_record(played: PlivoFarEnd) -> dict[str, Any]:
-    """``GET /Call/{uuid}/`` of an ended call: the call detail record (§1.6, §2.6)."""
+    """``GET /Call/{uuid}/`` of an ended call: Plivo's Call object, the fields of plivo-python's
+    callGetResponse.json plus the hang-up cause fields of the Call object page. No call_status:
+    a finished record tells its end only by ``end_time`` and the hang-up cause."""
     call, call_uuid = played.call, played.call_uuid
     return {
         "api_id": str(uuid.uuid4()),
@@ -134,7 +147,6 @@ def call_record(played: PlivoFarEnd) -> dict[str, Any]:
         "billed_duration": played.duration_secs(),
         "call_direction": "outbound",
         "call_duration": played.duration_secs(),
-        "call_status": call.status,
         "call_uuid": played.call_uuid,
         "end_time": played.time_text(call.ended_at) or None,
         "from_number": played.dial.from_,
@@ -146,11 +158,29 @@ def call_record(played: PlivoFarEnd) -> dict[str, Any]:
         "request_uuid": played.request_uuid,
         "resource_uri": f"{played.resource_prefix}/Account/{call.account_id}/Call/{call_uuid}/",
         "to_number": played.dial.to,
+        "total_amount": "0.00000",
+        "total_rate": "0.00000",
+    }
+
+
+def queued_record(played: PlivoFarEnd) -> dict[str, Any]:
+    """``GET /Call/{uuid}/?status=queued`` of a call not yet answered: ``call_status`` is always
+    "queued" (docs.vobiz.ai/call/retrieve-queued-call's example)."""
+    return {
+        "api_id": str(uuid.uuid4()),
+        "call_status": "queued",
+        "call_uuid": played.call_uuid,
+        "request_uuid": played.request_uuid,
+        "caller_name": played.dial.from_,
+        "direction": "outbound",
+        "from": played.dial.from_,
+        "to": played.dial.to,
     }
 
 
 def live_record(played: PlivoFarEnd) -> dict[str, Any]:
-    """``GET /Call/{uuid}/?status=live`` of a call still up."""
+    """``GET /Call/{uuid}/?status=live`` of a call in progress (plivo-python's
+    liveCallGetResponse.json)."""
     return {
         "api_id": str(uuid.uuid4()),
         "direction": "outbound",

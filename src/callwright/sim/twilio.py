@@ -153,7 +153,8 @@ async def update_call(
     status = fields.get("Status")
     answered = played.call.answered_at is not None
     if status == "completed" or (status == "canceled" and not answered):
-        # §3.8: completed hangs up a live call; on a queued or ringing one it cancels (guess).
+        # "Specifying completed will attempt to hang up a call even if it's already in progress";
+        # canceled ends only a queued or ringing one (twilio.com/docs/api/rest/change-call-state).
         played.hang_up_by_api()
     elif status == "canceled":
         played.call.notes.append("Status=canceled on a call in progress: ignored, as Twilio does")

@@ -5,6 +5,7 @@ Auth is the ``X-Auth-ID`` / ``X-Auth-Token`` header pair on every request (carri
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from callwright.domain.providers import Provider
 from callwright.sim.auth import Refusal, SimStateDep, secrets_match
+from callwright.sim.dialing import SwitchboardDep, recorded_call
 from callwright.sim.farend.vobiz import VobizFarEnd
 from callwright.sim.plivo_calls import add_call_routes
 from callwright.sim.state import VobizAccount
@@ -62,7 +64,81 @@ add_call_routes(
     fired_message="Call fired",
     call_uuid_is_request_uuid=True,
     unauthorized=unauthorized,
+    finished_calls_here=False,
 )
+
+
+@router.get("/api/v1/Account/{auth_id}/cdr/{call_id}")
+async def get_cdr(auth_id: str, call_id: str, account: VobizAccountDep, board: SwitchboardDep) -> JSONResponse:
+    """docs.vobiz.ai/cdr/get-cdr: a finished call's CDR as ``{"data": {…}, "success": true}``;
+    404 with no data for an unknown id or a call not over yet ("a CDR exists only after the call
+    ends"). "Account" is capitalised, "cdr" is not (the page's edge cases; the SDK's get_cdr)."""
+    if auth_id != account.auth_id:
+        return unauthorized()
+    call = recorded_call(board, call_id, account)
+    played = call.far_end if call is not None else None
+    if not isinstance(played, VobizFarEnd) or not played.call.ended.is_set():
+        return JSONResponse({"success": False, "error": "CDR not found"}, status_code=404)
+    return JSONResponse({"data": cdr(played), "success": True})
+
+
+def cdr(played: VobizFarEnd) -> dict[str, Any]:
+    """The fields of the SDK's GetCdrResponseData and the page's example; values are ours."""
+    call = played.call
+    answered, ended = call.wall(call.answered_at), call.wall(call.ended_at)
+    ringing = call.wall(call.ringing_at)
+    talk = played.duration_secs()
+    total = round(call.ended_at or 0.0)
+    return {
+        "account_id": played.account.account_id,
+        "answer_time": _iso(answered),
+        "billsec": talk,
+        "bridge_uuid": played.call_uuid,
+        "call_direction": "outbound",
+        "caller_id_name": played.dial.from_,
+        "caller_id_number": played.dial.from_,
+        "campaign_id": None,
+        "carrier_ip": None,
+        "codec": "PCMU",
+        "context": "voice-api",
+        "cost": 0.0,
+        "created_at": _iso(ended),
+        "currency": "INR",
+        "customer_endpoint": None,
+        "destination_number": played.dial.to,
+        "duration": total,
+        "end_time": _iso(ended),
+        "failure_code": None,
+        "failure_reason": None,
+        "hangup_cause": played.hangup_q850 or "NORMAL_CLEARING",
+        "hangup_cause_code": played.hangup_code or 0,
+        "hangup_cause_name": call.hangup_cause or "Unknown",
+        "hangup_disposition": "send_bye",
+        "hangup_source": call.hangup_source or "Unknown",
+        "id": abs(hash(played.call_uuid)) % 10**8,
+        "jitter": 0.0,
+        "mos": 4.5,
+        "network_addr": "127.0.0.1",
+        "origination_region": "mumbai",
+        "packet_loss": 0,
+        "progress_time": _iso(ringing),
+        "region": "ap-south-1",
+        "ring_time": round((call.answered_at or call.ended_at or 0.0) - (call.ringing_at or 0.0)),
+        "sip_call_id": played.call_uuid,
+        "sip_user_agent": "Vobiz",
+        "start_time": _iso(call.created_wall),
+        "streaming_cost": 0,
+        "terminated_to": None,
+        "total_cost": 0.0,
+        "trunk_id": None,
+        "updated_at": _iso(ended),
+        "uuid": played.call_uuid,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    # The CDR's times are UTC ISO 8601 with a Z ("2026-03-25T10:00:42Z").
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
 
 
 # Keep this route last: Vobiz answers 401, not 404, to a path it does not know, e.g. a wrongly

@@ -1,5 +1,9 @@
 """The carrier's media WebSocket for one call: ``/media/{provider}/{call_id}``.
 
+The call's media token comes as the URL's last path segment (``/media/{provider}/{call_id}/{token}``,
+Plivo and Vobiz, which promise nothing about a stream URL's query string), as the ``token`` query
+parameter (Exotel), or in the stream's start message (Twilio).
+
 One socket per call, opened by its carrier: the rules are ``services.media_sockets``. A socket
 refused before it is accepted gets HTTP 403 on its upgrade; one refused after (no start in time,
 a bad token, another socket holds the call) is closed with 1008 (policy violation) before
@@ -21,13 +25,22 @@ POLICY_VIOLATION = media_sockets.POLICY_VIOLATION
 
 @router.websocket("/media/{provider}/{call_id}")
 async def media_stream(websocket: WebSocket, provider: str, call_id: str) -> None:
+    await _counted(websocket, provider, call_id, websocket.query_params.get("token"))
+
+
+@router.websocket("/media/{provider}/{call_id}/{token}")
+async def media_stream_with_token(websocket: WebSocket, provider: str, call_id: str, token: str) -> None:
+    await _counted(websocket, provider, call_id, token)
+
+
+async def _counted(websocket: WebSocket, provider: str, call_id: str, url_token: str | None) -> None:
     platform: Platform = websocket.app.state.platform
     # Counted from the handshake, not from the session: a balanced `callwright serve` steers new
     # connections by it, and a call whose session is still starting is load already.
     platform.media_sockets += 1
     platform.media_sockets_changed.set()
     try:
-        await _media_stream(websocket, platform, provider, call_id)
+        await _media_stream(websocket, platform, provider, call_id, url_token)
     finally:
         platform.media_sockets -= 1
         platform.media_sockets_changed.set()
@@ -36,13 +49,15 @@ async def media_stream(websocket: WebSocket, provider: str, call_id: str) -> Non
             collector.settle_when_idle()
 
 
-async def _media_stream(websocket: WebSocket, platform: Platform, provider: str, call_id: str) -> None:
+async def _media_stream(
+    websocket: WebSocket, platform: Platform, provider: str, call_id: str, url_token: str | None
+) -> None:
     query = websocket.url.query
     admission = await media_sockets.admit(
         platform=platform,
         provider=provider,
         call_id=call_id,
-        query_token=websocket.query_params.get("token"),
+        url_token=url_token,
         # The URL as the carrier requested it (our public base), which is what Twilio signs.
         url=platform.settings.public_ws_url + websocket.url.path + (f"?{query}" if query else ""),
         headers=websocket.headers,

@@ -8,6 +8,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -106,6 +107,7 @@ class PlivoFarEnd(FarEnd):
         self.call_uuid = call_uuid
         self.stream: PlivoStream | None = None
         self.hangup_code: int | None = None
+        self.hangup_q850: str | None = None  # HangupCause, the Q.850-style name
 
     @property
     def auth_token(self) -> str:
@@ -206,6 +208,12 @@ class PlivoFarEnd(FarEnd):
     async def run_stream(self, element: ET.Element) -> bool:
         """Stream to the element's URL; False when the call is over."""
         url = (element.text or "").strip()
+        if urlsplit(url).query:
+            # Neither Plivo's nor Vobiz's <Stream> docs promise that a stream URL's query string
+            # reaches the WebSocket server, so the simulator does not carry it: whatever must
+            # reach the server travels in the path (or extraHeaders).
+            self.call.notes.append("<Stream> URL has a query string: not carried to the socket")
+            url = urlunsplit(urlsplit(url)._replace(query=""))
         bidirectional = element.get("bidirectional", "false").lower() == "true"
         keep_alive = element.get("keepCallAlive", "false").lower() == "true"
         fmt = self.stream_format(element.get("contentType", self.default_content_type))
@@ -293,7 +301,7 @@ class PlivoFarEnd(FarEnd):
             "AnswerTime": self.time_text(call.answered_at),
             "EndTime": self.time_text(call.ended_at),
         }
-        self.hangup_code = code
+        self.hangup_code, self.hangup_q850 = code, cause
         self.notify("hangup", self.dial.hangup_url, params, method=self.dial.hangup_method)
 
     def time_text(self, at: float | None) -> str:

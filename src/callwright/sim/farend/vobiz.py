@@ -36,6 +36,24 @@ class VobizFarEnd(PlivoFarEnd):
     resource_prefix: ClassVar[str] = "/api/v1"
     stream_class: ClassVar[type[PlivoStream]] = VobizStream
 
+    def ring_timeout_secs(self) -> float:
+        # docs.vobiz.ai/call/make-call documents no ring_timeout: a sent one is not honoured here.
+        # Guess: Vobiz rings as long as Plivo's default (120 s).
+        self.note_undocumented("ring_timeout")
+        return 120.0
+
+    def time_limit_secs(self) -> float | None:
+        # No time_limit on Vobiz's make-call page either. Guess: the Dial element's default cap,
+        # 14,400 s (docs.vobiz.ai/xml/dial, timeLimit).
+        self.note_undocumented("time_limit")
+        return 14_400.0
+
+    def note_undocumented(self, field: str) -> None:
+        note = f"{field} is not a documented make-call field: ignored"
+        if field in (self.dial.model_extra or {}) | self.dial.model_dump(exclude_unset=True):
+            if note not in self.call.notes:
+                self.call.notes.append(note)
+
     def sign(self, method: str, url: str, params: Mapping[str, str]) -> dict[str, str]:
         # §1.9: Vobiz signs only the URL without its query, and the nonce; never the params.
         return signing.vobiz_headers(auth_token=self.auth_token, url=url)

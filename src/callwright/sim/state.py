@@ -90,6 +90,14 @@ class ExotelAccount(SimAccount):
     exophones: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
         default_factory=lambda: ["+918047361234"], min_length=1
     )
+    # How this account's AgentStream start message spells its keys: the protocol page's
+    # snake_case, or the camelCase Exotel's own reference code also reads (streamSid, callSid).
+    start_keys: Literal["snake_case", "camelCase"] = "snake_case"
+    # What the account streams: 16-bit PCM (the protocol page) or µ-law (the beta extension guide).
+    stream_encoding: Literal["pcm16", "mulaw"] = "pcm16"
+    # Exotel's beta answering-machine detection, enabled per account on request: callbacks then
+    # carry Legs[].AnsweredBy (HUMAN / MACHINE).
+    amd: bool = False
 
     @property
     def account_id(self) -> str:

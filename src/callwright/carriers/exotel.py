@@ -58,6 +58,12 @@ class ExotelCredentials(CarrierCredentials):
     # [conflict]). None: read it from each stream's start.media_format.encoding.
     stream_encoding: Literal["pcm16", "mulaw"] | None = None
 
+    def public_view(self) -> dict[str, Any]:
+        view = super().public_view()
+        if view.get("stream_encoding") is None:
+            view.pop("stream_encoding", None)  # shown only when the partner set it
+        return view
+
 
 def api_base(subdomain: str, override: str | None) -> str:
     """``https://{subdomain}``, or the override's scheme and host (CALLWRIGHT_EXOTEL_API_URL)."""

@@ -18,7 +18,7 @@ from callwright.api.deps import PlatformDep, SessionDep
 from callwright.carriers.base import CallbackKind
 from callwright.domain.errors import BadRequest, NotFound
 from callwright.domain.providers import parse_provider
-from callwright.services import carrier_callbacks
+from callwright.services import carrier_callbacks, exotel_voicebot
 from callwright.settings import Settings
 
 router = APIRouter(tags=["carrier callbacks"])
@@ -79,3 +79,28 @@ async def carrier_callback(
     if answer.media_type is None:
         return Response(status_code=200)
     return Response(answer.body, media_type=answer.media_type)
+
+
+@router.get("/telephony/exotel/voicebot/{connection_id}/{secret}", include_in_schema=False)
+@router.post(
+    "/telephony/exotel/voicebot/{connection_id}/{secret}",
+    summary="Exotel Voicebot applet URL (one per connection)",
+    description="Set as the URL of the Voicebot applet in the partner's Exotel flow; shown as "
+    "`voicebot_url` with the Exotel connection. Answers `{\"url\": \"wss://…\"}` for the call "
+    "named by Exotel's `CallSid`. Called by Exotel, never by partners.",
+    responses={200: {"content": {"application/json": {"example": {"url": "wss://…"}}}}},
+)
+async def exotel_voicebot_url(
+    request: Request, connection_id: str, secret: str, platform: PlatformDep, session: SessionDep
+) -> Response:
+    answer = await exotel_voicebot.answer(
+        platform=platform,
+        session=session,
+        connection_id=connection_id,
+        secret=secret,
+        method=request.method,
+        url=_public_url(request, platform.settings),
+        params=await _callback_params(request),
+        headers=request.headers,
+    )
+    return Response(answer.body, media_type=answer.media_type or "application/json")

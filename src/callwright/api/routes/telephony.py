@@ -47,40 +47,6 @@ def _public_url(request: Request, settings: Settings) -> str:
     return settings.public_url.rstrip("/") + request.url.path + (f"?{query}" if query else "")
 
 
-@router.get("/telephony/{provider}/{call_id}/{kind}", include_in_schema=False)
-@router.post(
-    "/telephony/{provider}/{call_id}/{kind}",
-    summary="Carrier callback (answer, status, machine detection)",
-    description="Called by the partner's carrier, never by partners. Authenticated by the per-call "
-    "token in the URL and, where the carrier signs callbacks, by its signature.",
-    responses={200: {"content": {"application/xml": {"example": "<Response>…</Response>"}}}},
-)
-async def carrier_callback(
-    request: Request, provider: str, call_id: str, kind: str, platform: PlatformDep, session: SessionDep
-) -> Response:
-    parsed = parse_provider(provider)
-    callback = next((k for k in CallbackKind if k.value == kind), None)
-    if parsed is None or callback is None:
-        raise NotFound(f"no callback {kind!r} for provider {provider!r}", code="unknown_callback")
-    call_id = carrier_callbacks.check_token(
-        platform=platform, call_id=call_id, token=request.query_params.get("token")
-    )
-    answer = await carrier_callbacks.receive(
-        platform=platform,
-        session=session,
-        provider=parsed,
-        call_id=call_id,
-        kind=callback,
-        method=request.method,
-        url=_public_url(request, platform.settings),
-        params=await _callback_params(request),
-        headers=request.headers,
-    )
-    if answer.media_type is None:
-        return Response(status_code=200)
-    return Response(answer.body, media_type=answer.media_type)
-
-
 @router.get("/telephony/exotel/voicebot/{connection_id}/{secret}", include_in_schema=False)
 @router.post(
     "/telephony/exotel/voicebot/{connection_id}/{secret}",
@@ -104,3 +70,60 @@ async def exotel_voicebot_url(
         headers=request.headers,
     )
     return Response(answer.body, media_type=answer.media_type or "application/json")
+
+
+@router.get("/telephony/{provider}/{call_id}/{kind}", include_in_schema=False)
+@router.post(
+    "/telephony/{provider}/{call_id}/{kind}",
+    summary="Carrier callback (answer, status, machine detection)",
+    description="Called by the partner's carrier, never by partners. Authenticated by the per-call "
+    "token in the URL and, where the carrier signs callbacks, by its signature.",
+    responses={200: {"content": {"application/xml": {"example": "<Response>…</Response>"}}}},
+)
+async def carrier_callback(
+    request: Request, provider: str, call_id: str, kind: str, platform: PlatformDep, session: SessionDep
+) -> Response:
+    return await _callback(request, provider, call_id, kind, request.query_params.get("token"), platform, session)
+
+
+@router.get("/telephony/{provider}/{call_id}/{kind}/{token}", include_in_schema=False)
+@router.post(
+    "/telephony/{provider}/{call_id}/{kind}/{token}",
+    summary="Carrier callback, its token in the path",
+    description="As above, for carriers that may not keep a callback URL's query string (MCube).",
+)
+async def carrier_callback_token_in_path(
+    request: Request, provider: str, call_id: str, kind: str, token: str, platform: PlatformDep, session: SessionDep
+) -> Response:
+    return await _callback(request, provider, call_id, kind, token, platform, session)
+
+
+async def _callback(
+    request: Request,
+    provider: str,
+    call_id: str,
+    kind: str,
+    token: str | None,
+    platform: PlatformDep,
+    session: SessionDep,
+) -> Response:
+    parsed = parse_provider(provider)
+    callback = next((k for k in CallbackKind if k.value == kind), None)
+    if parsed is None or callback is None:
+        raise NotFound(f"no callback {kind!r} for provider {provider!r}", code="unknown_callback")
+    call_id = carrier_callbacks.check_token(platform=platform, call_id=call_id, token=token)
+    answer = await carrier_callbacks.receive(
+        platform=platform,
+        session=session,
+        provider=parsed,
+        call_id=call_id,
+        kind=callback,
+        method=request.method,
+        url=_public_url(request, platform.settings),
+        params=await _callback_params(request),
+        headers=request.headers,
+    )
+    if answer.media_type is None:
+        return Response(status_code=200)
+    return Response(answer.body, media_type=answer.media_type)
+

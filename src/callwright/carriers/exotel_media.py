@@ -168,7 +168,7 @@ class ExotelMediaSerializer(ExotelFrameSerializer):
         Exotel holds at most two chunks and a barge-in's ``clear`` drops little."""
         now = self._clock()
         ahead = self._next_at - now
-        if ahead > duration:
+        if ahead > duration + 1e-6:  # float noise is no reason to wait
             await self._sleep(ahead - duration)
             now = self._clock()
         self._next_at = max(self._next_at, now) + duration

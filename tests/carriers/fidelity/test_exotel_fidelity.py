@@ -40,7 +40,7 @@ from callwright.domain.errors import ValidationFailed
 from callwright.domain.providers import Provider
 from callwright.sim import Scenario
 from tests.carriers.call_path_support import AT, ENDPOINTS, account, answering
-from tests.e2e.helpers import make_tenant, new_number, start_call, wait_for_status
+from tests.e2e.helpers import heard_speech_secs, make_tenant, new_number, start_call, wait_for_status
 
 EXOTEL = get_carrier(Provider.EXOTEL)
 SID = "fidelity1"
@@ -245,27 +245,51 @@ async def until(check, timeout: float = 15.0):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.e2e
-async def test_camel_case_start_call_is_answered_only_at_answer(api, carrier_sim):
-    tenant, _ = await exotel_tenant(api, carrier_sim, start_keys="camelCase")
+async def test_an_in_progress_callback_alone_does_not_answer_the_call(api, carrier_sim):
+    tenant, _ = await exotel_tenant(api, carrier_sim)
     number = new_number()
-    carrier_sim.set_scenario(number, Scenario.slow_answer(1.5, hangs_up_after_secs=3.0))
+    carrier_sim.set_scenario(number, Scenario.slow_answer(60))
     call_id = await start_call(api, tenant, "exotel", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="exotel", timeout=15)
-
-    # Exotel's ringing event says in-progress: once the platform has taken it, the call is still
-    # not answered.
-    ringing = await until(lambda: [c for c in sim_call.callbacks if c.params.get("EventType") == "ringing" and c.status_code])
+    # Exotel's ringing event says Status=in-progress (it has no ringing status); the platform took it.
+    ringing = await until(
+        lambda: [c for c in sim_call.callbacks if c.params.get("EventType") == "ringing" and c.status_code]
+    )
     assert ringing[0].params["Status"] == "in-progress" and ringing[0].status_code == 200
-    if sim_call.answered_at is None:
-        call = (await api.get(f"/api/v2/calls/{call_id}", headers=tenant.headers)).json()["data"]
-        assert call["answered_at"] is None and call["status"] != "in_progress", call
+    carrier_sim.caller_hangs_up(sim_call.call_id)  # the phone is put down before anyone answers
+    await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
+    call = await wait_for_status(api, tenant, call_id)
+    assert call["answered_at"] is None and call["status"] != "completed", call
 
+
+@pytest.mark.e2e
+async def test_a_camel_case_start_is_accepted_and_answers_the_call(api, carrier_sim):
+    tenant, _ = await exotel_tenant(api, carrier_sim, start_keys="camelCase")
+    number = new_number()
+    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(4.0))
+    call_id = await start_call(api, tenant, "exotel", number)
+    sim_call = await carrier_sim.wait_for_call(to=number, carrier="exotel", timeout=15)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
     call = await wait_for_status(api, tenant, call_id)
     assert call["status"] == "completed" and call["answered_at"], call
-    assert sim_call.media_started_at is not None  # the camelCase start was accepted
-    assert sim_call.first_agent_audio_at is not None
+    assert sim_call.first_agent_audio_at is not None  # the agent spoke on the stream it accepted
+    # Its media went out as Exotel's bots send it, in chunks Exotel's rule allows.
+    assert not sim_call.media_violations, sim_call.media_violations
     assert not [note for note in sim_call.notes if "stream_sid" in note], sim_call.notes
+
+
+@pytest.mark.e2e
+async def test_a_mulaw_account_hears_the_agent(api, carrier_sim):
+    tenant, _ = await exotel_tenant(api, carrier_sim, stream_encoding="mulaw")
+    number = new_number()
+    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(4.0))
+    call_id = await start_call(api, tenant, "exotel", number)
+    sim_call = await carrier_sim.wait_for_call(to=number, carrier="exotel", timeout=15)
+    await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
+    call = await wait_for_status(api, tenant, call_id)
+    assert call["status"] == "completed", call
+    assert heard_speech_secs(sim_call) >= 1.0  # intelligible (not noise) agent speech
+    assert not sim_call.media_violations, sim_call.media_violations
 
 
 @pytest.mark.e2e

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.carriers.base import CallbackKind
 from callwright.domain.call_tokens import TokenPurpose, call_token, verify_call_token
-from callwright.domain.errors import Forbidden, NotFound, ValidationFailed
+from callwright.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from callwright.domain.providers import Provider
 from callwright.services import carrier_callbacks
 from callwright.store.models import Call, TelephonyConnection
@@ -75,7 +75,7 @@ async def answer(
         # An inbound call (Direction=incoming, CallTo our ExoPhone) has no call of ours to find:
         # Callwright places outbound calls only.
         raise NotFound(f"no call of this connection has Exotel CallSid {call_sid!r}", code="call_not_found")
-    return await carrier_callbacks.receive(
+    answer = await carrier_callbacks.receive(
         platform=platform,
         session=session,
         provider=Provider.EXOTEL,
@@ -86,3 +86,7 @@ async def answer(
         params=params,
         headers=headers,
     )
+    if answer.media_type != "application/json":
+        # The call ended before Exotel asked (the answer would be an XML hang-up): nothing to join.
+        raise Conflict("voicebot request refused: the call has already ended", code="call_already_ended")
+    return answer

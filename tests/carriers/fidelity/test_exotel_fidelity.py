@@ -40,7 +40,7 @@ from callwright.domain.errors import ValidationFailed
 from callwright.domain.providers import Provider
 from callwright.sim import Scenario
 from tests.carriers.call_path_support import AT, ENDPOINTS, account, answering
-from tests.e2e.helpers import heard_speech_secs, make_tenant, new_number, start_call, wait_for_status
+from tests.e2e.helpers import ADMIN, heard_speech_secs, make_tenant, new_number, start_call, wait_for_status
 
 EXOTEL = get_carrier(Provider.EXOTEL)
 SID = "fidelity1"
@@ -299,6 +299,11 @@ async def test_voicebot_url_answers_the_stream_url_for_its_connections_call(api,
     config = (await api.get("/api/v2/config", headers=tenant.headers)).json()["data"]
     assert urlsplit(config["telephony"]["exotel"]["voicebot_url"]).path == voicebot
     assert "fid-token" not in json.dumps(saved) + json.dumps(config)
+    # The operator sees it with the connection too, and still no identifier or secret.
+    detail = (await api.get(f"/admin/v1/partners/{tenant.name}", headers=ADMIN)).json()["data"]
+    [connection] = [c for c in detail["connections"] if c["provider"] == "exotel"]
+    assert urlsplit(connection["voicebot_url"]).path == voicebot
+    assert "fid-token" not in json.dumps(detail) and "fidexotel" not in json.dumps(detail)
 
     number = new_number()
     carrier_sim.set_scenario(number, Scenario.slow_answer(60))

@@ -293,6 +293,19 @@ async def test_a_mulaw_account_hears_the_agent(api, carrier_sim):
 
 
 @pytest.mark.e2e
+async def test_legs_answered_by_machine_marks_the_call_answered_by_a_machine(api, carrier_sim):
+    tenant, _ = await exotel_tenant(api, carrier_sim, amd=True)  # Exotel's per-account AMD beta
+    number = new_number()
+    carrier_sim.set_scenario(number, Scenario.voicemail(hangs_up_after_secs=3.0))
+    call_id = await start_call(api, tenant, "exotel", number)
+    sim_call = await carrier_sim.wait_for_call(to=number, carrier="exotel", timeout=15)
+    await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
+    call = await wait_for_status(api, tenant, call_id)
+    assert [c.params.get("Legs[0][AnsweredBy]") for c in sim_call.callbacks if c.params.get("EventType") == "answered"] == ["MACHINE"]
+    assert call["answered_by"] == "machine", call
+
+
+@pytest.mark.e2e
 async def test_voicebot_url_answers_the_stream_url_for_its_connections_call(api, carrier_sim):
     tenant, saved = await exotel_tenant(api, carrier_sim)
     voicebot = urlsplit(saved["voicebot_url"]).path

@@ -33,7 +33,9 @@ EXOTEL = {"account_sid": "acme", "api_key": "exotel-docs-key", "api_token": "exo
 def settings(settings, sim):
     """Carriers' REST APIs are the simulator's, with the accounts the examples name."""
     sim.add_account("vobiz", auth_id=VOBIZ["auth_id"], auth_token=VOBIZ["auth_token"])
-    sim.add_account("exotel", **{k: EXOTEL[k] for k in ("account_sid", "api_key", "api_token")})
+    # The example's caller_id is one of the account's ExoPhones, as the credential check demands.
+    exotel = {k: EXOTEL[k] for k in ("account_sid", "api_key", "api_token")}
+    sim.add_account("exotel", **exotel, exophones=[EXOTEL["caller_id"]])
     urls = sim.api_urls()
     return settings.model_copy(update={"vobiz_api_url": urls["vobiz"], "exotel_api_url": urls["exotel"]})
 

@@ -240,6 +240,9 @@ class Carrier(ABC):
     # up to 3 times before their fallback URL). Twilio does so only with a #rc= override, which we
     # never set; Exotel goes to its fallback URL instead.
     retries_answer_url: ClassVar[bool] = False
+    # Whether our callback token travels in the callback URL's path rather than its query (MCube:
+    # whether it keeps a refurl's query string is not known).
+    callback_token_in_path: ClassVar[bool] = False
     # Whether our media token travels in the stream's start message rather than its URL (Twilio
     # drops query strings from stream URLs, and signs the WebSocket upgrade instead).
     media_token_in_start: ClassVar[bool] = False

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from pydantic import Field
@@ -21,6 +22,7 @@ from callwright.carriers.base import (
     CarrierCallState,
     CarrierCredentials,
     CarrierEndpoints,
+    CarrierRejected,
     CarrierUnavailable,
     DialRequest,
     MediaStart,
@@ -28,10 +30,11 @@ from callwright.carriers.base import (
     PlacedCall,
 )
 from callwright.domain.calls import CallEvent, CallStatus, EventKind
+from callwright.domain.errors import ValidationFailed
 from callwright.domain.providers import Provider
 
 if TYPE_CHECKING:
-    from pipecat.serializers.exotel import ExotelFrameSerializer
+    from callwright.carriers.exotel_media import ExotelMediaSerializer
 
 
 class ExotelCredentials(CarrierCredentials):
@@ -50,6 +53,16 @@ class ExotelCredentials(CarrierCredentials):
     subdomain: Literal["api.exotel.com", "api.in.exotel.com"]
     caller_id: PhoneNumber
     applet_id: Annotated[str, Field(max_length=64)] | None = None
+    # What the account streams, when its start message cannot be trusted to say (the beta
+    # extension guide defaults to µ-law, the protocol page to 16-bit PCM: carriers.md §4.5
+    # [conflict]). None: read it from each stream's start.media_format.encoding.
+    stream_encoding: Literal["pcm16", "mulaw"] | None = None
+
+    def public_view(self) -> dict[str, Any]:
+        view = super().public_view()
+        if view.get("stream_encoding") is None:
+            view.pop("stream_encoding", None)  # shown only when the partner set it
+        return view
 
 
 def api_base(subdomain: str, override: str | None) -> str:
@@ -61,11 +74,19 @@ def api_base(subdomain: str, override: str | None) -> str:
 
 
 # Status values of Connect Voice AI calls and their StatusCallback (carriers.md §4.3, §4.6).
+# Exotel has no "ringing" status and reports "in-progress" while the call is still connecting
+# (developer.exotel.com call details / Connect Voice AI statuses: queued, in-progress, completed,
+# failed, busy, no-answer): only EventType=answered, or the media stream's start, marks an answer.
 _PROGRESS = {
     "queued": EventKind.DIALED,
-    "ringing": EventKind.RINGING,
-    "in-progress": EventKind.ANSWERED,
+    "ringing": EventKind.RINGING,  # not an Exotel status; kept in case a ringing event names it
+    "in-progress": EventKind.DIALED,
 }
+# Legs[].AnsweredBy of the answered/terminal callback (Exotel's beta AMD: HUMAN, MACHINE,
+# NOT_SURE; carriers.md §4.7).
+_VERDICTS = {"human": EventKind.HUMAN_DETECTED, "machine": EventKind.MACHINE_DETECTED}
+# The ExoPhone list's pages followed before giving up on finding the caller ID (50 a page).
+_MAX_EXOPHONE_PAGES = 20
 _ENDED = {
     "completed": CallStatus.COMPLETED,
     "failed": CallStatus.FAILED,
@@ -90,12 +111,38 @@ class Exotel(Carrier):
     ) -> None:
         assert isinstance(credentials, ExotelCredentials)
         base = api_base(credentials.subdomain, endpoints.exotel)
-        await self.request(
-            http,
-            "GET",
-            f"{base}/v2_beta/Accounts/{credentials.account_sid}/IncomingPhoneNumbers",
-            auth=(credentials.api_key, credentials.api_token),
-            timeout=endpoints.timeout_secs,
+        url = f"{base}/v2_beta/Accounts/{credentials.account_sid}/IncomingPhoneNumbers"
+        # The list ("List all ExoPhones", developer.exotel.com/api/exophone-details) answers
+        # {"page", "page_size", "next_page_uri", "incoming_phone_numbers": [{"sid",
+        # "phone_number", …}]}. next_page_uri names Exotel's own host (twilix.exotel.com in the
+        # example): only its Page/PageSize are followed, on the host we were configured with.
+        query: dict[str, str] = {}
+        numbers: list[str] = []
+        for _ in range(_MAX_EXOPHONE_PAGES):
+            response = await self.request(
+                http,
+                "GET",
+                url,
+                params=query or None,
+                auth=(credentials.api_key, credentials.api_token),
+                timeout=endpoints.timeout_secs,
+            )
+            page = json_object(response)
+            listed = page.get("incoming_phone_numbers")
+            if not isinstance(listed, list):
+                raise CarrierRejected(
+                    "Exotel answered the ExoPhone list without its incoming_phone_numbers"
+                )
+            numbers += [text(item, "phone_number") for item in listed if isinstance(item, Mapping)]
+            if any(same_number(number, credentials.caller_id) for number in numbers):
+                return
+            next_page = page.get("next_page_uri")
+            if not listed or not isinstance(next_page, str) or not next_page:
+                break
+            query = dict(parse_qsl(urlsplit(next_page).query))
+        raise ValidationFailed(
+            "caller_id",
+            f"caller_id {credentials.caller_id} is not one of this Exotel account's ExoPhones",
         )
 
     def dial_form(self, dial: DialRequest) -> dict[str, str | list[str]]:
@@ -201,13 +248,23 @@ class Exotel(Carrier):
     def parse_callback(
         self, kind: CallbackKind, params: Mapping[str, str], *, received_at: datetime
     ) -> list[CallEvent]:
+        # EventType first: an "answered" callback carries Status in-progress, which on its own
+        # means only that Exotel is connecting the call (developer.exotel.com status-callback).
         call_sid = text(params, "CallSid") or None
         status = text(params, "Status").lower()
         event_type = text(params, "EventType").lower()
+        verdicts = [
+            CallEvent(verdict, at=received_at, provider_call_id=call_sid)
+            for verdict in _legs_verdicts(params)
+        ]
+        if event_type == "answered":
+            return [CallEvent(EventKind.ANSWERED, at=received_at, provider_call_id=call_sid), *verdicts]
+        if event_type == "ringing" and status not in _ENDED:
+            return [CallEvent(EventKind.RINGING, at=received_at, provider_call_id=call_sid)]
         if status in _ENDED:
             duration = as_int(params.get("ConversationDuration"))
             if duration is None:
-                duration = _legs_duration(params.get("Legs"))
+                duration = _legs_duration(_legs(params))
             ended = CallEvent(
                 EventKind.ENDED,
                 at=received_at,
@@ -218,9 +275,9 @@ class Exotel(Carrier):
                 hangup_cause=text(params, "Status") or None,
                 duration_seconds=duration,
             )
-            return [ended]
-        if event_type == "answered":
-            return [CallEvent(EventKind.ANSWERED, at=received_at, provider_call_id=call_sid)]
+            return [*verdicts, ended]
+        if event_type == "terminal":
+            return verdicts  # a terminal event whose Status we do not know
         if status in _PROGRESS:
             return [CallEvent(_PROGRESS[status], at=received_at, provider_call_id=call_sid)]
         return []
@@ -229,44 +286,63 @@ class Exotel(Carrier):
         return text(params, "CallSid") or None
 
     def parse_media_start(self, message: Mapping[str, Any]) -> MediaStart | None:
-        # AgentStream keys are snake_case and sample_rate may be a string (§4.5).
-        start = message.get("start")
-        if message.get("event") != "start" or not isinstance(start, Mapping):
-            return None
-        stream_sid = start.get("stream_sid") or message.get("stream_sid")
-        if not stream_sid or not start.get("call_sid"):
-            return None  # a start naming no stream or call identifies nothing
-        media_format = start.get("media_format")
-        media_format = media_format if isinstance(media_format, Mapping) else {}
-        custom = start.get("custom_parameters")
-        return MediaStart(
-            stream_id=str(stream_sid),
-            provider_call_id=str(start["call_sid"]),
-            custom_parameters={str(k): str(v) for k, v in (custom or {}).items()},
-            encoding=str(media_format.get("encoding") or "audio/x-raw"),
-            sample_rate=as_int(media_format.get("sample_rate")) or 8000,
+        from callwright.carriers.exotel_media import parse_start
+
+        return parse_start(message)
+
+    def media_serializer(self, start: MediaStart, account: Account) -> ExotelMediaSerializer:
+        from callwright.carriers.exotel_media import (  # pipecat takes ~1 s to import
+            ExotelMediaSerializer,
+            stream_encoding,
         )
 
-    def media_serializer(self, start: MediaStart, account: Account) -> ExotelFrameSerializer:
-        from pipecat.serializers.exotel import ExotelFrameSerializer  # pipecat takes ~1 s to import
-
-        # pipecat's serializer passes 16-bit PCM through; the beta guide's µ-law default (§4.5
-        # [conflict]) would be played as noise, so refuse it plainly.
-        if "mulaw" in start.encoding.lower() or "pcmu" in start.encoding.lower():
-            raise NotSupported(f"Exotel stream encoding {start.encoding} is not supported yet")
-        params = ExotelFrameSerializer.InputParams(exotel_sample_rate=start.sample_rate)
-        return ExotelFrameSerializer(start.stream_id, call_sid=start.provider_call_id, params=params)
+        encoding = stream_encoding(start.encoding, account.identifiers.get("stream_encoding"))
+        return ExotelMediaSerializer(
+            start.stream_id,
+            call_sid=start.provider_call_id,
+            sample_rate=start.sample_rate,
+            encoding=encoding,
+        )
 
 
-def _legs_duration(legs: Any) -> int | None:
-    """``Legs[]``: the customer leg's ``OnCallDuration`` when the call's own total is missing."""
+def same_number(one: str, other: str) -> bool:
+    """ExoPhones appear as +91…, 91… or 0…: the same number when the last ten digits agree."""
+    digits = ["".join(ch for ch in number if ch.isdigit())[-10:] for number in (one, other)]
+    return bool(digits[0]) and digits[0] == digits[1]
+
+
+_LEG_FIELD = re.compile(r"Legs\[(\d+)\]\[(\w+)\]")
+
+
+def _legs(params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """``Legs[]`` as a list: a JSON list, its JSON text, or form fields ``Legs[0][AnsweredBy]``
+    (how a multipart form carries a list of objects; Exotel's docs show only the JSON)."""
+    legs: Any = params.get("Legs")
     if isinstance(legs, str):
         try:
             legs = json.loads(legs)
         except ValueError:
-            return None
-    if not isinstance(legs, list):
-        return None
-    durations = [as_int(leg.get("OnCallDuration")) for leg in legs if isinstance(leg, Mapping)]
+            legs = None
+    if isinstance(legs, list):
+        return [leg for leg in legs if isinstance(leg, Mapping)]
+    flattened: dict[int, dict[str, Any]] = {}
+    for key, value in params.items():
+        if (match := _LEG_FIELD.fullmatch(key)) is not None:
+            flattened.setdefault(int(match[1]), {})[match[2]] = value
+    return [flattened[index] for index in sorted(flattened)]
+
+
+def _legs_verdicts(params: Mapping[str, Any]) -> list[EventKind]:
+    """The answering-machine verdict in ``Legs[].AnsweredBy`` (NOT_SURE and absent say nothing)."""
+    for leg in _legs(params):
+        verdict = _VERDICTS.get(text(leg, "AnsweredBy").lower())
+        if verdict is not None:
+            return [verdict]
+    return []
+
+
+def _legs_duration(legs: list[Mapping[str, Any]]) -> int | None:
+    """``Legs[]``: the customer leg's ``OnCallDuration`` when the call's own total is missing."""
+    durations = [as_int(leg.get("OnCallDuration")) for leg in legs]
     known = [duration for duration in durations if duration is not None]
     return max(known) if known else None

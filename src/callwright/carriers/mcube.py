@@ -2,7 +2,9 @@
 
 MCube publishes no developer docs; everything here follows third-party integrations
 (carriers.md §5). Its media leg is unknown, so this adapter places and releases calls and reads
-the refurl webhook, and has no answer document or media stream.
+the refurl webhook, and has no answer document or media stream. Every guess is named in
+``GUESSES`` below, with where it came from, and each is read tolerantly: a wrong guess must show
+(a refusal naming MCube's own words), never pass silently.
 """
 
 from __future__ import annotations
@@ -32,13 +34,36 @@ from callwright.domain.calls import CallEvent, CallStatus, EventKind
 from callwright.domain.phone import normalize_national
 from callwright.domain.providers import Provider
 
+# Each guess about MCube's wire, in one place. Sources: carriers.md §5 (third-party CRM modules
+# calling Restmcube-api, help.meritto.com "mcube-old-config", the call-release example naming a
+# "Business Token"); none is first-party.
+GUESSES: Mapping[str, str] = {
+    "click_to_call_answer": "JSON; success read from `success`, then `status`/`Status`; the call id "
+    "from `callId`, then `callid`/`call_id`; the reason from `message`, then `msg`/`Message`/`error`",
+    "success_words": "true, 1, ok, succ, success (any case)",
+    "release_token": "call-release takes the account's Business Token, which may differ from the "
+    "click-to-call JWT: the optional business_token field, else the JWT",
+    "release_gone": "a release refused with words like 'not found' / 'already' means the call is gone",
+    "answeredtime": "a talk duration (seconds, MM:SS or HH:MM:SS) or the answer's timestamp "
+    "(YYYY-MM-DD HH:MM:SS, the same zone as endtime)",
+    "hangup_marker": "a webhook with a non-empty endtime (not 0000-…) reports the hang-up",
+    "callback_auth": "MCube may not keep our refurl's query string: the callback token travels "
+    "in the URL's path (/telephony/mcube/{call}/status/{token})",
+}
+# Where each field of MCube's answers is looked for, first match wins (GUESSES above).
+_SUCCESS_KEYS = ("success", "status", "Status")
+_CALL_ID_KEYS = ("callId", "callid", "call_id", "CallId")
+_MESSAGE_KEYS = ("message", "msg", "Message", "error")
+
 
 class MCubeCredentials(CarrierCredentials):
-    secret_fields: ClassVar[tuple[str, ...]] = ("jwt_token",)
+    secret_fields: ClassVar[tuple[str, ...]] = ("jwt_token", "business_token")
 
     jwt_token: Secret
     # The executive's number; MCube's API takes the 10-digit national form.
     exe_number: PhoneNumber
+    # The call-release API's "Business Token" (GUESSES["release_token"]); None: the JWT.
+    business_token: Secret | None = None
 
 
 # dialstatus of the refurl webhook (§5) → terminal status; "Executive Busy" means the executive
@@ -76,17 +101,24 @@ def release_url(endpoints: CarrierEndpoints) -> str:
 
 
 def _succeeded(body: Mapping[str, Any]) -> bool:
-    for key in ("status", "Status", "success"):
+    for key in _SUCCESS_KEYS:
         if key in body:
             return str(body[key]).strip().lower() in _SUCCESS
     return True
 
 
 def _message(body: Mapping[str, Any]) -> str:
-    for key in ("msg", "message", "Message", "error"):
+    for key in _MESSAGE_KEYS:
         if body.get(key):
             return str(body[key])
     return "no reason given"
+
+
+def _call_id(body: Mapping[str, Any]) -> str | None:
+    for key in _CALL_ID_KEYS:
+        if body.get(key):
+            return str(body[key])
+    return None
 
 
 class MCube(Carrier):
@@ -100,6 +132,7 @@ class MCube(Carrier):
     # does name is the one its webhooks carry is undocumented (§5): the first webhook's callid
     # becomes the call's, and no later webhook may change it.
     dial_id_is_call_id = False
+    callback_token_in_path = True  # GUESSES["callback_auth"]
 
     async def verify(
         self, credentials: CarrierCredentials, *, http: httpx.AsyncClient, endpoints: CarrierEndpoints
@@ -142,8 +175,7 @@ class MCube(Carrier):
                 f"MCube refused the call: {_message(raw)}", carrier_reason=_message(raw)
             )
         # No call id in the answer: our refid stands in until the webhook brings callid.
-        call_id = raw.get("callid") or raw.get("callId") or raw.get("call_id") or dial.call_id
-        return PlacedCall(provider_call_id=str(call_id), raw=raw)
+        return PlacedCall(provider_call_id=_call_id(raw) or dial.call_id, raw=raw)
 
     async def hangup(
         self,
@@ -153,12 +185,12 @@ class MCube(Carrier):
         http: httpx.AsyncClient,
         endpoints: CarrierEndpoints,
     ) -> None:
-        # Guess: the call-release "Business Token" is the account JWT used for click-to-call.
+        token = account.secrets.get("business_token") or account.secrets["jwt_token"]
         response = await self.request(
             http,
             "POST",
             release_url(endpoints),
-            json={"token": account.secrets["jwt_token"], "callid": provider_call_id},
+            json={"token": token, "callid": provider_call_id},
             timeout=endpoints.timeout_secs,
         )
         raw = json_object(response)
@@ -202,12 +234,11 @@ class MCube(Carrier):
 
 
 def _talk_seconds(params: Mapping[str, str]) -> int | None:
-    """Seconds from answer to hang-up.
-
-    Guess: integrations read ``answeredtime`` both as a timestamp and as an ``HH:MM:SS`` talk
-    time; both are accepted. Timestamps are ``YYYY-MM-DD HH:MM:SS`` in one (local) zone.
-    """
+    """Seconds from answer to hang-up (GUESSES["answeredtime"]): ``answeredtime`` as a duration
+    (whole seconds, ``MM:SS`` or ``HH:MM:SS``) or as the answer's timestamp, in endtime's zone."""
     answered = text(params, "answeredtime")
+    if re.fullmatch(r"\d+", answered):
+        return int(answered)
     if re.fullmatch(r"\d{1,2}(:\d{1,2}){1,2}", answered):
         seconds = 0
         for part in answered.split(":"):

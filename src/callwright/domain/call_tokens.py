@@ -17,6 +17,9 @@ from enum import StrEnum
 class TokenPurpose(StrEnum):
     CALLBACK = "callback"
     MEDIA = "media"
+    # Per carrier connection, not per call: the secret in the URL of an Exotel connection's
+    # Voicebot endpoint (services.exotel_voicebot), HMAC of the key and the connection id.
+    VOICEBOT = "voicebot"
 
 
 def call_token(key: bytes, call_id: str, purpose: TokenPurpose) -> str:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from callwright.carriers import get_carrier
 from callwright.carriers.base import CallbackKind
 from callwright.domain.call_tokens import TokenPurpose, call_token
+from callwright.domain.providers import Provider
 from callwright.settings import Settings
 
 
 def callback_url(settings: Settings, key: bytes, provider: str, call_id: str, kind: CallbackKind) -> str:
     token = call_token(key, call_id, TokenPurpose.CALLBACK)
     base = settings.public_url.rstrip("/")
+    if get_carrier(Provider(provider)).callback_token_in_path:
+        # The token is URL-safe base64: a path segment as it is.
+        return f"{base}/telephony/{provider}/{call_id}/{kind.value}/{token}"
     return f"{base}/telephony/{provider}/{call_id}/{kind.value}?{urlencode({'token': token})}"
 
 

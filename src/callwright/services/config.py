@@ -13,7 +13,9 @@ from callwright.store.models import Partner
 from callwright.voice.catalog import installed_languages, installed_voices
 
 
-async def partner_config(*, session: AsyncSession, partner: Partner) -> dict[str, Any]:
+async def partner_config(
+    *, session: AsyncSession, partner: Partner, links: telephony.ConnectionLinks | None = None
+) -> dict[str, Any]:
     hooks = await webhooks.config_view(session=session, partner=partner)
     return {
         "name": partner.name,
@@ -28,7 +30,7 @@ async def partner_config(*, session: AsyncSession, partner: Partner) -> dict[str
         "concurrency": {"limit": partner.concurrency_limit, "active": await active_count(session, partner.id)},
         "webhook": hooks["webhook"],  # Vocobase's legacy single webhook: the `default` endpoint
         "webhooks": hooks["webhooks"],
-        "telephony": await telephony.telephony_view(session=session, partner_id=partner.id),
+        "telephony": await telephony.telephony_view(session=session, partner_id=partner.id, links=links),
         # The ₹ balance; the docs keep the field name ``credits``.
         "credits": rupees(await credits.balance(session=session, partner_id=partner.id)),
     }

@@ -35,7 +35,9 @@ async def list_partners_page(
     return list(rows), total
 
 
-async def partner_detail(*, session: AsyncSession, partner_name: str) -> dict[str, Any]:
+async def partner_detail(
+    *, session: AsyncSession, partner_name: str, links: telephony.ConnectionLinks | None = None
+) -> dict[str, Any]:
     """The summary plus what an operator checks first: agent count, keys, carrier connections."""
     partner = await partners.get_partner_by_name(session=session, name=partner_name)
     active_keys = await session.scalar(
@@ -47,7 +49,8 @@ async def partner_detail(*, session: AsyncSession, partner_name: str) -> dict[st
         "current_agent_count": await partners.agent_count(session=session, partner_id=partner.id),
         "active_api_keys": active_keys or 0,
         "connections": [
-            connection_view(c) for c in await list_connections(session=session, partner=partner)
+            connection_view(c, links=links)
+            for c in await list_connections(session=session, partner=partner)
         ],
     }
 
@@ -61,9 +64,13 @@ async def list_connections(*, session: AsyncSession, partner: Partner) -> list[T
     return list(rows)
 
 
-def connection_view(connection: TelephonyConnection) -> dict[str, Any]:
-    """What an operator may see of a carrier account: no identifiers, no secrets."""
-    return {
+def connection_view(
+    connection: TelephonyConnection, *, links: telephony.ConnectionLinks | None = None
+) -> dict[str, Any]:
+    """What an operator may see of a carrier account: no identifiers, no secrets (``links``: the
+    carrier-side URLs, such as Exotel's Voicebot URL, which the operator may relay)."""
+    extra = links(Provider(connection.provider), connection) if links is not None else {}
+    return extra | {
         "connection_id": connection.id,
         "provider": connection.provider,
         "name": connection.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,6 +20,10 @@ from callwright.store.models import Partner, TelephonyConnection, utcnow
 from callwright.store.secretbox import SecretBox
 
 DEFAULT_CONNECTION = "default"
+
+
+# (provider, its connection or None) -> fields to show with it (services.exotel_voicebot).
+ConnectionLinks = Callable[[Provider, TelephonyConnection | None], dict[str, Any]]
 
 
 class InvalidCredentials(CallwrightError):
@@ -54,10 +59,12 @@ async def configure(
     secretbox: SecretBox,
     http: httpx.AsyncClient,
     endpoints: CarrierEndpoints,
+    links: ConnectionLinks | None = None,
 ) -> dict[str, Any]:
     """Verify and store (or replace) the partner's default connection for ``provider``.
 
     Nothing is written unless the carrier accepted the credentials (or the carrier has no check).
+    ``links`` adds what the partner must set on the carrier's side (Exotel's Voicebot URL).
     """
     carrier = get_carrier(provider)
     credentials = parse_credentials(provider, body)
@@ -78,6 +85,8 @@ async def configure(
     await session.commit()
 
     data: dict[str, Any] = credentials.public_view()
+    if links is not None:
+        data |= links(provider, connection)
     if carrier.verifies_credentials:
         data["message"] = f"{carrier.display_name} credentials updated successfully."
     else:
@@ -142,8 +151,11 @@ _CONFIG_FIELDS: dict[Provider, dict[str, bool]] = {
 }
 
 
-async def telephony_view(*, session: AsyncSession, partner_id: str) -> dict[str, dict[str, Any]]:
-    """All five providers, configured or not; no secret ever appears."""
+async def telephony_view(
+    *, session: AsyncSession, partner_id: str, links: ConnectionLinks | None = None
+) -> dict[str, dict[str, Any]]:
+    """All five providers, configured or not; no secret ever appears (``links``: as in
+    ``configure``)."""
     rows = await session.scalars(
         select(TelephonyConnection).where(
             TelephonyConnection.partner_id == partner_id,
@@ -158,6 +170,8 @@ async def telephony_view(*, session: AsyncSession, partner_id: str) -> dict[str,
         for field, as_placeholder in _CONFIG_FIELDS[provider].items():
             value = row.identifiers.get(field) if row is not None else None
             entry[field] = CONFIGURED_PLACEHOLDER if (as_placeholder and value) else value
+        if links is not None:
+            entry |= links(provider, row)
         view[provider.value] = entry
     return view
 

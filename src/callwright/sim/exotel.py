@@ -10,7 +10,7 @@ import uuid
 from typing import Annotated, Any
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -72,14 +72,31 @@ ExotelAccountDep = Annotated[ExotelAccount, Depends(exotel_account)]
 
 
 @router.get("/v2_beta/Accounts/{account_sid}/IncomingPhoneNumbers")
-async def list_exophones(account: ExotelAccountDep) -> dict[str, Any]:
-    # Guess: field names follow Exotel's ExoPhone resource as we remember it; values are made up.
-    items = [
-        {"code": 200, "error_data": None, "status": "success", "data": exophone(account, number)}
-        for number in account.exophones
-    ]
-    metadata = {"total": len(items), "page_size": 50, "next_page_uri": None, "prev_page_uri": None}
-    return envelope(method="GET", http_code=200, metadata=metadata, response=items)
+async def list_exophones(
+    account: ExotelAccountDep,
+    page_asked: Annotated[int, Query(alias="Page")] = 0,
+    size_asked: Annotated[int, Query(alias="PageSize")] = 50,
+) -> dict[str, Any]:
+    # "List all ExoPhones" (developer.exotel.com/api/exophone-details): a page object with the
+    # numbers under incoming_phone_numbers, paged by Page/PageSize; next_page_uri names Exotel's
+    # own host (twilix.exotel.com in the docs' example), as here.
+    page, size = max(page_asked, 0), min(max(size_asked, 1), 100)
+    numbers = account.exophones[page * size : (page + 1) * size]
+    more = (page + 1) * size < len(account.exophones)
+
+    def page_uri(number: int) -> str:
+        path = f"/v2_beta/Accounts/{account.account_sid}/IncomingPhoneNumbers"
+        return f"http://twilix.exotel.com{path}?Page={number}&PageSize={size}"
+
+    return {
+        "page": page,
+        "page_size": size,
+        "uri": page_uri(page),
+        "first_page_uri": page_uri(0),
+        "next_page_uri": page_uri(page + 1) if more else None,
+        "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+        "incoming_phone_numbers": [exophone(account, number) for number in numbers],
+    }
 
 
 def exophone(account: ExotelAccount, number: str) -> dict[str, Any]:
@@ -91,8 +108,6 @@ def exophone(account: ExotelAccount, number: str) -> dict[str, Any]:
         "phone_number": number,
         "capabilities": {"voice": True, "sms": False},
         "country": "IN",
-        "number_type": "Landline",
-        "region": "KA",
         "voice_url": None,
         "sms_url": None,
         "date_created": "2024-01-01T00:00:00+05:30",

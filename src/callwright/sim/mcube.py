@@ -67,15 +67,29 @@ async def click_to_call(request: Request, board: SwitchboardDep) -> JSONResponse
         far_end=lambda **kw: MCubeFarEnd(dial=dial, **kw),
     )
     body: dict[str, Any] = {"status": "success", "msg": "Call initiated", "callid": call_id}
+    if account.answer_shape == "success":
+        body = {"success": True, "status": "initiated", "message": "Call initiated", "callId": call_id}
     if dial.refid is not None:
         body["refid"] = dial.refid
     return JSONResponse(body)
 
 
+def release_account(state: SimState, token: str) -> MCubeAccount | None:
+    """The account whose call-release token this is: its Business Token where it has one (then
+    the JWT is refused), else its JWT."""
+    for account in state.accounts(Provider.MCUBE):
+        if not isinstance(account, MCubeAccount):
+            continue
+        expected = account.business_token or account.jwt_token
+        if secrets_match(token, expected):
+            return account
+    return None
+
+
 @release_router.post("/hangup-api/call-release")
 async def call_release(request: Request, board: SwitchboardDep) -> JSONResponse:
     fields = await request_fields(request)
-    account = account_for(board.state, str(fields.get("token", "")))
+    account = release_account(board.state, str(fields.get("token", "")))
     played = live_far_end(board, str(fields.get("callid", "")), account) if account else None
     if not isinstance(played, MCubeFarEnd) or played.ending.is_set():
         return JSONResponse({"status": False, "msg": "Call not found or already released"})

@@ -90,6 +90,14 @@ class ExotelAccount(SimAccount):
     exophones: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
         default_factory=lambda: ["+918047361234"], min_length=1
     )
+    # How this account's AgentStream start message spells its keys: the protocol page's
+    # snake_case, or the camelCase Exotel's own reference code also reads (streamSid, callSid).
+    start_keys: Literal["snake_case", "camelCase"] = "snake_case"
+    # What the account streams: 16-bit PCM (the protocol page) or µ-law (the beta extension guide).
+    stream_encoding: Literal["pcm16", "mulaw"] = "pcm16"
+    # Exotel's beta answering-machine detection, enabled per account on request: callbacks then
+    # carry Legs[].AnsweredBy (HUMAN / MACHINE).
+    amd: bool = False
 
     @property
     def account_id(self) -> str:
@@ -101,6 +109,17 @@ class MCubeAccount(SimAccount):
 
     provider: Literal["mcube"] = "mcube"
     jwt_token: str = Field(min_length=1, repr=False)
+    # MCube's wire is undocumented (carriers.md §5); each field plays one of the shapes seen in
+    # third-party integrations, so a test can hold the adapter to all of them.
+    # The call-release API's "Business Token", when it is not the click-to-call JWT.
+    business_token: str | None = Field(default=None, min_length=1, repr=False)
+    # The click-to-call answer: {"status": "success", "msg", "callid"} or {"success": true,
+    # "status": "initiated", "message", "callId"}.
+    answer_shape: Literal["status", "success"] = "status"
+    # The webhook's answeredtime: the answer's timestamp, or the talk time in seconds.
+    answeredtime: Literal["timestamp", "seconds"] = "timestamp"
+    # Whether MCube keeps the refurl's query string when it posts the webhook.
+    keeps_refurl_query: bool = True
 
     @property
     def account_id(self) -> str:
@@ -180,6 +199,10 @@ class SimState:
     def account(self, provider: Provider, account_id: str) -> SimAccount | None:
         with self._lock:
             return self._accounts[provider].get(account_id)
+
+    def accounts(self, provider: Provider) -> list[SimAccount]:
+        with self._lock:
+            return list(self._accounts[provider].values())
 
     def inject_fault(self, provider: Provider, fault: Fault) -> None:
         """Queue ``fault``; it takes over once the faults queued before it are used up."""

@@ -6,6 +6,7 @@ operator-only switches on carrier connections, and master-key rotation.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
@@ -16,7 +17,7 @@ from callwright.api.path_ids import KeyId, PartnerName
 from callwright.api.schemas.admin import ApiKeyCreate, ConnectionSwitches, PartnerCreate, PartnerUpdate
 from callwright.domain.errors import ValidationFailed
 from callwright.domain.partners import parse_provider_list
-from callwright.services import master_keys, operator, partners
+from callwright.services import exotel_voicebot, master_keys, operator, partners
 
 router = APIRouter(tags=["admin"], dependencies=[AdminDep])
 
@@ -132,8 +133,9 @@ async def list_partners(session: SessionDep, limit: Limit = 50, offset: Offset =
         404,
     ),
 )
-async def get_partner(session: SessionDep, name: PartnerName) -> dict[str, Any]:
-    return ok(await operator.partner_detail(session=session, partner_name=name))
+async def get_partner(session: SessionDep, platform: PlatformDep, name: PartnerName) -> dict[str, Any]:
+    links = partial(exotel_voicebot.connection_links, platform)
+    return ok(await operator.partner_detail(session=session, partner_name=name, links=links))
 
 
 @router.patch(
@@ -265,7 +267,7 @@ async def revoke_api_key(session: SessionDep, key_id: KeyId) -> dict[str, Any]:
     responses=_example(_CONNECTION, 200, 404),
 )
 async def update_connection(
-    session: SessionDep, name: PartnerName, provider: ProviderName, body: ConnectionSwitches
+    session: SessionDep, platform: PlatformDep, name: PartnerName, provider: ProviderName, body: ConnectionSwitches
 ) -> dict[str, Any]:
     sent = body.model_fields_set
     if not sent:
@@ -281,7 +283,7 @@ async def update_connection(
         ),
         cps=body.cps if "cps" in sent else operator.KEEP,
     )
-    return ok(operator.connection_view(connection))
+    return ok(operator.connection_view(connection, links=partial(exotel_voicebot.connection_links, platform)))
 
 
 @router.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Body, Path
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep, provider_from_path
 from callwright.api.envelope import error_responses, ok
 from callwright.services import config as config_service
-from callwright.services import telephony
+from callwright.services import exotel_voicebot, telephony
 
 router = APIRouter(tags=["config"])
 
@@ -89,8 +90,9 @@ _TELEPHONY_EXAMPLES = {
     responses={200: {"content": {"application/json": {"example": _CONFIG_EXAMPLE}}}}
     | error_responses(401),
 )
-async def get_config(partner: CurrentPartner, session: SessionDep) -> dict[str, Any]:
-    return ok(await config_service.partner_config(session=session, partner=partner))
+async def get_config(partner: CurrentPartner, session: SessionDep, platform: PlatformDep) -> dict[str, Any]:
+    links = partial(exotel_voicebot.connection_links, platform)
+    return ok(await config_service.partner_config(session=session, partner=partner, links=links))
 
 
 @router.put(
@@ -133,5 +135,6 @@ async def put_telephony(
         secretbox=platform.secretbox,
         http=platform.http,
         endpoints=platform.endpoints,
+        links=partial(exotel_voicebot.connection_links, platform),
     )
     return ok(data)

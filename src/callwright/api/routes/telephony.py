@@ -18,7 +18,7 @@ from callwright.api.deps import PlatformDep, SessionDep
 from callwright.carriers.base import CallbackKind
 from callwright.domain.errors import BadRequest, NotFound
 from callwright.domain.providers import parse_provider
-from callwright.services import carrier_callbacks
+from callwright.services import carrier_callbacks, exotel_voicebot
 from callwright.settings import Settings
 
 router = APIRouter(tags=["carrier callbacks"])
@@ -47,6 +47,31 @@ def _public_url(request: Request, settings: Settings) -> str:
     return settings.public_url.rstrip("/") + request.url.path + (f"?{query}" if query else "")
 
 
+@router.get("/telephony/exotel/voicebot/{connection_id}/{secret}", include_in_schema=False)
+@router.post(
+    "/telephony/exotel/voicebot/{connection_id}/{secret}",
+    summary="Exotel Voicebot applet URL (one per connection)",
+    description="Set as the URL of the Voicebot applet in the partner's Exotel flow; shown as "
+    "`voicebot_url` with the Exotel connection. Answers `{\"url\": \"wss://…\"}` for the call "
+    "named by Exotel's `CallSid`. Called by Exotel, never by partners.",
+    responses={200: {"content": {"application/json": {"example": {"url": "wss://…"}}}}},
+)
+async def exotel_voicebot_url(
+    request: Request, connection_id: str, secret: str, platform: PlatformDep, session: SessionDep
+) -> Response:
+    answer = await exotel_voicebot.answer(
+        platform=platform,
+        session=session,
+        connection_id=connection_id,
+        secret=secret,
+        method=request.method,
+        url=_public_url(request, platform.settings),
+        params=await _callback_params(request),
+        headers=request.headers,
+    )
+    return Response(answer.body, media_type=answer.media_type or "application/json")
+
+
 @router.get("/telephony/{provider}/{call_id}/{kind}", include_in_schema=False)
 @router.post(
     "/telephony/{provider}/{call_id}/{kind}",
@@ -58,13 +83,35 @@ def _public_url(request: Request, settings: Settings) -> str:
 async def carrier_callback(
     request: Request, provider: str, call_id: str, kind: str, platform: PlatformDep, session: SessionDep
 ) -> Response:
+    return await _callback(request, provider, call_id, kind, request.query_params.get("token"), platform, session)
+
+
+@router.get("/telephony/{provider}/{call_id}/{kind}/{token}", include_in_schema=False)
+@router.post(
+    "/telephony/{provider}/{call_id}/{kind}/{token}",
+    summary="Carrier callback, its token in the path",
+    description="As above, for carriers that may not keep a callback URL's query string (MCube).",
+)
+async def carrier_callback_token_in_path(
+    request: Request, provider: str, call_id: str, kind: str, token: str, platform: PlatformDep, session: SessionDep
+) -> Response:
+    return await _callback(request, provider, call_id, kind, token, platform, session)
+
+
+async def _callback(
+    request: Request,
+    provider: str,
+    call_id: str,
+    kind: str,
+    token: str | None,
+    platform: PlatformDep,
+    session: SessionDep,
+) -> Response:
     parsed = parse_provider(provider)
     callback = next((k for k in CallbackKind if k.value == kind), None)
     if parsed is None or callback is None:
         raise NotFound(f"no callback {kind!r} for provider {provider!r}", code="unknown_callback")
-    call_id = carrier_callbacks.check_token(
-        platform=platform, call_id=call_id, token=request.query_params.get("token")
-    )
+    call_id = carrier_callbacks.check_token(platform=platform, call_id=call_id, token=token)
     answer = await carrier_callbacks.receive(
         platform=platform,
         session=session,
@@ -79,3 +126,4 @@ async def carrier_callback(
     if answer.media_type is None:
         return Response(status_code=200)
     return Response(answer.body, media_type=answer.media_type)
+

@@ -1,6 +1,10 @@
 """Exotel's far end for Connect Voice AI (carriers.md §4.3–§4.6): no answer URL; on answer Exotel
-opens the dial's stream URL itself and speaks the AgentStream protocol (snake_case, PCM16 LE);
-StatusCallback posts are multipart and unsigned (§4.9).
+opens the dial's stream URL itself and speaks the AgentStream protocol (snake_case, PCM16 LE;
+or, per account, camelCase keys and µ-law); StatusCallback posts are multipart and unsigned (§4.9).
+
+Exotel has no "ringing" status: a call reads "in-progress" from the dial until it ends, so a
+ringing event says in-progress too, and only EventType=answered (or the stream's start) means the
+call was answered (developer.exotel.com call details and status-callback pages).
 """
 
 from __future__ import annotations
@@ -98,7 +102,7 @@ class ExotelFarEnd(FarEnd):
     def event_params(self, event: str, status: str) -> dict[str, Any]:
         call = self.call
         duration = self.duration_secs()
-        return {
+        params = {
             "CallSid": call.call_id,
             "EventType": event,
             "Status": status,
@@ -114,16 +118,29 @@ class ExotelFarEnd(FarEnd):
             "CustomField": self.dial.customfield,
             "RecordingUrl": "",
         }
+        if self.account_amd and call.answered_at is not None:
+            # Legs[] as a multipart form carries it (form fields; Exotel's docs show JSON only).
+            machine = call.scenario.outcome.value == "voicemail"
+            params["Legs[0][AnsweredBy]"] = "MACHINE" if machine else "HUMAN"
+            params["Legs[0][Status]"] = status
+        return params
+
+    @property
+    def account_amd(self) -> bool:
+        return bool(getattr(self.account, "amd", False))
 
     def on_ringing(self) -> None:
         self.call.set_status("ringing")
-        self.status_callback("ringing", "ringing")
+        # No "ringing" status at Exotel: the call already reads in-progress while it connects.
+        self.status_callback("ringing", "in-progress")
 
     async def on_answered(self) -> None:
         self.call.set_status("in-progress")
         self.status_callback("answered", "in-progress")
         url, headers, rate, custom = stream_target(self.dial.streamurl or "")
-        fmt = AudioFormat("l16", rate, frame_ms=INBOUND_FRAME_MS)
+        mulaw = getattr(self.account, "stream_encoding", "pcm16") == "mulaw"
+        # µ-law is 8 kHz only (the beta extension guide's audio/x-mulaw;rate=8000).
+        fmt = AudioFormat("mulaw", 8000, frame_ms=INBOUND_FRAME_MS) if mulaw else AudioFormat("l16", rate, frame_ms=INBOUND_FRAME_MS)
         self.call.stream_id = uuid.uuid4().hex
         self.switchboard.state.calls.alias(self.call, self.call.stream_id)
         await ExotelStream(self, url=url, fmt=fmt, headers=headers, custom=custom).run()
@@ -163,9 +180,11 @@ class ExotelStream(MediaStream):
     ) -> None:
         super().__init__(far_end, url=url, fmt=fmt, headers=headers)
         self.custom = custom
-        scale = fmt.sample_rate / 8000
+        # Guess: the byte rule scales with the bytes per second (rate, and 1 B a sample for µ-law).
+        scale = fmt.sample_rate / 8000 / (2 if fmt.encoding == "mulaw" else 1)
         self.min_chunk, self.step = int(MIN_CHUNK_8K * scale), int(STEP_8K * scale)
-        self.play_format = AudioFormat("l16", fmt.sample_rate)
+        self.play_format = AudioFormat(fmt.encoding, fmt.sample_rate)
+        self.camel_case = getattr(far_end.account, "start_keys", "snake_case") == "camelCase"
 
     @property
     def stream_sid(self) -> str:
@@ -177,6 +196,8 @@ class ExotelStream(MediaStream):
         return {"event": event, "sequence_number": sequence, "stream_sid": self.stream_sid}
 
     def opening(self) -> list[dict[str, Any]]:
+        if self.camel_case:
+            return [{"event": "connected"}, self.camel_start()]
         start = {
             "stream_sid": self.stream_sid,
             "call_sid": self.call.call_id,
@@ -184,13 +205,30 @@ class ExotelStream(MediaStream):
             "from": self.far_end.dial.from_,
             "to": self.far_end.dial.callerid,
             "custom_parameters": self.custom,
-            "media_format": {
-                "encoding": "audio/x-raw",
-                "sample_rate": str(self.fmt.sample_rate),
-                "bit_rate": "16",
-            },
+            "media_format": self.media_format(),
         }
         return [{"event": "connected"}, {**self.head("start"), "start": start}]
+
+    def media_format(self) -> dict[str, str]:
+        if self.fmt.encoding == "mulaw":
+            return {"encoding": "audio/x-mulaw", "sample_rate": "8000", "bit_rate": "8"}
+        return {"encoding": "audio/x-raw", "sample_rate": str(self.fmt.sample_rate), "bit_rate": "16"}
+
+    def camel_start(self) -> dict[str, Any]:
+        """The start as Exotel's own reference code reads it: ``streamSid``/``callSid``."""
+        start = {
+            "streamSid": self.stream_sid,
+            "callSid": self.call.call_id,
+            "accountSid": self.far_end.account.account_id,
+            "from": self.far_end.dial.from_,
+            "to": self.far_end.dial.callerid,
+            "customParameters": self.custom,
+            "mediaFormat": {
+                "encoding": self.media_format()["encoding"],
+                "sampleRate": self.media_format()["sample_rate"],
+            },
+        }
+        return {"event": "start", "sequenceNumber": self.next_sequence(), "streamSid": self.stream_sid, "start": start}
 
     def media(self, payload: str, chunk: int, timestamp_ms: int) -> dict[str, Any]:
         media = {"chunk": chunk, "timestamp": str(timestamp_ms), "payload": payload}
@@ -209,8 +247,10 @@ class ExotelStream(MediaStream):
 
     async def on_message(self, message: dict[str, Any]) -> None:
         event = message["event"]
-        if message.get("stream_sid") != self.stream_sid:
-            self.call.notes.append(f"{event} with stream_sid {message.get('stream_sid')!r}")
+        # The protocol page spells it stream_sid, Exotel's reference bots streamSid: either names it.
+        named = message.get("stream_sid", message.get("streamSid"))
+        if named != self.stream_sid:
+            self.call.notes.append(f"{event} with stream_sid {named!r}")
         if event == "media":
             media = message.get("media")
             audio = self.decode(media.get("payload")) if isinstance(media, dict) else None

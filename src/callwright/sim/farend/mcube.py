@@ -54,11 +54,23 @@ class MCubeFarEnd(FarEnd):
     def webhook_url(self) -> str | None:
         # refurl "1" means: use the URLs set in MCube's dashboard, which the simulator has none of.
         url = self.dial.refurl
-        return url if url and url != "1" else None
+        if not url or url == "1":
+            return None
+        if not getattr(self.account, "keeps_refurl_query", True):
+            url = url.split("?", 1)[0]
+        return url
 
     def time_text(self, at: float | None) -> str:
         moment = self.call.wall(at)
         return "" if moment is None else moment.astimezone(IST).strftime(TIME_FORMAT)
+
+    def answered_text(self, *, ended: bool) -> str:
+        call = self.call
+        if getattr(self.account, "answeredtime", "timestamp") == "seconds":
+            if call.answered_at is None or not ended or call.ended_at is None:
+                return "0"
+            return str(int(call.ended_at - call.answered_at))
+        return self.time_text(call.answered_at)
 
     def webhook(self, dialstatus: str, *, ended: bool) -> dict[str, Any]:
         call = self.call
@@ -66,7 +78,7 @@ class MCubeFarEnd(FarEnd):
             "callid": call.call_id,
             "refid": self.dial.refid,
             "starttime": self.time_text(0.0),
-            "answeredtime": self.time_text(call.answered_at),
+            "answeredtime": self.answered_text(ended=ended),
             "emp_phone": self.dial.exenumber,
             "clicktocalldid": self.dial.did or "",
             "callto": self.dial.custnumber,

@@ -12,6 +12,20 @@ def test_redact_hides_token_values_only():
     assert redact(line) == '127.0.0.1 - "POST /telephony/vobiz/c1/status?token=****&x=1 HTTP/1.1" 200'
 
 
+def test_a_credential_in_a_url_path_is_redacted_and_the_route_kept():
+    cases = {
+        '"GET /media/vobiz/c1/tok_AbC-123 HTTP/1.1" 101': '"GET /media/vobiz/c1/**** HTTP/1.1" 101',
+        "wss://cw.example.com/media/plivo/c9/s3cr3t?x=1": "wss://cw.example.com/media/plivo/c9/****?x=1",
+        '"POST /telephony/mcube/c1/status/s3cr3t HTTP/1.1" 200': '"POST /telephony/mcube/c1/status/**** HTTP/1.1" 200',
+        '"GET /telephony/exotel/voicebot/conn1/s3cr3t?CallSid=ab HTTP/1.1" 200':
+            '"GET /telephony/exotel/voicebot/conn1/****?CallSid=ab HTTP/1.1" 200',
+    }
+    for line, expected in cases.items():
+        assert redact(line) == expected
+    for kept in ('"GET /media/twilio/c1 HTTP/1.1" 101', '"POST /telephony/vobiz/c1/status HTTP/1.1" 200'):
+        assert redact(kept) == kept  # no credential in the path: nothing to hide
+
+
 def test_filter_rewrites_uvicorn_access_records():
     record = logging.LogRecord(
         "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',

@@ -12,6 +12,9 @@ which would miss records of loggers and handlers added later):
   ``x-amz-credential``, ``x-amz-security-token``, ``secret``, ``client_secret``, ``password``,
   ``api_key``/``apikey``, ``key``. ``expires`` is kept: it opens nothing, and says when a URL
   stopped working;
+- a credential carried as a URL's last path segment, for carriers that may drop a query string:
+  ``/media/{provider}/{call_id}/{token}``, ``/telephony/{provider}/{call_id}/{kind}/{token}`` and
+  the Exotel Voicebot URL's ``/telephony/exotel/voicebot/{connection_id}/{secret}``;
 - a bearer credential (``Bearer …``);
 - Callwright's own secrets wherever they appear: API keys keep the prefix that key lists show
   (``rg_live_abcd****``), webhook signing secrets only their kind (``whsec_****``).
@@ -33,16 +36,23 @@ _NAMES = (
 )
 _CREDENTIAL_PARAM = re.compile(rf"(?i)((?:^|(?<=[?&;\s\"'(,])){_NAMES}=)[^&\s\"'#;,)]+")
 _CREDENTIAL_FIELD = re.compile(rf"(?i)([\"']{_NAMES}[\"']\s*:\s*[\"'])[^\"']+")  # JSON, a dict's repr
+# Route shapes whose last segment is a credential (api.routes.media, api.routes.telephony).
+_SEGMENT = r"[^/?#\s\"']+"
+_PATH_CREDENTIAL = re.compile(
+    rf"(/(?:media/{_SEGMENT}/{_SEGMENT}|telephony/exotel/voicebot/{_SEGMENT}"
+    rf"|telephony/(?!exotel/voicebot/){_SEGMENT}/{_SEGMENT}/{_SEGMENT})/){_SEGMENT}"
+)
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
 _API_KEY = re.compile(r"\b(rg_(?:live|test)_[A-Za-z0-9_-]{4})[A-Za-z0-9_-]+")
 _WEBHOOK_SECRET = re.compile(r"\b(whsec_)[A-Za-z0-9_-]+")
-_HINTS = ("=", ":", "earer", "rg_", "whsec_")  # no hint, nothing to redact: the common case
+_HINTS = ("=", ":", "earer", "rg_", "whsec_", "/media/", "/telephony/")  # no hint, nothing to redact: the common case
 
 
 def redact(text: str) -> str:
     if not any(hint in text for hint in _HINTS):
         return text
     text = _CREDENTIAL_PARAM.sub(rf"\1{MASK}", text)
+    text = _PATH_CREDENTIAL.sub(rf"\1{MASK}", text)
     text = _CREDENTIAL_FIELD.sub(rf"\1{MASK}", text)
     text = _BEARER.sub(rf"\1{MASK}", text)
     text = _API_KEY.sub(rf"\1{MASK}", text)

@@ -13,6 +13,7 @@ a SQLite file and, when reachable, PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -124,4 +125,6 @@ async def test_kill_9_mid_campaign_loses_and_repeats_no_attempt(server: ServerPr
     assert without_call <= 1  # at most the dial in flight at the kill never reached the carrier
     reached = sum(1 for c in contacts if c["state"] == "completed")
     assert reached >= CONTACTS - 1, [c for c in contacts if c["state"] != "completed"]
+    media_paths = re.findall(r"/media/vobiz/[^/\s\"]+/[^\s?\"]+", server.log_path.read_text())
+    assert media_paths and all(path.endswith("/****") for path in media_paths)  # access log: no token
     print(f"\n{CONTACTS} contacts through a kill -9: {reached} reached, {sum(len(c['attempt_history']) for c in contacts)} attempts")

@@ -118,6 +118,8 @@ class AgentSpec:
     llm: LlmSpec | None = None
     stt: SttSpec | None = None
     script: ScriptSpec | None = None
+    function_ids: tuple[str, ...] = ()  # custom functions the model may call (``/functions``)
+    opt_out_enabled: bool = False  # offer the opt_out tool on every call, not only campaign calls
 
     @classmethod
     def parse(
@@ -171,6 +173,7 @@ _ROW_COLUMNS = ("agent_name", "status", "project_id")
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "agent_type": AgentType,
     "variables": tuple,
+    "function_ids": tuple,
     "llm": LlmSpec.parse,
     "stt": SttSpec.parse,
     "script": ScriptSpec.parse,

@@ -40,6 +40,7 @@ async def create_agent(*, session: AsyncSession, partner: Partner, fields: Mappi
     spec = _with_language(replace(spec, voice_id=voice.voice_id), explicit=spec.language, voice=voice)
     _check_transfer(spec)
     await functions.check_attachable(session=session, partner_id=partner.id, function_ids=spec.function_ids)
+    await functions.check_script_functions(session=session, partner_id=partner.id, spec=spec)
     agent_limit = partner.agent_limit
 
     # Serialise agent creation per partner so the limit holds under concurrency: PostgreSQL locks
@@ -144,6 +145,8 @@ async def update_agent(
     if "function_ids" in changes:
         await functions.check_attachable(session=session, partner_id=partner.id, function_ids=spec.function_ids)
         await functions.attach(session=session, agent_id=agent.id, function_ids=spec.function_ids)
+    if "function_ids" in changes or "script" in changes:
+        await functions.check_script_functions(session=session, partner_id=partner.id, spec=spec)
 
     agent.agent_name = spec.agent_name
     if spec.project_id is not None:

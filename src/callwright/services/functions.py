@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain import functions as rules
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.errors import Conflict, NotFound, ValidationFailed
 from callwright.domain.webhook_urls import UrlPolicy, UrlRefused
 from callwright.services.webhook_outbox import iso_utc
@@ -217,6 +218,20 @@ async def check_attachable(*, session: AsyncSession, partner_id: str, function_i
     missing = [i for i in function_ids if i not in found]
     if missing:
         raise ValidationFailed("function_ids", f"function_ids names no function of this account: {missing[0]}")
+
+
+async def check_script_functions(*, session: AsyncSession, partner_id: str, spec: AgentSpec) -> None:
+    """Each scripted rule's ``function`` names one of the agent's attached functions."""
+    wanted = {rule.function for rule in (spec.script.rules if spec.script else ()) if rule.function}
+    if not wanted:
+        return
+    names = set(
+        await session.scalars(
+            select(Function.name).where(Function.partner_id == partner_id, Function.id.in_(list(spec.function_ids)))
+        )
+    )
+    for name in sorted(wanted - names):
+        raise ValidationFailed("script", f"script rule function {name!r} is not one of the agent's function_ids")
 
 
 async def attach(*, session: AsyncSession, agent_id: str, function_ids: Sequence[str]) -> None:

@@ -171,3 +171,44 @@ async def test_without_a_campaign_or_the_setting_no_opt_out_is_offered(api, carr
     await _call(api, carrier_sim, tenant, "Please do not call me again")
     assert "tools" not in llm_server.requests[requests_before].body
     assert (await api.get("/api/v2/suppressions", headers=tenant.headers)).json()["data"] == []
+
+
+async def test_a_scripted_agent_calls_a_function_and_opts_out_by_rule(
+    api, carrier_sim, receiver: WebhookReceiver, platform_server
+):
+    tenant = await _order_function(api, carrier_sim, receiver)
+    script = {
+        "rules": [
+            {"keywords": ["order"], "reply": "Let me look.", "function": "check_order", "arguments": {"order_id": "S-7"}},
+            {"keywords": ["call me again"], "reply": "Understood, we will not call you again.", "opt_out": True},
+        ],
+    }
+    updated = await api.put(f"/api/v2/agent/{tenant.agent_id}", json={"script": script}, headers=tenant.headers)
+    assert updated.status_code == 200, updated.text
+    number = new_number()
+    carrier_sim.set_scenario(
+        number,
+        Scenario.caller_hangs_up_after(
+            20.0, "Where is my order", "Please do not call me again", leading_silence_secs=4.0, gap_secs=5.0
+        ),
+    )
+    call_id = await start_call(api, tenant, "vobiz", number)
+    sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
+    await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=40)
+    call = await finished_call(api, tenant, call_id)
+
+    assert [r.json for r in receiver.of(path="/orders")] == [{"order_id": "S-7", "name": "Asha"}]
+    bot_lines = [t["content"] for t in call["transcript"] if t["role"] == "bot"]
+    assert bot_lines.count("Let me look.") == 1 and STARTED in bot_lines, call["transcript"]
+    assert bot_lines.count("Understood, we will not call you again.") == 1, call["transcript"]
+    entries = (await api.get("/api/v2/suppressions", headers=tenant.headers)).json()["data"]
+    assert [(e["phone"], e["source"], e["call_id"]) for e in entries] == [(number, "in_call", call_id)]
+    kinds = [e.kind for e in await _events(platform_server, call_id)]
+    assert kinds.count("function_called") == 1 and kinds.count("opted_out") == 1
+
+
+async def test_a_script_rule_must_name_an_attached_function(api, carrier_sim):
+    tenant = await make_tenant(api, carrier_sim, ["vobiz"])
+    script = {"rules": [{"keywords": ["order"], "reply": "Let me look.", "function": "check_order"}]}
+    refused = await api.put(f"/api/v2/agent/{tenant.agent_id}", json={"script": script}, headers=tenant.headers)
+    assert refused.status_code == 400 and "check_order" in error_of(refused)["message"], refused.text

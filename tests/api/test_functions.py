@@ -188,3 +188,59 @@ async def test_dry_run_reports_a_timeout_and_an_error_status(client, partner, re
     receiver.delay_secs, receiver.status = 0.0, 503
     failed = (await client.post(f"{FUNCTIONS}/{created['id']}/test", json={}, headers=partner.headers)).json()["data"]
     assert (failed["status"], failed["status_code"]) == ("error", 503)
+
+
+@pytest.fixture
+async def production_client(settings, platform):
+    import httpx
+
+    from callwright.api.app import create_app
+    from callwright.platform import Platform
+    from callwright.settings import Environment
+    from tests.conftest import make_partner
+
+    production = Platform.from_settings(settings.model_copy(update={"env": Environment.PRODUCTION}))
+    transport = httpx.ASGITransport(app=create_app(platform=production), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://callwright.test") as client:
+        yield client, await make_partner(production, "prod-partner")
+    await production.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "rule"),
+    [
+        ("http://93.184.216.34/f", "url must use https"),
+        ("https://127.0.0.1/f", "url must point to a public address; 127.0.0.1 is loopback"),
+        ("https://169.254.169.254/latest", "url must point to a public address; 169.254.169.254 is link-local"),
+        ("https://[::ffff:10.0.0.1]/f", "url must point to a public address;"),
+    ],
+)
+async def test_production_refuses_non_public_urls_on_create_and_update(production_client, url, rule):
+    client, partner = production_client
+    response = await client.post(FUNCTIONS, json=_body(url=url), headers=partner.headers)
+    assert response.status_code == 400 and error_of(response)["message"].startswith(rule), response.text
+    created = await client.post(FUNCTIONS, json=_body(url="https://93.184.216.34/f"), headers=partner.headers)
+    assert created.status_code == 201, created.text
+    updated = await client.put(f"{FUNCTIONS}/{created.json()['data']['id']}", json={"url": url}, headers=partner.headers)
+    assert updated.status_code == 400 and error_of(updated)["message"].startswith(rule), updated.text
+
+
+async def test_the_guard_also_runs_at_request_time(client, production_client, receiver):
+    """A function stored with a loopback URL (a development server's rules) is refused when a
+    production server calls it: nothing reaches the receiver."""
+    production, partner = production_client
+    stored = await client.post(FUNCTIONS, json=_body(url=receiver.url("/weather")), headers=partner.headers)
+    assert stored.status_code == 201, stored.text
+    tried = await production.post(f"{FUNCTIONS}/{stored.json()['data']['id']}/test", json={}, headers=partner.headers)
+    data = tried.json()["data"]
+    assert data["status"] == "refused" and "url must use https" in data["error"], data
+    assert receiver.received == []
+
+
+async def test_renaming_onto_another_functions_name_is_a_conflict(client, partner):
+    await _create(client, partner)
+    other = await _create(client, partner, name="get_time")
+    renamed = await client.put(f"{FUNCTIONS}/{other['id']}", json={"name": "get_weather"}, headers=partner.headers)
+    assert renamed.status_code == 409 and error_of(renamed)["reason"] == "function_name_taken"
+    nulled = await client.put(f"{FUNCTIONS}/{other['id']}", json={"url": None}, headers=partner.headers)
+    assert nulled.status_code == 400 and "url" in error_of(nulled)["message"]

@@ -10,7 +10,8 @@ values or the answer itself.
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,8 +29,6 @@ from callwright.store.models import Call, Function
 
 if TYPE_CHECKING:
     from callwright.platform import Platform
-
-log = logging.getLogger("callwright.media")
 
 SOURCE_MEDIA = "media"
 
@@ -57,10 +56,18 @@ class CallActions:
     opt_out_offered: bool = False
 
     async def call_function(self, tool: FunctionTool, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        outcome = await function_calls.invoke(
-            self.platform.http, tool, arguments=arguments, variables=self.variables,
-            policy=policy_for(self.platform.settings),
-        )
+        started = time.monotonic()
+        try:
+            outcome = await function_calls.invoke(
+                self.platform.http, tool, arguments=arguments, variables=self.variables,
+                policy=policy_for(self.platform.settings),
+            )
+        except asyncio.CancelledError:
+            # The caller spoke over the turn (Pipecat cancels its tool calls) or the call ended.
+            latency = round((time.monotonic() - started) * 1000)
+            cancelled = function_calls.Invocation("cancelled", latency, error="cancelled: the turn was interrupted")
+            await asyncio.shield(self._record("function_called", cancelled.event_payload(tool.name, arguments)))
+            raise
         await self._record("function_called", outcome.event_payload(tool.name, arguments))
         return outcome.for_model()
 

@@ -20,7 +20,7 @@ from callwright.services.webhook_targets import checked_addresses, post_pinned
 from callwright.store.models import Function
 from callwright.store.secretbox import SecretBox
 
-Status = Literal["ok", "error", "timeout", "refused"]
+Status = Literal["ok", "error", "timeout", "refused", "cancelled"]
 USER_AGENT = "Callwright-Functions/1"
 
 

@@ -16,6 +16,7 @@ spoken, so it is never asked for a further turn.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -117,7 +118,9 @@ def _opt_out_handler(actions: InCallActions, *, scripted: bool) -> Callable[[Fun
         reason = (params.arguments or {}).get("reason")
         result: dict[str, Any]
         try:
-            added = await actions.opt_out(str(reason)[:500] if reason else None)
+            # Shielded: a caller who talks on ("…ever again") interrupts the turn and Pipecat
+            # cancels the tool call; the opt-out they asked for must still be stored.
+            added = await asyncio.shield(actions.opt_out(str(reason)[:500] if reason else None))
         except Exception:
             log.exception("the opt-out could not be stored")
             result = {"status": "error", "error": "the number could not be removed; apologise and say someone will follow up"}

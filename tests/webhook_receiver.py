@@ -43,6 +43,8 @@ class Received:
 class WebhookReceiver:
     secrets: list[str] = field(default_factory=list)
     status: int = 200  # what it answers while up
+    answer: Any = None  # a JSON body to answer with instead of "ok" (a custom function's result)
+    delay_secs: float = 0.0  # how long it takes to answer
     received: list[Received] = field(default_factory=list)
     port: int = 0
     _runner: web.AppRunner | None = None
@@ -86,6 +88,10 @@ class WebhookReceiver:
         self.received.append(
             Received(request.path, {k.lower(): v for k, v in request.headers.items()}, body, signed_with)
         )
+        if self.delay_secs:
+            await asyncio.sleep(self.delay_secs)
+        if self.answer is not None:
+            return web.json_response(self.answer, status=self.status)
         return web.Response(status=self.status, text="ok" if self.status < 300 else "try later")
 
     def of(self, *, path: str | None = None, event: str | None = None) -> list[Received]:

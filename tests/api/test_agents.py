@@ -93,6 +93,8 @@ async def test_create_with_only_a_name_fills_the_defaults(client, partner):
         "llm": None,
         "stt": None,
         "script": None,
+        "function_ids": [],
+        "opt_out_enabled": False,
         "kb_threshold": "medium",
         "kb_include_summaries": False,
         "kb_result_format": None,

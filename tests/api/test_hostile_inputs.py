@@ -117,6 +117,10 @@ PARTNER_ID_ROUTES = [
     ("PUT", "/api/v2/projects/{id}", {"name": "Renamed"}, "project_not_found"),
     ("DELETE", "/api/v2/projects/{id}", None, "project_not_found"),
     ("GET", "/api/v2/sessions/{id}", None, "session_not_found"),
+    ("GET", "/api/v2/functions/{id}", None, "function_not_found"),
+    ("PUT", "/api/v2/functions/{id}", {"timeout": 5}, "function_not_found"),
+    ("DELETE", "/api/v2/functions/{id}", None, "function_not_found"),
+    ("POST", "/api/v2/functions/{id}/test", {}, "function_not_found"),
 ]
 ADMIN_ID_ROUTES = [
     ("GET", "/admin/v1/partners/{id}", None, "partner_not_found"),
@@ -366,6 +370,10 @@ TEXT_FIELDS = {
     "POST /admin/v1/partners": {"name": NAME, "display_name": NAME, "allowed_telephony_providers.0": LINE},
     "PATCH /admin/v1/partners/acme-corp": {"display_name": NAME},
     "POST /api/v2/projects": {"name": NAME, "description": FREE_TEXT},
+    "POST /api/v2/functions": {
+        "description": FREE_TEXT, "url": NAME, "error_message": FREE_TEXT, "started_messages.0": FREE_TEXT,
+        "headers.0.value": LINE, "input_schema.0.description": FREE_TEXT,
+    },
     "POST /admin/v1/partners/acme-corp/credits/top-ups": {"note": FREE_TEXT},
 }
 
@@ -393,6 +401,12 @@ def _body_for(route: str, field: str, *, agent: str, connection: str) -> dict[st
         return {"name": "initech", "display_name": "Initech", "allowed_telephony_providers": ["vobiz"]}
     if route.endswith("/projects"):
         return {"name": "Client A", "description": "Agents for Client A"}
+    if route.endswith("/functions"):
+        return {
+            "name": "check_order", "description": "Look up an order.", "url": "http://127.0.0.1:9000/orders",
+            "headers": [{"key": "X-Key", "value": "k"}], "input_schema": [{"name": "order_id", "type": "string"}],
+            "started_messages": ["One moment."], "error_message": "Sorry.",
+        }
     if route.endswith("/top-ups"):
         return {"amount": "10", "note": "invoice 1"}
     return {"display_name": "Acme"}

@@ -147,3 +147,28 @@ async def test_another_partners_list_is_its_own(client, platform, partner, other
     )
     assert response.status_code == 200
     assert (await client.get("/api/v2/suppressions", headers=partner.headers)).json()["pagination"]["total"] == 1
+
+
+async def test_a_campaign_callee_who_opts_out_in_the_call_is_suppressed_and_counted_opted_out(client, platform, partner):
+    from callwright.services.call_tools import actions_for_call
+    from tests.api.campaign_support import contacts_by_phone
+
+    agent = await ready_partner(client, platform, partner)
+    [phone] = numbers(1, start=500)
+    cid = (await create_campaign(client, partner, agent))["campaign_id"]
+    await add_contacts(client, partner, cid, [{"phone": phone}])
+    await act(client, partner, cid, "start")
+    clock = indian_noon_clock()
+    assert await CampaignScheduler(platform, clock=clock).run_once() == 1
+    async with platform.sessions() as session:
+        call = await session.scalar(select(Call).where(Call.campaign_id == cid))
+    actions = await actions_for_call(platform=platform, call=call)
+    assert actions is not None and actions.opt_out_offered and actions.functions == []  # campaign calls offer it
+    assert await actions.opt_out("stop calling me") is True
+    assert await actions.opt_out("again") is False  # already on the list
+    await end_active_calls(platform, cid, lambda _: CallStatus.COMPLETED, clock.now())
+
+    [entry] = (await client.get("/api/v2/suppressions", headers=partner.headers)).json()["data"]
+    assert (entry["phone"], entry["source"], entry["reason"], entry["call_id"]) == (phone, "in_call", "stop calling me", call.id)
+    contact = (await contacts_by_phone(platform, cid))[phone]
+    assert (contact.state, contact.last_outcome) == ("completed", "opted_out")

@@ -41,7 +41,10 @@ STORED = {
     "stt": {"provider": "whisper", "language": "en-US"},
     "script": {
         "replies": [{"text": "Hello.", "end_call": False}],
-        "rules": [{"keywords": ["bye", "stop"], "reply": "Goodbye.", "end_call": True}],
+        "rules": [
+            {"keywords": ["bye", "stop"], "reply": "Goodbye.", "end_call": True, "opt_out": False, "function": None,
+             "arguments": {}},
+        ],
         "fallback": "Sorry?",
     },
 }
@@ -102,7 +105,10 @@ def test_stored_round_trips_and_is_json_ready():
     assert AgentSpec.parse(stored) == spec
     assert stored["agent_type"] == "inbound" and type(stored["agent_type"]) is str
     assert stored["variables"] == ["name", "order_id"]
-    assert stored["script"]["rules"] == [{"keywords": ["bye", "stop"], "reply": "Goodbye.", "end_call": True}]
+    assert stored["script"]["rules"] == [
+        {"keywords": ["bye", "stop"], "reply": "Goodbye.", "end_call": True, "opt_out": False, "function": None,
+         "arguments": {}}
+    ]
     assert stored["llm"] == STORED["llm"]
     assert {k: v for k, v in stored.items() if k in STORED} == STORED
 

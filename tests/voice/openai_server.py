@@ -37,8 +37,12 @@ class FakeOpenAIServer:
     pieces: list[str] = field(default_factory=lambda: ["Hello", " there,", " how can", " I help?"])
     mode: Literal["stream", "error", "hang"] = "stream"
     piece_gap_secs: float = 0.005
-    # When set and the request offers a function of this name, the reply ends by calling it.
+    # When set and the request offers a function of this name, the reply ends by calling it
+    # with ``tool_arguments``; a request whose last message is that tool's result is answered
+    # with ``after_tool`` instead (the model speaking the result), without calling it again.
     tool_call: str | None = None
+    tool_arguments: dict[str, Any] = field(default_factory=dict)
+    after_tool: list[str] = field(default_factory=lambda: ["All done."])
     requests: list[ReceivedRequest] = field(default_factory=list)
     port: int = 0
 
@@ -62,11 +66,16 @@ class FakeOpenAIServer:
                 await asyncio.sleep(HANG_SECS)
             offered = {t.get("function", {}).get("name") for t in body.get("tools") or []}
             call = self.tool_call if self.tool_call in offered else None
+            messages = body.get("messages") or [{}]
+            if messages[-1].get("role") == "tool":
+                return StreamingResponse(self._events(body["model"], None, self.after_tool), media_type="text/event-stream")
             return StreamingResponse(self._events(body["model"], call), media_type="text/event-stream")
 
         return app
 
-    async def _events(self, model: str, tool_call: str | None = None) -> AsyncIterator[str]:
+    async def _events(
+        self, model: str, tool_call: str | None = None, pieces: list[str] | None = None
+    ) -> AsyncIterator[str]:
         created = int(time.time())
 
         def chunk(delta: dict[str, Any], finish_reason: str | None) -> str:
@@ -80,7 +89,7 @@ class FakeOpenAIServer:
             return f"data: {json.dumps(body)}\n\n"
 
         yield chunk({"role": "assistant", "content": ""}, None)
-        for piece in self.pieces:
+        for piece in self.pieces if pieces is None else pieces:
             await asyncio.sleep(self.piece_gap_secs)
             yield chunk({"content": piece}, None)
         if tool_call is not None:
@@ -88,7 +97,8 @@ class FakeOpenAIServer:
             head = {"index": 0, "id": "call_local_1", "type": "function",
                     "function": {"name": tool_call, "arguments": ""}}
             yield chunk({"tool_calls": [head]}, None)
-            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}, None)
+            arguments = json.dumps(self.tool_arguments)
+            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments}}]}, None)
             yield chunk({}, "tool_calls")
         else:
             yield chunk({}, "stop")

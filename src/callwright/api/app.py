@@ -23,6 +23,7 @@ from callwright.api.routes import (
     campaign_contacts,
     campaigns,
     config,
+    functions,
     media,
     projects,
     recordings,
@@ -117,6 +118,7 @@ def create_app(
     partner_api.include_router(campaigns.router)
     partner_api.include_router(campaign_contacts.router)
     partner_api.include_router(suppression.router)
+    partner_api.include_router(functions.router)
     partner_api.include_router(webhooks.router)
     partner_api.include_router(recordings.partner_router)
     app.include_router(partner_api)

@@ -49,6 +49,12 @@ async def _delivery_id(
     )
 
 
+async def _function_id(
+    function_id: Annotated[str, Path(description="The function's id (a UUID).")],
+) -> str:
+    return _known(parse_id(function_id), f"no function with id {_shown(function_id)}", "function_not_found")
+
+
 async def _project_id(project_id: Annotated[str, Path(description="The project's id (a UUID).")]) -> str:
     return _known(parse_id(project_id), f"no project with id {_shown(project_id)}", "project_not_found")
 
@@ -75,6 +81,7 @@ CallId = Annotated[str, Depends(_call_id)]
 EndpointId = Annotated[str, Depends(_endpoint_id)]
 DeliveryId = Annotated[str, Depends(_delivery_id)]
 ProjectId = Annotated[str, Depends(_project_id)]
+FunctionId = Annotated[str, Depends(_function_id)]
 SessionId = Annotated[str, Depends(_session_id)]
 KeyId = Annotated[str, Depends(_key_id)]
 PartnerName = Annotated[str, Depends(_partner_name)]

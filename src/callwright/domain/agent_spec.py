@@ -12,8 +12,9 @@ Adding a field: one entry in the HTTP field list (``api.schemas.agents``), one a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, is_dataclass
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum, StrEnum
 from typing import Any
 
@@ -59,6 +60,34 @@ class ScriptReply:
     end_call: bool = False
 
 
+class JsonArguments(Mapping[str, Any]):
+    """A JSON object that is read-only and hashable (specs are frozen values)."""
+
+    __slots__ = ("_items", "_key")
+
+    def __init__(self, items: Mapping[str, Any]) -> None:
+        self._items = dict(items)
+        self._key = json.dumps(self._items, sort_keys=True)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self) == dict(other)
+
+    def __repr__(self) -> str:
+        return f"JsonArguments({self._items!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class ScriptRule:
     """Answer ``reply`` when the caller says any of ``keywords`` (whole words, any case)."""
@@ -66,6 +95,9 @@ class ScriptRule:
     keywords: tuple[str, ...]
     reply: str
     end_call: bool = False
+    opt_out: bool = False  # then run the opt_out tool (the caller asked not to be called again)
+    function: str | None = None  # then call the agent's custom function of this name
+    arguments: Mapping[str, Any] = field(default_factory=lambda: JsonArguments({}))  # with these
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +115,10 @@ class ScriptSpec:
                 ScriptReply(reply["text"], bool(reply.get("end_call"))) for reply in stored.get("replies", ())
             ),
             rules=tuple(
-                ScriptRule(tuple(rule["keywords"]), rule["reply"], bool(rule.get("end_call")))
+                ScriptRule(
+                    tuple(rule["keywords"]), rule["reply"], bool(rule.get("end_call")),
+                    bool(rule.get("opt_out")), rule.get("function"), JsonArguments(rule.get("arguments") or {}),
+                )
                 for rule in stored.get("rules", ())
             ),
             fallback=stored.get("fallback") or DEFAULT_SCRIPT_FALLBACK,
@@ -118,6 +153,8 @@ class AgentSpec:
     llm: LlmSpec | None = None
     stt: SttSpec | None = None
     script: ScriptSpec | None = None
+    function_ids: tuple[str, ...] = ()  # custom functions the model may call (``/functions``)
+    opt_out_enabled: bool = False  # offer the opt_out tool on every call, not only campaign calls
 
     @classmethod
     def parse(
@@ -171,6 +208,7 @@ _ROW_COLUMNS = ("agent_name", "status", "project_id")
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "agent_type": AgentType,
     "variables": tuple,
+    "function_ids": tuple,
     "llm": LlmSpec.parse,
     "stt": SttSpec.parse,
     "script": ScriptSpec.parse,
@@ -189,4 +227,6 @@ def _jsonable(value: Any) -> Any:
         return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, (tuple, list)):
         return [_jsonable(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _jsonable(item) for key, item in value.items()}
     return value

@@ -27,7 +27,7 @@ from callwright.domain.errors import (
     NotFound,
     ValidationFailed,
 )
-from callwright.services import partners, projects
+from callwright.services import functions, partners, projects
 from callwright.store.models import Agent, Partner, utcnow
 from callwright.voice.catalog import Voice, default_voice, find_voice
 
@@ -39,6 +39,8 @@ async def create_agent(*, session: AsyncSession, partner: Partner, fields: Mappi
     voice = _voice_or_default(spec.voice_id)
     spec = _with_language(replace(spec, voice_id=voice.voice_id), explicit=spec.language, voice=voice)
     _check_transfer(spec)
+    await functions.check_attachable(session=session, partner_id=partner.id, function_ids=spec.function_ids)
+    await functions.check_script_functions(session=session, partner_id=partner.id, spec=spec)
     agent_limit = partner.agent_limit
 
     # Serialise agent creation per partner so the limit holds under concurrency: PostgreSQL locks
@@ -50,6 +52,7 @@ async def create_agent(*, session: AsyncSession, partner: Partner, fields: Mappi
     )
     session.add(agent)
     await _flush_or_name_taken(session, spec.agent_name)
+    await functions.attach(session=session, agent_id=agent.id, function_ids=spec.function_ids)
     count = await partners.agent_count(session=session, partner_id=partner.id)
     if count > agent_limit:
         await session.rollback()
@@ -139,6 +142,11 @@ async def update_agent(
     elif "voice_id" in changes and not current.language_explicit:
         spec = _with_language(spec, explicit=None, voice=voice)
     _check_transfer(spec)
+    if "function_ids" in changes:
+        await functions.check_attachable(session=session, partner_id=partner.id, function_ids=spec.function_ids)
+        await functions.attach(session=session, agent_id=agent.id, function_ids=spec.function_ids)
+    if "function_ids" in changes or "script" in changes:
+        await functions.check_script_functions(session=session, partner_id=partner.id, spec=spec)
 
     agent.agent_name = spec.agent_name
     if spec.project_id is not None:

@@ -29,9 +29,17 @@ from callwright.domain.campaign_retries import (
 )
 from callwright.domain.campaigns import CampaignStatus, ContactState
 from callwright.domain.dialing import DialState
-from callwright.domain.suppression import SUPPRESSED_END_REASON
+from callwright.domain.suppression import SOURCE_IN_CALL, SUPPRESSED_END_REASON
 from callwright.domain.webhooks import EventType
-from callwright.store.models import Call, Campaign, CampaignAttempt, CampaignContact, WebhookEvent, utcnow
+from callwright.store.models import (
+    Call,
+    Campaign,
+    CampaignAttempt,
+    CampaignContact,
+    Suppression,
+    WebhookEvent,
+    utcnow,
+)
 
 _ENDED = "campaign_calls_ended"  # session.info: campaign calls whose session completed in this flush
 _SETTLED = "campaign_attempt_settled"  # session.info flag: wake the scheduler after this commit
@@ -76,14 +84,21 @@ def record_outcome(
         contact.finished_at = at
 
 
-def outcome_of(call: Call) -> AttemptOutcome:
+def outcome_of(call: Call, *, opted_out: bool = False) -> AttemptOutcome:
     return classify(
         status=call.status,
         disposition=call.disposition,
         answered_by=call.answered_by,
         carrier_refused=call.dial_state == DialState.FAILED,
+        opted_out=opted_out,
         suppressed=call.end_reason == SUPPRESSED_END_REASON,
     )
+
+
+def opted_out_during(session: Session, call: Call) -> bool:
+    """The callee asked, during this call, not to be called again (the ``opt_out`` tool)."""
+    entry = select(Suppression.id).where(Suppression.call_id == call.id, Suppression.source == SOURCE_IN_CALL)
+    return session.scalar(entry) is not None
 
 
 def _settle(session: Session, call: Call) -> None:
@@ -95,7 +110,8 @@ def _settle(session: Session, call: Call) -> None:
     if contact is None or campaign is None:
         return
     if attempt.outcome is None:  # else settled already in this transaction (withdrawn by a pause)
-        record_outcome(campaign, contact, attempt, outcome_of(call), at=call.ended_at or utcnow())
+        outcome = outcome_of(call, opted_out=opted_out_during(session, call))
+        record_outcome(campaign, contact, attempt, outcome, at=call.ended_at or utcnow())
         session.info[_SETTLED] = True
     _describe_in_session_completed(session, call, contact, attempt)
 

@@ -45,7 +45,7 @@ from callwright.domain.ids import parse_call_id
 from callwright.domain.providers import parse_provider
 from callwright.domain.text import line_problem, params_problem
 from callwright.domain.voicemail import GreetingVerdict
-from callwright.services import call_hangup, media_events, recordings, voice_config, voicemail
+from callwright.services import call_hangup, call_tools, media_events, recordings, voice_config, voicemail
 from callwright.services.carrier_accounts import account_for_call
 from callwright.store.models import Call
 from callwright.voice.socket_watch import WatchedSocket
@@ -236,6 +236,7 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
             llm_defaults=voice_config.llm_defaults(platform.settings),
             on_greeting_verdict=greeting_verdict,
             recorder=recorder,
+            actions=await call_tools.actions_for_call(platform=platform, call=call),
         )
         if not register(platform, call_id, media):
             # This process already runs a session for the call (the store's claim forbids it).

@@ -484,3 +484,36 @@ class Suppression(Base):
     # The call in which the caller opted out, for in-call entries.
     call_id: Mapped[str | None] = mapped_column(String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Function(Timestamped, Base):
+    """A partner's custom function (an HTTP tool its agents' models may call). Header values are
+    sealed; only their keys are stored in the clear."""
+
+    __tablename__ = "functions"
+    __table_args__ = (UniqueConstraint("partner_id", "name"), Index("ix_functions_partner_created", "partner_id", "created_at"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    header_keys: Mapped[list[Any]] = mapped_column(default=list)
+    sealed_headers: Mapped[str] = mapped_column(Text)
+    input_schema: Mapped[list[Any]] = mapped_column(default=list)
+    output_schema: Mapped[list[Any]] = mapped_column(default=list)
+    timeout_secs: Mapped[int] = mapped_column(Integer, default=10)
+    started_messages: Mapped[list[Any]] = mapped_column(default=list)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class AgentFunction(Base):
+    """A function attached to an agent (the agent's ``function_ids``, kept here as rows so a
+    deleted function is detached from every agent)."""
+
+    __tablename__ = "agent_functions"
+
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    function_id: Mapped[str] = mapped_column(
+        ForeignKey("functions.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

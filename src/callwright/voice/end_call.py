@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
-from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import FunctionCallResultProperties
-from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.llm_service import FunctionCallParams, LLMService
 
 END_CALL = "end_call"
@@ -40,12 +38,12 @@ def end_call_tool(instructions: str | None = None) -> FunctionSchema:
 
 def offer_end_call(
     llm: LLMService,
-    context: LLMContext,
     *,
     instructions: str | None,
     on_end_call: Callable[[], Awaitable[None]],
-) -> None:
-    """Advertise ``end_call`` in the context and have ``on_end_call`` run when the model uses it."""
+) -> FunctionSchema:
+    """Have ``on_end_call`` run when the model uses ``end_call``; the schema to advertise in the
+    context (with the call's other tools)."""
 
     async def _end_call(params: FunctionCallParams) -> None:
         # run_llm=False: the call is over; the model is not asked to say anything more.
@@ -54,6 +52,6 @@ def offer_end_call(
         )
         await on_end_call()  # schedules the hang-up; must not wait for the playout here
 
-    context.set_tools(ToolsSchema(standard_tools=[end_call_tool(instructions)]))
     llm.register_function(END_CALL, _end_call)
+    return end_call_tool(instructions)
 

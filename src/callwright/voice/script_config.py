@@ -6,12 +6,13 @@ Pipecat.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from callwright.domain.agent_spec import DEFAULT_SCRIPT_FALLBACK
-from callwright.domain.text import check_free_text, check_line
+from callwright.domain.functions import NAME_PATTERN as FUNCTION_NAME_PATTERN
+from callwright.domain.text import check_free_text, check_json, check_line
 
 DEFAULT_FALLBACK = DEFAULT_SCRIPT_FALLBACK
 
@@ -20,6 +21,7 @@ Line = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
     AfterValidator(check_free_text),
 ]
+SafeJsonObject = Annotated[dict[str, Any], AfterValidator(check_json)]
 Keyword = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(check_line)
 ]
@@ -33,13 +35,27 @@ class Reply(BaseModel):
 
 
 class Rule(BaseModel):
-    """Answer ``reply`` when the caller says any of ``keywords`` (whole words, any case)."""
+    """Answer ``reply`` when the caller says any of ``keywords`` (whole words, any case).
+
+    ``opt_out``: then put the caller's number on the suppression list (the ``opt_out`` tool).
+    ``function``: then call the agent's custom function of that name with ``arguments``."""
 
     model_config = ConfigDict(extra="forbid")
 
     keywords: Annotated[list[Keyword], Field(min_length=1, max_length=50)]
     reply: Line
     end_call: bool = Field(False, strict=True)
+    opt_out: bool = Field(False, strict=True)
+    function: Annotated[str, StringConstraints(max_length=64, pattern=FUNCTION_NAME_PATTERN)] | None = None
+    arguments: SafeJsonObject = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_tool(self) -> Rule:
+        if self.opt_out and self.function:
+            raise ValueError("must not both opt_out and call a function; use two rules")
+        if self.arguments and not self.function:
+            raise ValueError("arguments need a function to call")
+        return self
 
 
 class AgentScriptConfig(BaseModel):

@@ -19,6 +19,8 @@ from itertools import count
 from typing import Any
 
 from fastapi import WebSocket
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import Frame, InterruptionFrame, TTSSpeakFrame, TTSStoppedFrame
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -52,6 +54,7 @@ from callwright.voice.pipeline import CARRIER_SAMPLE_RATE, build_call_pipeline, 
 from callwright.voice.recorder import CallRecorder
 from callwright.voice.socket_watch import disconnect_reason
 from callwright.voice.stream_watch import WatchedSerializer
+from callwright.voice.tools import InCallActions, offer_tools
 from callwright.voice.vad import silero_vad
 from callwright.voice.voicemail_watch import VoicemailWatch
 
@@ -136,10 +139,12 @@ class CallMediaSession:
         llm_defaults: LlmDefaults | None = None,
         on_greeting_verdict: Callable[[GreetingVerdict], Coroutine[Any, Any, None]] | None = None,
         recorder: CallRecorder | None = None,  # records both sides; the caller finishes it
+        actions: InCallActions | None = None,  # custom functions and opt_out (voice.tools)
     ) -> None:
         out_frame_10ms_chunks(audio_out_packet_bytes)  # refuse a bad packet size here, not mid-call
         self._websocket = websocket
         self._recorder = recorder
+        self._actions = actions
         self._serializer = serializer
         self._script = script
         self._audio_out_packet_bytes = audio_out_packet_bytes
@@ -213,6 +218,15 @@ class CallMediaSession:
         self.conversation.bot_said(text)
         await entry.queue_frame(TTSSpeakFrame(text.strip(), append_to_context=False))
         await self._wait_for_playout(watch, since=queued_at, timeout_secs=timeout_secs)
+
+    async def _say_now(self, text: str) -> None:
+        """Queue ``text`` to be said after anything already queued, without waiting for it
+        (a tool's started message, said while its request runs)."""
+        entry = self._entry
+        if entry is None or self._end_requested.is_set() or not text.strip():
+            return
+        self.conversation.bot_said(text)
+        await entry.queue_frame(TTSSpeakFrame(text.strip(), append_to_context=False))
 
     async def speak_then_end(
         self, text: str, *, reason: EndReason | str, timeout_secs: float = 60.0
@@ -298,6 +312,7 @@ class CallMediaSession:
         llm = self._create_llm()
         context = LLMContext(self._initial_messages(intro))
         conversation = self.conversation
+        tools: list[FunctionSchema] = []
         # A script ends the call through its own replies; a model through the end_call tool.
         if self._script.end_call_enabled and not isinstance(llm, ScriptedLLM):
             end_message = (self._script.end_call_message or "").strip() or None
@@ -305,12 +320,16 @@ class CallMediaSession:
             async def _model_ends_call() -> None:
                 self._agent_ends_call(closing=end_message)
 
-            offer_end_call(
-                llm,
-                context,
-                instructions=self._script.end_call_instructions,
-                on_end_call=_model_ends_call,
+            tools.append(
+                offer_end_call(
+                    llm, instructions=self._script.end_call_instructions, on_end_call=_model_ends_call
+                )
             )
+        if self._actions is not None:
+            scripted = isinstance(llm, ScriptedLLM)
+            tools += offer_tools(llm, actions=self._actions, speak=self._say_now, scripted=scripted)
+        if tools:
+            context.set_tools(ToolsSchema(standard_tools=tools))
         watch = None
         if self._script.detect_voicemail:
             watch = self.voicemail_watch = VoicemailWatch(self._greeting_judged)

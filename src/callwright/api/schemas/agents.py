@@ -35,6 +35,7 @@ from callwright.api.schemas.text import FREE_TEXT_CHARS, LINE_CHARS, NAME_CHARS
 from callwright.domain import agents as rules
 from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.errors import FeatureNotAvailable
+from callwright.domain.functions import FUNCTIONS_PER_AGENT_MAX
 from callwright.domain.phone import E164_RULE, is_e164
 from callwright.store.models import Agent
 from callwright.voice.catalog import find_voice, installed_voices
@@ -244,6 +245,7 @@ OffSwitch = Annotated[Flag | None, AfterValidator(_none_is_false)]
 KbThreshold = Literal["low", "medium", "high"]
 Uuid = Annotated[str, StringConstraints(max_length=64), AfterValidator(_uuid)]
 Volume = Annotated[float, Field(ge=0, le=1)]
+FunctionIds = Annotated[list[Uuid], Field(max_length=FUNCTIONS_PER_AGENT_MAX)]
 
 _TRANSFER = "call transfer"
 _KNOWLEDGE = "the knowledge base"
@@ -293,6 +295,16 @@ AGENT_FIELDS: tuple[AgentField, ...] = (
     AgentField(
         "script", AgentScriptConfig | None, dict[str, Any] | None,
         description="A scripted brain (replies, keyword rules, fallback) instead of a model.",
+    ),
+    AgentField(
+        "function_ids", FunctionIds, list[str], clearable=False,
+        description="Ids of this account's custom functions (`/functions`) the agent's model may "
+        f"call during a call; at most {FUNCTIONS_PER_AGENT_MAX}. `[]` detaches them all.",
+    ),
+    AgentField(
+        "opt_out_enabled", Flag, bool, clearable=False,
+        description="Offer the `opt_out` tool on every call (campaign calls always have it): when "
+        "the callee asks not to be called again, their number joins the suppression list.",
     ),
 )
 CAMEL_CASE_ALIASES = {f.name: f.camel for f in AGENT_FIELDS if f.camel}

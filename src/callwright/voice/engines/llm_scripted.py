@@ -9,13 +9,15 @@ takes the last user message from each ``LLMContextFrame`` and answers with
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipecat.frames.frames import (
     Frame,
+    FunctionCallFromLLM,
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
@@ -32,6 +34,9 @@ from callwright.voice.script_config import (  # noqa: F401  (re-exported)
     Reply,
     Rule,
 )
+from callwright.voice.tools import OPT_OUT
+
+log = logging.getLogger("callwright.voice")
 
 SCRIPTED = "scripted"
 # Words per streamed piece: enough pieces that the TTS aggregator sees a stream, not one blob.
@@ -43,6 +48,8 @@ class ScriptedAnswer:
     text: str
     end_call: bool
     source: str  # "rule", "reply" or "fallback"
+    tool: str | None = None  # a tool to call once the text is said (``voice.tools``)
+    arguments: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _keyword_pattern(keyword: str) -> re.Pattern[str]:
@@ -65,7 +72,9 @@ class Script:
         """The answer to the ``turn``-th user message (1-based) saying ``user_text``."""
         for patterns, rule in self._rules:
             if any(p.search(user_text) for p in patterns):
-                return ScriptedAnswer(rule.reply, rule.end_call, "rule")
+                tool = OPT_OUT if rule.opt_out else rule.function
+                arguments = {"reason": user_text.strip()[:500]} if rule.opt_out else rule.arguments
+                return ScriptedAnswer(rule.reply, rule.end_call, "rule", tool, arguments)
         if 1 <= turn <= len(self.config.replies):
             reply = self.config.replies[turn - 1]
             return ScriptedAnswer(reply.text, reply.end_call, "reply")
@@ -105,6 +114,12 @@ def user_turns(context: LLMContext) -> list[str]:
     return turns
 
 
+def _last_role(context: LLMContext) -> str | None:
+    messages = context.get_messages()
+    last = messages[-1] if messages else None
+    return last.get("role") if isinstance(last, dict) else None
+
+
 def stream_pieces(text: str, words_per_piece: int = WORDS_PER_PIECE) -> list[str]:
     """``text`` in pieces of a few words that join back to exactly ``text``."""
     words = re.findall(r"\S+\s*", text)
@@ -131,7 +146,9 @@ class ScriptedLLM(LLMService):
             return
         turns = user_turns(frame.context)
         await self.push_frame(LLMFullResponseStartFrame())
-        if not turns:  # nobody has spoken yet: the intro is the agent's line, not the script's
+        # Nobody has spoken yet (the intro is the agent's line, not the script's), or the context
+        # ends with a tool's result rather than the caller's words: nothing to answer.
+        if not turns or _last_role(frame.context) == "tool":
             await self.push_frame(LLMFullResponseEndFrame())
             return
         answer = self.script.answer(turns[-1], turn=len(turns))
@@ -141,5 +158,15 @@ class ScriptedLLM(LLMService):
             await self.stop_ttfb_metrics()
             await self._push_llm_text(piece)
         await self.push_frame(LLMFullResponseEndFrame())
+        if answer.tool is not None and not self.has_function(answer.tool):
+            # A rule's function detached (or deleted) since the agent was saved: said, not called.
+            log.info("the script's tool %r is not on this call; its reply was said without it", answer.tool)
+        elif answer.tool is not None:
+            # Through Pipecat's own function-call path: the handler a model's call would reach.
+            call = FunctionCallFromLLM(
+                function_name=answer.tool, tool_call_id=f"script-{len(turns)}-{answer.tool}",
+                arguments=dict(answer.arguments), context=frame.context,
+            )
+            await self.run_function_calls([call])
         if answer.end_call:
             await self._call_event_handler("on_end_call_requested", answer)

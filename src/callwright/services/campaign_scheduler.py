@@ -6,7 +6,9 @@ crash it goes on where the store says. Each pass, woken at once (a campaign star
 an attempt ended) or by polling as a backstop:
 
 1. ``scheduled`` campaigns whose ``start_at`` has come start running.
-2. For each running campaign, with free slots under its own concurrency limit: its due contacts
+2. For each running campaign, with free slots under its own concurrency limit: its circuit
+   breaker is checked (too many of its latest dials failed at the carrier: it pauses, saying
+   why), then its due contacts
    (pending, ``next_attempt_at`` reached, in the order given) are checked against the
    suppression list (skipped) and their calling windows (a closed window moves the contact to
    its next opening; none left: skipped ``outside_schedule``); the rest become calls through
@@ -42,7 +44,7 @@ from callwright.domain.credits import check_can_start
 from callwright.domain.errors import Forbidden, LimitExceeded
 from callwright.domain.providers import parse_provider
 from callwright.platform import Platform
-from callwright.services import campaign_events, suppression, telephony
+from callwright.services import campaign_breaker, campaign_events, suppression, telephony
 from callwright.services.call_admission import AdmissionConflict, StartWithdrawn
 from callwright.services.call_state import lock_call, record_event
 from callwright.services.calls import call_rate_and_balance
@@ -180,6 +182,11 @@ class CampaignScheduler:
             free = campaign.concurrency_limit - await session.run_sync(campaign_active_calls, campaign.id)
             if free <= 0:
                 return 0
+            if (tripped := await campaign_breaker.trip_reason(session, campaign)) is not None:
+                await session.rollback()
+                if await pause_for(session, campaign_id, tripped):
+                    log.warning("campaign %s paused: %s", campaign_id, tripped)
+                return 0
             due = list(
                 await session.scalars(
                     select(CampaignContact)
@@ -287,6 +294,7 @@ class CampaignScheduler:
                 partner.concurrency_limit, self.platform.settings.campaign_reserved_share
             ),
             rate=rate,
+            caller_ids=tuple(campaign.caller_ids or ()),
         )
 
     async def _complete_finished(self, now: datetime) -> None:

@@ -17,6 +17,7 @@ from callwright.store.models import Call, WebhookEvent
 from tests.api.campaign_support import (
     act,
     add_contacts,
+    contacts_by_phone,
     create_campaign,
     end_active_calls,
     next_weekday_at,
@@ -149,3 +150,22 @@ async def test_caller_ids_must_be_e164_and_distinct(client, partner, agent):
         response = await client.post("/api/v2/campaigns", json=body, headers=partner.headers)
         assert response.status_code == 400, response.text
         assert "caller_ids" in error_of(response)["message"]
+
+
+async def test_a_call_that_ends_wakes_the_scheduler_before_its_media_has_ended(client, platform, partner, agent):
+    """The slot is free once the call is over at the carrier; its outcome waits for the media to
+    end (session.completed). The scheduler is woken at the first, not only at the second."""
+    phones = us_numbers("212", 2)
+    cid = await _running(client, partner, agent, phones)
+    clock = ManualClock(next_weekday_at(NY, 12))
+    scheduler = CampaignScheduler(platform, clock=clock)
+    assert await scheduler.run_once() == 1
+    async with platform.sessions() as session:
+        call = await session.scalar(select(Call).where(Call.campaign_id == cid))
+        call.media_started_at = clock.now()  # its media is up, and stays up
+        await session.commit()
+    platform.campaign_wakeup.clear()
+    await end_active_calls(platform, cid, lambda _: CallStatus.COMPLETED, clock.now())
+    assert platform.campaign_wakeup.is_set()
+    assert (await contacts_by_phone(platform, cid))[phones[0]].state == "calling"  # outcome not yet in
+    assert await scheduler.run_once() == 1  # the freed slot is used at once

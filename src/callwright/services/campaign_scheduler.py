@@ -3,7 +3,7 @@
 One instance runs per cluster (``campaign_election``; in one process without Redis it just runs).
 It keeps nothing that matters in memory: contacts, attempts and calls are in the store, so after a
 crash it goes on where the store says. Each pass, woken at once (a campaign started or resumed,
-an attempt ended) or by polling as a backstop:
+a campaign call ended, an attempt settled) or by polling as a backstop:
 
 1. ``scheduled`` campaigns whose ``start_at`` has come start running.
 2. For each running campaign, with free slots under its own concurrency limit: its circuit

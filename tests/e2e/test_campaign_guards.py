@@ -1,6 +1,6 @@
 """Campaign guards end to end: the real platform and the carrier simulator.
 
-Numbers the simulator plays as failed calls trip the campaign's circuit breaker (it pauses,
+Numbers the simulator plays as failed calls, and dials it refuses, trip the campaign's circuit breaker (it pauses,
 saying why, and ``campaign.paused`` reaches the partner's receiver with that reason); a
 campaign's calls leave with its caller IDs in turn, as the carrier received them. Both databases.
 """
@@ -84,3 +84,24 @@ async def test_calls_leave_with_the_campaigns_caller_ids_in_turn(api, carrier_si
         received.append(carrier_sim.call(call["provider_call_id"]).from_)  # what the carrier was sent
     assert all(a != b for a, b in itertools.pairwise(received))
     assert sorted(received) == sorted(caller_ids * 2)
+
+
+async def test_dials_the_carrier_refuses_trip_the_breaker(api, carrier_sim):
+    tenant = await _tenant(api, carrier_sim)
+    phones = block_of_numbers(10)
+    cid = await _campaign(
+        api, tenant, phones, concurrency_limit=1, retry={"max_attempts": 1},
+        circuit_breaker={"failure_rate": 1.0, "window": 3},
+    )
+    # The carrier answers every request with 400 (Twilio refuses a From not on the account so).
+    carrier_sim.inject_fault("twilio", status=400, count=None)
+    try:
+        await api.post(f"/api/v2/campaigns/{cid}/start", headers=tenant.headers)
+        paused = await _wait(api, tenant, cid, lambda d: d["status"] == "paused" and d["calling_count"] == 0, timeout=60)
+    finally:
+        carrier_sim.clear_faults()
+    assert paused["pause_reason"].startswith("circuit breaker: 3 of the last 3 dials failed at the carrier")
+    contacts = await _contacts(api, tenant, cid)
+    outcomes = [a["outcome"] for c in contacts.values() for a in c["attempt_history"] if a["outcome"] != "not_dialed"]
+    assert set(outcomes) == {"carrier_refused"} and 3 <= len(outcomes) <= 4
+    assert sum(carrier_sim.dials(p) for p in phones) == 0  # none was placed

@@ -20,8 +20,8 @@ from enum import StrEnum
 TIMEOUT_MS_MIN = 100
 TIMEOUT_MS_MAX = 5_000
 TIMEOUT_MS_DEFAULT = 1_500
-# An answer is reused this long for the same number: a registry scrub changes in days (NCPR
-# registrations take effect after 7 days), a campaign's retries and a burst of calls come in minutes.
+# An answer is reused this long for the same number: a registry's entries change over days, while
+# a campaign's retries and a burst of calls to one number come within minutes.
 CACHE_TTL_SECS = 300
 CACHE_MAX_ENTRIES = 100_000
 ANSWER_READ_LIMIT = 1_024  # bytes of the answer read: ``{"allow": false}`` needs 16

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from callwright.services.call_control import CallControl
     from callwright.services.campaign_scheduler import CampaignScheduler
     from callwright.services.dialer import Dialer
+    from callwright.services.dnd_checks import DndGate
     from callwright.services.rate_limits import ApiRateLimiter
 
 
@@ -70,6 +71,15 @@ class Platform:
         from callwright.services.call_admission import CallAdmission
 
         return CallAdmission(self.sessions, sqlite=self.sqlite_file)
+
+    @cached_property
+    def dnd_gate(self) -> DndGate:
+        """Asks partners' DND check URLs before a dial, remembering answers a short while."""
+        from callwright.domain.dnd import AnswerCache
+        from callwright.services.dnd_checks import DndGate
+        from callwright.services.webhook_targets import policy_for
+
+        return DndGate(self.http, policy_for(self.settings), AnswerCache())
 
     @cached_property
     def sqlite_file(self) -> SqliteFile | None:

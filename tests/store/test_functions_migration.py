@@ -1,4 +1,4 @@
-"""Migration 0007d: the functions table and the agent↔function links, on a store that already
+"""Migration 0007d (after 0007c): the functions table and the agent↔function links, on a store that already
 has partners and agents; links go with their agent or their function; it downgrades cleanly."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ async def test_functions_and_links_on_an_existing_store(empty_db: str) -> None:
     engine = create_engine(empty_db)
     now = utcnow()
     try:
-        await upgrade(engine, "0006b")
+        await upgrade(engine, "0007c")
         async with engine.begin() as conn:
             await conn.execute(
                 sa.text(
@@ -98,7 +98,7 @@ async def test_functions_and_links_on_an_existing_store(empty_db: str) -> None:
             assert [tuple(r) for r in links] == [("a1", "f1")]
 
         def _downgrade(connection: Connection) -> None:
-            command.downgrade(alembic_config(connection), "0006b")
+            command.downgrade(alembic_config(connection), "0007c")
 
         async with engine.begin() as conn:
             await conn.run_sync(_downgrade)

@@ -23,6 +23,7 @@ from callwright.api.routes import (
     campaign_contacts,
     campaigns,
     config,
+    dnd_check,
     functions,
     media,
     projects,
@@ -117,6 +118,7 @@ def create_app(
     partner_api.include_router(projects.router)
     partner_api.include_router(campaigns.router)
     partner_api.include_router(campaign_contacts.router)
+    partner_api.include_router(dnd_check.router)  # before suppression's /suppressions/{id}
     partner_api.include_router(suppression.router)
     partner_api.include_router(functions.router)
     partner_api.include_router(webhooks.router)

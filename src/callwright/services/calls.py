@@ -16,6 +16,7 @@ from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import ACTIVE_STATUSES, CallStatus, cancel
 from callwright.domain.credits import Rate, check_can_start
 from callwright.domain.dialing import DialState, dial_move
+from callwright.domain.dnd import denied_message
 from callwright.domain.end_reasons import EndReason
 from callwright.domain.errors import (
     CallwrightError,
@@ -28,7 +29,7 @@ from callwright.domain.phone import e164_error, is_e164
 from callwright.domain.providers import Provider, parse_provider
 from callwright.domain.suppression import suppressed_message
 from callwright.services import agents as agent_service
-from callwright.services import credits, projects, suppression, telephony
+from callwright.services import credits, dnd_checks, projects, suppression, telephony
 from callwright.services.call_admission import (
     AdmissionConflict,
     CallAdmission,
@@ -37,7 +38,8 @@ from callwright.services.call_admission import (
 )
 from callwright.services.call_state import lock_call, record_event, set_state, state_of
 from callwright.store.db import SqliteFile
-from callwright.store.models import Agent, Call, Partner, TelephonyConnection, new_id, utcnow
+from callwright.store.models import Agent, Call, DndCheck, Partner, TelephonyConnection, new_id, utcnow
+from callwright.store.secretbox import SecretBox
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 # The provider Vocobase assumes when a start request names none.
@@ -67,14 +69,18 @@ async def start_call(
     idempotency_key: str | None = None,
     sqlite: SqliteFile | None = None,
     default_rate_paise: int = 0,
+    dnd: tuple[dnd_checks.DndGate, SecretBox] | None = None,
 ) -> tuple[Call, bool]:
     """Create the call (pending) as the dialer's queue row. Returns (call, created).
 
     Checks run in the contract's order: agent, provider allowed, provider configured, to_number,
     the number not on the partner's suppression list (403 ``number_suppressed``), a balance
     covering one billing bucket at the call's rate (403 ``insufficient_credits``), free
-    concurrency slot (``admission``, which stores the call). A repeated Idempotency-Key within
-    24 h returns the first call. ``sqlite``: the store's SQLite file, when it is one;
+    concurrency slot (``admission``, which stores the call). Last, when the partner has set a DND
+    check URL, that URL (``dnd``: the gate asking it and the secret box opening its secret; 403
+    ``number_dnd_denied``): after every check made here, so no request is spent on a call refused
+    anyway, and with the database connection given back. A repeated Idempotency-Key within 24 h
+    returns the first call. ``sqlite``: the store's SQLite file, when it is one;
     ``default_rate_paise``: the operator's default rate (paise per minute).
     """
     partner_id = partner.id
@@ -92,7 +98,7 @@ async def start_call(
         parts = await sqlite.read(_checked_parts, partner, request, default_rate_paise)
     else:
         parts = await session.run_sync(_checked_parts, partner, request, default_rate_paise)
-    agent, provider, connection, rate, balance, suppressed = parts
+    agent, provider, connection, rate, balance, suppressed, dnd_check = parts
     if not is_e164(request.to_number):
         raise ValidationFailed("to_number", e164_error("to_number"))
     if suppressed:
@@ -113,6 +119,10 @@ async def start_call(
     # Give the connection back while the call waits for its batch: the batch needs one too, and
     # requests holding the pool's connections while they wait would leave it none.
     await session.close()
+    if dnd is not None and (config := dnd_checks.config_of(dnd_check, dnd[1])) is not None:
+        verdict = await dnd[0].verdict(config, request.to_number)
+        if not verdict.allow:
+            raise Forbidden(denied_message(request.to_number, verdict), code="number_dnd_denied")
     try:
         return await admission.admit(partner_id, Start(call, limit=limit)), True
     except AdmissionConflict:
@@ -174,10 +184,11 @@ def _wants_machine_detection(spec: AgentSpec, connection: TelephonyConnection, c
 
 def _checked_parts(
     session: Session, partner: Partner, request: StartCall, default_rate: int
-) -> tuple[Agent, Provider, TelephonyConnection, Rate, int, bool]:
+) -> tuple[Agent, Provider, TelephonyConnection, Rate, int, bool, DndCheck | None]:
     """The agent, the provider and its connection, checked in the contract's order (all but
     ``to_number``, which needs no store, and the balance); the call's rate and, when it is not
-    free, the partner's balance (0 otherwise: not read); whether ``to_number`` is suppressed."""
+    free, the partner's balance (0 otherwise: not read); whether ``to_number`` is suppressed;
+    the partner's DND check, if any."""
     agent = agent_service.partner_agent(session, partner.id, request.agent_id)
     provider = _parse_provider(request.provider)
     if provider.value not in partner.allowed_providers:
@@ -205,7 +216,7 @@ def _checked_parts(
         raise NotFound(f"no {provider.display_name} connection with id {request.connection_id!r}", code="connection_not_found")
     rate, balance = call_rate_and_balance(session, partner, agent, default_rate)
     suppressed = suppression.is_suppressed(session, partner.id, request.to_number)
-    return agent, provider, connection, rate, balance, suppressed
+    return agent, provider, connection, rate, balance, suppressed, dnd_checks.check_row(session, partner.id)
 
 
 # A self-hosted partner may have no MCube account: the errors for an omitted provider say what to do.

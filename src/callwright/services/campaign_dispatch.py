@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from callwright.domain.calls import ACTIVE_STATUSES
+from callwright.domain.campaign_guards import caller_id_for
 from callwright.domain.campaigns import CampaignStatus, ContactState
 from callwright.domain.credits import Rate
 from callwright.domain.providers import Provider
@@ -49,6 +50,7 @@ class CampaignParts:
     connection: TelephonyConnection
     partner_call_limit: int  # the partner's limit less the share kept for single and inbound calls
     rate: Rate  # what the calls are billed at (the agent's, project's, partner's or default rate)
+    caller_ids: tuple[str, ...] = ()  # the caller IDs to rotate over; empty: the connection's number
 
 
 def campaign_active_calls(session: Session, campaign_id: str) -> int:
@@ -117,5 +119,8 @@ async def admit_attempt(admission: CallAdmission, parts: CampaignParts, contact:
     )
     call.campaign_id = parts.campaign_id
     call.campaign_contact_id = contact.id
+    call.from_number = caller_id_for(
+        parts.caller_ids, call.from_number, position=contact.position, attempt_number=contact.attempt_seq + 1
+    )
     start = Start(call, limit=parts.partner_call_limit, with_call=attempt_writer(parts, contact.id, contact.attempt_seq))
     return await admission.admit(parts.partner_id, start)

@@ -3,13 +3,16 @@
 One instance runs per cluster (``campaign_election``; in one process without Redis it just runs).
 It keeps nothing that matters in memory: contacts, attempts and calls are in the store, so after a
 crash it goes on where the store says. Each pass, woken at once (a campaign started or resumed,
-an attempt ended) or by polling as a backstop:
+a campaign call ended, an attempt settled) or by polling as a backstop:
 
 1. ``scheduled`` campaigns whose ``start_at`` has come start running.
-2. For each running campaign, with free slots under its own concurrency limit: its due contacts
+2. For each running campaign, with free slots under its own concurrency limit: its circuit
+   breaker is checked (too many of its latest dials failed at the carrier: it pauses, saying
+   why), then its due contacts
    (pending, ``next_attempt_at`` reached, in the order given) are checked against the
    suppression list (skipped) and their calling windows (a closed window moves the contact to
-   its next opening; none left: skipped ``outside_schedule``); the rest become calls through
+   its next opening; none left: skipped ``outside_schedule``) and, when the partner set one, its
+   DND check URL (denied: skipped ``dnd``); the rest become calls through
    ``campaign_dispatch`` (the admission of ``POST /calls/start``, within the partner's limit less
    the share kept for single and inbound calls).
 3. Running campaigns with no contact left to call complete.
@@ -39,10 +42,11 @@ from callwright.domain.campaign_windows import (
 from callwright.domain.campaigns import CampaignStatus, ContactState, campaign_call_limit
 from callwright.domain.clock import Clock, SystemClock
 from callwright.domain.credits import check_can_start
+from callwright.domain.dnd import ERROR_RETRY_SECS, DndConfig
 from callwright.domain.errors import Forbidden, LimitExceeded
 from callwright.domain.providers import parse_provider
 from callwright.platform import Platform
-from callwright.services import campaign_events, suppression, telephony
+from callwright.services import campaign_breaker, campaign_events, dnd_checks, suppression, telephony
 from callwright.services.call_admission import AdmissionConflict, StartWithdrawn
 from callwright.services.call_state import lock_call, record_event
 from callwright.services.calls import call_rate_and_balance
@@ -50,7 +54,7 @@ from callwright.services.campaign_dispatch import CampaignParts, admit_attempt, 
 from callwright.services.campaign_lifecycle import enter_running, pause_for
 from callwright.services.campaigns import contact_counts
 from callwright.services.webhook_outbox import call_changed
-from callwright.store.models import Agent, Call, Campaign, CampaignContact, Partner, utcnow
+from callwright.store.models import Agent, Call, Campaign, CampaignContact, DndCheck, Partner, utcnow
 
 log = logging.getLogger("callwright.campaigns")
 
@@ -180,6 +184,11 @@ class CampaignScheduler:
             free = campaign.concurrency_limit - await session.run_sync(campaign_active_calls, campaign.id)
             if free <= 0:
                 return 0
+            if (tripped := await campaign_breaker.trip_reason(session, campaign)) is not None:
+                await session.rollback()
+                if await pause_for(session, campaign_id, tripped):
+                    log.warning("campaign %s paused: %s", campaign_id, tripped)
+                return 0
             due = list(
                 await session.scalars(
                     select(CampaignContact)
@@ -195,7 +204,10 @@ class CampaignScheduler:
             if not due:
                 return 0
             ready = await self._screen(session, campaign, due, now, free)
+            dnd = dnd_checks.config_of(await session.get(DndCheck, campaign.partner_id), self.platform.secretbox)
             await session.commit()
+        if dnd is not None and ready:
+            ready = await self._dnd_screen(dnd, ready, now)
         admitted = 0
         outcomes = await asyncio.gather(
             *(admit_attempt(self.platform.admission, parts, contact) for contact in ready), return_exceptions=True
@@ -240,6 +252,33 @@ class CampaignScheduler:
                     .execution_options(synchronize_session=False)
                 )
         return ready
+
+    async def _dnd_screen(self, dnd: DndConfig, ready: list[CampaignContact], now: datetime) -> list[CampaignContact]:
+        """The contacts the partner's DND check allows, asked all at once (each at most
+        ``timeout_ms``; a number asked within ``CACHE_TTL_SECS`` is not asked again). A contact
+        denied is skipped (``dnd``); one whose check failed under ``on_error: deny`` waits
+        ``ERROR_RETRY_SECS`` and is asked again."""
+        verdicts = await asyncio.gather(*(self.platform.dnd_gate.verdict(dnd, c.phone) for c in ready))
+        allowed = [contact for contact, verdict in zip(ready, verdicts, strict=True) if verdict.allow]
+        if len(allowed) == len(ready):
+            return allowed
+        async with self.platform.sessions() as session:
+            for contact, verdict in zip(ready, verdicts, strict=True):
+                if verdict.allow:
+                    continue
+                if verdict.error is None:
+                    await _finish(session, contact, ContactState.SKIPPED, "dnd", now)
+                    continue
+                log.warning("campaign %s: DND check failed for a contact: %s", contact.campaign_id, verdict.error)
+                await session.execute(
+                    update(CampaignContact)
+                    .where(CampaignContact.id == contact.id, CampaignContact.state == ContactState.PENDING.value)
+                    .values(next_attempt_at=now + timedelta(seconds=ERROR_RETRY_SECS))
+                    .execution_options(synchronize_session=False)
+                )
+            await session.commit()
+        self.platform.campaign_wakeup.set()  # the slots the denied left free: the next pass fills them
+        return allowed
 
     async def _parts(self, session: AsyncSession, campaign: Campaign) -> CampaignParts | None:
         """What the campaign's calls are made from; None (the campaign paused, saying why) when
@@ -287,6 +326,7 @@ class CampaignScheduler:
                 partner.concurrency_limit, self.platform.settings.campaign_reserved_share
             ),
             rate=rate,
+            caller_ids=tuple(campaign.caller_ids or ()),
         )
 
     async def _complete_finished(self, now: datetime) -> None:

@@ -20,7 +20,17 @@ from callwright.services.calls import ProviderNotConfigured
 from callwright.store.models import Agent, Campaign, CampaignContact, Partner, utcnow
 
 # Fields a partner may change, and the checks each needs.
-_EDITABLE = ("name", "description", "agent_id", "provider", "concurrency_limit", "schedule", "retry")
+_EDITABLE = (
+    "name",
+    "description",
+    "agent_id",
+    "provider",
+    "concurrency_limit",
+    "schedule",
+    "retry",
+    "circuit_breaker",
+    "caller_ids",
+)
 
 
 def canonical_id(value: str) -> str | None:
@@ -45,6 +55,8 @@ async def create_campaign(*, session: AsyncSession, partner: Partner, fields: Ma
         status=CampaignStatus.DRAFT.value,
         schedule=fields.get("schedule") or {},
         retry=fields.get("retry") or {},
+        circuit_breaker=fields.get("circuit_breaker"),
+        caller_ids=list(fields.get("caller_ids") or []),
     )
     session.add(campaign)
     await session.commit()

@@ -88,7 +88,7 @@ async def invoke(
             addresses = await checked_addresses(target, policy)
             answer = await post_pinned(
                 http, target, addresses, body=body, headers=headers, timeout=timeout,
-                read_limit=RESULT_BYTES_MAX + 1, read_success=True,
+                read_limit=RESULT_BYTES_MAX + 1, read_success_body=True,
             )
     except UrlRefused as exc:
         return Invocation("refused", None, error=f"not sent: {exc.reason}")

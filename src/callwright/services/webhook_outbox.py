@@ -43,6 +43,10 @@ def call_changed(session: AsyncSession, call: Call, *, status_before: str | None
         typed = EventType.CALL_ENDED if status.is_terminal else _TYPED.get(status)
         if typed is not None:
             _add(session, call, typed, call_event_data(call, status_before))
+    if status.is_terminal and status_before != call.status and call.campaign_id is not None:
+        # Its campaign slot is free from this commit on (active calls are counted by status),
+        # while its outcome waits for the media to end: the scheduler need not wait for that too.
+        campaign_outcomes.wake_after_commit(session)
     media_done = call.media_started_at is None or call.media_ended_at is not None
     if status.is_terminal and media_done and call.session_completed_at is None:
         call.session_completed_at = utcnow()

@@ -78,11 +78,11 @@ async def post_pinned(
     headers: dict[str, str],
     timeout: float,
     read_limit: int,
-    read_success: bool = False,
+    read_success_body: bool = False,
 ) -> Answer:
     """POST to the first of ``addresses`` that accepts a connection; read at most ``read_limit``
-    bytes of the answer's body (none of a 2xx's unless ``read_success``: a custom function's
-    answer is its result), then hang up.
+    bytes of the answer's body (none of a 2xx's unless ``read_success_body``: a question's
+    answer, like the DND check's), then hang up.
 
     ``timeout`` bounds each network operation; the caller bounds the whole request, since a
     receiver that trickles a byte at a time never trips a per-read timeout. The body is read raw
@@ -105,7 +105,7 @@ async def post_pinned(
                 timeout=timeout,
                 extensions=extensions,
             ) as response:
-                if 200 <= response.status_code < 300 and not read_success:
+                if 200 <= response.status_code < 300 and not read_success_body:
                     return Answer(response.status_code, b"")
                 return Answer(response.status_code, await _read_at_most(response, read_limit))
         except httpx.ConnectError as exc:

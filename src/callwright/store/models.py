@@ -414,6 +414,10 @@ class Campaign(Timestamped, Base):
     canceled_at: Mapped[datetime | None] = mapped_column(default=None)
     # Why the platform (not the partner) paused it, e.g. its agent was deleted.
     pause_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # {failure_rate, window} (``domain.campaign_guards``); None: no circuit breaker.
+    circuit_breaker: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # E.164 numbers the calls' caller ID rotates over; empty: the connection's own number.
+    caller_ids: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
 
 
 class CampaignContact(Timestamped, Base):
@@ -454,7 +458,11 @@ class CampaignAttempt(Base):
     """One call made for one campaign contact, written in the transaction that stores the call."""
 
     __tablename__ = "campaign_attempts"
-    __table_args__ = (UniqueConstraint("campaign_contact_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("campaign_contact_id", "number"),
+        # The circuit breaker reads a campaign's latest settled attempts.
+        Index("ix_campaign_attempts_campaign_ended", "campaign_id", "ended_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     partner_id: Mapped[str] = mapped_column(String(36))
@@ -517,3 +525,14 @@ class AgentFunction(Base):
     function_id: Mapped[str] = mapped_column(
         ForeignKey("functions.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+class DndCheck(Timestamped, Base):
+    """A partner's do-not-disturb check: a URL asked before every dial whether a number may be
+    called (a registry scrub such as India's NCPR, run by the partner). One per partner."""
+
+    __tablename__ = "dnd_checks"
+
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    timeout_ms: Mapped[int] = mapped_column(Integer)
+    on_error: Mapped[str] = mapped_column(String(8))  # "deny" or "allow"
+    sealed_secret: Mapped[str] = mapped_column(Text)

@@ -110,6 +110,7 @@ async def start_call(
         idempotency_key=idempotency_key,
         sqlite=platform.sqlite_file,
         default_rate_paise=platform.settings.default_rate_paise,
+        dnd=(platform.dnd_gate, platform.secretbox),
     )
     if created:
         platform.control.wake_dialer()

@@ -65,6 +65,8 @@ EXAMPLE = {
         "failed": {"redial": True, "spacing_secs": [900]},
         "carrier_refused": {"redial": False, "spacing_secs": [3600]},
     },
+    "circuit_breaker": {"failure_rate": 0.5, "window": 20},
+    "caller_ids": ["+918011223344", "+918011223355"],
     "updated_at": "2026-11-28T09:12:40.000000Z",
 }
 

@@ -10,12 +10,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from callwright.api.schemas.agents import iso_utc
+from callwright.domain import campaign_guards as guards
 from callwright.domain import campaign_retries as retries
 from callwright.domain import campaign_windows as windows
 from callwright.domain import campaigns as rules
 from callwright.domain.agents import VARIABLE_NAME_RULE, is_variable_name
 from callwright.domain.campaign_retries import AttemptOutcome
 from callwright.domain.errors import ValidationFailed
+from callwright.domain.phone import E164_RULE, is_e164
 from callwright.store.models import Campaign, CampaignAttempt, CampaignContact
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -128,6 +130,39 @@ class RetryBody(BaseModel):
         return stored
 
 
+class CircuitBreakerBody(BaseModel):
+    """Pause the campaign when at least ``failure_rate`` of its last ``window`` dials failed at
+    the carrier (``failed`` or ``carrier_refused``)."""
+
+    model_config = _STRICT
+
+    failure_rate: float = Field(default=guards.FAILURE_RATE_DEFAULT, gt=0, le=1, examples=[0.5])
+    window: int = Field(default=guards.WINDOW_DEFAULT, ge=guards.WINDOW_MIN, le=guards.WINDOW_MAX, examples=[20])
+
+    def stored(self) -> dict[str, Any]:
+        return {"failure_rate": self.failure_rate, "window": self.window}
+
+
+_CALLER_IDS = Field(
+    default=None,
+    max_length=guards.CALLER_IDS_MAX,
+    description="E.164 numbers of the carrier account the calls' caller ID rotates over; "
+    "empty: the connection's own number",
+    examples=[["+918011223344", "+918011223355"]],
+)
+
+
+def _checked_caller_ids(value: list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    for number in value:
+        if not is_e164(number):
+            raise ValueError(f"each number {E164_RULE} ({number[:32]!r} is not)")
+    if len(set(value)) != len(value):
+        raise ValueError("must not repeat a number")
+    return value
+
+
 class CampaignCreate(BaseModel):
     """``POST /campaigns`` (Vocobase's fields, then Callwright's schedule and retry rules)."""
 
@@ -140,6 +175,16 @@ class CampaignCreate(BaseModel):
     concurrency_limit: int = Field(default=rules.CONCURRENCY_DEFAULT, ge=rules.CONCURRENCY_MIN, le=rules.CONCURRENCY_MAX)
     schedule: ScheduleBody | None = None
     retry: RetryBody | None = None
+    circuit_breaker: CircuitBreakerBody | None = Field(
+        default_factory=CircuitBreakerBody,
+        description="left out: failure_rate 0.5 over the last 20 dials; null: no circuit breaker",
+    )
+    caller_ids: list[str] | None = _CALLER_IDS
+
+    @field_validator("caller_ids")
+    @classmethod
+    def _caller_ids(cls, value: list[str] | None) -> list[str] | None:
+        return _checked_caller_ids(value)
 
 
 class CampaignUpdate(BaseModel):
@@ -154,6 +199,13 @@ class CampaignUpdate(BaseModel):
     concurrency_limit: int | None = Field(default=None, ge=rules.CONCURRENCY_MIN, le=rules.CONCURRENCY_MAX)
     schedule: ScheduleBody | None = None
     retry: RetryBody | None = None
+    circuit_breaker: CircuitBreakerBody | None = Field(default=None, description="null: no circuit breaker")
+    caller_ids: list[str] | None = _CALLER_IDS
+
+    @field_validator("caller_ids")
+    @classmethod
+    def _caller_ids(cls, value: list[str] | None) -> list[str] | None:
+        return _checked_caller_ids(value)
 
 
 class ContactBody(BaseModel):
@@ -219,6 +271,8 @@ def campaign_public(campaign: Campaign, *, agent_name: str | None, counts: dict[
         "pause_reason": campaign.pause_reason,
         "schedule": schedule_public(campaign.schedule),
         "retry": retries.policy_to_json(retries.policy_from_json(campaign.retry or {})),
+        "circuit_breaker": guards.breaker_to_json(guards.breaker_from_json(campaign.circuit_breaker)),
+        "caller_ids": list(campaign.caller_ids or []),
         "updated_at": _iso(campaign.updated_at),
     }
 
@@ -270,9 +324,11 @@ OUTCOMES = [outcome.value for outcome in AttemptOutcome]
 
 
 def create_fields(body: CampaignCreate) -> dict[str, Any]:
-    fields = body.model_dump(exclude={"schedule", "retry"})
+    fields = body.model_dump(exclude={"schedule", "retry", "circuit_breaker", "caller_ids"})
     fields["schedule"] = body.schedule.stored() if body.schedule else {}
     fields["retry"] = body.retry.stored() if body.retry else {}
+    fields["circuit_breaker"] = body.circuit_breaker.stored() if body.circuit_breaker else None
+    fields["caller_ids"] = body.caller_ids or []
     return fields
 
 
@@ -283,11 +339,16 @@ def update_changes(body: CampaignUpdate) -> dict[str, Any]:
     for required in ("name", "agent_id", "provider", "concurrency_limit"):
         if required in given and getattr(body, required) is None:
             raise ValidationFailed(required, f"{required} cannot be null")
-    changes = {key: getattr(body, key) for key in given if key not in ("schedule", "retry")}
+    structured = ("schedule", "retry", "circuit_breaker", "caller_ids")
+    changes = {key: getattr(body, key) for key in given if key not in structured}
     if "schedule" in given:
         changes["schedule"] = body.schedule.stored() if body.schedule else {}
     if "retry" in given:
         changes["retry"] = body.retry.stored() if body.retry else {}
+    if "circuit_breaker" in given:
+        changes["circuit_breaker"] = body.circuit_breaker.stored() if body.circuit_breaker else None
+    if "caller_ids" in given:
+        changes["caller_ids"] = body.caller_ids or []
     return changes
 
 

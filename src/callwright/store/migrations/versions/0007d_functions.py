@@ -13,7 +13,7 @@ from alembic import op
 import callwright.store.models
 
 revision = "0007d"
-down_revision = "0006b"
+down_revision = "0007c"
 branch_labels = None
 depends_on = None
 

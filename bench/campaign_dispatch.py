@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -32,8 +33,10 @@ from typing import Any
 
 import httpx
 import uvicorn
-from bench.common import pct
 from sqlalchemy import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable as a script, as bench/run.py is
+from bench.common import pct
 
 from callwright.api.app import create_app
 from callwright.services import campaign_scheduler

@@ -27,6 +27,14 @@ class CallStartBody(BaseModel):
     connection_id: Annotated[str, Field(max_length=64), LINE_CHARS] | None = None
 
 
+class ExtractBody(BaseModel):
+    """``POST /calls/{id}/extract``: ``dry_run`` returns the result without storing it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: Annotated[bool, Field(strict=True)] = False
+
+
 def _iso(value: datetime | None) -> str | None:
     return iso_utc(value) if value else None
 
@@ -111,6 +119,8 @@ def _session(call: Call, public: dict[str, Any]) -> dict[str, Any]:
         "status": call.status,
         "started_at": _iso(call.answered_at),
         "ended_at": _iso(call.ended_at),
+        # Post-call extraction's block (docs/extraction.md); null when the agent had no schema.
+        "extraction": call.extraction,
     }
 
 

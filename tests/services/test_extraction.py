@@ -5,16 +5,17 @@ function calls fed in with ``includeToolLogs``, and nothing held for agents with
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from callwright.domain.calls import EventKind
 from callwright.platform import Platform
 from callwright.services.extraction import NO_LLM, ExtractionWorker
 from callwright.services.webhook_sender import WebhookSender
-from callwright.store.models import WebhookDelivery, WebhookEvent
+from callwright.store.models import Call, WebhookDelivery, WebhookEvent, utcnow
 from tests.extraction_support import (
     CONFIG,
     GOOD_ANSWER,
@@ -239,3 +240,31 @@ async def test_an_agent_without_a_schema_costs_nothing_and_waits_for_nothing(
         delivery = await session.scalar(select(WebhookDelivery).where(WebhookDelivery.event_id == row.id))
         assert delivery is not None and delivery.next_attempt_at == row.created_at  # not held
     assert llm_server.requests == []
+
+
+async def test_a_worker_stopped_mid_request_loses_nothing(
+    platform, partner, receiver, running, llm_server: FakeOpenAIServer
+):
+    llm_server.mode = "hang"  # the first request is still waiting when the worker stops
+    live = await running(worker=False, **llm_settings(llm_server, extraction_hold_secs=600))
+    await add_endpoint(live, partner.id, receiver.url(), "whsec_x")
+    call_id = await call_with(live, partner.id, CONFIG)
+    await _end(live, call_id)
+
+    first = ExtractionWorker(live, poll_interval_secs=0.05)
+    first.start()
+    while not llm_server.of_kind(streamed=False):
+        await asyncio.sleep(0.02)
+    await first.stop()  # as if the process died mid-request
+    leased = await call_row(live, call_id)
+    assert leased.extraction["status"] == "pending" and leased.extraction_due_at is not None
+    assert receiver.of(event="session.completed") == []  # still held, not lost
+
+    # The lease runs out (moved to now rather than waited for); another worker runs the job.
+    async with live.sessions() as session:
+        await session.execute(update(Call).where(Call.id == call_id).values(extraction_due_at=utcnow()))
+        await session.commit()
+    llm_server.mode = "stream"
+    assert await ExtractionWorker(live).run_due() == 1
+    (data,) = await _completed(receiver)
+    assert data["extraction"]["status"] == "success" and data["extraction"]["values"] == GOOD_VALUES

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from callwright.domain.calls import EventKind
+from callwright.services.extraction import ExtractionWorker
 from callwright.store.models import WebhookDelivery, WebhookEvent
 from tests.conftest import error_of
 from tests.extraction_support import CONFIG, GOOD_VALUES, call_row, call_with, llm_settings, serving_llm
@@ -165,3 +166,22 @@ async def test_another_partners_call_is_404_and_untouched(
         assert response.status_code == 404 and error_of(response)["reason"] == "call_not_found"
     assert (await call_row(platform, call_id)).extraction == stored
     assert llm_server.of_kind(streamed=False) == []
+
+
+async def test_a_stored_replay_is_not_overwritten_by_the_calls_own_job(
+    client, platform, partner, llm_server: FakeOpenAIServer
+):
+    agent = await _agent(client, partner, extraction_config=CONFIG)
+    call_id = await _ended_call(platform, partner, agent["id"], {"keys": [{"name": "old_key"}]})
+    assert (await call_row(platform, call_id)).extraction["status"] == "pending"  # its job waits
+
+    replayed = await client.post(f"/api/v2/calls/{call_id}/extract", json={"dry_run": False}, headers=partner.headers)
+    assert replayed.json()["data"]["extraction"]["values"] == GOOD_VALUES
+    llm_server.completions = ['{"old_key": "from the call-time schema"}']
+    assert await ExtractionWorker(platform).run_due() == 1
+
+    call = await call_row(platform, call_id)
+    assert call.extraction == replayed.json()["data"]["extraction"] and call.extraction_due_at is None
+    _, _, datas = await _webhook_rows(platform, call_id)
+    (data,) = [d for d in datas if "transcript" in d]  # session.completed
+    assert data["extraction"]["values"] == {"old_key": "from the call-time schema"}  # the event: the call's own

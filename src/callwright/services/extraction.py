@@ -313,7 +313,9 @@ class ExtractionWorker:
             call = await lock_call(session, call_id)
             if call is None:
                 return
-            call.extraction = result
+            # A replay stored meanwhile (POST /calls/{id}/extract) is newer: the call keeps it.
+            if (call.extraction or {}).get("status") == ExtractionStatus.PENDING.value:
+                call.extraction = result
             call.extraction_due_at = None
             event = await session.scalar(
                 select(WebhookEvent).where(

@@ -268,3 +268,19 @@ async def test_a_worker_stopped_mid_request_loses_nothing(
     assert await ExtractionWorker(live).run_due() == 1
     (data,) = await _completed(receiver)
     assert data["extraction"]["status"] == "success" and data["extraction"]["values"] == GOOD_VALUES
+
+
+async def test_get_call_shows_processing_until_extraction_has_run(
+    platform, partner, running, client, llm_server: FakeOpenAIServer
+):
+    live = await running(worker=False, **llm_settings(llm_server, extraction_hold_secs=600))
+    call_id = await call_with(live, partner.id, CONFIG)
+    await _end(live, call_id)
+    waiting = (await client.get(f"/api/v2/calls/{call_id}", headers=partner.headers)).json()["data"]
+    assert waiting["processing_complete"] is False and waiting["pipeline_completed_at"] is None
+    assert waiting["session"]["extraction"]["status"] == "pending"
+
+    assert await ExtractionWorker(live).run_due() == 1
+    done = (await client.get(f"/api/v2/calls/{call_id}", headers=partner.headers)).json()["data"]
+    assert done["processing_complete"] is True and done["pipeline_completed_at"] is not None
+    assert done["session"]["extraction"]["status"] == "success"

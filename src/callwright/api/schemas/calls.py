@@ -63,7 +63,9 @@ def call_public(call: Call, *, recording_url: str | None = None) -> dict[str, An
     instead of the stored URL (which expires).
 
     Post-call processing is complete once ``session.completed`` is written: the call is terminal
-    and its media has ended (``session_completed_at``), so transcript and recording are final."""
+    and its media has ended (``session_completed_at``), so transcript and recording are final,
+    and its post-call extraction, if any, has run."""
+    done = call.session_completed_at is not None and call.extraction_due_at is None
     return {
         "call_id": call.id,
         "session_id": call.session_id,
@@ -93,8 +95,9 @@ def call_public(call: Call, *, recording_url: str | None = None) -> dict[str, An
         "recording_url": recording_url or call.recording_url,
         "variables": dict(call.variables or {}),
         "error_message": error_message(call),
-        "processing_complete": call.session_completed_at is not None,
-        "pipeline_completed_at": _iso(call.session_completed_at),
+        # Post-call extraction still to run is post-call processing too (docs/extraction.md).
+        "processing_complete": done,
+        "pipeline_completed_at": _iso(call.session_completed_at) if done else None,
         "created_at": _iso(call.created_at),
         "updated_at": _iso(call.updated_at),
     }

@@ -209,9 +209,10 @@ async def get_concurrency(partner: CurrentPartner, session: SessionDep) -> dict[
     summary="Get a call",
     description="The call (status, disposition, timestamps, duration, carrier call id and hang-up "
     "cause, `error_message` when it failed) with its voice `session` nested: transcript, latency, "
-    "recording URL, status, started_at, ended_at. `processing_complete` is false and "
-    "`pipeline_completed_at` null until the call has ended and its media is closed (then "
-    "`session.completed` is sent).",
+    "recording URL, status, started_at, ended_at, and `extraction` (post-call extraction's block, "
+    "null without a schema). `processing_complete` is false and `pipeline_completed_at` null until "
+    "the call has ended, its media is closed (then `session.completed` is written) and its "
+    "post-call extraction, if any, has run.",
     responses={200: {"content": {"application/json": {"example": {"success": True, "data": _DETAIL_EXAMPLE}}}}}
     | error_responses(401, 404),
 )

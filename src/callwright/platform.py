@@ -46,6 +46,8 @@ class Platform:
     dialer: Dialer | None = None
     # Set after a commit that wrote webhook events, so the in-process sender wakes at once.
     webhook_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set after a commit that queued a post-call extraction, so the extraction worker wakes at once.
+    extraction_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     workers: Workers = field(init=False)
     # Set when a campaign starts or resumes or one of its attempts ends: the scheduler wakes at once.
     campaign_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -61,7 +63,12 @@ class Platform:
     def __post_init__(self) -> None:
         # Every session carries the wake-up, for the outbox's after-commit hook (services.webhook_outbox).
         self.sessions.configure(
-            info={"webhook_wakeup": self.webhook_wakeup, "campaign_wakeup": self.campaign_wakeup}
+            info={
+                "webhook_wakeup": self.webhook_wakeup,
+                "campaign_wakeup": self.campaign_wakeup,
+                "extraction_wakeup": self.extraction_wakeup,
+                "extraction_hold_secs": self.settings.extraction_hold_secs,
+            }
         )
         self.workers = Workers(self)
 

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     llm_timeout_secs: float = Field(default=10.0, gt=0)
     llm_max_retries: int = Field(default=1, ge=0, le=5)
     llm_fallback_line: str = "Sorry, I can't help with that on this call."
+    # Post-call extraction (docs/extraction.md) uses that same endpoint, one non-streamed request
+    # per try. ``session.completed`` of a call with extraction waits for it at most
+    # ``extraction_hold_secs`` after the call, then leaves with ``extraction.status: "pending"``.
+    extraction_hold_secs: float = Field(default=60.0, ge=0, le=3600)
+    extraction_timeout_secs: float = Field(default=30.0, gt=0, le=600)
+    extraction_max_attempts: int = Field(default=3, ge=1, le=5)
 
     # Cloud speech engines: each is offered (its voices listed, its STT selectable) only when its
     # key is set. A URL replaces the provider's WebSocket base (scheme and host, e.g.

@@ -8,6 +8,7 @@
   in the one elected through Redis (``CampaignElection``, a lease of its own);
 - **the reconciler**: every process heartbeats the media it carries and settles lost calls;
 - **the webhook sender**: every process sends (deliveries are leased, so never twice);
+- **the extraction worker**: every process runs due post-call extractions (leased, so once);
 - **the load publisher**: a worker of a balanced ``callwright serve`` tells the supervisor how many
   media sockets it holds.
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from callwright.platform import Platform
     from callwright.services.call_control import DialerElection
     from callwright.services.campaign_election import CampaignElection
+    from callwright.services.extraction import ExtractionWorker
     from callwright.services.reconciler import Reconciler
     from callwright.services.webhook_sender import WebhookSender
 
@@ -42,6 +44,7 @@ class Workers:
         self.campaign_election: CampaignElection | None = None
         self.reconciler: Reconciler | None = None
         self.webhook_sender: WebhookSender | None = None
+        self.extraction: ExtractionWorker | None = None
         self._load: asyncio.Task[None] | None = None
 
     async def start(self, *, background: bool = True) -> None:
@@ -53,6 +56,7 @@ class Workers:
             from callwright.services.campaign_election import CampaignElection
             from callwright.services.campaign_scheduler import CampaignScheduler
             from callwright.services.dialer import Dialer
+            from callwright.services.extraction import ExtractionWorker
             from callwright.services.reconciler import Reconciler
             from callwright.services.webhook_sender import WebhookSender
 
@@ -78,6 +82,9 @@ class Workers:
             if self.webhook_sender is None:
                 self.webhook_sender = WebhookSender(platform)
                 self.webhook_sender.start()
+            if self.extraction is None:
+                self.extraction = ExtractionWorker(platform)
+                self.extraction.start()
         seat = worker_board()
         if seat is not None and self._load is None:
             board, slot = seat
@@ -108,6 +115,9 @@ class Workers:
         if self.reconciler is not None:
             await self.reconciler.stop()
             self.reconciler = None
+        if self.extraction is not None:
+            await self.extraction.stop()
+            self.extraction = None
         if self.webhook_sender is not None:
             await self.webhook_sender.stop()
             self.webhook_sender = None

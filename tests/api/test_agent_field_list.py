@@ -98,7 +98,6 @@ def test_the_unbuilt_fields_and_their_features():
         "transfer_instructions": "call transfer",
         "background_audio_id": "background audio",
         "background_audio_volume": "background audio",
-        "extraction_config": "post-call extraction",
     }
 
 

@@ -27,11 +27,6 @@ ASKING = [
     ("kb_llm_system_prompt", "Summarise.", "the knowledge base"),
     ("background_audio_id", SOME_UUID, "background audio"),
     ("background_audio_volume", 0.8, "background audio"),
-    (
-        "extraction_config",
-        {"prompt": "Find the intent.", "keys": [{"name": "interested", "type": "boolean"}]},
-        "post-call extraction",
-    ),
 ]
 
 # Values that ask for nothing: accepted, and the response shows the defaults.
@@ -119,9 +114,6 @@ async def test_several_unbuilt_features_are_named_together(client, partner):
         ("kb_include_summaries", "yes"),
         ("background_audio_id", "not-a-uuid"),
         ("background_audio_volume", 1.5),
-        ("extraction_config", {"keys": [{"name": "x", "type": "money"}]}),
-        ("extraction_config", {"keys": [{"name": "2x"}]}),
-        ("extraction_config", {"prompt": "p", "colour": "blue"}),
     ],
 )
 async def test_unbuilt_fields_are_still_validated_first(client, partner, field, value):

@@ -11,6 +11,7 @@ import pytest
 from callwright.sim import Scenario
 from tests.e2e.helpers import finished_call, heard_speech_secs, make_tenant, new_number, start_call
 from tests.voice.openai_server import FakeOpenAIServer, serving_in_thread
+from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
@@ -98,3 +99,48 @@ async def test_without_end_call_enabled_the_model_gets_no_tool(api, carrier_sim,
     assert "tools" not in request.body
     assert request.body["messages"][0] == {"role": "system", "content": "Be brief."}
     assert [t["role"] for t in call["transcript"]] == ["bot", "user", "bot"], call["transcript"]
+
+
+async def test_after_the_call_its_extraction_arrives_in_session_completed(
+    api, carrier_sim, llm_server: FakeOpenAIServer
+):
+    receiver = await WebhookReceiver().start()
+    llm_server.completions = ['{"booked": "yes", "reason": "a booking", "callback_on": null}']
+    try:
+        tenant = await make_tenant(
+            api,
+            carrier_sim,
+            ["vobiz"],
+            prompt="You are a booking assistant calling {{name}}.",
+            end_call_enabled=True,
+            extraction_config={
+                "prompt": "Did the caller book?",
+                "keys": [
+                    {"name": "booked", "type": "boolean"},
+                    {"name": "reason", "type": "string"},
+                    {"name": "callback_on", "type": "date"},
+                ],
+            },
+        )
+        created = await api.post(
+            "/api/v2/config/webhooks", json={"label": "x", "url": receiver.url("/x")}, headers=tenant.headers
+        )
+        assert created.status_code == 201, created.text
+        receiver.secrets.append(created.json()["data"]["secret"])
+        number = new_number()
+        carrier_sim.set_scenario(number, Scenario.answer("That is all for today thank you goodbye", leading_silence_secs=4.0))
+        call_id = await start_call(api, tenant, "vobiz", number)
+
+        (completed,) = await receiver.wait_for(1, event="session.completed", timeout=60)
+        assert completed.signed_with is not None
+        block = completed.json["data"]["extraction"]
+        assert block["status"] == "success", block
+        assert block["values"] == {"booked": True, "reason": "a booking", "callback_on": None}
+        request = llm_server.of_kind(streamed=False)[-1]
+        assert request.body["model"] == "local-model"
+        assert f"bot: {GOODBYE}" in request.body["messages"][1]["content"]
+        call = await finished_call(api, tenant, call_id)
+        assert call["session"]["extraction"] == block
+    finally:
+        llm_server.completions = ["{}"]
+        await receiver.stop()

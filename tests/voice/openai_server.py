@@ -3,6 +3,9 @@
 ``POST /v1/chat/completions`` with ``stream: true`` answers with Server-Sent Events shaped like
 OpenAI's (``chat.completion.chunk`` objects, then ``data: [DONE]``). It records every request it
 receives; ``mode`` makes it fail with a 500 or hang past the client's timeout instead.
+
+A request without ``stream: true`` (post-call extraction's structured output) is answered with
+one ``chat.completion`` whose content is the next of ``completions`` (the last one repeats).
 """
 
 from __future__ import annotations
@@ -43,8 +46,13 @@ class FakeOpenAIServer:
     tool_call: str | None = None
     tool_arguments: dict[str, Any] = field(default_factory=dict)
     after_tool: list[str] = field(default_factory=lambda: ["All done."])
+    # Contents of the non-streamed answers, in order; the last one is repeated.
+    completions: list[str] = field(default_factory=lambda: ["{}"])
     requests: list[ReceivedRequest] = field(default_factory=list)
     port: int = 0
+
+    def of_kind(self, *, streamed: bool) -> list[ReceivedRequest]:
+        return [r for r in self.requests if bool(r.body.get("stream")) is streamed]
 
     @property
     def base_url(self) -> str:
@@ -64,6 +72,19 @@ class FakeOpenAIServer:
                 return JSONResponse({"error": error}, status_code=500)
             if self.mode == "hang":
                 await asyncio.sleep(HANG_SECS)
+            if not body.get("stream"):
+                content = self.completions.pop(0) if len(self.completions) > 1 else self.completions[0]
+                return JSONResponse(
+                    {
+                        "id": "chatcmpl-local",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body.get("model"),
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                        ],
+                    }
+                )
             offered = {t.get("function", {}).get("name") for t in body.get("tools") or []}
             call = self.tool_call if self.tool_call in offered else None
             messages = body.get("messages") or [{}]

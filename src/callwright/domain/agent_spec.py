@@ -19,6 +19,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from callwright.domain.agents import AGENT_STATUS_ACTIVE, CALL_DURATION_DEFAULT_SECS
+from callwright.domain.extraction import ExtractionSpec
 
 # What a scripted agent answers when neither a rule nor an ordered reply applies.
 DEFAULT_SCRIPT_FALLBACK = "Sorry, I can't help with that on this call."
@@ -155,6 +156,7 @@ class AgentSpec:
     script: ScriptSpec | None = None
     function_ids: tuple[str, ...] = ()  # custom functions the model may call (``/functions``)
     opt_out_enabled: bool = False  # offer the opt_out tool on every call, not only campaign calls
+    extraction_config: ExtractionSpec | None = None  # post-call extraction (``domain.extraction``)
 
     @classmethod
     def parse(
@@ -212,6 +214,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "llm": LlmSpec.parse,
     "stt": SttSpec.parse,
     "script": ScriptSpec.parse,
+    "extraction_config": ExtractionSpec.parse,
 }
 
 
@@ -223,6 +226,8 @@ def _jsonable(value: Any) -> Any:
         return value
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, ExtractionSpec):  # Vocobase's shape, ``includeToolLogs`` in camelCase
+        return value.to_json()
     if is_dataclass(value) and not isinstance(value, type):
         return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, (tuple, list)):

@@ -4,7 +4,9 @@
 and where its media outcome is stored (``media_events.media_ended``). It adds the typed events
 (``call.ringing``, ``call.answered``, ``call.ended``) on a status change, and ``session.completed``
 once the call is terminal *and* its media has ended (or never started), so the transcript is in it —
-whichever of the two is written second emits it. Both writers hold the call's row lock
+whichever of the two is written second emits it. When the call's agent has an extraction schema,
+that event's deliveries are held until extraction fills it in, at most ``extraction_hold_secs``
+(``services.extraction``). Both writers hold the call's row lock
 (``lock_call``) and ``calls.session_completed_at`` records the emission, so it happens once.
 
 Fan-out: when a flush writes new events, the ``before_flush`` listener below adds one delivery row
@@ -27,10 +29,11 @@ from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import CallStatus
 from callwright.domain.credits import rupees
 from callwright.domain.webhooks import EventType
-from callwright.services import campaign_outcomes
+from callwright.services import campaign_outcomes, extraction
 from callwright.store.models import Call, WebhookDelivery, WebhookEndpoint, WebhookEvent, new_id, utcnow
 
 _WRITTEN = "webhook_outbox_written"  # session.info flag: wake the sender after this commit
+_HELD = "webhook_outbox_held"  # session.info: event id → when its deliveries may first be sent
 WAKEUP = "webhook_wakeup"  # session.info key of the Platform's asyncio.Event
 
 _TYPED = {CallStatus.RINGING: EventType.CALL_RINGING, CallStatus.IN_PROGRESS: EventType.CALL_ANSWERED}
@@ -50,18 +53,23 @@ def call_changed(session: AsyncSession, call: Call, *, status_before: str | None
     media_done = call.media_started_at is None or call.media_ended_at is not None
     if status.is_terminal and media_done and call.session_completed_at is None:
         call.session_completed_at = utcnow()
-        _add(session, call, EventType.SESSION_COMPLETED, session_completed_data(call))
+        spec = AgentSpec.parse(call.agent)
+        # With an extraction schema: the call's extraction job, and how long the event waits for it.
+        hold_until = extraction.queue_on_completion(session, call, spec.extraction_config)
+        event = _add(session, call, EventType.SESSION_COMPLETED, session_completed_data(call, spec))
+        if hold_until is not None:
+            session.info.setdefault(_HELD, {})[event.id] = hold_until
         if call.campaign_id is not None:  # its attempt's outcome, in this transaction
             campaign_outcomes.attempt_ended(session, call)
 
 
-def _add(session: AsyncSession, call: Call, type_: EventType, data: dict[str, Any]) -> None:
-    session.add(
-        WebhookEvent(
-            id=new_id(), partner_id=call.partner_id, type=type_.value, call_id=call.id,
-            data=data, created_at=utcnow(),
-        )
+def _add(session: AsyncSession, call: Call, type_: EventType, data: dict[str, Any]) -> WebhookEvent:
+    row = WebhookEvent(
+        id=new_id(), partner_id=call.partner_id, type=type_.value, call_id=call.id,
+        data=data, created_at=utcnow(),
     )
+    session.add(row)
+    return row
 
 
 def wake_after_commit(session: AsyncSession) -> None:
@@ -86,14 +94,14 @@ def call_summary(call: Call) -> dict[str, Any]:
     }
 
 
-def session_completed_data(call: Call) -> dict[str, Any]:
+def session_completed_data(call: Call, spec: AgentSpec | None = None) -> dict[str, Any]:
     """Vocobase's ``session.completed`` data (written once ``session_completed_at`` is set: that is
     ``pipeline_completed_at``, as ``GET /calls/{id}`` shows it); ``credits_used`` is what the call
-    cost, in ₹."""
-    return {
+    cost, in ₹. ``extraction`` is there only when the agent has an extraction schema."""
+    data = {
         "session_id": call.session_id,
         "agent_id": call.agent_id,
-        "agent_name": AgentSpec.parse(call.agent).agent_name,
+        "agent_name": (spec or AgentSpec.parse(call.agent)).agent_name,
         "duration_seconds": call.duration_seconds,
         "credits_used": rupees(call.credits_used_paise or 0),
         "processing_complete": True,
@@ -104,6 +112,9 @@ def session_completed_data(call: Call) -> dict[str, Any]:
         "variables": dict(call.variables or {}),
         "call": call_summary(call),
     }
+    if call.extraction is not None:
+        data["extraction"] = dict(call.extraction)
+    return data
 
 
 def call_event_data(call: Call, previous_status: str | None) -> dict[str, Any]:
@@ -139,6 +150,7 @@ def _fan_out(session: Session, _context: Any, _instances: Any) -> None:
     if not events:
         return
     endpoints: dict[str, list[tuple[str, list[Any]]]] = {}  # partner id → (endpoint id, its events)
+    held = session.info.get(_HELD) or {}
     queued = False
     # Runs inside the flush, on the flushing transaction's connection (under AsyncSession the
     # flush runs in a greenlet, so a synchronous query is allowed here).
@@ -159,10 +171,12 @@ def _fan_out(session: Session, _context: Any, _instances: Any) -> None:
                 session.add(
                     WebhookDelivery(
                         partner_id=row.partner_id, event=row, endpoint_id=endpoint_id,
-                        next_attempt_at=row.created_at,
+                        next_attempt_at=held.get(row.id, row.created_at),
                     )
                 )
                 queued = True
+    for row in events:
+        held.pop(row.id, None)
     if queued:
         session.info[_WRITTEN] = True
 
@@ -171,8 +185,11 @@ def _fan_out(session: Session, _context: Any, _instances: Any) -> None:
 def _wake_sender(session: Session) -> None:
     if session.info.pop(_WRITTEN, False) and (wakeup := session.info.get(WAKEUP)) is not None:
         wakeup.set()
+    extraction.wake_worker_after_commit(session.info)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop(_WRITTEN, None)
+    session.info.pop(_HELD, None)
+    extraction.forget(session.info)

@@ -176,6 +176,7 @@ class Call(Timestamped, Base):
         Index("ix_calls_provider_call_id", "provider", "provider_call_id"),
         Index("ix_calls_campaign_status", "campaign_id", "status"),
         Index("ix_calls_partner_project", "partner_id", "project_id", "created_at"),
+        Index("ix_calls_extraction_due", "extraction_due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -234,6 +235,11 @@ class Call(Timestamped, Base):
     recording_url: Mapped[str | None] = mapped_column(Text, default=None)
     # When the call's ``session.completed`` webhook event was written (once per call).
     session_completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Post-call extraction (services.extraction): the ``extraction`` block as GET /calls/{id} and
+    # session.completed show it (None when the agent had no extraction_config), and the durable
+    # job: set while extraction is still to run, the time it may next be claimed (a lease).
+    extraction: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    extraction_due_at: Mapped[datetime | None] = mapped_column(default=None)
     # The rate in force when the call started (paise per minute), and what the call cost once it
     # ended (None until then); the charge itself is the call's credit_ledger row.
     rate_paise_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -10,11 +10,18 @@ from pydantic import StringConstraints
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
 from callwright.api.envelope import error_responses, ok
 from callwright.api.path_ids import CallId
-from callwright.api.schemas.calls import CallStartBody, call_detail, call_public, call_started
+from callwright.api.schemas.calls import (
+    CallStartBody,
+    ExtractBody,
+    call_detail,
+    call_public,
+    call_started,
+)
 from callwright.api.schemas.text import LINE_CHARS
 from callwright.domain.calls import CallStatus
 from callwright.platform import Platform
 from callwright.services import calls as call_service
+from callwright.services import extraction as extraction_service
 from callwright.services.call_hangup import hang_up
 from callwright.services.recordings import shown_recording_url
 from callwright.store.models import Call
@@ -75,7 +82,17 @@ _DETAIL_EXAMPLE = _CALL_EXAMPLE | {
         "status": "completed",
         "started_at": "2026-11-24T10:00:05.000000Z",
         "ended_at": "2026-11-24T10:00:35.000000Z",
+        "extraction": None,
     }
+}
+_EXTRACTION_EXAMPLE = {
+    "status": "success",
+    "values": {"interested": True, "callback_at": "2026-05-01T15:00:00Z", "outcome": "callback_requested"},
+    "model": "gpt-4o-mini",
+    "extractedAt": "2026-11-24T10:00:38Z",
+    "latencyMs": 1840,
+    "attempts": 1,
+    "error": None,
 }
 _STATUSES = ", ".join(s.value for s in CallStatus)
 
@@ -193,9 +210,10 @@ async def get_concurrency(partner: CurrentPartner, session: SessionDep) -> dict[
     summary="Get a call",
     description="The call (status, disposition, timestamps, duration, carrier call id and hang-up "
     "cause, `error_message` when it failed) with its voice `session` nested: transcript, latency, "
-    "recording URL, status, started_at, ended_at. `processing_complete` is false and "
-    "`pipeline_completed_at` null until the call has ended and its media is closed (then "
-    "`session.completed` is sent).",
+    "recording URL, status, started_at, ended_at, and `extraction` (post-call extraction's block, "
+    "null without a schema). `processing_complete` is false and `pipeline_completed_at` null until "
+    "the call has ended, its media is closed (then `session.completed` is written) and its "
+    "post-call extraction, if any, has run.",
     responses={200: {"content": {"application/json": {"example": {"success": True, "data": _DETAIL_EXAMPLE}}}}}
     | error_responses(401, 404),
 )
@@ -223,6 +241,49 @@ async def end_call(
         await hang_up(platform=platform, session=session, call=call)
         call = await call_service.get_call(session=session, partner=partner, call_id=call_id)
     return ok(_detail(call, platform))
+
+
+@router.post(
+    "/calls/{call_id}/extract",
+    summary="Run post-call extraction (Test Analysis / replay)",
+    description="Runs post-call extraction again on the call's stored transcript with the agent's "
+    "*current* `extraction_config` (not the one the call had). `dry_run: true` returns the result "
+    "without storing it; `false` (the default) stores it as the call's `session.extraction`. The "
+    "`session.completed` webhook is never sent again. 400 `extraction_not_configured` when the "
+    "agent has no `extraction_config`. Counts against the `/calls/*` rate limit, like a call "
+    "start. Waits for the model (one request per try, at most `extraction_max_attempts`).",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "success": True,
+                        "data": {
+                            "call_id": _CALL_ID,
+                            "session_id": _CALL_EXAMPLE["session_id"],
+                            "dry_run": True,
+                            "extraction": _EXTRACTION_EXAMPLE,
+                        },
+                    }
+                }
+            }
+        }
+    }
+    | error_responses(400, 401, 404, 429),
+)
+async def replay_extraction(
+    partner: CurrentPartner,
+    session: SessionDep,
+    platform: PlatformDep,
+    call_id: CallId,
+    body: ExtractBody | None = None,
+) -> dict[str, Any]:
+    dry_run = body.dry_run if body is not None else False
+    return ok(
+        await extraction_service.replay(
+            platform=platform, session=session, partner=partner, call_id=call_id, dry_run=dry_run
+        )
+    )
 
 
 def _public(call: Call, platform: Platform) -> dict[str, Any]:

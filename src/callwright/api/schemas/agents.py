@@ -33,6 +33,7 @@ from pydantic import (
 
 from callwright.api.schemas.text import FREE_TEXT_CHARS, LINE_CHARS, NAME_CHARS
 from callwright.domain import agents as rules
+from callwright.domain import extraction
 from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.errors import FeatureNotAvailable
 from callwright.domain.functions import FUNCTIONS_PER_AGENT_MAX
@@ -160,19 +161,31 @@ class ExtractionKey(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(max_length=rules.VARIABLE_NAME_MAX, pattern=rules.VARIABLE_NAME_PATTERN)]
+    name: Annotated[str, StringConstraints(max_length=extraction.KEY_NAME_MAX, pattern=extraction.KEY_NAME_PATTERN)]
     type: Literal["string", "number", "integer", "boolean", "array", "date", "datetime"] = "string"
-    description: Annotated[str, _text(rules.INSTRUCTIONS_MAX), FREE_TEXT_CHARS] | None = None
+    description: Annotated[str, _text(extraction.KEY_DESCRIPTION_MAX), FREE_TEXT_CHARS] | None = None
 
 
 class ExtractionConfig(BaseModel):
-    """Vocobase's post-call extraction schema: a prompt and typed keys."""
+    """Vocobase's post-call extraction schema: a prompt and typed keys (``null`` disables it)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: Annotated[str, _text(rules.PROMPT_MAX), FREE_TEXT_CHARS] | None = None
-    keys: Annotated[list[ExtractionKey], Field(max_length=rules.MAX_VARIABLES)] = Field(default_factory=list)
-    include_tool_logs: Flag = Field(False, alias="includeToolLogs")
+    prompt: Annotated[str, _text(extraction.PROMPT_MAX), FREE_TEXT_CHARS] | None = None
+    keys: Annotated[list[ExtractionKey], Field(min_length=1, max_length=extraction.KEYS_MAX)]
+    includeToolLogs: Flag = Field(  # Vocobase spells it in camelCase; stored and shown so
+        False, validation_alias=AliasChoices("includeToolLogs", "include_tool_logs")
+    )
+
+    @field_validator("keys")
+    @classmethod
+    def _unique_names(cls, keys: list[ExtractionKey]) -> list[ExtractionKey]:
+        seen: set[str] = set()
+        for key in keys:
+            if key.name in seen:
+                raise ValueError(f"must name each key once; {key.name!r} appears twice")
+            seen.add(key.name)
+        return keys
 
 
 # --- the field list ----------------------------------------------------------------------------
@@ -250,7 +263,6 @@ FunctionIds = Annotated[list[Uuid], Field(max_length=FUNCTIONS_PER_AGENT_MAX)]
 _TRANSFER = "call transfer"
 _KNOWLEDGE = "the knowledge base"
 _BACKGROUND = "background audio"
-_EXTRACTION = "post-call extraction"
 
 AGENT_FIELDS: tuple[AgentField, ...] = (
     AgentField(
@@ -288,7 +300,9 @@ AGENT_FIELDS: tuple[AgentField, ...] = (
     AgentField("background_audio_volume", Volume | None, float | None, 0.5, unbuilt=_BACKGROUND),
     AgentField("variables", Variables, list[str], clearable=False),
     AgentField(
-        "extraction_config", ExtractionConfig | None, dict[str, Any] | None, None, unbuilt=_EXTRACTION
+        "extraction_config", ExtractionConfig | None, dict[str, Any] | None, None,
+        description="Post-call extraction: `{prompt, keys[{name, type, description}], includeToolLogs}`; "
+        "`null` disables it. Runs after the call with the operator's LLM (see docs/extraction.md).",
     ),
     AgentField("llm", LlmSettings | None, dict[str, Any] | None),
     AgentField("stt", SttSettings | None, dict[str, Any] | None),

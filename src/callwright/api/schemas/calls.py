@@ -27,6 +27,14 @@ class CallStartBody(BaseModel):
     connection_id: Annotated[str, Field(max_length=64), LINE_CHARS] | None = None
 
 
+class ExtractBody(BaseModel):
+    """``POST /calls/{id}/extract``: ``dry_run`` returns the result without storing it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: Annotated[bool, Field(strict=True)] = False
+
+
 def _iso(value: datetime | None) -> str | None:
     return iso_utc(value) if value else None
 
@@ -55,7 +63,9 @@ def call_public(call: Call, *, recording_url: str | None = None) -> dict[str, An
     instead of the stored URL (which expires).
 
     Post-call processing is complete once ``session.completed`` is written: the call is terminal
-    and its media has ended (``session_completed_at``), so transcript and recording are final."""
+    and its media has ended (``session_completed_at``), so transcript and recording are final,
+    and its post-call extraction, if any, has run."""
+    done = call.session_completed_at is not None and call.extraction_due_at is None
     return {
         "call_id": call.id,
         "session_id": call.session_id,
@@ -85,8 +95,9 @@ def call_public(call: Call, *, recording_url: str | None = None) -> dict[str, An
         "recording_url": recording_url or call.recording_url,
         "variables": dict(call.variables or {}),
         "error_message": error_message(call),
-        "processing_complete": call.session_completed_at is not None,
-        "pipeline_completed_at": _iso(call.session_completed_at),
+        # Post-call extraction still to run is post-call processing too (docs/extraction.md).
+        "processing_complete": done,
+        "pipeline_completed_at": _iso(call.session_completed_at) if done else None,
         "created_at": _iso(call.created_at),
         "updated_at": _iso(call.updated_at),
     }
@@ -111,6 +122,8 @@ def _session(call: Call, public: dict[str, Any]) -> dict[str, Any]:
         "status": call.status,
         "started_at": _iso(call.answered_at),
         "ended_at": _iso(call.ended_at),
+        # Post-call extraction's block (docs/extraction.md); null when the agent had no schema.
+        "extraction": call.extraction,
     }
 
 

@@ -19,6 +19,7 @@ from callwright.api.routes import (
     admin,
     admin_credits,
     agents,
+    call_trail,
     calls,
     campaign_contacts,
     campaigns,
@@ -34,6 +35,7 @@ from callwright.api.routes import (
     webhooks,
 )
 from callwright.collector import settle_after_start_up
+from callwright.console import install_console
 from callwright.platform import Platform
 from callwright.settings import Settings, get_settings
 
@@ -103,6 +105,8 @@ def create_app(
         summary="Self-hostable AI phone agents; Partner API wire-compatible with Vocobase v2.",
         lifespan=lifespan,
         openapi_url="/openapi.json" if settings.serves_docs else None,
+        docs_url=None,  # served offline by callwright.console, with its own assets
+        redoc_url=None,
     )
     if platform is not None:
         app.state.platform = platform
@@ -114,6 +118,7 @@ def create_app(
     partner_api.include_router(config.router)
     partner_api.include_router(agents.router)
     partner_api.include_router(calls.router)
+    partner_api.include_router(call_trail.router)
     partner_api.include_router(sessions.router)
     partner_api.include_router(projects.router)
     partner_api.include_router(campaigns.router)
@@ -129,6 +134,7 @@ def create_app(
     app.include_router(recordings.router)
     app.include_router(admin.router, prefix=ADMIN_API_PREFIX)
     app.include_router(admin_credits.router, prefix=ADMIN_API_PREFIX)
+    install_console(app, settings)
 
     @app.get("/healthz", summary="Liveness check", tags=["health"])
     async def healthz() -> dict[str, object]:

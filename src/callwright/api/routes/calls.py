@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
 from pydantic import StringConstraints
@@ -77,6 +78,7 @@ _DETAIL_EXAMPLE = _CALL_EXAMPLE | {
         "ended_at": "2026-11-24T10:00:35.000000Z",
     }
 }
+Direction = Literal["inbound", "outbound"]
 _STATUSES = ", ".join(s.value for s in CallStatus)
 
 
@@ -123,7 +125,8 @@ async def start_call(
     description="Newest first, as `data: {calls, total, limit, offset}` (the Vocobase docs' "
     "shape). `pagination {limit, offset, total}` beside `data` repeats the paging, as on every "
     "Callwright list. `status` filters, in any case: " + _STATUSES + "; `project_id` keeps the calls of one "
-    "project's agents (404 if unknown).",
+    "project's agents (404 if unknown). Callwright also narrows by `agent_id`, `provider`, "
+    "`direction`, `number` (digits in either number) and `created_from`/`created_to` (ISO 8601).",
     responses={
         200: {
             "content": {
@@ -149,9 +152,32 @@ async def list_calls(
     project_id: Annotated[
         str | None, Query(max_length=64, description="Only calls on this project's agents (404 if unknown).")
     ] = None,
+    agent_id: Annotated[str | None, Query(max_length=64, description="Only this agent's calls.")] = None,
+    provider: Annotated[str | None, Query(max_length=16, description="Only calls through this carrier.")] = None,
+    direction: Annotated[Direction | None, Query(description="inbound or outbound.")] = None,
+    number: Annotated[
+        str | None,
+        Query(max_length=32, pattern=r"^\+?[0-9]{1,31}$", description="Digits in the caller's or the called number."),
+    ] = None,
+    created_from: Annotated[datetime | None, Query(description="Created at or after (ISO 8601; UTC if no zone).")] = None,
+    created_to: Annotated[datetime | None, Query(description="Created before (ISO 8601; UTC if no zone).")] = None,
 ) -> dict[str, Any]:
+    narrow = call_service.CallFilter(
+        agent_id=agent_id,
+        provider=provider,
+        direction=direction,
+        number=number,
+        created_from=created_from,
+        created_to=created_to,
+    )
     calls, total = await call_service.list_calls(
-        session=session, partner=partner, limit=limit, offset=offset, status=status, project_id=project_id
+        session=session,
+        partner=partner,
+        limit=limit,
+        offset=offset,
+        status=status,
+        project_id=project_id,
+        narrow=narrow,
     )
     page = {"limit": limit, "offset": offset, "total": total}
     return {

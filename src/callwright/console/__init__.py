@@ -1,0 +1,79 @@
+"""The operator's and partners' web console (``/console``) and the offline API docs (``/docs``).
+
+A small static app (HTML, vanilla JS modules, CSS) that calls the Partner and admin APIs with the
+key the person types in, held in the tab's sessionStorage. Nothing here reads the store: the
+console can do exactly what its key can do through the API, no more.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from callwright.settings import Settings
+
+STATIC = Path(__file__).parent / "static"
+
+# No inline script or style, nothing from another origin; the API is same-origin. Audio plays
+# from the signed recording URL (same origin) or a blob.
+CONSOLE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# Swagger UI sets element styles from its scripts and draws icons as data: images.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Callwright API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/console/assets/docs-init.js"></script>
+</body>
+</html>
+"""
+
+
+def install_console(app: FastAPI, settings: Settings) -> None:
+    """``/`` → ``/console``; the console's page and assets; ``/docs`` when the settings serve docs."""
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/console/", status_code=307)
+
+    @app.get("/console", include_in_schema=False)
+    async def console_bare() -> RedirectResponse:
+        return RedirectResponse("/console/", status_code=307)
+
+    @app.get("/console/", include_in_schema=False)
+    async def console_page() -> Response:
+        return FileResponse(
+            STATIC / "index.html",
+            media_type="text/html",
+            headers={"Content-Security-Policy": CONSOLE_CSP, "Cache-Control": "no-store"} | _PAGE_HEADERS,
+        )
+
+    app.mount("/console/assets", StaticFiles(directory=STATIC), name="console-assets")
+
+    if settings.serves_docs:
+        from swagger_ui_bundle import swagger_ui_path
+
+        @app.get("/docs", include_in_schema=False)
+        async def api_docs() -> HTMLResponse:
+            return HTMLResponse(_DOCS_PAGE, headers={"Content-Security-Policy": DOCS_CSP} | _PAGE_HEADERS)
+
+        app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")

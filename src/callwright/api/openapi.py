@@ -71,6 +71,7 @@ _SCHEMES = {
 def _declare_security(schema: dict[str, Any]) -> None:
     schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(_SCHEMES)
     for path, operations in schema.get("paths", {}).items():
+        wanted: list[dict[str, list[str]]]
         if path.startswith("/api/v2/"):
             wanted = [{"PartnerApiKey": []}]
         elif path.startswith("/admin/v1/"):

@@ -6,8 +6,8 @@ bound to its partner and endpoint.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, func, select
@@ -320,7 +320,7 @@ async def list_call_deliveries(*, session: AsyncSession, partner: Partner, call_
 
 
 async def _with_attempts(
-    session: AsyncSession, rows: Sequence[Row[tuple[WebhookDelivery, WebhookEvent]]]
+    session: AsyncSession, rows: Sequence[Row[WebhookDelivery, WebhookEvent]]
 ) -> list[dict[str, Any]]:
     attempts: dict[str, list[WebhookAttempt]] = {delivery.id: [] for delivery, _ in rows}
     if attempts:

@@ -1,0 +1,123 @@
+"""The console and the API docs as the server hands them out (the pages work offline, under a
+CSP with no inline script), and the Partner API additions the console reads: the call list's
+filters, a call's event trail and its webhook deliveries, each owned by one partner."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from callwright.store.models import Call
+from tests.conftest import error_of
+from tests.connection_rows import add_connection
+
+VOBIZ_IDS = {"auth_id": "MA_XXXXXXXX", "from_number": "+918011223344"}
+EXTERNAL = re.compile(r"""(src|href)=["']https?://""")
+
+
+async def test_the_root_sends_a_person_to_the_console(client):
+    response = await client.get("/")
+    assert response.status_code == 307
+    assert response.headers["location"] == "/console/"
+
+
+async def test_the_console_page_loads_only_its_own_scripts(client):
+    page = await client.get("/console/")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert page.headers["cache-control"] == "no-store"
+    html = page.text
+    assert not EXTERNAL.search(html), "nothing from another origin"
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html), "no inline script"
+    for asset in re.findall(r'(?:src|href)="(/console/assets/[^"]+)"', html):
+        served = await client.get(asset)
+        assert served.status_code == 200, asset
+    script = await client.get("/console/assets/app.js")
+    assert "javascript" in script.headers["content-type"]
+
+
+async def test_the_api_docs_are_served_from_local_assets(client):
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert not EXTERNAL.search(page.text)
+    for asset in re.findall(r'(?:src|href)="(/[^"]+)"', page.text):
+        assert (await client.get(asset)).status_code == 200, asset
+    assert "unsafe-eval" not in page.headers["content-security-policy"]
+
+
+async def test_authorize_in_the_docs_takes_the_api_key(client):
+    schema = (await client.get("/openapi.json")).json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["PartnerApiKey"] == schemes["PartnerApiKey"] | {"type": "http", "scheme": "bearer"}
+    assert schema["paths"]["/api/v2/calls"]["get"]["security"] == [{"PartnerApiKey": []}]
+    assert schema["paths"]["/admin/v1/partners"]["get"]["security"] == [{"AdminToken": []}]
+    assert "security" not in schema["paths"]["/healthz"]["get"]
+
+
+@pytest.fixture
+async def agent_id(client, platform, partner) -> str:
+    await add_connection(platform, partner.id, "vobiz", VOBIZ_IDS, {"auth_token": "t"})
+    response = await client.post(
+        "/api/v2/agent", json={"agent_name": "Caller", "intro_message": "Hello"}, headers=partner.headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["data"]["id"]
+
+
+async def _call(client, partner, agent_id, to: str) -> str:
+    body = {"agent_id": agent_id, "to_number": to, "provider": "vobiz"}
+    response = await client.post("/api/v2/calls/start", json=body, headers=partner.headers)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]["call_id"]
+
+
+async def _listed(client, partner, query: str) -> list[str]:
+    response = await client.get(f"/api/v2/calls?limit=100&{query}", headers=partner.headers)
+    assert response.status_code == 200, response.text
+    return [c["to_number"] for c in response.json()["data"]["calls"]]
+
+
+async def test_the_call_list_narrows_by_number_direction_agent_carrier_and_date(client, platform, partner, agent_id):
+    first = await _call(client, partner, agent_id, "+919876543210")
+    await _call(client, partner, agent_id, "+919812345678")
+    async with platform.sessions() as session:  # one call from yesterday, taken inbound
+        yesterday = datetime.now(UTC) - timedelta(days=1)
+        await session.execute(update(Call).where(Call.id == first).values(created_at=yesterday, direction="inbound"))
+        await session.commit()
+    today = datetime.now(UTC).date().isoformat()
+
+    assert await _listed(client, partner, "number=12345") == ["+919812345678"]
+    assert await _listed(client, partner, "direction=inbound") == ["+919876543210"]
+    assert await _listed(client, partner, f"agent_id={agent_id}&provider=vobiz") == ["+919812345678", "+919876543210"]
+    assert await _listed(client, partner, "provider=twilio") == []
+    assert await _listed(client, partner, f"created_from={today}T00:00:00Z") == ["+919812345678"]
+    assert await _listed(client, partner, f"created_to={today}T00:00:00Z") == ["+919876543210"]
+
+
+async def test_a_bad_filter_is_400_naming_the_field(client, partner):
+    response = await client.get("/api/v2/calls?direction=sideways", headers=partner.headers)
+    assert response.status_code == 400
+    assert "direction" in error_of(response)["message"]
+    response = await client.get("/api/v2/calls?number=abc", headers=partner.headers)
+    assert response.status_code == 400
+    assert "number" in error_of(response)["message"]
+
+
+async def test_a_calls_event_trail_and_deliveries_are_its_partners_only(client, partner, other_partner, agent_id):
+    call_id = await _call(client, partner, agent_id, "+919876543210")
+    events = await client.get(f"/api/v2/calls/{call_id}/events", headers=partner.headers)
+    assert events.status_code == 200, events.text
+    assert [(e["kind"], e["source"], e["status_after"]) for e in events.json()["data"]] == [
+        ("created", "api", "pending")
+    ]
+    deliveries = await client.get(f"/api/v2/calls/{call_id}/webhook-deliveries", headers=partner.headers)
+    assert deliveries.status_code == 200 and deliveries.json()["data"] == []
+
+    for path in ("events", "webhook-deliveries"):
+        foreign = await client.get(f"/api/v2/calls/{call_id}/{path}", headers=other_partner.headers)
+        assert foreign.status_code == 404, path
+        assert error_of(foreign)["reason"] == "call_not_found"

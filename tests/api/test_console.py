@@ -121,3 +121,33 @@ async def test_a_calls_event_trail_and_deliveries_are_its_partners_only(client, 
         foreign = await client.get(f"/api/v2/calls/{call_id}/{path}", headers=other_partner.headers)
         assert foreign.status_code == 404, path
         assert error_of(foreign)["reason"] == "call_not_found"
+
+
+async def test_the_operator_sees_every_partners_calls_and_each_calls_trail(
+    client, partner, other_partner, agent_id, admin_headers
+):
+    call_id = await _call(client, partner, agent_id, "+919876543210")
+
+    listed = await client.get("/admin/v1/calls?limit=100", headers=admin_headers)
+    assert listed.status_code == 200, listed.text
+    assert [(c["call_id"], c["partner"]) for c in listed.json()["data"]["calls"]] == [(call_id, partner.name)]
+    mine = await client.get(f"/admin/v1/calls?partner={other_partner.name}", headers=admin_headers)
+    assert mine.json()["data"]["calls"] == []
+    narrowed = await client.get("/admin/v1/calls?number=99999", headers=admin_headers)
+    assert narrowed.json()["data"]["total"] == 0
+
+    one = await client.get(f"/admin/v1/calls/{call_id}", headers=admin_headers)
+    assert one.status_code == 200 and one.json()["data"]["partner"] == partner.name
+    events = await client.get(f"/admin/v1/calls/{call_id}/events", headers=admin_headers)
+    assert [e["kind"] for e in events.json()["data"]] == ["created"]
+    deliveries = await client.get(f"/admin/v1/calls/{call_id}/webhook-deliveries", headers=admin_headers)
+    assert deliveries.status_code == 200 and deliveries.json()["data"] == []
+    missing = await client.get("/admin/v1/calls/0b7c6a9e-4f2d-4c1e-9a55-3f1f2f0a7c11/events", headers=admin_headers)
+    assert missing.status_code == 404 and error_of(missing)["reason"] == "call_not_found"
+
+
+async def test_a_partner_key_opens_no_operator_call_view(client, partner, agent_id):
+    call_id = await _call(client, partner, agent_id, "+919876543210")
+    for path in ("/admin/v1/calls", f"/admin/v1/calls/{call_id}"):
+        response = await client.get(path, headers=partner.headers)
+        assert response.status_code == 401, path

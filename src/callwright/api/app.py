@@ -17,6 +17,7 @@ from callwright.api.headers import SecurityHeaders
 from callwright.api.openapi import document_validation_errors
 from callwright.api.routes import (
     admin,
+    admin_calls,
     admin_credits,
     agents,
     call_trail,
@@ -134,6 +135,7 @@ def create_app(
     app.include_router(recordings.router)
     app.include_router(admin.router, prefix=ADMIN_API_PREFIX)
     app.include_router(admin_credits.router, prefix=ADMIN_API_PREFIX)
+    app.include_router(admin_calls.router, prefix=ADMIN_API_PREFIX)
     install_console(app, settings)
 
     @app.get("/healthz", summary="Liveness check", tags=["health"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVarTuple, Unpack
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -281,6 +281,9 @@ def parse_status_filter(value: str | None) -> CallStatus | None:
         ) from None
 
 
+Row = TypeVarTuple("Row")
+
+
 @dataclass(frozen=True)
 class CallFilter:
     """What ``GET /calls`` narrows the list by; every field None keeps every call."""
@@ -316,24 +319,30 @@ async def list_calls(
     if wanted is not None:
         query = query.where(Call.status == wanted.value)
     if narrow is not None:
-        if narrow.agent_id is not None:
-            query = query.where(Call.agent_id == narrow.agent_id)
-        if narrow.provider is not None:
-            query = query.where(Call.provider == narrow.provider.lower())
-        if narrow.direction is not None:
-            query = query.where(Call.direction == narrow.direction.lower())
-        if narrow.number is not None:
-            digits = "%" + narrow.number.replace("%", "").replace("_", "") + "%"
-            query = query.where(or_(Call.from_number.like(digits), Call.to_number.like(digits)))
-        if narrow.created_from is not None:
-            query = query.where(Call.created_at >= _as_utc(narrow.created_from))
-        if narrow.created_to is not None:
-            query = query.where(Call.created_at < _as_utc(narrow.created_to))
+        query = narrowed(query, narrow)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = await session.scalars(
         query.order_by(Call.created_at.desc(), Call.id.desc()).limit(limit).offset(offset)
     )
     return list(rows), total
+
+
+def narrowed(query: Select[Unpack[Row]], narrow: CallFilter) -> Select[Unpack[Row]]:
+    """``query`` (over calls, maybe joined) keeping only the calls ``narrow`` matches."""
+    if narrow.agent_id is not None:
+        query = query.where(Call.agent_id == narrow.agent_id)
+    if narrow.provider is not None:
+        query = query.where(Call.provider == narrow.provider.lower())
+    if narrow.direction is not None:
+        query = query.where(Call.direction == narrow.direction.lower())
+    if narrow.number is not None:
+        digits = "%" + narrow.number.replace("%", "").replace("_", "") + "%"
+        query = query.where(or_(Call.from_number.like(digits), Call.to_number.like(digits)))
+    if narrow.created_from is not None:
+        query = query.where(Call.created_at >= _as_utc(narrow.created_from))
+    if narrow.created_to is not None:
+        query = query.where(Call.created_at < _as_utc(narrow.created_to))
+    return query
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -10,13 +10,14 @@ from fastapi import APIRouter
 from callwright.api.deps import CurrentPartner, SessionDep
 from callwright.api.envelope import error_responses, ok
 from callwright.api.path_ids import CallId
+from callwright.api.routes.webhooks import DELIVERY_EXAMPLE
 from callwright.services import call_events
 from callwright.services import calls as call_service
 from callwright.services import webhooks as webhook_service
 
 router = APIRouter(tags=["calls"])
 
-_EVENT = {
+EVENT_EXAMPLE = {
     "kind": "carrier_callback",
     "source": "carrier",
     "status_before": "RINGING",
@@ -31,7 +32,7 @@ _EVENT = {
     summary="A call's event trail",
     description="Oldest first: every state change of the call with its cause (`source`: api, "
     "dialer, carrier, media) and the carrier's payload, secrets removed. A Callwright addition.",
-    responses={200: {"content": {"application/json": {"example": {"success": True, "data": [_EVENT]}}}}}
+    responses={200: {"content": {"application/json": {"example": {"success": True, "data": [EVENT_EXAMPLE]}}}}}
     | error_responses(401, 404),
 )
 async def list_call_events(partner: CurrentPartner, session: SessionDep, call_id: CallId) -> dict[str, Any]:
@@ -43,7 +44,8 @@ async def list_call_events(partner: CurrentPartner, session: SessionDep, call_id
     summary="The webhook deliveries of a call's events",
     description="Newest first, each with its attempts, as an endpoint's delivery log shows them; "
     "redeliver one with `POST /webhook-deliveries/{id}/redeliver`. A Callwright addition.",
-    responses=error_responses(401, 404),
+    responses={200: {"content": {"application/json": {"example": {"success": True, "data": [DELIVERY_EXAMPLE]}}}}}
+    | error_responses(401, 404),
 )
 async def list_call_deliveries(partner: CurrentPartner, session: SessionDep, call_id: CallId) -> dict[str, Any]:
     call = await call_service.get_call(session=session, partner=partner, call_id=call_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
 from pydantic import StringConstraints
 
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
@@ -35,7 +35,7 @@ _START_EXAMPLE = {
         "agent_id": "3f2b1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
     },
 }
-_CALL_EXAMPLE = {
+CALL_EXAMPLE = {
     "call_id": _CALL_ID,
     "session_id": "5d1e7f0a-2b3c-4d5e-8f90-a1b2c3d4e5f6",
     "agent_id": "3f2b1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
@@ -66,9 +66,9 @@ _CALL_EXAMPLE = {
     "created_at": "2026-11-24T10:00:00.000000Z",
     "updated_at": "2026-11-24T10:00:36.000000Z",
 }
-_DETAIL_EXAMPLE = _CALL_EXAMPLE | {
+DETAIL_EXAMPLE = CALL_EXAMPLE | {
     "session": {
-        "session_id": _CALL_EXAMPLE["session_id"],
+        "session_id": CALL_EXAMPLE["session_id"],
         "duration_seconds": 30,
         "transcript": [],
         "latency": None,
@@ -78,8 +78,32 @@ _DETAIL_EXAMPLE = _CALL_EXAMPLE | {
         "ended_at": "2026-11-24T10:00:35.000000Z",
     }
 }
-Direction = Literal["inbound", "outbound"]
 _STATUSES = ", ".join(s.value for s in CallStatus)
+
+def call_filter(
+    agent_id: Annotated[str | None, Query(max_length=64, description="Only this agent's calls.")] = None,
+    provider: Annotated[str | None, Query(max_length=16, description="Only calls through this carrier.")] = None,
+    direction: Annotated[Literal["inbound", "outbound"] | None, Query(description="inbound or outbound.")] = None,
+    number: Annotated[
+        str | None,
+        Query(max_length=32, pattern=r"^\+?[0-9]{1,31}$", description="Digits in the caller's or the called number."),
+    ] = None,
+    created_from: Annotated[datetime | None, Query(description="Created at or after (ISO 8601; UTC if no zone).")] = None,
+    created_to: Annotated[datetime | None, Query(description="Created before (ISO 8601; UTC if no zone).")] = None,
+) -> call_service.CallFilter:
+    """The list filters the console uses, beyond Vocobase's ``status``."""
+    return call_service.CallFilter(
+        agent_id=agent_id,
+        provider=provider,
+        direction=direction,
+        number=number,
+        created_from=created_from,
+        created_to=created_to,
+    )
+
+
+CallFilterDep = Annotated[call_service.CallFilter, Depends(call_filter)]
+
 
 
 @router.post(
@@ -133,7 +157,7 @@ async def start_call(
                 "application/json": {
                     "example": {
                         "success": True,
-                        "data": {"calls": [_CALL_EXAMPLE], "total": 1, "limit": 10, "offset": 0},
+                        "data": {"calls": [CALL_EXAMPLE], "total": 1, "limit": 10, "offset": 0},
                         "pagination": {"limit": 10, "offset": 0, "total": 1},
                     }
                 }
@@ -146,30 +170,14 @@ async def list_calls(
     partner: CurrentPartner,
     session: SessionDep,
     platform: PlatformDep,
+    narrow: CallFilterDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     status: Annotated[str | None, Query(max_length=32, description=_STATUSES)] = None,
     project_id: Annotated[
         str | None, Query(max_length=64, description="Only calls on this project's agents (404 if unknown).")
     ] = None,
-    agent_id: Annotated[str | None, Query(max_length=64, description="Only this agent's calls.")] = None,
-    provider: Annotated[str | None, Query(max_length=16, description="Only calls through this carrier.")] = None,
-    direction: Annotated[Direction | None, Query(description="inbound or outbound.")] = None,
-    number: Annotated[
-        str | None,
-        Query(max_length=32, pattern=r"^\+?[0-9]{1,31}$", description="Digits in the caller's or the called number."),
-    ] = None,
-    created_from: Annotated[datetime | None, Query(description="Created at or after (ISO 8601; UTC if no zone).")] = None,
-    created_to: Annotated[datetime | None, Query(description="Created before (ISO 8601; UTC if no zone).")] = None,
 ) -> dict[str, Any]:
-    narrow = call_service.CallFilter(
-        agent_id=agent_id,
-        provider=provider,
-        direction=direction,
-        number=number,
-        created_from=created_from,
-        created_to=created_to,
-    )
     calls, total = await call_service.list_calls(
         session=session,
         partner=partner,
@@ -222,7 +230,7 @@ async def get_concurrency(partner: CurrentPartner, session: SessionDep) -> dict[
     "recording URL, status, started_at, ended_at. `processing_complete` is false and "
     "`pipeline_completed_at` null until the call has ended and its media is closed (then "
     "`session.completed` is sent).",
-    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _DETAIL_EXAMPLE}}}}}
+    responses={200: {"content": {"application/json": {"example": {"success": True, "data": DETAIL_EXAMPLE}}}}}
     | error_responses(401, 404),
 )
 async def get_call(
@@ -238,7 +246,7 @@ async def get_call(
     description="A call not yet dialled is canceled at once. A live call is hung up through the "
     "carrier; its final status, duration and cause arrive with the carrier's hang-up callback. "
     "Ending an ended call changes nothing. Answers the call as `GET /calls/{id}` does.",
-    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _DETAIL_EXAMPLE}}}}}
+    responses={200: {"content": {"application/json": {"example": {"success": True, "data": DETAIL_EXAMPLE}}}}}
     | error_responses(401, 404, 502),
 )
 async def end_call(

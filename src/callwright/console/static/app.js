@@ -13,7 +13,10 @@ const SECTIONS = {
     ["carriers", "Carriers & credits"],
     ["webhooks", "Webhooks"],
   ],
-  operator: [["partners", "Partners"]],
+  operator: [
+    ["calls", "Calls"],
+    ["partners", "Partners"],
+  ],
 };
 
 let stopCurrent = null; // the open view's cleanup (its polling timer)
@@ -58,12 +61,13 @@ async function route() {
   const view = document.getElementById("view");
   const [section, id, sub] = location.hash.replace(/^#\/?/, "").split("/");
   const fallback = SECTIONS[who.role][0][0];
+  const operator = who.role === "operator";
   const current = SECTIONS[who.role].some(([s]) => s === section) ? section : fallback;
   markNav(current);
   view.replaceChildren();
   try {
     const renderers = {
-      calls: () => (id ? renderCall(view, id) : renderCalls(view)),
+      calls: () => (id ? renderCall(view, id, operator) : renderCalls(view, operator)),
       campaigns: () => renderCampaigns(view),
       agents: () => renderAgents(view),
       carriers: () => renderCarriers(view),

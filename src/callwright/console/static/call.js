@@ -143,11 +143,11 @@ function channelPicker(audio) {
   return h("label", {}, "Listen to ", picker);
 }
 
-async function player(call) {
+async function player(call, base) {
   if (!call.processing_complete) return { node: h("p", { class: "muted" }, "The recording is ready when the call has ended."), audio: null };
   let url;
   try {
-    url = (await get(`/api/v2/calls/${call.call_id}/recording-url`)).data.recording_url;
+    url = (await get(`${base}/calls/${call.call_id}/recording-url`)).data.recording_url;
   } catch (error) {
     return { node: h("p", { class: "muted" }, error.reason === "recording_not_found" ? "This call has no recording." : error.message), audio: null };
   }
@@ -175,7 +175,7 @@ function eventsTable(events) {
   );
 }
 
-function deliveriesTable(deliveries, reload) {
+function deliveriesTable(deliveries, reload, base) {
   return table(
     "Webhook deliveries",
     ["Event", "Status", "Attempts", "Last answer", "Created", ""],
@@ -186,7 +186,7 @@ function deliveriesTable(deliveries, reload) {
       button.addEventListener("click", async () => {
         button.disabled = true;
         try {
-          await post(`/api/v2/webhook-deliveries/${d.id}/redeliver`);
+          await post(`${base}/webhook-deliveries/${d.id}/redeliver`);
           announce("Redelivery queued.");
           await reload();
         } catch (error) {
@@ -198,7 +198,7 @@ function deliveriesTable(deliveries, reload) {
   );
 }
 
-export async function renderCallDetail(view, callId) {
+export async function renderCallDetail(view, callId, base) {
   let timer = null;
   let stopped = false;
   let lastSignature = "";
@@ -207,27 +207,28 @@ export async function renderCallDetail(view, callId) {
   view.append(h("p", {}, h("a", { href: "#/calls" }, "← All calls")), heading, body);
 
   async function draw() {
-    const call = (await get(`/api/v2/calls/${callId}`)).data;
+    const call = (await get(`${base}/calls/${callId}`)).data;
     const signature = JSON.stringify([call.status, call.updated_at, call.processing_complete]);
     if (signature !== lastSignature) {
       lastSignature = signature;
       heading.textContent = `Call to ${call.to_number}`;
       const [{ node, audio }, events, deliveries] = await Promise.all([
-        player(call),
-        get(`/api/v2/calls/${callId}/events`),
-        get(`/api/v2/calls/${callId}/webhook-deliveries`),
+        player(call, base),
+        get(`${base}/calls/${callId}/events`),
+        get(`${base}/calls/${callId}/webhook-deliveries`),
       ]);
-      const deliveriesHolder = h("div", {}, deliveriesTable(deliveries.data, reloadDeliveries));
+      const deliveriesHolder = h("div", {}, deliveriesTable(deliveries.data, reloadDeliveries, base));
       async function reloadDeliveries() {
-        const fresh = await get(`/api/v2/calls/${callId}/webhook-deliveries`);
-        deliveriesHolder.replaceChildren(deliveriesTable(fresh.data, reloadDeliveries));
+        const fresh = await get(`${base}/calls/${callId}/webhook-deliveries`);
+        deliveriesHolder.replaceChildren(deliveriesTable(fresh.data, reloadDeliveries, base));
       }
       body.replaceChildren(
-        facts([
+        facts(([
           ["Status", badge(call.status)],
           ["Disposition", call.disposition],
           ["Answered by", answeredBy(call)],
           ["Agent", call.agent_name],
+          call.partner ? ["Partner", call.partner] : null,
           ["Carrier", `${call.provider} (${call.direction})`],
           ["From → to", `${call.from_number} → ${call.to_number}`],
           ["Started", when(call.started_at)],
@@ -236,7 +237,7 @@ export async function renderCallDetail(view, callId) {
           ["Credits used", `₹${call.credits_used}`],
           ["Average reply latency", call.latency?.avg_ms != null ? `${call.latency.avg_ms} ms` : null],
           ["Call id", call.call_id],
-        ]),
+        ]).filter(Boolean)),
         h(
           "div",
           { class: "columns" },

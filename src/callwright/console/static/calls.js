@@ -31,11 +31,12 @@ function query(form, offset) {
   return params;
 }
 
-function callRow(call) {
+function callRow(call, operator) {
   return h(
     "tr",
     { "data-call-id": call.call_id },
     h("td", {}, h("a", { href: `#/calls/${call.call_id}` }, when(call.created_at))),
+    operator ? h("td", {}, call.partner) : null,
     h("td", {}, badge(call.status)),
     h("td", {}, call.direction),
     h("td", {}, call.from_number, " → ", call.to_number),
@@ -46,13 +47,17 @@ function callRow(call) {
   );
 }
 
-export async function renderCalls(view) {
-  const agents = await get("/api/v2/agents?limit=100");
+// A partner lists its own calls; the operator every partner's (the admin API), by partner.
+export async function renderCalls(view, operator) {
+  const base = operator ? "/admin/v1" : "/api/v2";
+  const whose = operator
+    ? select("partner", "Partner", (await get("/admin/v1/partners?limit=100")).data.map((p) => [p.name, p.name]))
+    : select("agent_id", "Agent", (await get("/api/v2/agents?limit=100")).data.map((a) => [a.id, a.agent_name]));
   const form = h(
     "form",
     { class: "filters", "aria-label": "Filter calls" },
     select("status", "Status", STATUSES.map((s) => [s, s])),
-    select("agent_id", "Agent", agents.data.map((a) => [a.id, a.agent_name])),
+    whose,
     select("provider", "Carrier", CARRIERS.map((c) => [c, c])),
     select("direction", "Direction", [["outbound", "outbound"], ["inbound", "inbound"]]),
     h("label", {}, "From (UTC day)", h("input", { type: "date", name: "created_from" })),
@@ -73,7 +78,7 @@ export async function renderCalls(view) {
   async function refresh() {
     let page;
     try {
-      page = await get(`/api/v2/calls?${query(form, offset)}`);
+      page = await get(`${base}/calls?${query(form, offset)}`);
     } catch (error) {
       status.textContent = `Could not refresh: ${error.message}`;
       return;
@@ -89,7 +94,11 @@ export async function renderCalls(view) {
     shown = signature;
     const focused = document.activeElement?.closest?.("tr")?.dataset.callId;
     holder.replaceChildren(
-      table("Calls, newest first", ["Created", "Status", "Direction", "From → to", "Agent", "Carrier", "Seconds", "Disposition"], calls.map(callRow)),
+      table(
+        "Calls, newest first",
+        ["Created", ...(operator ? ["Partner"] : []), "Status", "Direction", "From → to", "Agent", "Carrier", "Seconds", "Disposition"],
+        calls.map((c) => callRow(c, operator)),
+      ),
     );
     if (focused) holder.querySelector(`tr[data-call-id="${focused}"] a`)?.focus();
   }
@@ -112,6 +121,6 @@ export async function renderCalls(view) {
   return () => { stopped = true; clearTimeout(timer); };
 }
 
-export async function renderCall(view, callId) {
-  return renderCallDetail(view, callId);
+export async function renderCall(view, callId, operator) {
+  return renderCallDetail(view, callId, operator ? "/admin/v1" : "/api/v2");
 }

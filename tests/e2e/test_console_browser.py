@@ -11,6 +11,7 @@ import pytest
 
 from callwright.sim import Scenario
 from tests.browser_support import chromium_executable
+from tests.conftest import TEST_ADMIN_TOKEN
 from tests.e2e.helpers import make_tenant, new_number, start_call
 
 pytestmark = pytest.mark.e2e
@@ -111,6 +112,23 @@ async def test_a_partner_sees_a_call_live_and_replays_it_from_a_transcript_turn(
     sought = await page.evaluate("() => window.seeked")
     assert abs(sought - offset) < 0.5, (sought, offset)
 
-    # The trail shows the carrier's callbacks and the disposition is shown.
+    # The trail shows the carrier's callbacks.
     assert await page.get_by_role("table", name="Carrier event trail").locator("tbody tr").count() >= 2
+
+    # The operator, signed in with the admin token, finds the same call among every partner's.
+    await page.get_by_role("button", name="Sign out").click()
+    await page.get_by_label("Operator (admin token)").check()
+    await page.get_by_label("Key or token").fill(TEST_ADMIN_TOKEN)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("heading", name="Calls").wait_for()
+    operator_row = page.locator(f'tr[data-call-id="{call_id}"]')
+    await operator_row.get_by_role("cell", name=tenant.name, exact=True).wait_for()
+    await operator_row.get_by_role("link").click()
+    await page.get_by_role("heading", name=f"Call to {number}").wait_for()
+    await page.locator("audio").wait_for()
+    await _shot(page, "4-operator-call")
+    await page.get_by_role("link", name="Partners").click()
+    await page.get_by_role("link", name=tenant.name).click()
+    await page.get_by_role("heading", name=f"Partner {tenant.name}").wait_for()
+    await _shot(page, "5-operator-partner")
     assert errors == [], errors

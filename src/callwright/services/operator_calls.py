@@ -31,7 +31,7 @@ async def list_all_calls(
     query = narrowed(query, narrow)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = await session.execute(query.order_by(Call.created_at.desc(), Call.id.desc()).limit(limit).offset(offset))
-    return [(call, name) for call, name in rows.tuples()], total
+    return [(call, name) for call, name in rows], total
 
 
 async def call_owner(*, session: AsyncSession, call_id: str) -> Partner:

@@ -3,7 +3,7 @@ import { call, get, post } from "./api.js";
 import { announce, errorBox, facts, h, table, when } from "./ui.js";
 
 export async function renderPartners(view) {
-  const page = await get("/admin/v1/partners?limit=200");
+  const page = await get("/admin/v1/partners?limit=100");
   view.append(
     h("h1", {}, "Partners"),
     table(

@@ -76,4 +76,9 @@ def install_console(app: FastAPI, settings: Settings) -> None:
         async def api_docs() -> HTMLResponse:
             return HTMLResponse(_DOCS_PAGE, headers={"Content-Security-Policy": DOCS_CSP} | _PAGE_HEADERS)
 
+        @app.get("/redoc", include_in_schema=False)
+        async def redoc() -> RedirectResponse:
+            # ReDoc loaded its script from a CDN; the offline docs are Swagger UI's.
+            return RedirectResponse("/docs", status_code=307)
+
         app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")

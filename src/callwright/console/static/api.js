@@ -16,11 +16,45 @@ export function forget() {
 }
 
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter) {
     super(body?.error?.message || `HTTP ${status}`);
     this.status = status;
     this.reason = body?.error?.reason;
+    this.retryAfter = retryAfter; // seconds, on a 429
   }
+}
+
+// Polls share the key's request budget with the partner's own integration: a poll waits while
+// the tab is hidden, and after a 429 for as long as Retry-After says.
+export function poll(step, everyMs) {
+  let timer = null;
+  let stopped = false;
+  async function tick() {
+    timer = null;
+    if (stopped) return;
+    if (document.hidden) {
+      document.addEventListener("visibilitychange", tick, { once: true });
+      return;
+    }
+    let wait = everyMs;
+    let again = true;
+    try {
+      again = (await step()) !== false;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 429) wait = Math.max(everyMs, (error.retryAfter || 5) * 1000);
+      else throw error;
+    }
+    if (again && !stopped) timer = setTimeout(tick, wait);
+  }
+  const first = tick();
+  return {
+    first,
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      document.removeEventListener("visibilitychange", tick);
+    },
+  };
 }
 
 export async function call(method, path, body) {
@@ -36,7 +70,9 @@ export async function call(method, path, body) {
     cache: "no-store",
   });
   const payload = await response.json().catch(() => null);
-  if (!response.ok || payload?.success === false) throw new ApiError(response.status, payload);
+  if (!response.ok || payload?.success === false) {
+    throw new ApiError(response.status, payload, Number(response.headers.get("Retry-After")) || undefined);
+  }
   return payload;
 }
 

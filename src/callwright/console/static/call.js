@@ -1,6 +1,6 @@
 // One call: facts, the recording in one player synced with the transcript, each reply's
 // latency breakdown, the carrier event trail and the webhook deliveries (with redeliver).
-import { get, post } from "./api.js";
+import { ApiError, get, poll, post } from "./api.js";
 import { announce, badge, errorBox, facts, h, table, when } from "./ui.js";
 
 const POLL_MS = 2000;
@@ -199,8 +199,6 @@ function deliveriesTable(deliveries, reload, base) {
 }
 
 export async function renderCallDetail(view, callId, base) {
-  let timer = null;
-  let stopped = false;
   let lastSignature = "";
   const heading = h("h1", {}, "Call");
   const body = h("div");
@@ -257,16 +255,17 @@ export async function renderCallDetail(view, callId, base) {
     return call.processing_complete;
   }
 
-  async function loop() {
-    let done = false;
+  // Polled until the call's processing is complete; false from a step ends the poll.
+  async function step() {
     try {
-      done = await draw();
+      return !(await draw());
     } catch (error) {
+      if (error instanceof ApiError && error.status === 429) throw error; // the poll backs off
       body.replaceChildren(errorBox(error));
-      done = true;
+      return false;
     }
-    if (!done && !stopped) timer = setTimeout(loop, POLL_MS);
   }
-  await loop();
-  return () => { stopped = true; clearTimeout(timer); };
+  const polling = poll(step, POLL_MS);
+  await polling.first;
+  return polling.stop;
 }

@@ -1,5 +1,5 @@
 // Calls: the live list with its filters, and one call (player, transcript, latency, trail).
-import { get } from "./api.js";
+import { ApiError, get, poll } from "./api.js";
 import { renderCallDetail } from "./call.js";
 import { announce, badge, h, table, when } from "./ui.js";
 
@@ -72,8 +72,6 @@ export async function renderCalls(view, operator) {
 
   let offset = 0;
   let shown = "";
-  let timer = null;
-  let stopped = false;
 
   async function refresh() {
     let page;
@@ -81,6 +79,7 @@ export async function renderCalls(view, operator) {
       page = await get(`${base}/calls?${query(form, offset)}`);
     } catch (error) {
       status.textContent = `Could not refresh: ${error.message}`;
+      if (error instanceof ApiError && error.status === 429) throw error; // the poll backs off
       return;
     }
     const { calls, total } = page.data;
@@ -103,11 +102,6 @@ export async function renderCalls(view, operator) {
     if (focused) holder.querySelector(`tr[data-call-id="${focused}"] a`)?.focus();
   }
 
-  async function loop() {
-    await refresh();
-    if (!stopped) timer = setTimeout(loop, POLL_MS);
-  }
-
   form.addEventListener("change", () => {
     if (!form.reportValidity()) return;
     offset = 0;
@@ -117,8 +111,9 @@ export async function renderCalls(view, operator) {
   form.addEventListener("submit", (e) => e.preventDefault());
   older.addEventListener("click", () => { offset += PAGE; shown = ""; refresh(); });
   newer.addEventListener("click", () => { offset = Math.max(0, offset - PAGE); shown = ""; refresh(); });
-  await loop();
-  return () => { stopped = true; clearTimeout(timer); };
+  const polling = poll(refresh, POLL_MS);
+  await polling.first;
+  return polling.stop;
 }
 
 export async function renderCall(view, callId, operator) {

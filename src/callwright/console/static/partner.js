@@ -1,6 +1,6 @@
 // A partner's sections besides calls: campaigns (live progress), agents, carriers and credits,
 // webhook endpoints with their delivery logs.
-import { get, post } from "./api.js";
+import { ApiError, get, poll, post } from "./api.js";
 import { announce, badge, errorBox, facts, h, table, when } from "./ui.js";
 
 const POLL_MS = 2000;
@@ -19,8 +19,6 @@ function progress(c) {
 export async function renderCampaigns(view) {
   const holder = h("div");
   view.append(h("h1", {}, "Campaigns"), h("p", { class: "muted" }, `Progress updates every ${POLL_MS / 1000} s.`), holder);
-  let timer = null;
-  let stopped = false;
   let shown = "";
   async function refresh() {
     const page = await get("/api/v2/campaigns?limit=100");
@@ -50,16 +48,17 @@ export async function renderCampaigns(view) {
       );
     }
   }
-  async function loop() {
+  async function step() {
     try {
       await refresh();
     } catch (error) {
+      if (error instanceof ApiError && error.status === 429) throw error; // the poll backs off
       holder.replaceChildren(errorBox(error));
     }
-    if (!stopped) timer = setTimeout(loop, POLL_MS);
   }
-  await loop();
-  return () => { stopped = true; clearTimeout(timer); };
+  const polling = poll(step, POLL_MS);
+  await polling.first;
+  return polling.stop;
 }
 
 export async function renderAgents(view) {

@@ -61,7 +61,7 @@ async def test_a_partner_sees_a_call_live_and_replays_it_from_a_transcript_turn(
     await page.goto(platform_server.base_url + "/")  # redirected to the console
     assert page.url.endswith("/console/")
     await page.get_by_label("Key or token").fill(api_key)
-    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("Key or token").press("Enter")  # the keyboard alone signs in
     await page.get_by_role("heading", name="Calls").wait_for()
     await page.get_by_text("Showing no calls").wait_for()
     await _shot(page, "1-calls-empty")
@@ -131,4 +131,18 @@ async def test_a_partner_sees_a_call_live_and_replays_it_from_a_transcript_turn(
     await page.get_by_role("link", name=tenant.name).click()
     await page.get_by_role("heading", name=f"Partner {tenant.name}").wait_for()
     await _shot(page, "5-operator-partner")
+    assert errors == [], errors
+
+
+async def test_the_api_docs_render_offline_and_authorize_takes_a_key(platform_server, browser_page):
+    page, errors = browser_page
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    await page.goto(platform_server.base_url + "/docs")
+    await page.get_by_role("button", name="Authorize").click()
+    await page.get_by_text("PartnerApiKey").first.wait_for()
+    await page.get_by_text("AdminToken").first.wait_for()
+    await _shot(page, "6-api-docs-authorize")
+    foreign = [url for url in requested if not url.startswith(platform_server.base_url) and not url.startswith("data:")]
+    assert foreign == [], "everything the docs load comes from the platform"
     assert errors == [], errors

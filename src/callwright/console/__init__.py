@@ -7,6 +7,7 @@ console can do exactly what its key can do through the API, no more.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -37,6 +38,7 @@ _DOCS_PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Callwright API</title>
+<link rel="icon" href="/docs/assets/favicon-32x32.png">
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
 </head>
 <body>
@@ -70,8 +72,6 @@ def install_console(app: FastAPI, settings: Settings) -> None:
     app.mount("/console/assets", StaticFiles(directory=STATIC), name="console-assets")
 
     if settings.serves_docs:
-        from swagger_ui_bundle import swagger_ui_path
-
         @app.get("/docs", include_in_schema=False)
         async def api_docs() -> HTMLResponse:
             return HTMLResponse(_DOCS_PAGE, headers={"Content-Security-Policy": DOCS_CSP} | _PAGE_HEADERS)
@@ -81,4 +81,13 @@ def install_console(app: FastAPI, settings: Settings) -> None:
             # ReDoc loaded its script from a CDN; the offline docs are Swagger UI's.
             return RedirectResponse("/docs", status_code=307)
 
-        app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+        app.mount("/docs/assets", StaticFiles(directory=swagger_ui_assets()), name="docs-assets")
+
+
+def swagger_ui_assets() -> Path:
+    """Swagger UI's dist files as the pinned ``swagger-ui-py`` package ships them (5.x, which
+    reads the OpenAPI 3.1 document FastAPI writes), found without importing its web adapters."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the swagger-ui-py package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"

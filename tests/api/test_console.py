@@ -38,6 +38,8 @@ async def test_the_console_page_loads_only_its_own_scripts(client):
         assert served.status_code == 200, asset
     script = await client.get("/console/assets/app.js")
     assert "javascript" in script.headers["content-type"]
+    same_page = await client.get("/console/assets/index.html")
+    assert same_page.headers["content-security-policy"] == csp
 
 
 async def test_the_api_docs_are_served_from_local_assets(client):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -50,6 +51,16 @@ _DOCS_PAGE = """<!doctype html>
 """
 
 
+class ConsoleAssets(StaticFiles):
+    """The console's files, each under the console's CSP (``index.html`` is reachable here too)."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Content-Security-Policy"] = CONSOLE_CSP
+        response.headers.update(_PAGE_HEADERS)
+        return response
+
+
 def install_console(app: FastAPI, settings: Settings) -> None:
     """``/`` → ``/console``; the console's page and assets; ``/docs`` when the settings serve docs."""
 
@@ -69,7 +80,7 @@ def install_console(app: FastAPI, settings: Settings) -> None:
             headers={"Content-Security-Policy": CONSOLE_CSP, "Cache-Control": "no-store"} | _PAGE_HEADERS,
         )
 
-    app.mount("/console/assets", StaticFiles(directory=STATIC), name="console-assets")
+    app.mount("/console/assets", ConsoleAssets(directory=STATIC), name="console-assets")
 
     if settings.serves_docs:
         @app.get("/docs", include_in_schema=False)

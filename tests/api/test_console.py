@@ -153,3 +153,30 @@ async def test_a_partner_key_opens_no_operator_call_view(client, partner, agent_
     for path in ("/admin/v1/calls", f"/admin/v1/calls/{call_id}"):
         response = await client.get(path, headers=partner.headers)
         assert response.status_code == 401, path
+
+
+async def test_a_partner_reads_its_own_usage_only(client, platform, partner, other_partner, agent_id):
+    call_id = await _call(client, partner, agent_id, "+919876543210")
+    now = datetime.now(UTC)
+    async with platform.sessions() as session:
+        await session.execute(
+            update(Call)
+            .where(Call.id == call_id)
+            .values(
+                status="completed",
+                answered_at=now - timedelta(seconds=30),
+                ended_at=now,
+                duration_seconds=30,
+                credits_used_paise=0,  # billed when it ended (the charge is written then)
+            )
+        )
+        await session.commit()
+
+    mine = await client.get("/api/v2/usage", headers=partner.headers)
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["data"]["totals"]["calls"] == 1
+    assert [r["agent_id"] for r in mine.json()["data"]["rows"]] == [agent_id]
+    theirs = await client.get("/api/v2/usage", headers=other_partner.headers)
+    assert theirs.json()["data"]["totals"]["calls"] == 0 and theirs.json()["data"]["rows"] == []
+    backwards = await client.get("/api/v2/usage?from=2026-12-02&to=2026-12-01", headers=partner.headers)
+    assert backwards.status_code == 400

@@ -33,6 +33,7 @@ from callwright.api.routes import (
     sessions,
     suppression,
     telephony,
+    usage,
     webhooks,
 )
 from callwright.collector import settle_after_start_up
@@ -128,6 +129,7 @@ def create_app(
     partner_api.include_router(suppression.router)
     partner_api.include_router(functions.router)
     partner_api.include_router(webhooks.router)
+    partner_api.include_router(usage.router)
     partner_api.include_router(recordings.partner_router)
     app.include_router(partner_api)
     app.include_router(telephony.router)

@@ -10,7 +10,7 @@ const SECTIONS = {
     ["calls", "Calls"],
     ["campaigns", "Campaigns"],
     ["agents", "Agents"],
-    ["carriers", "Carriers & credits"],
+    ["carriers", "Credits & usage"],
     ["webhooks", "Webhooks"],
   ],
   operator: [

@@ -87,7 +87,7 @@ export async function renderAgents(view) {
 }
 
 export async function renderCarriers(view) {
-  const config = (await get("/api/v2/config")).data;
+  const [config, usage] = await Promise.all([get("/api/v2/config").then((r) => r.data), get("/api/v2/usage").then((r) => r.data)]);
   const concurrency = config.concurrency || {};
   const rows = Object.entries(config.telephony || {}).map(([provider, conn]) => {
     const details = Object.entries(conn)
@@ -98,7 +98,7 @@ export async function renderCarriers(view) {
     return h("tr", {}, h("td", {}, provider), h("td", {}, allowed ? "yes" : "no"), h("td", {}, conn.configured ? "configured" : "not configured"), h("td", {}, details || "—"));
   });
   view.append(
-    h("h1", {}, "Carriers & credits"),
+    h("h1", {}, "Credits, usage & carriers"),
     facts([
       ["Credit balance", `₹${config.credits}`],
       ["Concurrent calls", `${concurrency.active ?? 0} of ${concurrency.limit ?? "—"}`],
@@ -106,7 +106,15 @@ export async function renderCarriers(view) {
     ]),
     h("h2", {}, "Carrier connections"),
     table("Carrier connections", ["Carrier", "Allowed", "State", "Details (secrets masked)"], rows),
-    h("p", { class: "muted" }, "Per-day usage is in the operator's view; each call shows its own credits used."),
+    h("h2", {}, `Usage ${usage.from} to ${usage.to} (UTC days)`),
+    table(
+      "Usage per day and agent",
+      ["Day", "Agent", "Calls", "Connected", "Billed seconds", "Credits used"],
+      usage.rows.map((r) =>
+        h("tr", {}, h("td", {}, r.day), h("td", {}, r.agent_name || r.agent_id), h("td", { class: "num" }, r.calls), h("td", { class: "num" }, r.connected_calls), h("td", { class: "num" }, r.billed_seconds), h("td", { class: "num" }, `₹${r.credits_used}`)),
+      ),
+    ),
+    h("p", { class: "muted" }, `Totals: ${usage.totals.calls} calls, ${usage.totals.billed_seconds} billed seconds, ₹${usage.totals.credits_used}.`),
   );
 }
 

@@ -115,6 +115,15 @@ async def test_a_partner_sees_a_call_live_and_replays_it_from_a_transcript_turn(
     # The trail shows the carrier's callbacks.
     assert await page.get_by_role("table", name="Carrier event trail").locator("tbody tr").count() >= 2
 
+    # Every other section of the partner's view opens (each would report a script error).
+    for section, heading in [("Campaigns", "Campaigns"), ("Agents", "Agents"), ("Webhooks", "Webhook endpoints")]:
+        await page.get_by_role("link", name=section, exact=True).click()
+        await page.get_by_role("heading", name=heading, exact=True).wait_for()
+    await page.get_by_role("link", name="Credits & usage", exact=True).click()
+    usage = page.get_by_role("table", name="Usage per day and agent")
+    await usage.get_by_role("cell", name="E2E agent").wait_for()  # the call just made
+    await _shot(page, "4-credits-usage")
+
     # The operator, signed in with the admin token, finds the same call among every partner's.
     await page.get_by_role("button", name="Sign out").click()
     await page.get_by_label("Operator (admin token)").check()
@@ -126,11 +135,11 @@ async def test_a_partner_sees_a_call_live_and_replays_it_from_a_transcript_turn(
     await operator_row.get_by_role("link").click()
     await page.get_by_role("heading", name=f"Call to {number}").wait_for()
     await page.locator("audio").wait_for()
-    await _shot(page, "4-operator-call")
+    await _shot(page, "5-operator-call")
     await page.get_by_role("link", name="Partners").click()
     await page.get_by_role("link", name=tenant.name).click()
     await page.get_by_role("heading", name=f"Partner {tenant.name}").wait_for()
-    await _shot(page, "5-operator-partner")
+    await _shot(page, "6-operator-partner")
     assert errors == [], errors
 
 
@@ -142,7 +151,7 @@ async def test_the_api_docs_render_offline_and_authorize_takes_a_key(platform_se
     await page.get_by_role("button", name="Authorize").click()
     await page.get_by_text("PartnerApiKey").first.wait_for()
     await page.get_by_text("AdminToken").first.wait_for()
-    await _shot(page, "6-api-docs-authorize")
+    await _shot(page, "7-api-docs-authorize")
     foreign = [url for url in requested if not url.startswith(platform_server.base_url) and not url.startswith("data:")]
     assert foreign == [], "everything the docs load comes from the platform"
     assert errors == [], errors

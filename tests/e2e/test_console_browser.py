@@ -22,9 +22,9 @@ TIMEOUT_MS = 60_000
 SHOTS = os.environ.get("CALLWRIGHT_CONSOLE_SCREENSHOTS")
 
 
-async def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+async def _shot(page, name: str, *, full_page: bool = True) -> None:  # type: ignore[no-untyped-def]
     if SHOTS:
-        await page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+        await page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full_page)
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ async def test_the_api_docs_render_offline_and_authorize_takes_a_key(platform_se
     await page.get_by_role("button", name="Authorize").click()
     await page.get_by_text("PartnerApiKey").first.wait_for()
     await page.get_by_text("AdminToken").first.wait_for()
-    await _shot(page, "7-api-docs-authorize")
+    await _shot(page, "7-api-docs-authorize", full_page=False)
     foreign = [url for url in requested if not url.startswith(platform_server.base_url) and not url.startswith("data:")]
     assert foreign == [], "everything the docs load comes from the platform"
     assert errors == [], errors

@@ -31,7 +31,10 @@ demo: install
 
 # Runs on SQLite always, and on PostgreSQL when CALLWRIGHT_TEST_POSTGRES_URL (default: the local
 # server) is reachable. Set CALLWRIGHT_TEST_REQUIRE_POSTGRES=1 to make an unreachable server fail.
+# The console's browser tests drive Debian's chromium (installed here when missing and root);
+# CALLWRIGHT_TEST_REQUIRE_BROWSER=1 makes a missing browser fail instead of skip.
 test: install
+	@scripts/ensure-chromium || echo "no chromium (not root?): the console's browser tests will be skipped"
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q -ra
 
 test-fast: install

@@ -188,7 +188,9 @@ def test_commands_refuse_an_unmigrated_database(env, tmp_path):
     missing = tmp_path / "callwright.db"
     failed(
         invoke(env, "partners", "list"),
-        f"there is no database at {missing}; run `callwright db upgrade` first",
+        f"there is no database at {missing}. The store is found under ./var of the directory you "
+        "run in: run from the directory where `make run` keeps var/, or set CALLWRIGHT_VAR_DIR (or "
+        "CALLWRIGHT_DATABASE_URL); or run `callwright db upgrade` to start a new, empty one there",
     )
     assert not missing.exists()  # and none was created by asking
 

@@ -17,8 +17,10 @@ from callwright.api.headers import SecurityHeaders
 from callwright.api.openapi import document_validation_errors
 from callwright.api.routes import (
     admin,
+    admin_calls,
     admin_credits,
     agents,
+    call_trail,
     calls,
     campaign_contacts,
     campaigns,
@@ -31,9 +33,11 @@ from callwright.api.routes import (
     sessions,
     suppression,
     telephony,
+    usage,
     webhooks,
 )
 from callwright.collector import settle_after_start_up
+from callwright.console import install_console
 from callwright.platform import Platform
 from callwright.settings import Settings, get_settings
 
@@ -103,6 +107,8 @@ def create_app(
         summary="Self-hostable AI phone agents; Partner API wire-compatible with Vocobase v2.",
         lifespan=lifespan,
         openapi_url="/openapi.json" if settings.serves_docs else None,
+        docs_url=None,  # served offline by callwright.console, with its own assets
+        redoc_url=None,
     )
     if platform is not None:
         app.state.platform = platform
@@ -114,6 +120,7 @@ def create_app(
     partner_api.include_router(config.router)
     partner_api.include_router(agents.router)
     partner_api.include_router(calls.router)
+    partner_api.include_router(call_trail.router)
     partner_api.include_router(sessions.router)
     partner_api.include_router(projects.router)
     partner_api.include_router(campaigns.router)
@@ -122,6 +129,7 @@ def create_app(
     partner_api.include_router(suppression.router)
     partner_api.include_router(functions.router)
     partner_api.include_router(webhooks.router)
+    partner_api.include_router(usage.router)
     partner_api.include_router(recordings.partner_router)
     app.include_router(partner_api)
     app.include_router(telephony.router)
@@ -129,6 +137,8 @@ def create_app(
     app.include_router(recordings.router)
     app.include_router(admin.router, prefix=ADMIN_API_PREFIX)
     app.include_router(admin_credits.router, prefix=ADMIN_API_PREFIX)
+    app.include_router(admin_calls.router, prefix=ADMIN_API_PREFIX)
+    install_console(app, settings)
 
     @app.get("/healthz", summary="Liveness check", tags=["health"])
     async def healthz() -> dict[str, object]:

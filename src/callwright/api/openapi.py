@@ -1,6 +1,7 @@
 """The OpenAPI document says what the API answers to an invalid request: 400 VALIDATION_ERROR in
 the error envelope (``api.errors``), not the 422 and the error shape FastAPI documents by default
-on every operation that takes parameters or a body."""
+on every operation that takes parameters or a body; and how each API takes its credential, so the
+docs' "Authorize" button sends it."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ def document_validation_errors(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _replace_422(generate())
+            schema = generate()
+            _replace_422(schema)
+            _declare_security(schema)
         assert app.openapi_schema is not None
         return app.openapi_schema
 
@@ -46,3 +49,34 @@ def _replace_422(schema: dict[str, Any]) -> None:
         envelope = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(envelope.pop("$defs", {}))
         components["ErrorEnvelope"] = envelope
+
+
+# Both APIs take ``Authorization: Bearer …`` (``api.deps``); two schemes so the docs' "Authorize"
+# dialog asks for each credential by its name.
+_SCHEMES = {
+    "PartnerApiKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "rg_live_…",
+        "description": "A partner's API key, sent as `Authorization: Bearer rg_live_…`.",
+    },
+    "AdminToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The operator's admin token (CALLWRIGHT_ADMIN_TOKEN).",
+    },
+}
+
+
+def _declare_security(schema: dict[str, Any]) -> None:
+    schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(_SCHEMES)
+    for path, operations in schema.get("paths", {}).items():
+        wanted: list[dict[str, list[str]]]
+        if path.startswith("/api/v2/"):
+            wanted = [{"PartnerApiKey": []}]
+        elif path.startswith("/admin/v1/"):
+            wanted = [{"AdminToken": []}]
+        else:
+            continue
+        for operation in operations.values():
+            operation.setdefault("security", wanted)

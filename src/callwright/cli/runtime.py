@@ -104,6 +104,13 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+# The default store is ./var/callwright.db, relative to the directory a command runs in.
+_STORE_HINT = (
+    "The store is found under ./var of the directory you run in: run from the directory where "
+    "`make run` keeps var/, or set CALLWRIGHT_VAR_DIR (or CALLWRIGHT_DATABASE_URL)"
+)
+
+
 @asynccontextmanager
 async def open_store(
     settings: Settings, *, require_schema: bool = True
@@ -111,9 +118,15 @@ async def open_store(
     """The engine and session factory; with ``require_schema``, refuse an unmigrated database."""
     url = settings.resolved_database_url
     database = sqlite_file(url)
-    if require_schema and database is not None and not Path(database).exists():
-        # Checked before connecting, which would leave an empty database file behind.
-        raise SchemaMissing(f"there is no database at {database}; run `callwright db upgrade` first")
+    if database is not None and not Path(database).exists():
+        where = Path(database).resolve()
+        if require_schema:
+            # Checked before connecting, which would leave an empty database file behind.
+            raise SchemaMissing(
+                f"there is no database at {where}. {_STORE_HINT}; or run `callwright db upgrade` "
+                "to start a new, empty one there"
+            )
+        note(f"no database at {where}: creating a new, empty one ({_STORE_HINT})")
     engine = create_engine(url)
     try:
         if require_schema:

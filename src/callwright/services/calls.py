@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVarTuple, Unpack
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -281,6 +281,23 @@ def parse_status_filter(value: str | None) -> CallStatus | None:
         ) from None
 
 
+Row = TypeVarTuple("Row")
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """What ``GET /calls`` narrows the list by; every field None keeps every call."""
+
+    status: str | None = None
+    project_id: str | None = None
+    agent_id: str | None = None
+    provider: str | None = None
+    direction: str | None = None
+    number: str | None = None  # matches the caller's or the called number, anywhere in it
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
 async def list_calls(
     *,
     session: AsyncSession,
@@ -289,10 +306,11 @@ async def list_calls(
     offset: int,
     status: str | None,
     project_id: str | None = None,
+    narrow: CallFilter | None = None,
 ) -> tuple[list[Call], int]:
     """One page of the partner's calls, newest first; ``status`` filters (case-insensitive);
     ``project_id`` keeps those of one of its projects (the agent's project when each call started;
-    404 if it names none)."""
+    404 if it names none); ``narrow`` adds the console's filters."""
     wanted = parse_status_filter(status)
     query = select(Call).where(Call.partner_id == partner.id)
     if project_id is not None:
@@ -300,11 +318,38 @@ async def list_calls(
         query = query.where(Call.project_id == project.id)
     if wanted is not None:
         query = query.where(Call.status == wanted.value)
+    if narrow is not None:
+        query = narrowed(query, narrow)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = await session.scalars(
         query.order_by(Call.created_at.desc(), Call.id.desc()).limit(limit).offset(offset)
     )
     return list(rows), total
+
+
+def narrowed(query: Select[Unpack[Row]], narrow: CallFilter) -> Select[Unpack[Row]]:
+    """``query`` (over calls, maybe joined) keeping only the calls ``narrow`` matches."""
+    if narrow.agent_id is not None:
+        query = query.where(Call.agent_id == narrow.agent_id)
+    if narrow.provider is not None:
+        query = query.where(Call.provider == narrow.provider.lower())
+    if narrow.direction is not None:
+        query = query.where(Call.direction == narrow.direction.lower())
+    if narrow.number is not None:
+        digits = "%" + narrow.number.replace("%", "").replace("_", "") + "%"
+        query = query.where(or_(Call.from_number.like(digits), Call.to_number.like(digits)))
+    if narrow.created_from is not None:
+        query = query.where(Call.created_at >= _as_utc(narrow.created_from))
+    if narrow.created_to is not None:
+        query = query.where(Call.created_at < _as_utc(narrow.created_to))
+    return query
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """A filter bound in UTC; one without a zone is taken as UTC, as the store keeps times."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 async def get_call_by_session(*, session: AsyncSession, partner: Partner, session_id: str) -> Call:

@@ -6,10 +6,11 @@ bound to its partner and endpoint.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -300,6 +301,27 @@ async def list_deliveries(
             .offset(offset)
         )
     ).all()
+    return await _with_attempts(session, rows), total
+
+
+async def list_call_deliveries(*, session: AsyncSession, partner: Partner, call_id: str) -> list[dict[str, Any]]:
+    """Every delivery of the call's events to any of the partner's endpoints, newest first (a
+    call has a handful of events, so no paging)."""
+    rows = (
+        await session.execute(
+            select(WebhookDelivery, WebhookEvent)
+            .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+            .where(WebhookEvent.call_id == call_id, WebhookDelivery.partner_id == partner.id)
+            .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+            .limit(200)
+        )
+    ).all()
+    return await _with_attempts(session, rows)
+
+
+async def _with_attempts(
+    session: AsyncSession, rows: Sequence[Row[WebhookDelivery, WebhookEvent]]
+) -> list[dict[str, Any]]:
     attempts: dict[str, list[WebhookAttempt]] = {delivery.id: [] for delivery, _ in rows}
     if attempts:
         for attempt in await session.scalars(
@@ -308,7 +330,7 @@ async def list_deliveries(
             .order_by(WebhookAttempt.number)
         ):
             attempts[attempt.delivery_id].append(attempt)
-    return [_delivery_view(d, e, attempts[d.id]) for d, e in rows], total
+    return [_delivery_view(d, e, attempts[d.id]) for d, e in rows]
 
 
 async def redeliver(*, session: AsyncSession, partner: Partner, delivery_id: str) -> dict[str, Any]:

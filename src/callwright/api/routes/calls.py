@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
 from pydantic import StringConstraints
 
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
@@ -41,7 +42,7 @@ _START_EXAMPLE = {
         "agent_id": "3f2b1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
     },
 }
-_CALL_EXAMPLE = {
+CALL_EXAMPLE = {
     "call_id": _CALL_ID,
     "session_id": "5d1e7f0a-2b3c-4d5e-8f90-a1b2c3d4e5f6",
     "agent_id": "3f2b1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
@@ -72,9 +73,9 @@ _CALL_EXAMPLE = {
     "created_at": "2026-11-24T10:00:00.000000Z",
     "updated_at": "2026-11-24T10:00:36.000000Z",
 }
-_DETAIL_EXAMPLE = _CALL_EXAMPLE | {
+DETAIL_EXAMPLE = CALL_EXAMPLE | {
     "session": {
-        "session_id": _CALL_EXAMPLE["session_id"],
+        "session_id": CALL_EXAMPLE["session_id"],
         "duration_seconds": 30,
         "transcript": [],
         "latency": None,
@@ -95,6 +96,32 @@ _EXTRACTION_EXAMPLE = {
     "error": None,
 }
 _STATUSES = ", ".join(s.value for s in CallStatus)
+
+
+def call_filter(
+    agent_id: Annotated[str | None, Query(max_length=64, description="Only this agent's calls.")] = None,
+    provider: Annotated[str | None, Query(max_length=16, description="Only calls through this carrier.")] = None,
+    direction: Annotated[Literal["inbound", "outbound"] | None, Query(description="inbound or outbound.")] = None,
+    number: Annotated[
+        str | None,
+        Query(max_length=32, pattern=r"^\+?[0-9]{1,31}$", description="Digits in the caller's or the called number."),
+    ] = None,
+    created_from: Annotated[datetime | None, Query(description="Created at or after (ISO 8601; UTC if no zone).")] = None,
+    created_to: Annotated[datetime | None, Query(description="Created before (ISO 8601; UTC if no zone).")] = None,
+) -> call_service.CallFilter:
+    """The list filters the console uses, beyond Vocobase's ``status``."""
+    return call_service.CallFilter(
+        agent_id=agent_id,
+        provider=provider,
+        direction=direction,
+        number=number,
+        created_from=created_from,
+        created_to=created_to,
+    )
+
+
+CallFilterDep = Annotated[call_service.CallFilter, Depends(call_filter)]
+
 
 
 @router.post(
@@ -140,14 +167,15 @@ async def start_call(
     description="Newest first, as `data: {calls, total, limit, offset}` (the Vocobase docs' "
     "shape). `pagination {limit, offset, total}` beside `data` repeats the paging, as on every "
     "Callwright list. `status` filters, in any case: " + _STATUSES + "; `project_id` keeps the calls of one "
-    "project's agents (404 if unknown).",
+    "project's agents (404 if unknown). Callwright also narrows by `agent_id`, `provider`, "
+    "`direction`, `number` (digits in either number) and `created_from`/`created_to` (ISO 8601).",
     responses={
         200: {
             "content": {
                 "application/json": {
                     "example": {
                         "success": True,
-                        "data": {"calls": [_CALL_EXAMPLE], "total": 1, "limit": 10, "offset": 0},
+                        "data": {"calls": [CALL_EXAMPLE], "total": 1, "limit": 10, "offset": 0},
                         "pagination": {"limit": 10, "offset": 0, "total": 1},
                     }
                 }
@@ -160,6 +188,7 @@ async def list_calls(
     partner: CurrentPartner,
     session: SessionDep,
     platform: PlatformDep,
+    narrow: CallFilterDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     status: Annotated[str | None, Query(max_length=32, description=_STATUSES)] = None,
@@ -168,7 +197,13 @@ async def list_calls(
     ] = None,
 ) -> dict[str, Any]:
     calls, total = await call_service.list_calls(
-        session=session, partner=partner, limit=limit, offset=offset, status=status, project_id=project_id
+        session=session,
+        partner=partner,
+        limit=limit,
+        offset=offset,
+        status=status,
+        project_id=project_id,
+        narrow=narrow,
     )
     page = {"limit": limit, "offset": offset, "total": total}
     return {
@@ -214,7 +249,7 @@ async def get_concurrency(partner: CurrentPartner, session: SessionDep) -> dict[
     "null without a schema). `processing_complete` is false and `pipeline_completed_at` null until "
     "the call has ended, its media is closed (then `session.completed` is written) and its "
     "post-call extraction, if any, has run.",
-    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _DETAIL_EXAMPLE}}}}}
+    responses={200: {"content": {"application/json": {"example": {"success": True, "data": DETAIL_EXAMPLE}}}}}
     | error_responses(401, 404),
 )
 async def get_call(
@@ -230,7 +265,7 @@ async def get_call(
     description="A call not yet dialled is canceled at once. A live call is hung up through the "
     "carrier; its final status, duration and cause arrive with the carrier's hang-up callback. "
     "Ending an ended call changes nothing. Answers the call as `GET /calls/{id}` does.",
-    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _DETAIL_EXAMPLE}}}}}
+    responses={200: {"content": {"application/json": {"example": {"success": True, "data": DETAIL_EXAMPLE}}}}}
     | error_responses(401, 404, 502),
 )
 async def end_call(
@@ -260,7 +295,7 @@ async def end_call(
                         "success": True,
                         "data": {
                             "call_id": _CALL_ID,
-                            "session_id": _CALL_EXAMPLE["session_id"],
+                            "session_id": CALL_EXAMPLE["session_id"],
                             "dry_run": True,
                             "extraction": _EXTRACTION_EXAMPLE,
                         },

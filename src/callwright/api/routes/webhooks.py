@@ -29,7 +29,7 @@ _ENDPOINT = {
     "updated_at": "2026-11-25T10:30:00.000000Z",
 }
 _WITH_SECRET = _ENDPOINT | {"secret": "whsec_…", "message": webhook_service.SECRET_NOTICE}
-_DELIVERY = {
+DELIVERY_EXAMPLE = {
     "id": "0f9e8d7c-6b5a-4c3d-2e1f-0a9b8c7d6e5f",
     "endpoint_id": _ENDPOINT["id"],
     "event_id": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
@@ -156,7 +156,7 @@ async def rotate_webhook_secret(
                 "application/json": {
                     "example": {
                         "success": True,
-                        "data": [_DELIVERY],
+                        "data": [DELIVERY_EXAMPLE],
                         "pagination": {"limit": 20, "offset": 0, "total": 1},
                     }
                 }
@@ -184,7 +184,7 @@ async def list_webhook_deliveries(
     summary="Deliver an event again",
     description="Queues a fresh delivery of that delivery's event to the same endpoint, with the "
     "same event id (`X-Webhook-Id`), signed with the endpoint's current secret.",
-    responses={202: _example(_DELIVERY | {"status": "pending", "attempt_count": 0, "attempts": []})[200]}
+    responses={202: _example(DELIVERY_EXAMPLE | {"status": "pending", "attempt_count": 0, "attempts": []})[200]}
     | error_responses(401, 404),
 )
 async def redeliver(

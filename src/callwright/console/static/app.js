@@ -1,0 +1,135 @@
+// The console's shell: sign-in, the section menu, and a hash router (#/calls, #/calls/<id>, …).
+import { ApiError, forget, get, remember, signedIn } from "./api.js";
+import { renderCall, renderCalls } from "./calls.js";
+import { renderAgents, renderCampaigns, renderCarriers, renderWebhooks } from "./partner.js";
+import { renderPartner, renderPartners } from "./operator.js";
+import { errorBox, h } from "./ui.js";
+
+const SECTIONS = {
+  partner: [
+    ["calls", "Calls"],
+    ["campaigns", "Campaigns"],
+    ["agents", "Agents"],
+    ["carriers", "Credits & usage"],
+    ["webhooks", "Webhooks"],
+  ],
+  operator: [
+    ["calls", "Calls"],
+    ["partners", "Partners"],
+  ],
+};
+
+let stopCurrent = null; // the open view's cleanup (its polling timer)
+
+function showSignIn(message) {
+  document.getElementById("sign-in").hidden = false;
+  document.getElementById("view").hidden = true;
+  document.getElementById("nav").hidden = true;
+  document.getElementById("sign-out").hidden = true;
+  document.getElementById("who").textContent = "";
+  document.getElementById("sign-in-error").textContent = message || "";
+  document.getElementById("credential").focus();
+}
+
+async function verify(role) {
+  if (role === "operator") {
+    await get("/admin/v1/partners?limit=1");
+    return "Operator";
+  }
+  const config = await get("/api/v2/config");
+  return `Partner: ${config.data.display_name || config.data.name}`;
+}
+
+function drawNav(role) {
+  const nav = document.getElementById("nav");
+  nav.replaceChildren(...SECTIONS[role].map(([id, label]) => h("a", { href: `#/${id}`, "data-section": id }, label)));
+  nav.hidden = false;
+}
+
+function markNav(section) {
+  for (const link of document.querySelectorAll("#nav a")) {
+    if (link.dataset.section === section) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+async function route() {
+  const who = signedIn();
+  if (!who) return showSignIn();
+  if (stopCurrent) stopCurrent();
+  stopCurrent = null;
+  const view = document.getElementById("view");
+  const [section, id, sub] = location.hash.replace(/^#\/?/, "").split("/");
+  const fallback = SECTIONS[who.role][0][0];
+  const operator = who.role === "operator";
+  const current = SECTIONS[who.role].some(([s]) => s === section) ? section : fallback;
+  markNav(current);
+  view.replaceChildren();
+  try {
+    const renderers = {
+      calls: () => (id ? renderCall(view, id, operator) : renderCalls(view, operator)),
+      campaigns: () => renderCampaigns(view),
+      agents: () => renderAgents(view),
+      carriers: () => renderCarriers(view),
+      webhooks: () => renderWebhooks(view, id),
+      partners: () => (id ? renderPartner(view, decodeURIComponent(id), sub) : renderPartners(view)),
+    };
+    stopCurrent = (await renderers[current]()) || null;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      forget();
+      return showSignIn("Your key was refused; sign in again.");
+    }
+    view.replaceChildren(errorBox(error));
+  }
+  const heading = view.querySelector("h1");
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+  }
+}
+
+async function enter() {
+  const who = signedIn();
+  document.getElementById("sign-in").hidden = true;
+  document.getElementById("view").hidden = false;
+  document.getElementById("sign-out").hidden = false;
+  drawNav(who.role);
+  try {
+    document.getElementById("who").textContent = await verify(who.role);
+  } catch (error) {
+    forget();
+    return showSignIn(error.message);
+  }
+  await route();
+}
+
+document.getElementById("sign-in-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const role = form.elements.role.value;
+  const credential = form.elements.credential.value.trim();
+  remember(role, credential);
+  try {
+    await verify(role);
+  } catch (error) {
+    forget();
+    document.getElementById("sign-in-error").textContent =
+      error.status === 401 ? "That key or token was refused." : error.message;
+    return;
+  }
+  form.reset();
+  await enter();
+});
+
+document.getElementById("sign-out").addEventListener("click", () => {
+  if (stopCurrent) stopCurrent();
+  forget();
+  location.hash = "";
+  showSignIn();
+});
+
+window.addEventListener("hashchange", () => signedIn() && route());
+
+if (signedIn()) enter();
+else showSignIn();

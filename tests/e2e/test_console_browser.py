@@ -1,0 +1,157 @@
+"""The console in a real browser (headless Chromium driven by Playwright): a partner signs in, a
+call placed through the carrier simulator appears in the live list without a reload, and its page
+plays the recording, with a click on a transcript turn seeking the player there."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from callwright.sim import Scenario
+from tests.browser_support import chromium_executable
+from tests.conftest import TEST_ADMIN_TOKEN
+from tests.e2e.helpers import make_tenant, new_number, start_call
+
+pytestmark = pytest.mark.e2e
+
+SCRIPT = {"replies": [{"text": "Sure, I have booked you for nine tomorrow morning."}]}
+TIMEOUT_MS = 60_000
+# Set to a folder to keep a screenshot of each step (for a person reviewing the console).
+SHOTS = os.environ.get("CALLWRIGHT_CONSOLE_SCREENSHOTS")
+
+
+async def _shot(page, name: str, *, full_page: bool = True) -> None:  # type: ignore[no-untyped-def]
+    if SHOTS:
+        await page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full_page)
+
+
+@pytest.fixture
+async def browser_page():  # type: ignore[no-untyped-def]
+    executable = chromium_executable()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=["--autoplay-policy=no-user-gesture-required", "--no-sandbox"],
+        )
+        context = await browser.new_context(viewport={"width": 1366, "height": 768})
+        page = await context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.on("response", lambda response: response.status >= 400 and errors.append(f"{response.status} {response.url}"))
+        try:
+            yield page, errors
+        finally:
+            await browser.close()
+
+
+async def test_a_partner_sees_a_call_live_and_replays_it_from_a_transcript_turn(
+    api, carrier_sim, platform_server, browser_page
+):
+    page, errors = browser_page
+    tenant = await make_tenant(api, carrier_sim, ["vobiz"], enable_recording=True, script=SCRIPT)
+    api_key = tenant.headers["Authorization"].removeprefix("Bearer ")
+
+    await page.goto(platform_server.base_url + "/")  # redirected to the console
+    assert page.url.endswith("/console/")
+    await page.get_by_label("Key or token").fill(api_key)
+    await page.get_by_label("Key or token").press("Enter")  # the keyboard alone signs in
+    await page.get_by_role("heading", name="Calls").wait_for()
+    await page.get_by_text("Showing no calls").wait_for()
+    await _shot(page, "1-calls-empty")
+
+    number = new_number()
+    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(9.0, "I would like to book a table", leading_silence_secs=3.0))
+    call_id = await start_call(api, tenant, "vobiz", number)
+
+    # The new call appears, then ends, with no reload: the list polls.
+    row = page.locator(f'tr[data-call-id="{call_id}"]')
+    await row.wait_for()
+    await row.locator(".badge", has_text="completed").wait_for()
+    await _shot(page, "2-calls-live")
+
+    await row.get_by_role("link").click()
+    await page.get_by_role("heading", name=f"Call to {number}").wait_for()
+    audio = page.locator("audio")
+    await audio.wait_for()
+    # Waits on the media element's own events (the page's CSP forbids wait_for_function's eval).
+    duration = await audio.evaluate(
+        """a => new Promise(done => {
+            if (a.duration > 0) done(a.duration);
+            else a.addEventListener('loadedmetadata', () => done(a.duration), { once: true });
+        })"""
+    )
+    assert duration > 5, "the recording holds the whole call"
+
+    played_to = await audio.evaluate(
+        """a => new Promise(done => {
+            a.addEventListener('timeupdate', function seen() {
+                if (a.currentTime > 0.3) { a.removeEventListener('timeupdate', seen); a.pause(); done(a.currentTime); }
+            });
+            a.play();
+        })"""
+    )
+    assert played_to > 0.3, "the recording plays"
+    await _shot(page, "3-call-detail")
+
+    turns = page.locator("button.turn")
+    assert await turns.count() >= 2, "the intro and the caller's line at least"
+    later = turns.nth(await turns.count() - 1)
+    offset = float(await later.get_attribute("data-offset") or "0")
+    assert 0 < offset < duration
+    await audio.evaluate(
+        "a => { window.seeked = new Promise(done => a.addEventListener('seeked', () => done(a.currentTime), { once: true })); }"
+    )
+    await later.click()
+    sought = await page.evaluate("() => window.seeked")
+    assert abs(sought - offset) < 0.5, (sought, offset)
+
+    # The trail shows the carrier's callbacks.
+    assert await page.get_by_role("table", name="Carrier event trail").locator("tbody tr").count() >= 2
+
+    # Every other section of the partner's view opens (each would report a script error).
+    for section, heading in [("Campaigns", "Campaigns"), ("Agents", "Agents"), ("Webhooks", "Webhook endpoints")]:
+        await page.get_by_role("link", name=section, exact=True).click()
+        await page.get_by_role("heading", name=heading, exact=True).wait_for()
+    await page.get_by_role("link", name="Credits & usage", exact=True).click()
+    usage = page.get_by_role("table", name="Usage per day and agent")
+    await usage.get_by_role("cell", name="E2E agent").wait_for()  # the call just made
+    await _shot(page, "4-credits-usage")
+
+    # The operator, signed in with the admin token, finds the same call among every partner's.
+    await page.get_by_role("button", name="Sign out").click()
+    await page.get_by_label("Operator (admin token)").check()
+    await page.get_by_label("Key or token").fill(TEST_ADMIN_TOKEN)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("heading", name="Calls").wait_for()
+    operator_row = page.locator(f'tr[data-call-id="{call_id}"]')
+    await operator_row.get_by_role("cell", name=tenant.name, exact=True).wait_for()
+    await operator_row.get_by_role("link").click()
+    await page.get_by_role("heading", name=f"Call to {number}").wait_for()
+    await page.locator("audio").wait_for()
+    await _shot(page, "5-operator-call")
+    await page.get_by_role("link", name="Partners").click()
+    await page.get_by_role("link", name=tenant.name).click()
+    await page.get_by_role("heading", name=f"Partner {tenant.name}").wait_for()
+    await _shot(page, "6-operator-partner")
+    assert errors == [], errors
+
+
+async def test_the_api_docs_render_offline_and_authorize_takes_a_key(platform_server, browser_page):
+    page, errors = browser_page
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    await page.goto(platform_server.base_url + "/docs")
+    await page.get_by_role("button", name="Authorize").click()
+    await page.get_by_text("PartnerApiKey").first.wait_for()
+    await page.get_by_text("AdminToken").first.wait_for()
+    await _shot(page, "7-api-docs-authorize", full_page=False)
+    foreign = [url for url in requested if not url.startswith(platform_server.base_url) and not url.startswith("data:")]
+    assert foreign == [], "everything the docs load comes from the platform"
+    assert errors == [], errors

@@ -56,6 +56,10 @@ class Platform:
     # (a balanced `callwright serve` worker publishes it at once).
     media_sockets: int = 0
     media_sockets_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set while no carrier media socket is open in this process (what a drain waits for).
+    no_media_sockets: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set on SIGTERM (services.drain): not ready, no new media sockets, no dialing.
+    draining: bool = False
 
     def __post_init__(self) -> None:
         # Every session carries the wake-up, for the outbox's after-commit hook (services.webhook_outbox).
@@ -63,6 +67,7 @@ class Platform:
             info={"webhook_wakeup": self.webhook_wakeup, "campaign_wakeup": self.campaign_wakeup}
         )
         self.workers = Workers(self)
+        self.no_media_sockets.set()
 
     @cached_property
     def admission(self) -> CallAdmission:

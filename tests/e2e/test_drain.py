@@ -1,0 +1,148 @@
+"""SIGTERM drains a real ``callwright serve`` process: ``/readyz`` answers 503 at once, a new
+media socket is refused (HTTP 503 on its upgrade), a live call runs on until it ends and only
+then does the process exit; a call that outlives ``CALLWRIGHT_DRAIN_GRACE_SECS`` is ended with
+"platform shutting down" and the carrier's leg is hung up."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from callwright.domain.end_reasons import EndReason
+from callwright.sim import CarrierSimulator, Scenario
+from callwright.store.db import create_engine, session_factory
+from callwright.store.models import Call
+from tests.e2e.helpers import make_tenant, new_number, start_call, wait_for_status
+from tests.e2e.server_process import ServerProcess, serve_env
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def sim() -> Iterator[CarrierSimulator]:
+    simulator = CarrierSimulator()
+    with simulator.running():
+        yield simulator
+
+
+async def _served(
+    database_url: str, sim: CarrierSimulator, tmp_path: Path, grace_secs: str
+) -> AsyncIterator[ServerProcess]:
+    env = serve_env(database_url, sim, tmp_path, DRAIN_GRACE_SECS=grace_secs)
+    async with ServerProcess.serving(env, tmp_path / "serve.log") as process:
+        yield process
+
+
+@pytest.fixture
+async def patient_server(database_url: str, sim: CarrierSimulator, tmp_path: Path) -> AsyncIterator[ServerProcess]:
+    async for process in _served(database_url, sim, tmp_path, "300"):
+        yield process
+
+
+@pytest.fixture
+async def hasty_server(database_url: str, sim: CarrierSimulator, tmp_path: Path) -> AsyncIterator[ServerProcess]:
+    async for process in _served(database_url, sim, tmp_path, "1"):
+        yield process
+
+
+async def _live_call(api: httpx.AsyncClient, sim: CarrierSimulator) -> tuple[Any, str, Any]:
+    tenant = await make_tenant(api, sim, ["vobiz"])
+    number = new_number()
+    sim.set_scenario(number, Scenario.answer())  # the caller never hangs up by itself
+    call_id = await start_call(api, tenant, "vobiz", number)
+    await wait_for_status(api, tenant, call_id, {"in_progress"}, timeout=30)
+    sim_call = await sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
+    deadline = time.monotonic() + 30
+    while sim_call.first_agent_audio_at is None:
+        assert time.monotonic() < deadline, "the agent never spoke"
+        await asyncio.sleep(0.1)
+    return tenant, call_id, sim_call
+
+
+async def _until_not_ready(api: httpx.AsyncClient) -> httpx.Response:
+    deadline = time.monotonic() + 20
+    while True:
+        ready = await api.get("/readyz")
+        if ready.status_code == 503:
+            return ready
+        assert ready.status_code == 200, ready.text
+        assert time.monotonic() < deadline, "/readyz never answered 503 after SIGTERM"
+        await asyncio.sleep(0.05)
+
+
+async def _stored_call(database_url: str, call_id: str) -> Call:
+    """The call as the store has it (the server that served it is gone)."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            call = await session.get(Call, call_id)
+    finally:
+        await engine.dispose()
+    assert call is not None
+    return call
+
+
+async def test_sigterm_lets_a_live_call_finish_then_exits(
+    patient_server: ServerProcess, sim: CarrierSimulator, database_url: str
+):
+    server = patient_server
+    assert server.process is not None
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+        assert (await api.get("/readyz")).status_code == 200
+        tenant, call_id, sim_call = await _live_call(api, sim)
+
+        os.kill(server.process.pid, signal.SIGTERM)
+        not_ready = await _until_not_ready(api)
+        assert not_ready.json()["error"]["reason"] == "draining"
+        assert (await api.get("/healthz")).status_code == 200  # alive, only not ready
+
+        # A new media socket is refused before its upgrade, for a proxy to retry elsewhere.
+        ws_url = server.base_url.replace("http", "ws") + f"/media/vobiz/{uuid.uuid4()}/token"
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            async with websockets.connect(ws_url, open_timeout=10):
+                pass
+        assert refused.value.response.status_code == 503
+
+        # The live call is still up, and so is the process carrying it.
+        call = (await api.get(f"/api/v2/calls/{call_id}", headers=tenant.headers)).json()["data"]
+        assert call["status"] == "in_progress"
+        assert server.process.poll() is None
+
+        assert sim.caller_hangs_up(sim_call.call_id)
+    await asyncio.to_thread(server.process.wait, 60)  # exits once the call is over
+    finished = await _stored_call(database_url, call_id)
+    assert finished.status == "completed"
+    assert finished.media_ended_at is not None
+    assert finished.end_reason != EndReason.PLATFORM_SHUTTING_DOWN.words
+
+
+async def test_a_call_outliving_the_grace_period_ends_with_the_reason(
+    hasty_server: ServerProcess, sim: CarrierSimulator, database_url: str
+):
+    server = hasty_server
+    assert server.process is not None
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+        _, call_id, sim_call = await _live_call(api, sim)
+        os.kill(server.process.pid, signal.SIGTERM)
+        await _until_not_ready(api)
+    try:
+        await asyncio.to_thread(server.process.wait, 60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("callwright serve did not exit after the grace period")
+    await asyncio.to_thread(sim_call.ended.wait, 20)
+    assert sim_call.ended.is_set()
+
+    call = await _stored_call(database_url, call_id)  # stored before the exit
+    assert call.end_reason == EndReason.PLATFORM_SHUTTING_DOWN.words
+    assert call.media_ended_at is not None

@@ -6,6 +6,7 @@ then does the process exit; a call that outlives ``CALLWRIGHT_DRAIN_GRACE_SECS``
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -39,7 +40,7 @@ def sim() -> Iterator[CarrierSimulator]:
 async def _served(
     database_url: str, sim: CarrierSimulator, tmp_path: Path, grace_secs: str
 ) -> AsyncIterator[ServerProcess]:
-    env = serve_env(database_url, sim, tmp_path, DRAIN_GRACE_SECS=grace_secs)
+    env = serve_env(database_url, sim, tmp_path, DRAIN_GRACE_SECS=grace_secs, LOG_FORMAT="json")
     async with ServerProcess.serving(env, tmp_path / "serve.log") as process:
         yield process
 
@@ -125,6 +126,19 @@ async def test_sigterm_lets_a_live_call_finish_then_exits(
     assert finished.status == "completed"
     assert finished.media_ended_at is not None
     assert finished.end_reason != EndReason.PLATFORM_SHUTTING_DOWN.words
+
+    # CALLWRIGHT_LOG_FORMAT=json: every line an object, the call's own lines carry its id, and
+    # the media token in the socket's URL is redacted as in text logs.
+    # (stdout, the dev key's box, shares the file: log lines are those of stderr.)
+    text = server.log_path.read_text().splitlines()
+    assert not [line for line in text if line.startswith(("INFO:", "WARNING:", "ERROR:"))]
+    lines = [json.loads(line) for line in text if line.startswith("{")]
+    assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    dialed = [line for line in lines if line["message"].startswith(f"dialed call {call_id}")]
+    assert dialed and all(line.get("call_id") == call_id for line in dialed)
+    media = [line for line in lines if f"/media/vobiz/{call_id}/" in line["message"]]
+    assert media and all(f"/media/vobiz/{call_id}/****" in line["message"] for line in media)
+    assert any(line["logger"] == "callwright.drain" for line in lines)
 
 
 async def test_a_call_outliving_the_grace_period_ends_with_the_reason(

@@ -32,14 +32,14 @@ class StoreSnapshot(Collector):
             )
         ) or 0
         rows = await session.execute(select(Campaign.status, func.count()).group_by(Campaign.status))
-        self.campaigns = {status: count for status, count in rows.tuples()}
+        self.campaigns = {status: count for status, count in rows.all()}
         rows = await session.execute(
             select(CampaignContact.state, func.count())
             .join(Campaign, Campaign.id == CampaignContact.campaign_id)
             .where(Campaign.status.in_([s.value for s in _ACTIVE_CAMPAIGNS]))
             .group_by(CampaignContact.state)
         )
-        self.contacts = {state: count for state, count in rows.tuples()}
+        self.contacts = {state: count for state, count in rows.all()}
         return self
 
     def collect(self) -> Iterator[GaugeMetricFamily]:

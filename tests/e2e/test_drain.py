@@ -26,6 +26,7 @@ from callwright.store.db import create_engine, session_factory
 from callwright.store.models import Call
 from tests.e2e.helpers import make_tenant, new_number, start_call, wait_for_status
 from tests.e2e.server_process import ServerProcess, serve_env
+from tests.redis_support import REDIS_URL, require_redis
 
 pytestmark = pytest.mark.e2e
 
@@ -38,9 +39,9 @@ def sim() -> Iterator[CarrierSimulator]:
 
 
 async def _served(
-    database_url: str, sim: CarrierSimulator, tmp_path: Path, grace_secs: str
+    database_url: str, sim: CarrierSimulator, tmp_path: Path, grace_secs: str, **more: str
 ) -> AsyncIterator[ServerProcess]:
-    env = serve_env(database_url, sim, tmp_path, DRAIN_GRACE_SECS=grace_secs, LOG_FORMAT="json")
+    env = serve_env(database_url, sim, tmp_path, DRAIN_GRACE_SECS=grace_secs, LOG_FORMAT="json", **more)
     async with ServerProcess.serving(env, tmp_path / "serve.log") as process:
         yield process
 
@@ -54,6 +55,16 @@ async def patient_server(database_url: str, sim: CarrierSimulator, tmp_path: Pat
 @pytest.fixture
 async def hasty_server(database_url: str, sim: CarrierSimulator, tmp_path: Path) -> AsyncIterator[ServerProcess]:
     async for process in _served(database_url, sim, tmp_path, "1"):
+        yield process
+
+
+@pytest.fixture
+async def two_workers(database_url: str, sim: CarrierSimulator, tmp_path: Path) -> AsyncIterator[ServerProcess]:
+    require_redis()
+    namespace = f"test-{uuid.uuid4().hex[:12]}"
+    async for process in _served(
+        database_url, sim, tmp_path, "300", WORKERS="2", REDIS_URL=REDIS_URL, REDIS_NAMESPACE=namespace
+    ):
         yield process
 
 
@@ -160,3 +171,22 @@ async def test_a_call_outliving_the_grace_period_ends_with_the_reason(
     call = await _stored_call(database_url, call_id)  # stored before the exit
     assert call.end_reason == EndReason.PLATFORM_SHUTTING_DOWN.words
     assert call.media_ended_at is not None
+
+
+@pytest.mark.xdist_group("serve-workers")
+async def test_every_worker_of_a_balanced_serve_drains(two_workers: ServerProcess, sim: CarrierSimulator):
+    server = two_workers
+    assert server.process is not None
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+        tenant, call_id, sim_call = await _live_call(api, sim)
+        os.kill(server.process.pid, signal.SIGTERM)  # the supervisor passes it to each worker
+        # Whichever worker answers, it is draining.
+        for _ in range(6):
+            assert (await _until_not_ready(api)).status_code == 503
+        call = (await api.get(f"/api/v2/calls/{call_id}", headers=tenant.headers)).json()["data"]
+        assert call["status"] == "in_progress"
+        assert server.process.poll() is None
+        assert sim.caller_hangs_up(sim_call.call_id)
+    await asyncio.to_thread(server.process.wait, 60)
+    await asyncio.to_thread(sim_call.ended.wait, 20)
+    assert sim_call.ended.is_set()

@@ -51,7 +51,7 @@ async def drain(*, platform: Platform, grace_secs: float) -> None:
         *(session.end(EndReason.PLATFORM_SHUTTING_DOWN) for session in sessions), return_exceptions=True
     )
     if not await _no_media_sockets(platform, WIND_DOWN_SECS):
-        log.error("%d media socket(s) still open after the drain; closing them", platform.media_sockets)
+        log.error("%d media socket(s) still open after the drain; the shutdown closes them", platform.media_sockets)
 
 
 async def _no_media_sockets(platform: Platform, timeout_secs: float) -> bool:

@@ -142,7 +142,15 @@ def create_app(
     async def healthz() -> dict[str, object]:
         return {"success": True, "data": {"status": "ok", "version": __version__}}
 
-    @app.get("/readyz", summary="Readiness check: 503 while the node drains", tags=["health"])
+    @app.get(
+        "/readyz",
+        summary="Readiness check: 503 while the node drains",
+        tags=["health"],
+        responses={
+            200: {"content": {"application/json": {"example": {"success": True, "data": {"status": "ready", "version": __version__}}}}},
+            503: {"description": "The node is draining (SIGTERM): send it no new connections."},
+        },
+    )
     async def readyz(request: Request) -> dict[str, object]:
         # Not the store's health: a store outage would make every node unready at once and leave
         # the load balancer nothing to send to; only a node's own drain takes it out.

@@ -16,7 +16,18 @@ from callwright.services.store_metrics import StoreSnapshot
 router = APIRouter(tags=["health"])
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+_EXAMPLE = """# HELP callwright_active_calls Calls whose media stream this node carries now.
+# TYPE callwright_active_calls gauge
+callwright_active_calls{carrier="vobiz",node="callwright-7d9f-abcde"} 3.0
+"""
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (admin token unless CALLWRIGHT_METRICS_PUBLIC)",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"example": _EXAMPLE}}}},
+)
 async def metrics(request: Request, platform: PlatformDep) -> Response:
     if not platform.settings.metrics_public:
         await require_admin(request, platform)

@@ -94,6 +94,7 @@ async def carrier_callback(
     "/telephony/{provider}/{call_id}/{kind}/{token}",
     summary="Carrier callback, its token in the path",
     description="As above, for carriers that may not keep a callback URL's query string (MCube).",
+    responses={200: {"content": {"application/xml": {"example": "<Response>…</Response>"}}}},
 )
 async def carrier_callback_token_in_path(
     request: Request, provider: str, call_id: str, kind: str, token: str, platform: PlatformDep, session: SessionDep

@@ -190,3 +190,48 @@ async def test_every_worker_of_a_balanced_serve_drains(two_workers: ServerProces
     await asyncio.to_thread(server.process.wait, 60)
     await asyncio.to_thread(sim_call.ended.wait, 20)
     assert sim_call.ended.is_set()
+
+
+@pytest.fixture
+async def two_nodes(
+    database_url: str, sim: CarrierSimulator, tmp_path: Path
+) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
+    """Two nodes on one store and one Redis, each its own port and public URL (no balancer)."""
+    require_redis()
+    namespace = f"test-{uuid.uuid4().hex[:12]}"
+    shared = {"DRAIN_GRACE_SECS": "300", "REDIS_URL": REDIS_URL, "REDIS_NAMESPACE": namespace}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    env_a = serve_env(database_url, sim, tmp_path / "a", **shared)
+    env_b = serve_env(database_url, sim, tmp_path / "b", **shared)
+    env_b["CALLWRIGHT_VAR_DIR"] = env_a["CALLWRIGHT_VAR_DIR"]  # one dev secret file, one key
+    async with ServerProcess.serving(env_a, tmp_path / "a.log") as node_a:
+        async with ServerProcess.serving(env_b, tmp_path / "b.log") as node_b:
+            yield node_a, node_b
+
+
+@pytest.mark.xdist_group("serve-workers")
+async def test_a_draining_node_hands_dialing_over_and_drops_no_call(
+    two_nodes: tuple[ServerProcess, ServerProcess], sim: CarrierSimulator, database_url: str
+):
+    node_a, node_b = two_nodes
+    assert node_a.process is not None
+    async with httpx.AsyncClient(base_url=node_a.base_url, timeout=20) as api_a:
+        tenant, live_id, live_sim = await _live_call(api_a, sim)  # dialled by A: it started first
+        os.kill(node_a.process.pid, signal.SIGTERM)
+        await _until_not_ready(api_a)
+        # A call started while A drains (through A's API, still served) is dialled by B, whose
+        # election took the dialer over, and its media goes to B.
+        number = new_number()
+        sim.set_scenario(number, Scenario.caller_hangs_up_after(3.0))
+        handed_over = await start_call(api_a, tenant, "vobiz", number)
+    async with httpx.AsyncClient(base_url=node_b.base_url, timeout=20) as api_b:
+        finished = await wait_for_status(api_b, tenant, handed_over, timeout=60)
+        assert finished["status"] == "completed", finished
+        assert node_a.process.poll() is None  # A still carries its live call
+        assert sim.caller_hangs_up(live_sim.call_id)
+        await asyncio.to_thread(node_a.process.wait, 60)
+        live = await wait_for_status(api_b, tenant, live_id, timeout=30)
+    assert live["status"] == "completed"
+    assert live["end_reason"] != EndReason.PLATFORM_SHUTTING_DOWN.words
+    assert len(sim.calls(to=number)) == 1

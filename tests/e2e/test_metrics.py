@@ -4,7 +4,9 @@ outcome only, and moved by the call; never a phone number or a call id. Behind t
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -12,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from callwright.sim import Scenario
 from tests.e2e.helpers import ADMIN, make_tenant, new_number, start_call, wait_for_status
+from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
@@ -38,12 +41,26 @@ def _value(samples: dict, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-async def test_metrics_move_with_a_call_and_carry_no_number(api: httpx.AsyncClient, carrier_sim):
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    receiver = await WebhookReceiver().start()
+    yield receiver
+    await receiver.stop()
+
+
+async def test_metrics_move_with_a_call_and_carry_no_number(
+    api: httpx.AsyncClient, carrier_sim, receiver: WebhookReceiver
+):
     refused = await api.get("/metrics")
     assert refused.status_code == 401
     assert refused.json()["success"] is False
 
     tenant = await make_tenant(api, carrier_sim, ["vobiz"], intro_message="Hi.", **FAKE)
+    hook = await api.post(
+        "/api/v2/config/webhooks", json={"label": "metrics", "url": receiver.url("/m")}, headers=tenant.headers
+    )
+    assert hook.status_code == 201, hook.text
+    receiver.secrets.append(hook.json()["data"]["secret"])
     before = await _samples(api)
     number = new_number()
     carrier_sim.set_scenario(
@@ -58,6 +75,7 @@ async def test_metrics_move_with_a_call_and_carry_no_number(api: httpx.AsyncClie
     during = await _samples(api)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
     await wait_for_status(api, tenant, call_id)
+    await receiver.wait_for(1, path="/m", event="session.completed", timeout=30)
     after = await _samples(api)
 
     assert _value(after, "callwright_dials_total", carrier="vobiz") == _value(
@@ -78,6 +96,14 @@ async def test_metrics_move_with_a_call_and_carry_no_number(api: httpx.AsyncClie
     assert _value(after, turns, carrier="vobiz") > _value(before, turns, carrier="vobiz")
     gaps = "callwright_agent_frame_gap_seconds_count"
     assert _value(after, gaps) > _value(before, gaps)
+    delivered = "callwright_webhook_delivery_seconds_count"
+    # The sender records the delivery just after the receiver has it: a scrape may come between.
+    for _ in range(50):
+        if _value(after, delivered, outcome="delivered") > _value(before, delivered, outcome="delivered"):
+            break
+        await asyncio.sleep(0.1)
+        after = await _samples(api)
+    assert _value(after, delivered, outcome="delivered") > _value(before, delivered, outcome="delivered")
     # The store's counts are there, whatever their values.
     assert ("callwright_webhook_backlog", ()) in after
     assert ("callwright_campaign_contacts", (("state", "pending"),)) in after

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from uvicorn import Server
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from callwright.settings import Settings, get_settings
 
@@ -88,12 +89,26 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+class DenyingWebSocketsProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol (its default), able to refuse an upgrade quietly.
+
+    uvicorn 0.54 sends a denial response (a draining node's 503 to a new media socket) but does
+    not count it as the end of the handshake: when the app returns, it logs "ASGI callable
+    returned without completing handshake" and writes a 500 after the 503."""
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body", False):
+            self.handshake_complete = True
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The keyword arguments ``callwright serve`` gives ``uvicorn.run`` / ``uvicorn.Config``."""
     from callwright.log_context import logging_config
 
     options: dict[str, Any] = {
         "http": BoundedHeadersProtocol,
+        "ws": DenyingWebSocketsProtocol,
         "timeout_keep_alive": KEEP_ALIVE_SECS,
         "proxy_headers": False,
         "log_level": settings.log_level,

@@ -150,6 +150,7 @@ async def test_sigterm_lets_a_live_call_finish_then_exits(
     media = [line for line in lines if f"/media/vobiz/{call_id}/" in line["message"]]
     assert media and all(f"/media/vobiz/{call_id}/****" in line["message"] for line in media)
     assert any(line["logger"] == "callwright.drain" for line in lines)
+    assert not [line for line in lines if line["level"] in ("error", "critical")]
 
 
 async def test_a_call_outliving_the_grace_period_ends_with_the_reason(

@@ -20,6 +20,7 @@ import httpx
 import pytest
 import websockets
 
+from callwright.balancer import LoadBoard
 from callwright.domain.end_reasons import EndReason
 from callwright.sim import CarrierSimulator, Scenario
 from callwright.store.db import create_engine, session_factory
@@ -178,6 +179,12 @@ async def test_a_call_outliving_the_grace_period_ends_with_the_reason(
 async def test_every_worker_of_a_balanced_serve_drains(two_workers: ServerProcess, sim: CarrierSimulator):
     server = two_workers
     assert server.process is not None
+    # The server answers once one worker is up; the other may still be loading its models.
+    board = LoadBoard(Path(server.env["CALLWRIGHT_VAR_DIR"]) / "workers.board", 2)
+    deadline = time.monotonic() + 60
+    while board.weights() != [1, 1]:
+        assert time.monotonic() < deadline, board.read()
+        await asyncio.sleep(0.05)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
         tenant, call_id, sim_call = await _live_call(api, sim)
         os.kill(server.process.pid, signal.SIGTERM)  # the supervisor passes it to each worker

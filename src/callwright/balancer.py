@@ -36,9 +36,11 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from uvicorn import Config
+from uvicorn import Config, Server
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
+
+from callwright import metrics
 
 log = logging.getLogger("callwright.balancer")
 
@@ -172,6 +174,18 @@ def worker_board() -> tuple[LoadBoard, int] | None:
     return board, int(slot)
 
 
+class DrainingProcess(Process):
+    """uvicorn's worker process, its server a ``DrainingServer``: SIGTERM drains it first."""
+
+    @property
+    def server(self) -> Server:
+        if self._server is None:
+            from callwright.serving import DrainingServer
+
+            self._server = DrainingServer(config=self.config)
+        return self._server
+
+
 class BalancedMultiprocess(Multiprocess):
     """uvicorn's supervisor, each worker given its own socket of the group (the one in its slot,
     kept across restarts) while a thread steers new connections by the board."""
@@ -184,7 +198,7 @@ class BalancedMultiprocess(Multiprocess):
     def _worker(self, slot: int) -> Process:
         os.environ[WORKER_SLOT_ENV] = str(slot)  # a spawned worker takes the environment as is
         try:
-            process = Process(self.config, [self.sockets[slot]])
+            process = DrainingProcess(self.config, [self.sockets[slot]])
             process.start()
         finally:
             os.environ.pop(WORKER_SLOT_ENV, None)
@@ -210,6 +224,7 @@ class BalancedMultiprocess(Multiprocess):
                 return
             old.terminate()
             old.join()
+            metrics.worker_exited(old.pid)
             self.processes[slot] = new
 
     def keep_subprocess_alive(self) -> None:
@@ -221,6 +236,7 @@ class BalancedMultiprocess(Multiprocess):
                 continue
             process.kill()  # hung, or already gone
             process.join()
+            metrics.worker_exited(process.pid)
             if process.exitcode == STARTUP_FAILURE:
                 # It failed before serving: the app or the socket is broken, and would fail the
                 # same way on every restart.

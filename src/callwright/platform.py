@@ -59,6 +59,10 @@ class Platform:
     # (a balanced `callwright serve` worker publishes it at once).
     media_sockets: int = 0
     media_sockets_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set while no carrier media socket is open in this process (what a drain waits for).
+    no_media_sockets: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set on SIGTERM (services.drain): not ready, no new media sockets, no dialing.
+    draining: bool = False
 
     def __post_init__(self) -> None:
         # Every session carries the wake-up, for the outbox's after-commit hook (services.webhook_outbox).
@@ -71,6 +75,7 @@ class Platform:
             }
         )
         self.workers = Workers(self)
+        self.no_media_sockets.set()
 
     @cached_property
     def admission(self) -> CallAdmission:

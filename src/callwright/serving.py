@@ -7,6 +7,10 @@ closes a connection whose request headers are not complete ``request_header_time
 it opened or after the request's first byte, or that sends more than ``MAX_HEADER_BYTES`` of them.
 Bodies are bounded in the app (``api.guard``).
 
+``DrainingServer`` (uvicorn's server) turns the first SIGTERM into a drain (``services.drain``)
+before uvicorn's own shutdown, which would close every live call's media socket at once (1012).
+A second SIGTERM, or SIGINT, shuts down at once.
+
 The client's address is the connection's own: uvicorn's default of believing X-Forwarded-For from
 127.0.0.1 is off, and the app believes it only from ``CALLWRIGHT_TRUSTED_PROXIES``.
 """
@@ -14,12 +18,22 @@ The client's address is the connection's own: uvicorn's default of believing X-F
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from typing import Any
+import signal
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
+from uvicorn import Server
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from callwright.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from callwright.platform import Platform
+
+log = logging.getLogger("callwright.serving")
 
 MAX_HEADER_BYTES = 64 * 1024
 KEEP_ALIVE_SECS = 5
@@ -75,14 +89,33 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+class DenyingWebSocketsProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol (its default), able to refuse an upgrade quietly.
+
+    uvicorn 0.54 sends a denial response (a draining node's 503 to a new media socket) but does
+    not count it as the end of the handshake: when the app returns, it logs "ASGI callable
+    returned without completing handshake" and writes a 500 after the 503."""
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body", False):
+            self.handshake_complete = True
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The keyword arguments ``callwright serve`` gives ``uvicorn.run`` / ``uvicorn.Config``."""
-    return {
+    from callwright.log_context import logging_config
+
+    options: dict[str, Any] = {
         "http": BoundedHeadersProtocol,
+        "ws": DenyingWebSocketsProtocol,
         "timeout_keep_alive": KEEP_ALIVE_SECS,
         "proxy_headers": False,
         "log_level": settings.log_level,
     }
+    if (config := logging_config(settings.log_format, settings.log_level)) is not None:
+        options["log_config"] = config
+    return options
 
 
 def restrict_new_files() -> None:
@@ -90,3 +123,46 @@ def restrict_new_files() -> None:
     its WAL, recordings, keys under ``var/``. Explicit modes where those files are created say the
     same; this covers what a library creates on its own."""
     os.umask(0o077)
+
+
+_served: Platform | None = None
+
+
+def serve_platform(platform: Platform | None) -> None:
+    """The platform of this ``callwright serve`` process, set by the served app's lifespan (None
+    once it is closed): what a SIGTERM drains."""
+    global _served
+    _served = platform
+
+
+class DrainingServer(Server):
+    """uvicorn's server; the first SIGTERM drains this process's platform, then shuts down."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _draining = False
+    _drain_task: asyncio.Task[None] | None = None
+
+    async def startup(self, sockets: Any = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().startup(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        loop, platform = self._loop, _served
+        if sig != signal.SIGTERM or self._draining or self.should_exit or loop is None or platform is None:
+            super().handle_exit(sig, frame)
+            return
+        self._draining = True
+        loop.call_soon_threadsafe(self._start_drain, platform, sig)
+
+    def _start_drain(self, platform: Platform, sig: int) -> None:
+        self._drain_task = asyncio.create_task(self._drain_then_exit(platform, sig), name="callwright-drain")
+
+    async def _drain_then_exit(self, platform: Platform, sig: int) -> None:
+        from callwright.services.drain import drain
+
+        try:
+            await drain(platform=platform, grace_secs=platform.settings.drain_grace_secs)
+        except Exception:
+            log.exception("the drain failed; shutting down")
+        finally:
+            super().handle_exit(sig, None)

@@ -11,6 +11,7 @@ import ipaddress
 import math
 import os
 import secrets
+import socket
 from collections import Counter
 from decimal import Decimal
 from enum import StrEnum
@@ -48,6 +49,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "info"
+    # "text" (uvicorn's lines) or "json" (one object a line, with the call id on a call's lines).
+    log_format: Literal["text", "json"] = "text"
+    # On SIGTERM a node drains (callwright.services.drain): live calls may run this long before
+    # they are ended with "platform shutting down". Cover the longest call you allow.
+    drain_grace_secs: float = Field(default=900.0, ge=0, le=24 * 3600)
+    # /metrics: behind the admin token (default), or open to whoever reaches the port (for a
+    # scraper inside a private network that carries no token).
+    metrics_public: bool = False
+    # The node label on per-node metrics; default: the host name (a pod's name under Kubernetes).
+    node_name: str = Field(default_factory=socket.gethostname, pattern=r"^[A-Za-z0-9_.-]{1,128}$")
     # Run the background workers (the dialer) in this process.
     workers_enabled: bool = True
     # Worker processes `callwright serve` starts behind its one port. More than one needs Redis.

@@ -100,6 +100,23 @@ class Workers:
             self._load.cancel()
             await asyncio.gather(self._load, return_exceptions=True)
             self._load = None
+        await self.stop_dialing()
+        if self.reconciler is not None:
+            await self.reconciler.stop()
+            self.reconciler = None
+        if self.extraction is not None:
+            await self.extraction.stop()
+            self.extraction = None
+        if self.webhook_sender is not None:
+            await self.webhook_sender.stop()
+            self.webhook_sender = None
+        await platform.control.close()
+
+    async def stop_dialing(self) -> None:
+        """Stop the dialer and the campaign scheduler, and their elections (which give the leases
+        back, so another node takes them over): a draining node places no call. Call control,
+        the reconciler and the webhook sender run on for the calls still up."""
+        platform = self.platform
         if self.election is not None:
             await self.election.stop()  # stops the dialer it ran, and gives the lease back
             self.election = None
@@ -112,13 +129,3 @@ class Workers:
         scheduler, platform.campaign_scheduler = platform.campaign_scheduler, None
         if scheduler is not None:
             await scheduler.stop()
-        if self.reconciler is not None:
-            await self.reconciler.stop()
-            self.reconciler = None
-        if self.extraction is not None:
-            await self.extraction.stop()
-            self.extraction = None
-        if self.webhook_sender is not None:
-            await self.webhook_sender.stop()
-            self.webhook_sender = None
-        await platform.control.close()

@@ -103,4 +103,6 @@ def serve_env(database_url: str, sim: CarrierSimulator, tmp_path: Path, **more: 
         "CALLWRIGHT_PLIVO_API_URL": urls["plivo"],
         "CALLWRIGHT_EXOTEL_API_URL": urls["exotel"],
         "CALLWRIGHT_SILENCE_TIMEOUT_SECS": "0",
+        # `stop` sends SIGTERM, which drains: a call a test left up must not hold it 15 minutes.
+        "CALLWRIGHT_DRAIN_GRACE_SECS": "5",
     } | {f"CALLWRIGHT_{name}": value for name, value in more.items()}

@@ -168,6 +168,8 @@ async def test_calls_are_spread_over_the_workers(server: ServerProcess, sim: Car
             # 10 ms. On a busy box either can lag: the next call waits for both.
             await asyncio.sleep(0.2)
         assert [count for count, _ in board.read()] == [4, 4]
+        # /metrics in either worker sums both (prometheus-client's multiprocess mode).
+        assert await _active_calls(api) == 8
         for call_id in calls:
             ended = await api.post(f"/api/v2/calls/{call_id}/end", headers=tenant.headers)
             assert ended.status_code == 200, ended.text
@@ -176,3 +178,18 @@ async def test_calls_are_spread_over_the_workers(server: ServerProcess, sim: Car
     # A worker's media handler finishes (and its count drops) a moment after the call is stored
     # as completed: the recording is saved and the socket closed after that.
     assert await wait_for_board(board, lambda per_worker: not any(per_worker)) == [0, 0]
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+        assert await _active_calls(api) == 0
+
+
+async def _active_calls(api: httpx.AsyncClient) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    metrics = await api.get("/metrics", headers=ADMIN)
+    assert metrics.status_code == 200, metrics.text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics.text)
+        for sample in family.samples
+        if sample.name == "callwright_active_calls" and sample.labels.get("carrier") == "exotel"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -28,6 +28,7 @@ from callwright.api.routes import (
     dnd_check,
     functions,
     media,
+    metrics,
     projects,
     recordings,
     sessions,
@@ -38,7 +39,9 @@ from callwright.api.routes import (
 )
 from callwright.collector import settle_after_start_up
 from callwright.console import install_console
+from callwright.domain.errors import CallwrightError
 from callwright.platform import Platform
+from callwright.serving import serve_platform
 from callwright.settings import Settings, get_settings
 
 PARTNER_API_PREFIX = "/api/v2"
@@ -51,6 +54,7 @@ def create_served_app() -> FastAPI:
     else's process (a test's) leaves that process's collector alone."""
     app = create_app()
     app.state.settle_collector_when_idle = True
+    app.state.served = True  # its platform is the one a SIGTERM drains (serving.DrainingServer)
     return app
 
 
@@ -89,9 +93,14 @@ def create_app(
         # idle process freezes again what its calls left for good: see callwright.collector).
         settle_after_start_up()
         await running.workers.start(background=settings.workers_enabled)
+        served = getattr(app.state, "served", False)
+        if served:
+            serve_platform(running)
         try:
             yield
         finally:
+            if served:
+                serve_platform(None)
             if owns_platform:
                 await running.close()  # stops the workers first
             else:  # a test's platform: it closes the store itself
@@ -139,10 +148,30 @@ def create_app(
     app.include_router(admin_credits.router, prefix=ADMIN_API_PREFIX)
     app.include_router(admin_calls.router, prefix=ADMIN_API_PREFIX)
     install_console(app, settings)
+    app.include_router(metrics.router)
 
     @app.get("/healthz", summary="Liveness check", tags=["health"])
     async def healthz() -> dict[str, object]:
         return {"success": True, "data": {"status": "ok", "version": __version__}}
+
+    @app.get(
+        "/readyz",
+        summary="Readiness check: 503 while the node drains",
+        tags=["health"],
+        responses={
+            200: {"content": {"application/json": {"example": {"success": True, "data": {"status": "ready", "version": __version__}}}}},
+            503: {"description": "The node is draining (SIGTERM): send it no new connections."},
+        },
+    )
+    async def readyz(request: Request) -> dict[str, object]:
+        # Not the store's health: a store outage would make every node unready at once and leave
+        # the load balancer nothing to send to; only a node's own drain takes it out.
+        running: Platform = request.app.state.platform
+        if running.draining:
+            raise CallwrightError(
+                "this node is draining and takes no new calls", code="draining", status_code=503
+            )
+        return {"success": True, "data": {"status": "ready", "version": __version__}}
 
     return app
 

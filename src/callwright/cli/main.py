@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -94,13 +95,23 @@ def serve(
     app = "callwright.api.app:create_served_app"
     from callwright.balancer import balancing_supported, serve_balanced
 
+    if workers > 1:
+        from callwright.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+
+        # Each worker writes its metrics to files here, and /metrics in any of them sums them all.
+        prepare_multiprocess_dir(Path(os.environ.get(MULTIPROC_ENV) or settings.var_dir / "metrics"))
     if workers > 1 and balancing_supported():
         config = uvicorn.Config(
             app, factory=True, host=host, port=port, workers=workers, **uvicorn_options(settings)
         )
         serve_balanced(config, settings.var_dir / "workers.board")
         return
-    uvicorn.run(app, factory=True, host=host, port=port, workers=workers, **uvicorn_options(settings))
+    if workers > 1:  # uvicorn's own supervisor: its workers shut down without a drain
+        uvicorn.run(app, factory=True, host=host, port=port, workers=workers, **uvicorn_options(settings))
+        return
+    from callwright.serving import DrainingServer
+
+    DrainingServer(uvicorn.Config(app, factory=True, host=host, port=port, **uvicorn_options(settings))).run()
 
 
 async def _prepare_store(settings: Settings) -> IssuedKey | None:

@@ -16,6 +16,7 @@ class EndReason(StrEnum):
     CALLER_HUNG_UP = "caller_hung_up"  # the carrier closed the stream in order
     MEDIA_STREAM_LOST = "media_stream_lost"  # cut, or silent past the idle timeout
     ENDED_BY_PLATFORM = "ended_by_platform"
+    PLATFORM_SHUTTING_DOWN = "platform_shutting_down"  # its node drained past the grace period
     ENDED_BY_AGENT = "ended_by_agent"  # the end_call tool, or a scripted reply
     MAX_DURATION = "max_duration"  # the agent's max_call_duration_secs
     SILENCE_TIMEOUT = "silence_timeout"

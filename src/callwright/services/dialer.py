@@ -37,6 +37,8 @@ from callwright.domain.errors import CallwrightError
 from callwright.domain.pacing import SendSpacing
 from callwright.domain.providers import Provider
 from callwright.domain.suppression import SUPPRESSED_END_REASON
+from callwright.log_context import call_context
+from callwright.metrics import DIAL_ERRORS, DIALS
 from callwright.services.call_state import apply_events, lock_call, record_event, set_state, state_of
 from callwright.services.call_urls import callback_url, stream_url_with_token
 from callwright.services.carrier_accounts import account_of, pacing_key
@@ -202,7 +204,8 @@ class Dialer:
             if ready is None:
                 return
             pacer.spacing.sent(time.monotonic())
-        await self._place(call_id, ready)
+        with call_context(call_id):
+            await self._place(call_id, ready)
 
     async def _mark_dialing(self, call_id: str) -> _ReadyDial | None:
         """Mark the call ``dialing`` (committed) just before its request leaves; None when it
@@ -249,19 +252,24 @@ class Dialer:
     async def _place(self, call_id: str, ready: _ReadyDial) -> None:
         platform = self.platform
         carrier, account, request, attempt, provider = ready
+        DIALS.labels(provider.value).inc()
         try:
             placed = await carrier.place_call(
                 request, account, http=platform.http, endpoints=platform.endpoints
             )
         except CarrierUnavailable as exc:
             if exc.retryable and attempt < MAX_ATTEMPTS:
+                DIAL_ERRORS.labels(provider.value, "retried").inc()
                 await self._requeue(call_id, retry_delay_secs(attempt, exc.retry_after), exc.message)
             elif exc.outcome_unknown:
+                DIAL_ERRORS.labels(provider.value, "unknown").inc()
                 await self._unconfirmed(call_id, exc.message)
             else:
+                DIAL_ERRORS.labels(provider.value, "failed").inc()
                 await self._dial_failed(call_id, exc.message, None)
             return
         except CallwrightError as exc:
+            DIAL_ERRORS.labels(provider.value, "failed").inc()
             await self._dial_failed(call_id, exc.message, getattr(exc, "carrier_reason", None))
             return
 

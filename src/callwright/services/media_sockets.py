@@ -45,6 +45,7 @@ from callwright.domain.ids import parse_call_id
 from callwright.domain.providers import parse_provider
 from callwright.domain.text import line_problem, params_problem
 from callwright.domain.voicemail import GreetingVerdict
+from callwright.metrics import ACTIVE_CALLS, CALLS_ENDED, TURN_LATENCY_SECONDS
 from callwright.services import call_hangup, call_tools, media_events, recordings, voice_config, voicemail
 from callwright.services.carrier_accounts import account_for_call
 from callwright.store.models import Call
@@ -224,6 +225,9 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
         await voicemail.on_greeting_verdict(platform=platform, call_id=call_id, verdict=verdict)
 
     released = False
+    carrier_label = carrier.provider.value
+    active = ACTIVE_CALLS.labels(platform.settings.node_name, carrier_label)
+    active.inc()
     try:
         # WatchedSocket stands in for the WebSocket it wraps (every call but receive passes through).
         watched = cast(WebSocket, WatchedSocket(websocket, idle_timeout_secs=platform.settings.media_idle_timeout_secs))
@@ -244,6 +248,10 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
             return
         try:
             outcome = await media.run()
+            CALLS_ENDED.labels(carrier_label, outcome.end_reason.value).inc()
+            for turn in media.conversation.turns:
+                if turn.role == "bot" and turn.latency_ms is not None:
+                    TURN_LATENCY_SECONDS.labels(carrier_label).observe(turn.latency_ms / 1000)
             # Kept before the outcome is stored, so the session.completed webhook carries its URL.
             recording_url = await recordings.save_recording(platform=platform, call=call, recorder=recorder)
         finally:
@@ -257,10 +265,11 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
         )
         released = True
     finally:
+        active.dec()
         if recorder is not None:
             recorder.discard()  # a no-op once saved
         if not released:
             await release(platform=platform, call_id=call_id, socket_id=stream.socket_id)
-    if outcome.end_reason is EndReason.MEDIA_STREAM_LOST:
+    if outcome.end_reason in (EndReason.MEDIA_STREAM_LOST, EndReason.PLATFORM_SHUTTING_DOWN):
         # The carrier may still hold the caller on a line we no longer hear or speak on.
         await call_hangup.hang_up_quietly(platform=platform, call_id=call_id)

@@ -27,7 +27,7 @@ import random
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import httpx
@@ -35,6 +35,7 @@ from sqlalchemy import CursorResult, func, or_, select, update
 
 from callwright.domain.webhook_urls import UrlRefused, parse_webhook_url
 from callwright.domain.webhooks import DeliveryStatus, RetrySchedule, is_success, signature
+from callwright.metrics import WEBHOOK_DELIVERY_SECONDS
 from callwright.services.webhook_outbox import envelope, iso_utc
 from callwright.services.webhook_targets import checked_addresses, policy_for, post_pinned
 from callwright.services.webhooks import open_secret
@@ -289,6 +290,8 @@ class WebhookSender:
 
     async def _record(self, claim: _Claim, outcome: _Outcome) -> None:
         now = utcnow()
+        settled: str | None = None  # delivered or dead: the delivery's end
+        queued_at: datetime | None = None
         async with self.platform.sessions() as session:
             await session.execute(
                 update(WebhookAttempt)
@@ -306,16 +309,19 @@ class WebhookSender:
                 return
             if outcome.delivered:
                 delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED.value, now
+                settled = "delivered"
             else:
                 retry_at = self.schedule.next_attempt_at(
                     delivery.attempt_count, now=now, queued_at=delivery.created_at, rand=random.random()
                 )
                 if retry_at is None:
                     delivery.status = DeliveryStatus.DEAD.value
+                    settled = "dead"
                     log.warning("webhook delivery %s is dead after %d attempts", delivery.id, delivery.attempt_count)
                 else:
                     delivery.next_attempt_at = retry_at
             delivery.lease_until = delivery.lease_token = None
+            queued_at = delivery.created_at
             await session.execute(
                 update(WebhookEndpoint)
                 .where(WebhookEndpoint.id == delivery.endpoint_id)
@@ -326,6 +332,8 @@ class WebhookSender:
                 )
             )
             await session.commit()
+        if settled is not None and queued_at is not None:
+            WEBHOOK_DELIVERY_SECONDS.labels(settled).observe(max(0.0, (now - _aware(queued_at)).total_seconds()))
 
 
 def _ms_since(started: float) -> int:
@@ -343,3 +351,8 @@ def _round_robin(queues: list[deque[tuple[str, str]]], limit: int) -> list[tuple
             if not queue:
                 queues.remove(queue)
     return picked
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -30,6 +30,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.serializers.base_serializer import FrameSerializer
 
+from callwright.metrics import FRAME_GAP_MAX_SECS, FRAME_GAP_SECONDS
 from callwright.voice.recorder import CallRecorder
 
 log = logging.getLogger("callwright.voice")
@@ -68,7 +69,10 @@ class WatchedSerializer(FrameSerializer):
             self._record_sent(self._recorder, frame, payload)
         if not payload or not isinstance(frame, AudioRawFrame):
             return payload
-        now = self.last_audio_at = time.monotonic()
+        now = time.monotonic()
+        if self.last_audio_at is not None and now - self.last_audio_at < FRAME_GAP_MAX_SECS:
+            FRAME_GAP_SECONDS.observe(now - self.last_audio_at)
+        self.last_audio_at = now
         if self._awaiting_audio and not is_silence(frame.audio):
             self._awaiting_audio = False
             if not self._audio_sent:

@@ -10,6 +10,7 @@ field with a control character, answers 400.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -17,7 +18,9 @@ from fastapi import APIRouter, Request, Response
 from callwright.api.deps import PlatformDep, SessionDep
 from callwright.carriers.base import CallbackKind
 from callwright.domain.errors import BadRequest, NotFound
-from callwright.domain.providers import parse_provider
+from callwright.domain.providers import Provider, parse_provider
+from callwright.log_context import call_context
+from callwright.metrics import CALLBACK_SECONDS
 from callwright.services import carrier_callbacks, exotel_voicebot
 from callwright.settings import Settings
 
@@ -108,11 +111,27 @@ async def _callback(
     platform: PlatformDep,
     session: SessionDep,
 ) -> Response:
+    began = time.perf_counter()
     parsed = parse_provider(provider)
     callback = next((k for k in CallbackKind if k.value == kind), None)
     if parsed is None or callback is None:
         raise NotFound(f"no callback {kind!r} for provider {provider!r}", code="unknown_callback")
     call_id = carrier_callbacks.check_token(platform=platform, call_id=call_id, token=token)
+    with call_context(call_id):
+        try:
+            return await _answer(request, parsed, call_id, callback, platform, session)
+        finally:
+            CALLBACK_SECONDS.labels(parsed.value).observe(time.perf_counter() - began)
+
+
+async def _answer(
+    request: Request,
+    parsed: Provider,
+    call_id: str,
+    callback: CallbackKind,
+    platform: PlatformDep,
+    session: SessionDep,
+) -> Response:
     answer = await carrier_callbacks.receive(
         platform=platform,
         session=session,

@@ -22,6 +22,7 @@ WORDS = {
     EndReason.ERROR: "error",
     EndReason.ENDED_BY_PARTNER_REQUEST: "ended by partner request",
     EndReason.NUMBER_SUPPRESSED: "number suppressed",
+    EndReason.PLATFORM_SHUTTING_DOWN: "platform shutting down",
     EndReason.CAMPAIGN_PAUSED: "campaign paused",
     EndReason.CAMPAIGN_CANCELED: "campaign canceled",
     EndReason.CALL_COMPLETED: "call completed",

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from callwright.carriers import endpoints_from_settings, get_carrier
 from callwright.carriers.base import Account
 from callwright.domain.providers import Provider
-from callwright.domain.reconcile import MEDIA_LOST, NEVER_CONFIRMED
+from callwright.domain.reconcile import MEDIA_LOST, NEVER_CONFIRMED, RING_MAX_SECS
 from callwright.services.reconciler import Reconciler
 from callwright.sim import CarrierSimulator, Scenario
 from callwright.store.models import Call, CallEventRow, WebhookEvent, utcnow
@@ -147,7 +147,10 @@ async def test_an_ended_call_whose_media_died_with_its_server_completes_its_sess
 
 async def test_a_call_the_carrier_still_rings_is_hung_up_then_closed(platform, partner, connection, sim):
     sid = await _placed(platform, sim, Scenario.slow_answer(120))
-    call_id = await _row(platform, partner.id, connection, status="ringing", provider_call_id=sid)
+    rang_since = utcnow() - timedelta(seconds=RING_MAX_SECS + 1)  # longer than any carrier rings
+    call_id = await _row(
+        platform, partner.id, connection, status="ringing", provider_call_id=sid, started_at=rang_since
+    )
     reconciler = Reconciler(platform)
     assert await reconciler.run_once() == 1
     await _ended(sim, sid)  # the reconciler hung it up at the carrier

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from callwright.carriers import endpoints_from_settings, get_carrier
 from callwright.carriers.base import Account
 from callwright.domain.providers import Provider
+from callwright.domain.reconcile import RING_MAX_SECS
 from callwright.services.reconciler import Reconciler
 from callwright.sim import CarrierSimulator, Scenario, SimCall
 from callwright.store.models import Call, CallEventRow, utcnow
@@ -148,18 +149,29 @@ async def test_a_call_ringing_for_minutes_is_never_closed_while_it_rings(
     provider, connection = carrier
     played = await _placed(platform, sim, provider, Scenario.slow_answer(600), answer_server)
     await _until_ringing(played)
-    # Ringing for ten minutes as far as the row knows: nothing heard for an hour.
+    # Ringing as far as the row knows, nothing heard for an hour: the carrier still rings it.
     call_id = await _row(
         platform, partner.id, connection, provider,
         status="ringing", provider_call_id=played.far_end.call_uuid,  # type: ignore[union-attr]
+        started_at=utcnow() - timedelta(minutes=9),
     )
+    assert await Reconciler(platform).run_once() == 0  # left ringing: not closed, not hung up
+    call, trail = await _get(platform, call_id)
+    assert call.status == "ringing" and not call.end_reason
+    assert [kind for kind, source in trail if source == "reconciler"] == []
+    assert not played.ended.is_set()
+    # Past the longest ring any carrier allows (Twilio's 600 s), it is hung up; its end then
+    # comes from the carrier's record, the CDR's 1000 "Canceled".
+    async with platform.sessions() as session:
+        await session.execute(
+            update(Call).where(Call.id == call_id).values(started_at=utcnow() - timedelta(seconds=RING_MAX_SECS + 1))
+        )
+        await session.commit()
+    await _backdate(platform, call_id)
     assert await Reconciler(platform).run_once() == 1
     call, trail = await _get(platform, call_id)
-    assert call.status == "ringing"  # the carrier still rings it: not closed, not failed
-    assert "no record" not in (call.end_reason or "")
+    assert call.status == "ringing" and "no record" not in (call.end_reason or "")
     assert ("carrier_has_no_record", "reconciler") not in trail
-    # Found with ?status=queued, it was hung up as any call the carrier rings unheard for this
-    # long is; its end comes from the carrier's record, the CDR's 1000 "Canceled".
     assert ("reconciler_hangup", "reconciler") in trail
     await sim.wait_for_call_end(played.call_id)
     await _backdate(platform, call_id)  # the hang-up callback was lost too

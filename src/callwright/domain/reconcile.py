@@ -30,6 +30,10 @@ from callwright.domain.dialing import HANDED_OVER, DialState
 UNASKABLE_CALL_MAX_SECS = 4 * 3600
 # The dialer sets the carrier's time limit this much above the agent's maximum duration.
 CARRIER_TIME_LIMIT_MARGIN_SECS = 30
+# The longest a carrier lets a call ring: Twilio's `Timeout` goes up to 600 s (its "Making calls"
+# page), Plivo's and Vobiz's `ring_timeout` less. A call the carrier says still rings is left to
+# ring until then (its own ring timeout ends it), plus a margin; past it, it is hung up.
+RING_MAX_SECS = 600 + 60
 
 MEDIA_LOST = "media stream lost: the server carrying the call stopped before the call ended"
 NEVER_CONFIRMED = (
@@ -141,6 +145,16 @@ def reason_for_ended(watch: CallWatch) -> str | None:
     """Our own account of why a call the carrier reports ended ended, when we know better than
     its hang-up words (None: keep the carrier's words)."""
     return MEDIA_LOST if watch.media_lost else None
+
+
+def left_ringing(watch: CallWatch, carrier_events: tuple[CallEvent, ...], *, rang_since: datetime, now: datetime) -> bool:
+    """The carrier says this call still rings (not answered, ours never streamed it): it is left
+    alone, however long nothing was heard, until the longest ring any carrier allows is over."""
+    if watch.media_started or watch.status is CallStatus.IN_PROGRESS:
+        return False
+    if any(event.kind is EventKind.ANSWERED for event in carrier_events):
+        return False
+    return (now - rang_since).total_seconds() < RING_MAX_SECS
 
 
 def reason_for_hangup(watch: CallWatch, carrier_name: str, silent_secs: float) -> str:

@@ -6,7 +6,8 @@ when a server dies mid-call (its media socket is gone and the carrier's hang-up 
 nobody), when a callback is lost, or when a dial's outcome is unknown (see ``services.dialer``).
 For each such call the reconciler asks the carrier (``Carrier.fetch_call_state``) and applies
 what it says through the call state machine, recording it with source ``reconciler``; a call the
-carrier still holds while no media session of ours carries it is hung up. Calls it cannot ask
+carrier still rings is left to ring (up to ``domain.reconcile.RING_MAX_SECS``, the longest ring
+any carrier allows); one it holds otherwise while no media session of ours carries it is hung up. Calls it cannot ask
 about are closed by the time bound in ``domain.reconcile``, with an end reason saying so. Calls
 already ended whose media stream died with its server before storing its end get that end (their
 last sign of life), so their ``session.completed`` and campaign outcome are written.
@@ -237,6 +238,8 @@ class Reconciler:
             reason = reconcile.reason_for_unknown(watch, carrier.display_name)
             return await self._close_untracked(call_id, watch, reason, kind="carrier_has_no_record")
         if fetched.live:
+            if await self._left_ringing(call_id, watch, fetched):
+                return 0
             return await self._hang_up_live(call_id, watch, carrier, fetched, account)
         return await self._apply_ended(call_id, watch, carrier, fetched)
 
@@ -260,6 +263,23 @@ class Reconciler:
             await session.commit()
         log.info("call %s: closed by the reconciler as %s (%s)", call_id, call.status, call.end_reason)
         return 1
+
+    async def _left_ringing(self, call_id: str, watch: CallWatch, fetched: CarrierCallState) -> bool:
+        """A call the carrier still rings is not lost: note the carrier's word (which also marks
+        the call heard from, so it is asked again only after another quiet spell) and leave it."""
+        async with self.platform.sessions() as session:
+            call = await session.get(Call, call_id)
+            if call is None:
+                return True
+            rang_since = call.started_at or call.dial_not_before
+            if not reconcile.left_ringing(watch, fetched.events, rang_since=rang_since, now=utcnow()):
+                return False
+            call = await lock_call(session, call_id)
+            if call is not None and fetched.events and not CallStatus(call.status).is_terminal:
+                apply_events(session, call, fetched.events, source="reconciler", payload=_payload(fetched))
+            await session.commit()
+        log.info("call %s: the carrier still rings it; left ringing", call_id)
+        return True
 
     async def _hang_up_live(
         self,

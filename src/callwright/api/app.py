@@ -23,8 +23,10 @@ from callwright.api.routes import (
     campaign_contacts,
     campaigns,
     config,
+    connections,
     functions,
     media,
+    phone_numbers,
     projects,
     recordings,
     sessions,
@@ -111,6 +113,8 @@ def create_app(
 
     partner_api = APIRouter(prefix=PARTNER_API_PREFIX)
     partner_api.include_router(config.router)
+    partner_api.include_router(connections.router)
+    partner_api.include_router(phone_numbers.router)
     partner_api.include_router(agents.router)
     partner_api.include_router(calls.router)
     partner_api.include_router(sessions.router)

@@ -48,7 +48,7 @@ class CarrierAccess:
 def inbound_url(public_url: str, connection: TelephonyConnection) -> str:
     """Where a bound number's inbound calls are sent: one URL per connection (the carrier's
     request names the dialled number). Served by the inbound-call routes."""
-    return f"{public_url.rstrip('/')}/telephony/{connection.provider}/inbound/{connection.id}"
+    return f"{public_url.rstrip('/')}/inbound/{connection.provider}/{connection.id}"
 
 
 async def record_default_number(*, session: AsyncSession, connection: TelephonyConnection) -> None:

@@ -147,8 +147,8 @@ async def create_application(request: Request, account: PlivoAccountDep, state: 
     return {"api_id": str(uuid.uuid4()), "app_id": application.app_id, "message": "created"}
 
 
-@router.delete("/v1/Account/{auth_id}/Application/{app_id}/", status_code=204)
-async def delete_application(app_id: str, account: PlivoAccountDep, state: SimStateDep) -> Any:
+@router.delete("/v1/Account/{auth_id}/Application/{app_id}/", status_code=204, response_model=None)
+async def delete_application(app_id: str, account: PlivoAccountDep, state: SimStateDep) -> Response:
     if not state.numbers.delete_application(Provider.PLIVO, account.auth_id, app_id):
         return plivo_error(404, "not found")
     return Response(status_code=204)

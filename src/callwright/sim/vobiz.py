@@ -187,7 +187,7 @@ async def create_application(auth_id: str, request: Request, account: VobizAccou
     return {"app_id": application.app_id, "message": "Application created successfully"}
 
 
-@router.delete("/api/v1/Account/{auth_id}/Application/{app_id}/", status_code=204)
+@router.delete("/api/v1/Account/{auth_id}/Application/{app_id}/", status_code=204, response_model=None)
 async def delete_application(auth_id: str, app_id: str, account: VobizAccountDep, state: SimStateDep) -> Response:
     if not state.numbers.delete_application(Provider.VOBIZ, account.auth_id, app_id):
         return JSONResponse({"error": "Application not found"}, status_code=404)

@@ -18,6 +18,7 @@ from callwright.api.openapi import document_validation_errors
 from callwright.api.routes import (
     admin,
     admin_credits,
+    admin_numbers,
     agents,
     calls,
     campaign_contacts,
@@ -131,6 +132,7 @@ def create_app(
     app.include_router(recordings.router)
     app.include_router(admin.router, prefix=ADMIN_API_PREFIX)
     app.include_router(admin_credits.router, prefix=ADMIN_API_PREFIX)
+    app.include_router(admin_numbers.router, prefix=ADMIN_API_PREFIX)
 
     @app.get("/healthz", summary="Liveness check", tags=["health"])
     async def healthz() -> dict[str, object]:

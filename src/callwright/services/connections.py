@@ -19,7 +19,13 @@ from callwright.carriers.base import CarrierEndpoints
 from callwright.domain.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from callwright.domain.providers import Provider, parse_provider
 from callwright.services import phone_numbers
-from callwright.services.telephony import ConnectionLinks, parse_credentials, partner_connection, seal_into
+from callwright.services.telephony import (
+    ConnectionLinks,
+    parse_credentials,
+    partner_connection,
+    record_default_number,
+    seal_into,
+)
 from callwright.store.models import Partner, PhoneNumber, TelephonyConnection
 from callwright.store.secretbox import SecretBox
 
@@ -65,7 +71,7 @@ async def create_connection(
         raise _name_taken(provider, name) from None
     if wants_default and existing:
         await _make_default(session, connection)
-    await phone_numbers.record_default_number(session=session, connection=connection)
+    await record_default_number(session=session, connection=connection)
     await session.commit()
     return {"connection": await connection_view(session=session, connection=connection, links=links)}
 
@@ -126,7 +132,7 @@ async def update_connection(
         await session.rollback()
         raise _name_taken(provider, connection.name) from None
     if credential_fields:
-        await phone_numbers.record_default_number(session=session, connection=connection)
+        await record_default_number(session=session, connection=connection)
     await session.commit()
     return {"connection": await connection_view(session=session, connection=connection, links=links)}
 

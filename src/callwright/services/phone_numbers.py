@@ -29,7 +29,7 @@ from callwright.store.models import Agent, Partner, PhoneNumber, TelephonyConnec
 from callwright.store.secretbox import SecretBox
 
 ACTIVE, INACTIVE = "ACTIVE", "INACTIVE"
-FROM_CARRIER, FROM_CONNECTION, FROM_OPERATOR = "carrier", "connection", "operator"
+FROM_CARRIER, FROM_OPERATOR = "carrier", "operator"
 # Carriers whose outbound caller id prefers the agent's bound active number (Vocobase: "Plivo,
 # Vobiz, Tata Smartflo, SIP, and VoiceLink prefer an agent-bound active number").
 _AGENT_NUMBER_FIRST = (Provider.PLIVO, Provider.VOBIZ)
@@ -51,28 +51,6 @@ def inbound_url(public_url: str, connection: TelephonyConnection) -> str:
     return f"{public_url.rstrip('/')}/inbound/{connection.provider}/{connection.id}"
 
 
-async def record_default_number(*, session: AsyncSession, connection: TelephonyConnection) -> None:
-    """Keep the connection's own caller id (from_number, caller_id, exe_number) among its numbers."""
-    caller_id = str(
-        connection.identifiers.get(get_carrier(Provider(connection.provider)).caller_id_field) or ""
-    )
-    if not caller_id:
-        return
-    await session.flush()
-    existing = await session.scalars(select(PhoneNumber).where(PhoneNumber.connection_id == connection.id))
-    if any(same_number(row.phone_number, caller_id) for row in existing):
-        return
-    session.add(
-        PhoneNumber(
-            partner_id=connection.partner_id,
-            connection_id=connection.id,
-            phone_number=caller_id,
-            source=FROM_CONNECTION,
-            status=ACTIVE,
-        )
-    )
-
-
 async def list_numbers(
     *, session: AsyncSession, partner_id: str, connection_id: str | None = None, provider: str | None = None
 ) -> list[dict[str, Any]]:
@@ -87,7 +65,7 @@ async def list_numbers(
         query = query.where(TelephonyConnection.provider == provider.lower())
     rows = await session.execute(query.order_by(TelephonyConnection.provider, PhoneNumber.phone_number))
     return [
-        await number_view(session=session, number=number, connection=conn) for number, conn in rows.tuples()
+        await number_view(session=session, number=number, connection=conn) for number, conn in rows.all()
     ]
 
 

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from callwright.carriers import get_carrier
 from callwright.carriers.base import CarrierCredentials, CarrierEndpoints
+from callwright.carriers.exotel import same_number
 from callwright.domain.errors import CallwrightError, NotFound
 from callwright.domain.masking import CONFIGURED_PLACEHOLDER
 from callwright.domain.providers import ALL_PROVIDERS, Provider
-from callwright.store.models import Partner, TelephonyConnection, utcnow
+from callwright.store.models import Partner, PhoneNumber, TelephonyConnection, utcnow
 from callwright.store.secretbox import SecretBox
 
 # (provider, its connection or None) -> fields to show with it (services.exotel_voicebot).
@@ -74,6 +75,7 @@ async def configure(
         )
         session.add(connection)
     seal_into(connection, credentials=credentials, secretbox=secretbox)
+    await record_default_number(session=session, connection=connection)
     await session.commit()
     return public_response(provider, connection, credentials=credentials, links=links)
 
@@ -121,9 +123,7 @@ async def get_connection(
     return await session.run_sync(default_connection, partner_id, provider)
 
 
-def default_connection(
-    session: Session, partner_id: str, provider: Provider
-) -> TelephonyConnection | None:
+def default_connection(session: Session, partner_id: str, provider: Provider) -> TelephonyConnection | None:
     """``get_connection`` on a synchronous session (see ``store.db.SqliteFile``)."""
     return session.scalar(_DEFAULT_CONNECTION, {"partner_id": partner_id, "provider": provider.value})
 
@@ -136,7 +136,31 @@ _DEFAULT_CONNECTION = select(TelephonyConnection).where(
 )
 
 
-async def partner_connection(*, session: AsyncSession, partner_id: str, connection_id: str) -> TelephonyConnection:
+async def record_default_number(*, session: AsyncSession, connection: TelephonyConnection) -> None:
+    """Keep the connection's own caller id (from_number, caller_id, exe_number) among its numbers."""
+    caller_id = str(
+        connection.identifiers.get(get_carrier(Provider(connection.provider)).caller_id_field) or ""
+    )
+    if not caller_id:
+        return
+    await session.flush()
+    existing = await session.scalars(select(PhoneNumber).where(PhoneNumber.connection_id == connection.id))
+    if any(same_number(row.phone_number, caller_id) for row in existing):
+        return
+    session.add(
+        PhoneNumber(
+            partner_id=connection.partner_id,
+            connection_id=connection.id,
+            phone_number=caller_id,
+            source="connection",
+            status="ACTIVE",
+        )
+    )
+
+
+async def partner_connection(
+    *, session: AsyncSession, partner_id: str, connection_id: str
+) -> TelephonyConnection:
     """The partner's connection ``connection_id``; another partner's is a 404 like a missing one."""
     connection = await session.get(TelephonyConnection, connection_id)
     if connection is None or connection.partner_id != partner_id:
@@ -156,9 +180,7 @@ async def require_connection(
     return connection
 
 
-def open_secrets(
-    connection: TelephonyConnection, *, secretbox: SecretBox
-) -> dict[str, Any]:
+def open_secrets(connection: TelephonyConnection, *, secretbox: SecretBox) -> dict[str, Any]:
     return secretbox.open(
         connection.sealed_secrets,
         context=seal_context(connection.partner_id, Provider(connection.provider)),

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from callwright.carriers import get_carrier
 from callwright.carriers.base import CarrierEndpoints
 from callwright.domain.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from callwright.domain.ids import parse_id
 from callwright.domain.providers import Provider, parse_provider
 from callwright.services import phone_numbers
 from callwright.services.telephony import (
@@ -199,7 +200,8 @@ def connection_for_call(
     ``connection_id_required``). None when the carrier has no connection at all.
     """
     if connection_id is not None:
-        named = session.get(TelephonyConnection, connection_id)
+        canonical = parse_id(connection_id)
+        named = session.get(TelephonyConnection, canonical) if canonical else None
         if named is None or named.partner_id != partner_id or named.provider != provider.value:
             raise NotFound(
                 f"no {provider.display_name} connection with id {connection_id!r}",

@@ -21,6 +21,7 @@ from callwright.carriers.base import CarrierEndpoints
 from callwright.carriers.exotel import same_number
 from callwright.carriers.numbers import NUMBER_APIS, Binding, CarrierNumber
 from callwright.domain.errors import NotFound, ValidationFailed
+from callwright.domain.ids import parse_id
 from callwright.domain.providers import Provider
 from callwright.services import agents as agent_service
 from callwright.services.carrier_accounts import account_of
@@ -148,7 +149,8 @@ async def sync_numbers(
 
 
 async def partner_number(*, session: AsyncSession, partner_id: str, number_id: str) -> PhoneNumber:
-    number = await session.get(PhoneNumber, number_id)
+    canonical = parse_id(number_id)
+    number = await session.get(PhoneNumber, canonical) if canonical else None
     if number is None or number.partner_id != partner_id:
         raise NotFound(f"no phone number with id {number_id[:64]!r}", code="phone_number_not_found")
     return number

@@ -15,6 +15,7 @@ from callwright.carriers import get_carrier
 from callwright.carriers.base import CarrierCredentials, CarrierEndpoints
 from callwright.carriers.exotel import same_number
 from callwright.domain.errors import CallwrightError, NotFound
+from callwright.domain.ids import parse_id
 from callwright.domain.masking import CONFIGURED_PLACEHOLDER
 from callwright.domain.providers import ALL_PROVIDERS, Provider
 from callwright.store.models import Partner, PhoneNumber, TelephonyConnection, utcnow
@@ -162,7 +163,8 @@ async def partner_connection(
     *, session: AsyncSession, partner_id: str, connection_id: str
 ) -> TelephonyConnection:
     """The partner's connection ``connection_id``; another partner's is a 404 like a missing one."""
-    connection = await session.get(TelephonyConnection, connection_id)
+    canonical = parse_id(connection_id)
+    connection = await session.get(TelephonyConnection, canonical) if canonical else None
     if connection is None or connection.partner_id != partner_id:
         raise NotFound(f"no telephony connection with id {connection_id[:64]!r}", code="connection_not_found")
     return connection

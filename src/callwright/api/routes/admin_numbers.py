@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body
 
 from callwright.api.deps import AdminDep, SessionDep
 from callwright.api.envelope import ok
-from callwright.api.path_ids import PartnerName
+from callwright.api.path_ids import ConnectionId, PartnerName
 from callwright.api.routes.admin import _example
 from callwright.domain.errors import ValidationFailed
 from callwright.services import partners, phone_numbers
@@ -43,7 +43,7 @@ _ADDED = {
 async def add_phone_number(
     session: SessionDep,
     name: PartnerName,
-    connection_id: Annotated[str, Path()],
+    connection_id: ConnectionId,
     body: Annotated[
         dict[str, Any],
         Body(openapi_examples={"mcube": {"summary": "MCube", "value": {"phone_number": "+919876500001"}}}),

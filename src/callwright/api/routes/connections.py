@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Query
 
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
 from callwright.api.envelope import Responses, error_responses, ok
+from callwright.api.path_ids import ConnectionId
 from callwright.platform import Platform
 from callwright.services import connections as connection_service
 from callwright.services import exotel_voicebot
@@ -129,7 +130,7 @@ async def list_connections(
     responses=_ONE | error_responses(400, 401, 404),
 )
 async def get_connection(
-    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, connection_id: Annotated[str, Path()]
+    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, connection_id: ConnectionId
 ) -> dict[str, Any]:
     connection = await partner_connection(session=session, partner_id=partner.id, connection_id=connection_id)
     view = await connection_service.connection_view(
@@ -151,7 +152,7 @@ async def update_connection(
     partner: CurrentPartner,
     session: SessionDep,
     platform: PlatformDep,
-    connection_id: Annotated[str, Path()],
+    connection_id: ConnectionId,
     body: Annotated[
         dict[str, Any],
         Body(openapi_examples={"default": {"summary": "Make default", "value": {"is_default": True}}}),
@@ -179,7 +180,7 @@ async def update_connection(
     responses=_DELETED | error_responses(400, 401, 404, 409),
 )
 async def delete_connection(
-    partner: CurrentPartner, session: SessionDep, connection_id: Annotated[str, Path()]
+    partner: CurrentPartner, session: SessionDep, connection_id: ConnectionId
 ) -> dict[str, Any]:
     return ok(
         await connection_service.delete_connection(

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Query
 
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
 from callwright.api.envelope import Responses, error_responses, ok
+from callwright.api.path_ids import PhoneNumberId
 from callwright.domain.errors import ValidationFailed
 from callwright.platform import Platform
 from callwright.services import phone_numbers as number_service
@@ -129,7 +130,7 @@ async def update_number(
     partner: CurrentPartner,
     session: SessionDep,
     platform: PlatformDep,
-    number_id: Annotated[str, Path()],
+    number_id: PhoneNumberId,
     body: Annotated[
         dict[str, Any],
         Body(openapi_examples={"assign": {"summary": "Assign", "value": {"agent_id": _AGENT_ID}}}),

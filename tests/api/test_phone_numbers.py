@@ -155,7 +155,8 @@ async def test_an_exotel_binding_says_what_to_set_in_the_flow(client, partner, s
     connection = (
         await client.get(f"/api/v2/telephony/connections/{connection_id}", headers=partner.headers)
     ).json()
-    assert connection["data"]["connection"]["voicebot_url"]
+    assert data["carrier_setup"]["voicebot_url"] == connection["data"]["connection"]["voicebot_url"]
+    assert f"/telephony/exotel/voicebot/{connection_id}/" in data["carrier_setup"]["voicebot_url"]
 
 
 async def test_the_update_fields_are_checked(client, partner, sim):

@@ -65,9 +65,7 @@ async def list_numbers(
     if provider is not None:
         query = query.where(TelephonyConnection.provider == provider.lower())
     rows = await session.execute(query.order_by(TelephonyConnection.provider, PhoneNumber.phone_number))
-    return [
-        await number_view(session=session, number=number, connection=conn) for number, conn in rows.all()
-    ]
+    return [await number_view(session=session, number=number, connection=conn) for number, conn in rows.all()]
 
 
 async def sync_numbers(
@@ -256,8 +254,8 @@ def carrier_setup(provider: Provider, number: PhoneNumber) -> dict[str, Any]:
         return {
             "automatic": False,
             "instructions": "Exotel routes an ExoPhone through a flow set in its dashboard: in App Bazaar, open "
-            "the flow attached to this ExoPhone and put a Voicebot applet first, with this connection's "
-            "voicebot_url (GET /api/v2/telephony/connections/{id}) as its URL.",
+            "the flow attached to this ExoPhone and put a Voicebot applet first, with voicebot_url (this "
+            "connection's, also shown by GET /api/v2/telephony/connections/{id}) as its URL.",
         }
     return {
         "automatic": False,

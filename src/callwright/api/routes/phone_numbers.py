@@ -12,6 +12,7 @@ from callwright.api.envelope import Responses, error_responses, ok
 from callwright.api.path_ids import PhoneNumberId
 from callwright.domain.errors import ValidationFailed
 from callwright.platform import Platform
+from callwright.services import exotel_voicebot
 from callwright.services import phone_numbers as number_service
 
 router = APIRouter(tags=["phone numbers"])
@@ -66,6 +67,16 @@ def access_of(platform: Platform) -> number_service.CarrierAccess:
     )
 
 
+def with_voicebot_url(platform: Platform, view: dict[str, Any]) -> dict[str, Any]:
+    """An Exotel number's setup names the exact URL to put in its flow's Voicebot applet."""
+    setup = view.get("carrier_setup")
+    if setup is not None and view["provider"] == "EXOTEL":
+        view["carrier_setup"] = setup | {
+            "voicebot_url": exotel_voicebot.voicebot_url(platform, view["connection_id"])
+        }
+    return view
+
+
 @router.get(
     "/phone-numbers",
     summary="List phone numbers",
@@ -77,14 +88,14 @@ def access_of(platform: Platform) -> number_service.CarrierAccess:
 async def list_numbers(
     partner: CurrentPartner,
     session: SessionDep,
+    platform: PlatformDep,
     connection_id: Annotated[str | None, Query()] = None,
     provider: Annotated[str | None, Query()] = None,
 ) -> dict[str, Any]:
-    return ok(
-        await number_service.list_numbers(
-            session=session, partner_id=partner.id, connection_id=connection_id, provider=provider
-        )
+    numbers = await number_service.list_numbers(
+        session=session, partner_id=partner.id, connection_id=connection_id, provider=provider
     )
+    return ok([with_voicebot_url(platform, number) for number in numbers])
 
 
 @router.post(
@@ -136,8 +147,7 @@ async def update_number(
         Body(openapi_examples={"assign": {"summary": "Assign", "value": {"agent_id": _AGENT_ID}}}),
     ],
 ) -> dict[str, Any]:
-    return ok(
-        await number_service.update_number(
-            session=session, partner=partner, number_id=number_id, body=body, access=access_of(platform)
-        )
+    number = await number_service.update_number(
+        session=session, partner=partner, number_id=number_id, body=body, access=access_of(platform)
     )
+    return ok(with_voicebot_url(platform, number))

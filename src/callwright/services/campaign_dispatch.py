@@ -49,6 +49,7 @@ class CampaignParts:
     connection: TelephonyConnection
     partner_call_limit: int  # the partner's limit less the share kept for single and inbound calls
     rate: Rate  # what the calls are billed at (the agent's, project's, partner's or default rate)
+    from_number: str | None = None  # the caller id as resolved (services.phone_numbers.caller_id_for)
 
 
 def campaign_active_calls(session: Session, campaign_id: str) -> int:
@@ -114,6 +115,7 @@ async def admit_attempt(admission: CallAdmission, parts: CampaignParts, contact:
         to_number=contact.phone,
         variables=call_variables(contact),
         rate=parts.rate,
+        from_number=parts.from_number,
     )
     call.campaign_id = parts.campaign_id
     call.campaign_contact_id = contact.id

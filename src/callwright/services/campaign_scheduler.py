@@ -42,7 +42,7 @@ from callwright.domain.credits import check_can_start
 from callwright.domain.errors import Forbidden, LimitExceeded
 from callwright.domain.providers import parse_provider
 from callwright.platform import Platform
-from callwright.services import campaign_events, suppression, telephony
+from callwright.services import campaign_events, phone_numbers, suppression, telephony
 from callwright.services.call_admission import AdmissionConflict, StartWithdrawn
 from callwright.services.call_state import lock_call, record_event
 from callwright.services.calls import call_rate_and_balance
@@ -276,6 +276,7 @@ class CampaignScheduler:
             if await pause_for(session, campaign_id, problem or "it cannot be dialled"):
                 log.warning("campaign %s paused: %s", campaign_id, problem)
             return None
+        from_number = await session.run_sync(phone_numbers.caller_id_for, connection, agent.id)
         return CampaignParts(
             campaign_id=campaign.id,
             partner_id=partner.id,
@@ -287,6 +288,7 @@ class CampaignScheduler:
                 partner.concurrency_limit, self.platform.settings.campaign_reserved_share
             ),
             rate=rate,
+            from_number=from_number,
         )
 
     async def _complete_finished(self, now: datetime) -> None:

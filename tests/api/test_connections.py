@@ -157,6 +157,17 @@ async def test_a_start_needs_connection_id_when_the_carrier_has_several(client, 
     async with platform.sessions() as session:
         call = await session.get(Call, named.json()["data"]["call_id"])
         assert call.connection_id == two_id
+    # The named connection says its carrier when provider is left out.
+    inferred = await client.post(
+        "/api/v2/calls/start",
+        json={"agent_id": agent, "to_number": "+919876543219", "connection_id": two_id},
+        headers=partner.headers,
+    )
+    assert inferred.status_code == 200, inferred.text
+    assert (inferred.json()["data"]["provider"], inferred.json()["data"]["from_number"]) == (
+        "vobiz",
+        "+918011220002",
+    )
 
     # An inactive connection no longer counts: the carrier has one active connection again.
     paused = await client.patch(

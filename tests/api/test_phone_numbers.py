@@ -184,7 +184,7 @@ async def test_the_update_fields_are_checked(client, partner, sim):
 
 
 async def test_the_operator_adds_numbers_for_a_carrier_without_a_number_api(
-    client, partner, sim, admin_headers
+    client, partner, sim, admin_headers, platform
 ):
     put = await client.put(
         "/api/v2/config/telephony/mcube",
@@ -214,6 +214,14 @@ async def test_the_operator_adds_numbers_for_a_carrier_without_a_number_api(
         headers=admin_headers,
     )
     assert refused.status_code == 400
+    other = await make_partner(platform, "other-corp")
+    elsewhere = await client.post(
+        f"/admin/v1/partners/{other.name}/connections/{connection_id}/phone-numbers",
+        json={"phone_number": "+919876500002"},
+        headers=admin_headers,
+    )
+    assert elsewhere.status_code == 404
+    assert error_of(elsewhere)["reason"] == "connection_not_found"
 
 
 async def test_another_partner_cannot_see_update_or_bind_the_numbers(client, partner, sim, platform):

@@ -183,6 +183,9 @@ def _checked_parts(
     free, the partner's balance (0 otherwise: not read); whether ``to_number`` is suppressed."""
     agent = agent_service.partner_agent(session, partner.id, request.agent_id)
     provider = _parse_provider(request.provider)
+    if request.provider is None and request.connection_id is not None:
+        # A named connection says its carrier; the Vocobase default (MCube) applies only without one.
+        provider = connections.provider_of_connection(session, partner.id, request.connection_id) or provider
     if provider.value not in partner.allowed_providers:
         if request.provider is None:
             raise Forbidden(

@@ -238,6 +238,15 @@ def connection_for_call(
     return None
 
 
+def provider_of_connection(session: Session, partner_id: str, connection_id: str) -> Provider | None:
+    """The carrier of the partner's connection ``connection_id`` (None: not the partner's)."""
+    canonical = parse_id(connection_id)
+    connection = session.get(TelephonyConnection, canonical) if canonical else None
+    if connection is None or connection.partner_id != partner_id:
+        return None
+    return Provider(connection.provider)
+
+
 async def _make_default(session: AsyncSession, connection: TelephonyConnection) -> None:
     others = await session.scalars(
         select(TelephonyConnection).where(

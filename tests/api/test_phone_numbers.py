@@ -244,3 +244,26 @@ async def test_another_partner_cannot_see_update_or_bind_the_numbers(client, par
     assert borrowed.status_code == 404
     assert error_of(borrowed)["reason"] == "agent_not_found"
     assert (await _number(client, partner, "+14155550511"))["agent"] is None
+
+
+async def test_deleting_a_connection_points_its_bound_numbers_back(client, partner, sim):
+    body = carrier_body(sim, "twilio", "+14155550900")
+    sim.add_number("twilio", body["account_sid"], "+14155550911", voice_url=OLD_VOICE_URL)
+    connection_id = (await create_connection(client, partner, "twilio", "main", body)).json()["data"][
+        "connection"
+    ]["id"]
+    await _sync(client, partner, connection_id=connection_id)
+    agent = await new_agent(client, partner)
+    phone = await _number(client, partner, "+14155550911")
+    assert (
+        await client.put(
+            f"/api/v2/phone-numbers/{phone['id']}", json={"agent_id": agent}, headers=partner.headers
+        )
+    ).status_code == 200
+    assert sim.inbound_url("twilio", body["account_sid"], "+14155550911") != OLD_VOICE_URL
+
+    deleted = await client.delete(f"/api/v2/telephony/connections/{connection_id}", headers=partner.headers)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["data"]["not_restored"] == []
+    assert sim.inbound_url("twilio", body["account_sid"], "+14155550911") == OLD_VOICE_URL
+    assert (await client.get("/api/v2/phone-numbers", headers=partner.headers)).json()["data"] == []

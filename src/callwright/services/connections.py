@@ -138,9 +138,14 @@ async def update_connection(
     return {"connection": await connection_view(session=session, connection=connection, links=links)}
 
 
-async def delete_connection(*, session: AsyncSession, partner_id: str, connection_id: str) -> dict[str, Any]:
+async def delete_connection(
+    *, session: AsyncSession, partner_id: str, connection_id: str, access: phone_numbers.CarrierAccess
+) -> dict[str, Any]:
     """Delete a connection and its numbers. The default goes last: while the carrier has other
-    connections, make one of them the default first. Calls keep their record (connection unset)."""
+    connections, make one of them the default first. Calls keep their record (connection unset).
+
+    Numbers we pointed at us are pointed back first; one the carrier refuses to restore is named in
+    ``not_restored`` and the deletion goes on (the credentials may have been revoked)."""
     connection = await partner_connection(session=session, partner_id=partner_id, connection_id=connection_id)
     if connection.is_default:
         others = await session.scalar(
@@ -157,9 +162,10 @@ async def delete_connection(*, session: AsyncSession, partner_id: str, connectio
                 "this is the carrier's default connection; make another connection the default before deleting it",
                 code="default_connection",
             )
+    not_restored = await phone_numbers.restore_all(session=session, connection=connection, access=access)
     await session.delete(connection)
     await session.commit()
-    return {"id": connection_id, "deleted": True}
+    return {"id": connection_id, "deleted": True, "not_restored": not_restored}
 
 
 async def connection_view(

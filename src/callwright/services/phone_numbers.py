@@ -8,6 +8,7 @@ routing lives in its dashboard flows, so the response says what the partner must
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from callwright.carriers import get_carrier
 from callwright.carriers.base import CarrierEndpoints
 from callwright.carriers.exotel import same_number
 from callwright.carriers.numbers import NUMBER_APIS, Binding, CarrierNumber
-from callwright.domain.errors import NotFound, ValidationFailed
+from callwright.domain.errors import CallwrightError, NotFound, ValidationFailed
 from callwright.domain.ids import parse_id
 from callwright.domain.providers import Provider
 from callwright.services import agents as agent_service
@@ -28,6 +29,8 @@ from callwright.services.carrier_accounts import account_of
 from callwright.services.telephony import partner_connection
 from callwright.store.models import Agent, Partner, PhoneNumber, TelephonyConnection
 from callwright.store.secretbox import SecretBox
+
+log = logging.getLogger(__name__)
 
 ACTIVE, INACTIVE = "ACTIVE", "INACTIVE"
 FROM_CARRIER, FROM_OPERATOR = "carrier", "operator"
@@ -283,6 +286,28 @@ def caller_id_for(session: Session, connection: TelephonyConnection, agent_id: s
         .limit(1)
     )
     return bound or default
+
+
+async def restore_all(
+    *, session: AsyncSession, connection: TelephonyConnection, access: CarrierAccess
+) -> list[str]:
+    """Point every number of ``connection`` that we routed back where it was; returns those the
+    carrier would not restore (logged, not raised: the caller goes on)."""
+    failed: list[str] = []
+    bound = await session.scalars(
+        select(PhoneNumber).where(
+            PhoneNumber.connection_id == connection.id, PhoneNumber.bound_route.is_not(None)
+        )
+    )
+    for number in bound:
+        try:
+            await _restore(number, connection, access)
+        except CallwrightError as exc:
+            log.warning(
+                "could not restore %s on %s: %s", number.phone_number, connection.provider, exc.message
+            )
+            failed.append(number.phone_number)
+    return failed
 
 
 async def _point_at_us(number: PhoneNumber, connection: TelephonyConnection, access: CarrierAccess) -> None:

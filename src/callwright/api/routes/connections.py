@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Query
 from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
 from callwright.api.envelope import Responses, error_responses, ok
 from callwright.api.path_ids import ConnectionId
+from callwright.api.routes.phone_numbers import access_of
 from callwright.platform import Platform
 from callwright.services import connections as connection_service
 from callwright.services import exotel_voicebot
@@ -54,7 +55,10 @@ _DELETED: Responses = {
     200: {
         "content": {
             "application/json": {
-                "example": {"success": True, "data": {"id": _CONNECTION["id"], "deleted": True}}
+                "example": {
+                    "success": True,
+                    "data": {"id": _CONNECTION["id"], "deleted": True, "not_restored": []},
+                }
             }
         }
     }
@@ -174,16 +178,18 @@ async def update_connection(
 @router.delete(
     "/telephony/connections/{connection_id}",
     summary="Delete a carrier connection",
-    description="Deletes the connection and its phone numbers. A carrier's default connection can "
+    description="Deletes the connection and its phone numbers, first pointing the numbers assigned "
+    "to agents back where they were on the carrier (`not_restored` lists any the carrier refused). "
+    "A carrier's default connection can "
     "be deleted only when it is the carrier's last one (409 `default_connection` otherwise).",
     response_model=None,
     responses=_DELETED | error_responses(400, 401, 404, 409),
 )
 async def delete_connection(
-    partner: CurrentPartner, session: SessionDep, connection_id: ConnectionId
+    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, connection_id: ConnectionId
 ) -> dict[str, Any]:
     return ok(
         await connection_service.delete_connection(
-            session=session, partner_id=partner.id, connection_id=connection_id
+            session=session, partner_id=partner.id, connection_id=connection_id, access=access_of(platform)
         )
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from callwright.domain.providers import Provider
 from callwright.services.projects import resolve_project_id
-from callwright.services.telephony import DEFAULT_CONNECTION, seal_context
+from callwright.services.telephony import seal_context
 from callwright.store.models import Agent, Call, TelephonyConnection, new_id
 from callwright.store.secretbox import SecretBox
 
@@ -31,7 +31,8 @@ async def store_connection(
         row = TelephonyConnection(
             partner_id=partner_id,
             provider=provider.value,
-            name=DEFAULT_CONNECTION,
+            name=provider.display_name,
+            is_default=True,
             identifiers={"auth_id": "MA_TEST0001", "from_number": "+918011223344"},
             sealed_secrets=box.seal(
                 secrets or VOBIZ_SECRETS, context=seal_context(partner_id, provider)
@@ -67,7 +68,8 @@ async def add_connection(
         row = TelephonyConnection(
             partner_id=partner_id,
             provider=parsed.value,
-            name=DEFAULT_CONNECTION,
+            name=parsed.display_name,
+            is_default=True,
             identifiers=identifiers,
             sealed_secrets=platform.secretbox.seal(secrets, context=seal_context(partner_id, parsed)),
             verified=True,

@@ -41,7 +41,7 @@ async def test_extraction_columns_on_a_store_with_calls(empty_db: str) -> None:
     engine = create_engine(empty_db)
     now = utcnow()
     try:
-        await upgrade(engine, "0007d")
+        await upgrade(engine, "0008a")
         assert not {"extraction", "extraction_due_at"} & await _call_columns(engine)
         async with engine.begin() as conn:
             await conn.execute(
@@ -75,7 +75,7 @@ async def test_extraction_columns_on_a_store_with_calls(empty_db: str) -> None:
             )
 
         def _downgrade(connection: Connection) -> None:
-            command.downgrade(alembic_config(connection), "0007d")
+            command.downgrade(alembic_config(connection), "0008a")
 
         async with engine.begin() as conn:
             await conn.run_sync(_downgrade)

@@ -19,16 +19,19 @@ from callwright.api.routes import (
     admin,
     admin_calls,
     admin_credits,
+    admin_numbers,
     agents,
     call_trail,
     calls,
     campaign_contacts,
     campaigns,
     config,
+    connections,
     dnd_check,
     functions,
     media,
     metrics,
+    phone_numbers,
     projects,
     recordings,
     sessions,
@@ -127,6 +130,8 @@ def create_app(
 
     partner_api = APIRouter(prefix=PARTNER_API_PREFIX)
     partner_api.include_router(config.router)
+    partner_api.include_router(connections.router)
+    partner_api.include_router(phone_numbers.router)
     partner_api.include_router(agents.router)
     partner_api.include_router(calls.router)
     partner_api.include_router(call_trail.router)
@@ -147,6 +152,7 @@ def create_app(
     app.include_router(admin.router, prefix=ADMIN_API_PREFIX)
     app.include_router(admin_credits.router, prefix=ADMIN_API_PREFIX)
     app.include_router(admin_calls.router, prefix=ADMIN_API_PREFIX)
+    app.include_router(admin_numbers.router, prefix=ADMIN_API_PREFIX)
     install_console(app, settings)
     app.include_router(metrics.router)
 

@@ -76,7 +76,27 @@ async def _partner_name(
     return _known(slug, f"no partner named {_shown(name)}", "partner_not_found")
 
 
+async def _connection_id(
+    connection_id: Annotated[str, Path(description="The connection's id (a UUID).")],
+) -> str:
+    return _known(
+        parse_id(connection_id),
+        f"no telephony connection with id {_shown(connection_id)}",
+        "connection_not_found",
+    )
+
+
+async def _phone_number_id(
+    number_id: Annotated[str, Path(description="The phone number's id (a UUID), from GET /phone-numbers.")],
+) -> str:
+    return _known(
+        parse_id(number_id), f"no phone number with id {_shown(number_id)}", "phone_number_not_found"
+    )
+
+
 AgentId = Annotated[str, Depends(_agent_id)]
+ConnectionId = Annotated[str, Depends(_connection_id)]
+PhoneNumberId = Annotated[str, Depends(_phone_number_id)]
 CallId = Annotated[str, Depends(_call_id)]
 EndpointId = Annotated[str, Depends(_endpoint_id)]
 DeliveryId = Annotated[str, Depends(_delivery_id)]

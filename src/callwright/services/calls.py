@@ -29,7 +29,15 @@ from callwright.domain.phone import e164_error, is_e164
 from callwright.domain.providers import Provider, parse_provider
 from callwright.domain.suppression import suppressed_message
 from callwright.services import agents as agent_service
-from callwright.services import credits, dnd_checks, projects, suppression, telephony
+from callwright.services import (
+    connections,
+    credits,
+    dnd_checks,
+    phone_numbers,
+    projects,
+    suppression,
+    telephony,
+)
 from callwright.services.call_admission import (
     AdmissionConflict,
     CallAdmission,
@@ -98,7 +106,7 @@ async def start_call(
         parts = await sqlite.read(_checked_parts, partner, request, default_rate_paise)
     else:
         parts = await session.run_sync(_checked_parts, partner, request, default_rate_paise)
-    agent, provider, connection, rate, balance, suppressed, dnd_check = parts
+    agent, provider, connection, from_number, rate, balance, suppressed, dnd_check = parts
     if not is_e164(request.to_number):
         raise ValidationFailed("to_number", e164_error("to_number"))
     if suppressed:
@@ -115,6 +123,7 @@ async def start_call(
         variables=request.variables,
         rate=rate,
         idempotency_key=idempotency_key,
+        from_number=from_number,
     )
     # Give the connection back while the call waits for its batch: the batch needs one too, and
     # requests holding the pool's connections while they wait would leave it none.
@@ -143,9 +152,11 @@ def new_call(
     variables: dict[str, Any],
     rate: Rate,
     idempotency_key: str | None = None,
+    from_number: str | None = None,
 ) -> Call:
     """A pending call, checked and ready for the admission (which stores it): the agent's settings
-    as the call will use them, the connection's caller id, the rate in force."""
+    as the call will use them, the caller id (``from_number`` as resolved, else the connection's
+    default), the rate in force."""
     carrier = get_carrier(provider)
     spec = agent_service.agent_spec(agent)
     return Call(
@@ -157,7 +168,7 @@ def new_call(
         agent=spec.snapshot(),
         provider=provider.value,
         connection_id=connection.id,
-        from_number=str(connection.identifiers.get(carrier.caller_id_field, "")),
+        from_number=from_number or str(connection.identifiers.get(carrier.caller_id_field, "")),
         to_number=to_number,
         variables=variables,
         idempotency_key=idempotency_key,
@@ -184,13 +195,16 @@ def _wants_machine_detection(spec: AgentSpec, connection: TelephonyConnection, c
 
 def _checked_parts(
     session: Session, partner: Partner, request: StartCall, default_rate: int
-) -> tuple[Agent, Provider, TelephonyConnection, Rate, int, bool, DndCheck | None]:
+) -> tuple[Agent, Provider, TelephonyConnection, str, Rate, int, bool, DndCheck | None]:
     """The agent, the provider and its connection, checked in the contract's order (all but
     ``to_number``, which needs no store, and the balance); the call's rate and, when it is not
     free, the partner's balance (0 otherwise: not read); whether ``to_number`` is suppressed;
     the partner's DND check, if any."""
     agent = agent_service.partner_agent(session, partner.id, request.agent_id)
     provider = _parse_provider(request.provider)
+    if request.provider is None and request.connection_id is not None:
+        # A named connection says its carrier; the Vocobase default (MCube) applies only without one.
+        provider = connections.provider_of_connection(session, partner.id, request.connection_id) or provider
     if provider.value not in partner.allowed_providers:
         if request.provider is None:
             raise Forbidden(
@@ -202,7 +216,7 @@ def _checked_parts(
             f"{provider.display_name} is not enabled for this account; ask your account manager",
             code="provider_not_allowed",
         )
-    connection = telephony.default_connection(session, partner.id, provider)
+    connection = connections.connection_for_call(session, partner.id, provider, request.connection_id)
     if connection is None:
         if request.provider is None:
             configured = [p.value for p in telephony.configured_providers(session, partner.id)]
@@ -212,11 +226,10 @@ def _checked_parts(
                 "PUT /api/v2/config/telephony/mcube"
             )
         raise ProviderNotConfigured(f"{provider.display_name} not configured")
-    if request.connection_id is not None and request.connection_id != connection.id:
-        raise NotFound(f"no {provider.display_name} connection with id {request.connection_id!r}", code="connection_not_found")
     rate, balance = call_rate_and_balance(session, partner, agent, default_rate)
     suppressed = suppression.is_suppressed(session, partner.id, request.to_number)
-    return agent, provider, connection, rate, balance, suppressed, dnd_checks.check_row(session, partner.id)
+    from_number = phone_numbers.caller_id_for(session, connection, agent.id)
+    return agent, provider, connection, from_number, rate, balance, suppressed, dnd_checks.check_row(session, partner.id)
 
 
 # A self-hosted partner may have no MCube account: the errors for an omitted provider say what to do.

@@ -51,6 +51,7 @@ class CampaignParts:
     partner_call_limit: int  # the partner's limit less the share kept for single and inbound calls
     rate: Rate  # what the calls are billed at (the agent's, project's, partner's or default rate)
     caller_ids: tuple[str, ...] = ()  # the caller IDs to rotate over; empty: the connection's number
+    from_number: str | None = None  # the caller id as resolved (services.phone_numbers.caller_id_for)
 
 
 def campaign_active_calls(session: Session, campaign_id: str) -> int:
@@ -116,6 +117,7 @@ async def admit_attempt(admission: CallAdmission, parts: CampaignParts, contact:
         to_number=contact.phone,
         variables=call_variables(contact),
         rate=parts.rate,
+        from_number=parts.from_number,
     )
     call.campaign_id = parts.campaign_id
     call.campaign_contact_id = contact.id

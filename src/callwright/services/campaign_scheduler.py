@@ -46,7 +46,14 @@ from callwright.domain.dnd import ERROR_RETRY_SECS, DndConfig
 from callwright.domain.errors import Forbidden, LimitExceeded
 from callwright.domain.providers import parse_provider
 from callwright.platform import Platform
-from callwright.services import campaign_breaker, campaign_events, dnd_checks, suppression, telephony
+from callwright.services import (
+    campaign_breaker,
+    campaign_events,
+    dnd_checks,
+    phone_numbers,
+    suppression,
+    telephony,
+)
 from callwright.services.call_admission import AdmissionConflict, StartWithdrawn
 from callwright.services.call_state import lock_call, record_event
 from callwright.services.calls import call_rate_and_balance
@@ -315,6 +322,7 @@ class CampaignScheduler:
             if await pause_for(session, campaign_id, problem or "it cannot be dialled"):
                 log.warning("campaign %s paused: %s", campaign_id, problem)
             return None
+        from_number = await session.run_sync(phone_numbers.caller_id_for, connection, agent.id)
         return CampaignParts(
             campaign_id=campaign.id,
             partner_id=partner.id,
@@ -327,6 +335,7 @@ class CampaignScheduler:
             ),
             rate=rate,
             caller_ids=tuple(campaign.caller_ids or ()),
+            from_number=from_number,
         )
 
     async def _complete_finished(self, now: datetime) -> None:

@@ -74,6 +74,8 @@ def connection_view(
         "connection_id": connection.id,
         "provider": connection.provider,
         "name": connection.name,
+        "is_default": connection.is_default,
+        "status": connection.status,
         "verified": connection.verified,
         "verified_at": iso(connection.verified_at),
         "carrier_voicemail_detection": connection.carrier_voicemail_detection,

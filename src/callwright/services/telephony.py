@@ -13,14 +13,13 @@ from sqlalchemy.orm import Session
 
 from callwright.carriers import get_carrier
 from callwright.carriers.base import CarrierCredentials, CarrierEndpoints
+from callwright.carriers.exotel import same_number
 from callwright.domain.errors import CallwrightError, NotFound
+from callwright.domain.ids import parse_id
 from callwright.domain.masking import CONFIGURED_PLACEHOLDER
 from callwright.domain.providers import ALL_PROVIDERS, Provider
-from callwright.store.models import Partner, TelephonyConnection, utcnow
+from callwright.store.models import Partner, PhoneNumber, TelephonyConnection, utcnow
 from callwright.store.secretbox import SecretBox
-
-DEFAULT_CONNECTION = "default"
-
 
 # (provider, its connection or None) -> fields to show with it (services.exotel_voicebot).
 ConnectionLinks = Callable[[Provider, TelephonyConnection | None], dict[str, Any]]
@@ -73,17 +72,38 @@ async def configure(
     connection = await get_connection(session=session, partner_id=partner.id, provider=provider)
     if connection is None:
         connection = TelephonyConnection(
-            partner_id=partner.id, provider=provider.value, name=DEFAULT_CONNECTION
+            partner_id=partner.id, provider=provider.value, name=carrier.display_name, is_default=True
         )
         session.add(connection)
+    seal_into(connection, credentials=credentials, secretbox=secretbox)
+    await record_default_number(session=session, connection=connection)
+    await session.commit()
+    return public_response(provider, connection, credentials=credentials, links=links)
+
+
+def seal_into(
+    connection: TelephonyConnection, *, credentials: CarrierCredentials, secretbox: SecretBox
+) -> None:
+    """Store verified ``credentials`` on ``connection``: identifiers plain, secrets sealed."""
+    provider = Provider(connection.provider)
+    carrier = get_carrier(provider)
     connection.identifiers = credentials.identifiers()
     connection.sealed_secrets = secretbox.seal(
-        credentials.secrets(), context=seal_context(partner.id, provider)
+        credentials.secrets(), context=seal_context(connection.partner_id, provider)
     )
     connection.verified = carrier.verifies_credentials
     connection.verified_at = utcnow() if carrier.verifies_credentials else None
-    await session.commit()
 
+
+def public_response(
+    provider: Provider,
+    connection: TelephonyConnection,
+    *,
+    credentials: CarrierCredentials,
+    links: ConnectionLinks | None = None,
+) -> dict[str, Any]:
+    """What the legacy PUT answers: the masked credentials and whether they were verified."""
+    carrier = get_carrier(provider)
     data: dict[str, Any] = credentials.public_view()
     if links is not None:
         data |= links(provider, connection)
@@ -104,9 +124,7 @@ async def get_connection(
     return await session.run_sync(default_connection, partner_id, provider)
 
 
-def default_connection(
-    session: Session, partner_id: str, provider: Provider
-) -> TelephonyConnection | None:
+def default_connection(session: Session, partner_id: str, provider: Provider) -> TelephonyConnection | None:
     """``get_connection`` on a synchronous session (see ``store.db.SqliteFile``)."""
     return session.scalar(_DEFAULT_CONNECTION, {"partner_id": partner_id, "provider": provider.value})
 
@@ -115,8 +133,41 @@ def default_connection(
 _DEFAULT_CONNECTION = select(TelephonyConnection).where(
     TelephonyConnection.partner_id == bindparam("partner_id"),
     TelephonyConnection.provider == bindparam("provider"),
-    TelephonyConnection.name == DEFAULT_CONNECTION,
+    TelephonyConnection.is_default.is_(True),
 )
+
+
+async def record_default_number(*, session: AsyncSession, connection: TelephonyConnection) -> None:
+    """Keep the connection's own caller id (from_number, caller_id, exe_number) among its numbers."""
+    caller_id = str(
+        connection.identifiers.get(get_carrier(Provider(connection.provider)).caller_id_field) or ""
+    )
+    if not caller_id:
+        return
+    await session.flush()
+    existing = await session.scalars(select(PhoneNumber).where(PhoneNumber.connection_id == connection.id))
+    if any(same_number(row.phone_number, caller_id) for row in existing):
+        return
+    session.add(
+        PhoneNumber(
+            partner_id=connection.partner_id,
+            connection_id=connection.id,
+            phone_number=caller_id,
+            source="connection",
+            status="ACTIVE",
+        )
+    )
+
+
+async def partner_connection(
+    *, session: AsyncSession, partner_id: str, connection_id: str
+) -> TelephonyConnection:
+    """The partner's connection ``connection_id``; another partner's is a 404 like a missing one."""
+    canonical = parse_id(connection_id)
+    connection = await session.get(TelephonyConnection, canonical) if canonical else None
+    if connection is None or connection.partner_id != partner_id:
+        raise NotFound(f"no telephony connection with id {connection_id[:64]!r}", code="connection_not_found")
+    return connection
 
 
 async def require_connection(
@@ -131,9 +182,7 @@ async def require_connection(
     return connection
 
 
-def open_secrets(
-    connection: TelephonyConnection, *, secretbox: SecretBox
-) -> dict[str, Any]:
+def open_secrets(connection: TelephonyConnection, *, secretbox: SecretBox) -> dict[str, Any]:
     return secretbox.open(
         connection.sealed_secrets,
         context=seal_context(connection.partner_id, Provider(connection.provider)),
@@ -159,7 +208,7 @@ async def telephony_view(
     rows = await session.scalars(
         select(TelephonyConnection).where(
             TelephonyConnection.partner_id == partner_id,
-            TelephonyConnection.name == DEFAULT_CONNECTION,
+            TelephonyConnection.is_default.is_(True),
         )
     )
     by_provider = {Provider(row.provider): row for row in rows}
@@ -199,7 +248,7 @@ def configured_providers(session: Session, partner_id: str) -> list[Provider]:
     rows = session.scalars(
         select(TelephonyConnection.provider).where(
             TelephonyConnection.partner_id == partner_id,
-            TelephonyConnection.name == DEFAULT_CONNECTION,
+            TelephonyConnection.is_default.is_(True),
         )
     )
     found = set(rows)

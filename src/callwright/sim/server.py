@@ -20,6 +20,7 @@ from callwright.domain.providers import Provider
 from callwright.sim.app import api_urls, create_sim_app
 from callwright.sim.caller import caller_track
 from callwright.sim.calls import SimCall
+from callwright.sim.numbers import SimApplication, SimNumber
 from callwright.sim.outcome_mix import OutcomeMix
 from callwright.sim.scenarios import Scenario, ScenarioBook
 from callwright.sim.state import Fault, RequestRecord, SimAccount, SimState, parse_account
@@ -66,6 +67,20 @@ class CarrierSimulator:
         account = parse_account(provider, fields)
         self.state.add_account(account)
         return account
+
+    def add_number(self, provider: str, account_id: str, phone_number: str, *, voice_url: str | None = None) -> SimNumber:
+        """Give a Twilio/Plivo/Vobiz account ``phone_number`` (Exotel's are its ``exophones``);
+        ``voice_url``: the Twilio VoiceUrl already set on it."""
+        return self.state.numbers.add_number(Provider(provider), account_id, phone_number, voice_url=voice_url)
+
+    def add_application(self, provider: str, account_id: str, *, name: str, answer_url: str) -> SimApplication:
+        """A Plivo/Vobiz application the account already has."""
+        return self.state.numbers.add_application(Provider(provider), account_id, name=name, answer_url=answer_url)
+
+    def inbound_url(self, provider: str, account_id: str, phone_number: str) -> str | None:
+        """Where the carrier sends an inbound call to ``phone_number`` now (VoiceUrl or the linked
+        application's answer_url)."""
+        return self.state.numbers.inbound_url(Provider(provider), account_id, phone_number)
 
     def inject_fault(
         self,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 
 from callwright.domain.providers import Provider
 from callwright.sim.calls import CallBook
+from callwright.sim.numbers import NumberBook
 from callwright.sim.scenarios import ScenarioBook
 
 REQUEST_LOG_SIZE = 1000
@@ -186,6 +187,8 @@ class SimState:
         # The calls placed through the simulator and the far end each destination plays.
         self.calls = CallBook(max_calls=max_calls)
         self.scenarios = ScenarioBook()
+        # The accounts' numbers and what inbound calls to them reach (Twilio, Plivo, Vobiz).
+        self.numbers = NumberBook()
         self._accounts: dict[Provider, dict[str, SimAccount]] = {p: {} for p in Provider}
         self._faults: dict[Provider, deque[_ArmedFault]] = {p: deque() for p in Provider}
         self._requests: deque[RequestRecord] = deque(maxlen=request_log_size)

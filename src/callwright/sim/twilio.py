@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -25,6 +25,7 @@ from callwright.sim.dialing import (
 )
 from callwright.sim.farend.twilio import API_VERSION as CALLS_API_VERSION
 from callwright.sim.farend.twilio import TwilioDial, TwilioFarEnd, new_sid
+from callwright.sim.numbers import SimNumber
 from callwright.sim.state import TwilioAccount
 
 router = APIRouter()
@@ -223,3 +224,61 @@ def call_resource(played: TwilioFarEnd) -> dict[str, Any]:
         "trunk_sid": None,
         "uri": f"{base}.json",
     }
+
+
+# --- IncomingPhoneNumbers (§3.9: VoiceUrl on the number) -----------------------------------------
+
+
+def incoming_number(account: TwilioAccount, number: SimNumber) -> dict[str, Any]:
+    created = format_datetime(CREATED_AT)
+    return {
+        "sid": number.sid,
+        "account_sid": account.account_sid,
+        "phone_number": number.phone_number,
+        "friendly_name": number.alias or number.phone_number,
+        "voice_url": number.voice_url or "",
+        "voice_method": "POST",
+        "capabilities": {"voice": True, "sms": True, "mms": False, "fax": False},
+        "date_created": created,
+        "date_updated": created,
+        "uri": f"{API_VERSION}/Accounts/{account.account_sid}/IncomingPhoneNumbers/{number.sid}.json",
+    }
+
+
+@router.get(API_VERSION + "/Accounts/{account_sid}/IncomingPhoneNumbers.json")
+async def list_incoming_numbers(
+    account: TwilioAccountDep,
+    state: SimStateDep,
+    page: Annotated[int, Query(alias="Page")] = 0,
+    size: Annotated[int, Query(alias="PageSize")] = 50,
+) -> dict[str, Any]:
+    # Twilio pages with Page/PageSize (plus a PageToken the simulator does not need).
+    numbers = state.numbers.numbers(Provider.TWILIO, account.account_sid)
+    page, size = max(page, 0), min(max(size, 1), 1000)
+    base = f"{API_VERSION}/Accounts/{account.account_sid}/IncomingPhoneNumbers.json"
+    more = (page + 1) * size < len(numbers)
+    return {
+        "incoming_phone_numbers": [incoming_number(account, n) for n in numbers[page * size : (page + 1) * size]],
+        "page": page,
+        "page_size": size,
+        "first_page_uri": f"{base}?PageSize={size}&Page=0",
+        "next_page_uri": f"{base}?PageSize={size}&Page={page + 1}" if more else None,
+        "previous_page_uri": f"{base}?PageSize={size}&Page={page - 1}" if page else None,
+        "uri": f"{base}?PageSize={size}&Page={page}",
+        "start": page * size,
+        "end": min((page + 1) * size, len(numbers)) - 1,
+    }
+
+
+@router.post(API_VERSION + "/Accounts/{account_sid}/IncomingPhoneNumbers/{phone_sid}.json")
+async def update_incoming_number(
+    phone_sid: str, request: Request, account: TwilioAccountDep, state: SimStateDep
+) -> Response:
+    number = state.numbers.find(Provider.TWILIO, account.account_sid, phone_sid)
+    if number is None or number.sid != phone_sid:
+        return not_found(request)
+    fields = await request_fields(request)
+    if "VoiceUrl" in fields:
+        voice_url = fields["VoiceUrl"]
+        state.numbers.update(number, voice_url=str(voice_url) or None, set_voice_url=True)
+    return JSONResponse(incoming_number(account, number))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from callwright.domain.providers import Provider
@@ -139,6 +139,76 @@ def cdr(played: VobizFarEnd) -> dict[str, Any]:
 def _iso(moment: datetime | None) -> str | None:
     # The CDR's times are UTC ISO 8601 with a Z ("2026-03-25T10:00:42Z").
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
+
+
+# --- Numbers and Applications (§1.9): lowercase /account/{id}/numbers, PascalCase Application ---
+
+
+@router.get("/api/v1/account/{auth_id}/numbers")
+async def list_numbers(
+    auth_id: str, account: VobizAccountDep, state: SimStateDep, page: int = 1, per_page: int = 25
+) -> Any:
+    if auth_id != account.auth_id:
+        return unauthorized()
+    numbers = state.numbers.numbers(Provider.VOBIZ, account.auth_id)
+    page, per_page = max(page, 1), min(max(per_page, 1), 100)
+    start = (page - 1) * per_page
+    return {
+        "items": [
+            {
+                "id": n.sid,
+                "account_id": account.auth_id,
+                "e164": n.phone_number,
+                "country": "IN",
+                "capabilities": {"voice": True, "sms": False, "mms": False, "fax": False},
+                "status": "active",
+                # Listed by the partner API's item schema; the account API's example omits it.
+                "application_id": n.app_id,
+                "currency": "INR",
+            }
+            for n in numbers[start : start + per_page]
+        ],
+        "page": page,
+        "per_page": per_page,
+        "total": len(numbers),
+    }
+
+
+@router.post("/api/v1/Account/{auth_id}/Application/", status_code=201)
+async def create_application(auth_id: str, request: Request, account: VobizAccountDep, state: SimStateDep) -> Any:
+    body = await request.json()
+    if auth_id != account.auth_id:
+        return unauthorized()
+    if not body.get("answer_url") or not body.get("name"):
+        return JSONResponse({"error": "name and answer_url are required"}, status_code=400)
+    application = state.numbers.add_application(
+        Provider.VOBIZ, account.auth_id, name=str(body["name"]), answer_url=str(body["answer_url"])
+    )
+    return {"app_id": application.app_id, "message": "Application created successfully"}
+
+
+@router.delete("/api/v1/Account/{auth_id}/Application/{app_id}/", status_code=204, response_model=None)
+async def delete_application(auth_id: str, app_id: str, account: VobizAccountDep, state: SimStateDep) -> Response:
+    if not state.numbers.delete_application(Provider.VOBIZ, account.auth_id, app_id):
+        return JSONResponse({"error": "Application not found"}, status_code=404)
+    return Response(status_code=204)
+
+
+@router.api_route("/api/v1/account/{auth_id}/numbers/{e164}/application", methods=["POST", "DELETE"])
+async def number_application(
+    auth_id: str, e164: str, request: Request, account: VobizAccountDep, state: SimStateDep
+) -> Any:
+    number = state.numbers.find(Provider.VOBIZ, account.auth_id, e164)
+    if auth_id != account.auth_id or number is None:
+        return JSONResponse({"error": "Number not found"}, status_code=404)
+    if request.method == "DELETE":
+        state.numbers.update(number, app_id=None, set_app=True)
+        return {"message": "Application detached"}
+    app_id = str((await request.json()).get("application_id") or "")
+    if state.numbers.application(Provider.VOBIZ, account.auth_id, app_id) is None:
+        return JSONResponse({"error": "Application not found"}, status_code=404)
+    state.numbers.update(number, app_id=app_id, set_app=True)
+    return {"message": "Application attached", "application_id": app_id}
 
 
 # Keep this route last: Vobiz answers 401, not 404, to a path it does not know, e.g. a wrongly

@@ -111,7 +111,11 @@ class TelephonyConnection(Timestamped, Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), index=True)
     provider: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str] = mapped_column(String(100), default="default")
+    name: Mapped[str] = mapped_column(String(100))
+    # One default per (partner, provider): what the legacy PUT /config/telephony updates and what
+    # a call without connection_id uses when the carrier has one connection.
+    is_default: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE", server_default="ACTIVE")
     identifiers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     sealed_secrets: Mapped[str] = mapped_column(Text)
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -119,6 +123,35 @@ class TelephonyConnection(Timestamped, Base):
     # Operator-only switches.
     carrier_voicemail_detection: Mapped[bool] = mapped_column(Boolean, default=False)
     cps: Mapped[float | None] = mapped_column(default=None)
+
+
+class PhoneNumber(Timestamped, Base):
+    """A DID of a connection: synced from the carrier's number API or added by the operator.
+
+    ``carrier_ref`` is the carrier's handle for the number (Twilio's PN sid, Exotel's ExoPhone
+    sid, Vobiz's number id); ``carrier_route`` what the number pointed at before we bound an agent
+    (Twilio VoiceUrl, Plivo/Vobiz application id), restored on unbinding; ``bound_route`` what we
+    pointed it at (our VoiceUrl, our application's id), None while the carrier is not pointed at us.
+    """
+
+    __tablename__ = "phone_numbers"
+    __table_args__ = (UniqueConstraint("connection_id", "phone_number"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[str] = mapped_column(
+        ForeignKey("telephony_connections.id", ondelete="CASCADE"), index=True
+    )
+    phone_number: Mapped[str] = mapped_column(String(32))
+    friendly_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), default=None, index=True
+    )
+    source: Mapped[str] = mapped_column(String(16), default="carrier")  # carrier | operator
+    carrier_ref: Mapped[str | None] = mapped_column(String(128), default=None)
+    carrier_route: Mapped[str | None] = mapped_column(Text, default=None)
+    bound_route: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Project(Timestamped, Base):

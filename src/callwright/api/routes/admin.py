@@ -49,7 +49,9 @@ _KEY = {
 _CONNECTION = {
     "connection_id": "3c5d7e9f-1a2b-4c6d-8e0f-2b4d6f8a0c1e",
     "provider": "vobiz",
-    "name": "default",
+    "name": "Vobiz",
+    "is_default": True,
+    "status": "ACTIVE",
     "verified": True,
     "verified_at": "2026-11-24T06:12:00Z",
     "carrier_voicemail_detection": True,

@@ -13,7 +13,7 @@ from alembic import op
 import callwright.store.models
 
 revision = "0008c"
-down_revision = "0007d"
+down_revision = "0008a"
 branch_labels = None
 depends_on = None
 

@@ -33,6 +33,7 @@ def agent_script(call: Call, rules: CallRules | None = None) -> AgentScript:
     from callwright.voice.call_rules import CallRules
     from callwright.voice.end_call import end_call_prompt
     from callwright.voice.session import AgentScript
+    from callwright.voice.transfer import transfer_prompt
 
     spec = AgentSpec.parse(call.agent)
     variables = call.variables or {}
@@ -41,12 +42,13 @@ def agent_script(call: Call, rules: CallRules | None = None) -> AgentScript:
         return render_template(text, variables) if text else None
 
     instructions = rendered(spec.end_call_instructions) if spec.end_call_enabled else None
+    transfer_instructions = rendered(spec.transfer_instructions) if spec.transfer_enabled else None
     stt = spec.stt or SttSpec()
     return AgentScript(
         intro_message=rendered(spec.intro_message),
         voice_id=spec.voice_id or FALLBACK_VOICE_ID,
         max_call_duration_secs=spec.max_call_duration_secs,
-        prompt=end_call_prompt(rendered(spec.prompt) or "", instructions),
+        prompt=transfer_prompt(end_call_prompt(rendered(spec.prompt) or "", instructions), transfer_instructions),
         llm=spec.llm,
         script=spec.script,
         stt_provider=stt.provider or "whisper",
@@ -54,6 +56,8 @@ def agent_script(call: Call, rules: CallRules | None = None) -> AgentScript:
         end_call_enabled=spec.end_call_enabled,
         end_call_message=rendered(spec.end_call_message),
         end_call_instructions=instructions,
+        transfer_message=rendered(spec.transfer_message),
+        transfer_instructions=transfer_instructions,
         rules=rules or CallRules(),
         detect_voicemail=spec.voicemail_detection_enabled,
     )

@@ -99,6 +99,8 @@ def session_completed_data(call: Call) -> dict[str, Any]:
         "latency": call.latency,
         "variables": dict(call.variables or {}),
         "call": call_summary(call),
+        # Vocobase says only that it "includes transfer metadata"; ours: domain.transfers.
+        "transfer": call.transfer,
     }
 
 

@@ -76,13 +76,21 @@ async def request_transfer(
         field = "to" if to is not None else "transfer_number"
         raise ValidationFailed(field, f"{field} must be one E.164 phone number, like +14155551234")
     carrier_can_transfer(get_carrier(Provider(call.provider)))
+    locked = await lock_call(session, call.id)
+    assert locked is not None
+    call = locked
     if CallStatus(call.status) is not CallStatus.IN_PROGRESS or call.media_ended_at is not None:
         raise Conflict("only a call in progress with its agent can be transferred", code="call_not_live")
     if call.transfer is not None:
         raise Conflict("this call was already transferred (see its transfer)", code="transfer_already_requested")
-    await session.commit()  # ends the read transaction before the wait
+    # Recorded now, so a second request while the message is said is refused.
+    call.transfer = pending_record(to=number, source=TransferSource.API, requested_at=_now())
+    await session.commit()  # ends the transaction (and the row lock) before the wait
     held = await platform.control.run(call.id, ControlCommand.TRANSFER, to=number, source=TransferSource.API.value)
     if not held:
+        call = await lock_call(session, call.id) or call
+        call.transfer = None
+        await session.commit()
         raise Conflict("no server carries this call's media stream now; it cannot be transferred", code="call_not_live")
     return call
 
@@ -93,10 +101,14 @@ async def start_transfer(*, platform: Platform, call_id: str, to: str, source: T
     a refusal is stored as a ``failed`` transfer with the carrier's words."""
     async with platform.sessions() as session:
         call = await lock_call(session, call_id)
-        if call is None or CallStatus(call.status).is_terminal or call.transfer is not None:
+        asked = call.transfer if call is not None else None
+        # The partner's request recorded its transfer already; any other is a second one.
+        ours = asked is not None and asked.get("status") == TransferStatus.PENDING.value and asked.get("to") == to
+        if call is None or CallStatus(call.status).is_terminal or (asked is not None and not ours):
             await session.commit()
             return False
-        call.transfer = pending_record(to=to, source=source, requested_at=_now())
+        if not ours:
+            call.transfer = pending_record(to=to, source=source, requested_at=_now())
         record_event(session, call, kind="transfer_requested", source=source.value, before=call.status,
                      payload={"to": to})
         carrier = get_carrier(Provider(call.provider))

@@ -75,7 +75,7 @@ async def exotel_voicebot_url(
 @router.get("/telephony/{provider}/{call_id}/{kind}", include_in_schema=False)
 @router.post(
     "/telephony/{provider}/{call_id}/{kind}",
-    summary="Carrier callback (answer, status, machine detection)",
+    summary="Carrier callback (answer, status, machine detection, transfer dial)",
     description="Called by the partner's carrier, never by partners. Authenticated by the per-call "
     "token in the URL and, where the carrier signs callbacks, by its signature.",
     responses={200: {"content": {"application/xml": {"example": "<Response>…</Response>"}}}},
@@ -91,6 +91,7 @@ async def carrier_callback(
     "/telephony/{provider}/{call_id}/{kind}/{token}",
     summary="Carrier callback, its token in the path",
     description="As above, for carriers that may not keep a callback URL's query string (MCube).",
+    responses={200: {"content": {"application/xml": {"example": "<Response>…</Response>"}}}},
 )
 async def carrier_callback_token_in_path(
     request: Request, provider: str, call_id: str, kind: str, token: str, platform: PlatformDep, session: SessionDep

@@ -48,6 +48,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("callwright.transfers")
 
 
+def our_number(call: Call) -> str:
+    """The caller id the human sees: the number we called from, or the one an inbound caller rang."""
+    return call.to_number if call.direction == "inbound" else call.from_number
+
+
 def carrier_can_transfer(carrier: Carrier) -> None:
     if not carrier.supports_transfer:
         raise Conflict(
@@ -113,7 +118,7 @@ async def start_transfer(*, platform: Platform, call_id: str, to: str, source: T
                      payload={"to": to})
         carrier = get_carrier(Provider(call.provider))
         account = await account_for_call(session=session, call=call, secretbox=platform.secretbox)
-        provider_call_id, caller_id = call.provider_call_id or "", call.from_number
+        provider_call_id, caller_id = call.provider_call_id or "", our_number(call)
         await session.commit()
     key = platform.token_keys[0]
     try:
@@ -143,7 +148,7 @@ def dial_document(*, platform: Platform, carrier: Carrier, call: Call) -> Answer
     action_url = callback_url(
         platform.settings, platform.token_keys[0], carrier.provider.value, call.id, CallbackKind.DIAL
     )
-    return carrier.transfer_document(to=call.transfer["to"], caller_id=call.from_number, action_url=action_url)
+    return carrier.transfer_document(to=call.transfer["to"], caller_id=our_number(call), action_url=action_url)
 
 
 def dial_reported(*, session: AsyncSession, carrier: Carrier, call: Call, params: dict[str, Any]) -> AnswerDocument:

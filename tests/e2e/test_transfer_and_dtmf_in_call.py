@@ -106,11 +106,13 @@ async def test_the_callers_key_presses_are_a_user_turn(api, carrier_sim, provide
 async def test_the_model_presses_keys_where_the_carrier_can(api, carrier_sim, llm_server: FakeOpenAIServer):
     llm_server.tool_call, llm_server.tool_arguments = "send_dtmf", {"digits": "1#"}
     tenant = await make_tenant(api, carrier_sim, ["plivo", "twilio"], prompt="Get through the menu.", send_dtmf_enabled=True)
-    sim_call, call = await _run(
+    first = len(llm_server.requests)
+    sim_call, _ = await _run(
         api, carrier_sim, tenant, "plivo",
         Scenario.caller_hangs_up_after(12.0, "Press one for sales", leading_silence_secs=4.0),
     )
     assert sim_call.dtmf_sent == ["1#"]
+    assert [t["function"]["name"] for t in llm_server.requests[first].body["tools"]] == ["send_dtmf"]
 
     before = len(llm_server.requests)
     await _run(

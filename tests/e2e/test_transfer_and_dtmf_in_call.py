@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from callwright.domain.transfers import AGENT_BACK_MESSAGE
 from callwright.sim import DtmfPress, Scenario
 from tests.e2e.helpers import Tenant, finished_call, make_tenant, new_number, start_call
 from tests.voice.openai_server import FakeOpenAIServer, serving_in_thread
@@ -87,6 +88,8 @@ async def test_a_scripted_agent_transfers_by_rule(api, carrier_sim):
     assert call["transfer"]["status"] == "busy" and call["transfer"]["carrier_reason"] == "USER_BUSY"
     bot_lines = [t["content"] for t in call["transcript"] if t["role"] == "bot"]
     assert bot_lines.index("Sure.") < bot_lines.index("Please hold while I transfer you."), bot_lines
+    # The human was busy: the agent is back on the line and says so.
+    assert bot_lines.index("Please hold while I transfer you.") < bot_lines.index(AGENT_BACK_MESSAGE), bot_lines
 
 
 @pytest.mark.parametrize("provider", ["plivo", "vobiz", "twilio", "exotel"])

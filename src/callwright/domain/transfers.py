@@ -19,6 +19,8 @@ from typing import Any
 DEFAULT_TRANSFER_MESSAGE = "Please hold while I transfer you."
 # What the caller hears when the human does not pick up, instead of silence.
 NOT_REACHED_MESSAGE = "Sorry, nobody could take your call right now. Please try again later. Goodbye."
+# What the agent says when the call comes back to it after the human was not reached.
+AGENT_BACK_MESSAGE = "Sorry, nobody could take your call right now. Is there anything else I can help you with?"
 # How long the carrier rings the human before giving up (seconds).
 DIAL_TIMEOUT_SECS = 25
 

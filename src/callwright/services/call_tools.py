@@ -125,7 +125,7 @@ async def actions_for_call(*, platform: Platform, call: Call) -> CallActions | N
         tools = [function_calls.tool_of(rows[i], secretbox=platform.secretbox) for i in spec.function_ids if i in rows]
     carrier = get_carrier(Provider(call.provider))
     transfer_number = None
-    if spec.transfer_enabled and carrier.supports_transfer:
+    if spec.transfer_enabled and carrier.supports_transfer and call.transfer is None:
         transfer_number = transfer_destination(spec.transfer_number)
     dtmf = spec.send_dtmf_enabled and carrier.supports_send_dtmf
     if not tools and not offered and transfer_number is None and not dtmf:

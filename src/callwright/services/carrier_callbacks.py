@@ -207,7 +207,7 @@ def _transfer_answer(
     if kind is CallbackKind.TRANSFER:
         document = transfers.dial_document(platform=platform, carrier=carrier, call=call)
     else:
-        document = transfers.dial_reported(session=session, carrier=carrier, call=call, params=params)
+        document = transfers.dial_reported(platform=platform, session=session, carrier=carrier, call=call, params=params)
     return CallbackAnswer(document.body, document.media_type)
 
 

@@ -37,7 +37,7 @@ from callwright.domain.transfers import (
     transfer_destination,
 )
 from callwright.services.call_state import lock_call, record_event
-from callwright.services.call_urls import callback_url
+from callwright.services.call_urls import callback_url, media_parameters, stream_url
 from callwright.services.carrier_accounts import account_for_call
 from callwright.services.webhook_outbox import iso_utc
 from callwright.store.models import Call, Partner, utcnow
@@ -151,8 +151,14 @@ def dial_document(*, platform: Platform, carrier: Carrier, call: Call) -> Answer
     return carrier.transfer_document(to=call.transfer["to"], caller_id=our_number(call), action_url=action_url)
 
 
-def dial_reported(*, session: AsyncSession, carrier: Carrier, call: Call, params: dict[str, Any]) -> AnswerDocument:
-    """The carrier's report of the dial to the human: type the outcome; say what it does next."""
+def dial_reported(
+    *, platform: Platform, session: AsyncSession, carrier: Carrier, call: Call, params: dict[str, Any]
+) -> AnswerDocument:
+    """The carrier's report of the dial to the human: type the outcome; say what it does next.
+
+    Reached: hang up once the bridged call is over. Not reached: the call goes back to its agent
+    on a fresh media stream (the carrier's own answer document), which opens by saying so
+    (``media_events.agent_script``); a carrier without a media stream says the line itself."""
     result = carrier.parse_dial_result(params)
     if result is None or call.transfer is None:
         raise ValidationFailed("DialStatus", f"a {carrier.display_name} dial report must say how the dial went")
@@ -160,7 +166,18 @@ def dial_reported(*, session: AsyncSession, carrier: Carrier, call: Call, params
         call.transfer = settled_record(dict(call.transfer), result, completed_at=_now())
         record_event(session, call, kind="transfer_completed", source="carrier", before=call.status,
                      payload={"status": result.status.value, "carrier_status": result.carrier_status})
-    return carrier.after_dial_document(result, message=NOT_REACHED_MESSAGE)
+    if result.status.reached or not carrier.has_media_stream or CallStatus(call.status).is_terminal:
+        return carrier.after_dial_document(result, message=NOT_REACHED_MESSAGE)
+    return carrier.answer_document(
+        stream_url=stream_url(platform.settings, carrier.provider.value, call.id),
+        parameters=media_parameters(platform.token_keys[0], call.id),
+    )
+
+
+def returned_from_transfer(call: Call) -> bool:
+    """Whether the call is back with its agent after a transfer that did not reach the human."""
+    status = (call.transfer or {}).get("status")
+    return status in {TransferStatus.BUSY.value, TransferStatus.NO_ANSWER.value, TransferStatus.FAILED.value}
 
 
 async def send_dtmf(*, platform: Platform, call_id: str, digits: str) -> None:

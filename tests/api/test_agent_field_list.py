@@ -60,7 +60,7 @@ def test_update_defaults_to_unsent_and_refuses_null_only_where_a_field_cannot_be
                 AgentUpdate.model_validate({f.name: None})
     assert {f.name for f in AGENT_FIELDS if not f.clearable} == {
         "agent_name", "prompt", "agent_type", "voicemail_detection_enabled", "enable_recording",
-        "end_call_enabled", "variables", "function_ids", "opt_out_enabled",
+        "end_call_enabled", "variables", "function_ids", "opt_out_enabled", "send_dtmf_enabled",
     }
 
 
@@ -92,10 +92,6 @@ def test_the_unbuilt_fields_and_their_features():
         "kb_result_format": "the knowledge base",
         "kb_enable_llm_processing": "the knowledge base",
         "kb_llm_system_prompt": "the knowledge base",
-        "transfer_enabled": "call transfer",
-        "transfer_number": "call transfer",
-        "transfer_message": "call transfer",
-        "transfer_instructions": "call transfer",
         "background_audio_id": "background audio",
         "background_audio_volume": "background audio",
     }
@@ -103,12 +99,12 @@ def test_the_unbuilt_fields_and_their_features():
 
 @pytest.mark.parametrize("model", [AgentCreate, AgentUpdate])
 def test_an_unbuilt_field_asked_for_is_refused_when_the_fields_are_read(model):
-    body = model.model_validate({"agent_name": "x", "transferMessage": "Hold on."})
+    body = model.model_validate({"agent_name": "x", "kb_threshold": "high"})
     read = body.fields if model is AgentCreate else body.changes
     with pytest.raises(FeatureNotAvailable) as refused:
         read()
-    assert refused.value.message.startswith("call transfer is not available yet on this server")
-    assert refused.value.details == [{"field": "transferMessage", "feature": "call transfer"}]
+    assert refused.value.message.startswith("the knowledge base is not available yet on this server")
+    assert refused.value.details == [{"field": "kb_threshold", "feature": "the knowledge base"}]
 
 
 def test_sent_fields_are_the_snake_case_ones_the_client_sent():

@@ -13,13 +13,6 @@ SOME_UUID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 
 # A value that asks for each unbuilt feature, and the feature's name in the error.
 ASKING = [
-    ("transfer_enabled", True, "call transfer"),
-    ("transferEnabled", True, "call transfer"),
-    ("transfer_number", "+14155551234", "call transfer"),
-    ("transferNumber", "+14155551234", "call transfer"),
-    ("transfer_message", "One moment.", "call transfer"),
-    ("transferMessage", "One moment.", "call transfer"),
-    ("transfer_instructions", "When they ask for a human.", "call transfer"),
     ("kb_threshold", "high", "the knowledge base"),
     ("kb_include_summaries", True, "the knowledge base"),
     ("kb_result_format", "{title}: {content}", "the knowledge base"),
@@ -96,14 +89,14 @@ async def test_null_false_and_default_values_are_accepted(client, partner, field
 
 async def test_several_unbuilt_features_are_named_together(client, partner):
     response = await create(
-        client, partner, transferEnabled=True, kb_threshold="low", background_audio_volume=0.1
+        client, partner, kb_threshold="low", background_audio_volume=0.1, extraction_config={"prompt": "p"}
     )
     error = error_of(response)
     assert error["code"] == "FEATURE_NOT_AVAILABLE"
     assert error["message"] == (
-        "the knowledge base, call transfer and background audio are not available yet on this "
-        "server; remove kb_threshold, transferEnabled and background_audio_volume (or send them "
-        "as null or false)"
+        "the knowledge base, background audio and post-call extraction are not available yet on "
+        "this server; remove kb_threshold, background_audio_volume and extraction_config (or send "
+        "them as null or false)"
     )
 
 
@@ -175,9 +168,6 @@ async def test_the_docs_example_is_refused_only_for_features_not_built(client, p
     assert refused == [
         "kb_result_format",
         "kb_llm_system_prompt",
-        "transfer_number",
-        "transfer_message",
-        "transfer_instructions",
         "background_audio_id",
     ]
     for field in refused:

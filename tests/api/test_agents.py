@@ -95,6 +95,7 @@ async def test_create_with_only_a_name_fills_the_defaults(client, partner):
         "script": None,
         "function_ids": [],
         "opt_out_enabled": False,
+        "send_dtmf_enabled": False,
         "kb_threshold": "medium",
         "kb_include_summaries": False,
         "kb_result_format": None,
@@ -225,8 +226,6 @@ async def test_text_length_limits_at_the_boundary(client, partner, field, limit)
 @pytest.mark.parametrize(
     ("field", "limit"),
     [
-        ("transfer_message", 500),
-        ("transfer_instructions", 2_000),
         ("kb_result_format", 2_000),
         ("kb_llm_system_prompt", 120_000),
     ],
@@ -341,19 +340,29 @@ async def test_transfer_number_message_names_the_rule(client, partner):
     )
 
 
-async def test_transfer_is_refused_as_not_available(client, partner):
-    response = await create(client, partner, transfer_enabled=True, transfer_number="+919876543210")
-    assert response.status_code == 400
-    error = error_of(response)
-    assert (error["code"], error["reason"]) == ("FEATURE_NOT_AVAILABLE", "feature_not_available")
-    assert error["message"] == (
-        "call transfer is not available yet on this server; remove transfer_enabled and "
-        "transfer_number (or send them as null or false)"
+async def test_transfer_fields_are_stored_in_both_casings(client, partner):
+    data = await created(
+        client, partner, transferEnabled=True, transferNumber="+919876543210",
+        transferMessage="One moment.", transfer_instructions="When they ask for a human.",
     )
-    assert error["details"] == [
-        {"field": "transfer_enabled", "feature": "call transfer"},
-        {"field": "transfer_number", "feature": "call transfer"},
-    ]
+    assert (data["transfer_enabled"], data["transferEnabled"]) == (True, True)
+    assert (data["transfer_number"], data["transferNumber"]) == ("+919876543210", "+919876543210")
+    assert data["transferMessage"] == "One moment." and data["transfer_instructions"] == "When they ask for a human."
+
+
+@pytest.mark.parametrize(("field", "limit"), [("transfer_message", 500), ("transfer_instructions", 2_000)])
+async def test_transfer_texts_keep_their_documented_limits(client, partner, field, limit):
+    ok = await created(client, partner, **{field: "x" * limit})
+    assert ok[field] == "x" * limit
+    too_long = await create(client, partner, **{"agent_name": "too long", field: "x" * (limit + 1)})
+    assert f"at most {limit} characters" in validation_error(too_long, field)
+
+
+async def test_transfer_enabled_needs_a_number(client, partner):
+    response = await create(client, partner, transfer_enabled=True)
+    assert validation_error(response, "transfer_number") == (
+        "transfer_number is required when transfer_enabled is true"
+    )
 
 
 @pytest.mark.parametrize(
@@ -645,18 +654,18 @@ async def test_update_validates_like_create(client, partner, body, field):
     assert validation_error(response, field)
 
 
-async def test_update_refuses_transfer_and_keeps_the_agent(client, partner):
+async def test_update_turns_transfer_on_and_off(client, partner):
     agent = await created(client, partner)
     url = f"{API}/agent/{agent['id']}"
-    enable = await client.put(url, json={"transferEnabled": True}, headers=partner.headers)
-    assert enable.status_code == 400
-    error = error_of(enable)
-    assert error["code"] == "FEATURE_NOT_AVAILABLE"
-    assert "remove transferEnabled" in error["message"]  # named as sent
+    without_number = await client.put(url, json={"transferEnabled": True}, headers=partner.headers)
+    assert validation_error(without_number, "transfer_number")
+    enable = await client.put(url, json={"transferEnabled": True, "transferNumber": "+14155551234"}, headers=partner.headers)
+    assert enable.status_code == 200, enable.text
+    assert enable.json()["data"]["transfer_enabled"] is True
     off = await client.put(url, json={"transferEnabled": False}, headers=partner.headers)
     assert off.status_code == 200, off.text
     data = (await client.get(url, headers=partner.headers)).json()["data"]
-    assert data["transfer_enabled"] is False and data["updated_at"] == off.json()["data"]["updated_at"]
+    assert data["transfer_enabled"] is False and data["transfer_number"] == "+14155551234"
 
 
 async def test_update_malformed_json_is_400(client, partner):

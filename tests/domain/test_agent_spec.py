@@ -42,7 +42,7 @@ STORED = {
     "script": {
         "replies": [{"text": "Hello.", "end_call": False}],
         "rules": [
-            {"keywords": ["bye", "stop"], "reply": "Goodbye.", "end_call": True, "opt_out": False, "function": None,
+            {"keywords": ["bye", "stop"], "reply": "Goodbye.", "end_call": True, "opt_out": False, "transfer": False, "function": None,
              "arguments": {}},
         ],
         "fallback": "Sorry?",
@@ -106,7 +106,7 @@ def test_stored_round_trips_and_is_json_ready():
     assert stored["agent_type"] == "inbound" and type(stored["agent_type"]) is str
     assert stored["variables"] == ["name", "order_id"]
     assert stored["script"]["rules"] == [
-        {"keywords": ["bye", "stop"], "reply": "Goodbye.", "end_call": True, "opt_out": False, "function": None,
+        {"keywords": ["bye", "stop"], "reply": "Goodbye.", "end_call": True, "opt_out": False, "transfer": False, "function": None,
          "arguments": {}}
     ]
     assert stored["llm"] == STORED["llm"]

@@ -19,6 +19,7 @@ WORDS = {
     EndReason.MAX_DURATION: "max duration",
     EndReason.SILENCE_TIMEOUT: "silence timeout",
     EndReason.VOICEMAIL: "voicemail",
+    EndReason.TRANSFERRED: "transferred",
     EndReason.ERROR: "error",
     EndReason.ENDED_BY_PARTNER_REQUEST: "ended by partner request",
     EndReason.NUMBER_SUPPRESSED: "number suppressed",

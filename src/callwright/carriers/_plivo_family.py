@@ -16,6 +16,7 @@ from xml.etree import ElementTree
 
 import httpx
 
+from callwright.carriers._dial_xml import after_dial, dial_document, dial_result
 from callwright.carriers._plivo_records import finished_events, is_finished, live_events
 from callwright.carriers._wire import as_int, json_object, text
 from callwright.carriers.base import (
@@ -32,6 +33,7 @@ from callwright.carriers.base import (
 )
 from callwright.domain.calls import CallEvent, CallStatus, EventKind
 from callwright.domain.errors import ValidationFailed
+from callwright.domain.transfers import DialResult
 
 if TYPE_CHECKING:
     from pipecat.serializers.plivo import PlivoFrameSerializer
@@ -57,6 +59,8 @@ _ENDED = {
 
 class PlivoFamilyCarrier(Carrier):
     supports_machine_detection = True
+    supports_transfer = True
+    supports_send_dtmf = True
     offers_call_status = True
     # Statuses a dial request answers when the credentials are wrong.
     dial_auth_statuses: ClassVar[tuple[int, ...]] = (401, 403)
@@ -207,6 +211,60 @@ class PlivoFamilyCarrier(Carrier):
             **self.auth(account),
         )
         return None if response.status_code == 404 else json_object(response)
+
+    async def transfer(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        to: str,
+        caller_id: str,
+        document_url: str,
+        action_url: str,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> None:
+        # Transfer a live call: legs=aleg moves the caller's leg to the XML at aleg_url (§1.8;
+        # Plivo's "Transfer a call", plivo-python calls.update(legs, aleg_url, aleg_method)).
+        body = {"legs": "aleg", "aleg_url": document_url, "aleg_method": "POST"}
+        await self.request(
+            http,
+            "POST",
+            self.call_url(account, endpoints, "Call", provider_call_id),
+            json=body,
+            timeout=endpoints.timeout_secs,
+            **self.auth(account),
+        )
+
+    def transfer_document(self, *, to: str, caller_id: str, action_url: str) -> AnswerDocument:
+        body = dial_document(to=to, caller_id=caller_id, action_url=action_url, caller_id_attribute="callerId")
+        return AnswerDocument("application/xml", body)
+
+    def parse_dial_result(self, params: Mapping[str, str]) -> DialResult | None:
+        return dial_result(params, status_field="DialStatus", reason_field="DialHangupCause")
+
+    def after_dial_document(self, result: DialResult, *, message: str) -> AnswerDocument:
+        return AnswerDocument("application/xml", after_dial(result, message=message, say_verb="Speak"))
+
+    async def send_dtmf(
+        self,
+        provider_call_id: str,
+        digits: str,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> None:
+        # POST /Call/{uuid}/DTMF/ {digits, leg} (Plivo's "Send digits"; Vobiz lists the same
+        # mid-call resource, §1.8). The stream keeps running.
+        await self.request(
+            http,
+            "POST",
+            self.call_url(account, endpoints, "Call", provider_call_id, "DTMF"),
+            json={"digits": digits, "leg": "aleg"},
+            timeout=endpoints.timeout_secs,
+            **self.auth(account),
+        )
 
     def answer_document(self, *, stream_url: str, parameters: Mapping[str, str]) -> AnswerDocument:
         return stream_answer(stream_url, parameters)

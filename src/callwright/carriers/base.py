@@ -22,6 +22,7 @@ from callwright.domain.errors import CallwrightError
 from callwright.domain.masking import CONFIGURED_PLACEHOLDER, mask_identifier
 from callwright.domain.providers import Provider
 from callwright.domain.text import check_line
+from callwright.domain.transfers import DialResult
 
 
 class CarrierAuthFailed(CallwrightError):
@@ -179,6 +180,8 @@ class CallbackKind(StrEnum):
     ANSWER = "answer"  # the carrier asks what to do with the answered call
     STATUS = "status"  # ringing / answered / hangup (terminal) reports
     MACHINE = "machine"  # asynchronous answering-machine detection result
+    TRANSFER = "transfer"  # the carrier fetches the document that dials the human (Plivo's aleg_url)
+    DIAL = "dial"  # the carrier reports how the dial to the human went (a <Dial> action URL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +250,13 @@ class Carrier(ABC):
     # drops query strings from stream URLs, and signs the WebSocket upgrade instead).
     media_token_in_start: ClassVar[bool] = False
 
+    # Whether a live call can be handed to a human through the carrier's API (``transfer``), and
+    # where not, why (named in the 409 a partner gets).
+    supports_transfer: ClassVar[bool] = False
+    transfer_refusal: ClassVar[str] = "offers no way to transfer a live call"
+    # Whether the agent can press keys on the line mid-stream (``send_dtmf``).
+    supports_send_dtmf: ClassVar[bool] = False
+
     @property
     def display_name(self) -> str:
         return self.provider.display_name
@@ -296,6 +306,48 @@ class Carrier(ABC):
         ``at`` is when we asked: the time of the events when the carrier names none. Carriers
         without a status API (MCube) raise ``NotSupported``."""
         raise NotSupported(f"{self.display_name} offers no call-status API")
+
+    async def transfer(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        to: str,
+        caller_id: str,
+        document_url: str,
+        action_url: str,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> None:
+        """Take the live call off its media stream and dial ``to`` (cold transfer). The carrier
+        reports the dial at ``action_url``; carriers that fetch the dial document themselves
+        (Plivo, Vobiz) get it at ``document_url`` (``transfer_document``)."""
+        raise NotSupported(f"{self.display_name} {self.transfer_refusal}")
+
+    def transfer_document(self, *, to: str, caller_id: str, action_url: str) -> AnswerDocument:
+        """The document that dials the human and reports the outcome at ``action_url``."""
+        raise NotSupported(f"{self.display_name} {self.transfer_refusal}")
+
+    def parse_dial_result(self, params: Mapping[str, str]) -> DialResult | None:
+        """The carrier's report of the dial to the human; None if the request is not one."""
+        return None
+
+    def after_dial_document(self, result: DialResult, *, message: str) -> AnswerDocument:
+        """What the carrier does once the dial is over: hang up after a bridged call, or say
+        ``message`` first when the human was not reached (no dead air)."""
+        raise NotSupported(f"{self.display_name} {self.transfer_refusal}")
+
+    async def send_dtmf(
+        self,
+        provider_call_id: str,
+        digits: str,
+        account: Account,
+        *,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> None:
+        """Press ``digits`` on the line (to navigate an IVR) without interrupting the stream."""
+        raise NotSupported(f"{self.display_name} cannot send key presses during a media stream")
 
     def answer_document(self, *, stream_url: str, parameters: Mapping[str, str]) -> AnswerDocument:
         """What the carrier's answer request gets back: the document that opens the media stream.

@@ -97,6 +97,13 @@ _ENDED = {
 
 class Exotel(Carrier):
     provider = Provider.EXOTEL
+    # Exotel's public API has no call to redirect a live call (its Call API only places and reads
+    # calls); a hand-off happens only inside an App Bazaar flow built in Exotel's dashboard (a
+    # Connect applet after the Voicebot applet), which the platform does not control.
+    transfer_refusal = (
+        "offers no API to transfer a live call; a hand-off is possible only in an Exotel flow "
+        "(a Connect applet after the Voicebot applet), set up in Exotel's dashboard"
+    )
     credentials_model = ExotelCredentials
     caller_id_field = "caller_id"
     # Agent audio must go out in chunks of at least 3.2 KB in multiples of 320 B (§4.5).

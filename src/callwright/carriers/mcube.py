@@ -123,6 +123,8 @@ def _call_id(body: Mapping[str, Any]) -> str | None:
 
 class MCube(Carrier):
     provider = Provider.MCUBE
+    # MCube documents only click-to-call (carriers.md §5): no live-call control at all.
+    transfer_refusal = "documents no API to control a live call, so it cannot transfer one"
     credentials_model = MCubeCredentials
     verifies_credentials = False
     caller_id_field = "exe_number"

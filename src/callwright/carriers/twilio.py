@@ -14,6 +14,7 @@ from xml.etree import ElementTree
 
 import httpx
 
+from callwright.carriers._dial_xml import after_dial, dial_document, dial_result
 from callwright.carriers._fields import E164, Secret, pattern
 from callwright.carriers._wire import as_int, header, json_object, text
 from callwright.carriers.base import (
@@ -32,6 +33,7 @@ from callwright.carriers.base import (
 )
 from callwright.domain.calls import CallEvent, CallStatus, EventKind
 from callwright.domain.providers import Provider
+from callwright.domain.transfers import DialResult
 
 if TYPE_CHECKING:
     from pipecat.serializers.twilio import TwilioFrameSerializer
@@ -114,6 +116,9 @@ class Twilio(Carrier):
     supports_machine_detection = True
     offers_call_status = True
     media_token_in_start = True
+    supports_transfer = True
+    # No send_dtmf: <Play digits> needs a call update, and an update replaces the running
+    # <Connect><Stream> (the media stream would end); Twilio's stream protocol takes no digits.
 
     def auth_failed_message(self) -> str:
         return "Twilio rejected the Account SID / Auth Token"
@@ -181,6 +186,36 @@ class Twilio(Carrier):
                 "Twilio accepted the call but sent no call sid", outcome_unknown=True
             )
         return PlacedCall(provider_call_id=str(raw["sid"]), raw=raw)
+
+    async def transfer(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        to: str,
+        caller_id: str,
+        document_url: str,
+        action_url: str,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> None:
+        # A call update with inline TwiML replaces what the call runs, <Connect><Stream> included
+        # (twilio.com/docs/voice/api/call-resource#update-a-call-resource, the Twiml parameter).
+        twiml = dial_document(to=to, caller_id=caller_id, action_url=action_url, caller_id_attribute="callerId")
+        await self.request(
+            http,
+            "POST",
+            f"{self.calls_url(account, endpoints)}/{provider_call_id}.json",
+            data={"Twiml": twiml},
+            auth=self.auth(account),
+            timeout=endpoints.timeout_secs,
+        )
+
+    def parse_dial_result(self, params: Mapping[str, str]) -> DialResult | None:
+        return dial_result(params, status_field="DialCallStatus", reason_field="ErrorMessage")
+
+    def after_dial_document(self, result: DialResult, *, message: str) -> AnswerDocument:
+        return AnswerDocument("text/xml", after_dial(result, message=message, say_verb="Say"))
 
     async def hangup(
         self,

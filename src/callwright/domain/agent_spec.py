@@ -97,6 +97,7 @@ class ScriptRule:
     reply: str
     end_call: bool = False
     opt_out: bool = False  # then run the opt_out tool (the caller asked not to be called again)
+    transfer: bool = False  # then run the transfer_call tool (hand the call to a human)
     function: str | None = None  # then call the agent's custom function of this name
     arguments: Mapping[str, Any] = field(default_factory=lambda: JsonArguments({}))  # with these
 
@@ -118,7 +119,8 @@ class ScriptSpec:
             rules=tuple(
                 ScriptRule(
                     tuple(rule["keywords"]), rule["reply"], bool(rule.get("end_call")),
-                    bool(rule.get("opt_out")), rule.get("function"), JsonArguments(rule.get("arguments") or {}),
+                    bool(rule.get("opt_out")), bool(rule.get("transfer")), rule.get("function"),
+                    JsonArguments(rule.get("arguments") or {}),
                 )
                 for rule in stored.get("rules", ())
             ),
@@ -157,6 +159,7 @@ class AgentSpec:
     function_ids: tuple[str, ...] = ()  # custom functions the model may call (``/functions``)
     opt_out_enabled: bool = False  # offer the opt_out tool on every call, not only campaign calls
     extraction_config: ExtractionSpec | None = None  # post-call extraction (``domain.extraction``)
+    send_dtmf_enabled: bool = False  # offer the send_dtmf tool where the carrier can press keys
 
     @classmethod
     def parse(

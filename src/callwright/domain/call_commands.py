@@ -12,3 +12,4 @@ class ControlCommand(StrEnum):
     END = "end"  # reason: EndReason
     SPEAK_THEN_END = "speak_then_end"  # text, reason: EndReason
     LEAVE_VOICEMAIL = "leave_voicemail"  # message: str | None (said after the beep)
+    TRANSFER = "transfer"  # to: E.164, source: TransferSource (said message first, then the carrier)

@@ -21,6 +21,7 @@ class EndReason(StrEnum):
     MAX_DURATION = "max_duration"  # the agent's max_call_duration_secs
     SILENCE_TIMEOUT = "silence_timeout"
     VOICEMAIL = "voicemail"  # a mailbox answered (after the message, if any)
+    TRANSFERRED = "transferred"  # the carrier took the call off the stream to dial a human
     ERROR = "error"  # the pipeline failed; the outcome carries the error's sentence
     # Our side ended it before or without the media.
     ENDED_BY_PARTNER_REQUEST = "ended_by_partner_request"  # POST /calls/{id}/end

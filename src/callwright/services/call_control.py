@@ -45,6 +45,7 @@ COMMAND_TIMEOUT_SECS = {
     ControlCommand.END: 5.0,
     ControlCommand.SPEAK_THEN_END: 90.0,
     ControlCommand.LEAVE_VOICEMAIL: 90.0,
+    ControlCommand.TRANSFER: 5.0,  # the session starts the transfer and answers at once
 }
 # How long to wait for the other processes to say whether they hold the call.
 ANSWER_TIMEOUT_SECS = 2.0

@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from callwright.carriers import get_carrier
 from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.functions import FunctionTool
+from callwright.domain.providers import Provider
 from callwright.domain.suppression import SOURCE_IN_CALL
-from callwright.services import function_calls
+from callwright.domain.transfers import TransferSource, transfer_destination
+from callwright.services import function_calls, transfers
 from callwright.services.call_state import record_event
 from callwright.services.suppression import suppress_now
 from callwright.services.webhook_targets import policy_for
@@ -54,6 +57,16 @@ class CallActions:
     functions: Sequence[FunctionTool] = ()
     variables: Mapping[str, Any] = field(default_factory=dict)
     opt_out_offered: bool = False
+    transfer_number: str | None = None  # the agent's, where its carrier can transfer
+    dtmf_offered: bool = False
+
+    async def start_transfer(self, to: str, source: str) -> bool:
+        return await transfers.start_transfer(
+            platform=self.platform, call_id=self.call_id, to=to, source=TransferSource(source)
+        )
+
+    async def send_dtmf(self, digits: str) -> None:
+        await transfers.send_dtmf(platform=self.platform, call_id=self.call_id, digits=digits)
 
     async def call_function(self, tool: FunctionTool, arguments: Mapping[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
@@ -110,9 +123,15 @@ async def actions_for_call(*, platform: Platform, call: Call) -> CallActions | N
                 )
             }
         tools = [function_calls.tool_of(rows[i], secretbox=platform.secretbox) for i in spec.function_ids if i in rows]
-    if not tools and not offered:
+    carrier = get_carrier(Provider(call.provider))
+    transfer_number = None
+    if spec.transfer_enabled and carrier.supports_transfer and call.transfer is None:
+        transfer_number = transfer_destination(spec.transfer_number)
+    dtmf = spec.send_dtmf_enabled and carrier.supports_send_dtmf
+    if not tools and not offered and transfer_number is None and not dtmf:
         return None
     return CallActions(
         platform=platform, call_id=call.id, partner_id=call.partner_id, callee=callee_number(call),
         functions=tools, variables=dict(call.variables or {}), opt_out_offered=offered,
+        transfer_number=transfer_number, dtmf_offered=dtmf,
     )

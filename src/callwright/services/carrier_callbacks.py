@@ -38,7 +38,7 @@ from callwright.domain.errors import Conflict, Forbidden, NotFound, ValidationFa
 from callwright.domain.ids import parse_call_id
 from callwright.domain.providers import Provider
 from callwright.domain.text import params_problem
-from callwright.services import callback_nonces, voicemail
+from callwright.services import callback_nonces, transfers, voicemail
 from callwright.services.call_state import (
     apply_events,
     carrier_confirmed,
@@ -120,6 +120,10 @@ async def receive(
     if kind is CallbackKind.ANSWER:
         _check_answer_servable(carrier, call, named)
     carrier_confirmed(call)
+    if kind in (CallbackKind.TRANSFER, CallbackKind.DIAL):
+        answer = _transfer_answer(platform, session, carrier, call, kind, dict(params))
+        await session.commit()
+        return answer
     events = carrier.parse_callback(kind, params, received_at=now)
     applied = apply_events(session, call, events, source="carrier", payload={"callback": kind.value} | dict(params))
     if applied and CallStatus(call.status).is_terminal:
@@ -194,6 +198,17 @@ def _check_answer_servable(carrier: Carrier, call: Call, named: str | None) -> N
     else:
         return  # the carrier retrying its answer URL for this call
     raise Conflict(f"answer refused: this call's answer was already served and {why}", code="answer_already_served")
+
+
+def _transfer_answer(
+    platform: Platform, session: AsyncSession, carrier: Carrier, call: Call, kind: CallbackKind, params: dict[str, str]
+) -> CallbackAnswer:
+    """The dial document (Plivo's and Vobiz's aleg_url), or the reply to the dial's report."""
+    if kind is CallbackKind.TRANSFER:
+        document = transfers.dial_document(platform=platform, carrier=carrier, call=call)
+    else:
+        document = transfers.dial_reported(platform=platform, session=session, carrier=carrier, call=call, params=params)
+    return CallbackAnswer(document.body, document.media_type)
 
 
 def _answer(platform: Platform, carrier: Carrier, call: Call, now: datetime) -> CallbackAnswer:

@@ -11,7 +11,9 @@ from callwright.domain.agent_spec import AgentSpec, SttSpec
 from callwright.domain.agents import render_template
 from callwright.domain.calls import CallEvent, CallStatus, EventKind
 from callwright.domain.end_reasons import EndReason
+from callwright.domain.transfers import AGENT_BACK_MESSAGE
 from callwright.services.call_state import apply_events, carrier_confirmed, lock_call, record_event, state_of
+from callwright.services.transfers import returned_from_transfer
 from callwright.services.webhook_outbox import call_changed
 from callwright.store.models import Call, utcnow
 
@@ -33,6 +35,7 @@ def agent_script(call: Call, rules: CallRules | None = None) -> AgentScript:
     from callwright.voice.call_rules import CallRules
     from callwright.voice.end_call import end_call_prompt
     from callwright.voice.session import AgentScript
+    from callwright.voice.transfer import transfer_prompt
 
     spec = AgentSpec.parse(call.agent)
     variables = call.variables or {}
@@ -41,12 +44,17 @@ def agent_script(call: Call, rules: CallRules | None = None) -> AgentScript:
         return render_template(text, variables) if text else None
 
     instructions = rendered(spec.end_call_instructions) if spec.end_call_enabled else None
+    transfer_instructions = rendered(spec.transfer_instructions) if spec.transfer_enabled else None
     stt = spec.stt or SttSpec()
+    intro = rendered(spec.intro_message)
+    if returned_from_transfer(call):
+        # Back from a transfer the human did not take: the agent says so instead of its intro.
+        intro = AGENT_BACK_MESSAGE
     return AgentScript(
-        intro_message=rendered(spec.intro_message),
+        intro_message=intro,
         voice_id=spec.voice_id or FALLBACK_VOICE_ID,
         max_call_duration_secs=spec.max_call_duration_secs,
-        prompt=end_call_prompt(rendered(spec.prompt) or "", instructions),
+        prompt=transfer_prompt(end_call_prompt(rendered(spec.prompt) or "", instructions), transfer_instructions),
         llm=spec.llm,
         script=spec.script,
         stt_provider=stt.provider or "whisper",
@@ -54,6 +62,8 @@ def agent_script(call: Call, rules: CallRules | None = None) -> AgentScript:
         end_call_enabled=spec.end_call_enabled,
         end_call_message=rendered(spec.end_call_message),
         end_call_instructions=instructions,
+        transfer_message=rendered(spec.transfer_message),
+        transfer_instructions=transfer_instructions,
         rules=rules or CallRules(),
         detect_voicemail=spec.voicemail_detection_enabled,
     )
@@ -146,7 +156,9 @@ async def media_ended(
         if call.first_agent_audio_at is None and outcome.first_agent_audio_at is not None:
             call.first_agent_audio_at = outcome.first_agent_audio_at
         if outcome.transcript:
-            call.transcript = outcome.transcript
+            # A stream after an unanswered transfer continues the conversation's transcript.
+            earlier = list(call.transcript or []) if returned_from_transfer(call) else []
+            call.transcript = earlier + outcome.transcript
         if outcome.latency is not None:
             call.latency = outcome.latency
         # When our side ended the stream (agent, time cap, platform), that is why the call ended,

@@ -111,6 +111,8 @@ def session_completed_data(call: Call, spec: AgentSpec | None = None) -> dict[st
         "latency": call.latency,
         "variables": dict(call.variables or {}),
         "call": call_summary(call),
+        # Vocobase says only that it "includes transfer metadata"; ours: domain.transfers.
+        "transfer": call.transfer,
     }
     if call.extraction is not None:
         data["extraction"] = dict(call.extraction)

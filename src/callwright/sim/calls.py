@@ -82,6 +82,17 @@ class ClearRecord:
 
 
 @dataclass
+class DialLeg:
+    """One ``<Dial>`` to a human: whom, how it went in the carrier's words, when (call clock)."""
+
+    to: str
+    status: str | None = None  # Plivo's DialStatus / Twilio's DialCallStatus once it is over
+    started_at: float = 0.0
+    answered_at: float | None = None
+    ended_at: float | None = None
+
+
+@dataclass
 class SimCall:
     carrier: str
     call_id: str  # the id the platform got from the dial response
@@ -122,6 +133,11 @@ class SimCall:
     hangup_cause: str | None = None  # the carrier's words
     hangup_source: str | None = None
     machine_result: str | None = None  # the AMD verdict sent, in the carrier's words
+    # A transfer: each <Dial> the call ran, the keys the platform pressed on the line (Plivo's and
+    # Vobiz's DTMF resource), and what the carrier itself said (<Speak>, <Say>).
+    dials: list[DialLeg] = field(default_factory=list)
+    dtmf_sent: list[str] = field(default_factory=list)
+    carrier_said: list[str] = field(default_factory=list)
     ended: threading.Event = field(default_factory=threading.Event)
     far_end: Any = field(default=None, repr=False)  # the carrier's far end that played the call
     media_stream: Any = field(default=None, repr=False)  # its media WebSocket, once opened

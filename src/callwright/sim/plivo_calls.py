@@ -95,6 +95,39 @@ def add_call_routes(
         played.hang_up_by_api()
         return Response(status_code=204)
 
+    @router.post(prefix + "/Account/{auth_id}/Call/{call_uuid}/", status_code=202)
+    async def transfer(call_uuid: str, request: Request, account: Owner, board: SwitchboardDep) -> Response:
+        """Transfer a live call (Plivo's "Transfer a call"; Vobiz mirrors it): ``legs`` aleg (the
+        default), bleg or both; ``aleg_url`` (+ ``aleg_method``) is required for the A leg.
+        202 ``{"message": "call transferred"}``; 404 for a call not in progress."""
+        fields = await request_fields(request)
+        played = _live(board, call_uuid, account)
+        if played is None or played.call_uuid != call_uuid or played.call.answered_at is None:
+            return api_error(404, "not found")
+        legs = str(fields.get("legs") or "aleg")
+        if legs != "aleg":
+            played.call.notes.append(f"transfer legs={legs!r} is not simulated (no B leg)")
+            return api_error(400, "bleg transfer needs a bridged call")
+        url = str(fields.get("aleg_url") or "")
+        if not url:
+            return api_error(400, "aleg_url is required when legs is aleg")
+        played.transfer(url, str(fields.get("aleg_method") or "POST").upper())
+        return JSONResponse({"api_id": str(uuid.uuid4()), "message": "call transferred"}, status_code=202)
+
+    @router.post(prefix + "/Account/{auth_id}/Call/{call_uuid}/DTMF/", status_code=202)
+    async def send_digits(call_uuid: str, request: Request, account: Owner, board: SwitchboardDep) -> Response:
+        """Send digits on a live call (Plivo's "Send digits": ``digits`` required, ``leg`` aleg
+        or bleg); 202 ``{"message": "digits sent"}``."""
+        fields = await request_fields(request)
+        played = _live(board, call_uuid, account)
+        if played is None or played.call_uuid != call_uuid or played.call.answered_at is None:
+            return api_error(404, "not found")
+        digits = str(fields.get("digits") or "")
+        if not digits or any(ch not in "0123456789*#wW" for ch in digits):
+            return api_error(400, "digits must be 0-9, *, #, w or W")
+        played.call.dtmf_sent.append(digits)
+        return JSONResponse({"api_id": str(uuid.uuid4()), "message": "digits sent"}, status_code=202)
+
     @router.get(prefix + "/Account/{auth_id}/Call/{call_uuid}/")
     async def call_details(
         call_uuid: str, request: Request, account: Owner, board: SwitchboardDep

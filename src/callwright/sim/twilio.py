@@ -153,6 +153,14 @@ async def update_call(
         return not_found(request)
     status = fields.get("Status")
     answered = played.call.answered_at is not None
+    twiml = fields.get("Twiml")
+    if twiml and status is None:
+        # "Twiml: TwiML instructions for the call … will replace the current TwiML" (Call
+        # resource, update); a call not yet answered would run it on answer (not simulated).
+        if not answered:
+            return twilio_error(400, 21220, "Call is not in-progress. Cannot redirect.")
+        played.update_twiml(str(twiml))
+        return JSONResponse(call_resource(played))
     if status == "completed" or (status == "canceled" and not answered):
         # "Specifying completed will attempt to hang up a call even if it's already in progress";
         # canceled ends only a queued or ringing one (twilio.com/docs/api/rest/change-call-state).

@@ -266,6 +266,8 @@ class Call(Timestamped, Base):
     transcript: Mapped[list[Any]] = mapped_column(default=list)
     latency: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     recording_url: Mapped[str | None] = mapped_column(Text, default=None)
+    # The call's hand-off to a human (``domain.transfers.TransferRecord.wire``), if one was asked.
+    transfer: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # When the call's ``session.completed`` webhook event was written (once per call).
     session_completed_at: Mapped[datetime | None] = mapped_column(default=None)
     # Post-call extraction (services.extraction): the ``extraction`` block as GET /calls/{id} and

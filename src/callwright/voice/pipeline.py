@@ -21,10 +21,12 @@ from fastapi import WebSocket
 from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
+    TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.aggregators.dtmf_aggregator import DTMFAggregator
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMAssistantAggregator,
@@ -39,7 +41,11 @@ from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start import VADUserTurnStartStrategy
+from pipecat.turns.user_start.transcription_user_turn_start_strategy import (
+    TranscriptionUserTurnStartStrategy,
+)
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
@@ -52,6 +58,10 @@ DEFAULT_OUT_FRAME_MS = 20
 # After VAD's stop_secs (0.2 s) of quiet past the caller's voice, how much longer they may pause
 # and go on before the turn is theirs no more. Whisper's transcript is awaited on top of this.
 USER_SPEECH_TIMEOUT_SECS = 0.4
+# Key presses (each carrier's ``dtmf`` media event, parsed by Pipecat's serializers) become one
+# user turn, "DTMF: 12#", once "#" is pressed or no key came for this long.
+DTMF_PREFIX = "DTMF: "
+DTMF_IDLE_SECS = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +125,15 @@ class VoiceTimedTurnStop(SpeechTimeoutUserTurnStopStrategy):
             deadline = ended + self._stop_secs + timeout
             timeout = min(timeout, max(0.0, deadline - time.monotonic()))
         await super()._user_speech_timeout_handler(timeout)
+
+
+class KeypadTurnStart(TranscriptionUserTurnStartStrategy):
+    """A caller's key presses start a user turn as speech does; VAD starts all the others."""
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, TranscriptionFrame) and frame.text.startswith(DTMF_PREFIX):
+            return await super().process_frame(frame)
+        return ProcessFrameResult.CONTINUE
 
 
 class CallerAudioEnd(FrameProcessor):
@@ -193,7 +212,7 @@ def build_call_pipeline(
             # The VAD start interrupts the agent (barge-in); the stop strategy needs no model,
             # unlike Pipecat's default smart-turn analyzer.
             user_turn_strategies=UserTurnStrategies(
-                start=[VADUserTurnStartStrategy(enable_interruptions=True)],
+                start=[VADUserTurnStartStrategy(enable_interruptions=True), KeypadTurnStart()],
                 stop=[VoiceTimedTurnStop(vad=vad, user_speech_timeout=USER_SPEECH_TIMEOUT_SECS)],
             ),
         ),
@@ -208,6 +227,7 @@ def build_call_pipeline(
                 on_speech_stopped=on_speech_stopped,
             ),
             stt,
+            DTMFAggregator(timeout=DTMF_IDLE_SECS, prefix=DTMF_PREFIX),
             entry,
             aggregators.user(),
             llm,

@@ -38,6 +38,8 @@ class Rule(BaseModel):
     """Answer ``reply`` when the caller says any of ``keywords`` (whole words, any case).
 
     ``opt_out``: then put the caller's number on the suppression list (the ``opt_out`` tool).
+    ``transfer``: then hand the call to the agent's ``transfer_number`` (the ``transfer_call`` tool;
+    the agent needs ``transfer_enabled``).
     ``function``: then call the agent's custom function of that name with ``arguments``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -46,13 +48,14 @@ class Rule(BaseModel):
     reply: Line
     end_call: bool = Field(False, strict=True)
     opt_out: bool = Field(False, strict=True)
+    transfer: bool = Field(False, strict=True)
     function: Annotated[str, StringConstraints(max_length=64, pattern=FUNCTION_NAME_PATTERN)] | None = None
     arguments: SafeJsonObject = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_tool(self) -> Rule:
-        if self.opt_out and self.function:
-            raise ValueError("must not both opt_out and call a function; use two rules")
+        if sum([self.opt_out, self.transfer, self.function is not None]) > 1:
+            raise ValueError("must do one of opt_out, transfer or a function; use two rules")
         if self.arguments and not self.function:
             raise ValueError("arguments need a function to call")
         return self

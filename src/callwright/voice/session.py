@@ -35,6 +35,7 @@ from starlette.websockets import WebSocketState
 
 from callwright.domain.agent_spec import ScriptSpec
 from callwright.domain.end_reasons import EndReason
+from callwright.domain.transfers import DEFAULT_TRANSFER_MESSAGE, TransferSource
 from callwright.domain.voicemail import GreetingVerdict
 from callwright.voice.call_rules import CallRules, CallTimers
 from callwright.voice.conversation import ConversationLog
@@ -55,6 +56,7 @@ from callwright.voice.recorder import CallRecorder
 from callwright.voice.socket_watch import disconnect_reason
 from callwright.voice.stream_watch import WatchedSerializer
 from callwright.voice.tools import InCallActions, offer_tools
+from callwright.voice.transfer import offer_send_dtmf, offer_transfer
 from callwright.voice.vad import silero_vad
 from callwright.voice.voicemail_watch import VoicemailWatch
 
@@ -70,6 +72,8 @@ REPLY_START_SECS = 3.0
 # The duration cap is kept by CallTimers, which lets the closing line play; past this much more
 # the stream is cut regardless.
 HARD_STOP_GRACE_SECS = 20.0
+# Said when the carrier refused to transfer the call; the conversation goes on.
+TRANSFER_FAILED_LINE = "Sorry, I could not transfer your call just now."
 
 _session_numbers = count(1)
 
@@ -89,6 +93,8 @@ class AgentScript:
     end_call_enabled: bool = False  # a model may hang up through the end_call tool
     end_call_message: str | None = None  # said before the agent hangs up, and at the cap
     end_call_instructions: str | None = None  # when to end the call (also in the prompt)
+    transfer_message: str | None = None  # said before a transfer (empty: the platform's line)
+    transfer_instructions: str | None = None  # when to transfer (also in the prompt)
     rules: CallRules = field(default_factory=CallRules)
     detect_voicemail: bool = False  # judge the far end's first seconds: mailbox or person?
 
@@ -96,9 +102,13 @@ class AgentScript:
     def closing_line(self) -> str:
         return (self.end_call_message or "").strip() or self.rules.closing_line
 
+    @property
+    def transfer_line(self) -> str:
+        return (self.transfer_message or "").strip() or DEFAULT_TRANSFER_MESSAGE
+
     def spoken_lines(self) -> list[str]:
         """Fixed lines this call may say: worth keeping in the shared speech cache."""
-        lines = [self.intro_message or "", self.closing_line, self.rules.silence_prompt]
+        lines = [self.intro_message or "", self.closing_line, self.rules.silence_prompt, self.transfer_line]
         if self.max_call_duration_secs:
             lines.append(self.rules.duration_warning_message)
         return [line.strip() for line in lines if line and line.strip()]
@@ -168,6 +178,8 @@ class CallMediaSession:
         self._timers: CallTimers | None = None
         self._on_greeting_verdict = on_greeting_verdict
         self.voicemail_watch: VoicemailWatch | None = None
+        self._transferring = False  # a transfer was asked: its message, then the carrier
+        self._transferred = False  # the carrier took the transfer: the stream's end is the hand-off
 
     async def run(self) -> MediaOutcome:
         """Run the call's media until the stream ends; never raises for a normal hang-up."""
@@ -270,6 +282,33 @@ class CallMediaSession:
             await self.say(closing)
         await self.end(EndReason.ENDED_BY_AGENT)
 
+    async def transfer(self, to: str, source: TransferSource | str = TransferSource.API) -> None:
+        """Hand the call to ``to`` (``ControlCommand.TRANSFER``): returns at once; the transfer
+        message is said, then the carrier dials the human."""
+        self._start_transfer(to, TransferSource(source), since=None)
+
+    def _start_transfer(self, to: str, source: TransferSource, *, since: float | None) -> None:
+        if self._transferring or self._end_requested.is_set() or self._actions is None:
+            return
+        self._transferring = True
+        task = asyncio.create_task(self._transfer(to, source, since=since))
+        self._callback_tasks.add(task)
+
+    async def _transfer(self, to: str, source: TransferSource, *, since: float | None) -> None:
+        assert self._actions is not None
+        if since is not None and self._watch is not None:
+            # The model's reply before its tool call plays out first.
+            await self._wait_for_playout(
+                self._watch, since=since, timeout_secs=60.0, start_within_secs=REPLY_START_SECS
+            )
+        await self.say(self._script.transfer_line)
+        if self._end_requested.is_set():
+            return
+        self._transferred = True  # before the carrier acts: its stream close may come first
+        if not await self._actions.start_transfer(to, source.value):
+            self._transferred = self._transferring = False
+            await self.say(TRANSFER_FAILED_LINE)
+
     async def leave_voicemail(self, message: str | None) -> None:
         """A mailbox answered: stop the agent, wait for the beep, say ``message``, end the call."""
         if self._worker is not None and not self._end_requested.is_set():
@@ -288,6 +327,9 @@ class CallMediaSession:
         self._callback_tasks.add(task)
 
     def _request_end(self, reason: EndReason, *, error: str | None = None) -> None:
+        if self._transferred and reason in (EndReason.CALLER_HUNG_UP, EndReason.MEDIA_STREAM_LOST):
+            # The carrier left our stream to dial the human: that close is the hand-off.
+            reason = EndReason.TRANSFERRED
         if self._end_reason is None:
             self._end_reason, self._error = reason, error
         self._end_requested.set()
@@ -328,6 +370,19 @@ class CallMediaSession:
         if self._actions is not None:
             scripted = isinstance(llm, ScriptedLLM)
             tools += offer_tools(llm, actions=self._actions, speak=self._say_now, scripted=scripted)
+            number = self._actions.transfer_number
+            if number is not None:
+
+                async def _agent_transfers() -> None:
+                    self._start_transfer(number, TransferSource.AGENT, since=time.monotonic())
+
+                tools.append(
+                    offer_transfer(
+                        llm, instructions=self._script.transfer_instructions, on_transfer=_agent_transfers
+                    )
+                )
+            if self._actions.dtmf_offered:
+                tools.append(offer_send_dtmf(llm, send=self._actions.send_dtmf))
         if tools:
             context.set_tools(ToolsSchema(standard_tools=tools))
         watch = None

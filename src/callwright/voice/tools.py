@@ -64,6 +64,22 @@ class InCallActions(Protocol):
         """Suppress the callee's number; False if it already was."""
         ...
 
+    @property
+    def transfer_number(self) -> str | None:
+        """Where ``transfer_call`` hands the call (None: the tool is not offered)."""
+        ...
+
+    @property
+    def dtmf_offered(self) -> bool: ...
+
+    async def start_transfer(self, to: str, source: str) -> bool:
+        """Record the transfer and have the carrier dial ``to``; False if it could not."""
+        ...
+
+    async def send_dtmf(self, digits: str) -> None:
+        """Press ``digits`` on the line through the carrier; raises its refusal."""
+        ...
+
 
 def function_schema(tool: FunctionTool, variables: Mapping[str, Any]) -> FunctionSchema:
     properties, required = tool.parameters(variables)

@@ -13,16 +13,19 @@ from callwright.api.envelope import error_responses, ok
 from callwright.api.path_ids import CallId
 from callwright.api.schemas.calls import (
     CallStartBody,
+    CallTransferBody,
     ExtractBody,
     call_detail,
     call_public,
     call_started,
 )
 from callwright.api.schemas.text import LINE_CHARS
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import CallStatus
 from callwright.platform import Platform
 from callwright.services import calls as call_service
 from callwright.services import extraction as extraction_service
+from callwright.services import transfers
 from callwright.services.call_hangup import hang_up
 from callwright.services.recordings import shown_recording_url
 from callwright.store.models import Call
@@ -319,6 +322,34 @@ async def replay_extraction(
             platform=platform, session=session, partner=partner, call_id=call_id, dry_run=dry_run
         )
     )
+
+
+@router.post(
+    "/calls/{call_id}/transfer",
+    summary="Transfer a live call to a human",
+    description="The agent says its `transfer_message`, then the carrier dials `to` (or the agent's "
+    "`transfer_number`) and bridges the caller (cold transfer). Needs `transfer_enabled` on the "
+    "call's agent and a carrier that can transfer: Plivo, Vobiz or Twilio (Exotel and MCube answer "
+    "409 naming why). Answers once the transfer is queued; the outcome (`transferred`, `busy`, "
+    "`no_answer`, `failed`) arrives as the call's `transfer` and in `session.completed`.",
+    responses={
+        200: {"content": {"application/json": {"example": {"success": True, "data": {
+            "message": "Call transfer queued", "callId": _CALL_ID,
+            "sessionId": "5d1e7f0a-2b3c-4d5e-8f90-a1b2c3d4e5f6", "to": "+919876543210",
+        }}}}}
+    }
+    | error_responses(400, 401, 404, 409),
+)
+async def transfer_call(
+    partner: CurrentPartner, session: SessionDep, platform: PlatformDep, call_id: CallId,
+    body: CallTransferBody | None = None,
+) -> dict[str, Any]:
+    to = body.to if body is not None else None
+    call = await transfers.request_transfer(
+        platform=platform, session=session, partner=partner, call_id=call_id, to=to
+    )
+    return ok({"message": "Call transfer queued", "callId": call.id, "sessionId": call.session_id,
+               "to": to or AgentSpec.parse(call.agent or {}).transfer_number})
 
 
 def _public(call: Call, platform: Platform) -> dict[str, Any]:

@@ -78,7 +78,7 @@ async def exotel_voicebot_url(
 @router.get("/telephony/{provider}/{call_id}/{kind}", include_in_schema=False)
 @router.post(
     "/telephony/{provider}/{call_id}/{kind}",
-    summary="Carrier callback (answer, status, machine detection)",
+    summary="Carrier callback (answer, status, machine detection, transfer dial)",
     description="Called by the partner's carrier, never by partners. Authenticated by the per-call "
     "token in the URL and, where the carrier signs callbacks, by its signature.",
     responses={200: {"content": {"application/xml": {"example": "<Response>…</Response>"}}}},

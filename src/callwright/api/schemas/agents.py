@@ -260,7 +260,6 @@ Uuid = Annotated[str, StringConstraints(max_length=64), AfterValidator(_uuid)]
 Volume = Annotated[float, Field(ge=0, le=1)]
 FunctionIds = Annotated[list[Uuid], Field(max_length=FUNCTIONS_PER_AGENT_MAX)]
 
-_TRANSFER = "call transfer"
 _KNOWLEDGE = "the knowledge base"
 _BACKGROUND = "background audio"
 
@@ -291,10 +290,23 @@ AGENT_FIELDS: tuple[AgentField, ...] = (
     AgentField("end_call_enabled", Flag, bool, camel="endCallEnabled", clearable=False),
     AgentField("end_call_message", Message, str | None, camel="endCallMessage"),
     AgentField("end_call_instructions", Instructions, str | None),
-    AgentField("transfer_enabled", OffSwitch, bool, camel="transferEnabled", unbuilt=_TRANSFER),
-    AgentField("transfer_number", TransferNumber, str | None, camel="transferNumber", unbuilt=_TRANSFER),
-    AgentField("transfer_message", Message, str | None, camel="transferMessage", unbuilt=_TRANSFER),
-    AgentField("transfer_instructions", Instructions, str | None, unbuilt=_TRANSFER),
+    AgentField(
+        "transfer_enabled", OffSwitch, bool, camel="transferEnabled",
+        description="Let the agent hand calls to a human (`transfer_call`, `POST /calls/{id}/transfer`); "
+        "needs `transfer_number` and a carrier that can transfer (Plivo, Vobiz, Twilio).",
+    ),
+    AgentField(
+        "transfer_number", TransferNumber, str | None, camel="transferNumber",
+        description="E.164 number the call is transferred to. Required when `transfer_enabled` is true.",
+    ),
+    AgentField(
+        "transfer_message", Message, str | None, camel="transferMessage",
+        description="Said just before the transfer; empty: \"Please hold while I transfer you.\"",
+    ),
+    AgentField(
+        "transfer_instructions", Instructions, str | None,
+        description="When the model should transfer (its tool's description and a prompt section).",
+    ),
     AgentField("max_call_duration_secs", CallDuration, int | None, description="null means no cap."),
     AgentField("background_audio_id", Uuid | None, str | None, None, unbuilt=_BACKGROUND),
     AgentField("background_audio_volume", Volume | None, float | None, 0.5, unbuilt=_BACKGROUND),
@@ -319,6 +331,12 @@ AGENT_FIELDS: tuple[AgentField, ...] = (
         "opt_out_enabled", Flag, bool, clearable=False,
         description="Offer the `opt_out` tool on every call (campaign calls always have it): when "
         "the callee asks not to be called again, their number joins the suppression list.",
+    ),
+    AgentField(
+        "send_dtmf_enabled", Flag, bool, clearable=False,
+        description="Offer the model the `send_dtmf` tool (press keys to get through a phone menu) "
+        "on carriers that can send key presses during a call (Plivo, Vobiz); ignored on others, as "
+        "docs/transfer-and-dtmf.md says.",
     ),
 )
 CAMEL_CASE_ALIASES = {f.name: f.camel for f in AGENT_FIELDS if f.camel}

@@ -15,6 +15,17 @@ from callwright.domain.credits import rupees
 from callwright.store.models import Call
 
 
+class CallTransferBody(BaseModel):
+    """``POST /calls/{id}/transfer``: where to; without ``to``, the agent's ``transfer_number``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    to: str | None = Field(
+        None, max_length=32, description="E.164 number; omit for the agent's transfer_number.",
+        examples=["+919876543210"],
+    )
+
+
 class CallStartBody(BaseModel):
     """``POST /calls/start``. ``to_number`` is checked after agent and provider (contract order)."""
 
@@ -93,6 +104,7 @@ def call_public(call: Call, *, recording_url: str | None = None) -> dict[str, An
         "transcript": list(call.transcript or []),
         "latency": call.latency,
         "recording_url": recording_url or call.recording_url,
+        "transfer": call.transfer,
         "variables": dict(call.variables or {}),
         "error_message": error_message(call),
         # Post-call extraction still to run is post-call processing too (docs/extraction.md).

@@ -16,6 +16,7 @@ from callwright.sim import signing
 from callwright.sim.audio import MULAW_8K, AudioFormat
 from callwright.sim.calls import EndReason
 from callwright.sim.farend.base import FarEnd
+from callwright.sim.farend.dial import PLIVO_WORDS, run_dial
 from callwright.sim.farend.plivo_stream import PlivoStream
 from callwright.sim.farend.stream import StreamEnd
 from callwright.sim.scenarios import Outcome
@@ -108,6 +109,7 @@ class PlivoFarEnd(FarEnd):
         self.stream: PlivoStream | None = None
         self.hangup_code: int | None = None
         self.hangup_q850: str | None = None  # HangupCause, the Q.850-style name
+        self.redirect: tuple[str, str] | None = None  # a transfer's aleg_url and method
 
     @property
     def auth_token(self) -> str:
@@ -188,11 +190,35 @@ class PlivoFarEnd(FarEnd):
             return root
         return None
 
+    def transfer(self, url: str, method: str) -> None:
+        """The Transfer API (``POST /Call/{uuid}/`` with ``legs=aleg``): leave the XML running now
+        (its ``<Stream>`` ends) and run the one at ``url``."""
+        self.redirect = (url, method)
+        if self.stream is not None:
+            self.background(self.stream.leave())
+
     async def follow(self, document: ET.Element) -> None:
-        """Run the answer XML's verbs in order; when they run out, the call ends (§1.4)."""
+        """Run the answer XML's verbs in order; when they run out, the call ends (§1.4). A
+        transfer moves the call to the XML at its ``aleg_url``, and a ``<Dial>``'s action URL's
+        answer is run once the dial is over."""
         for verb in document:
             if self.ending.is_set():
                 return
+            if self.redirect is not None:
+                break
+            if verb.tag == "Dial":
+                fields = await run_dial(self, verb, PLIVO_WORDS)
+                if fields is None:
+                    return
+                action = verb.get("action")
+                if action:
+                    await self.follow_url(action, verb.get("method") or "POST", {**self.call_params("in-progress", "Dial"), **fields})
+                    return
+                continue
+            if verb.tag == "Speak":
+                self.call.carrier_said.append((verb.text or "").strip())
+                await self.wait(1.0)
+                continue
             if verb.tag == "Stream":
                 if not await self.run_stream(verb):
                     return
@@ -203,7 +229,26 @@ class PlivoFarEnd(FarEnd):
                 await self.wait(float(verb.get("length", "1")))
             else:
                 self.call.notes.append(f"<{verb.tag}> is not simulated; skipped")
+        if self.redirect is not None and not self.ending.is_set():
+            (url, method), self.redirect = self.redirect, None
+            await self.follow_url(url, method, self.call_params("in-progress", "Transfer"))
+            return
         self.end(EndReason.STREAM_CLOSED)
+
+    async def follow_url(self, url: str, method: str, params: dict[str, str]) -> None:
+        """Fetch the XML at ``url`` and run it; a failed fetch ends the call (Plivo hangs up)."""
+        record = await self.ask("transfer", url, params, method=method)
+        if record.status_code is None or not 200 <= record.status_code < 300:
+            self.call.notes.append(f"the XML at {url} answered {record.status_code}: the call hangs up")
+            self.end(EndReason.ANSWER_FAILED)
+            return
+        try:
+            root = ET.fromstring(record.body)
+        except ET.ParseError:
+            self.call.notes.append(f"the XML at {url} does not parse")
+            self.end(EndReason.ANSWER_FAILED)
+            return
+        await self.follow(root)
 
     async def run_stream(self, element: ET.Element) -> bool:
         """Stream to the element's URL; False when the call is over."""

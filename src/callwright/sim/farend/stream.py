@@ -118,6 +118,19 @@ class MediaStream(ABC):
         self.call.clears.append(ClearRecord(now, cleared.dropped_secs, onset, after))
         return cleared
 
+    async def leave(self) -> None:
+        """The call moves on to other instructions (a transfer): the carrier ends the stream as it
+        does at a call's end (Twilio's stop), then closes the socket."""
+        if self.ws is None:
+            return
+        self.agent_stopped = True
+        try:
+            for message in self.closing():
+                await self.send(message)
+        except ConnectionClosed:
+            pass
+        await self.ws.close()
+
     # --- network faults (called on the simulator's loop) -------------------------------------
 
     def drop(self) -> None:

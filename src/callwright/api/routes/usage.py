@@ -15,7 +15,7 @@ from callwright.services import usage
 
 router = APIRouter(tags=["usage"])
 
-_EXAMPLE = {
+USAGE_EXAMPLE = {
     "from": "2026-11-01",
     "to": "2026-11-30",
     "rows": [
@@ -42,7 +42,7 @@ _EXAMPLE = {
     description="Finished calls summed per UTC day (the day each ended), agent and project: calls, "
     "connected calls, connected and billed seconds, ₹ used. `from`/`to` are UTC dates, both "
     "included (default: the last 30 days). A Callwright addition.",
-    responses={200: {"content": {"application/json": {"example": {"success": True, "data": _EXAMPLE}}}}}
+    responses={200: {"content": {"application/json": {"example": {"success": True, "data": USAGE_EXAMPLE}}}}}
     | error_responses(400, 401),
 )
 async def usage_report(

@@ -119,6 +119,7 @@ async def answer(
     account = account_of(connection, secretbox=platform.secretbox)
     proof = carrier.verify_callback(method=method, url=url, params=params, headers=headers, account=account)
     await check_proof(platform, session, carrier, f"inbound call on connection {connection.id}", proof, utcnow())
+    await session.commit()  # the nonce is spent; and SQLite's write lock is free for the admission
     return await connect(platform=platform, session=session, carrier=carrier, connection=connection, params=params)
 
 
@@ -142,6 +143,8 @@ async def connect(
     if existing is not None:
         return await _answer_again(platform, session, carrier, existing, inbound)
     call_or_refusal = await _new_call(platform, session, carrier, connection, inbound)
+    # Nothing held while the admission runs on its own connection (its own thread, on SQLite).
+    await session.commit()
     if isinstance(call_or_refusal, InboundRefusal):
         return _refuse(platform, carrier, connection, inbound, call_or_refusal)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from callwright.sim import EndReason, Scenario
-from callwright.sim.signing import twilio_headers
+from callwright.sim.signing import plivo_headers, twilio_headers
 from tests.e2e.helpers import ADMIN, finished_call, heard_speech_secs
 from tests.e2e.inbound_support import (
     INTRO,
@@ -155,8 +155,23 @@ async def test_forged_inbound_requests_are_refused_and_create_nothing(api, carri
     signed = twilio_headers(auth_token=tenant.tokens["twilio"], url=url, params=params)
     answered = await api.post(path, data=params, headers=signed)
     assert answered.status_code == 200 and "<Connect><Stream" in answered.text, answered.text
+    # Twilio asks once per call: the same request again is refused, and makes no second call.
+    assert (await api.post(path, data=params, headers=signed)).status_code == 409
+    # Plivo retries its answer URL (fresh nonces): the same call's document, not a second call;
+    # a replayed signature (a spent nonce) is refused.
+    plivo_url = platform_server.settings.public_url + plivo_path
+    plivo_params["To"] = tenant.lines["plivo"][2].lstrip("+")
+
+    def plivo_signed() -> dict[str, str]:
+        return plivo_headers(auth_token=tenant.tokens["plivo"], method="POST", url=plivo_url, params=plivo_params, main_account=False)
+
+    first_headers = plivo_signed()
+    first = await api.post(plivo_path, data=plivo_params, headers=first_headers)
+    again = await api.post(plivo_path, data=plivo_params, headers=plivo_signed())
+    assert first.status_code == again.status_code == 200 and "<Stream" in again.text, again.text
+    assert (await api.post(plivo_path, data=plivo_params, headers=first_headers)).status_code == 403
     calls = await inbound_calls(api, tenant)
-    assert [c["provider_call_id"] for c in calls] == [params["CallSid"]]
+    assert sorted(c["provider_call_id"] for c in calls) == sorted([params["CallSid"], "u-1"])
 
 
 async def test_a_call_to_one_partners_number_never_reaches_another_partner(api, carrier_sim, platform_server):

@@ -25,7 +25,7 @@ from tests.voice.test_whisper_stt import word_error_rate
 pytestmark = pytest.mark.e2e
 
 CARRIERS = ["twilio", "plivo", "vobiz", "exotel"]
-SPOKEN = "I would like to book an appointment for tomorrow morning"
+SPOKEN = "I would like to book an appointment"
 REPLY = "Sure, I have booked you for nine tomorrow morning."
 # The agent hangs up after its reply: the call ends once the sentence was heard and answered,
 # however long a loaded machine takes to transcribe it.
@@ -36,7 +36,7 @@ async def _answered_call(api, sim, tenant, provider):
     caller = caller_number()
     # The intro ("Hello, thank you for calling Callwright.") is over before the caller speaks; the
     # caller would give up after 60 s.
-    sim.set_scenario(caller, Scenario.caller_hangs_up_after(60.0, SPOKEN, leading_silence_secs=4.0))
+    sim.set_scenario(caller, Scenario.caller_hangs_up_after(60.0, SPOKEN, leading_silence_secs=3.5))
     sim_call = await ring(sim, tenant, provider, caller)
     await sim.wait_for_call_end(sim_call.call_id, timeout=45)
     listed = await the_inbound_call(api, tenant, caller)

@@ -147,6 +147,13 @@ class Settings(BaseSettings):
     # API calls and inbound calls (rounded up; a partner whose limit is 1 keeps none); how often
     # the scheduler looks for due contacts when nothing wakes it; the largest contacts CSV upload.
     campaign_reserved_share: float = Field(default=0.2, ge=0, lt=1)
+    # Inbound calls: the share of a partner's concurrency limit its outbound calls (API starts and
+    # campaigns) leave free for calls to its numbers (rounded down: a limit below 10 keeps none at
+    # 0.1); and what a refused inbound caller hears, spoken by the carrier before it hangs up.
+    inbound_reserved_share: float = Field(default=0.1, ge=0, lt=1)
+    inbound_not_in_service_message: str = "Sorry, this number is not in service. Goodbye."
+    inbound_unavailable_message: str = "Sorry, no one can take your call right now. Please try again later. Goodbye."
+    inbound_busy_message: str = "Sorry, all our lines are busy right now. Please call again in a few minutes. Goodbye."
     campaign_poll_interval_secs: float = Field(default=1.0, gt=0, le=60)
     campaign_csv_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
 

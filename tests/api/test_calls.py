@@ -146,6 +146,21 @@ async def test_concurrency_limit_is_429_with_retry_after(client, platform):
     }
 
 
+async def test_outbound_starts_leave_the_inbound_share_of_the_limit_free(client, platform):
+    # inbound_reserved_share 0.1 (the default) of a limit of 10: one slot is kept for inbound calls.
+    assert platform.settings.inbound_reserved_share == 0.1
+    handle = await make_partner(platform, "reserving", concurrency_limit=10)
+    await add_connection(platform, handle.id, "vobiz", VOBIZ_IDS, {"auth_token": "t"})
+    agent_id = await _agent(client, handle)
+    for i in range(9):
+        assert (await _start(client, handle, agent_id, to=f"+9198765432{i:02d}")).status_code == 200
+    refused = await _start(client, handle, agent_id, to="+919876543299")
+    assert refused.status_code == 429, refused.text
+    assert error_of(refused)["reason"] == "concurrency_limit"
+    concurrency = (await client.get("/api/v2/calls/concurrency", headers=handle.headers)).json()["data"]
+    assert (concurrency["active"], concurrency["remaining"]) == (9, 1)  # the slot an inbound call may take
+
+
 async def test_concurrent_starts_never_exceed_the_limit(client, platform):
     handle = await make_partner(platform, "racy", concurrency_limit=3)
     await add_connection(platform, handle.id, "vobiz", VOBIZ_IDS, {"auth_token": "t"})

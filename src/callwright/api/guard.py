@@ -44,6 +44,7 @@ def caps_for(settings: Settings) -> tuple[tuple[str, int], ...]:
         (f"{PARTNER_API}/campaigns", settings.campaign_csv_max_bytes),
         (f"{PARTNER_API}/suppressions", settings.campaign_csv_max_bytes),
         ("/telephony/", settings.max_callback_body_bytes),
+        ("/inbound/", settings.max_callback_body_bytes),
     )
 
 

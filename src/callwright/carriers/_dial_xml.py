@@ -48,8 +48,14 @@ def dial_document(*, to: str, caller_id: str, action_url: str, caller_id_attribu
 
 def after_dial(result: DialResult, *, message: str, say_verb: str) -> str:
     """Hang up after a bridged call; otherwise say ``message`` first (``<Speak>`` / ``<Say>``)."""
+    return spoken_hangup("" if result.status.reached else message, say_verb=say_verb)
+
+
+def spoken_hangup(message: str, *, say_verb: str) -> str:
+    """``<Response><Say>message</Say><Hangup/></Response>`` (``<Speak>`` for Plivo and Vobiz);
+    just the hang-up when there is nothing to say."""
     response = ElementTree.Element("Response")
-    if not result.status.reached and message.strip():
+    if message.strip():
         ElementTree.SubElement(response, say_verb).text = message.strip()
     ElementTree.SubElement(response, "Hangup")
     return ElementTree.tostring(response, encoding="unicode")

@@ -16,7 +16,7 @@ from xml.etree import ElementTree
 
 import httpx
 
-from callwright.carriers._dial_xml import after_dial, dial_document, dial_result
+from callwright.carriers._dial_xml import after_dial, dial_document, dial_result, spoken_hangup
 from callwright.carriers._plivo_records import finished_events, is_finished, live_events
 from callwright.carriers._wire import as_int, json_object, text
 from callwright.carriers.base import (
@@ -28,6 +28,7 @@ from callwright.carriers.base import (
     CarrierEndpoints,
     CarrierUnavailable,
     DialRequest,
+    InboundCall,
     MediaStart,
     PlacedCall,
 )
@@ -62,6 +63,7 @@ class PlivoFamilyCarrier(Carrier):
     supports_transfer = True
     supports_send_dtmf = True
     offers_call_status = True
+    takes_inbound_calls = True
     # Statuses a dial request answers when the credentials are wrong.
     dial_auth_statuses: ClassVar[tuple[int, ...]] = (401, 403)
 
@@ -277,6 +279,17 @@ class PlivoFamilyCarrier(Carrier):
     def callback_call_id(self, params: Mapping[str, str]) -> str | None:
         return text(params, "CallUUID") or text(params, "RequestUUID") or None
 
+    def parse_inbound(self, params: Mapping[str, str]) -> InboundCall | None:
+        # The application's answer_url request: CallUUID, From, To, Direction=inbound (§1.4, §2.10).
+        # Plivo writes numbers without the "+" ("14155550100").
+        call_uuid, caller, called = text(params, "CallUUID"), text(params, "From"), text(params, "To")
+        if text(params, "Direction").lower() != "inbound" or not (call_uuid and called):
+            return None
+        return InboundCall(provider_call_id=call_uuid, caller=_plus(caller), called=_plus(called))
+
+    def refusal_document(self, message: str) -> AnswerDocument:
+        return AnswerDocument("application/xml", spoken_hangup(message, say_verb="Speak"))
+
     def parse_media_start(self, message: Mapping[str, Any]) -> MediaStart | None:
         return parse_stream_start(message)
 
@@ -287,6 +300,10 @@ class PlivoFamilyCarrier(Carrier):
         # through this adapter, whose base URL may be the simulator's.
         params = PlivoFrameSerializer.InputParams(auto_hang_up=False)
         return PlivoFrameSerializer(start.stream_id, call_id=start.provider_call_id, params=params)
+
+
+def _plus(number: str) -> str:
+    return f"+{number}" if number.isdigit() else number
 
 
 def stream_answer(stream_url: str, parameters: Mapping[str, str]) -> AnswerDocument:

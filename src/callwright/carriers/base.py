@@ -196,6 +196,15 @@ class CallbackProof:
 
 
 @dataclass(frozen=True, slots=True)
+class InboundCall:
+    """A carrier's request to connect a call someone placed to one of the partner's numbers."""
+
+    provider_call_id: str  # the carrier's id for the call (CallSid, CallUUID)
+    caller: str  # who is calling, as the carrier wrote it (E.164 where it could be made so)
+    called: str  # the partner's number that was dialled, as the carrier wrote it
+
+
+@dataclass(frozen=True, slots=True)
 class MediaStart:
     """What a carrier's media ``start`` message tells us about the stream."""
 
@@ -256,6 +265,8 @@ class Carrier(ABC):
     transfer_refusal: ClassVar[str] = "offers no way to transfer a live call"
     # Whether the agent can press keys on the line mid-stream (``send_dtmf``).
     supports_send_dtmf: ClassVar[bool] = False
+    # Whether calls to the partner's numbers on this carrier reach an agent (``parse_inbound``).
+    takes_inbound_calls: ClassVar[bool] = False
 
     @property
     def display_name(self) -> str:
@@ -364,6 +375,16 @@ class Carrier(ABC):
     ) -> list[CallEvent]:
         """A carrier callback (form or JSON fields) → domain events, in the order they happened."""
         raise NotSupported(f"{self.display_name} sends no callbacks")
+
+    def parse_inbound(self, params: Mapping[str, str]) -> InboundCall | None:
+        """The carrier's request for an inbound call's answer → who calls which number; None when
+        the request is not one for an inbound call (another direction, or fields missing)."""
+        return None
+
+    def refusal_document(self, message: str) -> AnswerDocument | None:
+        """What refuses an inbound call: ``message`` spoken, then a hang-up. None where the carrier's
+        answer cannot speak (Exotel's Voicebot applet takes only a stream URL)."""
+        return None
 
     def callback_call_id(self, params: Mapping[str, str]) -> str | None:
         """The carrier's id of the call a callback is about (its CallSid, CallUUID, callid…)."""

@@ -25,6 +25,7 @@ from callwright.carriers.base import (
     CarrierRejected,
     CarrierUnavailable,
     DialRequest,
+    InboundCall,
     MediaStart,
     NotSupported,
     PlacedCall,
@@ -109,6 +110,7 @@ class Exotel(Carrier):
     # Agent audio must go out in chunks of at least 3.2 KB in multiples of 320 B (§4.5).
     media_packet_bytes = 3200
     offers_call_status = True
+    takes_inbound_calls = True
 
     def auth_failed_message(self) -> str:
         return "Exotel rejected the API key / API token (or this server's IP is not whitelisted)"
@@ -292,6 +294,17 @@ class Exotel(Carrier):
     def callback_call_id(self, params: Mapping[str, str]) -> str | None:
         return text(params, "CallSid") or None
 
+    def parse_inbound(self, params: Mapping[str, str]) -> InboundCall | None:
+        # An applet URL's request (the Voicebot applet's dynamic URL, as the Passthru and Connect
+        # applets' URLs): CallSid, CallFrom, CallTo, Direction "incoming" | "outbound-dial"
+        # (support.exotel.com "Working with Passthru Applet"); older pages name From / To.
+        call_sid = text(params, "CallSid")
+        caller = text(params, "CallFrom") or text(params, "From")
+        called = text(params, "CallTo") or text(params, "To")
+        if text(params, "Direction").lower() != "incoming" or not (call_sid and called):
+            return None
+        return InboundCall(provider_call_id=call_sid, caller=indian_e164(caller), called=called)
+
     def parse_media_start(self, message: Mapping[str, Any]) -> MediaStart | None:
         from callwright.carriers.exotel_media import parse_start
 
@@ -310,6 +323,18 @@ class Exotel(Carrier):
             sample_rate=start.sample_rate,
             encoding=encoding,
         )
+
+
+def indian_e164(number: str) -> str:
+    """Exotel writes Indian numbers nationally (``09876543210``): +91 and the ten digits."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if number.startswith("+") or len(digits) < 10:
+        return number
+    if len(digits) == 11 and digits.startswith("0"):
+        return "+91" + digits[1:]
+    if len(digits) == 12 and digits.startswith("91"):
+        return "+" + digits
+    return number
 
 
 def same_number(one: str, other: str) -> bool:

@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 
 import httpx
 
-from callwright.carriers._dial_xml import after_dial, dial_document, dial_result
+from callwright.carriers._dial_xml import after_dial, dial_document, dial_result, spoken_hangup
 from callwright.carriers._fields import E164, Secret, pattern
 from callwright.carriers._wire import as_int, header, json_object, text
 from callwright.carriers.base import (
@@ -28,6 +28,7 @@ from callwright.carriers.base import (
     CarrierEndpoints,
     CarrierUnavailable,
     DialRequest,
+    InboundCall,
     MediaStart,
     PlacedCall,
 )
@@ -117,6 +118,7 @@ class Twilio(Carrier):
     offers_call_status = True
     media_token_in_start = True
     supports_transfer = True
+    takes_inbound_calls = True
     # No send_dtmf: <Play digits> needs a call update, and an update replaces the running
     # <Connect><Stream> (the media stream would end); Twilio's stream protocol takes no digits.
 
@@ -314,6 +316,16 @@ class Twilio(Carrier):
 
     def callback_call_id(self, params: Mapping[str, str]) -> str | None:
         return text(params, "CallSid") or None
+
+    def parse_inbound(self, params: Mapping[str, str]) -> InboundCall | None:
+        # The number's VoiceUrl request: the Url webhook's fields with Direction=inbound (§3.10).
+        call_sid, caller, called = text(params, "CallSid"), text(params, "From"), text(params, "To")
+        if text(params, "Direction").lower() != "inbound" or not (call_sid and called):
+            return None
+        return InboundCall(provider_call_id=call_sid, caller=caller, called=called)
+
+    def refusal_document(self, message: str) -> AnswerDocument:
+        return AnswerDocument("text/xml", spoken_hangup(message, say_verb="Say"))
 
     def message_window_open(self, params: Mapping[str, str]) -> bool:
         return speaks_after_beep(text(params, "AnsweredBy"))

@@ -67,6 +67,7 @@ class Start:
     # stored with the call, in its transaction (a campaign's attempt row), and returns False to
     # withdraw the start, having written nothing. Synchronous, like ``admit_batch``.
     with_call: Callable[[Session, Call], bool] | None = None
+    source: str = "api"  # who asked for the call, on its ``created`` event ("carrier": inbound)
 
 
 async def active_count(session: AsyncSession, partner_id: str) -> int:
@@ -130,7 +131,7 @@ def admit_batch(session: Session, partner_id: str, starts: list[Start]) -> Verdi
                 continue
             active += 1
             session.add(start.call)
-            record_event(session, start.call, kind="created", source="api", before=None)
+            record_event(session, start.call, kind="created", source=start.source, before=None)
             verdicts.admitted.append(start)
             if key is not None:
                 taken.add(key)

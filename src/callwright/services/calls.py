@@ -25,6 +25,7 @@ from callwright.domain.errors import (
     NotFound,
     ValidationFailed,
 )
+from callwright.domain.inbound import outbound_call_limit
 from callwright.domain.phone import e164_error, is_e164
 from callwright.domain.providers import Provider, parse_provider
 from callwright.domain.suppression import suppressed_message
@@ -78,6 +79,7 @@ async def start_call(
     sqlite: SqliteFile | None = None,
     default_rate_paise: int = 0,
     dnd: tuple[dnd_checks.DndGate, SecretBox] | None = None,
+    inbound_reserved_share: float = 0.0,
 ) -> tuple[Call, bool]:
     """Create the call (pending) as the dialer's queue row. Returns (call, created).
 
@@ -89,7 +91,8 @@ async def start_call(
     ``number_dnd_denied``): after every check made here, so no request is spent on a call refused
     anyway, and with the database connection given back. A repeated Idempotency-Key within 24 h
     returns the first call. ``sqlite``: the store's SQLite file, when it is one;
-    ``default_rate_paise``: the operator's default rate (paise per minute).
+    ``default_rate_paise``: the operator's default rate (paise per minute);
+    ``inbound_reserved_share``: the share of the partner's limit left free for inbound calls.
     """
     partner_id = partner.id
     if not session.in_transaction() and session.get_bind().dialect.name != "sqlite":
@@ -113,7 +116,7 @@ async def start_call(
         raise Forbidden(suppressed_message(request.to_number), code="number_suppressed")
     check_can_start(balance_paise=balance, rate=rate)
 
-    limit = partner.concurrency_limit
+    limit = outbound_call_limit(partner.concurrency_limit, inbound_reserved_share)
     call = new_call(
         partner_id=partner_id,
         agent=agent,
@@ -153,6 +156,7 @@ def new_call(
     rate: Rate,
     idempotency_key: str | None = None,
     from_number: str | None = None,
+    direction: str = "outbound",
 ) -> Call:
     """A pending call, checked and ready for the admission (which stores it): the agent's settings
     as the call will use them, the caller id (``from_number`` as resolved, else the connection's
@@ -170,9 +174,11 @@ def new_call(
         connection_id=connection.id,
         from_number=from_number or str(connection.identifiers.get(carrier.caller_id_field, "")),
         to_number=to_number,
+        direction=direction,
         variables=variables,
         idempotency_key=idempotency_key,
-        machine_detection_requested=_wants_machine_detection(spec, connection, carrier),
+        # Carrier AMD is a dial option: an inbound caller is a person who rang us.
+        machine_detection_requested=direction == "outbound" and _wants_machine_detection(spec, connection, carrier),
         rate_paise_per_minute=rate.paise_per_minute,
     )
 

@@ -44,6 +44,7 @@ from callwright.domain.clock import Clock, SystemClock
 from callwright.domain.credits import check_can_start
 from callwright.domain.dnd import ERROR_RETRY_SECS, DndConfig
 from callwright.domain.errors import Forbidden, LimitExceeded
+from callwright.domain.inbound import outbound_call_limit
 from callwright.domain.providers import parse_provider
 from callwright.platform import Platform
 from callwright.services import (
@@ -330,8 +331,9 @@ class CampaignScheduler:
             agent=agent,
             provider=provider,
             connection=connection,
-            partner_call_limit=campaign_call_limit(
-                partner.concurrency_limit, self.platform.settings.campaign_reserved_share
+            partner_call_limit=min(
+                campaign_call_limit(partner.concurrency_limit, self.platform.settings.campaign_reserved_share),
+                outbound_call_limit(partner.concurrency_limit, self.platform.settings.inbound_reserved_share),
             ),
             rate=rate,
             caller_ids=tuple(campaign.caller_ids or ()),

@@ -109,7 +109,7 @@ async def receive(
     if carrier.signs_callbacks:
         account = await account_for_call(session=session, call=call, secretbox=platform.secretbox)
         proof = carrier.verify_callback(method=method, url=url, params=params, headers=headers, account=account)
-        await _check_proof(platform, session, carrier, call_id, kind, proof, now)
+        await check_proof(platform, session, carrier, f"{kind.value} callback for call {call_id}", proof, now)
 
     named = carrier.callback_call_id(params)
     locked = await lock_call(session, call_id)
@@ -118,7 +118,7 @@ async def receive(
     call = locked
     _check_call_named(carrier, call, named)
     if kind is CallbackKind.ANSWER:
-        _check_answer_servable(carrier, call, named)
+        check_answer_servable(carrier, call, named)
     carrier_confirmed(call)
     if kind in (CallbackKind.TRANSFER, CallbackKind.DIAL):
         answer = _transfer_answer(platform, session, carrier, call, kind, dict(params))
@@ -130,7 +130,7 @@ async def receive(
         explain_missing_media(call, carrier.display_name)
     answer = CallbackAnswer()
     if kind is CallbackKind.ANSWER:
-        answer = _answer(platform, carrier, call, now)
+        answer = answer_for(platform, carrier, call, now)
     await session.commit()
 
     if any(event.kind is EventKind.MACHINE_DETECTED for event in applied):
@@ -138,21 +138,22 @@ async def receive(
     return answer
 
 
-async def _check_proof(
+async def check_proof(
     platform: Platform,
     session: AsyncSession,
     carrier: Carrier,
-    call_id: str,
-    kind: CallbackKind,
+    what: str,
     proof: CallbackProof | None,
     now: datetime,
 ) -> None:
+    """A carrier's signature checked (``proof`` None: missing or invalid), its signed time recent
+    and its nonces spent by this first use; 403 otherwise. ``what`` names the request in logs."""
     name = carrier.display_name
     if proof is None:
-        log.warning("refused %s %s callback for call %s: bad signature", carrier.provider.value, kind.value, call_id)
+        log.warning("refused %s %s: bad signature", carrier.provider.value, what)
         raise Forbidden(f"callback refused: missing or invalid {name} signature", code="invalid_signature")
     if proof.signed_at is not None and not now - SIGNED_TIME_MAX_AGE <= proof.signed_at <= now + SIGNED_TIME_MAX_SKEW:
-        log.warning("refused %s %s callback for call %s: signed at %s", carrier.provider.value, kind.value, call_id, proof.signed_at)
+        log.warning("refused %s %s: signed at %s", carrier.provider.value, what, proof.signed_at)
         raise Forbidden(
             f"callback refused: its {name} signature is for a time more than "
             f"{int(SIGNED_TIME_MAX_AGE.total_seconds() // 60)} minutes from now",
@@ -162,7 +163,7 @@ async def _check_proof(
         platform=platform, session=session, provider=carrier.provider.value, nonces=proof.nonces, now=now
     )
     if not spent:
-        log.warning("refused %s %s callback for call %s: replayed signature", carrier.provider.value, kind.value, call_id)
+        log.warning("refused %s %s: replayed signature", carrier.provider.value, what)
         raise Forbidden(
             f"callback refused: its {name} signature was already used (a replayed request)",
             code="replayed_callback",
@@ -184,7 +185,7 @@ def _check_call_named(carrier: Carrier, call: Call, named: str | None) -> None:
         )
 
 
-def _check_answer_servable(carrier: Carrier, call: Call, named: str | None) -> None:
+def check_answer_servable(carrier: Carrier, call: Call, named: str | None) -> None:
     """The answer document (and the media token in it) is served once per call; see the module."""
     if CallStatus(call.status).is_terminal or call.answer_served_at is None:
         return
@@ -211,7 +212,9 @@ def _transfer_answer(
     return CallbackAnswer(document.body, document.media_type)
 
 
-def _answer(platform: Platform, carrier: Carrier, call: Call, now: datetime) -> CallbackAnswer:
+def answer_for(platform: Platform, carrier: Carrier, call: Call, now: datetime) -> CallbackAnswer:
+    """The answer document that opens the call's media stream (with its media token), or a
+    hang-up for a call already over; notes when it was first served."""
     if CallStatus(call.status).is_terminal:
         return CallbackAnswer(HANGUP_XML, "application/xml")
     call.answer_served_at = call.answer_served_at or now

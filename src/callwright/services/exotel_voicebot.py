@@ -1,4 +1,5 @@
-"""The Voicebot applet's URL for an Exotel connection: one https endpoint per connection.
+"""The Voicebot applet's URL for an Exotel connection: one https endpoint per connection, for the
+calls we place through a flow and for the calls to the connection's ExoPhones (``inbound_calls``).
 
 An Exotel flow's Voicebot applet holds one fixed URL, the same for every call through the flow, so
 it cannot carry a per-call URL or token. Its URL may instead be an https endpoint answering
@@ -19,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callwright.carriers import get_carrier
 from callwright.carriers.base import CallbackKind
 from callwright.domain.call_tokens import TokenPurpose, call_token, verify_call_token
 from callwright.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from callwright.domain.providers import Provider
-from callwright.services import carrier_callbacks
+from callwright.services import carrier_callbacks, inbound_calls
 from callwright.store.models import Call, TelephonyConnection
 
 if TYPE_CHECKING:
@@ -72,8 +74,12 @@ async def answer(
         )
     )
     if call_id is None:
-        # An inbound call (Direction=incoming, CallTo our ExoPhone) has no call of ours to find:
-        # Callwright places outbound calls only.
+        carrier = get_carrier(Provider.EXOTEL)
+        if carrier.parse_inbound(params) is not None:
+            # An ExoPhone's call (Direction=incoming, CallTo the ExoPhone): its number's agent.
+            return await inbound_calls.connect(
+                platform=platform, session=session, carrier=carrier, connection=connection, params=params
+            )
         raise NotFound(f"no call of this connection has Exotel CallSid {call_sid!r}", code="call_not_found")
     answer = await carrier_callbacks.receive(
         platform=platform,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,7 @@ from callwright.domain.agent_spec import AgentSpec, SttSpec
 from callwright.domain.agents import render_template
 from callwright.domain.calls import CallEvent, CallStatus, EventKind
 from callwright.domain.end_reasons import EndReason
-from callwright.domain.transfers import AGENT_BACK_MESSAGE
+from callwright.domain.transfers import AGENT_BACK_MESSAGE, TransferStatus
 from callwright.services.call_state import apply_events, carrier_confirmed, lock_call, record_event, state_of
 from callwright.services.transfers import returned_from_transfer
 from callwright.services.webhook_outbox import call_changed
@@ -112,6 +113,37 @@ async def media_started(
         return call
 
 
+# Stream ends after which an inbound call may still be up: the stream was lost (the carrier may
+# open another), the node drained (another takes the call over), or a human is being dialled.
+_CALL_MAY_GO_ON = frozenset({EndReason.MEDIA_STREAM_LOST, EndReason.PLATFORM_SHUTTING_DOWN, EndReason.TRANSFERRED})
+
+
+def inbound_call_over(call: Call, outcome: MediaOutcome) -> bool:
+    """Whether an inbound call ended with its stream. A bound number's voice URL brings no status
+    callback (we set none on the carrier's number), and when the stream closes the answer document
+    has nothing left to run, so the carrier hangs up (Exotel: with no next applet). The
+    reconciler settles the rest with the carrier's call-status API."""
+    return (
+        call.direction == "inbound"
+        and not CallStatus(call.status).is_terminal
+        and outcome.end_reason not in _CALL_MAY_GO_ON
+        and (call.transfer or {}).get("status") != TransferStatus.PENDING.value
+    )
+
+
+def _inbound_ended(call: Call, outcome: MediaOutcome) -> CallEvent:
+    answered = call.answered_at or outcome.started_at
+    seconds = max(0, math.ceil((outcome.ended_at - answered).total_seconds()))
+    return CallEvent(
+        EventKind.ENDED,
+        at=outcome.ended_at,
+        provider_call_id=call.provider_call_id,
+        outcome=CallStatus.COMPLETED,
+        hangup_cause=outcome.description,
+        duration_seconds=seconds,
+    )
+
+
 def stream_refusal(call: Call | None, start: MediaStart) -> str | None:
     """Why a socket may not carry the call's stream; None: it may."""
     if call is None:
@@ -176,6 +208,8 @@ async def media_ended(
             before=call.status,
             payload={"end_reason": outcome.end_reason, "error": outcome.error, "intro_spoken": outcome.intro_spoken},
         )
+        if inbound_call_over(call, outcome):
+            apply_events(session, call, [_inbound_ended(call, outcome)], source="media")
         # A call that went terminal while its media still ran gets its session.completed now.
         call_changed(session, call, status_before=call.status)
         await session.commit()

@@ -258,7 +258,8 @@ def carrier_setup(provider: Provider, number: PhoneNumber) -> dict[str, Any]:
             "automatic": False,
             "instructions": "Exotel routes an ExoPhone through a flow set in its dashboard: in App Bazaar, open "
             "the flow attached to this ExoPhone and put a Voicebot applet first, with voicebot_url (this "
-            "connection's, also shown by GET /api/v2/telephony/connections/{id}) as its URL.",
+            "connection's, also shown by GET /api/v2/telephony/connections/{id}) as its URL. Calls to the "
+            "ExoPhone then reach the agent.",
         }
     return {
         "automatic": False,

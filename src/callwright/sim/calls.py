@@ -99,8 +99,11 @@ class SimCall:
     account_id: str
     to: str
     from_: str
-    dial: dict[str, Any]  # the dial request as received
+    dial: dict[str, Any]  # the dial request as received (an inbound call: what started it)
     scenario: Scenario
+    # "outbound": the platform dialled ``to``; "inbound": ``from_`` called the platform's ``to``,
+    # and ``scenario`` is what the caller does.
+    direction: str = "outbound"
     created_wall: datetime = field(default_factory=lambda: datetime.now(UTC))
     t0: float = field(default_factory=time.monotonic)
     aliases: set[str] = field(default_factory=set)  # other ids: Plivo's CallUUID, stream ids…

@@ -10,12 +10,14 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from callwright.domain.providers import Provider
 from callwright.sim.auth import SimStateDep
 from callwright.sim.caller import caller_track
 from callwright.sim.calls import SimCall
 from callwright.sim.dialing import SwitchboardDep
+from callwright.sim.inbound import NotRouted, place_inbound_call
 from callwright.sim.outcome_mix import OutcomeMix
 from callwright.sim.scenarios import Scenario, ScenarioBook
 from callwright.sim.state import AnySimAccount, Fault, SimState
@@ -28,10 +30,45 @@ class FaultRequest(Fault):
     provider: Provider
 
 
+class InboundRequest(BaseModel):
+    """A caller rings one of an account's numbers."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    provider: Provider
+    account_id: str = Field(min_length=1)
+    to: str = Field(min_length=1)
+    from_: str = Field(alias="from", min_length=1)
+
+
+class ExotelFlowRequest(BaseModel):
+    """The Voicebot applet URL of an ExoPhone's flow, as a partner sets it in Exotel's dashboard."""
+
+    account_sid: str = Field(min_length=1)
+    exophone: str = Field(min_length=1)
+    applet_url: str | None = None
+
+
 @router.post("/accounts", status_code=201)
 async def add_account(account: AnySimAccount, state: SimStateDep) -> dict[str, Any]:
     state.add_account(account)
     return account.public_view()
+
+
+@router.post("/inbound", status_code=201)
+async def ring_a_number(body: InboundRequest, board: SwitchboardDep) -> dict[str, Any]:
+    """Place a call to one of the account's numbers; the carrier runs what the number routes to."""
+    try:
+        call = place_inbound_call(board, body.provider, body.account_id, to=body.to, from_=body.from_)
+    except NotRouted as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"call_id": call.call_id, "carrier": call.carrier, "to": call.to, "from": call.from_}
+
+
+@router.put("/exotel/flows")
+async def set_exotel_flow(body: ExotelFlowRequest, state: SimStateDep) -> dict[str, Any]:
+    state.numbers.set_flow(body.account_sid, body.exophone, body.applet_url)
+    return body.model_dump()
 
 
 @router.post("/faults", status_code=201)

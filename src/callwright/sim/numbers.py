@@ -34,6 +34,13 @@ class SimApplication:
 class _Inventory:
     numbers: dict[str, SimNumber] = field(default_factory=dict)
     applications: dict[str, SimApplication] = field(default_factory=dict)
+    # Exotel: the Voicebot applet URL of each ExoPhone's flow (built in Exotel's dashboard; keyed
+    # by the ExoPhone's last ten digits).
+    flows: dict[str, str] = field(default_factory=dict)
+
+
+def _last_ten(number: str) -> str:
+    return "".join(ch for ch in number if ch.isdigit())[-10:]
 
 
 class NumberBook:
@@ -101,6 +108,20 @@ class NumberBook:
             return number.voice_url
         application = self.application(provider, account_id, number.app_id) if number.app_id else None
         return application.answer_url if application is not None else None
+
+    def set_flow(self, account_id: str, exophone: str, applet_url: str | None) -> None:
+        """What the partner sets in Exotel's dashboard: a Voicebot applet, with ``applet_url``,
+        first in the flow of ``exophone`` (None: the ExoPhone has no such flow)."""
+        with self._lock:
+            flows = self._inventory(Provider.EXOTEL, account_id).flows
+            if applet_url is None:
+                flows.pop(_last_ten(exophone), None)
+            else:
+                flows[_last_ten(exophone)] = applet_url
+
+    def flow(self, account_id: str, exophone: str) -> str | None:
+        with self._lock:
+            return self._inventory(Provider.EXOTEL, account_id).flows.get(_last_ten(exophone))
 
     def clear(self) -> None:
         with self._lock:

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 from callwright.domain.providers import Provider
@@ -81,6 +82,22 @@ class CarrierSimulator:
         """Where the carrier sends an inbound call to ``phone_number`` now (VoiceUrl or the linked
         application's answer_url)."""
         return self.state.numbers.inbound_url(Provider(provider), account_id, phone_number)
+
+    def set_exotel_flow(self, account_sid: str, exophone: str, applet_url: str | None) -> None:
+        """Put a Voicebot applet with ``applet_url`` first in ``exophone``'s flow (what a partner
+        does in Exotel's dashboard); None removes it."""
+        self.state.numbers.set_flow(account_sid, exophone, applet_url)
+
+    async def place_inbound_call(self, provider: str, account_id: str, *, to: str, from_: str) -> SimCall:
+        """A caller (``from_``, playing its number's scenario) rings the account's number ``to``;
+        the carrier runs what the number routes to. Raises LookupError when it routes nowhere."""
+        body = {"provider": provider, "account_id": account_id, "to": to, "from": from_}
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as client:
+            response = await client.post("/_sim/inbound", json=body)
+        if response.status_code == 409:
+            raise LookupError(response.json().get("detail"))
+        response.raise_for_status()
+        return self.call(response.json()["call_id"])
 
     def inject_fault(
         self,

@@ -158,6 +158,7 @@ async def start_call(
         sqlite=platform.sqlite_file,
         default_rate_paise=platform.settings.default_rate_paise,
         dnd=(platform.dnd_gate, platform.secretbox),
+        inbound_reserved_share=platform.settings.inbound_reserved_share,
     )
     if created:
         platform.control.wake_dialer()

@@ -21,7 +21,7 @@ from callwright.domain.errors import BadRequest, NotFound
 from callwright.domain.providers import Provider, parse_provider
 from callwright.log_context import call_context
 from callwright.metrics import CALLBACK_SECONDS
-from callwright.services import carrier_callbacks, exotel_voicebot
+from callwright.services import carrier_callbacks, exotel_voicebot, inbound_calls
 from callwright.settings import Settings
 
 router = APIRouter(tags=["carrier callbacks"])
@@ -73,6 +73,38 @@ async def exotel_voicebot_url(
         headers=request.headers,
     )
     return Response(answer.body, media_type=answer.media_type or "application/json")
+
+
+@router.get("/inbound/{provider}/{connection_id}", include_in_schema=False)
+@router.post(
+    "/inbound/{provider}/{connection_id}",
+    summary="Inbound call to a partner's number (one URL per connection: Twilio, Plivo, Vobiz)",
+    description="The voice URL a bound number points at (Twilio's VoiceUrl, a Plivo or Vobiz "
+    "application's answer_url), set by `PUT /api/v2/phone-numbers/{id}`. Authenticated by the "
+    "carrier's signature; answers the document that opens the media stream to the number's agent, "
+    "or a spoken refusal and a hang-up. Exotel's inbound calls come through the connection's "
+    "`voicebot_url`. Called by the carrier, never by partners.",
+    responses={200: {"content": {"application/xml": {"example": "<Response>…</Response>"}}}},
+)
+async def inbound_call(
+    request: Request, provider: str, connection_id: str, platform: PlatformDep, session: SessionDep
+) -> Response:
+    began = time.perf_counter()
+    try:
+        answer = await inbound_calls.answer(
+            platform=platform,
+            session=session,
+            provider=provider,
+            connection_id=connection_id,
+            method=request.method,
+            url=_public_url(request, platform.settings),
+            params=await _callback_params(request),
+            headers=request.headers,
+        )
+    finally:
+        if (parsed := parse_provider(provider)) is not None:
+            CALLBACK_SECONDS.labels(parsed.value).observe(time.perf_counter() - began)
+    return Response(answer.body, media_type=answer.media_type or "application/xml")
 
 
 @router.get("/telephony/{provider}/{call_id}/{kind}", include_in_schema=False)

@@ -10,6 +10,7 @@ call was answered (developer.exotel.com call details and status-callback pages).
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from datetime import timedelta, timezone
 from typing import Any
@@ -79,9 +80,12 @@ def stream_target(streamurl: str) -> tuple[str, dict[str, str], int, dict[str, s
 class ExotelFarEnd(FarEnd):
     carrier = "exotel"
 
-    def __init__(self, *, dial: ExotelDial, **kwargs: Any) -> None:
+    def __init__(self, *, dial: ExotelDial, applet_url: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dial = dial
+        # An inbound call to an ExoPhone: the Voicebot applet's URL in the ExoPhone's flow, an
+        # https endpoint answering {"url": "wss://…"} (§4.4). None: Connect Voice AI's streamurl.
+        self.applet_url = applet_url
 
     def ring_timeout_secs(self) -> float:
         return float(self.dial.timeout)
@@ -137,7 +141,14 @@ class ExotelFarEnd(FarEnd):
     async def on_answered(self) -> None:
         self.call.set_status("in-progress")
         self.status_callback("answered", "in-progress")
-        url, headers, rate, custom = stream_target(self.dial.streamurl or "")
+        streamurl = self.dial.streamurl or ""
+        if self.applet_url is not None:
+            found = await self.applet_stream_url(self.applet_url)
+            if found is None:
+                self.end(EndReason.ANSWER_FAILED)
+                return
+            streamurl = found
+        url, headers, rate, custom = stream_target(streamurl)
         mulaw = getattr(self.account, "stream_encoding", "pcm16") == "mulaw"
         # µ-law is 8 kHz only (the beta extension guide's audio/x-mulaw;rate=8000).
         fmt = AudioFormat("mulaw", 8000, frame_ms=INBOUND_FRAME_MS) if mulaw else AudioFormat("l16", rate, frame_ms=INBOUND_FRAME_MS)
@@ -146,6 +157,46 @@ class ExotelFarEnd(FarEnd):
         await ExotelStream(self, url=url, fmt=fmt, headers=headers, custom=custom).run()
         # §4.4: with the stream closed and no next applet, the call ends.
         self.end(EndReason.STREAM_CLOSED)
+
+    async def applet_stream_url(self, applet_url: str) -> str | None:
+        """Ask the Voicebot applet's dynamic URL for the stream URL. Guess: it sends the query
+        parameters Exotel's Passthru and Connect applet URLs get (support.exotel.com, "Working with
+        Passthru Applet"): ExoPhones and callers in national form (0…)."""
+        call = self.call
+
+        def national(number: str) -> str:
+            return "0" + "".join(ch for ch in number if ch.isdigit())[-10:]
+
+        params = {
+            "CallSid": call.call_id,
+            "CallFrom": national(self.dial.from_),
+            "CallTo": national(self.dial.callerid),
+            "From": national(self.dial.from_),
+            "To": national(self.dial.callerid),
+            "Direction": "incoming",
+            "CallStatus": "in-progress",
+            "CallType": "call-attempt",
+            "Created": self.time_text(0.0),
+            "StartTime": self.time_text(0.0),
+            "CurrentTime": self.time_text(call.now()),
+            "DialCallDuration": "0",
+            "DialWhomNumber": "",
+            "flow_id": "sim-flow",
+            "tenant_id": "sim-tenant",
+        }
+        record = await self.ask("answer", applet_url, params, method="GET")
+        if record.status_code is None or not 200 <= record.status_code < 300:
+            call.notes.append(f"the Voicebot applet URL answered {record.status_code}: the flow moves on")
+            return None
+        try:
+            url = json.loads(record.body).get("url")
+        except (ValueError, AttributeError):
+            url = None
+        if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
+            call.notes.append("the Voicebot applet URL answered no ws(s) url")
+            return None
+        call.answer_document = record.body
+        return url
 
     def report_end(self) -> None:
         reason = self.call.end_reason or EndReason.SIMULATOR_STOPPED

@@ -99,11 +99,17 @@ class PlivoFarEnd(FarEnd):
     resource_prefix: ClassVar[str] = "/v1"
     stream_class: ClassVar[type[PlivoStream]] = PlivoStream
 
+    # Guess: Plivo writes an inbound call's From and To without the "+" (as its Number API lists
+    # numbers); Vobiz's pages show E.164.
+    inbound_numbers_without_plus: ClassVar[bool] = True
+
     def __init__(
-        self, *, dial: PlivoDial, request_uuid: str, call_uuid: str, **kwargs: Any
+        self, *, dial: PlivoDial, request_uuid: str, call_uuid: str, inbound: bool = False, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self.dial = dial
+        # An inbound call: the number's application gave the dial's answer_url and hangup_url.
+        self.inbound = inbound
         self.request_uuid = request_uuid
         self.call_uuid = call_uuid
         self.stream: PlivoStream | None = None
@@ -132,6 +138,20 @@ class PlivoFarEnd(FarEnd):
         return float(self.dial.time_limit) if self.dial.time_limit else None
 
     def call_params(self, status: str, event: str) -> dict[str, str]:
+        if self.inbound:
+            # No request: nobody dialled through the API (ALegRequestUUID is outbound only, §1.4).
+            def number(value: str) -> str:
+                return value.lstrip("+") if self.inbound_numbers_without_plus else value
+
+            return {
+                "CallUUID": self.call_uuid,
+                "From": number(self.dial.from_),
+                "To": number(self.dial.to),
+                "CallStatus": status,
+                "Direction": "inbound",
+                "ALegUUID": self.call_uuid,
+                "Event": event,
+            }
         return {
             "CallUUID": self.call_uuid,
             "RequestUUID": self.request_uuid,
@@ -153,7 +173,7 @@ class PlivoFarEnd(FarEnd):
 
     async def on_answered(self) -> None:
         self.call.set_status("in-progress")
-        params = self.call_params("in-progress", "StartApp")
+        params = self.call_params("ringing" if self.inbound else "in-progress", "StartApp")
         machine = self.machine_verdict()
         if machine is not None and not self.dial.machine_detection_url:
             # Guess: synchronous detection holds the answer request and adds Machine to it.

@@ -69,9 +69,11 @@ END_WORDS: dict[EndReason, tuple[str, int]] = {
 class TwilioFarEnd(FarEnd):
     carrier = "twilio"
 
-    def __init__(self, *, dial: TwilioDial, **kwargs: Any) -> None:
+    def __init__(self, *, dial: TwilioDial, inbound: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dial = dial
+        # An inbound call: the number's VoiceUrl is the dial's Url (§3.10).
+        self.inbound = inbound
         self.sequence = 0
         self.stream: TwilioStream | None = None
         self.stream_status: tuple[str | None, str] = (None, "POST")
@@ -99,7 +101,7 @@ class TwilioFarEnd(FarEnd):
             "CallStatus": status,
             "Called": self.dial.To,
             "Caller": self.dial.From,
-            "Direction": "outbound-api",
+            "Direction": "inbound" if self.inbound else "outbound-api",
             "From": self.dial.From,
             "To": self.dial.To,
         }
@@ -136,7 +138,8 @@ class TwilioFarEnd(FarEnd):
     async def on_answered(self) -> None:
         self.call.set_status("in-progress")
         self.status_callback("answered", "in-progress")
-        params = self.call_params("in-progress")
+        # An inbound call's VoiceUrl request comes while it rings: the TwiML answers it (§3.10).
+        params = self.call_params("ringing" if self.inbound else "in-progress")
         verdict = self.machine_verdict()
         if verdict is not None:
             answered_by, after = verdict

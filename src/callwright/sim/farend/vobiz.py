@@ -35,6 +35,7 @@ class VobizFarEnd(PlivoFarEnd):
     inbound_l16_big_endian: ClassVar[bool] = True
     resource_prefix: ClassVar[str] = "/api/v1"
     stream_class: ClassVar[type[PlivoStream]] = VobizStream
+    inbound_numbers_without_plus: ClassVar[bool] = False
 
     def ring_timeout_secs(self) -> float:
         # docs.vobiz.ai/call/make-call documents no ring_timeout: a sent one is not honoured here.

@@ -169,3 +169,26 @@ async def test_warm_transfer_settings_are_checked(api, carrier_sim):
     assert refused.status_code == 409 and "Exotel" in error_of(refused)["message"], refused.text
     mode = await api.post(f"/api/v2/calls/{call_id}/transfer", json={"mode": "hot"}, headers=tenant.headers)
     assert mode.status_code == 400 and "mode" in error_of(mode)["message"], mode.text
+
+
+async def test_a_caller_who_hangs_up_while_the_human_rings_fails_the_transfer(api, carrier_sim, receiver):
+    human = new_number()
+    carrier_sim.set_scenario(human, Scenario.no_answer(after_secs=5.0))
+    tenant = await make_tenant(
+        api, carrier_sim, ["twilio"], script={"rules": [{"keywords": ["human"], "reply": "Sure.", "transfer": True}]},
+        transfer_enabled=True, transfer_number=human, transfer_mode="warm",
+    )
+    await _with_webhook(api, tenant, receiver)
+    number = new_number()
+    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(90.0, "I want a human please", leading_silence_secs=4.0))
+    call_id = await start_call(api, tenant, "twilio", number)
+    caller = await carrier_sim.wait_for_call(to=number, carrier="twilio", timeout=15)
+    await carrier_sim.wait_for_call(to=human, carrier="twilio", timeout=60)  # the human's phone rings
+    carrier_sim.caller_hangs_up(caller.call_id)
+    call = await finished_call(api, tenant, call_id)
+
+    transfer = call["transfer"]
+    assert (transfer["status"], transfer["mode"], transfer["carrier_status"]) == ("failed", "warm", None), transfer
+    assert "hung up" in transfer["carrier_reason"] and "bridged_at" not in transfer
+    (completed,) = await receiver.wait_for(1, path="/t", event="session.completed", timeout=30)
+    assert completed.json["data"]["transfer"] == transfer

@@ -163,11 +163,14 @@ def settled_record(record: dict[str, Any], result: DialResult, *, completed_at: 
     }
 
 
-def failed_record(record: dict[str, Any], reason: str, *, completed_at: str) -> dict[str, Any]:
-    """The carrier refused the transfer request itself (its words in ``reason``)."""
+def failed_record(
+    record: dict[str, Any], reason: str, *, completed_at: str, carrier_status: str | None = "request_refused"
+) -> dict[str, Any]:
+    """The carrier refused the transfer request itself (its words in ``reason``), or, with
+    ``carrier_status`` None, the platform saw it fail (the caller left before a warm bridge)."""
     return record | {
         "status": TransferStatus.FAILED.value,
-        "carrier_status": "request_refused",
+        "carrier_status": carrier_status,
         "carrier_reason": reason,
         "completed_at": completed_at,
     }

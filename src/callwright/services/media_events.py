@@ -179,7 +179,9 @@ async def media_ended(
             call.end_reason = outcome.description
         if caller_left_warm_transfer(call):
             # The caller hung up while the human was being called or briefed.
-            call.transfer = failed_record(dict(call.transfer or {}), CALLER_LEFT, completed_at=iso_utc(utcnow()) or "")
+            call.transfer = failed_record(
+                dict(call.transfer or {}), CALLER_LEFT, completed_at=iso_utc(utcnow()) or "", carrier_status=None
+            )
         record_event(
             session,
             call,

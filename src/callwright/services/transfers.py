@@ -155,7 +155,7 @@ async def start_transfer(
 
         if not carrier.supports_warm_transfer:
             await warm_transfers.settle_failed(
-                platform, call_id, failed=f"warm transfer is not built for {carrier.display_name}"
+                platform, call_id, failed=f"warm transfer is not built for {carrier.display_name}", refused=False
             )
             return False
         return await warm_transfers.start(

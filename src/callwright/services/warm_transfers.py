@@ -247,7 +247,7 @@ async def _bridge(
     call_id, provider_call_id = call.id, call.provider_call_id or ""
     await session.commit()  # no lock held across the requests below
     if not await platform.control.run(call_id, ControlCommand.TRANSFER_BRIDGING):
-        await settle_failed(platform, call_id, failed=CALLER_LEFT)
+        await settle_failed(platform, call_id, failed=CALLER_LEFT, refused=False)
         return carrier.goodbye_document(message=CALLER_GONE_MESSAGE)
     url = callback_url(platform.settings, platform.token_keys[0], carrier.provider.value, call_id, CallbackKind.TRANSFER)
     try:
@@ -279,11 +279,16 @@ def caller_document(*, platform: Platform, session: AsyncSession, carrier: Carri
     )
 
 
-async def settle_failed(platform: Platform, call_id: str, *, failed: str) -> None:
+async def settle_failed(platform: Platform, call_id: str, *, failed: str, refused: bool = True) -> None:
+    """A pending transfer failed: the carrier refused a request (``refused``, its words in
+    ``failed``), or the platform saw why."""
     async with platform.sessions() as session:
         call = await lock_call(session, call_id)
         if call is not None and is_pending(call.transfer):
-            call.transfer = failed_record(dict(call.transfer or {}), failed, completed_at=_now())
+            call.transfer = failed_record(
+                dict(call.transfer or {}), failed, completed_at=_now(),
+                carrier_status="request_refused" if refused else None,
+            )
             record_event(session, call, kind="transfer_failed", source="platform", before=call.status,
                          payload={"reason": failed, "mode": "warm"})
         await session.commit()

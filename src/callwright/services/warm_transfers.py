@@ -56,6 +56,7 @@ from callwright.domain.transfers import (
 from callwright.services.call_state import lock_call, record_event
 from callwright.services.call_urls import callback_url, media_parameters, stream_url
 from callwright.services.carrier_accounts import account_for_call
+from callwright.services.transfers import our_number
 from callwright.services.webhook_outbox import iso_utc
 from callwright.store.models import Call, utcnow
 
@@ -118,9 +119,9 @@ async def start(
         call = await session.get(Call, call_id)
         if call is None:
             return False
-        summary, written_by = await make_summary(platform=platform, call=call, transcript=transcript)
         account = await account_for_call(session=session, call=call, secretbox=platform.secretbox)
-    from callwright.services.transfers import our_number
+    # No transaction stays open while the LLM writes (it may take SUMMARY_TIMEOUT_SECS).
+    summary, written_by = await make_summary(platform=platform, call=call, transcript=transcript)
 
     key, provider = platform.token_keys[0], carrier.provider.value
     async with platform.sessions() as session:

@@ -360,11 +360,15 @@ class CallMediaSession:
             self._holding = asyncio.create_task(self._hold_reminders())
 
     async def _hold_reminders(self) -> None:
-        """While the caller holds, a short line every ``HOLD_REMINDER_SECS``: no dead air."""
+        """While the caller holds, a short line after every ``HOLD_REMINDER_SECS`` without the
+        agent's voice: no dead air."""
         while not self._end_requested.is_set() and not self._transferred:
             await asyncio.sleep(HOLD_REMINDER_SECS)
             if self._transferred or self._end_requested.is_set():
                 return
+            last = self._watch.last_audio_at if self._watch is not None else None
+            if last is not None and time.monotonic() - last < HOLD_REMINDER_SECS:
+                continue  # the agent spoke meanwhile (it answered the caller)
             await self.say(HOLD_REMINDER_MESSAGE)
 
     async def leave_voicemail(self, message: str | None) -> None:

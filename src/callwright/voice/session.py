@@ -194,6 +194,7 @@ class CallMediaSession:
         self._transferring = False  # a transfer was asked: its message, then the carrier
         self._transferred = False  # the carrier took the transfer: the stream's end is the hand-off
         self._holding: asyncio.Task[None] | None = None  # a warm transfer's reminders to the caller
+        self._context: LLMContext | None = None
 
     async def run(self) -> MediaOutcome:
         """Run the call's media until the stream ends; never raises for a normal hang-up."""
@@ -325,7 +326,7 @@ class CallMediaSession:
         if mode is TransferMode.WARM:
             # The caller stays here while the human is called and briefed (services.warm_transfers).
             self._hold(True)
-            if not await self._actions.start_transfer(to, source.value, mode.value, self.conversation.wire()):
+            if not await self._actions.start_transfer(to, source.value, mode.value, self._transcript_so_far()):
                 self._hold(False)
                 self._transferring = False
                 await self.say(TRANSFER_FAILED_LINE)
@@ -334,6 +335,19 @@ class CallMediaSession:
         if not await self._actions.start_transfer(to, source.value):
             self._transferred = self._transferring = False
             await self.say(TRANSFER_FAILED_LINE)
+
+    def _transcript_so_far(self) -> list[dict[str, Any]]:
+        """The transcript for a warm transfer's summary. The model can act on the caller's words
+        before their turn is logged (Pipecat runs inference before the turn's end event), so the
+        context's last user message is added when the log does not have it yet."""
+        turns = self.conversation.wire()
+        messages = self._context.get_messages() if self._context is not None else []
+        said = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+        last = said[-1] if said and isinstance(said[-1], str) else None
+        logged = [str(t["content"]) for t in turns if t["role"] == "user"]
+        if last and last.strip() and not any(last.strip() in content for content in logged):
+            turns.append({"role": "user", "content": last.strip()})
+        return turns
 
     async def transfer_bridging(self) -> None:
         """``ControlCommand.TRANSFER_BRIDGING``: the human heard the summary; the carrier is about
@@ -551,6 +565,7 @@ class CallMediaSession:
             # Past the caller's audio (``CallerAudioEnd``); it waits there for the StartFrame.
             await call.entry.queue_frame(TTSSpeakFrame(intro, append_to_context=False))
         self._worker, self._watch, self._entry = worker, serializer, call.entry
+        self._context = context
         runner = WorkerRunner(name=self._name, handle_sigint=False)
         await runner.add_workers(worker)
         await self._run_until_end(runner, worker)

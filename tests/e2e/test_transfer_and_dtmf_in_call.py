@@ -88,7 +88,8 @@ async def test_the_model_transfers_warm_and_the_llm_briefs_the_human(api, carrie
         Scenario.caller_hangs_up_after(60.0, "Let me speak to a manager", leading_silence_secs=4.0),
     )
     [asked] = [r.body for r in llm_server.requests[before:] if not r.body.get("stream")]
-    assert f"Agent: {HOLD}" in asked["messages"][-1]["content"]  # the transcript so far went to the LLM
+    transcript = asked["messages"][-1]["content"]  # the transcript so far, as the LLM got it
+    assert f"Agent: {HOLD}" in transcript and "Caller:" in transcript and "manager" in transcript.lower()
     human_leg = carrier_sim.calls(to=human, carrier="twilio")[-1]
     assert human_leg.carrier_said == ["Asha would like a manager to call about her order."]
     transfer = call["transfer"]

@@ -61,6 +61,7 @@ def test_update_defaults_to_unsent_and_refuses_null_only_where_a_field_cannot_be
     assert {f.name for f in AGENT_FIELDS if not f.clearable} == {
         "agent_name", "prompt", "agent_type", "voicemail_detection_enabled", "enable_recording",
         "end_call_enabled", "variables", "function_ids", "opt_out_enabled", "send_dtmf_enabled",
+        "transfer_mode",
     }
 
 

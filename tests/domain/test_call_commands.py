@@ -11,7 +11,9 @@ from callwright.services.call_control import COMMAND_TIMEOUT_SECS
 
 
 def test_the_commands_and_their_wire_names():
-    assert [c.value for c in ControlCommand] == ["end", "speak_then_end", "leave_voicemail", "transfer"]
+    assert [c.value for c in ControlCommand] == [
+        "end", "speak_then_end", "leave_voicemail", "transfer", "transfer_bridging", "transfer_not_reached",
+    ]
 
 
 def test_every_command_has_a_timeout():

@@ -10,11 +10,16 @@ from callwright.carriers import get_carrier
 from callwright.carriers.base import NotSupported
 from callwright.domain.providers import Provider
 from callwright.domain.transfers import (
+    SUMMARY_MAX_CHARS,
     DialResult,
+    TransferMode,
     TransferSource,
     TransferStatus,
+    consult_result,
     dtmf_digits,
     failed_record,
+    mode_of,
+    offline_summary,
     pending_record,
     settled_record,
     transfer_destination,
@@ -79,6 +84,58 @@ def test_after_the_dial_the_caller_hears_why_or_the_call_hangs_up(provider, say)
 def test_what_each_carrier_supports(provider, transfer, dtmf):
     carrier = get_carrier(provider)
     assert (carrier.supports_transfer, carrier.supports_send_dtmf) == (transfer, dtmf)
+    assert carrier.supports_warm_transfer is transfer  # warm is built wherever cold is
     if not transfer:
         with pytest.raises(NotSupported, match=carrier.display_name):
             carrier.transfer_document(to="+14155551234", caller_id="+1", action_url="u")
+        with pytest.raises(NotSupported, match=carrier.display_name):
+            carrier.conference_document(room="r")
+
+
+def test_a_warm_record_says_its_mode_and_old_records_are_cold():
+    record = pending_record(to="+14155551234", source=TransferSource.API, requested_at="t0", mode=TransferMode.WARM)
+    assert mode_of(record) is TransferMode.WARM
+    assert mode_of({"status": "busy"}) is TransferMode.COLD and mode_of(None) is TransferMode.COLD
+
+
+@pytest.mark.parametrize(("ended", "status"), [
+    ("busy", TransferStatus.BUSY), ("no_answer", TransferStatus.NO_ANSWER),
+    ("failed", TransferStatus.FAILED), ("canceled", TransferStatus.FAILED), ("completed", TransferStatus.FAILED),
+])
+def test_a_consult_leg_that_ends_before_the_bridge_is_typed(ended, status):
+    result = consult_result(ended, carrier_status="words", carrier_reason="cause")
+    assert (result.status, result.carrier_status, result.carrier_reason) == (status, "words", "cause")
+
+
+def test_the_offline_summary_quotes_the_caller_and_the_agent():
+    turns = [
+        {"role": "bot", "content": "Hi, this is Maya from Acme."},
+        {"role": "user", "content": "My order 1234 never came."},
+        {"role": "bot", "content": "I'm sorry to hear that."},
+        {"role": "user", "content": "DTMF: 1#"},
+        {"role": "user", "content": "Can I talk to a person?"},
+        {"role": "bot", "content": "Please hold."},  # the transfer message
+    ]
+    summary = offline_summary(turns)
+    assert summary == (
+        'Incoming transfer from the AI agent. The caller said: "My order 1234 never came. Can I talk to a '
+        'person?". The agent last said: "I\'m sorry to hear that.". Connecting you now.'
+    )
+    assert offline_summary([]) == "Incoming transfer from the AI agent. The caller asked to speak with a person. Connecting you now."
+    long = offline_summary([{"role": "user", "content": "word " * 400}])
+    assert len(long) <= SUMMARY_MAX_CHARS and long.endswith("…")
+
+
+@pytest.mark.parametrize(("provider", "say", "in_dial"), [
+    (Provider.PLIVO, "Speak", False), (Provider.VOBIZ, "Speak", False), (Provider.TWILIO, "Say", True),
+])
+def test_the_warm_documents_say_the_summary_then_redirect_and_join_one_room(provider, say, in_dial):
+    carrier = get_carrier(provider)
+    consult = ET.fromstring(carrier.summary_document(summary="A & B <ok>", bridge_url="https://cw/bridge?token=t&x=1").body)
+    assert [(e.tag, e.text) for e in consult] == [(say, "A & B <ok>"), ("Redirect", "https://cw/bridge?token=t&x=1")]
+    room = ET.fromstring(carrier.conference_document(room="callwright-1").body)
+    conference = room.find("Dial/Conference" if in_dial else "Conference")
+    assert conference is not None and conference.text == "callwright-1"
+    assert (conference.get("startConferenceOnEnter"), conference.get("endConferenceOnExit")) == ("true", "true")
+    goodbye = ET.fromstring(carrier.goodbye_document(message="Bye.").body)
+    assert [(e.tag, e.text) for e in goodbye] == [(say, "Bye."), ("Hangup", None)]

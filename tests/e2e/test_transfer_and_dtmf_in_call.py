@@ -73,6 +73,30 @@ async def test_the_model_transfers_the_call_to_a_human(api, carrier_sim, llm_ser
     assert HOLD in bot_lines, call["transcript"]
 
 
+async def test_the_model_transfers_warm_and_the_llm_briefs_the_human(api, carrier_sim, llm_server: FakeOpenAIServer):
+    llm_server.tool_call, llm_server.tool_arguments = "transfer_call", {}
+    llm_server.completions = ["Asha would like a manager to call about her order."]
+    human = new_number()
+    carrier_sim.set_scenario(human, Scenario.answer(hangs_up_after_secs=6.0))
+    tenant = await make_tenant(
+        api, carrier_sim, ["twilio"], prompt="You answer questions.", transfer_enabled=True,
+        transfer_number=human, transfer_message=HOLD, transfer_instructions=WHEN, transfer_mode="warm",
+    )
+    before = len(llm_server.requests)
+    _, call = await _run(
+        api, carrier_sim, tenant, "twilio",
+        Scenario.caller_hangs_up_after(60.0, "Let me speak to a manager", leading_silence_secs=4.0),
+    )
+    [asked] = [r.body for r in llm_server.requests[before:] if not r.body.get("stream")]
+    transcript = asked["messages"][-1]["content"]  # the transcript so far, as the LLM got it
+    assert f"Agent: {HOLD}" in transcript and "Caller:" in transcript and "manager" in transcript.lower()
+    human_leg = carrier_sim.calls(to=human, carrier="twilio")[-1]
+    assert human_leg.carrier_said == ["Asha would like a manager to call about her order."]
+    transfer = call["transfer"]
+    assert (transfer["status"], transfer["mode"], transfer["source"]) == ("transferred", "warm", "agent"), transfer
+    assert transfer["summary"] == "Asha would like a manager to call about her order."
+
+
 async def test_a_scripted_agent_transfers_by_rule(api, carrier_sim):
     human = new_number()
     carrier_sim.set_scenario(human, Scenario.busy())

@@ -10,6 +10,11 @@ and how each reports that dial back.
 - Twilio: a call update with ``Twiml=<Response><Dial action=…>`` (twilio.com/docs/voice/api/call-
   resource#update-a-call-resource) ends the ``<Connect><Stream>`` and dials. The action URL gets
   ``DialCallStatus`` (completed, answered, busy, no-answer, failed, canceled).
+
+And the documents of a warm transfer: the human's leg hears the summary (``<Speak>`` / ``<Say>``)
+and then asks our bridge URL (``<Redirect>``, in PlivoXML, VobizXML and TwiML); both legs then join
+one conference room (PlivoXML's and VobizXML's ``<Conference>`` element, TwiML's
+``<Dial><Conference>``), which ends when either leaves (``endConferenceOnExit``).
 """
 
 from __future__ import annotations
@@ -67,3 +72,32 @@ def dial_result(params: Mapping[str, str], *, status_field: str, reason_field: s
         return None
     status = _DIAL_STATUSES.get(carrier_status, TransferStatus.FAILED)
     return DialResult(status, carrier_status, text(params, reason_field) or None)
+
+
+def summary_document(*, summary: str, bridge_url: str, say_verb: str) -> str:
+    """Say ``summary`` to the human, then fetch ``bridge_url``: its request means they heard it."""
+    response = ElementTree.Element("Response")
+    ElementTree.SubElement(response, say_verb).text = summary
+    ElementTree.SubElement(response, "Redirect", {"method": "POST"}).text = bridge_url
+    return ElementTree.tostring(response, encoding="unicode")
+
+
+def conference_document(*, room: str, in_dial: bool) -> str:
+    """Join ``room``; the conference ends for both when either leaves. Plivo and Vobiz take
+    ``<Conference>`` as a verb of its own; TwiML nests it in ``<Dial>``. No beep, and no hold
+    music for whoever is first in (Twilio's ``waitUrl=""``; Plivo plays none without
+    ``waitSound``)."""
+    response = ElementTree.Element("Response")
+    parent = ElementTree.SubElement(response, "Dial") if in_dial else response
+    attributes = {"startConferenceOnEnter": "true", "endConferenceOnExit": "true"}
+    if in_dial:
+        attributes |= {"beep": "false", "waitUrl": ""}
+    ElementTree.SubElement(parent, "Conference", attributes).text = room
+    return ElementTree.tostring(response, encoding="unicode")
+
+
+def goodbye_document(*, message: str, say_verb: str) -> str:
+    response = ElementTree.Element("Response")
+    ElementTree.SubElement(response, say_verb).text = message
+    ElementTree.SubElement(response, "Hangup")
+    return ElementTree.tostring(response, encoding="unicode")

@@ -16,7 +16,15 @@ from xml.etree import ElementTree
 
 import httpx
 
-from callwright.carriers._dial_xml import after_dial, dial_document, dial_result, spoken_hangup
+from callwright.carriers._dial_xml import (
+    after_dial,
+    conference_document,
+    dial_document,
+    dial_result,
+    goodbye_document,
+    spoken_hangup,
+    summary_document,
+)
 from callwright.carriers._plivo_records import finished_events, is_finished, live_events
 from callwright.carriers._wire import as_int, json_object, text
 from callwright.carriers.base import (
@@ -62,6 +70,7 @@ class PlivoFamilyCarrier(Carrier):
     supports_machine_detection = True
     supports_transfer = True
     supports_send_dtmf = True
+    supports_warm_transfer = True
     offers_call_status = True
     takes_inbound_calls = True
     # Statuses a dial request answers when the credentials are wrong.
@@ -226,9 +235,20 @@ class PlivoFamilyCarrier(Carrier):
         http: httpx.AsyncClient,
         endpoints: CarrierEndpoints,
     ) -> None:
+        await self.redirect(provider_call_id, account, url=document_url, http=http, endpoints=endpoints)
+
+    async def redirect(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        url: str,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> None:
         # Transfer a live call: legs=aleg moves the caller's leg to the XML at aleg_url (§1.8;
         # Plivo's "Transfer a call", plivo-python calls.update(legs, aleg_url, aleg_method)).
-        body = {"legs": "aleg", "aleg_url": document_url, "aleg_method": "POST"}
+        body = {"legs": "aleg", "aleg_url": url, "aleg_method": "POST"}
         await self.request(
             http,
             "POST",
@@ -237,6 +257,20 @@ class PlivoFamilyCarrier(Carrier):
             timeout=endpoints.timeout_secs,
             **self.auth(account),
         )
+
+    def summary_document(self, *, summary: str, bridge_url: str) -> AnswerDocument:
+        # <Speak> then <Redirect> (plivo.com/docs/voice/xml/redirect; Vobiz lists both elements).
+        return AnswerDocument("application/xml", summary_document(summary=summary, bridge_url=bridge_url, say_verb="Speak"))
+
+    def conference_document(self, *, room: str) -> AnswerDocument:
+        return AnswerDocument("application/xml", conference_document(room=room, in_dial=False))
+
+    def goodbye_document(self, *, message: str) -> AnswerDocument:
+        return AnswerDocument("application/xml", goodbye_document(message=message, say_verb="Speak"))
+
+    def callback_call_ids(self, params: Mapping[str, str]) -> set[str]:
+        # A consult leg is known by its request_uuid until its callbacks name the CallUUID.
+        return {value for value in (text(params, "CallUUID"), text(params, "RequestUUID")) if value}
 
     def transfer_document(self, *, to: str, caller_id: str, action_url: str) -> AnswerDocument:
         body = dial_document(to=to, caller_id=caller_id, action_url=action_url, caller_id_attribute="callerId")

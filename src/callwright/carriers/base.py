@@ -182,6 +182,11 @@ class CallbackKind(StrEnum):
     MACHINE = "machine"  # asynchronous answering-machine detection result
     TRANSFER = "transfer"  # the carrier fetches the document that dials the human (Plivo's aleg_url)
     DIAL = "dial"  # the carrier reports how the dial to the human went (a <Dial> action URL)
+    # A warm transfer's consult leg (the call to the human): its answer URL (the summary), its
+    # status/hang-up callbacks, and its <Redirect> once the summary was said (the bridge).
+    CONSULT = "consult"
+    CONSULT_STATUS = "consult-status"
+    BRIDGE = "bridge"
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +272,8 @@ class Carrier(ABC):
     supports_send_dtmf: ClassVar[bool] = False
     # Whether calls to the partner's numbers on this carrier reach an agent (``parse_inbound``).
     takes_inbound_calls: ClassVar[bool] = False
+    # Whether a warm transfer (consult leg, summary, conference) is built for this carrier.
+    supports_warm_transfer: ClassVar[bool] = False
 
     @property
     def display_name(self) -> str:
@@ -342,6 +349,38 @@ class Carrier(ABC):
     def parse_dial_result(self, params: Mapping[str, str]) -> DialResult | None:
         """The carrier's report of the dial to the human; None if the request is not one."""
         return None
+
+    # --- warm transfer: the consult leg is placed with ``place_call`` ---------------------------
+
+    async def redirect(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        url: str,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> None:
+        """Have the live call leave what it runs (its media stream) and run the document at
+        ``url`` (a warm transfer moves the caller into the conference this way)."""
+        raise NotSupported(f"{self.display_name} cannot move a live call to another document")
+
+    def summary_document(self, *, summary: str, bridge_url: str) -> AnswerDocument:
+        """The consult leg's answer: say ``summary`` to the human, then request ``bridge_url``."""
+        raise NotSupported(f"{self.display_name} has no warm transfer")
+
+    def conference_document(self, *, room: str) -> AnswerDocument:
+        """Join the conference ``room``, which ends when this leg leaves."""
+        raise NotSupported(f"{self.display_name} has no warm transfer")
+
+    def goodbye_document(self, *, message: str) -> AnswerDocument:
+        """Say ``message`` and hang up."""
+        raise NotSupported(f"{self.display_name} has no warm transfer")
+
+    def callback_call_ids(self, params: Mapping[str, str]) -> set[str]:
+        """Every id by which a callback names its call (Plivo's CallUUID and RequestUUID)."""
+        named = self.callback_call_id(params)
+        return {named} if named else set()
 
     def after_dial_document(self, result: DialResult, *, message: str) -> AnswerDocument:
         """What the carrier does once the dial is over: hang up after a bridged call, or say

@@ -14,7 +14,15 @@ from xml.etree import ElementTree
 
 import httpx
 
-from callwright.carriers._dial_xml import after_dial, dial_document, dial_result, spoken_hangup
+from callwright.carriers._dial_xml import (
+    after_dial,
+    conference_document,
+    dial_document,
+    dial_result,
+    goodbye_document,
+    spoken_hangup,
+    summary_document,
+)
 from callwright.carriers._fields import E164, Secret, pattern
 from callwright.carriers._wire import as_int, header, json_object, text
 from callwright.carriers.base import (
@@ -119,6 +127,7 @@ class Twilio(Carrier):
     media_token_in_start = True
     supports_transfer = True
     takes_inbound_calls = True
+    supports_warm_transfer = True
     # No send_dtmf: <Play digits> needs a call update, and an update replaces the running
     # <Connect><Stream> (the media stream would end); Twilio's stream protocol takes no digits.
 
@@ -215,6 +224,35 @@ class Twilio(Carrier):
 
     def parse_dial_result(self, params: Mapping[str, str]) -> DialResult | None:
         return dial_result(params, status_field="DialCallStatus", reason_field="ErrorMessage")
+
+    async def redirect(
+        self,
+        provider_call_id: str,
+        account: Account,
+        *,
+        url: str,
+        http: httpx.AsyncClient,
+        endpoints: CarrierEndpoints,
+    ) -> None:
+        # A call update with Url: Twilio fetches the TwiML there and runs it in place of the
+        # current (<Connect><Stream> ends) (Call resource, update: Url and Method).
+        await self.request(
+            http,
+            "POST",
+            f"{self.calls_url(account, endpoints)}/{provider_call_id}.json",
+            data={"Url": url, "Method": "POST"},
+            auth=self.auth(account),
+            timeout=endpoints.timeout_secs,
+        )
+
+    def summary_document(self, *, summary: str, bridge_url: str) -> AnswerDocument:
+        return AnswerDocument("text/xml", summary_document(summary=summary, bridge_url=bridge_url, say_verb="Say"))
+
+    def conference_document(self, *, room: str) -> AnswerDocument:
+        return AnswerDocument("text/xml", conference_document(room=room, in_dial=True))
+
+    def goodbye_document(self, *, message: str) -> AnswerDocument:
+        return AnswerDocument("text/xml", goodbye_document(message=message, say_verb="Say"))
 
     def after_dial_document(self, result: DialResult, *, message: str) -> AnswerDocument:
         return AnswerDocument("text/xml", after_dial(result, message=message, say_verb="Say"))

@@ -20,6 +20,7 @@ from typing import Any
 
 from callwright.domain.agents import AGENT_STATUS_ACTIVE, CALL_DURATION_DEFAULT_SECS
 from callwright.domain.extraction import ExtractionSpec
+from callwright.domain.transfers import TransferMode
 
 # What a scripted agent answers when neither a rule nor an ordered reply applies.
 DEFAULT_SCRIPT_FALLBACK = "Sorry, I can't help with that on this call."
@@ -151,6 +152,7 @@ class AgentSpec:
     transfer_number: str | None = None
     transfer_message: str | None = None
     transfer_instructions: str | None = None
+    transfer_mode: TransferMode = TransferMode.COLD  # warm: brief the human first (Callwright's)
     max_call_duration_secs: int | None = CALL_DURATION_DEFAULT_SECS  # None: no cap
     variables: tuple[str, ...] = ()
     llm: LlmSpec | None = None
@@ -212,6 +214,7 @@ _FIELD_NAMES = tuple(f.name for f in fields(AgentSpec))
 _ROW_COLUMNS = ("agent_name", "status", "project_id")
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "agent_type": AgentType,
+    "transfer_mode": TransferMode,
     "variables": tuple,
     "function_ids": tuple,
     "llm": LlmSpec.parse,

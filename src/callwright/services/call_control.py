@@ -46,6 +46,8 @@ COMMAND_TIMEOUT_SECS = {
     ControlCommand.SPEAK_THEN_END: 90.0,
     ControlCommand.LEAVE_VOICEMAIL: 90.0,
     ControlCommand.TRANSFER: 5.0,  # the session starts the transfer and answers at once
+    ControlCommand.TRANSFER_BRIDGING: 5.0,  # a flag set
+    ControlCommand.TRANSFER_NOT_REACHED: 5.0,  # the line is queued, not awaited
 }
 # How long to wait for the other processes to say whether they hold the call.
 ANSWER_TIMEOUT_SECS = 2.0

@@ -23,7 +23,7 @@ from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.functions import FunctionTool
 from callwright.domain.providers import Provider
 from callwright.domain.suppression import SOURCE_IN_CALL
-from callwright.domain.transfers import TransferSource, transfer_destination
+from callwright.domain.transfers import TransferMode, TransferSource, transfer_destination
 from callwright.services import function_calls, transfers
 from callwright.services.call_state import record_event
 from callwright.services.suppression import suppress_now
@@ -59,10 +59,14 @@ class CallActions:
     opt_out_offered: bool = False
     transfer_number: str | None = None  # the agent's, where its carrier can transfer
     dtmf_offered: bool = False
+    transfer_mode: str = TransferMode.COLD.value  # the agent's, for transfer_call
 
-    async def start_transfer(self, to: str, source: str) -> bool:
+    async def start_transfer(
+        self, to: str, source: str, mode: str = "cold", transcript: Sequence[Mapping[str, Any]] = ()
+    ) -> bool:
         return await transfers.start_transfer(
-            platform=self.platform, call_id=self.call_id, to=to, source=TransferSource(source)
+            platform=self.platform, call_id=self.call_id, to=to, source=TransferSource(source),
+            mode=TransferMode(mode), transcript=transcript,
         )
 
     async def send_dtmf(self, digits: str) -> None:
@@ -134,4 +138,5 @@ async def actions_for_call(*, platform: Platform, call: Call) -> CallActions | N
         platform=platform, call_id=call.id, partner_id=call.partner_id, callee=callee_number(call),
         functions=tools, variables=dict(call.variables or {}), opt_out_offered=offered,
         transfer_number=transfer_number, dtmf_offered=dtmf,
+        transfer_mode=spec.transfer_mode.value,
     )

@@ -38,7 +38,8 @@ from callwright.domain.errors import Conflict, Forbidden, NotFound, ValidationFa
 from callwright.domain.ids import parse_call_id
 from callwright.domain.providers import Provider
 from callwright.domain.text import params_problem
-from callwright.services import callback_nonces, transfers, voicemail
+from callwright.domain.transfers import TransferMode, mode_of
+from callwright.services import callback_nonces, transfers, voicemail, warm_transfers
 from callwright.services.call_state import (
     apply_events,
     carrier_confirmed,
@@ -116,6 +117,12 @@ async def receive(
     if locked is None:
         raise NotFound(f"no call with id {call_id!r}", code="call_not_found")
     call = locked
+    if kind in warm_transfers.WARM_KINDS:
+        # About the warm transfer's call to the human, not the caller's: its own id rules.
+        document = await warm_transfers.receive(
+            platform=platform, session=session, carrier=carrier, call=call, kind=kind, params=params
+        )
+        return CallbackAnswer() if document is None else CallbackAnswer(document.body, document.media_type)
     _check_call_named(carrier, call, named)
     if kind is CallbackKind.ANSWER:
         check_answer_servable(carrier, call, named)
@@ -205,7 +212,9 @@ def _transfer_answer(
     platform: Platform, session: AsyncSession, carrier: Carrier, call: Call, kind: CallbackKind, params: dict[str, str]
 ) -> CallbackAnswer:
     """The dial document (Plivo's and Vobiz's aleg_url), or the reply to the dial's report."""
-    if kind is CallbackKind.TRANSFER:
+    if kind is CallbackKind.TRANSFER and mode_of(call.transfer) is TransferMode.WARM:
+        document = warm_transfers.caller_document(platform=platform, session=session, carrier=carrier, call=call)
+    elif kind is CallbackKind.TRANSFER:
         document = transfers.dial_document(platform=platform, carrier=carrier, call=call)
     else:
         document = transfers.dial_reported(platform=platform, session=session, carrier=carrier, call=call, params=params)

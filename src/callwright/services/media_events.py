@@ -12,11 +12,21 @@ from callwright.domain.agent_spec import AgentSpec, SttSpec
 from callwright.domain.agents import render_template
 from callwright.domain.calls import CallEvent, CallStatus, EventKind
 from callwright.domain.end_reasons import EndReason
-from callwright.domain.transfers import AGENT_BACK_MESSAGE, TransferStatus
+from callwright.domain.transfers import (
+    AGENT_BACK_MESSAGE,
+    TransferMode,
+    TransferStatus,
+    failed_record,
+    is_pending,
+    mode_of,
+)
 from callwright.services.call_state import apply_events, carrier_confirmed, lock_call, record_event, state_of
 from callwright.services.transfers import returned_from_transfer
-from callwright.services.webhook_outbox import call_changed
+from callwright.services.webhook_outbox import call_changed, iso_utc
 from callwright.store.models import Call, utcnow
+
+# Why a warm transfer failed when the caller's stream ended before the bridge.
+CALLER_LEFT = "the caller hung up before the transfer was bridged"
 
 # The voice a call's agent speaks with when its snapshot names none (agents made before voices
 # were resolved at creation).
@@ -143,6 +153,11 @@ def _inbound_ended(call: Call, outcome: MediaOutcome) -> CallEvent:
         duration_seconds=seconds,
     )
 
+def caller_left_warm_transfer(call: Call) -> bool:
+    """A warm transfer still pending and not bridged when the caller's stream ended."""
+    record = call.transfer
+    return is_pending(record) and mode_of(record) is TransferMode.WARM and not (record or {}).get("bridged_at")
+
 
 def stream_refusal(call: Call | None, start: MediaStart) -> str | None:
     """Why a socket may not carry the call's stream; None: it may."""
@@ -200,6 +215,11 @@ async def media_ended(
         ours = outcome.end_reason is not EndReason.CALLER_HUNG_UP
         if ours and (not call.end_reason or call.end_reason == call.hangup_cause):
             call.end_reason = outcome.description
+        if caller_left_warm_transfer(call):
+            # The caller hung up while the human was being called or briefed.
+            call.transfer = failed_record(
+                dict(call.transfer or {}), CALLER_LEFT, completed_at=iso_utc(utcnow()) or "", carrier_status=None
+            )
         record_event(
             session,
             call,

@@ -11,11 +11,15 @@ The path of a cold transfer (``domain.transfers``):
 4. The carrier reports the dial (``CallbackKind.DIAL``, ``dial_reported``): the outcome is typed
    on the call, and the carrier is told to hang up after a bridged call or to say that nobody
    answered first.
+
+A warm transfer (``TransferMode.WARM``) starts the same way, then goes its own path:
+``services.warm_transfers``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +33,7 @@ from callwright.domain.errors import CallwrightError, Conflict, ValidationFailed
 from callwright.domain.providers import Provider
 from callwright.domain.transfers import (
     NOT_REACHED_MESSAGE,
+    TransferMode,
     TransferSource,
     TransferStatus,
     failed_record,
@@ -53,19 +58,32 @@ def our_number(call: Call) -> str:
     return call.to_number if call.direction == "inbound" else call.from_number
 
 
-def carrier_can_transfer(carrier: Carrier) -> None:
+def carrier_can_transfer(carrier: Carrier, mode: TransferMode = TransferMode.COLD) -> None:
     if not carrier.supports_transfer:
         raise Conflict(
             f"this call cannot be transferred: {carrier.display_name} {carrier.transfer_refusal}",
             code="transfer_not_supported_by_carrier",
         )
+    if mode is TransferMode.WARM and not carrier.supports_warm_transfer:
+        raise Conflict(
+            f"this call cannot be warm-transferred: warm transfer is not built for {carrier.display_name}; "
+            "use a cold transfer (mode \"cold\")",
+            code="warm_transfer_not_supported_by_carrier",
+        )
 
 
 async def request_transfer(
-    *, platform: Platform, session: AsyncSession, partner: Partner, call_id: str, to: str | None
+    *,
+    platform: Platform,
+    session: AsyncSession,
+    partner: Partner,
+    call_id: str,
+    to: str | None,
+    mode: TransferMode | None = None,
 ) -> Call:
     """``POST /calls/{id}/transfer``: check the call may be handed over, then have the process
-    holding its media say the transfer message and transfer it. Returns the call as it was asked."""
+    holding its media say the transfer message and transfer it (``mode``: the agent's
+    ``transfer_mode`` when not given). Returns the call as it was asked."""
     from callwright.services.calls import get_call
 
     call = await get_call(session=session, partner=partner, call_id=call_id)  # tenancy: 404
@@ -80,7 +98,8 @@ async def request_transfer(
     if number is None:
         field = "to" if to is not None else "transfer_number"
         raise ValidationFailed(field, f"{field} must be one E.164 phone number, like +14155551234")
-    carrier_can_transfer(get_carrier(Provider(call.provider)))
+    mode = mode or spec.transfer_mode
+    carrier_can_transfer(get_carrier(Provider(call.provider)), mode)
     locked = await lock_call(session, call.id)
     assert locked is not None
     call = locked
@@ -89,9 +108,11 @@ async def request_transfer(
     if call.transfer is not None:
         raise Conflict("this call was already transferred (see its transfer)", code="transfer_already_requested")
     # Recorded now, so a second request while the message is said is refused.
-    call.transfer = pending_record(to=number, source=TransferSource.API, requested_at=_now())
+    call.transfer = pending_record(to=number, source=TransferSource.API, requested_at=_now(), mode=mode)
     await session.commit()  # ends the transaction (and the row lock) before the wait
-    held = await platform.control.run(call.id, ControlCommand.TRANSFER, to=number, source=TransferSource.API.value)
+    held = await platform.control.run(
+        call.id, ControlCommand.TRANSFER, to=number, source=TransferSource.API.value, mode=mode.value
+    )
     if not held:
         call = await lock_call(session, call.id) or call
         call.transfer = None
@@ -100,10 +121,19 @@ async def request_transfer(
     return call
 
 
-async def start_transfer(*, platform: Platform, call_id: str, to: str, source: TransferSource) -> bool:
-    """The transfer message was said: record the transfer and tell the carrier to dial ``to``.
-    False when it could not be asked (already transferred, the call is over, the carrier refused);
-    a refusal is stored as a ``failed`` transfer with the carrier's words."""
+async def start_transfer(
+    *,
+    platform: Platform,
+    call_id: str,
+    to: str,
+    source: TransferSource,
+    mode: TransferMode = TransferMode.COLD,
+    transcript: Sequence[Mapping[str, Any]] = (),
+) -> bool:
+    """The transfer message was said: record the transfer and tell the carrier to dial ``to``
+    (warm: call the human first, with a summary of ``transcript``). False when it could not be
+    asked (already transferred, the call is over, the carrier refused); a refusal is stored as a
+    ``failed`` transfer with the carrier's words."""
     async with platform.sessions() as session:
         call = await lock_call(session, call_id)
         asked = call.transfer if call is not None else None
@@ -113,13 +143,24 @@ async def start_transfer(*, platform: Platform, call_id: str, to: str, source: T
             await session.commit()
             return False
         if not ours:
-            call.transfer = pending_record(to=to, source=source, requested_at=_now())
+            call.transfer = pending_record(to=to, source=source, requested_at=_now(), mode=mode)
         record_event(session, call, kind="transfer_requested", source=source.value, before=call.status,
-                     payload={"to": to})
+                     payload={"to": to, "mode": mode.value})
         carrier = get_carrier(Provider(call.provider))
         account = await account_for_call(session=session, call=call, secretbox=platform.secretbox)
         provider_call_id, caller_id = call.provider_call_id or "", our_number(call)
         await session.commit()
+    if mode is TransferMode.WARM:
+        from callwright.services import warm_transfers
+
+        if not carrier.supports_warm_transfer:
+            await warm_transfers.settle_failed(
+                platform, call_id, failed=f"warm transfer is not built for {carrier.display_name}", refused=False
+            )
+            return False
+        return await warm_transfers.start(
+            platform=platform, call_id=call_id, to=to, transcript=transcript, carrier=carrier
+        )
     key = platform.token_keys[0]
     try:
         await carrier.transfer(

@@ -140,10 +140,12 @@ class SimCall:
     hangup_source: str | None = None
     machine_result: str | None = None  # the AMD verdict sent, in the carrier's words
     # A transfer: each <Dial> the call ran, the keys the platform pressed on the line (Plivo's and
-    # Vobiz's DTMF resource), and what the carrier itself said (<Speak>, <Say>).
+    # Vobiz's DTMF resource), what the carrier itself said (<Speak>, <Say>), and the conference
+    # rooms it joined (their order against other calls: ``SimState.timeline``).
     dials: list[DialLeg] = field(default_factory=list)
     dtmf_sent: list[str] = field(default_factory=list)
     carrier_said: list[str] = field(default_factory=list)
+    conferences: list[str] = field(default_factory=list)  # the rooms it joined, in order
     ended: threading.Event = field(default_factory=threading.Event)
     far_end: Any = field(default=None, repr=False)  # the carrier's far end that played the call
     media_stream: Any = field(default=None, repr=False)  # its media WebSocket, once opened

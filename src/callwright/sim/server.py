@@ -21,6 +21,7 @@ from callwright.domain.providers import Provider
 from callwright.sim.app import api_urls, create_sim_app
 from callwright.sim.caller import caller_track
 from callwright.sim.calls import SimCall
+from callwright.sim.conference import TimelineEvent
 from callwright.sim.numbers import SimApplication, SimNumber
 from callwright.sim.outcome_mix import OutcomeMix
 from callwright.sim.scenarios import Scenario, ScenarioBook
@@ -184,6 +185,13 @@ class CarrierSimulator:
 
     def clear_calls(self) -> None:
         self.state.calls.clear()
+        self.state.timeline.clear()
+
+    def timeline(self, *, call_id: str | None = None) -> list[TimelineEvent]:
+        """What the carrier said on calls and their conference joins and leaves, in the order
+        they happened (``call_id``: one call's, by any of its ids)."""
+        wanted = self.call(call_id).call_id if call_id is not None else None
+        return self.state.timeline.events(call_id=wanted)
 
     def wait_for_call_sync(
         self, *, to: str | None = None, carrier: str | None = None, timeout: float = 10.0

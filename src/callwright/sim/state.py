@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 
 from callwright.domain.providers import Provider
 from callwright.sim.calls import CallBook
+from callwright.sim.conference import Timeline
 from callwright.sim.numbers import NumberBook
 from callwright.sim.scenarios import ScenarioBook
 
@@ -189,6 +190,8 @@ class SimState:
         self.scenarios = ScenarioBook()
         # The accounts' numbers and what inbound calls to them reach (Twilio, Plivo, Vobiz).
         self.numbers = NumberBook()
+        # What the carrier said on each call and its conference joins, in one order.
+        self.timeline = Timeline()
         self._accounts: dict[Provider, dict[str, SimAccount]] = {p: {} for p in Provider}
         self._faults: dict[Provider, deque[_ArmedFault]] = {p: deque() for p in Provider}
         self._requests: deque[RequestRecord] = deque(maxlen=request_log_size)

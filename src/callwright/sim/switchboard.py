@@ -9,6 +9,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from callwright.sim.conference import Conferences
 from callwright.sim.state import SimState
 from callwright.sim.transport import CallbackTransport, default_transport
 
@@ -31,6 +32,7 @@ class Switchboard:
         self.state = state
         self.callback_timeout_secs = callback_timeout_secs
         self.transport = transport or default_transport()
+        self.conferences = Conferences(state.timeline)
         self._live: dict[str, FarEnd] = {}  # by the call's primary id
         self._tasks: set[asyncio.Task[Any]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None

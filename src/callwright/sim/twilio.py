@@ -161,6 +161,14 @@ async def update_call(
             return twilio_error(400, 21220, "Call is not in-progress. Cannot redirect.")
         played.update_twiml(str(twiml))
         return JSONResponse(call_resource(played))
+    url = fields.get("Url")
+    if url and not twiml and status is None:
+        # "Url: the absolute URL that returns the TwiML instructions for the call" (Call
+        # resource, update): Twilio fetches it and runs it in place of the current TwiML.
+        if not answered:
+            return twilio_error(400, 21220, "Call is not in-progress. Cannot redirect.")
+        played.update_url(str(url), str(fields.get("Method") or "POST").upper())
+        return JSONResponse(call_resource(played))
     if status == "completed" or (status == "canceled" and not answered):
         # "Specifying completed will attempt to hang up a call even if it's already in progress";
         # canceled ends only a queued or ringing one (twilio.com/docs/api/rest/change-call-state).

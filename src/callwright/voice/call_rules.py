@@ -68,6 +68,14 @@ class CallTimers:
         self._caller_quiet_since: float | None = None
         self.prompted_for_silence = False
         self.warned = False
+        self.holding = False  # the caller is on hold (a warm transfer): silence is expected
+
+    def hold(self, on: bool) -> None:
+        """Pause the silence rule while the caller holds; off again, the quiet counts from now."""
+        self.holding = on
+        if not on:
+            self._caller_quiet_since = time.monotonic()
+            self.prompted_for_silence = False
 
     # Fed by the VAD: the caller started or stopped speaking (time.monotonic()).
     def caller_started_speaking(self, at: float) -> None:
@@ -105,7 +113,7 @@ class CallTimers:
         timeout = self.rules.silence_timeout_secs
         while True:
             await asyncio.sleep(POLL_SECS)
-            if self.caller_speaking:
+            if self.caller_speaking or self.holding:
                 continue
             marks = [started_at, self._caller_quiet_since, self._last_agent_audio_at()]
             quiet_since = max(m for m in marks if m is not None)

@@ -35,7 +35,15 @@ from starlette.websockets import WebSocketState
 
 from callwright.domain.agent_spec import ScriptSpec
 from callwright.domain.end_reasons import EndReason
-from callwright.domain.transfers import DEFAULT_TRANSFER_MESSAGE, TransferSource
+from callwright.domain.transfers import (
+    AGENT_BACK_MESSAGE,
+    DEFAULT_TRANSFER_MESSAGE,
+    DEFAULT_WARM_TRANSFER_MESSAGE,
+    HOLD_REMINDER_MESSAGE,
+    HOLD_REMINDER_SECS,
+    TransferMode,
+    TransferSource,
+)
 from callwright.domain.voicemail import GreetingVerdict
 from callwright.voice.call_rules import CallRules, CallTimers
 from callwright.voice.conversation import ConversationLog
@@ -105,6 +113,11 @@ class AgentScript:
     @property
     def transfer_line(self) -> str:
         return (self.transfer_message or "").strip() or DEFAULT_TRANSFER_MESSAGE
+
+    def transfer_line_for(self, mode: TransferMode) -> str:
+        if mode is TransferMode.WARM:
+            return (self.transfer_message or "").strip() or DEFAULT_WARM_TRANSFER_MESSAGE
+        return self.transfer_line
 
     def spoken_lines(self) -> list[str]:
         """Fixed lines this call may say: worth keeping in the shared speech cache."""
@@ -180,6 +193,8 @@ class CallMediaSession:
         self.voicemail_watch: VoicemailWatch | None = None
         self._transferring = False  # a transfer was asked: its message, then the carrier
         self._transferred = False  # the carrier took the transfer: the stream's end is the hand-off
+        self._holding: asyncio.Task[None] | None = None  # a warm transfer's reminders to the caller
+        self._context: LLMContext | None = None
 
     async def run(self) -> MediaOutcome:
         """Run the call's media until the stream ends; never raises for a normal hang-up."""
@@ -196,6 +211,8 @@ class CallMediaSession:
             log.exception("%s: the media pipeline failed", self._name)
             self._request_end(EndReason.ERROR, error=f"{exc.__class__.__name__}: {exc}")
         finally:
+            if self._holding is not None:
+                self._holding.cancel()
             await self._close_socket()
             await self._settle_callbacks()
             self._finished.set()
@@ -282,32 +299,91 @@ class CallMediaSession:
             await self.say(closing)
         await self.end(EndReason.ENDED_BY_AGENT)
 
-    async def transfer(self, to: str, source: TransferSource | str = TransferSource.API) -> None:
+    async def transfer(
+        self, to: str, source: TransferSource | str = TransferSource.API, mode: TransferMode | str = TransferMode.COLD
+    ) -> None:
         """Hand the call to ``to`` (``ControlCommand.TRANSFER``): returns at once; the transfer
-        message is said, then the carrier dials the human."""
-        self._start_transfer(to, TransferSource(source), since=None)
+        message is said, then the carrier dials the human (warm: while the caller holds here)."""
+        self._start_transfer(to, TransferSource(source), TransferMode(mode), since=None)
 
-    def _start_transfer(self, to: str, source: TransferSource, *, since: float | None) -> None:
+    def _start_transfer(self, to: str, source: TransferSource, mode: TransferMode, *, since: float | None) -> None:
         if self._transferring or self._end_requested.is_set() or self._actions is None:
             return
         self._transferring = True
-        task = asyncio.create_task(self._transfer(to, source, since=since))
+        task = asyncio.create_task(self._transfer(to, source, mode, since=since))
         self._callback_tasks.add(task)
 
-    async def _transfer(self, to: str, source: TransferSource, *, since: float | None) -> None:
+    async def _transfer(self, to: str, source: TransferSource, mode: TransferMode, *, since: float | None) -> None:
         assert self._actions is not None
         if since is not None and self._watch is not None:
             # The model's reply before its tool call plays out first.
             await self._wait_for_playout(
                 self._watch, since=since, timeout_secs=60.0, start_within_secs=REPLY_START_SECS
             )
-        await self.say(self._script.transfer_line)
+        await self.say(self._script.transfer_line_for(mode))
         if self._end_requested.is_set():
+            return
+        if mode is TransferMode.WARM:
+            # The caller stays here while the human is called and briefed (services.warm_transfers).
+            self._hold(True)
+            if not await self._actions.start_transfer(to, source.value, mode.value, self._transcript_so_far()):
+                self._hold(False)
+                self._transferring = False
+                await self.say(TRANSFER_FAILED_LINE)
             return
         self._transferred = True  # before the carrier acts: its stream close may come first
         if not await self._actions.start_transfer(to, source.value):
             self._transferred = self._transferring = False
             await self.say(TRANSFER_FAILED_LINE)
+
+    def _transcript_so_far(self) -> list[dict[str, Any]]:
+        """The transcript for a warm transfer's summary. The model can act on the caller's words
+        before their turn is logged (Pipecat runs inference before the turn's end event), so the
+        context's last user message is added when the log does not have it yet."""
+        turns = self.conversation.wire()
+        messages = self._context.get_messages() if self._context is not None else []
+        said = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+        last = said[-1] if said and isinstance(said[-1], str) else None
+        logged = [str(t["content"]) for t in turns if t["role"] == "user"]
+        if last and last.strip() and not any(last.strip() in content for content in logged):
+            turns.append({"role": "user", "content": last.strip()})
+        return turns
+
+    async def transfer_bridging(self) -> None:
+        """``ControlCommand.TRANSFER_BRIDGING``: the human heard the summary; the carrier is about
+        to move the caller, so the stream's end is the hand-off."""
+        self._transferred = True
+        if self._holding is not None:
+            self._holding.cancel()
+
+    async def transfer_not_reached(self) -> None:
+        """``ControlCommand.TRANSFER_NOT_REACHED``: the human was busy or did not answer; the
+        caller never left, and hears so at once. (No second transfer on this call.)"""
+        self._hold(False)
+        if self._entry is not None and not self._end_requested.is_set():
+            task = asyncio.create_task(self.say(AGENT_BACK_MESSAGE))
+            self._callback_tasks.add(task)
+
+    def _hold(self, on: bool) -> None:
+        if self._timers is not None:
+            self._timers.hold(on)
+        if self._holding is not None:
+            self._holding.cancel()
+            self._holding = None
+        if on:
+            self._holding = asyncio.create_task(self._hold_reminders())
+
+    async def _hold_reminders(self) -> None:
+        """While the caller holds, a short line after every ``HOLD_REMINDER_SECS`` without the
+        agent's voice: no dead air."""
+        while not self._end_requested.is_set() and not self._transferred:
+            await asyncio.sleep(HOLD_REMINDER_SECS)
+            if self._transferred or self._end_requested.is_set():
+                return
+            last = self._watch.last_audio_at if self._watch is not None else None
+            if last is not None and time.monotonic() - last < HOLD_REMINDER_SECS:
+                continue  # the agent spoke meanwhile (it answered the caller)
+            await self.say(HOLD_REMINDER_MESSAGE)
 
     async def leave_voicemail(self, message: str | None) -> None:
         """A mailbox answered: stop the agent, wait for the beep, say ``message``, end the call."""
@@ -373,8 +449,10 @@ class CallMediaSession:
             number = self._actions.transfer_number
             if number is not None:
 
+                mode = TransferMode(self._actions.transfer_mode)
+
                 async def _agent_transfers() -> None:
-                    self._start_transfer(number, TransferSource.AGENT, since=time.monotonic())
+                    self._start_transfer(number, TransferSource.AGENT, mode, since=time.monotonic())
 
                 tools.append(
                     offer_transfer(
@@ -487,6 +565,7 @@ class CallMediaSession:
             # Past the caller's audio (``CallerAudioEnd``); it waits there for the StartFrame.
             await call.entry.queue_frame(TTSSpeakFrame(intro, append_to_context=False))
         self._worker, self._watch, self._entry = worker, serializer, call.entry
+        self._context = context
         runner = WorkerRunner(name=self._name, handle_sigint=False)
         await runner.add_workers(worker)
         await self._run_until_end(runner, worker)

@@ -72,8 +72,16 @@ class InCallActions(Protocol):
     @property
     def dtmf_offered(self) -> bool: ...
 
-    async def start_transfer(self, to: str, source: str) -> bool:
-        """Record the transfer and have the carrier dial ``to``; False if it could not."""
+    @property
+    def transfer_mode(self) -> str:
+        """How ``transfer_call`` hands the call over: ``cold`` or ``warm``."""
+        ...
+
+    async def start_transfer(
+        self, to: str, source: str, mode: str = "cold", transcript: Sequence[Mapping[str, Any]] = ()
+    ) -> bool:
+        """Record the transfer and have the carrier dial ``to`` (warm: call the human first with a
+        summary of ``transcript``); False if it could not."""
         ...
 
     async def send_dtmf(self, digits: str) -> None:

@@ -22,6 +22,7 @@ from callwright.api.schemas.calls import (
 from callwright.api.schemas.text import LINE_CHARS
 from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.calls import CallStatus
+from callwright.domain.transfers import TransferMode
 from callwright.platform import Platform
 from callwright.services import calls as call_service
 from callwright.services import extraction as extraction_service
@@ -329,7 +330,9 @@ async def replay_extraction(
     "/calls/{call_id}/transfer",
     summary="Transfer a live call to a human",
     description="The agent says its `transfer_message`, then the carrier dials `to` (or the agent's "
-    "`transfer_number`) and bridges the caller (cold transfer). Needs `transfer_enabled` on the "
+    "`transfer_number`) and bridges the caller (cold transfer). With `mode: \"warm\"` (or the agent's "
+    "`transfer_mode`), the human is called first and hears a summary of the call while the caller "
+    "stays with the agent, then both are bridged. Needs `transfer_enabled` on the "
     "call's agent and a carrier that can transfer: Plivo, Vobiz or Twilio (Exotel and MCube answer "
     "409 naming why). Answers once the transfer is queued; the outcome (`transferred`, `busy`, "
     "`no_answer`, `failed`) arrives as the call's `transfer` and in `session.completed`.",
@@ -346,8 +349,9 @@ async def transfer_call(
     body: CallTransferBody | None = None,
 ) -> dict[str, Any]:
     to = body.to if body is not None else None
+    mode = TransferMode(body.mode) if body is not None and body.mode is not None else None
     call = await transfers.request_transfer(
-        platform=platform, session=session, partner=partner, call_id=call_id, to=to
+        platform=platform, session=session, partner=partner, call_id=call_id, to=to, mode=mode
     )
     return ok({"message": "Call transfer queued", "callId": call.id, "sessionId": call.session_id,
                "to": to or AgentSpec.parse(call.agent or {}).transfer_number})

@@ -97,6 +97,7 @@ Language = Annotated[
     str, _text(35, min_length=1), LINE_CHARS, AfterValidator(rules.normalize_language)
 ]
 AgentTypeName = Literal["outbound", "inbound"]  # AgentType's values
+TransferModeName = Literal["cold", "warm"]  # TransferMode's values
 Flag = Annotated[bool, Strict()]
 IntroMessage = Annotated[
     Annotated[
@@ -306,6 +307,13 @@ AGENT_FIELDS: tuple[AgentField, ...] = (
     AgentField(
         "transfer_instructions", Instructions, str | None,
         description="When the model should transfer (its tool's description and a prompt section).",
+    ),
+    AgentField(
+        "transfer_mode", TransferModeName, str, clearable=False,
+        description="`cold` (default): the carrier leaves the agent and dials the human. `warm`: the "
+        "agent stays with the caller while the human is called and hears a short summary of the "
+        "call, then both are bridged in a conference (Plivo, Vobiz, Twilio; a warm transfer on "
+        "another carrier is refused with 409). See docs/transfer-and-dtmf.md.",
     ),
     AgentField("max_call_duration_secs", CallDuration, int | None, description="null means no cap."),
     AgentField("background_audio_id", Uuid | None, str | None, None, unbuilt=_BACKGROUND),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +23,10 @@ class CallTransferBody(BaseModel):
     to: str | None = Field(
         None, max_length=32, description="E.164 number; omit for the agent's transfer_number.",
         examples=["+919876543210"],
+    )
+    mode: Literal["cold", "warm"] | None = Field(
+        None, description="`cold` or `warm` (Callwright's: the human hears a summary first, then the "
+        "caller is bridged); omit for the agent's transfer_mode.",
     )
 
 

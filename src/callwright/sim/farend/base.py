@@ -14,6 +14,7 @@ import logging
 import math
 import random
 import secrets
+import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -33,6 +34,8 @@ log = logging.getLogger("callwright.sim")
 # From the dial request to the first ring; a failed call fails after this long.
 SETUP_SECS = 0.05
 CALLER_PHASE_SECS = 0.02
+# How long the carrier's text-to-speech takes to say a line (the words are recorded, not the audio).
+SAY_SECS = 1.0
 
 Body = Literal["form", "multipart", "json"]
 
@@ -82,6 +85,22 @@ class FarEnd(ABC):
         except TimeoutError:
             return True
         return False
+
+    async def say(self, text: str) -> bool:
+        """The carrier's own text-to-speech (``<Speak>``, ``<Say>``) says ``text`` on this call; a
+        second for it. False when the call ended meanwhile."""
+        from callwright.sim.conference import SAID
+
+        text = text.strip()
+        self.call.carrier_said.append(text)
+        self.switchboard.state.timeline.add(self.call.call_id, SAID, text)
+        return await self.wait(SAY_SECS)
+
+    async def conference(self, element: ET.Element) -> None:
+        """Join the ``<Conference>``'s room until this call or the room ends."""
+        end_on_exit = element.get("endConferenceOnExit", "false").lower() == "true"
+        name = (element.text or "").strip()
+        await self.switchboard.conferences.attend(self, name, end_on_exit=end_on_exit)
 
     # --- the call's life ---------------------------------------------------------------------
 

@@ -236,9 +236,16 @@ class PlivoFarEnd(FarEnd):
                     return
                 continue
             if verb.tag == "Speak":
-                self.call.carrier_said.append((verb.text or "").strip())
-                await self.wait(1.0)
+                await self.say(verb.text or "")
                 continue
+            if verb.tag == "Conference":
+                await self.conference(verb)
+                continue
+            if verb.tag == "Redirect":
+                # The rest of this XML is dropped; the XML at the URL runs instead.
+                url = (verb.text or "").strip()
+                await self.follow_url(url, verb.get("method") or "POST", self.call_params("in-progress", "Redirect"))
+                return
             if verb.tag == "Stream":
                 if not await self.run_stream(verb):
                     return
@@ -257,7 +264,8 @@ class PlivoFarEnd(FarEnd):
 
     async def follow_url(self, url: str, method: str, params: dict[str, str]) -> None:
         """Fetch the XML at ``url`` and run it; a failed fetch ends the call (Plivo hangs up)."""
-        record = await self.ask("transfer", url, params, method=method)
+        kind = "redirect" if params.get("Event") == "Redirect" else "transfer"
+        record = await self.ask(kind, url, params, method=method)
         if record.status_code is None or not 200 <= record.status_code < 300:
             self.call.notes.append(f"the XML at {url} answered {record.status_code}: the call hangs up")
             self.end(EndReason.ANSWER_FAILED)

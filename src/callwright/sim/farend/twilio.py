@@ -78,6 +78,7 @@ class TwilioFarEnd(FarEnd):
         self.stream: TwilioStream | None = None
         self.stream_status: tuple[str | None, str] = (None, "POST")
         self.redirect: str | None = None  # TwiML from a call update, run in place of the current
+        self.redirect_url: tuple[str, str] | None = None  # or the Url (and Method) of one
 
     @property
     def auth_token(self) -> str:
@@ -191,14 +192,41 @@ class TwilioFarEnd(FarEnd):
         if self.stream is not None:
             self.background(self.stream.leave())
 
+    def update_url(self, url: str, method: str) -> None:
+        """A call update with ``Url``: the running TwiML stops and Twilio runs the TwiML it
+        fetches there."""
+        self.redirect_url = (url, method)
+        if self.stream is not None:
+            self.background(self.stream.leave())
+
+    async def follow_url(self, url: str, method: str) -> None:
+        """Fetch the TwiML at ``url`` (a ``<Redirect>`` or a call update's ``Url``) and run it; a
+        failed fetch ends the call."""
+        record = await self.ask("redirect", url, self.call_params("in-progress"), method=method.upper())
+        answered = record.status_code is not None and 200 <= record.status_code < 300
+        document = self.parse_twiml(record.body) if answered else None
+        if document is None:
+            self.end(EndReason.ANSWER_FAILED)
+            return
+        await self.follow(document)
+
     async def follow(self, document: ET.Element) -> None:
         """Run the TwiML's verbs; ``<Connect><Stream>`` blocks while the socket is open (§3.4). A
         call update's TwiML replaces it; a ``<Dial>``'s action URL's answer runs after the dial."""
         for verb in document:
             if self.ending.is_set():
                 return
-            if self.redirect is not None:
+            if self.redirect is not None or self.redirect_url is not None:
                 break
+            if verb.tag == "Dial" and verb.find("Conference") is not None:
+                conference = verb.find("Conference")
+                assert conference is not None
+                await self.conference(conference)
+                continue
+            if verb.tag == "Redirect":
+                # The rest of this TwiML is dropped; the TwiML at the URL runs instead.
+                await self.follow_url((verb.text or "").strip(), verb.get("method") or "POST")
+                return
             if verb.tag == "Dial":
                 fields = await run_dial(self, verb, TWILIO_WORDS)
                 if fields is None:
@@ -216,8 +244,7 @@ class TwilioFarEnd(FarEnd):
                     return
                 continue
             if verb.tag == "Say":
-                self.call.carrier_said.append((verb.text or "").strip())
-                await self.wait(1.0)
+                await self.say(verb.text or "")
                 continue
             if verb.tag == "Connect":
                 stream = verb.find("Stream")
@@ -233,6 +260,10 @@ class TwilioFarEnd(FarEnd):
                 await self.wait(float(verb.get("length", "1")))
             else:
                 self.call.notes.append(f"<{verb.tag}> is not simulated; skipped")
+        if self.redirect_url is not None and not self.ending.is_set():
+            (url, method), self.redirect_url = self.redirect_url, None
+            await self.follow_url(url, method)
+            return
         if self.redirect is not None and not self.ending.is_set():
             twiml, self.redirect = self.redirect, None
             document_next = self.parse_twiml(twiml)

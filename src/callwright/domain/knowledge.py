@@ -69,10 +69,10 @@ class KbThreshold(StrEnum):
 
 # Least cosine similarity (WordLlama l2_supercat 256-d) a passage needs to reach the model.
 # "low" lets more (looser) passages through, "high" only close matches. Calibrated on the
-# questions and passages of tests/services/test_kb_retrieval.py; see docs/knowledge-base.md.
+# questions and passages of tests/services/test_knowledge_base.py; see docs/knowledge-base.md.
 THRESHOLD_MIN_SCORE: dict[KbThreshold, float] = {
-    KbThreshold.LOW: 0.15,
-    KbThreshold.MEDIUM: 0.30,
+    KbThreshold.LOW: 0.12,
+    KbThreshold.MEDIUM: 0.27,
     KbThreshold.HIGH: 0.45,
 }
 TOP_K = 4  # passages at most per turn

@@ -77,7 +77,7 @@ def serving_page(html: str = WEB_PAGE) -> Iterator[str]:
     """A local web server answering every GET with ``html``; yields its URL."""
 
     class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        def do_GET(self) -> None:
             body = html.encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")

@@ -15,7 +15,17 @@ import pytest
 
 from callwright.sim import Scenario
 from tests.e2e.helpers import Tenant, finished_call, make_tenant, new_number, start_call
-from tests.kb_support import DOCX_FACT, DOCX_MIME, FILLER, PDF_FACT, PDF_MIME, make_docx, make_pdf, serving_page, upload
+from tests.kb_support import (
+    DOCX_FACT,
+    DOCX_MIME,
+    FILLER,
+    PDF_FACT,
+    PDF_MIME,
+    make_docx,
+    make_pdf,
+    serving_page,
+    upload,
+)
 from tests.voice.openai_server import FakeOpenAIServer, serving_in_thread
 
 pytestmark = pytest.mark.e2e

@@ -270,3 +270,17 @@ async def test_web_links_go_through_the_url_guard(
 ):
     refused = await client.post("/api/v2/documents/web-link", json={"url": url}, headers=partner.headers)
     assert refused.status_code == 400 and words in error_of(refused)["message"], refused.text
+
+
+async def test_the_kb_fields_are_stored_and_shown(client: httpx.AsyncClient, partner: PartnerHandle):
+    fields = {"kb_threshold": "high", "kb_include_summaries": True, "kb_result_format": "{{document_name}}: {{content}}"}
+    made = await client.post("/api/v2/agent", json={"agent_name": "Tuned"} | fields, headers=partner.headers)
+    assert made.status_code == 201, made.text
+    data = made.json()["data"]
+    assert {k: data[k] for k in fields} == fields and data["document_count"] == 0
+    cleared = await client.put(
+        f"/api/v2/agent/{data['id']}", json={"kb_threshold": None, "kb_result_format": None}, headers=partner.headers
+    )
+    assert (cleared.json()["data"]["kb_threshold"], cleared.json()["data"]["kb_result_format"]) == ("medium", None)
+    bad = await client.put(f"/api/v2/agent/{data['id']}", json={"kb_threshold": "very"}, headers=partner.headers)
+    assert bad.status_code == 400 and "kb_threshold" in error_of(bad)["message"]

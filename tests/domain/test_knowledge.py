@@ -4,6 +4,8 @@ set of passages in the model's context at a time."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from pipecat.frames.frames import LLMContextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -17,7 +19,7 @@ def test_chunks_keep_whole_sentences_within_the_size_and_overlap_by_one():
     chunks = kb.chunk_text(" ".join(sentences), max_chars=200)
     assert all(len(c) <= 200 for c in chunks) and len(chunks) > 5
     assert all(c.endswith(".") for c in chunks)
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert after.startswith(before.split(". ")[-1].rstrip("."))  # the last sentence again
     assert "".join(chunks).count("Sentence number 39") >= 1
 

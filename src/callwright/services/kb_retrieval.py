@@ -4,7 +4,6 @@ fetched through the vector store (which filters on the partner itself)."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,7 +31,9 @@ async def retrieve(
     """The passages of ``document_ids`` (``partner_id``'s only) nearest ``query``, best first."""
     if not document_ids or not query.strip():
         return []
-    vector = await asyncio.to_thread(Embedder.embed_one, query)
+    # A query is a few words: WordLlama embeds it in well under a millisecond, so inline (a
+    # thread hop would cost more on a busy loop than the work).
+    vector = Embedder.embed_one(query)
     async with platform.sessions() as session:
         hits = await platform.vector_store.search(
             session, partner_id=partner_id, document_ids=document_ids, query=vector, limit=limit,
@@ -82,8 +83,10 @@ async def knowledge_for_call(*, platform: Platform, call: Call) -> CallKnowledge
     spec = AgentSpec.parse(call.agent or {})
     async with platform.sessions() as session:
         ids = await agent_document_ids(session, partner_id=call.partner_id, agent_id=call.agent_id)
-    if not ids:
-        return None
+        if not ids:
+            return None
+        # The passages' vectors are read now, while the greeting plays, not on the first turn.
+        await platform.vector_store.prepare(session, partner_id=call.partner_id, document_ids=ids)
     return CallKnowledge(
         platform=platform, partner_id=call.partner_id, document_ids=ids, threshold=spec.kb_threshold,
         result_format=spec.kb_result_format, include_summaries=spec.kb_include_summaries,

@@ -123,6 +123,13 @@ class Platform:
         return ScanStore()
 
     @cached_property
+    def document_storage(self) -> Any:
+        """Uploaded knowledge-base files (``services.documents.storage_for``)."""
+        from callwright.services.documents import storage_for
+
+        return storage_for(self.settings)
+
+    @cached_property
     def document_upload_keys(self) -> list[bytes]:
         """Keys for signed document upload URLs, current first (see domain.document_uploads)."""
         from callwright.domain.document_uploads import KEY_PURPOSE

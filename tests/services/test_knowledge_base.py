@@ -284,3 +284,48 @@ async def test_the_kb_fields_are_stored_and_shown(client: httpx.AsyncClient, par
     assert (cleared.json()["data"]["kb_threshold"], cleared.json()["data"]["kb_result_format"]) == ("medium", None)
     bad = await client.put(f"/api/v2/agent/{data['id']}", json={"kb_threshold": "very"}, headers=partner.headers)
     assert bad.status_code == 400 and "kb_threshold" in error_of(bad)["message"]
+
+
+async def test_with_s3_configured_the_upload_url_is_a_presigned_s3_put(settings, platform: Platform, partner: PartnerHandle):
+    from callwright.api.app import create_app
+    from tests.s3_server import running_s3_server
+
+    with running_s3_server() as s3:
+        bucket = s3.new_bucket()
+        on_s3 = Platform.from_settings(settings.model_copy(update=s3.settings(bucket, recordings_s3_prefix="cw/")))
+        app = httpx.ASGITransport(app=create_app(platform=on_s3), raise_app_exceptions=False)
+        try:
+            async with httpx.AsyncClient(transport=app, base_url="http://callwright.test") as client:
+                data = make_pdf(PDF_FACT)
+                ticket = (
+                    await client.post(
+                        "/api/v2/documents/upload",
+                        json={"name": "Branches.pdf", "file_size": len(data), "mime_type": PDF_MIME},
+                        headers=partner.headers,
+                    )
+                ).json()["data"]
+                assert ticket["upload_url"].startswith(s3.endpoint_url) and "Signature" in ticket["upload_url"]
+                async with httpx.AsyncClient() as outside:
+                    put = await outside.put(ticket["upload_url"], content=data, headers={"Content-Type": PDF_MIME})
+                assert put.status_code == 200, put.text
+                confirmed = await client.post(f"/api/v2/documents/{ticket['document_id']}/confirm", headers=partner.headers)
+                assert confirmed.status_code == 200, confirmed.text
+                await _ingest(on_s3)
+                got = (await client.get(f"/api/v2/documents/{ticket['document_id']}", headers=partner.headers)).json()["data"]
+                assert got["status"] == "ready", got
+                keys = [o["Key"] for o in s3.client().list_objects_v2(Bucket=bucket)["Contents"]]
+                assert keys == [f"cw/documents/{partner.id}/{ticket['document_id']}"]
+                # A file larger than declared (a presigned PUT cannot stop it) is refused at confirm.
+                small = (
+                    await client.post(
+                        "/api/v2/documents/upload",
+                        json={"name": "Tiny.txt", "file_size": 3, "mime_type": "text/plain"},
+                        headers=partner.headers,
+                    )
+                ).json()["data"]
+                async with httpx.AsyncClient() as outside:
+                    await outside.put(small["upload_url"], content=b"much longer", headers={"Content-Type": "text/plain"})
+                refused = await client.post(f"/api/v2/documents/{small['document_id']}/confirm", headers=partner.headers)
+                assert refused.status_code == 400 and error_of(refused)["reason"] == "upload_too_large"
+        finally:
+            await on_s3.close()

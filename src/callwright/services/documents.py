@@ -13,13 +13,14 @@ the sync. Every function takes the partner and filters on it.
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import delete, func, select, union
 from sqlalchemy.exc import IntegrityError
@@ -29,8 +30,11 @@ from callwright.domain import knowledge as kb
 from callwright.domain.document_uploads import upload_path, upload_query
 from callwright.domain.errors import BadRequest, CallwrightError, Conflict, NotFound, ValidationFailed
 from callwright.domain.webhook_urls import UrlRefused
+from callwright.recordings.base import RecordingStorage
 from callwright.recordings.local import LocalStorage
+from callwright.recordings.s3 import S3Storage
 from callwright.services.webhook_targets import policy_for, validate_url
+from callwright.settings import Settings
 from callwright.store.models import (
     Agent,
     AgentDocument,
@@ -56,9 +60,17 @@ class PayloadTooLarge(CallwrightError):
     code = "payload_too_large"
 
 
-def document_storage(platform: Platform) -> LocalStorage:
-    """Uploaded files, kept under ``var/documents`` (the platform's own storage)."""
-    return LocalStorage(platform.settings.var_dir / "documents")
+def document_storage(platform: Platform) -> RecordingStorage:
+    """Where uploaded files are kept: the recordings' S3 bucket under ``documents/`` when one is
+    configured (uploads then go straight to S3 through a presigned PUT), else ``var/documents``."""
+    return cast("RecordingStorage", platform.document_storage)
+
+
+def storage_for(settings: Settings) -> RecordingStorage:
+    if settings.recordings_storage != "local" and settings.recordings_s3_bucket:
+        s3 = S3Storage.from_settings(settings)
+        return S3Storage(s3._client, s3.bucket, f"{s3.prefix}documents/")
+    return LocalStorage(settings.var_dir / "documents")
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -121,6 +133,15 @@ async def create_upload(
     await session.flush()
     doc.storage_key = f"{partner.id}/{doc.id}"
     await session.commit()
+    storage = document_storage(platform)
+    if isinstance(storage, S3Storage):
+        url = await asyncio.to_thread(
+            storage._client.generate_presigned_url,
+            "put_object",
+            Params={"Bucket": storage.bucket, "Key": storage._key(doc.storage_key), "ContentType": mime_type},
+            ExpiresIn=kb.UPLOAD_URL_TTL_SECS,
+        )
+        return UploadTicket(doc.id, url, kb.UPLOAD_URL_TTL_SECS)
     return UploadTicket(doc.id, signed_upload_url(platform, doc.id), kb.UPLOAD_URL_TTL_SECS)
 
 
@@ -168,10 +189,18 @@ async def confirm_upload(*, session: AsyncSession, platform: Platform, partner: 
     doc = await get_document(session=session, partner=partner, document_id=document_id)
     if doc.status != kb.DocumentStatus.UPLOADING:
         return doc  # confirming again changes nothing
-    size = await document_storage(platform).size(doc.storage_key or doc.id)
+    storage = document_storage(platform)
+    size = await storage.size(doc.storage_key or doc.id)
     if size is None:
         raise BadRequest(
             "no file was uploaded for this document: PUT it to the upload_url first", code="upload_not_found"
+        )
+    if size > int(doc.file_size or 0):
+        # A presigned S3 PUT cannot hold the client to the declared size: checked here instead.
+        await storage.delete(doc.storage_key or doc.id)
+        raise BadRequest(
+            f"the uploaded file ({size} bytes) is larger than the declared file_size ({doc.file_size} bytes); "
+            "upload it again", code="upload_too_large",
         )
     doc.file_size = size
     _queue(doc)

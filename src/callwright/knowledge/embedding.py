@@ -27,6 +27,11 @@ class Embedder:
     load_seconds: float | None = None
 
     @classmethod
+    def load(cls) -> None:
+        """Load the model now (about a second: call it off the event loop)."""
+        cls._loaded()
+
+    @classmethod
     def _loaded(cls) -> Any:
         if cls._model is None:
             with cls._lock:

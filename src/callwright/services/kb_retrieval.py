@@ -4,6 +4,7 @@ fetched through the vector store (which filters on the partner itself)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -87,6 +88,8 @@ async def knowledge_for_call(*, platform: Platform, call: Call) -> CallKnowledge
             return None
         # The passages' vectors are read now, while the greeting plays, not on the first turn.
         await platform.vector_store.prepare(session, partner_id=call.partner_id, document_ids=ids)
+    # So is the model, on a thread: a process that has not ingested anything has not loaded it.
+    await asyncio.to_thread(Embedder.load)
     return CallKnowledge(
         platform=platform, partner_id=call.partner_id, document_ids=ids, threshold=spec.kb_threshold,
         result_format=spec.kb_result_format, include_summaries=spec.kb_include_summaries,

@@ -79,8 +79,14 @@ class IngestWorker:
     async def run_due(self) -> int:
         """Claim the due documents (up to ``concurrency``) and ingest them; how many were run."""
         claimed = await self.claim()
-        await asyncio.gather(*(self.ingest(document_id) for document_id in claimed))
+        await asyncio.gather(*(self._ingest_logged(document_id) for document_id in claimed))
         return len(claimed)
+
+    async def _ingest_logged(self, document_id: str) -> None:
+        try:
+            await self.ingest(document_id)
+        except Exception:  # a store or storage hiccup: the lease runs out and the job runs again
+            log.exception("ingestion of document %s failed unexpectedly; it is retried after its lease", document_id)
 
     async def claim(self) -> list[str]:
         now = self.clock.now()

@@ -48,6 +48,8 @@ class Platform:
     webhook_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # Set after a commit that queued a post-call extraction, so the extraction worker wakes at once.
     extraction_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set after a document is confirmed or a web link added, so the ingestion worker wakes at once.
+    kb_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     workers: Workers = field(init=False)
     # Set when a campaign starts or resumes or one of its attempts ends: the scheduler wakes at once.
     campaign_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -112,6 +114,27 @@ class Platform:
         from callwright.services.rate_limits import ApiRateLimiter
 
         return ApiRateLimiter(self.settings.redis_url, namespace=self.settings.redis_namespace)
+
+    @cached_property
+    def vector_store(self) -> Any:
+        """The knowledge base's vector search (``knowledge.vectors.VectorStore``)."""
+        from callwright.knowledge.vectors import ScanStore
+
+        return ScanStore()
+
+    @cached_property
+    def document_storage(self) -> Any:
+        """Uploaded knowledge-base files (``services.documents.storage_for``)."""
+        from callwright.services.documents import storage_for
+
+        return storage_for(self.settings)
+
+    @cached_property
+    def document_upload_keys(self) -> list[bytes]:
+        """Keys for signed document upload URLs, current first (see domain.document_uploads)."""
+        from callwright.domain.document_uploads import KEY_PURPOSE
+
+        return [derive_subkey(key, KEY_PURPOSE) for key in self.settings.master_keys()]
 
     @cached_property
     def recording_keys(self) -> list[bytes]:

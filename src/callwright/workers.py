@@ -9,6 +9,7 @@
 - **the reconciler**: every process heartbeats the media it carries and settles lost calls;
 - **the webhook sender**: every process sends (deliveries are leased, so never twice);
 - **the extraction worker**: every process runs due post-call extractions (leased, so once);
+- **the ingestion worker**: every process indexes due knowledge-base documents (leased, so once);
 - **the load publisher**: a worker of a balanced ``callwright serve`` tells the supervisor how many
   media sockets it holds.
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from callwright.services.call_control import DialerElection
     from callwright.services.campaign_election import CampaignElection
     from callwright.services.extraction import ExtractionWorker
+    from callwright.services.kb_ingest import IngestWorker
     from callwright.services.reconciler import Reconciler
     from callwright.services.webhook_sender import WebhookSender
 
@@ -45,6 +47,7 @@ class Workers:
         self.reconciler: Reconciler | None = None
         self.webhook_sender: WebhookSender | None = None
         self.extraction: ExtractionWorker | None = None
+        self.ingest: IngestWorker | None = None
         self._load: asyncio.Task[None] | None = None
 
     async def start(self, *, background: bool = True) -> None:
@@ -57,6 +60,7 @@ class Workers:
             from callwright.services.campaign_scheduler import CampaignScheduler
             from callwright.services.dialer import Dialer
             from callwright.services.extraction import ExtractionWorker
+            from callwright.services.kb_ingest import IngestWorker
             from callwright.services.reconciler import Reconciler
             from callwright.services.webhook_sender import WebhookSender
 
@@ -85,6 +89,9 @@ class Workers:
             if self.extraction is None:
                 self.extraction = ExtractionWorker(platform)
                 self.extraction.start()
+            if self.ingest is None:
+                self.ingest = IngestWorker(platform)
+                self.ingest.start()
         seat = worker_board()
         if seat is not None and self._load is None:
             board, slot = seat
@@ -107,6 +114,9 @@ class Workers:
         if self.extraction is not None:
             await self.extraction.stop()
             self.extraction = None
+        if self.ingest is not None:
+            await self.ingest.stop()
+            self.ingest = None
         if self.webhook_sender is not None:
             await self.webhook_sender.stop()
             self.webhook_sender = None

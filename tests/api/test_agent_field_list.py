@@ -88,11 +88,8 @@ def test_a_body_with_both_spellings_is_refused_naming_both():
 
 def test_the_unbuilt_fields_and_their_features():
     assert {f.name: f.unbuilt for f in UNBUILT_FIELDS} == {
-        "kb_threshold": "the knowledge base",
-        "kb_include_summaries": "the knowledge base",
-        "kb_result_format": "the knowledge base",
-        "kb_enable_llm_processing": "the knowledge base",
-        "kb_llm_system_prompt": "the knowledge base",
+        "kb_enable_llm_processing": "the knowledge base's LLM processing of retrieved passages",
+        "kb_llm_system_prompt": "the knowledge base's LLM processing of retrieved passages",
         "background_audio_id": "background audio",
         "background_audio_volume": "background audio",
     }
@@ -100,12 +97,12 @@ def test_the_unbuilt_fields_and_their_features():
 
 @pytest.mark.parametrize("model", [AgentCreate, AgentUpdate])
 def test_an_unbuilt_field_asked_for_is_refused_when_the_fields_are_read(model):
-    body = model.model_validate({"agent_name": "x", "kb_threshold": "high"})
+    body = model.model_validate({"agent_name": "x", "kb_enable_llm_processing": True})
     read = body.fields if model is AgentCreate else body.changes
     with pytest.raises(FeatureNotAvailable) as refused:
         read()
-    assert refused.value.message.startswith("the knowledge base is not available yet on this server")
-    assert refused.value.details == [{"field": "kb_threshold", "feature": "the knowledge base"}]
+    assert refused.value.message.startswith("the knowledge base's LLM processing of retrieved passages is not available yet on this server")
+    assert refused.value.details == [{"field": "kb_enable_llm_processing", "feature": "the knowledge base's LLM processing of retrieved passages"}]
 
 
 def test_sent_fields_are_the_snake_case_ones_the_client_sent():
@@ -122,4 +119,4 @@ def test_the_models_keep_their_names_in_the_openapi_schema():
     assert public["properties"]["transferEnabled"]["description"] == "Same as `transfer_enabled`."
     create = AgentCreate.model_json_schema()["properties"]
     assert "Also accepted as `endCallEnabled`" in create["end_call_enabled"]["description"]
-    assert "FEATURE_NOT_AVAILABLE" in create["kb_threshold"]["description"]
+    assert "FEATURE_NOT_AVAILABLE" in create["kb_enable_llm_processing"]["description"]

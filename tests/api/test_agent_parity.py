@@ -13,11 +13,8 @@ SOME_UUID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 
 # A value that asks for each unbuilt feature, and the feature's name in the error.
 ASKING = [
-    ("kb_threshold", "high", "the knowledge base"),
-    ("kb_include_summaries", True, "the knowledge base"),
-    ("kb_result_format", "{title}: {content}", "the knowledge base"),
-    ("kb_enable_llm_processing", True, "the knowledge base"),
-    ("kb_llm_system_prompt", "Summarise.", "the knowledge base"),
+    ("kb_enable_llm_processing", True, "the knowledge base's LLM processing of retrieved passages"),
+    ("kb_llm_system_prompt", "Summarise.", "the knowledge base's LLM processing of retrieved passages"),
     ("background_audio_id", SOME_UUID, "background audio"),
     ("background_audio_volume", 0.8, "background audio"),
 ]
@@ -88,12 +85,12 @@ async def test_null_false_and_default_values_are_accepted(client, partner, field
 
 
 async def test_several_unbuilt_features_are_named_together(client, partner):
-    response = await create(client, partner, kb_threshold="low", background_audio_volume=0.1)
+    response = await create(client, partner, kb_enable_llm_processing=True, background_audio_volume=0.1)
     error = error_of(response)
     assert error["code"] == "FEATURE_NOT_AVAILABLE"
     assert error["message"] == (
-        "the knowledge base and background audio are not available yet on this server; remove "
-        "kb_threshold and background_audio_volume (or send them as null or false)"
+        "the knowledge base's LLM processing of retrieved passages and background audio are not available yet on this server; remove "
+        "kb_enable_llm_processing and background_audio_volume (or send them as null or false)"
     )
 
 
@@ -163,7 +160,6 @@ async def test_the_docs_example_is_refused_only_for_features_not_built(client, p
     assert error["code"] == "FEATURE_NOT_AVAILABLE"
     refused = [d["field"] for d in error["details"]]
     assert refused == [
-        "kb_result_format",
         "kb_llm_system_prompt",
         "background_audio_id",
     ]

@@ -213,6 +213,7 @@ async def test_blank_agent_name(client, partner, name):
         ("voicemail_message", 500),
         ("end_call_message", 500),
         ("end_call_instructions", 2_000),
+        ("kb_result_format", 2_000),
     ],
 )
 async def test_text_length_limits_at_the_boundary(client, partner, field, limit):
@@ -226,7 +227,6 @@ async def test_text_length_limits_at_the_boundary(client, partner, field, limit)
 @pytest.mark.parametrize(
     ("field", "limit"),
     [
-        ("kb_result_format", 2_000),
         ("kb_llm_system_prompt", 120_000),
     ],
 )

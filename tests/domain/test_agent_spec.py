@@ -91,7 +91,8 @@ def test_nested_settings_keep_their_own_defaults():
 
 
 def test_unknown_stored_keys_are_ignored():
-    assert AgentSpec.parse({"colour": "blue", "kb_threshold": "high"}) == AgentSpec()
+    assert AgentSpec.parse({"colour": "blue", "kb_llm_system_prompt": "Summarise."}) == AgentSpec()
+    assert AgentSpec.parse({"kb_threshold": "high"}).kb_threshold == "high"
 
 
 def test_the_row_overrides_name_and_status_in_the_settings():

@@ -28,6 +28,7 @@ from callwright.api.routes import (
     config,
     connections,
     dnd_check,
+    documents,
     functions,
     media,
     metrics,
@@ -142,6 +143,7 @@ def create_app(
     partner_api.include_router(dnd_check.router)  # before suppression's /suppressions/{id}
     partner_api.include_router(suppression.router)
     partner_api.include_router(functions.router)
+    partner_api.include_router(documents.router)
     partner_api.include_router(webhooks.router)
     partner_api.include_router(usage.router)
     partner_api.include_router(recordings.partner_router)
@@ -149,6 +151,7 @@ def create_app(
     app.include_router(telephony.router)
     app.include_router(media.router)
     app.include_router(recordings.router)
+    app.include_router(documents.upload_router)
     app.include_router(admin.router, prefix=ADMIN_API_PREFIX)
     app.include_router(admin_credits.router, prefix=ADMIN_API_PREFIX)
     app.include_router(admin_calls.router, prefix=ADMIN_API_PREFIX)

@@ -29,6 +29,7 @@ from callwright.api.deps import MISSING_API_KEY, bearer_token
 from callwright.api.errors import error_response
 from callwright.domain.api_keys import looks_like_api_key
 from callwright.domain.errors import CallwrightError, Unauthorized
+from callwright.domain.knowledge import MAX_FILE_BYTES
 from callwright.settings import Settings
 
 PARTNER_API = "/api/v2"
@@ -45,6 +46,8 @@ def caps_for(settings: Settings) -> tuple[tuple[str, int], ...]:
         (f"{PARTNER_API}/suppressions", settings.campaign_csv_max_bytes),
         ("/telephony/", settings.max_callback_body_bytes),
         ("/inbound/", settings.max_callback_body_bytes),
+        # A knowledge-base file's signed upload: up to 50 MB (the route holds it to the declared size).
+        ("/uploads/documents", MAX_FILE_BYTES),
     )
 
 

@@ -105,3 +105,15 @@ FunctionId = Annotated[str, Depends(_function_id)]
 SessionId = Annotated[str, Depends(_session_id)]
 KeyId = Annotated[str, Depends(_key_id)]
 PartnerName = Annotated[str, Depends(_partner_name)]
+
+
+async def _document_id(document_id: Annotated[str, Path(description="The document's id (a UUID).")]) -> str:
+    return _known(parse_id(document_id), f"no document with id {_shown(document_id)}", "document_not_found")
+
+
+async def _folder_id(folder_id: Annotated[str, Path(description="The folder's id (a UUID).")]) -> str:
+    return _known(parse_id(folder_id), f"no folder with id {_shown(folder_id)}", "folder_not_found")
+
+
+DocumentId = Annotated[str, Depends(_document_id)]
+FolderId = Annotated[str, Depends(_folder_id)]

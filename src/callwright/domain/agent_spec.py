@@ -162,6 +162,10 @@ class AgentSpec:
     opt_out_enabled: bool = False  # offer the opt_out tool on every call, not only campaign calls
     extraction_config: ExtractionSpec | None = None  # post-call extraction (``domain.extraction``)
     send_dtmf_enabled: bool = False  # offer the send_dtmf tool where the carrier can press keys
+    # Knowledge base (``domain.knowledge``): how close a passage must be, how passages are shown.
+    kb_threshold: str = "medium"  # low | medium | high
+    kb_include_summaries: bool = False
+    kb_result_format: str | None = None
 
     @classmethod
     def parse(

@@ -46,7 +46,15 @@ from callwright.domain.providers import parse_provider
 from callwright.domain.text import line_problem, params_problem
 from callwright.domain.voicemail import GreetingVerdict
 from callwright.metrics import ACTIVE_CALLS, CALLS_ENDED, TURN_LATENCY_SECONDS
-from callwright.services import call_hangup, call_tools, media_events, recordings, voice_config, voicemail
+from callwright.services import (
+    call_hangup,
+    call_tools,
+    kb_retrieval,
+    media_events,
+    recordings,
+    voice_config,
+    voicemail,
+)
 from callwright.services.carrier_accounts import account_for_call
 from callwright.store.models import Call
 from callwright.voice.socket_watch import WatchedSocket
@@ -241,6 +249,7 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
             on_greeting_verdict=greeting_verdict,
             recorder=recorder,
             actions=await call_tools.actions_for_call(platform=platform, call=call),
+            knowledge=await kb_retrieval.knowledge_for_call(platform=platform, call=call),
         )
         if not register(platform, call_id, media):
             # This process already runs a session for the call (the store's claim forbids it).

@@ -67,6 +67,7 @@ class Answer:
 
     status_code: int
     body_start: bytes
+    content_type: str | None = None
 
 
 async def post_pinned(
@@ -108,6 +109,41 @@ async def post_pinned(
                 if 200 <= response.status_code < 300 and not read_success_body:
                     return Answer(response.status_code, b"")
                 return Answer(response.status_code, await _read_at_most(response, read_limit))
+        except httpx.ConnectError as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
+async def get_pinned(
+    http: httpx.AsyncClient,
+    target: WebhookTarget,
+    addresses: list[IPAddress],
+    *,
+    timeout: float,
+    read_limit: int,
+) -> Answer:
+    """GET a page (a knowledge-base web link) the way ``post_pinned`` POSTs: to a checked
+    address, reading at most ``read_limit`` bytes of the body, uncompressed. Redirects are not
+    followed (the next hop would be unchecked). The caller bounds the whole request."""
+    default_port = 443 if target.scheme == "https" else 80
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    host_header = host if target.port == default_port else f"{host}:{target.port}"
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" and target.literal_ip is None else {}
+    last: httpx.ConnectError | None = None
+    for address in addresses:
+        literal = f"[{address}]" if address.version == 6 else str(address)
+        url = f"{target.scheme}://{literal}:{target.port}{target.target}"
+        try:
+            async with http.stream(
+                "GET",
+                url,
+                headers={"Host": host_header, "Accept-Encoding": "identity", "Accept": "text/html, text/plain"},
+                timeout=timeout,
+                extensions=extensions,
+            ) as response:
+                body = await _read_at_most(response, read_limit)
+                return Answer(response.status_code, body, response.headers.get("content-type"))
         except httpx.ConnectError as exc:
             last = exc
     assert last is not None

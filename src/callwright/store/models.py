@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -577,3 +578,89 @@ class DndCheck(Timestamped, Base):
     timeout_ms: Mapped[int] = mapped_column(Integer)
     on_error: Mapped[str] = mapped_column(String(8))  # "deny" or "allow"
     sealed_secret: Mapped[str] = mapped_column(Text)
+
+
+# --- knowledge base ----------------------------------------------------------------------------
+
+
+class KbDocument(Timestamped, Base):
+    """A partner's document (an uploaded file or a web link) and its ingestion job.
+
+    ``ingest_due_at`` is the job: set when the document is confirmed (or its link added), moved
+    ahead by the lease of the worker that claims it, cleared when it is ready or failed. A worker
+    that dies mid-job leaves its lease to run out; the next pass claims the document again."""
+
+    __tablename__ = "kb_documents"
+    __table_args__ = (Index("ix_kb_documents_partner_created", "partner_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    doc_type: Mapped[str] = mapped_column(String(16))  # pdf, docx, txt, md, url
+    mime_type: Mapped[str | None] = mapped_column(String(120), default=None)
+    file_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    source_url: Mapped[str | None] = mapped_column(Text, default=None)
+    storage_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    status: Mapped[str] = mapped_column(String(16), default="uploading")
+    status_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    summary: Mapped[str | None] = mapped_column(Text, default=None)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    ingest_due_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    ingest_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    ready_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class KbChunk(Base):
+    """One passage of a ready document and its embedding (float32, little-endian)."""
+
+    __tablename__ = "kb_chunks"
+    __table_args__ = (Index("ix_kb_chunks_partner_document", "partner_id", "document_id", "ordinal"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    document_id: Mapped[str] = mapped_column(ForeignKey("kb_documents.id", ondelete="CASCADE"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AgentDocument(Base):
+    """A document linked to an agent directly (``POST /agent/{id}/documents``)."""
+
+    __tablename__ = "agent_documents"
+
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    document_id: Mapped[str] = mapped_column(
+        ForeignKey("kb_documents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KbFolder(Timestamped, Base):
+    """A named group of documents; agents linked to it know every document in it."""
+
+    __tablename__ = "kb_folders"
+    __table_args__ = (UniqueConstraint("partner_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class KbFolderDocument(Base):
+    __tablename__ = "kb_folder_documents"
+
+    folder_id: Mapped[str] = mapped_column(ForeignKey("kb_folders.id", ondelete="CASCADE"), primary_key=True)
+    document_id: Mapped[str] = mapped_column(
+        ForeignKey("kb_documents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KbFolderAgent(Base):
+    __tablename__ = "kb_folder_agents"
+
+    folder_id: Mapped[str] = mapped_column(ForeignKey("kb_folders.id", ondelete="CASCADE"), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True, index=True)
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -188,6 +188,7 @@ def build_call_pipeline(
     on_speech_started: Callable[[float], None] | None = None,
     on_speech_stopped: Callable[[float], None] | None = None,
     audio_out_packet_bytes: int | None = None,
+    knowledge: FrameProcessor | None = None,  # voice.knowledge: passages added per caller turn
 ) -> CallPipeline:
     transport = FastAPIWebsocketTransport(
         websocket,
@@ -230,6 +231,7 @@ def build_call_pipeline(
             DTMFAggregator(timeout=DTMF_IDLE_SECS, prefix=DTMF_PREFIX),
             entry,
             aggregators.user(),
+            *([knowledge] if knowledge is not None else []),
             llm,
             tts,
             transport.output(),

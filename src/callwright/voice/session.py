@@ -58,6 +58,7 @@ from callwright.voice.engines import (
     tts_engine,
 )
 from callwright.voice.engines.llm_scripted import ScriptedAnswer, ScriptedLLM
+from callwright.voice.knowledge import KnowledgeContext, TurnKnowledge
 from callwright.voice.milestones import watch_milestones
 from callwright.voice.pipeline import CARRIER_SAMPLE_RATE, build_call_pipeline, out_frame_10ms_chunks
 from callwright.voice.recorder import CallRecorder
@@ -163,11 +164,13 @@ class CallMediaSession:
         on_greeting_verdict: Callable[[GreetingVerdict], Coroutine[Any, Any, None]] | None = None,
         recorder: CallRecorder | None = None,  # records both sides; the caller finishes it
         actions: InCallActions | None = None,  # custom functions and opt_out (voice.tools)
+        knowledge: TurnKnowledge | None = None,  # the agent's documents, searched per turn
     ) -> None:
         out_frame_10ms_chunks(audio_out_packet_bytes)  # refuse a bad packet size here, not mid-call
         self._websocket = websocket
         self._recorder = recorder
         self._actions = actions
+        self._knowledge = knowledge
         self._serializer = serializer
         self._script = script
         self._audio_out_packet_bytes = audio_out_packet_bytes
@@ -511,6 +514,9 @@ class CallMediaSession:
             on_speech_started=_caller_started,
             on_speech_stopped=_caller_stopped,
             audio_out_packet_bytes=self._audio_out_packet_bytes,
+            knowledge=KnowledgeContext(self._knowledge)
+            if self._knowledge is not None and not isinstance(llm, ScriptedLLM)
+            else None,
         )
         watch_milestones(conversation, stt=stt, llm=llm, tts=tts)
 

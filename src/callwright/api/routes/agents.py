@@ -11,6 +11,7 @@ from callwright.api.envelope import Envelope, ListEnvelope, error_responses, ok,
 from callwright.api.path_ids import AgentId
 from callwright.api.schemas.agents import AgentCreate, AgentPublic, AgentUpdate, VoicePublic
 from callwright.services import agents as agent_service
+from callwright.services.documents import document_counts
 from callwright.voice.catalog import installed_voices
 
 router = APIRouter(tags=["agents"])
@@ -25,8 +26,8 @@ _CASING_NOTE = (
     "fields and, for existing Vocobase clients, the same values again in camelCase."
 )
 _NOT_BUILT_NOTE = (
-    "\n\n**Not available yet:** call transfer (`transfer_*`), the knowledge base (`kb_*`), "
-    "background audio (`background_audio_*`) and post-call extraction (`extraction_config`). "
+    "\n\n**Not available yet:** the knowledge base's LLM processing of retrieved passages "
+    "(`kb_enable_llm_processing`, `kb_llm_system_prompt`) and background audio (`background_audio_*`). "
     "Sending one of these fields with a value other than null, false "
     "or its default is refused with 400 `FEATURE_NOT_AVAILABLE`, naming the feature; nothing is "
     "stored."
@@ -161,6 +162,11 @@ async def list_voices(partner: CurrentPartner) -> dict[str, Any]:
     return ok_list(voices, limit=len(voices), offset=0, total=len(voices))
 
 
+async def _public(session: Any, agent: Any) -> dict[str, Any]:
+    counts = await document_counts(session, partner_id=agent.partner_id, agent_ids=[agent.id])
+    return AgentPublic.from_agent(agent, document_count=counts[agent.id]).wire()
+
+
 @router.post(
     "/agent",
     status_code=201,
@@ -208,7 +214,8 @@ async def list_agents(
     agents, total = await agent_service.list_agents(
         session=session, partner=partner, limit=limit, offset=offset, project_id=project_id
     )
-    data = [AgentPublic.from_agent(a).wire() for a in agents]
+    counts = await document_counts(session, partner_id=partner.id, agent_ids=[a.id for a in agents])
+    data = [AgentPublic.from_agent(a, document_count=counts[a.id]).wire() for a in agents]
     return ok_list(data, limit=limit, offset=offset, total=total)
 
 
@@ -221,7 +228,7 @@ async def list_agents(
 )
 async def get_agent(partner: CurrentPartner, session: SessionDep, agent_id: _AGENT_ID) -> dict[str, Any]:
     agent = await agent_service.get_agent(session=session, partner=partner, agent_id=agent_id)
-    return ok(AgentPublic.from_agent(agent).wire())
+    return ok(await _public(session, agent))
 
 
 @router.put(
@@ -244,7 +251,7 @@ async def update_agent(
     agent = await agent_service.update_agent(
         session=session, partner=partner, agent_id=agent_id, changes=body.changes()
     )
-    return ok(AgentPublic.from_agent(agent).wire())
+    return ok(await _public(session, agent))
 
 
 @router.delete(

@@ -257,11 +257,18 @@ def _none_is_false(value: bool | None) -> bool:
 # A switch for a feature not built yet: null means off, like false.
 OffSwitch = Annotated[Flag | None, AfterValidator(_none_is_false)]
 KbThreshold = Literal["low", "medium", "high"]
+
+
+def _medium_when_null(value: str | None) -> str:
+    return value or "medium"
+
+
+KbThresholdLevel = Annotated[KbThreshold | None, AfterValidator(_medium_when_null)]
 Uuid = Annotated[str, StringConstraints(max_length=64), AfterValidator(_uuid)]
 Volume = Annotated[float, Field(ge=0, le=1)]
 FunctionIds = Annotated[list[Uuid], Field(max_length=FUNCTIONS_PER_AGENT_MAX)]
 
-_KNOWLEDGE = "the knowledge base"
+_KNOWLEDGE = "the knowledge base's LLM processing of retrieved passages"
 _BACKGROUND = "background audio"
 
 AGENT_FIELDS: tuple[AgentField, ...] = (
@@ -283,9 +290,20 @@ AGENT_FIELDS: tuple[AgentField, ...] = (
     AgentField("voicemail_detection_enabled", Flag, bool, clearable=False),
     AgentField("voicemail_message", Message, str | None),
     AgentField("enable_recording", Flag, bool, clearable=False),
-    AgentField("kb_threshold", KbThreshold | None, str | None, "medium", unbuilt=_KNOWLEDGE),
-    AgentField("kb_include_summaries", OffSwitch, bool, False, unbuilt=_KNOWLEDGE),
-    AgentField("kb_result_format", _optional_text(rules.INSTRUCTIONS_MAX), str | None, None, unbuilt=_KNOWLEDGE),
+    AgentField(
+        "kb_threshold", KbThresholdLevel, str,
+        description="How close a document passage must be to the caller's words to reach the model: "
+        "`low` (looser, more passages), `medium` (the default; null means medium) or `high` (close matches only).",
+    ),
+    AgentField(
+        "kb_include_summaries", OffSwitch, bool,
+        description="Add each passage's document summary (its opening words) to what the model sees.",
+    ),
+    AgentField(
+        "kb_result_format", _optional_text(rules.INSTRUCTIONS_MAX), str | None,
+        description="Template of one retrieved passage as the model sees it: `{{content}}`, "
+        "`{{document_name}}`, `{{score}}` and `{{summary}}` are filled in. null: `[name] content`.",
+    ),
     AgentField("kb_enable_llm_processing", OffSwitch, bool, False, unbuilt=_KNOWLEDGE),
     AgentField("kb_llm_system_prompt", _optional_text(rules.PROMPT_MAX), str | None, None, unbuilt=_KNOWLEDGE),
     AgentField("end_call_enabled", Flag, bool, camel="endCallEnabled", clearable=False),
@@ -422,7 +440,7 @@ class AgentPublicBase(BaseModel):
     """An agent as the API returns it."""
 
     @classmethod
-    def from_agent(cls, agent: Agent) -> Self:
+    def from_agent(cls, agent: Agent, *, document_count: int = 0) -> Self:
         spec = AgentSpec.parse(
             agent.settings or {}, agent_name=agent.agent_name, status=agent.status, project_id=agent.project_id
         )
@@ -432,7 +450,7 @@ class AgentPublicBase(BaseModel):
             values
             | {
                 "id": agent.id,
-                "document_count": 0,  # no knowledge base yet
+                "document_count": document_count,
                 "created_at": iso_utc(agent.created_at),
                 "updated_at": iso_utc(agent.updated_at),
             }
@@ -482,7 +500,9 @@ def _public_model() -> type[AgentPublicBase]:
         fields[f.name] = (f.public, f.public_default)
         if f.name == "agent_type":
             fields["status"] = (str, rules.AGENT_STATUS_ACTIVE)
-    fields["document_count"] = (int, Field(0, description="Always 0: no knowledge base yet."))
+    fields["document_count"] = (
+        int, Field(0, description="Documents the agent knows: linked directly or through a document folder."),
+    )
     fields["created_at"] = (str, Field(description="ISO-8601, UTC"))
     fields["updated_at"] = (str, Field(description="ISO-8601, UTC"))
     for f in AGENT_FIELDS:

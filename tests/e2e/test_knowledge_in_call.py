@@ -1,0 +1,95 @@
+"""The knowledge base in a whole call through the simulator, on both databases: a PDF, a DOCX and
+a locally served web page go up through the Partner API (signed upload URL, PUT, confirm; the web
+link), the platform's own ingestion worker indexes them, they are linked to the agent, and when
+the caller asks what only the PDF answers, the request the model gets (a local OpenAI-compatible
+server that records it) carries that passage as a system message just before the caller's words."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from callwright.sim import Scenario
+from tests.e2e.helpers import Tenant, finished_call, make_tenant, new_number, start_call
+from tests.kb_support import (
+    DOCX_FACT,
+    DOCX_MIME,
+    FILLER,
+    PDF_FACT,
+    PDF_MIME,
+    make_docx,
+    make_pdf,
+    serving_page,
+    upload,
+)
+from tests.voice.openai_server import FakeOpenAIServer, serving_in_thread
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def llm_server() -> Iterator[FakeOpenAIServer]:
+    server = FakeOpenAIServer(pieces=["It opens", " at nine thirty."])
+    with serving_in_thread(server):
+        yield server
+
+
+@pytest.fixture(scope="module")
+def platform_settings(llm_server: FakeOpenAIServer) -> dict[str, object]:
+    return {
+        "llm_provider": "openai-compatible",
+        "llm_base_url": llm_server.base_url,
+        "llm_api_key": "sk-local-test-key",
+        "llm_model": "local-model",
+    }
+
+
+async def _ready(api: httpx.AsyncClient, tenant: Tenant, document_id: str) -> dict:
+    deadline = time.monotonic() + 60
+    while True:
+        doc = (await api.get(f"/api/v2/documents/{document_id}", headers=tenant.headers)).json()["data"]
+        if doc["status"] != "processing" or time.monotonic() > deadline:
+            return doc
+        await asyncio.sleep(0.2)
+
+
+async def test_the_model_gets_the_passage_that_answers_the_caller(api, carrier_sim, llm_server: FakeOpenAIServer):
+    tenant = await make_tenant(api, carrier_sim, ["vobiz"], prompt="You answer questions about Sunrise Bank.")
+    pdf = await upload(api, tenant.headers, "Branches.pdf", make_pdf(PDF_FACT, *FILLER), PDF_MIME)
+    docx = await upload(api, tenant.headers, "Refunds.docx", make_docx(DOCX_FACT), DOCX_MIME)
+    with serving_page() as url:
+        web = (await api.post("/api/v2/documents/web-link", json={"url": url}, headers=tenant.headers)).json()["data"]["id"]
+        for document_id in (pdf, docx, web):
+            doc = await _ready(api, tenant, document_id)
+            assert doc["status"] == "ready", doc
+    linked = await api.post(
+        f"/api/v2/agent/{tenant.agent_id}/documents", json={"document_ids": [pdf, docx, web]}, headers=tenant.headers
+    )
+    assert linked.status_code == 200, linked.text
+    agent = (await api.get(f"/api/v2/agent/{tenant.agent_id}", headers=tenant.headers)).json()["data"]
+    assert (agent["document_count"], agent["kb_threshold"]) == (3, "medium")
+
+    number = new_number()
+    carrier_sim.set_scenario(
+        number, Scenario.caller_hangs_up_after(12.0, "What time does the Pune branch open", leading_silence_secs=4.0)
+    )
+    requests_before = len(llm_server.requests)
+    call_id = await start_call(api, tenant, "vobiz", number)
+    sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
+    await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=40)
+    call = await finished_call(api, tenant, call_id)
+
+    turns = [r for r in llm_server.requests[requests_before:] if r.body.get("stream")]
+    assert turns, call["transcript"]
+    messages = turns[0].body["messages"]
+    user_at = max(i for i, m in enumerate(messages) if m["role"] == "user")
+    knowledge = messages[user_at - 1]
+    assert knowledge["role"] == "system" and "Knowledge base" in knowledge["content"], messages
+    assert PDF_FACT in knowledge["content"] and "[Branches.pdf]" in knowledge["content"]
+    # Only the passage that answers: the refunds document and the web page stay out.
+    assert DOCX_FACT not in knowledge["content"] and "Zephyr" not in knowledge["content"]
+    assert "Pune" in messages[user_at]["content"] or "branch" in messages[user_at]["content"].lower()

@@ -69,10 +69,10 @@ async def cluster(cluster_sim: CarrierSimulator, tmp_path_factory: pytest.TempPa
                 REDIS_URL=redis.url,
                 NODE_NAME=name,
                 FAKE_ENGINES="1",
-                CARRIER_TIMEOUT_SECS="3",
+                CARRIER_TIMEOUT_SECS="10",
                 RECONCILE_INTERVAL_SECS=str(RECONCILE_INTERVAL_SECS),
                 RECONCILE_AFTER_SECS=str(RECONCILE_AFTER_SECS),
-                LOG_LEVEL="info",
+                LOG_LEVEL="warning",
             )
             nodes[name] = ServerProcess(env, ports[name], workdir / f"{name}.log")
         nginx.start()

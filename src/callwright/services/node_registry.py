@@ -150,7 +150,7 @@ async def list_nodes(redis: Redis, namespace: str, *, with_calls: bool = False) 
             continue
         call_ids: tuple[str, ...] = ()
         if with_calls:
-            members = await redis.smembers(calls_key(namespace, node_id))  # type: ignore[misc]
+            members = await redis.smembers(calls_key(namespace, node_id))
             call_ids = tuple(sorted(m.decode() if isinstance(m, bytes) else m for m in members))
         nodes.append(
             NodeRecord(

@@ -178,6 +178,8 @@ async def test_kill_9_of_a_node_mid_call(cluster: Cluster, cluster_sim: CarrierS
         by_number = dict(zip(ids, numbers, strict=True))
         live = await in_progress(cluster, ids, timeout=180)
         assert len(live) >= 20, f"only {len(live)} of 30 calls got through on this machine"
+        early = await rows(cluster, [c for c in ids if c not in live])
+        not_live = sorted(f"{c.status}: {c.end_reason}" for c in early.values())
         holder = await carried(cluster, live, timeout=30)
         spread = {name: sum(1 for h in holder.values() if h == name) for name in cluster.nodes}
         # Every node carries some: nginx spread the media sockets.
@@ -221,7 +223,7 @@ async def test_kill_9_of_a_node_mid_call(cluster: Cluster, cluster_sim: CarrierS
         assert victim not in registry  # its record expired
     report(
         "kill -9 mid-call",
-        calls=len(ids) + len(late), live_at_kill=len(live), spread=spread, killed=victim, lost=len(lost),
+        calls=len(ids) + len(late), live_at_kill=len(live), not_live=not_live, spread=spread, killed=victim, lost=len(lost),
         lost_terminal_secs=f"{lost_secs:.1f}",
         reconcile_bound_secs=RECONCILE_AFTER_SECS + 2 * RECONCILE_INTERVAL_SECS,
         late_calls_completed=len(late),

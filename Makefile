@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run sim demo test test-fast bench lint clean
+.PHONY: install run sim demo test test-cluster test-fast bench bench-cluster lint clean
 
 $(UV):
 	scripts/bootstrap-uv $(PYTHON) $(UV_VERSION)
@@ -35,15 +35,28 @@ demo: install
 # CALLWRIGHT_TEST_REQUIRE_BROWSER=1 makes a missing browser fail instead of skip.
 test: install
 	@scripts/ensure-chromium || echo "no chromium (not root?): the console's browser tests will be skipped"
-	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q -ra
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q -ra -m "not cluster"
+
+# Chaos on loopback (~4 min): three `callwright serve` nodes behind Debian's nginx, on a PostgreSQL
+# and a Redis of their own; kill -9 of a node and of the dialer's node, Redis restarted, PostgreSQL
+# stopped. Needs nginx (scripts/ensure-nginx), redis-server and PostgreSQL's initdb; skipped
+# without them unless CALLWRIGHT_TEST_REQUIRE_CLUSTER=1. See docs/scaling.md.
+test-cluster: install
+	@scripts/ensure-nginx || echo "no nginx (not root?): the cluster tests will be skipped"
+	$(VENV)/bin/python -m pytest -n 0 -q -ra -s -m cluster tests/cluster
 
 test-fast: install
-	$(VENV)/bin/python -m pytest -q -x
+	$(VENV)/bin/python -m pytest -q -x -m "not cluster"
 
 # Benchmarks against the carrier simulator and a plain Pipecat baseline (~8 min on 2 cores):
 # a table, then one JSON line per metric. See bench/run.py.
 bench: install
 	$(VENV)/bin/python bench/run.py
+
+# One node, then two, on a shared PostgreSQL and Redis: per-call CPU and the cluster machinery's
+# overhead (~4 min). See docs/scaling.md.
+bench-cluster: install
+	$(VENV)/bin/python bench/cluster.py
 
 # Style (ruff) and types (mypy), with the configuration in pyproject.toml.
 lint: install

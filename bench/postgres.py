@@ -16,7 +16,7 @@ DATABASE = "callwright_bench"
 
 
 @asynccontextmanager
-async def scratch_database() -> AsyncIterator[str | None]:
+async def scratch_database(name: str = DATABASE) -> AsyncIterator[str | None]:
     """The URL of a fresh, empty database (dropped afterwards); None: the server is unreachable."""
     try:
         admin = await asyncpg.connect(SERVER_URL, timeout=3)
@@ -24,13 +24,13 @@ async def scratch_database() -> AsyncIterator[str | None]:
         yield None
         return
     try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        await admin.execute(f"CREATE DATABASE {DATABASE}")
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {name}")
         base = SERVER_URL.rsplit("/", 1)[0]
         # Loopback: no TLS, as a server beside its database would be set up.
-        yield f"{base}/{DATABASE}?ssl=disable"
+        yield f"{base}/{name}?ssl=disable"
     finally:
         try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         finally:
             await admin.close()

@@ -125,6 +125,9 @@ class Callwright:
         workers: int = 1,
         redis_url: str | None = None,
         name: str = "callwright",
+        public_url: str | None = None,
+        redis_namespace: str | None = None,
+        node_name: str | None = None,
     ) -> None:
         self.name = "callwright"
         self.port = free_port()
@@ -133,7 +136,7 @@ class Callwright:
             "CALLWRIGHT_VAR_DIR": str(var_dir),
             "CALLWRIGHT_SECRET_KEY": SECRET_KEY,
             "CALLWRIGHT_ADMIN_TOKEN": ADMIN_TOKEN,
-            "CALLWRIGHT_PUBLIC_URL": self.base_url,
+            "CALLWRIGHT_PUBLIC_URL": public_url or self.base_url,
             "CALLWRIGHT_TWILIO_API_URL": sim.twilio_api_url,
             "CALLWRIGHT_LOG_LEVEL": "warning",
             "CALLWRIGHT_FAKE_ENGINES": "1",
@@ -143,11 +146,13 @@ class Callwright:
         }
         if database_url:
             env["CALLWRIGHT_DATABASE_URL"] = database_url
-        if workers > 1:
-            # The workers reach each other's calls and elect the dialer through Redis; a namespace
-            # per run keeps a restart from meeting the previous run's lease.
+        if workers > 1 or redis_url:
+            # The workers (or nodes) reach each other's calls and elect the dialer through Redis;
+            # a namespace per run keeps a restart from meeting the previous run's lease.
             env["CALLWRIGHT_REDIS_URL"] = redis_url or DEFAULT_REDIS_URL
-            env["CALLWRIGHT_REDIS_NAMESPACE"] = f"bench-{uuid.uuid4().hex[:10]}"
+            env["CALLWRIGHT_REDIS_NAMESPACE"] = redis_namespace or f"bench-{uuid.uuid4().hex[:10]}"
+        if node_name:
+            env["CALLWRIGHT_NODE_NAME"] = node_name
         argv = [str(BIN / "callwright"), "serve", "--port", str(self.port)]
         argv += ["--workers", str(workers)]
         self.child = Child(name, argv, env=env)

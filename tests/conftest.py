@@ -187,7 +187,9 @@ _postgres_passed = 0
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     global _postgres_passed
-    if report.when == "call" and report.passed and "[postgres" in report.nodeid:
+    # The cluster tests (tests/cluster) run on a PostgreSQL of their own.
+    on_postgres = "[postgres" in report.nodeid or "cluster" in report.keywords
+    if report.when == "call" and report.passed and on_postgres:
         _postgres_passed += 1
 
 

@@ -10,6 +10,8 @@
 - **the webhook sender**: every process sends (deliveries are leased, so never twice);
 - **the extraction worker**: every process runs due post-call extractions (leased, so once);
 - **the ingestion worker**: every process indexes due knowledge-base documents (leased, so once);
+- **the node heartbeat** (``services.node_registry``): with Redis, this process's record in the
+  cluster's node registry (live calls and their ids, draining, which roles it runs);
 - **the load publisher**: a worker of a balanced ``callwright serve`` tells the supervisor how many
   media sockets it holds.
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from callwright.services.campaign_election import CampaignElection
     from callwright.services.extraction import ExtractionWorker
     from callwright.services.kb_ingest import IngestWorker
+    from callwright.services.node_registry import NodeHeartbeat
     from callwright.services.reconciler import Reconciler
     from callwright.services.webhook_sender import WebhookSender
 
@@ -48,6 +51,7 @@ class Workers:
         self.webhook_sender: WebhookSender | None = None
         self.extraction: ExtractionWorker | None = None
         self.ingest: IngestWorker | None = None
+        self.heartbeat: NodeHeartbeat | None = None
         self._load: asyncio.Task[None] | None = None
 
     async def start(self, *, background: bool = True) -> None:
@@ -61,6 +65,7 @@ class Workers:
             from callwright.services.dialer import Dialer
             from callwright.services.extraction import ExtractionWorker
             from callwright.services.kb_ingest import IngestWorker
+            from callwright.services.node_registry import NodeHeartbeat
             from callwright.services.reconciler import Reconciler
             from callwright.services.webhook_sender import WebhookSender
 
@@ -73,6 +78,9 @@ class Workers:
                 self.election.start()
                 self.campaign_election = CampaignElection(platform, control)
                 self.campaign_election.start()
+                if self.heartbeat is None:
+                    self.heartbeat = NodeHeartbeat(platform)
+                    self.heartbeat.start()
             else:
                 if platform.dialer is None:
                     platform.dialer = Dialer(platform)
@@ -120,6 +128,9 @@ class Workers:
         if self.webhook_sender is not None:
             await self.webhook_sender.stop()
             self.webhook_sender = None
+        if self.heartbeat is not None:
+            await self.heartbeat.stop()
+            self.heartbeat = None
         await platform.control.close()
 
     async def stop_dialing(self) -> None:

@@ -343,7 +343,7 @@ async def test_every_admin_route_is_documented_with_summary_and_example(client):
         if path.startswith(A)
         for method, op in methods.items()
     ]
-    assert len(admin_ops) == 26  # 11, 8 for credits, rates and usage, 6 for calls across partners, 1 for phone numbers
+    assert len(admin_ops) == 27  # 12 (the cluster's nodes among them), 8 for credits, rates and usage, 6 for calls across partners, 1 for phone numbers
     for path, method, op in admin_ops:
         assert op.get("summary"), (method, path)
         success = next(r for code, r in op["responses"].items() if code.startswith("2"))

@@ -183,3 +183,16 @@ def test_the_bound_is_stated_and_then_gives_way_to_the_reason_the_call_was_close
     assert closed is not None
     assert (closed.status, closed.end_reason) == (CallStatus.FAILED, reason)
     assert "settled by the time bound at" in reason
+
+
+def test_orphaned_media_reason_puts_the_lost_node_first_and_keeps_our_own_words():
+    from callwright.domain.end_reasons import EndReason
+    from callwright.domain.reconcile import MEDIA_LOST, reason_for_orphaned_media
+
+    assert reason_for_orphaned_media(None) == MEDIA_LOST
+    assert reason_for_orphaned_media("End Of XML Instructions") == (
+        f"{MEDIA_LOST}; the carrier then ended it (End Of XML Instructions)"
+    )
+    ours = EndReason.ENDED_BY_AGENT.words
+    assert reason_for_orphaned_media(ours) == ours
+    assert reason_for_orphaned_media(MEDIA_LOST) == MEDIA_LOST

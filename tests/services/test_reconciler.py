@@ -138,6 +138,8 @@ async def test_an_ended_call_whose_media_died_with_its_server_completes_its_sess
     assert call.media_ended_at is not None and call.media_socket_id is None
     assert call.session_completed_at is not None  # session.completed written, once
     assert ("media_lost", "reconciler") in trail
+    # No end reason of ours was stored (the node died first): the reason says the stream was lost.
+    assert call.end_reason == MEDIA_LOST
     async with platform.sessions() as session:
         events = await session.scalars(select(WebhookEvent.type).where(WebhookEvent.call_id == call_id))
         assert list(events).count("session.completed") == 1

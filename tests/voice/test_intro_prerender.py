@@ -19,3 +19,35 @@ async def test_prepare_intro_puts_the_personalised_intro_in_the_speech_cache():
     await prepare_intro(call)
     audio = cache.get(**key)
     assert audio is not None and len(audio) > 8000 * 2 * 0.8  # at least 0.8 s of 16-bit audio
+
+
+async def test_an_intro_rendered_on_the_dialing_node_reaches_the_node_taking_the_stream(settings):
+    """Any node may accept the stream: the dialer's rendering travels through Redis."""
+    import uuid
+
+    from callwright.platform import Platform
+    from callwright.services.media_events import agent_script, fetch_intro
+    from tests.redis_support import REDIS_URL, require_redis
+
+    require_redis()
+    shared = settings.model_copy(update={"redis_url": REDIS_URL, "redis_namespace": f"test-{uuid.uuid4().hex[:12]}"})
+    dialing, streaming = Platform.from_settings(shared), Platform.from_settings(shared)
+    for platform in (dialing, streaming):
+        await platform.control.start()
+    try:
+        call = Call(
+            id="call-shared-intro",
+            agent={"intro_message": "Hello {{name}}, this is node A.", "voice_id": "piper-joe-us"},
+            variables={"name": "Asha"},
+        )
+        cache = TTS_ENGINES["piper"].speech_cache
+        key = {"voice_id": "piper-joe-us", "sample_rate": 8000, "text": "Hello Asha, this is node A."}
+        await prepare_intro(call, platform=dialing)
+        rendered = cache.peek(**key)
+        assert rendered is not None
+        cache.clear()  # the node taking the stream is another process, with a cache of its own
+        await fetch_intro(streaming, agent_script(call))
+        assert cache.peek(**key) == rendered
+    finally:
+        for platform in (dialing, streaming):
+            await platform.close()

@@ -132,6 +132,35 @@ def validation_error_response(errors: list[dict[str, Any]]) -> JSONResponse:
     return error_response(400, "validation_error", message, details)
 
 
+def store_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the store could not be reached: the database
+    down, restarting or cut off. Such a request is answered 503 with ``Retry-After``, not 500: the
+    request was not wrong, and nothing of it was stored (its transaction never committed)."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OperationalError | InterfaceError | PoolTimeout):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(
+            current,
+            asyncpg.PostgresConnectionError
+            | asyncpg.CannotConnectNowError
+            | asyncpg.InterfaceError
+            | ConnectionRefusedError
+            | ConnectionResetError,
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidCredentials)
     async def _invalid_credentials(_: Request, exc: InvalidCredentials) -> JSONResponse:
@@ -160,5 +189,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if store_unreachable(exc):
+            log.warning("store unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+            return error_response(
+                503,
+                "store_unavailable",
+                "the platform's database cannot be reached; retry shortly",
+                headers={"Retry-After": "2"},
+            )
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", "an internal error occurred; it has been logged")

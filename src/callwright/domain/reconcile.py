@@ -24,6 +24,7 @@ from enum import StrEnum
 
 from callwright.domain.calls import CallEvent, CallState, CallStatus, EventKind, apply_event
 from callwright.domain.dialing import HANDED_OVER, DialState
+from callwright.domain.end_reasons import EndReason
 
 # An answered call we cannot ask about, with no time limit of its own, is closed after this long
 # without a word (Exotel's own cap on a call is 4 h).
@@ -145,6 +146,19 @@ def reason_for_ended(watch: CallWatch) -> str | None:
     """Our own account of why a call the carrier reports ended ended, when we know better than
     its hang-up words (None: keep the carrier's words)."""
     return MEDIA_LOST if watch.media_lost else None
+
+
+def reason_for_orphaned_media(stored: str | None) -> str:
+    """The end reason of a call the carrier ended while the node carrying its media died (the
+    carrier's hang-up callback reached another node, but no node stored the stream's end).
+
+    Our own words (the agent ended it, the partner did) stand: the node stored them before it
+    died. Otherwise the carrier's words say what the carrier saw after our stream went away
+    ("End Of XML Instructions" once the socket closed): the cause was the node, so the reason says
+    so first and keeps the carrier's words after it."""
+    if EndReason.from_words(stored) is not None or (stored or "").startswith(MEDIA_LOST):
+        return str(stored)
+    return f"{MEDIA_LOST}; the carrier then ended it ({stored})" if stored else MEDIA_LOST
 
 
 def left_ringing(watch: CallWatch, carrier_events: tuple[CallEvent, ...], *, rang_since: datetime, now: datetime) -> bool:

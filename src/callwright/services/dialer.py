@@ -305,7 +305,7 @@ class Dialer:
 
     async def _prepare_intro(self, call: Call) -> None:
         try:
-            await prepare_intro(call)
+            await prepare_intro(call, platform=self.platform)
         except Exception:  # the call still works: its greeting is then rendered live
             log.exception("could not pre-render the intro of call %s", call.id)
 

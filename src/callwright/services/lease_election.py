@@ -18,8 +18,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("callwright.election")
 
-LEASE_SECS = 10.0
-RENEW_SECS = 2.0
+# A killed holder's role is taken over within LEASE_SECS + RENEW_SECS (7.5 s). Renewals are one
+# local Redis round trip; a holder whose event loop stalls longer than LEASE_SECS - RENEW_SECS
+# (4.5 s) gives the role up rather than risk two holders.
+LEASE_SECS = 6.0
+RENEW_SECS = 1.5
 
 # Renew or release only a lease this node holds.
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"

@@ -80,9 +80,11 @@ def agent_script(call: Call, rules: CallRules | None = None) -> AgentScript:
     )
 
 
-async def prepare_intro(call: Call) -> None:
+async def prepare_intro(call: Call, *, platform: Platform | None = None) -> None:
     """Render the call's intro (its variables filled in) into the shared speech cache while the
-    phone rings, so the greeting starts the moment the media stream opens."""
+    phone rings, so the greeting starts the moment the media stream opens; with ``platform`` on
+    Redis, also leave it there for whichever node takes the stream (``shared_intros``)."""
+    from callwright.services import shared_intros
     from callwright.voice.engines import tts_engine
     from callwright.voice.pipeline import CARRIER_SAMPLE_RATE
 
@@ -90,6 +92,21 @@ async def prepare_intro(call: Call) -> None:
     if script.intro_message:
         await tts_engine(script.voice_id).prerender(
             script.voice_id, script.intro_message, sample_rate=CARRIER_SAMPLE_RATE
+        )
+        if platform is not None:
+            await shared_intros.share(
+                platform, voice_id=script.voice_id, sample_rate=CARRIER_SAMPLE_RATE, text=script.intro_message
+            )
+
+
+async def fetch_intro(platform: Platform, script: AgentScript) -> None:
+    """Before a stream's session starts: the intro another node rendered, into this node's cache."""
+    from callwright.services import shared_intros
+    from callwright.voice.pipeline import CARRIER_SAMPLE_RATE
+
+    if script.intro_message:
+        await shared_intros.fetch(
+            platform, voice_id=script.voice_id, sample_rate=CARRIER_SAMPLE_RATE, text=script.intro_message
         )
 
 

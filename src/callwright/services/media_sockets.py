@@ -239,10 +239,12 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
     try:
         # WatchedSocket stands in for the WebSocket it wraps (every call but receive passes through).
         watched = cast(WebSocket, WatchedSocket(websocket, idle_timeout_secs=platform.settings.media_idle_timeout_secs))
+        script = media_events.agent_script(call, voice_config.call_rules(platform.settings))
+        await media_events.fetch_intro(platform, script)  # rendered by the dialing node, maybe not this one
         media = CallMediaSession(
             watched,
             serializer=carrier.media_serializer(stream.start, stream.admission.account),
-            script=media_events.agent_script(call, voice_config.call_rules(platform.settings)),
+            script=script,
             audio_out_packet_bytes=carrier.media_packet_bytes,
             on_first_agent_audio=first_audio,
             llm_defaults=voice_config.llm_defaults(platform.settings),

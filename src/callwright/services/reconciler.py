@@ -180,6 +180,7 @@ class Reconciler:
                 if call is None:
                     await session.rollback()
                     continue
+                call.end_reason = reconcile.reason_for_orphaned_media(call.end_reason)
                 record_event(
                     session, call, kind="media_lost", source="reconciler", before=call.status,
                     payload={"reason": "the server carrying the media stream stopped"},

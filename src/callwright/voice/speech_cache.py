@@ -34,6 +34,10 @@ class RenderedSpeechCache:
         self.hits += 1
         return audio
 
+    def peek(self, *, voice_id: str, sample_rate: int, text: str) -> bytes | None:
+        """The line's audio if held, without counting a hit or a miss or refreshing its place."""
+        return self._audio.get((voice_id, sample_rate, text))
+
     def put(self, *, voice_id: str, sample_rate: int, text: str, audio: bytes) -> None:
         if len(audio) > self.max_bytes:
             return

@@ -305,3 +305,36 @@ async def rotate_secrets(session: SessionDep, platform: PlatformDep) -> dict[str
             "key_id": result.key_id,
         }
     )
+
+
+_NODE = {
+    "node_id": "5e0c8d1f2a3b4c6d8e9f0a1b2c3d4e5f",
+    "name": "callwright-7d9f8b6c4-x2k5q",
+    "pid": 17,
+    "started_at": "2026-11-24T06:00:00.000Z",
+    "heartbeat_at": "2026-11-24T06:10:00.512Z",
+    "active_calls": 42,
+    "draining": False,
+    "dialer": True,
+    "campaign_scheduler": False,
+}
+
+
+@router.get(
+    "/nodes",
+    summary="The cluster's nodes",
+    description="Every platform process whose heartbeat is fresh (each worker of `--workers N` is "
+    "one), from the node registry in Redis: its live calls, whether it drains, and whether it runs "
+    "the dialer or the campaign scheduler. Without `CALLWRIGHT_REDIS_URL` there is no cluster: "
+    "the list holds this process alone.",
+    responses=_example([_NODE]),
+)
+async def list_nodes(platform: PlatformDep) -> dict[str, Any]:
+    from callwright.services.node_registry import list_nodes as registry_nodes
+    from callwright.services.node_registry import this_node
+
+    redis = platform.control.redis
+    if redis is None:
+        return ok([this_node(platform).public()])
+    nodes = await registry_nodes(redis, platform.settings.redis_namespace)
+    return ok([node.public() for node in nodes])

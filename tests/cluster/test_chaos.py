@@ -1,0 +1,384 @@
+"""Chaos on loopback: three `callwright serve` nodes behind nginx (deploy/nginx/nginx.conf as
+shipped), a private PostgreSQL and Redis, the carrier simulator dialling through the balancer.
+
+In order, on one cluster (a node killed by one test is started again before the next):
+
+1. ``kill -9`` of a node carrying calls, while ~30 calls are live: its calls end terminal with
+   "media stream lost" (the reconciler's word, within its bound), every other call ends as its
+   caller ended it, no number is dialled twice, and calls started after the kill are carried by
+   the survivors.
+2. ``kill -9`` of the node holding the dialer's lease while calls wait to be dialled: another node
+   takes the lease (and the campaign scheduler's) and the remaining calls are dialled, each once.
+3. Redis restarted under live calls: the calls go on, the registry and the dialer's lease come
+   back, and a call is ended through a node that does not hold it (control through Redis), before
+   and after the restart.
+4. PostgreSQL stopped: the API answers 503 (the error envelope, Retry-After) through the
+   balancer; once it is back, the calls stored before are all there and a new call completes.
+
+Bounds are hang guards only; the assertions are on events, order and counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from callwright.domain.reconcile import MEDIA_LOST
+from callwright.sim import CarrierSimulator, Scenario
+from callwright.store.db import create_engine, session_factory
+from callwright.store.models import Call, CallEventRow
+from tests.cluster.conftest import RECONCILE_AFTER_SECS, RECONCILE_INTERVAL_SECS
+from tests.cluster.support import Cluster, until
+from tests.e2e.helpers import ACCOUNTS, ADMIN, TERMINAL, new_number
+
+pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
+
+CALLER_HANGS_UP = "Normal Hangup"  # Vobiz's words when the caller hangs up
+
+
+class Partner:
+    def __init__(self, headers: dict[str, str], agent_id: str, name: str) -> None:
+        self.headers, self.agent_id, self.name = headers, agent_id, name
+
+
+_partner: Partner | None = None
+
+
+async def partner(api: httpx.AsyncClient, sim: CarrierSimulator) -> Partner:
+    """One partner for the module, its Vobiz account unpaced (50 calls a second)."""
+    global _partner
+    if _partner is not None:
+        return _partner
+    name = f"chaos-{time.monotonic_ns() % 100000}"
+    created = await api.post(
+        "/admin/v1/partners",
+        json={"name": name, "allowed_telephony_providers": ["vobiz"], "concurrency_limit": 200,
+              "requests_per_minute": 0, "calls_per_minute": 0},
+        headers=ADMIN,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    headers = {"Authorization": f"Bearer {created.json()['data']['api_key']}"}
+    account, body = ACCOUNTS["vobiz"]
+    sim.add_account("vobiz", **account)
+    configured = await api.put("/api/v2/config/telephony/vobiz", json=body, headers=headers)
+    assert configured.status_code == 200, configured.text
+    agent = await api.post(
+        "/api/v2/agent",
+        json={"agent_name": "Chaos agent", "intro_message": "Hello, this is a test call.",
+              "voice_id": "fake-tone", "stt": {"provider": "fake"}, "llm": {"provider": "fake"}},
+        headers=headers,
+    )  # fmt: skip
+    assert agent.status_code == 201, agent.text
+    _partner = Partner(headers, agent.json()["data"]["id"], name)
+    await set_cps(api, _partner, 10)
+    return _partner
+
+
+async def set_cps(api: httpx.AsyncClient, who: Partner, cps: float) -> None:
+    paced = await api.patch(f"/admin/v1/partners/{who.name}/connections/vobiz", json={"cps": cps}, headers=ADMIN)
+    assert paced.status_code == 200, paced.text
+
+
+async def start(api: httpx.AsyncClient, who: Partner, number: str) -> str:
+    response = await api.post(
+        "/api/v2/calls/start",
+        json={"agent_id": who.agent_id, "to_number": number, "provider": "vobiz"},
+        headers=who.headers,
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["data"]["call_id"])
+
+
+async def rows(cluster: Cluster, ids: list[str]) -> dict[str, Call]:
+    engine = create_engine(cluster.postgres.url)
+    try:
+        async with session_factory(engine)() as session:
+            return {c.id: c for c in await session.scalars(select(Call).where(Call.id.in_(ids)))}
+    finally:
+        await engine.dispose()
+
+
+async def events(cluster: Cluster, call_id: str) -> list[tuple[str, str]]:
+    engine = create_engine(cluster.postgres.url)
+    try:
+        async with session_factory(engine)() as session:
+            found = await session.execute(
+                select(CallEventRow.kind, CallEventRow.source)
+                .where(CallEventRow.call_id == call_id)
+                .order_by(CallEventRow.created_at, CallEventRow.id)
+            )
+            return [(kind, source) for kind, source in found]
+    finally:
+        await engine.dispose()
+
+
+async def all_terminal(cluster: Cluster, ids: list[str], *, timeout: float, what: str) -> dict[str, Call]:
+    async def done() -> bool:
+        found = await rows(cluster, ids)
+        return all(c.status in TERMINAL and c.session_completed_at is not None for c in found.values())
+
+    await until(done, timeout=timeout, what=what, every=0.25)
+    return await rows(cluster, ids)
+
+
+async def in_progress(cluster: Cluster, ids: list[str], *, timeout: float) -> list[str]:
+    """Waits until each call is live (answered, its media stream started) or already over (a dial
+    whose answer never came on a loaded machine: the reconciler settles it); returns the live."""
+
+    async def settled() -> bool:
+        found = await rows(cluster, ids)
+        return all(
+            (c.status == "in_progress" and c.media_started_at is not None) or c.status in TERMINAL
+            for c in found.values()
+        )
+
+    await until(settled, timeout=timeout, what=f"{len(ids)} calls live or over", every=0.25)
+    found = await rows(cluster, ids)
+    return [call_id for call_id in ids if found[call_id].status == "in_progress"]
+
+
+async def carried(cluster: Cluster, ids: list[str], *, timeout: float) -> dict[str, str]:
+    """Which node carries each call, once the registry lists every one of ``ids``."""
+    holder: dict[str, str] = {}
+
+    async def listed() -> bool:
+        holder.clear()
+        for node in await cluster.registry(with_calls=True):
+            for call_id in node.call_ids:
+                holder[call_id] = node.name
+        return set(ids) <= set(holder)
+
+    await until(listed, timeout=timeout, what="every live call in the node registry", every=0.2)
+    return {call_id: holder[call_id] for call_id in ids}
+
+
+def dialled_once(sim: CarrierSimulator, numbers: list[str]) -> None:
+    twice = {n: len(sim.calls(to=n)) for n in numbers if len(sim.calls(to=n)) != 1}
+    assert not twice, f"numbers not dialled exactly once: {twice}"
+
+
+def report(what: str, **figures: Any) -> None:
+    print(f"\n[chaos] {what}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+async def test_kill_9_of_a_node_mid_call(cluster: Cluster, cluster_sim: CarrierSimulator) -> None:
+    sim = cluster_sim
+    await cluster.ensure_all_up()
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=30) as api:
+        who = await partner(api, sim)
+        numbers = [new_number() for _ in range(30)]
+        for number in numbers:
+            sim.set_scenario(number, Scenario.caller_hangs_up_after(40.0))
+        ids = await asyncio.gather(*(start(api, who, n) for n in numbers))
+        by_number = dict(zip(ids, numbers, strict=True))
+        live = await in_progress(cluster, ids, timeout=180)
+        assert len(live) >= 20, f"only {len(live)} of 30 calls got through on this machine"
+        early = await rows(cluster, [c for c in ids if c not in live])
+        not_live = sorted(f"{c.status}: {c.end_reason}" for c in early.values())
+        holder = await carried(cluster, live, timeout=30)
+        spread = {name: sum(1 for h in holder.values() if h == name) for name in cluster.nodes}
+        # Every node carries some: nginx spread the media sockets.
+        assert all(spread.values()), spread
+        dialer = await cluster.lease_holder()
+        victim = max((n for n in cluster.nodes if n != dialer), key=lambda n: spread[n])
+        lost = [c for c, h in holder.items() if h == victim]
+        kept = [c for c, h in holder.items() if h != victim]
+
+        cluster.nodes[victim].kill_9()
+        killed_at = time.monotonic()
+        # New calls after the kill: through nginx, which skips the dead node.
+        late_numbers = [new_number() for _ in range(6)]
+        for number in late_numbers:
+            sim.set_scenario(number, Scenario.caller_hangs_up_after(2.0))
+        late = await asyncio.gather(*(start(api, who, n) for n in late_numbers))
+        by_number |= dict(zip(late, late_numbers, strict=True))
+
+        lost_rows = await all_terminal(cluster, lost, timeout=60, what="the killed node's calls terminal")
+        lost_secs = time.monotonic() - killed_at
+        for call_id in lost:
+            call = lost_rows[call_id]
+            assert call.status == "completed", (call_id, call.status, call.end_reason)
+            assert call.end_reason is not None and call.end_reason.startswith(MEDIA_LOST), call.end_reason
+            trail = await events(cluster, call_id)
+            kinds = [kind for kind, _ in trail]
+            # The stream started, then the reconciler recorded it lost (after any carrier word).
+            assert "media_started" in kinds and "reconciler" in {s for _, s in trail}, trail
+            assert kinds.index("media_started") < max(i for i, (_, s) in enumerate(trail) if s == "reconciler")
+        late_rows = await all_terminal(cluster, late, timeout=90, what="the calls started after the kill")
+        for call_id in late:
+            call = late_rows[call_id]
+            assert (call.status, call.end_reason) == ("completed", CALLER_HANGS_UP), (call.status, call.end_reason)
+            assert call.media_started_at is not None and call.media_ended_at is not None
+        kept_rows = await all_terminal(cluster, kept, timeout=120, what="the survivors' calls terminal")
+        for call_id in kept:
+            call = kept_rows[call_id]
+            assert (call.status, call.end_reason) == ("completed", CALLER_HANGS_UP), (call.status, call.end_reason)
+        dialled_once(sim, list(by_number.values()))
+        registry = {n.name for n in await cluster.registry()}
+        assert victim not in registry  # its record expired
+    report(
+        "kill -9 mid-call",
+        calls=len(ids) + len(late), live_at_kill=len(live), not_live=not_live, spread=spread, killed=victim, lost=len(lost),
+        lost_terminal_secs=f"{lost_secs:.1f}",
+        reconcile_bound_secs=RECONCILE_AFTER_SECS + 2 * RECONCILE_INTERVAL_SECS,
+        late_calls_completed=len(late),
+    )  # fmt: skip
+    assert lost_secs < 60  # hang guard; the bound is the reconciler's (3 s + a pass) plus the callbacks'
+
+
+async def test_kill_9_of_the_dialers_node(cluster: Cluster, cluster_sim: CarrierSimulator) -> None:
+    sim = cluster_sim
+    await cluster.ensure_all_up()
+    dialer = await cluster.lease_holder()
+    assert dialer in cluster.nodes, dialer
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=30) as api:
+        who = await partner(api, sim)
+        await set_cps(api, who, 1.0)  # one dial a second: most are still queued at the kill
+        numbers = [new_number() for _ in range(8)]
+        for number in numbers:
+            sim.set_scenario(number, Scenario.caller_hangs_up_after(1.0))
+        ids = [await start(api, who, n) for n in numbers]
+
+        async def two_dialled() -> bool:
+            return sum(len(sim.calls(to=n)) for n in numbers) >= 2
+
+        await until(two_dialled, timeout=60, what="the first dials")
+        cluster.nodes[dialer].kill_9()
+        killed_at = time.monotonic()
+        dialled_at_kill = sum(len(sim.calls(to=n)) for n in numbers)
+        assert dialled_at_kill < len(numbers)
+
+        async def taken_over() -> bool:
+            return (await cluster.lease_holder()) not in (None, dialer)
+
+        await until(taken_over, timeout=60, what="another node holding the dialer's lease")
+        failover_secs = time.monotonic() - killed_at
+        new_dialer = await cluster.lease_holder()
+
+        async def scheduler_elsewhere() -> bool:
+            return (await cluster.lease_holder("campaign")) not in (None, dialer)
+
+        await until(scheduler_elsewhere, timeout=60, what="another node holding the campaign scheduler's lease")
+        finals = await all_terminal(cluster, ids, timeout=120, what="every queued call dialled and ended")
+        await set_cps(api, who, 10)
+    dialled_once(sim, numbers)
+    after_kill = [n for n in numbers if sim.calls(to=n)[0].t0 > killed_at]
+    assert len(after_kill) == len(numbers) - dialled_at_kill, (len(after_kill), dialled_at_kill)
+    for call in finals.values():
+        # A call whose media the killed node carried ends "media stream lost"; the rest as dialled.
+        assert call.status == "completed", (call.status, call.end_reason)
+        assert call.end_reason == CALLER_HANGS_UP or (call.end_reason or "").startswith(MEDIA_LOST), call.end_reason
+    report(
+        "kill -9 of the dialer's node",
+        killed=dialer, new_dialer=new_dialer, dialled_before_kill=dialled_at_kill,
+        dialled_after_kill=len(after_kill), lease_failover_secs=f"{failover_secs:.1f}",
+    )  # fmt: skip
+
+
+async def _end_through_another_node(cluster: Cluster, who: Partner, call_id: str) -> str:
+    holder = (await carried(cluster, [call_id], timeout=30))[call_id]
+    other = next(name for name in cluster.alive() if name != holder)
+    async with httpx.AsyncClient(base_url=cluster.nodes[other].base_url, timeout=30) as node_api:
+        ended = await node_api.post(f"/api/v2/calls/{call_id}/end", headers=who.headers)
+    assert ended.status_code == 200, ended.text
+    return f"{other}->{holder}"
+
+
+async def test_redis_restarted_under_live_calls(cluster: Cluster, cluster_sim: CarrierSimulator) -> None:
+    sim = cluster_sim
+    await cluster.ensure_all_up()
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=30) as api:
+        who = await partner(api, sim)
+        numbers = [new_number() for _ in range(6)]
+        for number in numbers:
+            sim.set_scenario(number, Scenario.caller_hangs_up_after(25.0))
+        ids = await asyncio.gather(*(start(api, who, n) for n in numbers))
+        ids = await in_progress(cluster, ids, timeout=120)
+        assert len(ids) >= 3, "too few calls got through on this machine"
+        before = await _end_through_another_node(cluster, who, ids[0])
+
+        cluster.redis.restart()
+        restarted_at = time.monotonic()
+
+        async def registry_back() -> bool:
+            return {n.name for n in await cluster.registry()} >= set(cluster.alive())
+
+        registry_secs = await until(registry_back, timeout=60, what="every node back in the registry")
+
+        async def lease_back() -> bool:
+            return (await cluster.lease_holder()) is not None
+
+        await until(lease_back, timeout=60, what="a dialer elected again")
+        lease_secs = time.monotonic() - restarted_at
+        after = await _end_through_another_node(cluster, who, ids[1])
+        # Dialing resumed: a new call placed and ended by its caller.
+        fresh_number = new_number()
+        sim.set_scenario(fresh_number, Scenario.caller_hangs_up_after(1.0))
+        fresh = await start(api, who, fresh_number)
+        finals = await all_terminal(cluster, [*ids, fresh], timeout=120, what="every call ended")
+    for call_id in ids[:2]:
+        assert (finals[call_id].status, finals[call_id].end_reason) == ("completed", "ended by partner request")
+    for call_id in [*ids[2:], fresh]:
+        # Live through the restart: ended by their callers, not lost.
+        assert (finals[call_id].status, finals[call_id].end_reason) == ("completed", CALLER_HANGS_UP)
+    dialled_once(sim, [*numbers, fresh_number])
+    report(
+        "Redis restarted", live_calls=len(ids), end_before=before, end_after=after,
+        registry_back_secs=f"{registry_secs:.1f}", dialer_lease_back_secs=f"{lease_secs:.1f}",
+    )  # fmt: skip
+
+
+async def test_postgres_outage_answers_503_and_loses_nothing(cluster: Cluster, cluster_sim: CarrierSimulator) -> None:
+    sim = cluster_sim
+    await cluster.ensure_all_up()
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=30) as api:
+        who = await partner(api, sim)
+        before_number = new_number()
+        sim.set_scenario(before_number, Scenario.caller_hangs_up_after(1.0))
+        before = await start(api, who, before_number)
+        await all_terminal(cluster, [before], timeout=90, what="a call before the outage")
+        listed = await api.get("/api/v2/calls", params={"limit": 100}, headers=who.headers)
+        assert listed.status_code == 200, listed.text
+        stored = listed.json()["pagination"]["total"]
+        assert stored >= 1
+        cluster.postgres.stop()
+        try:
+            answers = [await api.get("/api/v2/calls", headers=who.headers) for _ in range(3)]
+            start_refused = await api.post(
+                "/api/v2/calls/start",
+                json={"agent_id": who.agent_id, "to_number": new_number(), "provider": "vobiz"},
+                headers=who.headers,
+            )
+            ready = await api.get("/readyz")
+        finally:
+            cluster.postgres.start()
+        for answer in [*answers, start_refused]:
+            assert answer.status_code == 503, answer.text
+            error = answer.json()["error"]
+            assert (error["code"], error["reason"]) == ("SERVICE_UNAVAILABLE", "store_unavailable")
+            assert answer.headers["retry-after"]
+        # Readiness does not follow the store (an outage would empty the balancer).
+        assert ready.status_code == 200
+
+        async def api_back() -> bool:
+            return (await api.get("/api/v2/calls", headers=who.headers)).status_code == 200
+
+        back_secs = await until(api_back, timeout=60, what="the API answering again")
+        again = await api.get("/api/v2/calls", params={"limit": 100}, headers=who.headers)
+        assert again.status_code == 200
+        assert again.json()["pagination"]["total"] == stored  # nothing lost, nothing half-written
+        kept = (await api.get(f"/api/v2/calls/{before}", headers=who.headers)).json()["data"]
+        assert (kept["status"], kept["end_reason"]) == ("completed", CALLER_HANGS_UP)
+        number = new_number()
+        sim.set_scenario(number, Scenario.caller_hangs_up_after(1.0))
+        fresh = await start(api, who, number)
+        final = (await all_terminal(cluster, [fresh], timeout=90, what="a call after the outage"))[fresh]
+    assert (final.status, final.end_reason) == ("completed", CALLER_HANGS_UP)
+    dialled_once(sim, [before_number, number])
+    report("PostgreSQL outage", answers=[a.status_code for a in answers], start=start_refused.status_code,
+           api_back_secs=f"{back_secs:.1f}", calls_before=stored)  # fmt: skip

@@ -28,6 +28,7 @@ from callwright.api.auth_throttle import AuthThrottle, key_prefix, throttled_add
 from callwright.api.deps import MISSING_API_KEY, bearer_token
 from callwright.api.errors import error_response
 from callwright.domain.api_keys import looks_like_api_key
+from callwright.domain.background_audio import MAX_BYTES as BACKGROUND_AUDIO_MAX_BYTES
 from callwright.domain.errors import CallwrightError, Unauthorized
 from callwright.settings import Settings
 
@@ -44,6 +45,7 @@ def caps_for(settings: Settings) -> tuple[tuple[str, int], ...]:
         (f"{PARTNER_API}/campaigns", settings.campaign_csv_max_bytes),
         (f"{PARTNER_API}/suppressions", settings.campaign_csv_max_bytes),
         ("/telephony/", settings.max_callback_body_bytes),
+        ("/uploads/background-audio", BACKGROUND_AUDIO_MAX_BYTES),  # a WAV PUT to its signed URL
     )
 
 

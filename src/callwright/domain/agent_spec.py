@@ -160,6 +160,9 @@ class AgentSpec:
     opt_out_enabled: bool = False  # offer the opt_out tool on every call, not only campaign calls
     extraction_config: ExtractionSpec | None = None  # post-call extraction (``domain.extraction``)
     send_dtmf_enabled: bool = False  # offer the send_dtmf tool where the carrier can press keys
+    background_audio_id: str | None = None  # looped under the agent's voice (``voice.background``)
+    background_audio_volume: float = 0.5  # 0..1, Vocobase's default
+    dictionary_ids: tuple[str, ...] = ()  # speech-recognition dictionaries (``/agent/{id}/dictionaries``)
 
     @classmethod
     def parse(
@@ -214,6 +217,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "agent_type": AgentType,
     "variables": tuple,
     "function_ids": tuple,
+    "dictionary_ids": tuple,
+    "background_audio_volume": float,
     "llm": LlmSpec.parse,
     "stt": SttSpec.parse,
     "script": ScriptSpec.parse,

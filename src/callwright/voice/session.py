@@ -37,6 +37,7 @@ from callwright.domain.agent_spec import ScriptSpec
 from callwright.domain.end_reasons import EndReason
 from callwright.domain.transfers import DEFAULT_TRANSFER_MESSAGE, TransferSource
 from callwright.domain.voicemail import GreetingVerdict
+from callwright.voice.background import BackgroundMixer
 from callwright.voice.call_rules import CallRules, CallTimers
 from callwright.voice.conversation import ConversationLog
 from callwright.voice.end_call import offer_end_call
@@ -150,11 +151,13 @@ class CallMediaSession:
         on_greeting_verdict: Callable[[GreetingVerdict], Coroutine[Any, Any, None]] | None = None,
         recorder: CallRecorder | None = None,  # records both sides; the caller finishes it
         actions: InCallActions | None = None,  # custom functions and opt_out (voice.tools)
+        background: BackgroundMixer | None = None,  # background audio under the agent's voice
     ) -> None:
         out_frame_10ms_chunks(audio_out_packet_bytes)  # refuse a bad packet size here, not mid-call
         self._websocket = websocket
         self._recorder = recorder
         self._actions = actions
+        self._background = background
         self._serializer = serializer
         self._script = script
         self._audio_out_packet_bytes = audio_out_packet_bytes
@@ -395,6 +398,7 @@ class CallMediaSession:
             on_reply_audio=conversation.reply_audio_started,
             on_caller_audio=watch.caller_audio if watch is not None else None,
             recorder=self._recorder,
+            mixer=self._background,
         )
         vad = silero_vad().new_analyzer()
         timers = self._timers = CallTimers(
@@ -433,6 +437,7 @@ class CallMediaSession:
             on_speech_started=_caller_started,
             on_speech_stopped=_caller_stopped,
             audio_out_packet_bytes=self._audio_out_packet_bytes,
+            mixer=self._background,
         )
         watch_milestones(conversation, stt=stt, llm=llm, tts=tts)
 

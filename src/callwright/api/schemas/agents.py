@@ -261,7 +261,6 @@ Volume = Annotated[float, Field(ge=0, le=1)]
 FunctionIds = Annotated[list[Uuid], Field(max_length=FUNCTIONS_PER_AGENT_MAX)]
 
 _KNOWLEDGE = "the knowledge base"
-_BACKGROUND = "background audio"
 
 AGENT_FIELDS: tuple[AgentField, ...] = (
     AgentField(
@@ -308,8 +307,15 @@ AGENT_FIELDS: tuple[AgentField, ...] = (
         description="When the model should transfer (its tool's description and a prompt section).",
     ),
     AgentField("max_call_duration_secs", CallDuration, int | None, description="null means no cap."),
-    AgentField("background_audio_id", Uuid | None, str | None, None, unbuilt=_BACKGROUND),
-    AgentField("background_audio_volume", Volume | None, float | None, 0.5, unbuilt=_BACKGROUND),
+    AgentField(
+        "background_audio_id", Uuid | None, str | None,
+        description="Ambience looped under the agent's voice and through its silences: a platform "
+        "asset or one of this account's READY uploads (`GET /agent/background-audio`); null: none.",
+    ),
+    AgentField(
+        "background_audio_volume", Volume, float, clearable=False,
+        description="0 to 1 (default 0.5): the bed's level under the voice.",
+    ),
     AgentField("variables", Variables, list[str], clearable=False),
     AgentField(
         "extraction_config", ExtractionConfig | None, dict[str, Any] | None, None,

@@ -78,3 +78,9 @@ class Pronouncer:
         if self._pattern is None:
             return text
         return self._pattern.sub(lambda m: self._lower[m.group(1).lower()], text)
+
+
+def vocabulary_prompt(vocabulary: Iterable[str]) -> str:
+    """The terms as a prompt an STT continues from (Whisper's ``initial_prompt``, Sarvam's
+    ``prompt``): a glossary line spelling each term the way the transcript should."""
+    return "Glossary: " + ", ".join(vocabulary) + "."

@@ -4,7 +4,8 @@ attached to each agent (``PUT/GET /agent/{id}/dictionaries``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +16,11 @@ from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.errors import CallwrightError, Conflict, NotFound, ValidationFailed
 from callwright.services.agents import agent_spec, get_agent
 from callwright.services.webhook_outbox import iso_utc
-from callwright.store.models import Agent, AgentDictionary, Dictionary, Partner, new_id, utcnow
+from callwright.store.models import Agent, AgentDictionary, Call, Dictionary, Partner, new_id, utcnow
+
+if TYPE_CHECKING:
+    from callwright.platform import Platform
+    from callwright.voice.session import AgentScript
 
 
 class CharLimitExceeded(CallwrightError):
@@ -206,3 +211,18 @@ async def terms_for(session: AsyncSession, *, partner_id: str, spec: AgentSpec) 
         )
     }
     return [term for i in spec.dictionary_ids if i in rows for term in rows[i].terms or []]
+
+
+async def with_dictionaries(*, platform: Platform, call: Call, script: AgentScript) -> AgentScript:
+    """The call's script with its agent's dictionaries as they are now: the STT's vocabulary and
+    the TTS's pronunciations (one query, only when the agent has dictionaries)."""
+    spec = AgentSpec.parse(call.agent)
+    if not spec.dictionary_ids:
+        return script
+    async with platform.sessions() as session:
+        terms = await terms_for(session, partner_id=call.partner_id, spec=spec)
+    return replace(
+        script,
+        vocabulary=tuple(rules.vocabulary(terms)),
+        pronunciations=tuple(rules.pronunciations(terms).items()),
+    )

@@ -46,7 +46,16 @@ from callwright.domain.providers import parse_provider
 from callwright.domain.text import line_problem, params_problem
 from callwright.domain.voicemail import GreetingVerdict
 from callwright.metrics import ACTIVE_CALLS, CALLS_ENDED, TURN_LATENCY_SECONDS
-from callwright.services import call_hangup, call_tools, media_events, recordings, voice_config, voicemail
+from callwright.services import (
+    background_audio,
+    call_hangup,
+    call_tools,
+    dictionaries,
+    media_events,
+    recordings,
+    voice_config,
+    voicemail,
+)
 from callwright.services.carrier_accounts import account_for_call
 from callwright.store.models import Call
 from callwright.voice.socket_watch import WatchedSocket
@@ -231,10 +240,15 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
     try:
         # WatchedSocket stands in for the WebSocket it wraps (every call but receive passes through).
         watched = cast(WebSocket, WatchedSocket(websocket, idle_timeout_secs=platform.settings.media_idle_timeout_secs))
+        script = await dictionaries.with_dictionaries(
+            platform=platform, call=call, script=media_events.agent_script(call, voice_config.call_rules(platform.settings))
+        )
+        background, loading = background_audio.mixer_for_call(platform=platform, call=call)
         media = CallMediaSession(
             watched,
             serializer=carrier.media_serializer(stream.start, stream.admission.account),
-            script=media_events.agent_script(call, voice_config.call_rules(platform.settings)),
+            script=script,
+            background=background,
             audio_out_packet_bytes=carrier.media_packet_bytes,
             on_first_agent_audio=first_audio,
             llm_defaults=voice_config.llm_defaults(platform.settings),
@@ -256,6 +270,8 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
             recording_url = await recordings.save_recording(platform=platform, call=call, recorder=recorder)
         finally:
             unregister(platform, call_id, media)
+            if loading is not None and not loading.done():
+                loading.cancel()
         await media_events.media_ended(
             platform=platform,
             call_id=call_id,

@@ -34,6 +34,7 @@ from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketState
 
 from callwright.domain.agent_spec import ScriptSpec
+from callwright.domain.dictionaries import Pronouncer
 from callwright.domain.end_reasons import EndReason
 from callwright.domain.transfers import DEFAULT_TRANSFER_MESSAGE, TransferSource
 from callwright.domain.voicemail import GreetingVerdict
@@ -98,6 +99,8 @@ class AgentScript:
     transfer_instructions: str | None = None  # when to transfer (also in the prompt)
     rules: CallRules = field(default_factory=CallRules)
     detect_voicemail: bool = False  # judge the far end's first seconds: mailbox or person?
+    vocabulary: tuple[str, ...] = ()  # the agent's dictionaries: terms the STT is biased toward
+    pronunciations: tuple[tuple[str, str], ...] = ()  # (written, spoken): what the TTS is given
 
     @property
     def closing_line(self) -> str:
@@ -353,7 +356,18 @@ class CallMediaSession:
                 self._script.stt_provider,
             )
             stt_engine = STT_ENGINES["whisper"]
-        stt = await stt_engine.create_stt(language=self._script.stt_language)
+        stt = await stt_engine.create_stt(
+            language=self._script.stt_language, vocabulary=self._script.vocabulary
+        )
+        if self._script.pronunciations:
+            pronounce = Pronouncer(dict(self._script.pronunciations))
+
+            async def _pronounced(text: str, _text_type: object) -> str:
+                return pronounce(text)
+
+            # Reaches the synthesizer only: the transcript and the model's context keep the
+            # written form.
+            tts.add_text_transformer(_pronounced)
         llm = self._create_llm()
         context = LLMContext(self._initial_messages(intro))
         conversation = self.conversation

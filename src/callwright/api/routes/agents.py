@@ -25,8 +25,7 @@ _CASING_NOTE = (
     "fields and, for existing Vocobase clients, the same values again in camelCase."
 )
 _NOT_BUILT_NOTE = (
-    "\n\n**Not available yet:** call transfer (`transfer_*`), the knowledge base (`kb_*`), "
-    "background audio (`background_audio_*`) and post-call extraction (`extraction_config`). "
+    "\n\n**Not available yet:** the knowledge base (`kb_*`). "
     "Sending one of these fields with a value other than null, false "
     "or its default is refused with 400 `FEATURE_NOT_AVAILABLE`, naming the feature; nothing is "
     "stored."

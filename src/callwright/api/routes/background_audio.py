@@ -122,7 +122,7 @@ async def delete_asset(
     description="Step 2: the body is the WAV itself, `Content-Type: audio/wav`, no larger than the "
     "`size_bytes` declared. Needs no API key: the URL's `expires` + `sig` open this one upload.",
     status_code=200,
-    responses=error_responses(403, 404, 409, 413, 415),
+    responses=_example({"id": _ASSET["id"], "received_bytes": 1360044}) | error_responses(403, 404, 409, 413, 415),
 )
 async def put_upload(
     request: Request,
@@ -151,7 +151,7 @@ async def put_upload(
     f"{service.UPLOAD_PATH}/{{asset_id}}.wav",
     summary="Preview an asset (signed URL)",
     response_class=Response,
-    responses=error_responses(403, 404),
+    responses={200: {"content": {"audio/wav": {"example": "(binary) RIFF/WAVE, mono"}}}} | error_responses(403, 404),
 )
 async def preview(
     session: SessionDep,

@@ -257,7 +257,11 @@ def _none_is_false(value: bool | None) -> bool:
 OffSwitch = Annotated[Flag | None, AfterValidator(_none_is_false)]
 KbThreshold = Literal["low", "medium", "high"]
 Uuid = Annotated[str, StringConstraints(max_length=64), AfterValidator(_uuid)]
-Volume = Annotated[float, Field(ge=0, le=1)]
+def _volume_default(value: float | None) -> float:
+    return 0.5 if value is None else value  # null: Vocobase's default
+
+
+Volume = Annotated[Annotated[float, Field(ge=0, le=1)] | None, AfterValidator(_volume_default)]
 FunctionIds = Annotated[list[Uuid], Field(max_length=FUNCTIONS_PER_AGENT_MAX)]
 
 _KNOWLEDGE = "the knowledge base"
@@ -313,8 +317,8 @@ AGENT_FIELDS: tuple[AgentField, ...] = (
         "asset or one of this account's READY uploads (`GET /agent/background-audio`); null: none.",
     ),
     AgentField(
-        "background_audio_volume", Volume, float, clearable=False,
-        description="0 to 1 (default 0.5): the bed's level under the voice.",
+        "background_audio_volume", Volume, float,
+        description="0 to 1 (default 0.5; null sets the default): the bed's level under the voice.",
     ),
     AgentField("variables", Variables, list[str], clearable=False),
     AgentField(

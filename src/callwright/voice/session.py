@@ -345,8 +345,11 @@ class CallMediaSession:
             return
         intro = (self._script.intro_message or "").strip()
         engine = tts_engine(self._script.voice_id)
+        pronounce = Pronouncer(dict(self._script.pronunciations))
         tts = await engine.create_tts(
-            self._script.voice_id, cached_texts=self._script.spoken_lines()
+            self._script.voice_id,
+            # The cache holds lines as the TTS is given them: pronunciations applied.
+            cached_texts=[pronounce(line) for line in self._script.spoken_lines()],
         )
         stt_engine = STT_ENGINES.get(self._script.stt_provider)
         if stt_engine is None:
@@ -360,7 +363,6 @@ class CallMediaSession:
             language=self._script.stt_language, vocabulary=self._script.vocabulary
         )
         if self._script.pronunciations:
-            pronounce = Pronouncer(dict(self._script.pronunciations))
 
             async def _pronounced(text: str, _text_type: object) -> str:
                 return pronounce(text)

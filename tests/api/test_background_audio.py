@@ -154,3 +154,13 @@ async def test_another_partner_cannot_see_use_finalize_or_delete_an_upload(clien
     assert (await client.get(f"{ASSETS}/{asset_id}", headers=partner.headers)).status_code == 200
     # Platform assets are everyone's, and no one's to delete.
     assert (await client.delete(f"{ASSETS}/{CURATED[0].id}", headers=other_partner.headers)).status_code == 403
+
+
+async def test_uploads_per_account_are_limited(client, partner, other_partner, monkeypatch):
+    from callwright.domain import background_audio
+
+    monkeypatch.setattr(background_audio, "ASSETS_PER_PARTNER_MAX", 1)
+    assert (await mint(client, partner, slug="first")).status_code == 201
+    over = await mint(client, partner, slug="second")
+    assert over.status_code == 409 and error_of(over)["reason"] == "background_audio_limit_reached"
+    assert (await mint(client, other_partner, slug="theirs")).status_code == 201  # per account

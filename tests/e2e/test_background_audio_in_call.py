@@ -46,9 +46,19 @@ async def heard_on_a_call(api, carrier_sim, **agent: object) -> tuple[np.ndarray
     call = await finished_call(api, tenant, call_id)
     assert call["transcript"][0]["role"] == "bot"
     intro_secs = len(call["transcript"][0]["content"]) / 15  # the fake voice: 15 characters a second
-    first = sim_call.first_agent_audio_at
-    assert first is not None
-    return sim_call.agent_audio(), first - (sim_call.media_started_at or 0.0), intro_secs
+    heard = sim_call.agent_audio()
+    return heard, tone_starts_at(heard), intro_secs
+
+
+def tone_starts_at(pcm: np.ndarray) -> float:
+    """Where the fake voice starts in ``pcm``: the first 20 ms frame (8 whole cycles of 400 Hz)
+    whose 400 Hz component is loud, whatever else is in it."""
+    frames = pcm[: len(pcm) // 160 * 160].astype(np.float64).reshape(-1, 160)
+    phase = 2 * np.pi * 400 * np.arange(160) / SAMPLE_RATE
+    amplitude = 2 / 160 * np.hypot(frames @ np.sin(phase), frames @ np.cos(phase))
+    loud = np.flatnonzero(amplitude > 3000)  # the fake voice's tone: 0.3 of full scale, ≈ 9800
+    assert len(loud), "the caller never heard the agent's voice"
+    return float(loud[0]) * 160 / SAMPLE_RATE
 
 
 async def test_the_bed_is_heard_under_the_voice_and_in_silence_and_not_before_the_greeting(api, carrier_sim):

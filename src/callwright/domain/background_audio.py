@@ -20,6 +20,7 @@ MIME_TYPE = "audio/wav"
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,63}$"
 LABEL_MAX = 80
 UPLOAD_URL_TTL_SECS = 900
+ASSETS_PER_PARTNER_MAX = 50  # uploads kept per account (each ≤ 5 MB): storage is shared
 PREVIEW_URL_TTL_SECS = 3600
 _SLUG = re.compile(SLUG_PATTERN)
 

@@ -82,6 +82,16 @@ async def mint_upload(
     """Step 1 of an upload: a new asset (UPLOADING) and a 15-minute signed PUT URL for its WAV."""
     if any(asset.slug == slug for asset in ambience.CURATED):
         raise Conflict(f"the slug {slug!r} is taken by a platform asset; pick another", code="slug_taken")
+    # Serialise mints per partner so the limit holds (as functions do).
+    await session.execute(select(Partner.id).where(Partner.id == partner.id).with_for_update())
+    count = await session.scalar(
+        select(func.count()).select_from(BackgroundAudio).where(BackgroundAudio.partner_id == partner.id)
+    )
+    if (count or 0) >= rules.ASSETS_PER_PARTNER_MAX:
+        raise Conflict(
+            f"at most {rules.ASSETS_PER_PARTNER_MAX} background-audio uploads per account; delete one first",
+            code="background_audio_limit_reached",
+        )
     row = BackgroundAudio(id=new_id(), partner_id=partner.id, slug=slug, label=label, size_bytes=size_bytes)
     session.add(row)
     try:
@@ -223,12 +233,6 @@ async def check_attachable(*, session: AsyncSession, partner_id: str, asset_id: 
         raise ValidationFailed(
             "background_audio_id", f"background_audio_id names an asset that is {status}, not READY; finalize it first"
         )
-
-
-async def count_for_partner(session: AsyncSession, partner_id: str) -> int:
-    return await session.scalar(
-        select(func.count()).select_from(BackgroundAudio).where(BackgroundAudio.partner_id == partner_id)
-    ) or 0
 
 
 async def preview_bytes(*, session: AsyncSession, platform: Platform, asset_id: str, expires: str | None,

@@ -30,7 +30,7 @@ from pipecat.frames.frames import MixerControlFrame, MixerEnableFrame, MixerUpda
 from callwright.voice import ambience
 
 HOLD_SECS = 2.0
-HOLD_POLL_SECS = 0.005  # while held: how often the transport looks for the agent's first audio
+HOLD_POLL_SECS = 0.001  # while held: how often the transport looks for the agent's first audio
 VOLUME_DEFAULT = 0.5
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from callwright.voice.ambience import CURATED
 from callwright.voice.catalog import installed_voices
 from tests.conftest import error_of
 
@@ -15,8 +16,6 @@ SOME_UUID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 ASKING = [
     ("kb_enable_llm_processing", True, "the knowledge base's LLM processing of retrieved passages"),
     ("kb_llm_system_prompt", "Summarise.", "the knowledge base's LLM processing of retrieved passages"),
-    ("background_audio_id", SOME_UUID, "background audio"),
-    ("background_audio_volume", 0.8, "background audio"),
 ]
 
 # Values that ask for nothing: accepted, and the response shows the defaults.
@@ -84,13 +83,13 @@ async def test_null_false_and_default_values_are_accepted(client, partner, field
     assert updated.status_code == 200, updated.text
 
 
-async def test_several_unbuilt_features_are_named_together(client, partner):
-    response = await create(client, partner, kb_enable_llm_processing=True, background_audio_volume=0.1)
+async def test_several_unbuilt_fields_are_named_together(client, partner):
+    response = await create(client, partner, kb_enable_llm_processing=True, kb_llm_system_prompt="Summarise.")
     error = error_of(response)
     assert error["code"] == "FEATURE_NOT_AVAILABLE"
     assert error["message"] == (
-        "the knowledge base's LLM processing of retrieved passages and background audio are not available yet on this server; remove "
-        "kb_enable_llm_processing and background_audio_volume (or send them as null or false)"
+        "the knowledge base's LLM processing of retrieved passages is not available yet on this server; remove "
+        "kb_enable_llm_processing and kb_llm_system_prompt (or send them as null or false)"
     )
 
 
@@ -161,10 +160,11 @@ async def test_the_docs_example_is_refused_only_for_features_not_built(client, p
     refused = [d["field"] for d in error["details"]]
     assert refused == [
         "kb_llm_system_prompt",
-        "background_audio_id",
     ]
     for field in refused:
         del body[field]
+    # The example's background audio is an asset of the docs' account: one of ours instead.
+    body["background_audio_id"] = CURATED[0].id
     response = await client.post(f"{API}/agent", json=body, headers=partner.headers)
     # The example's project is one of the docs' account, not this partner's.
     assert response.status_code == 404 and error_of(response)["reason"] == "project_not_found"

@@ -32,6 +32,7 @@ class Connection:
     query: dict[str, str]
     headers: dict[str, str]  # lower-cased names
     received: list[str | bytes] = field(default_factory=list)
+    raw_query: str = ""  # as sent: repeated parameters (Deepgram's keyterm) all kept
 
     def json_messages(self) -> list[dict[str, Any]]:
         return [json.loads(m) for m in self.received if isinstance(m, str)]
@@ -59,6 +60,7 @@ class ProtocolServer:
             path=parts.path,
             query={k: v[-1] for k, v in parse_qs(parts.query).items()},
             headers={k.lower(): v for k, v in request.headers.raw_items()},
+            raw_query=parts.query,
         )
         self.connections.append(connection)
         with contextlib.suppress(ConnectionClosed):

@@ -10,6 +10,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from urllib.parse import unquote_plus
 
 import numpy as np
 import pytest
@@ -387,3 +388,25 @@ async def test_a_call_greets_with_cartesia_and_streams_the_caller_to_deepgram(
     (listen,) = deepgram.connections
     assert listen.query["sample_rate"] == "8000"
     assert len(listen.audio()) > 0 and len(listen.audio()) % 2 == 0  # the caller's PCM16
+
+
+async def test_the_agents_dictionaries_reach_deepgram_as_keyterms() -> None:
+    with serving_in_thread(DeepgramServer()) as server:
+        configure_cloud_engines(settings(deepgram_api_key=KEY, deepgram_url=server.base_url))
+        stt = await STT_ENGINES["deepgram"].create_stt(vocabulary=["Meera Iyer", "Zyntrax"])
+        async with running(stt):
+            pass
+    from urllib.parse import parse_qs
+
+    assert parse_qs(server.connections[0].raw_query)["keyterm"] == ["Meera Iyer", "Zyntrax"]
+
+
+async def test_the_agents_dictionaries_reach_sarvam_as_its_prompt() -> None:
+    with serving_in_thread(SarvamSTTServer()) as server:
+        configure_cloud_engines(settings(sarvam_api_key=KEY, sarvam_url=server.base_url))
+        stt = await STT_ENGINES["sarvam"].create_stt(vocabulary=["Meera Iyer", "Zyntrax"])
+        async with running(stt):
+            pass
+    (connection,) = server.connections
+    sent = connection.raw_query + repr(connection.json_messages())
+    assert "Glossary: Meera Iyer, Zyntrax." in unquote_plus(sent), sent

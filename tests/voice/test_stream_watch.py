@@ -94,3 +94,26 @@ def test_outbound_media_messages_are_20_ms_unless_the_carrier_wants_fixed_packet
     for bad in (0, 3000, -320):
         with pytest.raises(ValueError, match="multiple of 160"):
             out_frame_10ms_chunks(bad)
+
+
+async def test_with_background_audio_the_agents_own_audio_is_timed_not_the_bed() -> None:
+    from callwright.voice.background import BackgroundLoop, BackgroundMixer
+
+    bed = np.full(800, 2000, dtype=np.int16)
+    bed.setflags(write=False)
+    mixer = BackgroundMixer(BackgroundLoop("flat", 8000, bed), volume=1.0, hold_secs=0)
+    await mixer.start(8000)
+    events: list[str] = []
+    serializer = WatchedSerializer(
+        twilio(), on_stop=lambda: None, on_first_audio=lambda: events.append("audio"), mixer=mixer
+    )
+    await serializer.setup(SimpleNamespace(audio_in_sample_rate=8000, audio_out_sample_rate=8000))
+
+    async def send(agent: bytes) -> None:
+        mixed = await mixer.mix(agent)  # as the output transport does, just before serializing
+        assert await serializer.serialize(OutputAudioRawFrame(mixed, 8000, 1))
+
+    await send(bytes(320))  # the bed alone: loud on the wire, but the agent is quiet
+    assert events == [] and serializer.last_audio_at is None
+    await send(np.full(160, 3000, dtype=np.int16).tobytes())
+    assert events == ["audio"] and serializer.last_audio_at is not None

@@ -21,12 +21,14 @@ from callwright.api.routes import (
     admin_credits,
     admin_numbers,
     agents,
+    background_audio,
     call_trail,
     calls,
     campaign_contacts,
     campaigns,
     config,
     connections,
+    dictionaries,
     dnd_check,
     documents,
     functions,
@@ -133,6 +135,8 @@ def create_app(
     partner_api.include_router(config.router)
     partner_api.include_router(connections.router)
     partner_api.include_router(phone_numbers.router)
+    partner_api.include_router(background_audio.router)  # before /agent/{agent_id}
+    partner_api.include_router(dictionaries.router)
     partner_api.include_router(agents.router)
     partner_api.include_router(calls.router)
     partner_api.include_router(call_trail.router)
@@ -152,6 +156,7 @@ def create_app(
     app.include_router(media.router)
     app.include_router(recordings.router)
     app.include_router(documents.upload_router)
+    app.include_router(background_audio.upload_router)
     app.include_router(admin.router, prefix=ADMIN_API_PREFIX)
     app.include_router(admin_credits.router, prefix=ADMIN_API_PREFIX)
     app.include_router(admin_calls.router, prefix=ADMIN_API_PREFIX)

@@ -28,6 +28,7 @@ from callwright.api.auth_throttle import AuthThrottle, key_prefix, throttled_add
 from callwright.api.deps import MISSING_API_KEY, bearer_token
 from callwright.api.errors import error_response
 from callwright.domain.api_keys import looks_like_api_key
+from callwright.domain.background_audio import MAX_BYTES as BACKGROUND_AUDIO_MAX_BYTES
 from callwright.domain.errors import CallwrightError, Unauthorized
 from callwright.domain.knowledge import MAX_FILE_BYTES
 from callwright.settings import Settings
@@ -48,6 +49,7 @@ def caps_for(settings: Settings) -> tuple[tuple[str, int], ...]:
         ("/inbound/", settings.max_callback_body_bytes),
         # A knowledge-base file's signed upload: up to 50 MB (the route holds it to the declared size).
         ("/uploads/documents", MAX_FILE_BYTES),
+        ("/uploads/background-audio", BACKGROUND_AUDIO_MAX_BYTES),  # a WAV PUT to its signed URL
     )
 
 

@@ -102,6 +102,22 @@ EndpointId = Annotated[str, Depends(_endpoint_id)]
 DeliveryId = Annotated[str, Depends(_delivery_id)]
 ProjectId = Annotated[str, Depends(_project_id)]
 FunctionId = Annotated[str, Depends(_function_id)]
+
+
+async def _background_audio_id(
+    asset_id: Annotated[str, Path(description="The background-audio asset's id (a UUID).")],
+) -> str:
+    return _known(parse_id(asset_id), f"no background audio with id {_shown(asset_id)}", "background_audio_not_found")
+
+
+async def _dictionary_id(
+    dictionary_id: Annotated[str, Path(description="The dictionary's id (a UUID).")],
+) -> str:
+    return _known(parse_id(dictionary_id), f"no dictionary with id {_shown(dictionary_id)}", "dictionary_not_found")
+
+
+BackgroundAudioId = Annotated[str, Depends(_background_audio_id)]
+DictionaryId = Annotated[str, Depends(_dictionary_id)]
 SessionId = Annotated[str, Depends(_session_id)]
 KeyId = Annotated[str, Depends(_key_id)]
 PartnerName = Annotated[str, Depends(_partner_name)]

@@ -166,6 +166,9 @@ class AgentSpec:
     kb_threshold: str = "medium"  # low | medium | high
     kb_include_summaries: bool = False
     kb_result_format: str | None = None
+    background_audio_id: str | None = None  # looped under the agent's voice (``voice.background``)
+    background_audio_volume: float = 0.5  # 0..1, Vocobase's default
+    dictionary_ids: tuple[str, ...] = ()  # speech-recognition dictionaries (``/agent/{id}/dictionaries``)
 
     @classmethod
     def parse(
@@ -221,6 +224,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "transfer_mode": TransferMode,
     "variables": tuple,
     "function_ids": tuple,
+    "dictionary_ids": tuple,
+    "background_audio_volume": float,
     "llm": LlmSpec.parse,
     "stt": SttSpec.parse,
     "script": ScriptSpec.parse,

@@ -27,7 +27,7 @@ from callwright.domain.errors import (
     NotFound,
     ValidationFailed,
 )
-from callwright.services import functions, partners, projects
+from callwright.services import background_audio, functions, partners, projects
 from callwright.store.models import Agent, Partner, utcnow
 from callwright.voice.catalog import Voice, default_voice, find_voice
 
@@ -41,6 +41,7 @@ async def create_agent(*, session: AsyncSession, partner: Partner, fields: Mappi
     _check_transfer(spec)
     await functions.check_attachable(session=session, partner_id=partner.id, function_ids=spec.function_ids)
     await functions.check_script_functions(session=session, partner_id=partner.id, spec=spec)
+    await background_audio.check_attachable(session=session, partner_id=partner.id, asset_id=spec.background_audio_id)
     agent_limit = partner.agent_limit
 
     # Serialise agent creation per partner so the limit holds under concurrency: PostgreSQL locks
@@ -145,6 +146,10 @@ async def update_agent(
     if "function_ids" in changes:
         await functions.check_attachable(session=session, partner_id=partner.id, function_ids=spec.function_ids)
         await functions.attach(session=session, agent_id=agent.id, function_ids=spec.function_ids)
+    if "background_audio_id" in changes:
+        await background_audio.check_attachable(
+            session=session, partner_id=partner.id, asset_id=spec.background_audio_id
+        )
     if "function_ids" in changes or "script" in changes:
         await functions.check_script_functions(session=session, partner_id=partner.id, spec=spec)
 

@@ -47,8 +47,10 @@ from callwright.domain.text import line_problem, params_problem
 from callwright.domain.voicemail import GreetingVerdict
 from callwright.metrics import ACTIVE_CALLS, CALLS_ENDED, TURN_LATENCY_SECONDS
 from callwright.services import (
+    background_audio,
     call_hangup,
     call_tools,
+    dictionaries,
     kb_retrieval,
     media_events,
     recordings,
@@ -239,12 +241,16 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
     try:
         # WatchedSocket stands in for the WebSocket it wraps (every call but receive passes through).
         watched = cast(WebSocket, WatchedSocket(websocket, idle_timeout_secs=platform.settings.media_idle_timeout_secs))
-        script = media_events.agent_script(call, voice_config.call_rules(platform.settings))
+        script = await dictionaries.with_dictionaries(
+            platform=platform, call=call, script=media_events.agent_script(call, voice_config.call_rules(platform.settings))
+        )
+        background, loading = background_audio.mixer_for_call(platform=platform, call=call)
         await media_events.fetch_intro(platform, script)  # rendered by the dialing node, maybe not this one
         media = CallMediaSession(
             watched,
             serializer=carrier.media_serializer(stream.start, stream.admission.account),
             script=script,
+            background=background,
             audio_out_packet_bytes=carrier.media_packet_bytes,
             on_first_agent_audio=first_audio,
             llm_defaults=voice_config.llm_defaults(platform.settings),
@@ -267,6 +273,8 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
             recording_url = await recordings.save_recording(platform=platform, call=call, recorder=recorder)
         finally:
             unregister(platform, call_id, media)
+            if loading is not None and not loading.done():
+                loading.cancel()
         await media_events.media_ended(
             platform=platform,
             call_id=call_id,

@@ -664,3 +664,47 @@ class KbFolderAgent(Base):
     folder_id: Mapped[str] = mapped_column(ForeignKey("kb_folders.id", ondelete="CASCADE"), primary_key=True)
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True, index=True)
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BackgroundAudio(Timestamped, Base):
+    """A partner's uploaded background-audio asset (a mono WAV kept in recordings storage).
+    The curated assets that ship with the install are not rows: ``voice.ambience`` makes them."""
+
+    __tablename__ = "background_audio"
+    __table_args__ = (Index("ix_background_audio_partner_created", "partner_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(64), unique=True)  # unique across all assets
+    label: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16), default="UPLOADING")  # UPLOADING, READY, FAILED
+    size_bytes: Mapped[int] = mapped_column(Integer)  # as declared when the upload URL was minted
+    duration_secs: Mapped[float | None] = mapped_column(Float, default=None)
+    sample_rate: Mapped[int | None] = mapped_column(Integer, default=None)
+    channels: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Dictionary(Timestamped, Base):
+    """A partner's speech-recognition dictionary: terms the STT is biased toward."""
+
+    __tablename__ = "dictionaries"
+    __table_args__ = (UniqueConstraint("partner_id", "name"), Index("ix_dictionaries_partner_created", "partner_id", "created_at"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    terms: Mapped[list[Any]] = mapped_column(default=list)
+    char_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AgentDictionary(Base):
+    """A dictionary attached to an agent."""
+
+    __tablename__ = "agent_dictionaries"
+
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    dictionary_id: Mapped[str] = mapped_column(
+        ForeignKey("dictionaries.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import WebSocket
+from pipecat.audio.mixers.base_audio_mixer import BaseAudioMixer
 from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
@@ -189,6 +190,7 @@ def build_call_pipeline(
     on_speech_stopped: Callable[[float], None] | None = None,
     audio_out_packet_bytes: int | None = None,
     knowledge: FrameProcessor | None = None,  # voice.knowledge: passages added per caller turn
+    mixer: BaseAudioMixer | None = None,
 ) -> CallPipeline:
     transport = FastAPIWebsocketTransport(
         websocket,
@@ -202,6 +204,8 @@ def build_call_pipeline(
             # Pipecat pads an ended stream with 2 s of silence by default; a hung-up call has
             # no one to hear it.
             audio_out_end_silence_secs=0,
+            # Background audio (voice.background): mixed into every outbound frame.
+            audio_out_mixer=mixer,
             # The media socket is authenticated by its per-call token, and carriers send no
             # Origin header; an Origin allow-list (PIPECAT_ALLOWED_ORIGINS) would refuse them.
             allowed_origins=[],

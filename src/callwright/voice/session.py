@@ -34,6 +34,7 @@ from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketState
 
 from callwright.domain.agent_spec import ScriptSpec
+from callwright.domain.dictionaries import Pronouncer
 from callwright.domain.end_reasons import EndReason
 from callwright.domain.transfers import (
     AGENT_BACK_MESSAGE,
@@ -45,6 +46,7 @@ from callwright.domain.transfers import (
     TransferSource,
 )
 from callwright.domain.voicemail import GreetingVerdict
+from callwright.voice.background import BackgroundMixer
 from callwright.voice.call_rules import CallRules, CallTimers
 from callwright.voice.conversation import ConversationLog
 from callwright.voice.end_call import offer_end_call
@@ -106,6 +108,8 @@ class AgentScript:
     transfer_instructions: str | None = None  # when to transfer (also in the prompt)
     rules: CallRules = field(default_factory=CallRules)
     detect_voicemail: bool = False  # judge the far end's first seconds: mailbox or person?
+    vocabulary: tuple[str, ...] = ()  # the agent's dictionaries: terms the STT is biased toward
+    pronunciations: tuple[tuple[str, str], ...] = ()  # (written, spoken): what the TTS is given
 
     @property
     def closing_line(self) -> str:
@@ -165,12 +169,14 @@ class CallMediaSession:
         recorder: CallRecorder | None = None,  # records both sides; the caller finishes it
         actions: InCallActions | None = None,  # custom functions and opt_out (voice.tools)
         knowledge: TurnKnowledge | None = None,  # the agent's documents, searched per turn
+        background: BackgroundMixer | None = None,  # background audio under the agent's voice
     ) -> None:
         out_frame_10ms_chunks(audio_out_packet_bytes)  # refuse a bad packet size here, not mid-call
         self._websocket = websocket
         self._recorder = recorder
         self._actions = actions
         self._knowledge = knowledge
+        self._background = background
         self._serializer = serializer
         self._script = script
         self._audio_out_packet_bytes = audio_out_packet_bytes
@@ -418,8 +424,11 @@ class CallMediaSession:
             return
         intro = (self._script.intro_message or "").strip()
         engine = tts_engine(self._script.voice_id)
+        pronounce = Pronouncer(dict(self._script.pronunciations))
         tts = await engine.create_tts(
-            self._script.voice_id, cached_texts=self._script.spoken_lines()
+            self._script.voice_id,
+            # The cache holds lines as the TTS is given them: pronunciations applied.
+            cached_texts=[pronounce(line) for line in self._script.spoken_lines()],
         )
         stt_engine = STT_ENGINES.get(self._script.stt_provider)
         if stt_engine is None:
@@ -429,7 +438,17 @@ class CallMediaSession:
                 self._script.stt_provider,
             )
             stt_engine = STT_ENGINES["whisper"]
-        stt = await stt_engine.create_stt(language=self._script.stt_language)
+        stt = await stt_engine.create_stt(
+            language=self._script.stt_language, vocabulary=self._script.vocabulary
+        )
+        if self._script.pronunciations:
+
+            async def _pronounced(text: str, _text_type: object) -> str:
+                return pronounce(text)
+
+            # Reaches the synthesizer only: the transcript and the model's context keep the
+            # written form.
+            tts.add_text_transformer(_pronounced)
         llm = self._create_llm()
         context = LLMContext(self._initial_messages(intro))
         conversation = self.conversation
@@ -476,6 +495,7 @@ class CallMediaSession:
             on_reply_audio=conversation.reply_audio_started,
             on_caller_audio=watch.caller_audio if watch is not None else None,
             recorder=self._recorder,
+            mixer=self._background,
         )
         vad = silero_vad().new_analyzer()
         timers = self._timers = CallTimers(
@@ -517,6 +537,7 @@ class CallMediaSession:
             knowledge=KnowledgeContext(self._knowledge)
             if self._knowledge is not None and not isinstance(llm, ScriptedLLM)
             else None,
+            mixer=self._background,
         )
         watch_milestones(conversation, stt=stt, llm=llm, tts=tts)
 

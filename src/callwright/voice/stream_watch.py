@@ -31,6 +31,7 @@ from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.serializers.base_serializer import FrameSerializer
 
 from callwright.metrics import FRAME_GAP_MAX_SECS, FRAME_GAP_SECONDS
+from callwright.voice.background import BackgroundMixer
 from callwright.voice.recorder import CallRecorder
 
 log = logging.getLogger("callwright.voice")
@@ -46,8 +47,12 @@ class WatchedSerializer(FrameSerializer):
         on_reply_audio: Callable[[float], None] | None = None,
         on_caller_audio: Callable[[bytes], bool] | None = None,
         recorder: CallRecorder | None = None,
+        mixer: BackgroundMixer | None = None,
     ) -> None:
         super().__init__(name=f"Watched{carrier.name}")
+        # With background audio, what is timed is the agent's own part of each frame (the mixer
+        # keeps it), not the bed that flows under it and through the agent's silences.
+        self._mixer = mixer
         self.carrier = carrier
         self._on_stop = on_stop
         self._on_first_audio = on_first_audio
@@ -69,11 +74,14 @@ class WatchedSerializer(FrameSerializer):
             self._record_sent(self._recorder, frame, payload)
         if not payload or not isinstance(frame, AudioRawFrame):
             return payload
+        voice = frame.audio if self._mixer is None else self._mixer.last_voice
+        if voice is None:  # the bed alone: the agent is quiet
+            return payload
         now = time.monotonic()
         if self.last_audio_at is not None and now - self.last_audio_at < FRAME_GAP_MAX_SECS:
             FRAME_GAP_SECONDS.observe(now - self.last_audio_at)
         self.last_audio_at = now
-        if self._awaiting_audio and not is_silence(frame.audio):
+        if self._awaiting_audio and not is_silence(voice):
             self._awaiting_audio = False
             if not self._audio_sent:
                 self._audio_sent = True

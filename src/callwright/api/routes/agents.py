@@ -27,7 +27,7 @@ _CASING_NOTE = (
 )
 _NOT_BUILT_NOTE = (
     "\n\n**Not available yet:** the knowledge base's LLM processing of retrieved passages "
-    "(`kb_enable_llm_processing`, `kb_llm_system_prompt`) and background audio (`background_audio_*`). "
+    "(`kb_enable_llm_processing`, `kb_llm_system_prompt`). "
     "Sending one of these fields with a value other than null, false "
     "or its default is refused with 400 `FEATURE_NOT_AVAILABLE`, naming the feature; nothing is "
     "stored."

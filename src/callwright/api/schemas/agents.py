@@ -265,11 +265,14 @@ def _medium_when_null(value: str | None) -> str:
 
 KbThresholdLevel = Annotated[KbThreshold | None, AfterValidator(_medium_when_null)]
 Uuid = Annotated[str, StringConstraints(max_length=64), AfterValidator(_uuid)]
-Volume = Annotated[float, Field(ge=0, le=1)]
+def _volume_default(value: float | None) -> float:
+    return 0.5 if value is None else value  # null: Vocobase's default
+
+
+Volume = Annotated[Annotated[float, Field(ge=0, le=1)] | None, AfterValidator(_volume_default)]
 FunctionIds = Annotated[list[Uuid], Field(max_length=FUNCTIONS_PER_AGENT_MAX)]
 
 _KNOWLEDGE = "the knowledge base's LLM processing of retrieved passages"
-_BACKGROUND = "background audio"
 
 AGENT_FIELDS: tuple[AgentField, ...] = (
     AgentField(
@@ -334,8 +337,15 @@ AGENT_FIELDS: tuple[AgentField, ...] = (
         "another carrier is refused with 409). See docs/transfer-and-dtmf.md.",
     ),
     AgentField("max_call_duration_secs", CallDuration, int | None, description="null means no cap."),
-    AgentField("background_audio_id", Uuid | None, str | None, None, unbuilt=_BACKGROUND),
-    AgentField("background_audio_volume", Volume | None, float | None, 0.5, unbuilt=_BACKGROUND),
+    AgentField(
+        "background_audio_id", Uuid | None, str | None,
+        description="Ambience looped under the agent's voice and through its silences: a platform "
+        "asset or one of this account's READY uploads (`GET /agent/background-audio`); null: none.",
+    ),
+    AgentField(
+        "background_audio_volume", Volume, float,
+        description="0 to 1 (default 0.5; null sets the default): the bed's level under the voice.",
+    ),
     AgentField("variables", Variables, list[str], clearable=False),
     AgentField(
         "extraction_config", ExtractionConfig | None, dict[str, Any] | None, None,

@@ -7,7 +7,7 @@ and are shared by calls.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from pipecat.services.stt_service import STTService
@@ -79,7 +79,7 @@ class STTEngine(Protocol):
     async def load(self) -> None:
         """Load the model into this process (once; later calls return at once)."""
 
-    async def create_stt(self, *, language: str | None = None) -> STTService:
+    async def create_stt(self, *, language: str | None = None, vocabulary: Sequence[str] = ()) -> STTService:
         """An STT service for one call, transcribing with the loaded model; ``language`` is the
         agent's (an engine that knows one language ignores it)."""
 

@@ -10,6 +10,7 @@ once rather than after its own endpointing; each final result with words becomes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from callwright.voice.engines.cloud_base import CLOUD_SAMPLE_RATE, ProviderAccount, pipecat_language
@@ -29,13 +30,18 @@ class DeepgramEngine:
     async def load(self) -> None:
         return None  # Deepgram runs the model; a call opens its own connection
 
-    async def create_stt(self, *, language: str | None = None) -> DeepgramSTTService:
-        """A Deepgram service for one call; ``language`` is the agent's (default English)."""
+    async def create_stt(
+        self, *, language: str | None = None, vocabulary: Sequence[str] = ()
+    ) -> DeepgramSTTService:
+        """A Deepgram service for one call; ``language`` is the agent's (default English);
+        ``vocabulary`` (the agent's dictionaries) goes to nova-3 as ``keyterm`` prompting."""
         from pipecat.services.deepgram.stt import DeepgramSTTService
 
         settings = DeepgramSTTService.Settings(
             model=DEEPGRAM_MODEL, language=pipecat_language(language, DEFAULT_LANGUAGE)
         )
+        if vocabulary:
+            settings.keyterm = list(vocabulary)
         return DeepgramSTTService(
             api_key=self.account.api_key,
             base_url=self.account.base_url(DEEPGRAM_URL),

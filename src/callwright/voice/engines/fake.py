@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncGenerator, Collection
+from collections.abc import AsyncGenerator, Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -217,7 +217,7 @@ class FakeSTTEngine:
     async def load(self) -> None:
         pass
 
-    async def create_stt(self, *, language: str | None = None) -> FakeSTT:
+    async def create_stt(self, *, language: str | None = None, vocabulary: Sequence[str] = ()) -> FakeSTT:
         return FakeSTT(latency_ms=self.latencies.stt_ms, audio_passthrough=False)
 
 

@@ -16,10 +16,12 @@ agent's language follows its voice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pipecat.services.tts_service import TTSService
 
+from callwright.domain.dictionaries import vocabulary_prompt
 from callwright.voice.engines.cloud_base import (
     CLOUD_SAMPLE_RATE,
     CloudTTSEngine,
@@ -100,8 +102,11 @@ class SarvamSTTEngine:
     async def load(self) -> None:
         return None  # Sarvam runs the model; a call opens its own connection
 
-    async def create_stt(self, *, language: str | None = None) -> SarvamRealtimeSTTService:
-        """A Sarvam service for one call; without ``language`` Sarvam detects it per utterance."""
+    async def create_stt(
+        self, *, language: str | None = None, vocabulary: Sequence[str] = ()
+    ) -> SarvamRealtimeSTTService:
+        """A Sarvam service for one call; without ``language`` Sarvam detects it per utterance.
+        ``vocabulary`` (the agent's dictionaries) becomes Sarvam's decoding ``prompt``."""
         from pipecat.services.sarvam.stt import SarvamRealtimeSTTService
 
         return SarvamRealtimeSTTService(
@@ -111,6 +116,7 @@ class SarvamSTTEngine:
             sample_rate=CLOUD_SAMPLE_RATE,
             audio_passthrough=False,  # nothing after the STT needs the caller's audio
             settings=SarvamRealtimeSTTService.Settings(
-                language=pipecat_language(language, "en-IN") if language else None
+                language=pipecat_language(language, "en-IN") if language else None,
+                prompt=vocabulary_prompt(vocabulary) if vocabulary else None,
             ),
         )

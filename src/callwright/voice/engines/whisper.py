@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,6 +25,8 @@ from pipecat.services.settings import STTSettings
 from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
+
+from callwright.domain.dictionaries import vocabulary_prompt
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -142,14 +144,17 @@ class SharedWhisperModel:
         list(warm_up)
         return model
 
-    def transcribe(self, pcm16: bytes, sample_rate: int) -> Transcript:
+    def transcribe(self, pcm16: bytes, sample_rate: int, *, vocabulary: Sequence[str] = ()) -> Transcript:
         """What was said in mono PCM16 audio; blocks for the decode (run it off the event loop)."""
         started = time.perf_counter()
         audio = whisper_input(pcm16, sample_rate)
         if audio.size == 0:
             return Transcript("", "en", 0.0, 0.0)
         # ``transcribe`` returns a lazy generator: the decoding happens while it is consumed.
-        segments, info = self.model.transcribe(audio, **DECODE_OPTIONS)
+        options = DECODE_OPTIONS
+        if vocabulary:  # the agent's dictionaries: Whisper continues a prompt that spells them
+            options = DECODE_OPTIONS | {"initial_prompt": vocabulary_prompt(vocabulary)}
+        segments, info = self.model.transcribe(audio, **options)
         text = spoken_text(list(segments))
         return Transcript(
             text=text,
@@ -158,8 +163,10 @@ class SharedWhisperModel:
             elapsed_secs=time.perf_counter() - started,
         )
 
-    async def transcribe_async(self, pcm16: bytes, sample_rate: int) -> Transcript:
-        return await asyncio.to_thread(self.transcribe, pcm16, sample_rate)
+    async def transcribe_async(
+        self, pcm16: bytes, sample_rate: int, *, vocabulary: Sequence[str] = ()
+    ) -> Transcript:
+        return await asyncio.to_thread(self.transcribe, pcm16, sample_rate, vocabulary=vocabulary)
 
 
 @cache
@@ -193,13 +200,16 @@ class WhisperSTT(SegmentedSTTService):
     ``caller_speaking`` tells it, in real time, whether the VAD upstream hears the caller.
     """
 
-    def __init__(self, *, shared: SharedWhisperModel | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, shared: SharedWhisperModel | None = None, vocabulary: Sequence[str] = (), **kwargs: Any
+    ) -> None:
         # A 2.5 s turn: p50 0.62 s alone, 0.68 s two at a time, on the 2-core box.
         kwargs.setdefault("ttfs_p99_latency", 1.0)
         super().__init__(
             settings=STTSettings(model=MODEL_NAME, language=Language.EN), **kwargs
         )
         self.shared = shared or whisper_model()
+        self.vocabulary = tuple(vocabulary)
         self.caller_speaking: Callable[[], bool] = lambda: False
         self._held: list[str] = []
 
@@ -217,7 +227,7 @@ class WhisperSTT(SegmentedSTTService):
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         await self.start_processing_metrics()
         try:
-            transcript = await self.shared.transcribe_async(audio, self.sample_rate)
+            transcript = await self.shared.transcribe_async(audio, self.sample_rate, vocabulary=self.vocabulary)
         except Exception as exc:  # a failed turn is this call's problem, not the pipeline's
             yield ErrorFrame(error=f"Whisper could not transcribe the caller: {exc}")
             return
@@ -245,9 +255,9 @@ class WhisperEngine:
     async def load(self) -> None:
         await self.shared.load()
 
-    async def create_stt(self, *, language: str | None = None) -> WhisperSTT:
+    async def create_stt(self, *, language: str | None = None, vocabulary: Sequence[str] = ()) -> WhisperSTT:
         # tiny.en is English-only: the language is not a choice it has.
         await self.shared.load()
         # Nothing after the STT needs the caller's audio (VAD, recording and the voicemail check
         # see it before): not passing it on saves a queue hop per 20 ms frame.
-        return WhisperSTT(shared=self.shared, audio_passthrough=False)
+        return WhisperSTT(shared=self.shared, vocabulary=vocabulary, audio_passthrough=False)

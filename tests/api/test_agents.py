@@ -88,6 +88,7 @@ async def test_create_with_only_a_name_fills_the_defaults(client, partner):
         "transfer_number": None,
         "transfer_message": None,
         "transfer_instructions": None,
+        "transfer_mode": "cold",
         "max_call_duration_secs": 600,
         "variables": [],
         "llm": None,

@@ -213,7 +213,8 @@ def unregister(platform: Platform, call_id: str, media: CallMediaSession) -> Non
 
 async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> None:
     """Run the call's agent on the stream until it ends; store what happened; let go of it."""
-    from callwright.voice.session import CallMediaSession  # heavy (Pipecat): load on first call
+    from callwright.voice.legs import CarrierSocketLeg  # heavy (Pipecat): load on first call
+    from callwright.voice.session import CallMediaSession
 
     call, call_id, carrier = stream.call, stream.admission.call_id, stream.admission.carrier
     recorder = stream.recorder
@@ -231,11 +232,14 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
     try:
         # WatchedSocket stands in for the WebSocket it wraps (every call but receive passes through).
         watched = cast(WebSocket, WatchedSocket(websocket, idle_timeout_secs=platform.settings.media_idle_timeout_secs))
-        media = CallMediaSession(
+        leg = CarrierSocketLeg(
             watched,
             serializer=carrier.media_serializer(stream.start, stream.admission.account),
-            script=media_events.agent_script(call, voice_config.call_rules(platform.settings)),
             audio_out_packet_bytes=carrier.media_packet_bytes,
+        )
+        media = CallMediaSession(
+            leg,
+            script=media_events.agent_script(call, voice_config.call_rules(platform.settings)),
             on_first_agent_audio=first_audio,
             llm_defaults=voice_config.llm_defaults(platform.settings),
             on_greeting_verdict=greeting_verdict,

@@ -91,6 +91,27 @@ async def start_session(
     return row
 
 
+def prepare(platform: Platform, row: BrowserSession) -> None:
+    """Render the session's intro while the browser asks for the microphone and gathers its
+    candidates, so the greeting starts the moment the peer connects (as a call's does while the
+    phone rings)."""
+
+    async def render() -> None:
+        try:
+            await media_events.prerender_intro(_script(platform, row.agent))
+        except Exception:  # the session renders it itself when it runs
+            log.warning("browser session %s: the intro could not be pre-rendered", row.id, exc_info=True)
+
+    task = asyncio.create_task(render(), name=f"browser-session-intro-{row.id}")
+    platform.browser_tasks.add(task)
+    task.add_done_callback(platform.browser_tasks.discard)
+
+
+def _script(platform: Platform, agent: dict[str, Any]) -> AgentScript:
+    script = media_events.script_for_agent(agent, {}, voice_config.call_rules(platform.settings))
+    return replace(script, detect_voicemail=False)  # a browser has no mailbox greeting to judge
+
+
 async def find_session(*, session: AsyncSession, partner: Partner, session_id: str) -> BrowserSession | None:
     """The partner's browser session with this id; None for an unknown or another partner's."""
     canonical = parse_id(session_id)
@@ -189,11 +210,9 @@ async def _carry(
                 )
                 await session.commit()
 
-        script = media_events.script_for_agent(agent, {}, voice_config.call_rules(platform.settings))
         media = CallMediaSession(
             BrowserPeerLeg(connection),
-            # A browser has no mailbox greeting to judge.
-            script=_without_voicemail(script),
+            script=_script(platform, agent),
             on_first_agent_audio=first_audio,
             llm_defaults=voice_config.llm_defaults(platform.settings),
         )
@@ -225,10 +244,6 @@ async def _connected(connection: SmallWebRTCConnection) -> bool:
             return False
         await asyncio.sleep(0.02)
     return False
-
-
-def _without_voicemail(script: AgentScript) -> AgentScript:
-    return replace(script, detect_voicemail=False)
 
 
 async def _store_outcome(platform: Platform, session_id: str, outcome: MediaOutcome) -> None:

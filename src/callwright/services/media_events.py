@@ -81,10 +81,15 @@ def script_for_agent(
 async def prepare_intro(call: Call) -> None:
     """Render the call's intro (its variables filled in) into the shared speech cache while the
     phone rings, so the greeting starts the moment the media stream opens."""
+
+    await prerender_intro(agent_script(call))
+
+
+async def prerender_intro(script: AgentScript) -> None:
+    """Render ``script``'s intro into the shared speech cache (a call's or a browser session's)."""
     from callwright.voice.engines import tts_engine
     from callwright.voice.pipeline import CARRIER_SAMPLE_RATE
 
-    script = agent_script(call)
     if script.intro_message:
         await tts_engine(script.voice_id).prerender(
             script.voice_id, script.intro_message, sample_rate=CARRIER_SAMPLE_RATE

@@ -87,6 +87,7 @@ async def start_webrtc_session(
     body: WebRtcSessionBody, partner: CurrentPartner, session: SessionDep, platform: PlatformDep
 ) -> dict[str, Any]:
     row = await browser_sessions.start_session(session=session, partner=partner, agent_id=body.agent_id)
+    browser_sessions.prepare(platform, row)
     public = browser_sessions.session_public(row)
     return ok(
         {

@@ -294,10 +294,17 @@ def _offer_window() -> timedelta:
     return timedelta(seconds=OFFER_WINDOW_SECS)
 
 
-def session_public(row: BrowserSession, *, now: datetime | None = None) -> dict[str, Any]:
+def session_public(
+    row: BrowserSession, *, platform: Platform | None = None, now: datetime | None = None
+) -> dict[str, Any]:
     """``GET /sessions/{id}`` for a browser session: Vocobase's session fields, plus ``type``,
-    ``end_reason``, ``latency`` and the offer's deadline."""
+    ``end_reason``, ``latency`` and the offer's deadline. While the session runs in this process
+    (``platform`` given), its transcript so far; otherwise the one stored when it ended."""
     now = now or utcnow()
+    transcript = list(row.transcript or [])
+    media = platform.browser_media.get(row.id) if platform is not None else None
+    if media is not None and row.session_completed_at is None:
+        transcript = media.conversation.wire()
     return {
         "session_id": row.id,
         "type": "webrtc",
@@ -306,7 +313,7 @@ def session_public(row: BrowserSession, *, now: datetime | None = None) -> dict[
         "status": shown_status(row.status, created_at=row.created_at, now=now).value,
         "duration_seconds": row.duration_seconds,
         "credits_used": 0.0,
-        "transcript": list(row.transcript or []),
+        "transcript": transcript,
         "latency": row.latency,
         "recording_url": None,
         "variables": {},

@@ -129,7 +129,8 @@ async def answer_offer(
     "browser session (`POST /sessions/webrtc`) answers the same fields plus `type: \"webrtc\"`, "
     "`end_reason`, `latency`, `offer_expires_at`, `first_agent_audio_at` and `created_at`; its "
     "status is created → connecting → in_progress → completed | failed (expired: no offer came); "
-    "it is not recorded and not billed.",
+    "while it is in progress its transcript so far is shown when this request reaches the process "
+    "carrying it (with one process, always); it is not recorded and not billed.",
     responses=_example(_SESSION_EXAMPLE) | error_responses(401, 404),
 )
 async def get_session(
@@ -144,5 +145,5 @@ async def get_session(
         row = await browser_sessions.find_session(session=session, partner=partner, session_id=session_id)
         if row is None:
             raise
-        return ok(browser_sessions.session_public(row))
+        return ok(browser_sessions.session_public(row, platform=platform))
     return ok(session_public(call, recording_url=shown_recording_url(platform=platform, call=call)))

@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 
-def _when(name: str, *, nullable: bool = True) -> sa.Column:  # type: ignore[type-arg]
+def _when(name: str, *, nullable: bool = True) -> sa.Column:
     return sa.Column(name, callwright.store.models.UTCDateTime(timezone=True), nullable=nullable)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from callwright.store.models import WebhookEvent
 from callwright.voice.preload import preload_voice_models
 from tests.conftest import error_of
+from tests.voice.test_whisper_stt import word_error_rate
 from tests.webrtc_support import microphone, spoken_sentence
 
 pytestmark = pytest.mark.e2e
@@ -121,10 +122,11 @@ async def test_a_browser_peer_talks_to_the_agent_and_the_session_completes(clien
     assert done["first_agent_audio_at"] is not None and done["duration_seconds"] is not None
     said = [(t["role"], t["content"]) for t in done["transcript"]]
     assert said[0] == ("bot", INTRO) and ("bot", REPLY) in said, said
-    assert any(role == "user" and "book a table" in line.lower() for role, line in said), said
+    # Whisper may hear "the table" for "a table": the sentence within a 30 % word error rate.
+    assert any(role == "user" and word_error_rate(SENTENCE, line) <= 0.3 for role, line in said), said
     async with platform.sessions() as session:
         events = (await session.scalars(select(WebhookEvent).where(WebhookEvent.partner_id == partner.id))).all()
     assert [e.type for e in events] == ["session.completed"]
     data = events[0].data
     assert data["session_id"] == session_id and "call" not in data
-    assert any("book a table" in t["content"].lower() for t in data["transcript"] if t["role"] == "user")
+    assert any(word_error_rate(SENTENCE, t["content"]) <= 0.3 for t in data["transcript"] if t["role"] == "user")

@@ -13,6 +13,7 @@ from callwright.sim import Scenario
 from tests.browser_support import chromium_executable
 from tests.conftest import TEST_ADMIN_TOKEN
 from tests.e2e.helpers import make_tenant, new_number, start_call
+from tests.voice.test_whisper_stt import word_error_rate
 
 pytestmark = pytest.mark.e2e
 
@@ -164,12 +165,12 @@ TALK_REPLY = "Sure, I can book that for you."
 
 @pytest.fixture
 async def talking_page(tmp_path):  # type: ignore[no-untyped-def]
-    """Chromium whose fake microphone says ``TALK_SENTENCE`` (after 4 s of quiet, so after the
-    agent's intro) and says it again every 8 s or so: Chromium loops the file."""
+    """Chromium whose fake microphone says ``TALK_SENTENCE`` after 4 s of quiet (after the agent's
+    intro), then is quiet for 10 s (the reply), and again: Chromium loops the file."""
     from tests.webrtc_support import spoken_sentence, write_wav
 
     executable = chromium_executable()
-    wav = write_wav(tmp_path / "caller.wav", spoken_sentence(TALK_SENTENCE, lead_secs=4.0, tail_secs=2.0))
+    wav = write_wav(tmp_path / "caller.wav", spoken_sentence(TALK_SENTENCE, lead_secs=4.0, tail_secs=10.0))
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -224,7 +225,8 @@ async def test_a_partner_talks_to_an_agent_from_the_browser_over_webrtc(api, car
 
     # The fake microphone's sentence reaches the agent's transcript (offline STT), live.
     transcript = page.get_by_role("list", name="Transcript")
-    await transcript.get_by_text(TALK_REPLY).first.wait_for()
+    await transcript.locator(".turn.user").first.wait_for()
+    await transcript.locator(".turn.bot").nth(1).wait_for()  # the agent answered
     await _shot(page, "8-talk-to-agent")
     await page.get_by_role("button", name="End").click()
     await page.get_by_role("heading", name="Last session").wait_for()
@@ -233,7 +235,8 @@ async def test_a_partner_talks_to_an_agent_from_the_browser_over_webrtc(api, car
     assert session["type"] == "webrtc" and session["status"] == "completed", session
     said = [(t["role"], t["content"]) for t in session["transcript"]]
     assert said[0] == ("bot", TALK_INTRO), said
-    assert any(role == "user" and "book a table" in line.lower() for role, line in said), said
+    # Whisper may hear "the table" for "a table": the sentence within a 30 % word error rate.
+    assert any(role == "user" and word_error_rate(TALK_SENTENCE, line) <= 0.3 for role, line in said), said
     assert ("bot", TALK_REPLY) in said
     await _shot(page, "9-talk-ended")
     assert errors == [], errors

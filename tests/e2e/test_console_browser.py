@@ -1,6 +1,8 @@
 """The console in a real browser (headless Chromium driven by Playwright): a partner signs in, a
 call placed through the carrier simulator appears in the live list without a reload, and its page
-plays the recording, with a click on a transcript turn seeking the player there."""
+plays the recording, with a click on a transcript turn seeking the player there. And "Talk to this
+agent": a WebRTC session with Chromium's fake microphone saying a sentence, which the agent's
+transcript holds, while the page hears the agent's voice (its offer → first audio time printed)."""
 
 from __future__ import annotations
 

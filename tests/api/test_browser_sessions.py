@@ -101,3 +101,16 @@ async def test_live_sessions_are_bound_by_the_partners_concurrency_limit(client,
     refused = await _start(client, handle, agent_id)
     assert (refused.status_code, error_of(refused)["reason"]) == (429, "concurrency_limit")
     assert refused.headers["Retry-After"] == "5"
+
+
+async def test_a_draining_server_answers_no_new_offer(client, platform, partner):
+    agent_id = await _agent(client, partner)
+    session_id = (await _start(client, partner, agent_id)).json()["data"]["session_id"]
+    platform.draining = True
+    refused = await client.post(
+        f"/api/v2/sessions/{session_id}/offer", json={"sdp": AUDIO_OFFER, "type": "offer"}, headers=partner.headers
+    )
+    assert (refused.status_code, error_of(refused)["reason"]) == (503, "draining")
+    assert refused.headers["Retry-After"] == "5"
+    read = await client.get(f"/api/v2/sessions/{session_id}", headers=partner.headers)
+    assert read.json()["data"]["status"] == "created"  # the browser may offer again elsewhere

@@ -32,7 +32,7 @@ from callwright.domain.browser_sessions import (
     shown_status,
 )
 from callwright.domain.end_reasons import EndReason
-from callwright.domain.errors import Conflict, LimitExceeded, NotFound, ValidationFailed
+from callwright.domain.errors import CallwrightError, Conflict, LimitExceeded, NotFound, ValidationFailed
 from callwright.domain.ids import parse_id
 from callwright.services import agents as agent_service
 from callwright.services import media_events, voice_config, webhook_outbox
@@ -131,6 +131,12 @@ async def answer_offer(
     window is 409 ``session_expired``; another partner's session is 404 like a missing one."""
     if (problem := offer_problem(sdp=sdp, type_=type_)) is not None:
         raise ValidationFailed(*problem)
+    if platform.draining:
+        # A draining node takes no new media (as its carrier sockets); the browser may retry.
+        raise CallwrightError(
+            "this server is shutting down and takes no new session; retry in a few seconds",
+            code="draining", status_code=503, headers={"Retry-After": str(CONCURRENCY_RETRY_AFTER_SECS)},
+        )
     now = utcnow()
     async with platform.sessions() as session:
         row = await find_session(session=session, partner=partner, session_id=session_id)

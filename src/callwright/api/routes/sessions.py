@@ -108,8 +108,9 @@ async def start_webrtc_session(
     "completed so its candidates are in the SDP; one audio track, the microphone) → the "
     "platform's answer `{sdp, type: \"answer\"}` to give `setRemoteDescription`. One offer per "
     "session: a second answers 409 `offer_already_answered`, a late one 409 `session_expired`. "
-    "The agent starts talking once the peer connection is up.",
-    responses=_example(_ANSWER_EXAMPLE) | error_responses(400, 401, 404, 409),
+    "The agent starts talking once the peer connection is up. A server that is shutting down "
+    "answers 503 `draining` (retry).",
+    responses=_example(_ANSWER_EXAMPLE) | error_responses(400, 401, 404, 409, 503),
 )
 async def answer_offer(
     body: SdpOffer, partner: CurrentPartner, platform: PlatformDep, session_id: SessionId

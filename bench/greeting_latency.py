@@ -77,7 +77,7 @@ async def construction_ms(n: int) -> float:
     from pipecat.workers.runner import WorkerRunner
 
     from callwright.voice.engines import TTS_ENGINES
-    from callwright.voice.pipeline import build_call_pipeline
+    from callwright.voice.pipeline import build_call_pipeline, carrier_transport
     from callwright.voice.vad import silero_vad
 
     start = time.perf_counter()
@@ -87,8 +87,7 @@ async def construction_ms(n: int) -> float:
             "MZ1", "CA1", params=TwilioFrameSerializer.InputParams(auto_hang_up=False)
         )
         call = build_call_pipeline(
-            SimpleNamespace(headers={}),
-            serializer=serializer,
+            carrier_transport(SimpleNamespace(headers={}), serializer=serializer),
             tts=tts,
             vad=silero_vad().new_analyzer(),
         )

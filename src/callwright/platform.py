@@ -57,6 +57,10 @@ class Platform:
     campaign_scheduler: CampaignScheduler | None = None
     # Media sessions running in this process, by call id (for ending a call from the API).
     media_sessions: dict[str, Any] = field(default_factory=dict)
+    # Browser sessions running in this process: their media sessions by session id, and the tasks
+    # carrying them from the offer's answer to the stored outcome (services.browser_sessions).
+    browser_media: dict[str, Any] = field(default_factory=dict)
+    browser_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     # Carrier media sockets open in this process, from the handshake on, and set when that changes
     # (a balanced `callwright serve` worker publishes it at once).
     media_sockets: int = 0
@@ -167,7 +171,10 @@ class Platform:
 
     async def close(self) -> None:
         """Stop the background workers, then let go of the rate limiter, the store and the HTTP
-        client."""
+        client. Browser sessions still up end first (their outcome is stored)."""
+        from callwright.services.browser_sessions import end_all
+
+        await end_all(self)
         await self.workers.stop()
         if "rate_limiter" in self.__dict__:
             await self.rate_limiter.close()

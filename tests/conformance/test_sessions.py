@@ -1,5 +1,6 @@
-"""Sessions, as the get-a-session page gives them, for a call's session (browser sessions are
-not built yet)."""
+"""Sessions, as the get-a-session page gives them: a call's session, and a browser session
+(``POST /sessions/webrtc``, whose start answers ``session_id`` as the start-a-browser-session page
+says; ``offer_url`` stands where Daily's room and token were)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,14 @@ async def test_another_partners_session_is_not_found(client, other_partner, call
 
 async def test_credits_used(client, partner, call):
     documented(await client.get(f"{API}/sessions/{call['session_id']}", headers=partner.headers), {"credits_used": "number"})
+
+
+async def test_a_browser_session_reads_as_the_page_gives_a_session(client, partner):
+    agent_id = await docs_agent(client, partner)
+    started = documented(
+        await client.post(f"{API}/sessions/webrtc", json={"agent_id": agent_id}, headers=partner.headers),
+        {"session_id": "string", "offer_url": "string"},
+    )
+    data = documented(await client.get(f"{API}/sessions/{started['session_id']}", headers=partner.headers), SESSION)
+    assert (data["agent_name"], data["status"], data["transcript"]) == ("Sales Assistant", "created", [])
+    documented(await client.get(f"{API}/sessions/{started['session_id']}", headers=partner.headers), {"credits_used": "number"})

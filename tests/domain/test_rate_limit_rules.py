@@ -15,12 +15,19 @@ from callwright.domain.rate_limits import KeyRates, RateCategory, WindowState, c
         "/api/v2/calls/concurrency",
         "/api/v2/calls/0b7c6a9e/end",
         "/api/v2/calls/0b7c6a9e/recording-url",
-        "/api/v2/sessions/webrtc",
         "/api/v2/calls/",
     ],
 )
 def test_call_endpoints_count_against_the_calls_budget(path):
     assert category_of(path) is RateCategory.CALLS
+
+
+def test_browser_session_starts_have_a_budget_of_their_own_the_calls_budgets_size():
+    assert category_of("/api/v2/sessions/webrtc") is RateCategory.SESSION_STARTS
+    assert category_of("/api/v2/sessions/webrtc/") is RateCategory.SESSION_STARTS
+    # The offer and the session's reads are ordinary requests.
+    assert category_of("/api/v2/sessions/abc/offer") is RateCategory.GENERAL
+    assert KeyRates(requests_per_minute=60, calls_per_minute=10).limit_for(RateCategory.SESSION_STARTS) == 10
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,8 @@
 """The console in a real browser (headless Chromium driven by Playwright): a partner signs in, a
 call placed through the carrier simulator appears in the live list without a reload, and its page
-plays the recording, with a click on a transcript turn seeking the player there."""
+plays the recording, with a click on a transcript turn seeking the player there. And "Talk to this
+agent": a WebRTC session with Chromium's fake microphone saying a sentence, which the agent's
+transcript holds, while the page hears the agent's voice (its offer → first audio time printed)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from callwright.sim import Scenario
 from tests.browser_support import chromium_executable
 from tests.conftest import TEST_ADMIN_TOKEN
 from tests.e2e.helpers import make_tenant, new_number, start_call
+from tests.voice.test_whisper_stt import word_error_rate
 
 pytestmark = pytest.mark.e2e
 
@@ -154,4 +157,88 @@ async def test_the_api_docs_render_offline_and_authorize_takes_a_key(platform_se
     await _shot(page, "7-api-docs-authorize", full_page=False)
     foreign = [url for url in requested if not url.startswith(platform_server.base_url) and not url.startswith("data:")]
     assert foreign == [], "everything the docs load comes from the platform"
+    assert errors == [], errors
+
+
+TALK_SENTENCE = "I would like to book a table for two"
+TALK_INTRO = "Hello, this is the front desk."
+TALK_REPLY = "Sure, I can book that for you."
+
+
+@pytest.fixture
+async def talking_page(tmp_path):  # type: ignore[no-untyped-def]
+    """Chromium whose fake microphone says ``TALK_SENTENCE`` after 4 s of quiet (after the agent's
+    intro), then is quiet for 10 s (the reply), and again: Chromium loops the file."""
+    from tests.webrtc_support import spoken_sentence, write_wav
+
+    executable = chromium_executable()
+    wav = write_wav(tmp_path / "caller.wav", spoken_sentence(TALK_SENTENCE, lead_secs=4.0, tail_secs=10.0))
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=[
+                "--autoplay-policy=no-user-gesture-required",
+                "--no-sandbox",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={wav}",
+            ],
+        )
+        context = await browser.new_context(viewport={"width": 1366, "height": 768})
+        page = await context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.on("response", lambda response: response.status >= 400 and errors.append(f"{response.status} {response.url}"))
+        try:
+            yield page, errors
+        finally:
+            await browser.close()
+
+
+async def test_a_partner_talks_to_an_agent_from_the_browser_over_webrtc(api, carrier_sim, platform_server, talking_page):
+    page, errors = talking_page
+    tenant = await make_tenant(
+        api, carrier_sim, ["vobiz"], intro_message=TALK_INTRO, script={"replies": [{"text": TALK_REPLY}]}
+    )
+    api_key = tenant.headers["Authorization"].removeprefix("Bearer ")
+
+    await page.goto(platform_server.base_url + "/console/")
+    await page.get_by_label("Key or token").fill(api_key)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("link", name="Agents", exact=True).click()
+    await page.get_by_role("link", name="E2E agent", exact=True).click()
+    await page.get_by_role("heading", name="Agent E2E agent").wait_for()
+    await page.get_by_role("button", name="Talk to this agent").click()
+
+    # The agent's intro arrives as audible audio (Web Audio's analyser in the page measures it).
+    status = page.locator("#talk-status[data-first-audio-ms]")
+    await status.wait_for()
+    first_audio_ms = int(await status.get_attribute("data-first-audio-ms") or "-1")
+    print(f"\noffer → first agent audio in Chromium: {first_audio_ms} ms")
+    assert first_audio_ms > 0
+    peak = float(await page.locator("meter").get_attribute("data-peak") or "0")
+    assert peak > 0.01, "the agent's voice is not silence"
+    session_id = await page.locator("#talk-status").get_attribute("data-session-id")
+
+    # The fake microphone's sentence reaches the agent's transcript (offline STT), live.
+    transcript = page.get_by_role("list", name="Transcript")
+    await transcript.locator(".turn.user").first.wait_for()
+    await transcript.locator(".turn.bot").nth(1).wait_for()  # the agent answered
+    await _shot(page, "8-talk-to-agent")
+    await page.get_by_role("button", name="End").click()
+    await page.get_by_role("heading", name="Last session").wait_for()
+
+    session = (await api.get(f"/api/v2/sessions/{session_id}", headers=tenant.headers)).json()["data"]
+    assert session["type"] == "webrtc" and session["status"] == "completed", session
+    said = [(t["role"], t["content"]) for t in session["transcript"]]
+    assert said[0] == ("bot", TALK_INTRO), said
+    # Whisper may hear "the table" for "a table": the sentence within a 30 % word error rate.
+    assert any(role == "user" and word_error_rate(TALK_SENTENCE, line) <= 0.3 for role, line in said), said
+    assert ("bot", TALK_REPLY) in said
+    await _shot(page, "9-talk-ended")
     assert errors == [], errors

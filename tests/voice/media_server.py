@@ -22,6 +22,7 @@ from pipecat.serializers.exotel import ExotelFrameSerializer
 from pipecat.serializers.plivo import PlivoFrameSerializer
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
+from callwright.voice.legs import CarrierSocketLeg
 from callwright.voice.session import AgentScript, CallMediaSession, MediaOutcome
 
 EXOTEL_PACKET_BYTES = 3200
@@ -93,11 +94,14 @@ class MediaServer:
                 if call_id in self.on_first_audio:
                     await self.on_first_audio[call_id](self.calls[call_id].session)
 
-            session = CallMediaSession(
+            leg = CarrierSocketLeg(
                 websocket,
                 serializer=serializer,
-                script=self.scripts.get(call_id) or self.script_for(call_id),
                 audio_out_packet_bytes=EXOTEL_PACKET_BYTES if provider == "exotel" else None,
+            )
+            session = CallMediaSession(
+                leg,
+                script=self.scripts.get(call_id) or self.script_for(call_id),
                 on_first_agent_audio=first_audio,
             )
             record = CallRecord(session, asyncio.get_running_loop().create_future())

@@ -8,6 +8,7 @@ import pytest
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from starlette.websockets import WebSocketState
 
+from callwright.voice.legs import CarrierSocketLeg
 from callwright.voice.session import AgentScript, CallMediaSession
 from tests.voice.conftest import INTRO, VOICE
 
@@ -21,9 +22,8 @@ def session(**kwargs: object) -> CallMediaSession:
     serializer = TwilioFrameSerializer(
         "MZ1", "CA1", params=TwilioFrameSerializer.InputParams(auto_hang_up=False)
     )
-    return CallMediaSession(
-        closed_socket, serializer=serializer, script=AgentScript(INTRO, VOICE), **kwargs
-    )
+    leg = CarrierSocketLeg(closed_socket, serializer=serializer, **kwargs)  # type: ignore[arg-type]
+    return CallMediaSession(leg, script=AgentScript(INTRO, VOICE))
 
 
 async def test_a_session_ended_before_it_runs_returns_at_once_without_speaking() -> None:

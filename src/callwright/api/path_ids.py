@@ -60,7 +60,9 @@ async def _project_id(project_id: Annotated[str, Path(description="The project's
 
 
 async def _session_id(
-    session_id: Annotated[str, Path(description="The session_id from POST /calls/start (a UUID).")],
+    session_id: Annotated[
+        str, Path(description="The session_id from POST /calls/start or POST /sessions/webrtc (a UUID).")
+    ],
 ) -> str:
     return _known(parse_id(session_id), f"no session with id {_shown(session_id)}", "session_not_found")
 

@@ -1,9 +1,9 @@
 """Per-API-key request rates, as the Vocobase docs' authentication page states them.
 
-Two budgets per key, each counted over a one-minute window: call endpoints (``/calls/*``; the
-browser-session start, which the docs limit to "10 starts per minute per key", counts as one)
-and every other Partner API endpoint. A request counts against one budget only. A limit of 0
-means no limit. Time is passed in (Unix seconds), so the rules here need no clock.
+Three budgets per key, each counted over a one-minute window: call endpoints (``/calls/*``),
+browser-session starts (``POST /sessions/webrtc``, which the docs limit to "10 starts per minute
+per key", a budget of its own the size of the calls budget) and every other Partner API endpoint.
+A request counts against one budget only. A limit of 0 means no limit. Time is passed in (Unix seconds), so the rules here need no clock.
 """
 
 from __future__ import annotations
@@ -17,17 +17,21 @@ DEFAULT_REQUESTS_PER_MINUTE = 60
 DEFAULT_CALLS_PER_MINUTE = 10
 MAX_PER_MINUTE = 1_000_000
 
-_CALL_PATHS = ("/calls", "/sessions/webrtc")
+_CALL_PATHS = ("/calls",)
+_SESSION_START_PATH = "/sessions/webrtc"
 
 
 class RateCategory(StrEnum):
     GENERAL = "general"
     CALLS = "calls"
+    SESSION_STARTS = "session_starts"
 
 
 def category_of(path: str, *, prefix: str = "/api/v2") -> RateCategory:
     """Which budget a Partner API request path counts against."""
     relative = path.removeprefix(prefix).rstrip("/") or "/"
+    if relative == _SESSION_START_PATH:
+        return RateCategory.SESSION_STARTS
     for base in _CALL_PATHS:
         if relative == base or relative.startswith(base + "/"):
             return RateCategory.CALLS
@@ -42,7 +46,9 @@ class KeyRates:
     calls_per_minute: int
 
     def limit_for(self, category: RateCategory) -> int:
-        return self.calls_per_minute if category is RateCategory.CALLS else self.requests_per_minute
+        if category is RateCategory.GENERAL:
+            return self.requests_per_minute
+        return self.calls_per_minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +78,10 @@ class WindowState:
 
 
 def refusal_message(category: RateCategory, limit: int, retry_after: int) -> str:
-    what = "call endpoint requests (/calls/*)" if category is RateCategory.CALLS else "requests"
+    what = {
+        RateCategory.CALLS: "call endpoint requests (/calls/*)",
+        RateCategory.SESSION_STARTS: "browser session starts (POST /sessions/webrtc)",
+    }.get(category, "requests")
     return (
         f"rate limit reached: this API key may make {limit} {what} per minute; "
         f"retry in {retry_after} s"

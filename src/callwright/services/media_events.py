@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from callwright.carriers.base import MediaStart
 from callwright.domain.agent_spec import AgentSpec, SttSpec
@@ -43,13 +43,25 @@ log = logging.getLogger("callwright.media")
 def agent_script(call: Call, rules: CallRules | None = None) -> AgentScript:
     """What the agent does on this call, its ``{{var}}`` placeholders filled from the call's
     variables (a missing one renders as "")."""
+    # Back from a transfer the human did not take: the agent says so instead of its intro.
+    intro = AGENT_BACK_MESSAGE if returned_from_transfer(call) else None
+    return script_for_agent(call.agent, call.variables or {}, rules, intro_override=intro)
+
+
+def script_for_agent(
+    agent: dict[str, Any],
+    variables: dict[str, Any],
+    rules: CallRules | None = None,
+    *,
+    intro_override: str | None = None,
+) -> AgentScript:
+    """What an agent (its stored snapshot) does on a call or a browser session."""
     from callwright.voice.call_rules import CallRules
     from callwright.voice.end_call import end_call_prompt
     from callwright.voice.session import AgentScript
     from callwright.voice.transfer import transfer_prompt
 
-    spec = AgentSpec.parse(call.agent)
-    variables = call.variables or {}
+    spec = AgentSpec.parse(agent)
 
     def rendered(text: str | None) -> str | None:
         return render_template(text, variables) if text else None
@@ -57,10 +69,7 @@ def agent_script(call: Call, rules: CallRules | None = None) -> AgentScript:
     instructions = rendered(spec.end_call_instructions) if spec.end_call_enabled else None
     transfer_instructions = rendered(spec.transfer_instructions) if spec.transfer_enabled else None
     stt = spec.stt or SttSpec()
-    intro = rendered(spec.intro_message)
-    if returned_from_transfer(call):
-        # Back from a transfer the human did not take: the agent says so instead of its intro.
-        intro = AGENT_BACK_MESSAGE
+    intro = intro_override or rendered(spec.intro_message)
     return AgentScript(
         intro_message=intro,
         voice_id=spec.voice_id or FALLBACK_VOICE_ID,
@@ -84,11 +93,16 @@ async def prepare_intro(call: Call, *, platform: Platform | None = None) -> None
     """Render the call's intro (its variables filled in) into the shared speech cache while the
     phone rings, so the greeting starts the moment the media stream opens; with ``platform`` on
     Redis, also leave it there for whichever node takes the stream (``shared_intros``)."""
+    await prerender_intro(agent_script(call), platform=platform)
+
+
+async def prerender_intro(script: AgentScript, *, platform: Platform | None = None) -> None:
+    """Render ``script``'s intro into the shared speech cache (a call's or a browser session's);
+    with ``platform`` on Redis, also share it with the other nodes."""
     from callwright.services import shared_intros
     from callwright.voice.engines import tts_engine
     from callwright.voice.pipeline import CARRIER_SAMPLE_RATE
 
-    script = agent_script(call)
     if script.intro_message:
         await tts_engine(script.voice_id).prerender(
             script.voice_id, script.intro_message, sample_rate=CARRIER_SAMPLE_RATE

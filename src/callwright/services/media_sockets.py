@@ -223,7 +223,8 @@ def unregister(platform: Platform, call_id: str, media: CallMediaSession) -> Non
 
 async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> None:
     """Run the call's agent on the stream until it ends; store what happened; let go of it."""
-    from callwright.voice.session import CallMediaSession  # heavy (Pipecat): load on first call
+    from callwright.voice.legs import CarrierSocketLeg  # heavy (Pipecat): load on first call
+    from callwright.voice.session import CallMediaSession
 
     call, call_id, carrier = stream.call, stream.admission.call_id, stream.admission.carrier
     recorder = stream.recorder
@@ -246,12 +247,15 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
         )
         background, loading = background_audio.mixer_for_call(platform=platform, call=call)
         await media_events.fetch_intro(platform, script)  # rendered by the dialing node, maybe not this one
-        media = CallMediaSession(
+        leg = CarrierSocketLeg(
             watched,
             serializer=carrier.media_serializer(stream.start, stream.admission.account),
+            audio_out_packet_bytes=carrier.media_packet_bytes,
+        )
+        media = CallMediaSession(
+            leg,
             script=script,
             background=background,
-            audio_out_packet_bytes=carrier.media_packet_bytes,
             on_first_agent_audio=first_audio,
             llm_defaults=voice_config.llm_defaults(platform.settings),
             on_greeting_verdict=greeting_verdict,

@@ -30,7 +30,15 @@ from callwright.domain.calls import CallStatus
 from callwright.domain.credits import rupees
 from callwright.domain.webhooks import EventType
 from callwright.services import campaign_outcomes, extraction
-from callwright.store.models import Call, WebhookDelivery, WebhookEndpoint, WebhookEvent, new_id, utcnow
+from callwright.store.models import (
+    BrowserSession,
+    Call,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    new_id,
+    utcnow,
+)
 
 _WRITTEN = "webhook_outbox_written"  # session.info flag: wake the sender after this commit
 _HELD = "webhook_outbox_held"  # session.info: event id → when its deliveries may first be sent
@@ -70,6 +78,33 @@ def _add(session: AsyncSession, call: Call, type_: EventType, data: dict[str, An
     )
     session.add(row)
     return row
+
+
+def browser_session_completed(session: AsyncSession, row: BrowserSession) -> None:
+    """Write a browser session's ``session.completed`` (once: ``session_completed_at``). As the
+    Vocobase docs say of WebRTC sessions, it carries no ``call``."""
+    if row.session_completed_at is not None:
+        return
+    row.session_completed_at = utcnow()
+    data = {
+        "session_id": row.id,
+        "agent_id": row.agent_id,
+        "agent_name": AgentSpec.parse(row.agent).agent_name,
+        "duration_seconds": row.duration_seconds,
+        "credits_used": 0.0,  # browser sessions are not billed
+        "processing_complete": True,
+        "pipeline_completed_at": iso_utc(row.session_completed_at),
+        "transcript": list(row.transcript or []),
+        "recording_url": None,
+        "latency": row.latency,
+        "variables": {},
+    }
+    session.add(
+        WebhookEvent(
+            id=new_id(), partner_id=row.partner_id, type=EventType.SESSION_COMPLETED.value, call_id=None,
+            data=data, created_at=row.session_completed_at,
+        )
+    )
 
 
 def wake_after_commit(session: AsyncSession) -> None:

@@ -708,3 +708,30 @@ class AgentDictionary(Base):
     dictionary_id: Mapped[str] = mapped_column(
         ForeignKey("dictionaries.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class BrowserSession(Timestamped, Base):
+    """A partner talking to one of its agents from a browser (``POST /sessions/webrtc``): the
+    agent as it was when the session started, the WebRTC signalling's progress, and what was said.
+    Not a call: no carrier, no number, not billed, not counted in the call concurrency."""
+
+    __tablename__ = "browser_sessions"
+    __table_args__ = (Index("ix_browser_sessions_partner_created", "partner_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    # No foreign key: the session's record outlives its agent; ``agent`` keeps what it used.
+    agent_id: Mapped[str] = mapped_column(String(36))
+    agent: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # domain.browser_sessions.SessionStatus: created → connecting → in_progress → completed | failed
+    status: Mapped[str] = mapped_column(String(16), default="created")
+    offer_received_at: Mapped[datetime | None] = mapped_column(default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)  # the peer connected
+    first_agent_audio_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    end_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    transcript: Mapped[list[Any]] = mapped_column(default=list)
+    latency: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # When its ``session.completed`` webhook event was written (once).
+    session_completed_at: Mapped[datetime | None] = mapped_column(default=None)

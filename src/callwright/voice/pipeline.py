@@ -1,4 +1,4 @@
-"""The per-call Pipecat pipeline: carrier socket in → VAD → STT → user context → LLM → TTS →
+"""The per-call Pipecat pipeline: carrier socket (or browser peer) in → VAD → STT → user context → LLM → TTS →
 carrier socket out → assistant context.
 
 A user turn starts on Silero VAD's start event, which also interrupts the agent: the TTS and the
@@ -41,6 +41,7 @@ from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
+from pipecat.transports.base_transport import BaseTransport
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start import VADUserTurnStartStrategy
@@ -67,7 +68,7 @@ DTMF_IDLE_SECS = 1.5
 
 @dataclass(frozen=True, slots=True)
 class CallPipeline:
-    transport: FastAPIWebsocketTransport
+    transport: BaseTransport
     pipeline: Pipeline
     user: LLMUserAggregator
     assistant: LLMAssistantAggregator
@@ -177,22 +178,15 @@ def out_frame_10ms_chunks(audio_out_packet_bytes: int | None) -> int:
     return audio_out_packet_bytes // PCM16_BYTES_PER_10MS
 
 
-def build_call_pipeline(
+def carrier_transport(
     websocket: WebSocket,
     *,
     serializer: FrameSerializer,
-    tts: TTSService,
-    vad: CallVADAnalyzer,
-    stt: STTService,
-    llm: LLMService,
-    context: LLMContext,
-    on_speech_started: Callable[[float], None] | None = None,
-    on_speech_stopped: Callable[[float], None] | None = None,
     audio_out_packet_bytes: int | None = None,
-    knowledge: FrameProcessor | None = None,  # voice.knowledge: passages added per caller turn
     mixer: BaseAudioMixer | None = None,
-) -> CallPipeline:
-    transport = FastAPIWebsocketTransport(
+) -> FastAPIWebsocketTransport:
+    """A carrier's media WebSocket as a Pipecat transport, 8 kHz PCM16 both ways inside."""
+    return FastAPIWebsocketTransport(
         websocket,
         FastAPIWebsocketParams(
             serializer=serializer,
@@ -211,6 +205,22 @@ def build_call_pipeline(
             allowed_origins=[],
         ),
     )
+
+
+def build_call_pipeline(
+    transport: BaseTransport,
+    *,
+    tts: TTSService,
+    vad: CallVADAnalyzer,
+    stt: STTService,
+    llm: LLMService,
+    context: LLMContext,
+    on_speech_started: Callable[[float], None] | None = None,
+    on_speech_stopped: Callable[[float], None] | None = None,
+    knowledge: FrameProcessor | None = None,  # voice.knowledge: passages added per caller turn
+) -> CallPipeline:
+    """The agent's pipeline between the two ends of ``transport`` (a carrier's socket, or a
+    browser's peer connection: ``voice.legs``)."""
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(

@@ -20,6 +20,7 @@ async def preload_voice_models(voice_ids: Iterable[str] | None = None) -> None:
     ids = list(voice_ids) if voice_ids is not None else [v.voice_id for v in installed_voices()]
     # The call runtime's modules (Pipecat's transports, aggregators…): imported on the first
     # call instead, they held the event loop, and every call already up, for ~0.2 s.
+    import callwright.voice.browser_leg
     import callwright.voice.session  # noqa: F401
     await asyncio.to_thread(lambda: silero_vad().session)
     for voice_id in ids:

@@ -1,5 +1,8 @@
 """The media runtime of one call: while the carrier's media WebSocket is open, run its pipeline.
 
+The same runtime serves a browser session: its far end is then a WebRTC peer connection
+(``voice.browser_leg``) instead of a carrier's socket (``voice.legs.CarrierSocketLeg``).
+
 The API route accepts the socket, reads the carrier's ``start`` message, checks the per-call token
 and builds the carrier's serializer (auto hang-up off); ``CallMediaSession.run()`` does the rest
 and returns when the stream is over. A stream ends when the caller's side closes the socket (Plivo
@@ -18,7 +21,6 @@ from datetime import UTC, datetime
 from itertools import count
 from typing import Any
 
-from fastapi import WebSocket
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import Frame, InterruptionFrame, TTSSpeakFrame, TTSStoppedFrame
@@ -29,9 +31,7 @@ from pipecat.processors.aggregators.llm_response_universal import (
     UserTurnStoppedMessage,
 )
 from pipecat.processors.frame_processor import FrameProcessor
-from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.workers.runner import WorkerRunner
-from starlette.websockets import WebSocketState
 
 from callwright.domain.agent_spec import ScriptSpec
 from callwright.domain.dictionaries import Pronouncer
@@ -61,11 +61,11 @@ from callwright.voice.engines import (
 )
 from callwright.voice.engines.llm_scripted import ScriptedAnswer, ScriptedLLM
 from callwright.voice.knowledge import KnowledgeContext, TurnKnowledge
+from callwright.voice.legs import MediaLeg
 from callwright.voice.milestones import watch_milestones
-from callwright.voice.pipeline import CARRIER_SAMPLE_RATE, build_call_pipeline, out_frame_10ms_chunks
+from callwright.voice.pipeline import CARRIER_SAMPLE_RATE, build_call_pipeline
 from callwright.voice.recorder import CallRecorder
-from callwright.voice.socket_watch import disconnect_reason
-from callwright.voice.stream_watch import WatchedSerializer
+from callwright.voice.stream_watch import AgentAudioWatch
 from callwright.voice.tools import InCallActions, offer_tools
 from callwright.voice.transfer import offer_send_dtmf, offer_transfer
 from callwright.voice.vad import silero_vad
@@ -158,11 +158,9 @@ class MediaOutcome:
 class CallMediaSession:
     def __init__(
         self,
-        websocket: WebSocket,
+        leg: MediaLeg,
         *,
-        serializer: FrameSerializer,
         script: AgentScript,
-        audio_out_packet_bytes: int | None = None,  # Exotel: 3200 (multiples of 320 B, ≥ 3200 B)
         on_first_agent_audio: Callable[[datetime], Coroutine[Any, Any, None]] | None = None,
         llm_defaults: LlmDefaults | None = None,
         on_greeting_verdict: Callable[[GreetingVerdict], Coroutine[Any, Any, None]] | None = None,
@@ -171,15 +169,12 @@ class CallMediaSession:
         knowledge: TurnKnowledge | None = None,  # the agent's documents, searched per turn
         background: BackgroundMixer | None = None,  # background audio under the agent's voice
     ) -> None:
-        out_frame_10ms_chunks(audio_out_packet_bytes)  # refuse a bad packet size here, not mid-call
-        self._websocket = websocket
+        self._leg = leg
         self._recorder = recorder
         self._actions = actions
         self._knowledge = knowledge
         self._background = background
-        self._serializer = serializer
         self._script = script
-        self._audio_out_packet_bytes = audio_out_packet_bytes
         self._on_first_agent_audio = on_first_agent_audio
         self._llm_defaults = llm_defaults or LlmDefaults()
         self.conversation = ConversationLog()
@@ -195,7 +190,7 @@ class CallMediaSession:
         self._intro_cut = False  # the caller spoke over the intro before it was all sent
         self._callback_tasks: set[asyncio.Task[None]] = set()
         self._worker: PipelineWorker | None = None
-        self._watch: WatchedSerializer | None = None
+        self._watch: AgentAudioWatch | None = None
         self._entry: FrameProcessor | None = None  # where its own lines enter the pipeline
         self._timers: CallTimers | None = None
         self._on_greeting_verdict = on_greeting_verdict
@@ -222,7 +217,7 @@ class CallMediaSession:
         finally:
             if self._holding is not None:
                 self._holding.cancel()
-            await self._close_socket()
+            await self._leg.close()
             await self._settle_callbacks()
             self._finished.set()
         outcome = MediaOutcome(
@@ -277,7 +272,7 @@ class CallMediaSession:
 
     async def _wait_for_playout(
         self,
-        watch: WatchedSerializer,
+        watch: AgentAudioWatch,
         *,
         since: float,
         timeout_secs: float,
@@ -488,8 +483,7 @@ class CallMediaSession:
         watch = None
         if self._script.detect_voicemail:
             watch = self.voicemail_watch = VoicemailWatch(self._greeting_judged)
-        serializer = WatchedSerializer(
-            self._serializer,
+        transport, sent_audio = self._leg.open(
             on_stop=lambda: self._request_end(EndReason.CALLER_HUNG_UP),
             on_first_audio=self._agent_audio_started,
             on_reply_audio=conversation.reply_audio_started,
@@ -506,7 +500,7 @@ class CallMediaSession:
             speak_then_end=lambda text, reason, timeout: self.speak_then_end(
                 text, reason=reason, timeout_secs=timeout
             ),
-            last_agent_audio_at=lambda: serializer.last_audio_at,
+            last_agent_audio_at=lambda: sent_audio.last_audio_at,
         )
 
         def _caller_started(at: float) -> None:
@@ -524,8 +518,7 @@ class CallMediaSession:
             stt.caller_speaking = lambda: timers.caller_speaking
 
         call = build_call_pipeline(
-            self._websocket,
-            serializer=serializer,
+            transport,
             tts=tts,
             vad=vad,
             stt=stt,
@@ -533,11 +526,9 @@ class CallMediaSession:
             context=context,
             on_speech_started=_caller_started,
             on_speech_stopped=_caller_stopped,
-            audio_out_packet_bytes=self._audio_out_packet_bytes,
             knowledge=KnowledgeContext(self._knowledge)
             if self._knowledge is not None and not isinstance(llm, ScriptedLLM)
             else None,
-            mixer=self._background,
         )
         watch_milestones(conversation, stt=stt, llm=llm, tts=tts)
 
@@ -546,7 +537,7 @@ class CallMediaSession:
             _user: object, _strategy: object, message: UserTurnStoppedMessage
         ) -> None:
             conversation.user_said(message.content or "")
-            serializer.expect_reply()
+            sent_audio.expect_reply()
             if watch is not None:
                 watch.caller_said(message.content or "")
 
@@ -561,9 +552,8 @@ class CallMediaSession:
                 self._agent_ends_call()  # the scripted reply is the goodbye
 
         @call.transport.event_handler("on_client_disconnected")
-        async def _caller_closed_socket(_transport: object, _websocket: WebSocket) -> None:
-            # A close frame is the caller's hang-up; a cut or silent connection is a lost stream.
-            self._request_end(disconnect_reason(self._websocket))
+        async def _caller_closed_socket(_transport: object, _client: object) -> None:
+            self._request_end(self._leg.disconnect_reason())
 
         worker = PipelineWorker(
             call.pipeline,
@@ -591,7 +581,7 @@ class CallMediaSession:
             # Already in the context as the first assistant message.
             # Past the caller's audio (``CallerAudioEnd``); it waits there for the StartFrame.
             await call.entry.queue_frame(TTSSpeakFrame(intro, append_to_context=False))
-        self._worker, self._watch, self._entry = worker, serializer, call.entry
+        self._worker, self._watch, self._entry = worker, sent_audio, call.entry
         self._context = context
         runner = WorkerRunner(name=self._name, handle_sigint=False)
         await runner.add_workers(worker)
@@ -665,18 +655,6 @@ class CallMediaSession:
                 log.error(
                     "%s: on_first_agent_audio failed", self._name, exc_info=task.exception()
                 )
-
-    async def _close_socket(self) -> None:
-        """Close our side if the pipeline didn't; carriers end the call when the stream closes."""
-        websocket = self._websocket
-        if (
-            websocket.client_state is WebSocketState.CONNECTED
-            and websocket.application_state is WebSocketState.CONNECTED
-        ):
-            try:
-                await asyncio.wait_for(websocket.close(), TEARDOWN_TIMEOUT_SECS)
-            except (RuntimeError, TimeoutError, OSError):
-                pass  # already closing, or the peer is gone: either way the stream is over
 
 
 def _now() -> datetime:

@@ -37,6 +37,43 @@ from callwright.voice.recorder import CallRecorder
 log = logging.getLogger("callwright.voice")
 
 
+class AgentAudioWatch:
+    """What the agent's outgoing audio tells the session, fed each frame as it leaves for the far
+    end (a carrier's socket, or a browser's peer connection): the first audible frame of the
+    call, the first audible frame of each reply once ``expect_reply()`` re-armed it, and when
+    audio last left (a line has played out once it stopped for a moment)."""
+
+    def __init__(
+        self,
+        *,
+        on_first_audio: Callable[[], None],
+        on_reply_audio: Callable[[float], None] | None = None,
+    ) -> None:
+        self._on_first_audio = on_first_audio
+        self._on_reply_audio = on_reply_audio
+        self._audio_sent = False
+        self._awaiting_audio = True  # armed: report the next audible frame
+        self.last_audio_at: float | None = None  # time.monotonic() of the latest audio sent
+
+    def sent(self, audio: bytes) -> None:
+        """One frame of the agent's PCM16 has left for the far end."""
+        now = time.monotonic()
+        if self.last_audio_at is not None and now - self.last_audio_at < FRAME_GAP_MAX_SECS:
+            FRAME_GAP_SECONDS.observe(now - self.last_audio_at)
+        self.last_audio_at = now
+        if self._awaiting_audio and not is_silence(audio):
+            self._awaiting_audio = False
+            if not self._audio_sent:
+                self._audio_sent = True
+                self._on_first_audio()
+            if self._on_reply_audio is not None:
+                self._on_reply_audio(now)
+
+    def expect_reply(self) -> None:
+        """Report the next audible frame to ``on_reply_audio``: the start of the next reply."""
+        self._awaiting_audio = True
+
+
 class WatchedSerializer(FrameSerializer):
     def __init__(
         self,
@@ -55,14 +92,15 @@ class WatchedSerializer(FrameSerializer):
         self._mixer = mixer
         self.carrier = carrier
         self._on_stop = on_stop
-        self._on_first_audio = on_first_audio
-        self._on_reply_audio = on_reply_audio
         self._recorder = recorder
         # Sees the caller's PCM16 until it returns False (then the per-frame path drops it).
         self._on_caller_audio = on_caller_audio
-        self._audio_sent = False
-        self._awaiting_audio = True  # armed: report the next audible frame
-        self.last_audio_at: float | None = None  # time.monotonic() of the latest audio sent
+        self.agent_audio = AgentAudioWatch(on_first_audio=on_first_audio, on_reply_audio=on_reply_audio)
+
+    @property
+    def last_audio_at(self) -> float | None:
+        """time.monotonic() of the latest agent audio sent."""
+        return self.agent_audio.last_audio_at
 
     # Pipecat's FrameProcessor narrows BaseObject.setup the same way.
     async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]
@@ -72,27 +110,17 @@ class WatchedSerializer(FrameSerializer):
         payload = await self.carrier.serialize(frame)
         if self._recorder is not None:
             self._record_sent(self._recorder, frame, payload)
-        if not payload or not isinstance(frame, AudioRawFrame):
-            return payload
-        voice = frame.audio if self._mixer is None else self._mixer.last_voice
-        if voice is None:  # the bed alone: the agent is quiet
-            return payload
-        now = time.monotonic()
-        if self.last_audio_at is not None and now - self.last_audio_at < FRAME_GAP_MAX_SECS:
-            FRAME_GAP_SECONDS.observe(now - self.last_audio_at)
-        self.last_audio_at = now
-        if self._awaiting_audio and not is_silence(voice):
-            self._awaiting_audio = False
-            if not self._audio_sent:
-                self._audio_sent = True
-                self._on_first_audio()
-            if self._on_reply_audio is not None:
-                self._on_reply_audio(now)
+        if payload and isinstance(frame, AudioRawFrame):
+            # With background audio, what is timed is the agent's own part of each frame (the
+            # mixer keeps it), not the bed under it and through the agent's silences.
+            voice = frame.audio if self._mixer is None else self._mixer.last_voice
+            if voice is not None:  # None: the bed alone, the agent is quiet
+                self.agent_audio.sent(voice)
         return payload
 
     def expect_reply(self) -> None:
         """Report the next audible frame to ``on_reply_audio``: the start of the next reply."""
-        self._awaiting_audio = True
+        self.agent_audio.expect_reply()
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         try:

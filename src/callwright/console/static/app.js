@@ -3,6 +3,7 @@ import { ApiError, forget, get, remember, signedIn } from "./api.js";
 import { renderCall, renderCalls } from "./calls.js";
 import { renderAgents, renderCampaigns, renderCarriers, renderWebhooks } from "./partner.js";
 import { renderPartner, renderPartners } from "./operator.js";
+import { renderAgent } from "./talk.js";
 import { errorBox, h } from "./ui.js";
 
 const SECTIONS = {
@@ -69,7 +70,7 @@ async function route() {
     const renderers = {
       calls: () => (id ? renderCall(view, id, operator) : renderCalls(view, operator)),
       campaigns: () => renderCampaigns(view),
-      agents: () => renderAgents(view),
+      agents: () => (id ? renderAgent(view, id) : renderAgents(view)),
       carriers: () => renderCarriers(view),
       webhooks: () => renderWebhooks(view, id),
       partners: () => (id ? renderPartner(view, decodeURIComponent(id), sub) : renderPartners(view)),

@@ -67,12 +67,12 @@ export async function renderAgents(view) {
     h("h1", {}, "Agents"),
     table(
       "Agents",
-      ["Name", "Type", "Status", "Voice", "Language", "Recording", "Voicemail detection", "Created"],
+      ["Name", "Type", "Status", "Voice", "Language", "Recording", "Voicemail detection", "Created", "Calls"],
       page.data.map((a) =>
         h(
           "tr",
           {},
-          h("td", {}, h("a", { href: `#/calls?agent=${a.id}`, "data-agent": a.id }, a.agent_name)),
+          h("td", {}, h("a", { href: `#/agents/${a.id}`, "data-agent": a.id }, a.agent_name)),
           h("td", {}, a.agent_type),
           h("td", {}, a.status),
           h("td", {}, a.voice_id),
@@ -80,6 +80,7 @@ export async function renderAgents(view) {
           h("td", {}, a.enable_recording ? "on" : "off"),
           h("td", {}, a.voicemail_detection_enabled ? "on" : "off"),
           h("td", {}, when(a.created_at)),
+          h("td", {}, h("a", { href: `#/calls?agent=${a.id}`, "aria-label": `Calls of ${a.agent_name}` }, "Calls")),
         ),
       ),
     ),

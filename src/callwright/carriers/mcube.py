@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from pydantic import Field
 
 from callwright.carriers._fields import PhoneNumber, Secret
 from callwright.carriers._wire import json_object, text
@@ -64,6 +65,11 @@ class MCubeCredentials(CarrierCredentials):
     exe_number: PhoneNumber
     # The call-release API's "Business Token" (GUESSES["release_token"]); None: the JWT.
     business_token: Secret | None = None
+    # The media route (services.mcube_bridge): our numbers on the partner's other connections
+    # (Twilio, Plivo, Vobiz, Exotel) that MCube rings as the executive. Each live MCube call
+    # holds one; the bridged leg arrives there as an inbound call and carries the conversation.
+    # None: MCube rings exe_number and no audio reaches us.
+    executive_numbers: list[PhoneNumber] | None = Field(default=None, max_length=50)
 
 
 # dialstatus of the refurl webhook (§5) → terminal status; "Executive Busy" means the executive

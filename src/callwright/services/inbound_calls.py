@@ -36,7 +36,14 @@ from callwright.carriers.exotel import same_number
 from callwright.domain.calls import CallEvent, EventKind
 from callwright.domain.credits import check_can_start
 from callwright.domain.dialing import DialState
-from callwright.domain.errors import CallwrightError, Conflict, Forbidden, LimitExceeded, NotFound, ValidationFailed
+from callwright.domain.errors import (
+    CallwrightError,
+    Conflict,
+    Forbidden,
+    LimitExceeded,
+    NotFound,
+    ValidationFailed,
+)
 from callwright.domain.ids import parse_id
 from callwright.domain.inbound import InboundRefusal
 from callwright.domain.providers import Provider, parse_provider

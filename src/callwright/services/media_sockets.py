@@ -46,7 +46,15 @@ from callwright.domain.providers import parse_provider
 from callwright.domain.text import line_problem, params_problem
 from callwright.domain.voicemail import GreetingVerdict
 from callwright.metrics import ACTIVE_CALLS, CALLS_ENDED, TURN_LATENCY_SECONDS
-from callwright.services import call_hangup, call_tools, mcube_bridge, media_events, recordings, voice_config, voicemail
+from callwright.services import (
+    call_hangup,
+    call_tools,
+    mcube_bridge,
+    media_events,
+    recordings,
+    voice_config,
+    voicemail,
+)
 from callwright.services.carrier_accounts import account_for_call
 from callwright.store.models import Call
 from callwright.voice.socket_watch import WatchedSocket

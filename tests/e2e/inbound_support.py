@@ -75,6 +75,7 @@ async def inbound_tenant(
     *,
     concurrency_limit: int = 20,
     bind: bool = True,
+    also_allowed: tuple[str, ...] = (),
     **agent_fields: Any,
 ) -> InboundTenant:
     """A partner with one connection per provider, the connection's number synced and (``bind``)
@@ -84,7 +85,7 @@ async def inbound_tenant(
         "/admin/v1/partners",
         json={
             "name": name,
-            "allowed_telephony_providers": providers,
+            "allowed_telephony_providers": [*providers, *also_allowed],
             "concurrency_limit": concurrency_limit,
             "requests_per_minute": 0,
             "calls_per_minute": 0,

@@ -1,8 +1,9 @@
 """MCube (VMC Technologies): click-to-call with an account JWT. No credential check is documented.
 
 MCube publishes no developer docs; everything here follows third-party integrations
-(carriers.md §5). Its media leg is unknown, so this adapter places and releases calls and reads
-the refurl webhook, and has no answer document or media stream. Every guess is named in
+(carriers.md §5). MCube has no answer document or media stream of its own, so this adapter places
+and releases calls and reads the refurl webhook; the audio comes over the executive leg, when the
+connection lists ``executive_numbers`` (our numbers on another carrier: services.mcube_bridge). Every guess is named in
 ``GUESSES`` below, with where it came from, and each is read tolerantly: a wrong guess must show
 (a refusal naming MCube's own words), never pass silently.
 """
@@ -16,6 +17,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from pydantic import Field
 
 from callwright.carriers._fields import PhoneNumber, Secret
 from callwright.carriers._wire import json_object, text
@@ -64,6 +66,11 @@ class MCubeCredentials(CarrierCredentials):
     exe_number: PhoneNumber
     # The call-release API's "Business Token" (GUESSES["release_token"]); None: the JWT.
     business_token: Secret | None = None
+    # The media route (services.mcube_bridge): our numbers on the partner's other connections
+    # (Twilio, Plivo, Vobiz, Exotel) that MCube rings as the executive. Each live MCube call
+    # holds one; the bridged leg arrives there as an inbound call and carries the conversation.
+    # None: MCube rings exe_number and no audio reaches us.
+    executive_numbers: list[PhoneNumber] | None = Field(default=None, max_length=50)
 
 
 # dialstatus of the refurl webhook (§5) → terminal status; "Executive Busy" means the executive
@@ -128,7 +135,8 @@ class MCube(Carrier):
     credentials_model = MCubeCredentials
     verifies_credentials = False
     caller_id_field = "exe_number"
-    # MCube bridges its executive leg on its side; no audio reaches us (carriers.md §5).
+    # MCube bridges its executive leg on its side: no MCube stream reaches us (carriers.md §5).
+    # The audio comes as the executive leg, an inbound call on another carrier (mcube_bridge).
     has_media_stream = False
     # Its click-to-call answer may name no call (our refid stands in), and whether a callid it
     # does name is the one its webhooks carry is undocumented (§5): the first webhook's callid

@@ -34,6 +34,7 @@ from callwright.services import (
     connections,
     credits,
     dnd_checks,
+    mcube_bridge,
     phone_numbers,
     projects,
     suppression,
@@ -235,6 +236,7 @@ def _checked_parts(
     rate, balance = call_rate_and_balance(session, partner, agent, default_rate)
     suppressed = suppression.is_suppressed(session, partner.id, request.to_number)
     from_number = phone_numbers.caller_id_for(session, connection, agent.id)
+    mcube_bridge.check_room(session, partner_id=partner.id, connection=connection)
     return agent, provider, connection, from_number, rate, balance, suppressed, dnd_checks.check_row(session, partner.id)
 
 

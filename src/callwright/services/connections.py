@@ -19,7 +19,7 @@ from callwright.carriers.base import CarrierEndpoints
 from callwright.domain.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from callwright.domain.ids import parse_id
 from callwright.domain.providers import Provider, parse_provider
-from callwright.services import phone_numbers
+from callwright.services import mcube_bridge, phone_numbers
 from callwright.services.telephony import (
     ConnectionLinks,
     parse_credentials,
@@ -54,6 +54,7 @@ async def create_connection(
     carrier = get_carrier(provider)
     credentials = parse_credentials(provider, _credential_fields(provider, body))
     await carrier.verify(credentials, http=http, endpoints=endpoints)
+    await mcube_bridge.check_executive_numbers(session, partner_id=partner.id, provider=provider, credentials=credentials)
 
     existing = await session.scalar(
         select(func.count())
@@ -113,6 +114,9 @@ async def update_connection(
     if credential_fields:
         credentials = parse_credentials(provider, credential_fields)
         await get_carrier(provider).verify(credentials, http=http, endpoints=endpoints)
+        await mcube_bridge.check_executive_numbers(
+            session, partner_id=partner.id, provider=provider, credentials=credentials
+        )
         seal_into(connection, credentials=credentials, secretbox=secretbox)
     if "name" in body:
         connection.name = _name_of(body["name"])

@@ -39,6 +39,7 @@ from callwright.domain.providers import Provider
 from callwright.domain.suppression import SUPPRESSED_END_REASON
 from callwright.log_context import call_context
 from callwright.metrics import DIAL_ERRORS, DIALS
+from callwright.services import mcube_bridge
 from callwright.services.call_state import apply_events, lock_call, record_event, set_state, state_of
 from callwright.services.call_urls import callback_url, stream_url_with_token
 from callwright.services.carrier_accounts import account_of, pacing_key
@@ -241,6 +242,16 @@ class Dialer:
                 self._fail(session, call, f"{provider.display_name} credentials could not be read")
                 await session.commit()
                 return None
+            if provider is Provider.MCUBE:
+                # MCube rings an executive number of ours first (services.mcube_bridge).
+                try:
+                    executive = await mcube_bridge.claim(session, call, connection)
+                except mcube_bridge.PoolExhausted as exc:
+                    self._fail(session, call, exc.message)
+                    await session.commit()
+                    return None
+                if executive is not None:
+                    call.from_number = executive
             request = self._dial_request(call)
             call.dial_state = dial_move(call.dial_state, DialState.DIALING)
             call.dial_attempts += 1

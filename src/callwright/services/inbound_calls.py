@@ -36,15 +36,23 @@ from callwright.carriers.exotel import same_number
 from callwright.domain.calls import CallEvent, EventKind
 from callwright.domain.credits import check_can_start
 from callwright.domain.dialing import DialState
-from callwright.domain.errors import CallwrightError, Forbidden, LimitExceeded, NotFound, ValidationFailed
+from callwright.domain.errors import (
+    CallwrightError,
+    Conflict,
+    Forbidden,
+    LimitExceeded,
+    NotFound,
+    ValidationFailed,
+)
 from callwright.domain.ids import parse_id
 from callwright.domain.inbound import InboundRefusal
 from callwright.domain.providers import Provider, parse_provider
 from callwright.domain.text import params_problem
 from callwright.log_context import call_context
 from callwright.services import calls as call_service
+from callwright.services import mcube_bridge
 from callwright.services.call_admission import AdmissionConflict, Start
-from callwright.services.call_state import apply_events, lock_call
+from callwright.services.call_state import apply_events, lock_call, record_event
 from callwright.services.carrier_accounts import account_of
 from callwright.services.carrier_callbacks import (
     CallbackAnswer,
@@ -138,6 +146,11 @@ async def connect(
         raise ValidationFailed(
             "Direction", f"not a {carrier.display_name} inbound call: Direction, the call id and To are required"
         )
+    bridge = await mcube_bridge.bridged_call(
+        session, connection=connection, called=inbound.called, leg_call_id=inbound.provider_call_id
+    )
+    if bridge is not None:  # an MCube call's executive leg: its conversation runs here
+        return await _answer_bridge(platform, session, carrier, bridge.call_id)
     key = idempotency_key(carrier.provider, inbound.provider_call_id)
     existing = await session.scalar(select(Call.id).where(Call.partner_id == connection.partner_id, Call.idempotency_key == key))
     if existing is not None:
@@ -218,6 +231,32 @@ async def _answer_new(
     answered = CallEvent(EventKind.ANSWERED, at=now, provider_call_id=inbound.provider_call_id)
     apply_events(session, call, [answered], source="carrier", payload={"inbound": True, "from": call.from_number})
     document = answer_for(platform, carrier, call, now)
+    await session.commit()
+    return document
+
+
+async def _answer_bridge(platform: Platform, session: AsyncSession, carrier: Carrier, call_id: str) -> CallbackAnswer:
+    """The answer document for an MCube call's executive leg: the leg's carrier opens the media
+    stream of the MCube call (``/media/{leg carrier}/{mcube call}``, the MCube call's token)."""
+    call = await lock_call(session, call_id)
+    if call is None:
+        raise NotFound(f"no call with id {call_id!r}", code="call_not_found")
+    if call.media_started_at is not None or call.media_socket_id is not None:
+        await session.commit()
+        raise Conflict(
+            "this MCube call's media stream has already started; its answer is not served again",
+            code="answer_already_served",
+        )
+    now = utcnow()
+    document = answer_for(platform, carrier, call, now)
+    record_event(
+        session,
+        call,
+        kind="executive_leg",
+        source="carrier",
+        before=call.status,
+        payload={"provider": carrier.provider.value, "leg_call_id": call.bridge_call_id},
+    )
     await session.commit()
     return document
 

@@ -145,7 +145,9 @@ async def media_started(
             call.media_ended_at = None  # a carrier's fresh stream after one that ended: it runs
         call.media_started_at = call.media_started_at or now
         carrier_confirmed(call)
-        event = CallEvent(EventKind.ANSWERED, at=now, provider_call_id=start.provider_call_id)
+        # An MCube call's stream names its executive leg's carrier call, not MCube's call.
+        named = None if call.bridge_call_id else start.provider_call_id
+        event = CallEvent(EventKind.ANSWERED, at=now, provider_call_id=named)
         payload = {"stream_id": start.stream_id, "encoding": start.encoding, "sample_rate": start.sample_rate}
         apply_events(
             session, call, [event], source="media", payload=payload, unchanged_kind="media_started"
@@ -198,6 +200,11 @@ def stream_refusal(call: Call | None, start: MediaStart) -> str | None:
         return "the call is over"
     if call.media_socket_id is not None:
         return "another socket carries the call's stream"
+    if call.bridge_call_id is not None:
+        # An MCube call's executive leg (services.mcube_bridge): its stream names that leg.
+        if start.provider_call_id != call.bridge_call_id:
+            return f"its start names carrier call {start.provider_call_id!r}, not the call's executive leg"
+        return None
     state = state_of(call)
     if state.provider_call_id_final and start.provider_call_id != state.provider_call_id:
         # A carrier's stream names the call the carrier told us about; another is not its own.

@@ -52,6 +52,7 @@ from callwright.services import (
     call_tools,
     dictionaries,
     kb_retrieval,
+    mcube_bridge,
     media_events,
     recordings,
     voice_config,
@@ -123,16 +124,22 @@ async def admit(
         return None  # this carrier carries the token in the stream URL: none there, no socket
     async with platform.sessions() as session:
         call = await session.get(Call, call_id)
+        # An MCube call's stream comes from the carrier its executive leg arrived on
+        # (services.mcube_bridge), with that connection's credentials.
+        bridged = call is not None and mcube_bridge.is_bridged(call) and call.bridge_provider == parsed.value
         if (
             call is None
-            or call.provider != parsed.value
+            or (call.provider != parsed.value and not bridged)
             or CallStatus(call.status).is_terminal
             or call.media_socket_id is not None
             or call_id in platform.media_sessions
         ):
             return None
         try:
-            account = await account_for_call(session=session, call=call, secretbox=platform.secretbox)
+            if bridged:
+                account = await mcube_bridge.leg_account(session, call, secretbox=platform.secretbox)
+            else:
+                account = await account_for_call(session=session, call=call, secretbox=platform.secretbox)
         except CallwrightError as exc:  # its connection was removed
             log.warning("media socket for call %s refused: %s", call_id, exc.message)
             return None

@@ -68,6 +68,9 @@ async def configure(
     carrier = get_carrier(provider)
     credentials = parse_credentials(provider, body)
     await carrier.verify(credentials, http=http, endpoints=endpoints)
+    from callwright.services import mcube_bridge  # it reads connections (this module's)
+
+    await mcube_bridge.check_executive_numbers(session, partner_id=partner.id, provider=provider, credentials=credentials)
 
     connection = await get_connection(session=session, partner_id=partner.id, provider=provider)
     if connection is None:

@@ -123,6 +123,23 @@ class NumberBook:
         with self._lock:
             return self._inventory(Provider.EXOTEL, account_id).flows.get(_last_ten(exophone))
 
+    def line_of(self, phone_number: str) -> tuple[Provider, str] | None:
+        """Which (carrier, account) routes calls to ``phone_number`` somewhere (a VoiceUrl, a
+        linked application, an Exotel flow): where a call to it rings. Matched on the last ten
+        digits, as an Indian number is written in several ways."""
+        wanted = _last_ten(phone_number)
+        with self._lock:
+            inventories = list(self._inventories.items())
+        for (provider, account_id), inventory in inventories:
+            if provider is Provider.EXOTEL:
+                if wanted in inventory.flows:
+                    return provider, account_id
+                continue
+            for number in list(inventory.numbers.values()):
+                if _last_ten(number.phone_number) == wanted and self.inbound_url(provider, account_id, number.phone_number):
+                    return provider, account_id
+        return None
+
     def clear(self) -> None:
         with self._lock:
             self._inventories.clear()

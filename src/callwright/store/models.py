@@ -153,6 +153,9 @@ class PhoneNumber(Timestamped, Base):
     carrier_ref: Mapped[str | None] = mapped_column(String(128), default=None)
     carrier_route: Mapped[str | None] = mapped_column(Text, default=None)
     bound_route: Mapped[str | None] = mapped_column(Text, default=None)
+    # The live MCube call this number is the executive number of (services.mcube_bridge); free
+    # when None or when that call is over.
+    reserved_call_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
 
 
 class Project(Timestamped, Base):
@@ -269,6 +272,11 @@ class Call(Timestamped, Base):
     recording_url: Mapped[str | None] = mapped_column(Text, default=None)
     # The call's hand-off to a human (``domain.transfers.TransferRecord.wire``), if one was asked.
     transfer: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # An MCube call's media leg (services.mcube_bridge): the call MCube bridged to our executive
+    # number arrives as an inbound call on another carrier; its carrier, connection and call id.
+    bridge_provider: Mapped[str | None] = mapped_column(String(16), default=None)
+    bridge_connection_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    bridge_call_id: Mapped[str | None] = mapped_column(String(255), default=None)
     # When the call's ``session.completed`` webhook event was written (once per call).
     session_completed_at: Mapped[datetime | None] = mapped_column(default=None)
     # Post-call extraction (services.extraction): the ``extraction`` block as GET /calls/{id} and

@@ -112,6 +112,9 @@ class SimCall:
     # (its frame's send time, less the rest of that frame), and when each agent audio message
     # arrived and whether it was audible.
     caller_speech_sent_at: list[float] = field(default_factory=list)
+    # How late each of those frames went out after it was due (the sending loop's lag; at least
+    # -WAKE_SLACK_SECS): a sent time less its lateness is the speech's end, to the sample.
+    caller_speech_late_secs: list[float] = field(default_factory=list)
     agent_audio_arrivals: list[tuple[float, bool]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # protocol breaches and oddities seen
     media_violations: list[str] = field(default_factory=list)  # Exotel chunk-size rule breaches

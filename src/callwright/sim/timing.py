@@ -74,6 +74,7 @@ def call_timing(call: SimCall) -> dict[str, Any]:
         "media_ended_at": call.media_ended_at,
         "greeting_secs": None if greeting is None or started is None else greeting - started,
         "caller_speech_sent_at": list(call.caller_speech_sent_at),
+        "caller_speech_late_secs": list(call.caller_speech_late_secs),
         "caller_speech_spans": [(s.starts_at, s.ends_at) for s in speech],
         "clears_at": [c.at for c in list(call.clears)],
         # The agent's audio as stretches without a late message: (first, last arrival).

@@ -225,8 +225,11 @@ class MediaStream(ABC):
                     payload = frames[index] if index < len(frames) else quiet
                     await self.send(self.media(payload, sent + 1, int(sent * self.fmt.frame_ms)))
                     if index in speech_ends:
+                        due = origin + (index + 1) * frame_secs
                         after = (index + 1) * frame_secs - speech_ends[index]
-                        call.caller_speech_sent_at.append(call.now() - after)
+                        sent_at = call.now()
+                        call.caller_speech_sent_at.append(sent_at - after)
+                        call.caller_speech_late_secs.append(sent_at - due)
                     index += 1
                     sent += 1
                 while presses and origin + presses[0].at_secs <= now:

@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run sim demo test test-fast bench lint clean
+.PHONY: install run sim demo test test-fast test-loaded bench lint clean
 
 $(UV):
 	scripts/bootstrap-uv $(PYTHON) $(UV_VERSION)
@@ -39,6 +39,10 @@ test: install
 
 test-fast: install
 	$(VENV)/bin/python -m pytest -q -x
+
+# The timing-sensitive tests, three times, with stress-ng keeping every core busy (docs/testing.md).
+test-loaded: install
+	scripts/test-loaded
 
 # Benchmarks against the carrier simulator and a plain Pipecat baseline (~8 min on 2 cores):
 # a table, then one JSON line per metric. See bench/run.py.

@@ -151,10 +151,14 @@ class LoadBoard:
     """Each worker's live calls, drain state and last heartbeat, and whether the node is
     draining, in a file every process maps."""
 
-    _SLOT = struct.Struct("<IId")  # live calls, SlotState, heartbeat (time.monotonic(), machine-wide)
+    # live calls, SlotState, the owning worker's pid (0: anyone), heartbeat (time.monotonic(),
+    # machine-wide)
+    _SLOT = struct.Struct("<IIi4xd")
     _CALLS = struct.Struct("<I")
+    _OWNER = struct.Struct("<i")
+    _OWNER_AT = 8
     _BEAT = struct.Struct("<d")
-    _BEAT_AT = 8
+    _BEAT_AT = 16
     _NODE = struct.Struct("<I12x")  # after the slots: 1 once the node drains
 
     def __init__(self, path: Path, slots: int | None = None, *, create: bool = False) -> None:
@@ -173,15 +177,27 @@ class LoadBoard:
         finally:
             os.close(fd)
 
+    def claim(self, slot: int) -> None:
+        """This process owns ``slot`` now (a new worker in it): one it replaced (SIGHUP's
+        restart) writes there no more."""
+        self._OWNER.pack_into(self._map, slot * self._SLOT.size + self._OWNER_AT, os.getpid())
+
+    def _owned(self, slot: int) -> bool:
+        owner = self._OWNER.unpack_from(self._map, slot * self._SLOT.size + self._OWNER_AT)[0]
+        return owner in (0, os.getpid())
+
     def publish(self, slot: int, calls: int, *, at: float | None = None) -> None:
         """A worker's live calls and heartbeat (its state is left as it is)."""
+        if not self._owned(slot):
+            return
         beat = time.monotonic() if at is None else at
         offset = slot * self._SLOT.size
         self._CALLS.pack_into(self._map, offset, calls)
         self._BEAT.pack_into(self._map, offset + self._BEAT_AT, beat)
 
     def set_state(self, slot: int, state: SlotState) -> None:
-        self._CALLS.pack_into(self._map, slot * self._SLOT.size + self._CALLS.size, state)
+        if self._owned(slot):
+            self._CALLS.pack_into(self._map, slot * self._SLOT.size + self._CALLS.size, state)
 
     def read(self) -> list[tuple[int, float]]:
         """Each worker's (live calls, heartbeat)."""
@@ -191,7 +207,9 @@ class LoadBoard:
         return [SlotState(state) for _, state, _ in self.slots_read()]
 
     def slots_read(self) -> list[tuple[int, int, float]]:
-        return [self._SLOT.unpack_from(self._map, i * self._SLOT.size) for i in range(self.slots)]
+        """Each worker's (live calls, state, heartbeat)."""
+        slots = (self._SLOT.unpack_from(self._map, i * self._SLOT.size) for i in range(self.slots))
+        return [(calls, state, beat) for calls, state, _, beat in slots]
 
     def mark_node_draining(self) -> None:
         self._NODE.pack_into(self._map, self.slots * self._SLOT.size, 1)
@@ -352,7 +370,8 @@ async def publish_load(
 ) -> None:
     """A worker's side, until cancelled: its live calls on the board whenever ``changed`` is set,
     and at least every ``HEARTBEAT_EVERY_SECS`` as its heartbeat."""
-    board.set_state(slot, SlotState.SERVING)  # a new worker in the slot of one that left
+    board.claim(slot)  # a new worker in the slot of one that left, or that is draining
+    board.set_state(slot, SlotState.SERVING)
     while True:
         changed.clear()
         board.publish(slot, live_calls())

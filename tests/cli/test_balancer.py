@@ -5,6 +5,7 @@ weights the supervisor reads off the workers' load board."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import sys
 import time
@@ -147,3 +148,16 @@ async def test_a_drained_worker_waits_for_the_rest_of_a_draining_node(tmp_path: 
     # Bounded: a sibling that never finishes does not hold it past its timeout.
     board.set_state(1, SlotState.DRAINING)
     await asyncio.wait_for(hold_while_node_drains(board, 0, timeout_secs=0.2), 60)
+
+
+def test_a_replaced_worker_writes_no_more_to_its_slot(tmp_path: Path) -> None:
+    board = LoadBoard(tmp_path / "board", 1, create=True)
+    board.publish(0, 2, at=1.0)
+    board.set_state(0, SlotState.DRAINING)  # the old worker drains (SIGHUP's restart)
+    board._OWNER.pack_into(board._map, board._OWNER_AT, os.getppid())  # a new worker claimed it
+    board.publish(0, 0, at=2.0)
+    board.set_state(0, SlotState.CLOSED)  # the old worker's exit: not the new worker's state
+    assert board.slots_read() == [(2, SlotState.DRAINING, 1.0)]
+    board.claim(0)
+    board.set_state(0, SlotState.SERVING)
+    assert board.states() == [SlotState.SERVING]

@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run sim demo test test-cluster test-fast bench bench-cluster lint clean
+.PHONY: install run sim demo test test-cluster test-fast test-loaded bench bench-cluster lint clean
 
 $(UV):
 	scripts/bootstrap-uv $(PYTHON) $(UV_VERSION)
@@ -47,6 +47,10 @@ test-cluster: install
 
 test-fast: install
 	$(VENV)/bin/python -m pytest -q -x -m "not cluster"
+
+# The timing-sensitive tests, three times, with stress-ng keeping every core busy (docs/testing.md).
+test-loaded: install
+	scripts/test-loaded
 
 # Benchmarks against the carrier simulator and a plain Pipecat baseline (~8 min on 2 cores):
 # a table, then one JSON line per metric. See bench/run.py.

@@ -33,13 +33,14 @@ def test_only_a_sqlite_file_has_one() -> None:
 async def test_writers_take_turns_and_readers_do_not_wait_for_them(tmp_path: Path) -> None:
     first, second = await _file_store(tmp_path / "store.db")
     inside = threading.Event()
+    release = threading.Event()  # the first writer holds its transaction open until this is set
     spans: dict[str, tuple[float, float]] = {}
 
-    def slow_write(session: Session, name: str) -> None:
+    def held_write(session: Session, name: str) -> None:
         began = time.monotonic()
         session.execute(text("INSERT INTO notes VALUES (:body)"), {"body": name})
         inside.set()
-        time.sleep(0.3)  # holds its transaction open
+        release.wait(60)
         session.commit()
         spans[name] = (began, time.monotonic())
 
@@ -47,14 +48,18 @@ async def test_writers_take_turns_and_readers_do_not_wait_for_them(tmp_path: Pat
         return session.scalar(text("SELECT count(*) FROM notes"))
 
     try:
-        writing = asyncio.create_task(first.write(slow_write, "first"))
-        await asyncio.to_thread(inside.wait, 5)
-        asked = time.monotonic()
-        assert await second.read(count) == 0  # the uncommitted row is not seen
-        assert time.monotonic() - asked < 0.2  # and the read did not wait for the commit
-        await asyncio.gather(writing, second.write(slow_write, "second"))
+        writing = asyncio.create_task(first.write(held_write, "first"))
+        await asyncio.to_thread(inside.wait, 60)
+        second_writing = asyncio.create_task(second.write(held_write, "second"))
+        # The read returns while the first writer still holds its transaction (a read that
+        # waited for the commit would wait here until the guard gave up).
+        assert await asyncio.wait_for(second.read(count), 30) == 0  # the uncommitted row is not seen
+        assert "first" not in spans
+        release.set()
+        await asyncio.gather(writing, second_writing)
         assert await first.read(count) == 2
     finally:
+        release.set()
         first.close()
         second.close()
     # The second writer began only once the first had committed: it waited at the file lock.
@@ -77,7 +82,7 @@ async def test_what_the_work_raises_reaches_the_caller(tmp_path: Path) -> None:
             else:
                 raise AssertionError("the error was swallowed")
         # Nothing of the failed work was kept, and the lock was given back.
-        assert await asyncio.wait_for(second.write(lambda s: s.scalar(text("SELECT count(*) FROM notes"))), 2) == 0
+        assert await asyncio.wait_for(second.write(lambda s: s.scalar(text("SELECT count(*) FROM notes"))), 60) == 0
     finally:
         first.close()
         second.close()

@@ -16,6 +16,15 @@ changes, and the supervisor reads the board every 10 ms, so calls placed further
 split evenly; a burst inside one reading goes to the
 emptiest worker of that moment, and the next reading corrects.
 
+A node drains as one (``services.drain``): on SIGTERM the supervisor marks the board "node
+draining" and passes the signal to every worker. A worker takes itself out of the steering while
+it drains (new media sockets go to a worker still serving, if there is one), and one that has
+drained keeps accepting (API, carrier callbacks, ``/readyz``'s 503) until every other worker has
+drained too; then each marks its slot closed, which the steering drops, and exits. The steering
+runs until the supervisor itself is done: a worker that stopped accepting is never sent a
+connection, which would otherwise wait unanswered in its socket's queue (the supervisor holds
+every socket of the group open) until the node exited.
+
 Where the platform lacks any of this (another OS), ``callwright serve`` keeps uvicorn's shared
 socket.
 """
@@ -34,6 +43,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from enum import IntEnum
 from pathlib import Path
 
 from uvicorn import Config, Server
@@ -56,6 +66,16 @@ LOAD_BOARD_ENV = "CALLWRIGHT_LOAD_BOARD"
 HEARTBEAT_EVERY_SECS = 0.5
 STEER_EVERY_SECS = 0.01
 STALE_AFTER_SECS = 2.0
+HOLD_POLL_SECS = 0.05
+
+
+class SlotState(IntEnum):
+    """A worker's part in its node's drain, on the board."""
+
+    SERVING = 0
+    DRAINING = 1  # SIGTERM: not ready, no new media socket; its live calls run on
+    DRAINED = 2  # no live call left; still accepting while the rest of the node drains
+    CLOSED = 3  # stopped accepting connections: steer none here
 
 
 class _SockFilter(ctypes.Structure):
@@ -128,38 +148,96 @@ def reuseport_group(host: str, port: int, count: int, *, backlog: int) -> list[s
 
 
 class LoadBoard:
-    """Each worker's live calls and last heartbeat, in a file every process maps."""
+    """Each worker's live calls, drain state and last heartbeat, and whether the node is
+    draining, in a file every process maps."""
 
-    _SLOT = struct.Struct("<I4xd")  # live calls, heartbeat (time.monotonic(), machine-wide)
+    # live calls, SlotState, the owning worker's pid (0: anyone), heartbeat (time.monotonic(),
+    # machine-wide)
+    _SLOT = struct.Struct("<IIi4xd")
+    _CALLS = struct.Struct("<I")
+    _OWNER = struct.Struct("<i")
+    _OWNER_AT = 8
+    _BEAT = struct.Struct("<d")
+    _BEAT_AT = 16
+    _NODE = struct.Struct("<I12x")  # after the slots: 1 once the node drains
 
-    def __init__(self, path: Path, slots: int, *, create: bool = False) -> None:
+    def __init__(self, path: Path, slots: int | None = None, *, create: bool = False) -> None:
+        """``slots``: needed to create the board; a worker's view may take the file's own."""
         self.path = path
-        self.slots = slots
-        size = slots * self._SLOT.size
         flags = os.O_RDWR | (os.O_CREAT | os.O_TRUNC if create else 0)
         fd = os.open(path, flags, 0o600)
         try:
+            if slots is None:
+                slots = (os.fstat(fd).st_size - self._NODE.size) // self._SLOT.size
+            self.slots = slots
+            size = slots * self._SLOT.size + self._NODE.size
             if create:
                 os.ftruncate(fd, size)
             self._map = mmap.mmap(fd, size)
         finally:
             os.close(fd)
 
+    def claim(self, slot: int) -> None:
+        """This process owns ``slot`` now (a new worker in it): one it replaced (SIGHUP's
+        restart) writes there no more."""
+        self._OWNER.pack_into(self._map, slot * self._SLOT.size + self._OWNER_AT, os.getpid())
+
+    def _owned(self, slot: int) -> bool:
+        owner = self._OWNER.unpack_from(self._map, slot * self._SLOT.size + self._OWNER_AT)[0]
+        return owner in (0, os.getpid())
+
     def publish(self, slot: int, calls: int, *, at: float | None = None) -> None:
+        """A worker's live calls and heartbeat (its state is left as it is)."""
+        if not self._owned(slot):
+            return
         beat = time.monotonic() if at is None else at
-        self._SLOT.pack_into(self._map, slot * self._SLOT.size, calls, beat)
+        offset = slot * self._SLOT.size
+        self._CALLS.pack_into(self._map, offset, calls)
+        self._BEAT.pack_into(self._map, offset + self._BEAT_AT, beat)
+
+    def set_state(self, slot: int, state: SlotState) -> None:
+        if self._owned(slot):
+            self._CALLS.pack_into(self._map, slot * self._SLOT.size + self._CALLS.size, state)
 
     def read(self) -> list[tuple[int, float]]:
-        return [self._SLOT.unpack_from(self._map, i * self._SLOT.size) for i in range(self.slots)]
+        """Each worker's (live calls, heartbeat)."""
+        return [(calls, beat) for calls, _, beat in self.slots_read()]
+
+    def states(self) -> list[SlotState]:
+        return [SlotState(state) for _, state, _ in self.slots_read()]
+
+    def slots_read(self) -> list[tuple[int, int, float]]:
+        """Each worker's (live calls, state, heartbeat)."""
+        slots = (self._SLOT.unpack_from(self._map, i * self._SLOT.size) for i in range(self.slots))
+        return [(calls, state, beat) for calls, state, _, beat in slots]
+
+    def mark_node_draining(self) -> None:
+        self._NODE.pack_into(self._map, self.slots * self._SLOT.size, 1)
+
+    def node_draining(self) -> bool:
+        return bool(self._NODE.unpack_from(self._map, self.slots * self._SLOT.size)[0])
 
     def weights(self, *, now: float | None = None) -> list[int]:
         """Which workers new connections go to (the program draws among them): those with the
-        fewest calls, of the ones that heartbeat within ``STALE_AFTER_SECS``."""
+        fewest calls, of the ones that heartbeat within ``STALE_AFTER_SECS`` and accept
+        connections, the ones not draining first (only they take new calls)."""
         now = time.monotonic() if now is None else now
-        board = self.read()
-        live = [now - beat <= STALE_AFTER_SECS for _, beat in board]
-        fewest = min((calls for (calls, _), ok in zip(board, live, strict=True) if ok), default=0)
-        return [int(ok and calls == fewest) for (calls, _), ok in zip(board, live, strict=True)]
+        board = self.slots_read()
+        accepting = [
+            now - beat <= STALE_AFTER_SECS and state != SlotState.CLOSED for _, state, beat in board
+        ]
+        serving = [ok and state == SlotState.SERVING for ok, (_, state, _) in zip(accepting, board, strict=True)]
+        chosen = serving if any(serving) else accepting
+        fewest = min((calls for (calls, _, _), ok in zip(board, chosen, strict=True) if ok), default=0)
+        return [int(ok and calls == fewest) for (calls, _, _), ok in zip(board, chosen, strict=True)]
+
+    def node_drained(self, *, now: float | None = None) -> bool:
+        """Every worker has drained, stopped accepting or stopped heartbeating (it is gone)."""
+        now = time.monotonic() if now is None else now
+        return all(
+            state in (SlotState.DRAINED, SlotState.CLOSED) or now - beat > STALE_AFTER_SECS
+            for _, state, beat in self.slots_read()
+        )
 
     def close(self) -> None:
         self._map.close()
@@ -170,8 +248,20 @@ def worker_board() -> tuple[LoadBoard, int] | None:
     slot, path = os.environ.get(WORKER_SLOT_ENV), os.environ.get(LOAD_BOARD_ENV)
     if slot is None or path is None:
         return None
-    board = LoadBoard(Path(path), int(slot) + 1)
+    board = LoadBoard(Path(path))
     return board, int(slot)
+
+
+async def hold_while_node_drains(board: LoadBoard, slot: int, *, timeout_secs: float) -> None:
+    """A drained worker's wait: while its node drains, it keeps accepting connections until every
+    other worker has drained too (at most ``timeout_secs``), so none is steered to a socket that
+    nobody accepts from. A worker drained alone (SIGTERM sent to it, not to the node) does not
+    wait: the supervisor starts another on its socket."""
+    board.set_state(slot, SlotState.DRAINED)
+    deadline = time.monotonic() + timeout_secs
+    # The board is memory shared with other processes: it is read, there is no event to await.
+    while board.node_draining() and not board.node_drained() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(HOLD_POLL_SECS)
 
 
 class DrainingProcess(Process):
@@ -248,13 +338,24 @@ class BalancedMultiprocess(Multiprocess):
             log.info("worker [%s] died; starting another on its socket", process.pid)
             self.processes[slot] = self._worker(slot)
 
-    def run(self) -> None:
-        steering = threading.Thread(target=self._steer, name="steering", daemon=True)
-        steering.start()
-        super().run()
+    def terminate_all(self) -> None:
+        self.board.mark_node_draining()  # before any worker hears of it
+        super().terminate_all()
 
-    def _steer(self) -> None:
-        while not self.should_exit.wait(STEER_EVERY_SECS):
+    def run(self) -> None:
+        # The steering outlives ``should_exit``: while the workers drain, connections must keep
+        # going to the ones still accepting.
+        done = threading.Event()
+        steering = threading.Thread(target=self._steer, args=(done,), name="steering", daemon=True)
+        steering.start()
+        try:
+            super().run()
+        finally:
+            done.set()
+            steering.join()
+
+    def _steer(self, done: threading.Event) -> None:
+        while not done.wait(STEER_EVERY_SECS):
             weights = self.board.weights()
             if weights != self._weights:
                 try:
@@ -269,6 +370,8 @@ async def publish_load(
 ) -> None:
     """A worker's side, until cancelled: its live calls on the board whenever ``changed`` is set,
     and at least every ``HEARTBEAT_EVERY_SECS`` as its heartbeat."""
+    board.claim(slot)  # a new worker in the slot of one that left, or that is draining
+    board.set_state(slot, SlotState.SERVING)
     while True:
         changed.clear()
         board.publish(slot, live_calls())

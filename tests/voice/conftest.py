@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -72,8 +73,9 @@ def _runtime_tasks() -> list[str]:
 @pytest.fixture(autouse=True)
 async def no_task_leaks() -> AsyncIterator[None]:
     yield
-    for _ in range(100):  # a closing socket may take a moment to finish its handshake
-        if not _runtime_tasks():
-            return
+    # A closing socket may take a moment to finish its handshake (seconds, on a loaded machine):
+    # only a task that never ends is a leak.
+    deadline = time.monotonic() + 30
+    while _runtime_tasks() and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     assert _runtime_tasks() == []

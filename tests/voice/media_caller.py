@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,12 +204,18 @@ class MediaCaller:
                 return m.at
         return None
 
-    async def wait_for_agent_audio(self, *, quiet_secs: float = 0.4, timeout: float = 15) -> None:
-        """Wait for the agent's first audio, then until it has been quiet for ``quiet_secs``."""
+    async def wait_for_agent_audio(
+        self, *, quiet_secs: float = 0.4, timeout: float = 60, spoken: Callable[[], bool] | None = None
+    ) -> None:
+        """Wait for the agent's first audio, then until it has been quiet for ``quiet_secs``.
+
+        ``spoken``: the server's word that it has sent all it meant to (its intro), waited for
+        first; the quiet then covers only what is still on its way. Without it, a pause in the
+        audio of a slow machine reads as the end of the speech."""
         deadline = time.monotonic() + timeout
-        while not self.audio_messages:
+        while not self.audio_messages or (spoken is not None and not spoken()):
             if time.monotonic() > deadline:
-                raise TimeoutError("the agent never spoke")
+                raise TimeoutError("the agent never spoke" if not self.audio_messages else "the agent never finished")
             await asyncio.sleep(0.01)
         while time.monotonic() - self.audio_messages[-1].at < quiet_secs:
             remaining = quiet_secs - (time.monotonic() - self.audio_messages[-1].at)
@@ -230,7 +237,7 @@ class MediaCaller:
             await self._ws.close()
         return closed_at
 
-    async def wait_closed_by_agent(self, timeout: float = 3) -> float:
+    async def wait_closed_by_agent(self, timeout: float = 30) -> float:  # a hang guard only
         await asyncio.wait_for(self._closed.wait(), timeout)
         assert self.closed_at is not None
         return self.closed_at

@@ -71,13 +71,19 @@ class MediaServer:
         self.scripts[call_id] = script
         self._arrived[call_id] = asyncio.Event()
 
-    async def call(self, call_id: str, timeout: float = 5) -> CallRecord:
+    # The timeouts only guard against a hang: on a loaded machine a call may take a while.
+    async def call(self, call_id: str, timeout: float = 30) -> CallRecord:
         await asyncio.wait_for(self._arrived[call_id].wait(), timeout)
         return self.calls[call_id]
 
-    async def outcome(self, call_id: str, timeout: float = 5) -> MediaOutcome:
+    async def outcome(self, call_id: str, timeout: float = 30) -> MediaOutcome:
         record = await self.call(call_id, timeout)
         return await asyncio.wait_for(asyncio.shield(record.outcome), timeout)
+
+    def intro_spoken(self, call_id: str) -> Callable[[], bool]:
+        """Whether the call's session has handed its whole intro to the carrier: an event, where
+        a pause in the audio the caller hears may be no more than a slow machine."""
+        return lambda: call_id in self.calls and self.calls[call_id].session.intro_spoken
 
     def app(self) -> FastAPI:
         app = FastAPI()

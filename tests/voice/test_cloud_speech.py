@@ -370,7 +370,7 @@ async def test_a_call_greets_with_cartesia_and_streams_the_caller_to_deepgram(
         call_id = uuid.uuid4().hex[:12]
         media_server.expect(call_id, AgentScript(INTRO, voice, stt_provider="deepgram"))
         async with MediaCaller(TWILIO, f"{media_server.base_url}/twilio", call_id) as caller:
-            await caller.wait_for_agent_audio()
+            await caller.wait_for_agent_audio(spoken=media_server.intro_spoken(call_id))
             await caller.hang_up()
         outcome = await media_server.outcome(call_id)
 

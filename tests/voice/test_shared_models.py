@@ -52,7 +52,9 @@ async def test_concurrent_calls_share_one_piper_voice_and_one_vad_model(
         callers.append(MediaCaller(TWILIO, f"{media_server.base_url}/twilio", call_id))
 
     async with callers[0], callers[1]:
-        await asyncio.gather(*(c.wait_for_agent_audio(quiet_secs=0.1) for c in callers))
+        await asyncio.gather(
+            *(c.wait_for_agent_audio(spoken=media_server.intro_spoken(c.call_id)) for c in callers)
+        )
         analyzers = [a for a in vad.live_analyzers() if id(a) not in analyzers_before]
         services = [s for s in engine.live_services() if id(s) not in services_before]
 

@@ -73,8 +73,9 @@ from callwright.voice.voicemail_watch import VoicemailWatch
 
 log = logging.getLogger("callwright.voice")
 
-# How long a cancelled pipeline, the socket close and the platform's callbacks may take to settle.
-TEARDOWN_TIMEOUT_SECS = 2.0
+# How long a cancelled pipeline, the socket close and the platform's callbacks may take to settle
+# (milliseconds, as a rule; seconds on a loaded machine).
+TEARDOWN_TIMEOUT_SECS = 10.0
 # Quiet after a line's last audio before the line counts as heard (the carrier's buffer drains).
 PLAYOUT_GRACE_SECS = 0.5
 # When the agent ends the call, how long a reply may take to start playing before it counts as
@@ -199,6 +200,11 @@ class CallMediaSession:
         self._transferred = False  # the carrier took the transfer: the stream's end is the hand-off
         self._holding: asyncio.Task[None] | None = None  # a warm transfer's reminders to the caller
         self._context: LLMContext | None = None
+
+    @property
+    def intro_spoken(self) -> bool:
+        """The whole intro has been handed to the carrier (so far; ``MediaOutcome`` at the end)."""
+        return self._intro_spoken
 
     async def run(self) -> MediaOutcome:
         """Run the call's media until the stream ends; never raises for a normal hang-up."""
@@ -573,6 +579,15 @@ class CallMediaSession:
         @worker.event_handler("on_frame_reached_downstream")
         async def _speech_handed_over(_worker: PipelineWorker, _frame: Frame) -> None:
             # The intro is the first line spoken; once the caller has spoken, lines are replies.
+            # Not if the carrier closed the socket: the rest of the line went nowhere (a failed
+            # send marks the socket disconnected), though the hang-up may not have been read yet
+            # (a busy loop reads it late).
+            websocket = self._websocket
+            if (
+                websocket.client_state is not WebSocketState.CONNECTED
+                or websocket.application_state is not WebSocketState.CONNECTED
+            ):
+                return
             if not self._intro_cut and not any(turn.role == "user" for turn in conversation.turns):
                 self._intro_spoken = True
 

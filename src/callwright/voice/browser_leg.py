@@ -90,6 +90,9 @@ class BrowserPeerLeg:
         )
         return _WatchedTransport(self.connection, params, audio=audio), audio
 
+    def connected(self) -> bool:
+        return self.connection.is_connected()
+
     def disconnect_reason(self) -> EndReason:
         return EndReason.CALLER_HUNG_UP
 

@@ -46,6 +46,11 @@ class MediaLeg(Protocol):
         """Why the far end went away, once the transport reported it gone."""
         ...
 
+    def connected(self) -> bool:
+        """Whether the far end is still there to hear what is sent (a failed send counts as
+        gone, though the transport may not have reported it yet)."""
+        ...
+
     async def close(self) -> None:
         """Close our side if the pipeline did not (idempotent)."""
         ...
@@ -93,18 +98,21 @@ class CarrierSocketLeg:
         )
         return transport, serializer.agent_audio
 
+    def connected(self) -> bool:
+        websocket = self.websocket
+        return (
+            websocket.client_state is WebSocketState.CONNECTED
+            and websocket.application_state is WebSocketState.CONNECTED
+        )
+
     def disconnect_reason(self) -> EndReason:
         # A close frame is the caller's hang-up; a cut or silent connection is a lost stream.
         return disconnect_reason(self.websocket)
 
     async def close(self) -> None:
         """Carriers end the call when the stream closes."""
-        websocket = self.websocket
-        if (
-            websocket.client_state is WebSocketState.CONNECTED
-            and websocket.application_state is WebSocketState.CONNECTED
-        ):
+        if self.connected():
             try:
-                await asyncio.wait_for(websocket.close(), CLOSE_TIMEOUT_SECS)
+                await asyncio.wait_for(self.websocket.close(), CLOSE_TIMEOUT_SECS)
             except (RuntimeError, TimeoutError, OSError):
                 pass  # already closing, or the peer is gone: either way the stream is over

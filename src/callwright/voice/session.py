@@ -582,11 +582,7 @@ class CallMediaSession:
             # Not if the carrier closed the socket: the rest of the line went nowhere (a failed
             # send marks the socket disconnected), though the hang-up may not have been read yet
             # (a busy loop reads it late).
-            websocket = self._websocket
-            if (
-                websocket.client_state is not WebSocketState.CONNECTED
-                or websocket.application_state is not WebSocketState.CONNECTED
-            ):
+            if not self._leg.connected():
                 return
             if not self._intro_cut and not any(turn.role == "user" for turn in conversation.turns):
                 self._intro_spoken = True

@@ -180,3 +180,17 @@ async def test_a_partner_reads_its_own_usage_only(client, platform, partner, oth
     assert theirs.json()["data"]["totals"]["calls"] == 0 and theirs.json()["data"]["rows"] == []
     backwards = await client.get("/api/v2/usage?from=2026-12-02&to=2026-12-01", headers=partner.headers)
     assert backwards.status_code == 400
+
+
+async def test_the_console_forms_are_drawn_from_the_api_models(client):
+    """The agent form's schema is POST /agent's body (every AGENT_FIELD); each carrier's names its secrets."""
+    from callwright.api.schemas.agents import AGENT_FIELDS
+
+    agent = await client.get("/console/schema/agent.json")
+    assert agent.status_code == 200
+    assert list(agent.json()["properties"]) == [f.name for f in AGENT_FIELDS]
+    assert set(agent.json()["x-unbuilt"]) == {f.name for f in AGENT_FIELDS if f.unbuilt}
+    carriers = (await client.get("/console/schema/carriers.json")).json()
+    assert set(carriers) == {"twilio", "plivo", "vobiz", "exotel", "mcube"}
+    assert carriers["vobiz"]["secret_fields"] == ["auth_token"]
+    assert set(carriers["vobiz"]["schema"]["required"]) == {"auth_id", "auth_token", "from_number"}

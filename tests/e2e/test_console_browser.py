@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from callwright.api.schemas.agents import AgentCreate
 from callwright.sim import Scenario
 from tests.browser_support import chromium_executable
 from tests.conftest import TEST_ADMIN_TOKEN
-from tests.e2e.helpers import make_tenant, new_number, start_call
+from tests.e2e.helpers import ACCOUNTS, make_tenant, new_number, start_call
 from tests.voice.test_whisper_stt import word_error_rate
 
 pytestmark = pytest.mark.e2e
@@ -158,6 +159,107 @@ async def test_the_api_docs_render_offline_and_authorize_takes_a_key(platform_se
     foreign = [url for url in requested if not url.startswith(platform_server.base_url) and not url.startswith("data:")]
     assert foreign == [], "everything the docs load comes from the platform"
     assert errors == [], errors
+
+
+def _expected_refusals(errors: list[str], paths: tuple[str, ...]) -> list[str]:
+    """The page's errors less the 400s the test provoked on purpose (and Chromium's console line for each)."""
+    return [
+        e
+        for e in errors
+        if not (e.startswith("400 ") and e.endswith(paths))
+        and "the server responded with a status of 400" not in e
+    ]
+
+
+async def test_a_partner_creates_and_edits_an_agent_and_configures_a_carrier(api, carrier_sim, platform_server, browser_page):
+    page, errors = browser_page
+    created = await api.post(
+        "/admin/v1/partners",
+        json={"name": f"form-{new_number()[-6:]}", "allowed_telephony_providers": ["vobiz"], "requests_per_minute": 0},
+        headers={"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"},
+    )
+    assert created.status_code == 201, created.text
+    api_key = created.json()["data"]["api_key"]
+    headers = {"Authorization": f"Bearer {api_key}"}
+
+    await page.goto(platform_server.base_url + "/console/")
+    await page.get_by_label("Key or token").fill(api_key)
+    await page.get_by_label("Key or token").press("Enter")
+    await page.get_by_role("heading", name="Calls").wait_for()
+    await page.get_by_role("link", name="Agents", exact=True).click()
+    await page.get_by_role("link", name="New agent").click()
+    await page.get_by_role("heading", name="New agent").wait_for()
+
+    # Every field of the API's agent is on the form, each with a label.
+    schema = AgentCreate.model_json_schema()
+    for name in schema["properties"]:
+        assert await page.get_by_label(name, exact=False).count() >= 1, name
+
+    await page.get_by_label("agent_name").fill("Form agent")
+    await page.get_by_label("intro_message").fill("Hello from the form.")
+    await page.get_by_label("max_call_duration_secs").fill("5")  # below the 60 s floor
+    await page.get_by_label("agent_type").select_option("inbound")
+    await page.get_by_label("max_call_duration_secs").press("Enter")  # the keyboard submits
+    slot = page.locator("#f-max_call_duration_secs-error")
+    await slot.filter(has_text="max_call_duration_secs").wait_for()
+    assert "60" in (await slot.text_content() or "")
+    duration = page.get_by_label("max_call_duration_secs")
+    assert await duration.get_attribute("aria-invalid") == "true"
+    assert await duration.evaluate("el => el === document.activeElement"), "focus goes to the field"
+    assert "max_call_duration_secs" in (await page.locator("#agent-form-error").text_content() or "")
+    await _shot(page, "10-agent-form-invalid")
+    listed = (await api.get("/api/v2/agents", headers=headers)).json()["data"]
+    assert listed == [], "nothing was saved"
+
+    await duration.fill("900")
+    await page.get_by_role("button", name="Create agent").click()
+    await page.get_by_role("heading", name="Edit agent Form agent").wait_for()
+    await page.get_by_role("status").filter(has_text="Created Form agent.").wait_for()
+    listed = (await api.get("/api/v2/agents", headers=headers)).json()["data"]
+    assert [(a["agent_name"], a["max_call_duration_secs"], a["agent_type"], a["intro_message"]) for a in listed] == [
+        ("Form agent", 900, "inbound", "Hello from the form.")
+    ]
+    agent_id = listed[0]["id"]
+
+    # Editing sends the changed fields; the API's value comes back through GET.
+    assert await page.get_by_label("max_call_duration_secs").input_value() == "900"
+    await page.get_by_label("voicemail_detection_enabled").check()
+    await page.get_by_label("variables").fill("name, city")
+    await page.get_by_role("button", name="Save changes").click()
+    await page.get_by_role("status").filter(has_text="Saved Form agent.").wait_for()
+    agent = (await api.get(f"/api/v2/agent/{agent_id}", headers=headers)).json()["data"]
+    assert agent["voicemail_detection_enabled"] is True and agent["variables"] == ["name", "city"], agent
+    assert agent["max_call_duration_secs"] == 900
+    await _shot(page, "11-agent-form-saved")
+
+    # A carrier connection for the simulator's Vobiz: a refused token first, then the right one.
+    account, body = ACCOUNTS["vobiz"]
+    carrier_sim.add_account("vobiz", **account)
+    await page.get_by_role("link", name="Credits & usage", exact=True).click()
+    await page.get_by_role("heading", name="Configure a carrier").wait_for()
+    await page.get_by_label("Carrier", exact=True).select_option("vobiz")
+    await page.get_by_label("auth_id").fill(body["auth_id"])
+    await page.get_by_label("auth_token").fill("not-the-token")
+    await page.get_by_label("from_number").fill(body["from_number"])
+    await page.get_by_role("button", name="Verify and save").click()
+    await page.locator("#carrier-form-error").filter(has_text="Vobiz").wait_for()
+    assert (await api.get("/api/v2/config", headers=headers)).json()["data"]["telephony"]["vobiz"]["configured"] is False
+
+    await page.get_by_label("auth_token").fill(body["auth_token"])
+    await page.get_by_role("button", name="Verify and save").click()
+    await page.locator("#carrier-form-status").filter(has_text="Vobiz").wait_for()
+    row = page.locator('tr[data-provider="vobiz"]')
+    await row.get_by_role("cell", name="configured", exact=True).wait_for()
+    shown = await row.text_content() or ""
+    assert body["from_number"] in shown and body["auth_id"] not in shown and "****" in shown, shown
+    await page.get_by_role("table", name="Named connections").get_by_role("cell", name="verified", exact=True).wait_for()
+    for label in ("auth_id", "auth_token", "from_number"):
+        assert await page.get_by_label(label).input_value() == "", "the form keeps nothing typed"
+    assert await page.get_by_label("auth_token").get_attribute("type") == "password"
+    html = await page.content()
+    assert body["auth_token"] not in html and "not-the-token" not in html and body["auth_id"] not in html
+    await _shot(page, "12-carrier-configured")
+    assert _expected_refusals(errors, ("/api/v2/agent", "/api/v2/config/telephony/vobiz")) == [], errors
 
 
 TALK_SENTENCE = "I would like to book a table for two"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from callwright.settings import Settings
@@ -80,6 +80,14 @@ def install_console(app: FastAPI, settings: Settings) -> None:
             headers={"Content-Security-Policy": CONSOLE_CSP, "Cache-Control": "no-store"} | _PAGE_HEADERS,
         )
 
+    @app.get("/console/schema/agent.json", include_in_schema=False)
+    async def agent_form_schema() -> JSONResponse:
+        return JSONResponse(agent_schema(), headers={"Cache-Control": "no-store"})
+
+    @app.get("/console/schema/carriers.json", include_in_schema=False)
+    async def carrier_form_schema() -> JSONResponse:
+        return JSONResponse(carrier_schemas(), headers={"Cache-Control": "no-store"})
+
     app.mount("/console/assets", ConsoleAssets(directory=STATIC), name="console-assets")
 
     if settings.serves_docs:
@@ -93,6 +101,36 @@ def install_console(app: FastAPI, settings: Settings) -> None:
             return RedirectResponse("/docs", status_code=307)
 
         app.mount("/docs/assets", StaticFiles(directory=swagger_ui_assets()), name="docs-assets")
+
+
+def agent_schema() -> dict[str, Any]:
+    """The JSON schema of ``POST /api/v2/agent``'s body (built from ``AGENT_FIELDS``), which the
+    console's agent form is drawn from, so a new agent field appears there with no console change.
+    Served even when ``/openapi.json`` is not (production without docs); it holds no data."""
+    from callwright.api.schemas.agents import AGENT_FIELDS, AgentCreate
+
+    schema = AgentCreate.model_json_schema()
+    schema["x-unbuilt"] = {f.name: f.unbuilt for f in AGENT_FIELDS if f.unbuilt}
+    schema["x-clearable"] = [f.name for f in AGENT_FIELDS if f.clearable]
+    return schema
+
+
+def carrier_schemas() -> dict[str, Any]:
+    """Each carrier's credential fields (its credentials model's JSON schema) and which of them
+    are secrets (the console asks for those in password inputs and never shows them again)."""
+    from callwright.carriers import get_carrier
+    from callwright.domain.providers import Provider
+
+    out: dict[str, Any] = {}
+    for provider in Provider:
+        model = get_carrier(provider).credentials_model
+        out[provider.value] = {
+            "name": provider.display_name,
+            "schema": model.model_json_schema(),
+            "secret_fields": list(model.secret_fields),
+            "masked_fields": list(model.masked_fields),
+        }
+    return out
 
 
 def swagger_ui_assets() -> Path:

@@ -20,6 +20,8 @@ export class ApiError extends Error {
     super(body?.error?.message || `HTTP ${status}`);
     this.status = status;
     this.reason = body?.error?.reason;
+    this.code = body?.error?.code;
+    this.details = Array.isArray(body?.error?.details) ? body.error.details : [];
     this.retryAfter = retryAfter; // seconds, on a 429
   }
 }
@@ -78,3 +80,4 @@ export async function call(method, path, body) {
 
 export const get = (path) => call("GET", path);
 export const post = (path, body) => call("POST", path, body ?? {});
+export const put = (path, body) => call("PUT", path, body ?? {});

@@ -4,6 +4,7 @@ import { renderCall, renderCalls } from "./calls.js";
 import { renderAgents, renderCampaigns, renderCarriers, renderWebhooks } from "./partner.js";
 import { renderPartner, renderPartners } from "./operator.js";
 import { renderAgent } from "./talk.js";
+import { renderAgentForm } from "./agentform.js";
 import { errorBox, h } from "./ui.js";
 
 const SECTIONS = {
@@ -70,7 +71,11 @@ async function route() {
     const renderers = {
       calls: () => (id ? renderCall(view, id, operator) : renderCalls(view, operator)),
       campaigns: () => renderCampaigns(view),
-      agents: () => (id ? renderAgent(view, id) : renderAgents(view)),
+      agents: () => {
+        if (id === "new") return renderAgentForm(view, null);
+        if (id && sub === "edit") return renderAgentForm(view, id);
+        return id ? renderAgent(view, id) : renderAgents(view);
+      },
       carriers: () => renderCarriers(view),
       webhooks: () => renderWebhooks(view, id),
       partners: () => (id ? renderPartner(view, decodeURIComponent(id), sub) : renderPartners(view)),

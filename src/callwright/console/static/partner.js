@@ -1,6 +1,7 @@
 // A partner's sections besides calls: campaigns (live progress), agents, carriers and credits,
 // webhook endpoints with their delivery logs.
-import { ApiError, get, poll, post } from "./api.js";
+import { ApiError, get, poll, post, put } from "./api.js";
+import { clearErrors, describe, read, showErrors, widget } from "./form.js";
 import { announce, badge, errorBox, facts, h, table, when } from "./ui.js";
 
 const POLL_MS = 2000;
@@ -65,6 +66,7 @@ export async function renderAgents(view) {
   const page = await get("/api/v2/agents?limit=100");
   view.append(
     h("h1", {}, "Agents"),
+    h("p", {}, h("a", { href: "#/agents/new", class: "button-link" }, "New agent")),
     table(
       "Agents",
       ["Name", "Type", "Status", "Voice", "Language", "Recording", "Voicemail detection", "Created", "Calls"],
@@ -87,17 +89,146 @@ export async function renderAgents(view) {
   );
 }
 
-export async function renderCarriers(view) {
-  const [config, usage] = await Promise.all([get("/api/v2/config").then((r) => r.data), get("/api/v2/usage").then((r) => r.data)]);
-  const concurrency = config.concurrency || {};
-  const rows = Object.entries(config.telephony || {}).map(([provider, conn]) => {
+function carrierRows(config) {
+  return Object.entries(config.telephony || {}).map(([provider, conn]) => {
     const details = Object.entries(conn)
       .filter(([k, v]) => k !== "configured" && v)
       .map(([k, v]) => `${k}: ${v}`)
       .join(", ");
     const allowed = (config.allowed_telephony_providers || []).includes(provider);
-    return h("tr", {}, h("td", {}, provider), h("td", {}, allowed ? "yes" : "no"), h("td", {}, conn.configured ? "configured" : "not configured"), h("td", {}, details || "—"));
+    return h(
+      "tr",
+      { "data-provider": provider },
+      h("td", {}, provider),
+      h("td", {}, allowed ? "yes" : "no"),
+      h("td", {}, conn.configured ? "configured" : "not configured"),
+      h("td", {}, details || "—"),
+    );
   });
+}
+
+function connectionRows(connections) {
+  return connections.map((c) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, c.name),
+      h("td", {}, c.provider),
+      h("td", {}, c.status),
+      h("td", {}, c.is_default ? "yes" : "no"),
+      h("td", {}, c.verified ? "verified" : "not verified"),
+      h("td", {}, (c.phone_numbers || []).map((n) => n.phone_number).join(", ") || "—"),
+    ),
+  );
+}
+
+// Configure a carrier: its credential fields from /console/schema/carriers.json; secrets in
+// password inputs. PUT /api/v2/config/telephony/{provider} verifies them with the carrier before
+// storing; after saving the form is emptied, so a secret never stays in the page.
+function carrierForm(config, schemas, onSaved) {
+  const allowed = (config.allowed_telephony_providers || []).filter((p) => schemas[p]);
+  const summary = h("p", { id: "carrier-form-error", class: "error", role: "alert", tabindex: "-1" });
+  const status = h("p", { id: "carrier-form-status", role: "status" });
+  const fieldsHolder = h("div", { class: "edit-form" });
+  const choose = h(
+    "select",
+    { id: "carrier-provider", name: "provider" },
+    allowed.map((p) => h("option", { value: p }, schemas[p].name)),
+  );
+  let fields = [];
+  function draw() {
+    const spec = schemas[choose.value];
+    if (!spec) return fieldsHolder.replaceChildren(h("p", { class: "muted" }, "No carrier is allowed for this account."));
+    const required = new Set(spec.schema.required || []);
+    fields = Object.entries(spec.schema.properties).map(([name, prop]) => describe(name, prop, spec.schema.$defs || {}));
+    fieldsHolder.replaceChildren(
+      ...fields.map((f) => {
+        const w = widget(f, null, { secret: spec.secret_fields.includes(f.name) });
+        if (required.has(f.name)) w.querySelector("label").append(" (required)");
+        return w;
+      }),
+    );
+  }
+  choose.addEventListener("change", () => {
+    clearErrors(form, summary);
+    draw();
+  });
+  const save = h("button", { type: "submit" }, "Verify and save");
+  const form = h(
+    "form",
+    { class: "edit-form", novalidate: true, "aria-labelledby": "carrier-form-title" },
+    summary,
+    h("div", { class: "field" }, h("label", { for: "carrier-provider" }, "Carrier"), choose),
+    fieldsHolder,
+    h("div", { class: "row-actions" }, save),
+    status,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form, summary);
+    status.textContent = "";
+    const provider = choose.value;
+    const spec = schemas[provider];
+    const body = {};
+    try {
+      for (const f of fields) {
+        const value = read(form, f);
+        if (value !== null && value !== "") body[f.name] = value;
+      }
+    } catch (error) {
+      return showErrors(form, summary, error, fields.map((f) => f.name));
+    }
+    save.disabled = true;
+    try {
+      const saved = (await put(`/api/v2/config/telephony/${encodeURIComponent(provider)}`, body)).data;
+      draw(); // empties every input: nothing typed stays in the page
+      const shown = Object.entries(saved)
+        .filter(([k, v]) => k !== "message" && !spec.secret_fields.includes(k) && typeof v !== "object")
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(", ");
+      status.textContent = `${saved.message || "Saved."} ${shown}`.trim();
+      announce(status.textContent);
+      await onSaved();
+    } catch (error) {
+      showErrors(form, summary, error, fields.map((f) => f.name));
+    } finally {
+      save.disabled = false;
+    }
+  });
+  draw();
+  return h(
+    "section",
+    { "aria-labelledby": "carrier-form-title" },
+    h("h2", { id: "carrier-form-title" }, "Configure a carrier"),
+    h(
+      "p",
+      { class: "muted" },
+      "The platform checks the credentials with the carrier before storing them (encrypted); a refused key is not saved. " +
+        "Secrets are never shown again: re-send them all to change or re-verify a connection.",
+    ),
+    form,
+  );
+}
+
+export async function renderCarriers(view) {
+  const [config, usage, schemas] = await Promise.all([
+    get("/api/v2/config").then((r) => r.data),
+    get("/api/v2/usage").then((r) => r.data),
+    get("/console/schema/carriers.json"),
+  ]);
+  const concurrency = config.concurrency || {};
+  const carriers = h("div", { "aria-live": "polite" }, table("Carrier connections", ["Carrier", "Allowed", "State", "Details (secrets masked)"], carrierRows(config)));
+  const named = h("div");
+  async function refreshNamed() {
+    const connections = (await get("/api/v2/telephony/connections")).data;
+    named.replaceChildren(table("Named connections", ["Name", "Carrier", "Status", "Default", "Verified", "Numbers"], connectionRows(connections)));
+  }
+  async function refresh() {
+    const fresh = (await get("/api/v2/config")).data;
+    carriers.replaceChildren(table("Carrier connections", ["Carrier", "Allowed", "State", "Details (secrets masked)"], carrierRows(fresh)));
+    await refreshNamed();
+  }
+  await refreshNamed();
   view.append(
     h("h1", {}, "Credits, usage & carriers"),
     facts([
@@ -106,7 +237,10 @@ export async function renderCarriers(view) {
       ["Agents", `${config.current_agent_count} of ${config.agent_limit}`],
     ]),
     h("h2", {}, "Carrier connections"),
-    table("Carrier connections", ["Carrier", "Allowed", "State", "Details (secrets masked)"], rows),
+    carriers,
+    h("h3", {}, "Named connections"),
+    named,
+    carrierForm(config, schemas, refresh),
     h("h2", {}, `Usage ${usage.from} to ${usage.to} (UTC days)`),
     table(
       "Usage per day and agent",

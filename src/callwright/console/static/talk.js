@@ -182,7 +182,12 @@ export async function renderAgent(view, agentId) {
       ["Intro", agent.intro_message],
       ["Created", when(agent.created_at)],
     ]),
-    h("p", {}, h("a", { href: `#/calls?agent=${agent.id}` }, "This agent's calls")),
+    h(
+      "p",
+      { class: "row-actions" },
+      h("a", { href: `#/agents/${agent.id}/edit` }, "Edit this agent"),
+      h("a", { href: `#/calls?agent=${agent.id}` }, "This agent's calls"),
+    ),
     h("h2", {}, "Talk to this agent"),
     h(
       "p",

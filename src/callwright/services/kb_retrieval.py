@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
-
 from sqlalchemy import select
 
 from callwright.domain import knowledge as kb

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     extraction_hold_secs: float = Field(default=60.0, ge=0, le=3600)
     extraction_timeout_secs: float = Field(default=30.0, gt=0, le=600)
     extraction_max_attempts: int = Field(default=3, ge=1, le=5)
+    # ``kb_enable_llm_processing`` (docs/knowledge-base.md): the same endpoint condenses a turn's
+    # passages before the turn's reply; past this long the raw passages go instead.
+    kb_llm_timeout_secs: float = Field(default=2.5, gt=0, le=30)
 
     # Cloud speech engines: each is offered (its voices listed, its STT selectable) only when its
     # key is set. A URL replaces the provider's WebSocket base (scheme and host, e.g.

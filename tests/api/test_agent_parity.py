@@ -1,5 +1,6 @@
-"""Agent fields as the Vocobase docs list them: every documented field accepted with its limits, and
-the ones whose feature is not built yet refused with FEATURE_NOT_AVAILABLE, never stored."""
+"""Agent fields as the Vocobase docs list them: every documented field accepted with its limits;
+null, false and the defaults ask for nothing. (Every documented field is built: the
+FEATURE_NOT_AVAILABLE mechanism for unbuilt ones is tested in test_agent_field_list.py.)"""
 
 from __future__ import annotations
 
@@ -11,12 +12,6 @@ from tests.conftest import error_of
 
 API = "/api/v2"
 SOME_UUID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
-
-# A value that asks for each unbuilt feature, and the feature's name in the error.
-ASKING = [
-    ("kb_enable_llm_processing", True, "the knowledge base's LLM processing of retrieved passages"),
-    ("kb_llm_system_prompt", "Summarise.", "the knowledge base's LLM processing of retrieved passages"),
-]
 
 # Values that ask for nothing: accepted, and the response shows the defaults.
 INERT = [
@@ -46,31 +41,6 @@ async def create(client, handle, **fields):
     return await client.post(f"{API}/agent", json=body, headers=handle.headers)
 
 
-def assert_not_available(response, field: str, feature: str) -> None:
-    assert response.status_code == 400, response.text
-    error = error_of(response)
-    assert (error["code"], error["reason"]) == ("FEATURE_NOT_AVAILABLE", "feature_not_available")
-    assert error["message"].startswith(f"{feature} is not available yet on this server; remove {field}")
-    assert error["details"] == [{"field": field, "feature": feature}]
-
-
-@pytest.mark.parametrize(("field", "value", "feature"), ASKING)
-async def test_create_asking_for_an_unbuilt_feature_is_refused_and_stores_nothing(
-    client, partner, field, value, feature
-):
-    assert_not_available(await create(client, partner, **{field: value}), field, feature)
-    listing = await client.get(f"{API}/agents", headers=partner.headers)
-    assert listing.json()["pagination"]["total"] == 0
-
-
-@pytest.mark.parametrize(("field", "value", "feature"), ASKING)
-async def test_update_asking_for_an_unbuilt_feature_is_refused(client, partner, field, value, feature):
-    agent = (await create(client, partner)).json()["data"]
-    url = f"{API}/agent/{agent['id']}"
-    assert_not_available(await client.put(url, json={field: value}, headers=partner.headers), field, feature)
-    assert (await client.get(url, headers=partner.headers)).json()["data"] == agent
-
-
 @pytest.mark.parametrize(("field", "value"), INERT)
 async def test_null_false_and_default_values_are_accepted(client, partner, field, value):
     response = await create(client, partner, **{field: value})
@@ -83,14 +53,21 @@ async def test_null_false_and_default_values_are_accepted(client, partner, field
     assert updated.status_code == 200, updated.text
 
 
-async def test_several_unbuilt_fields_are_named_together(client, partner):
-    response = await create(client, partner, kb_enable_llm_processing=True, kb_llm_system_prompt="Summarise.")
-    error = error_of(response)
-    assert error["code"] == "FEATURE_NOT_AVAILABLE"
-    assert error["message"] == (
-        "the knowledge base's LLM processing of retrieved passages is not available yet on this server; remove "
-        "kb_enable_llm_processing and kb_llm_system_prompt (or send them as null or false)"
-    )
+async def test_llm_processing_is_refused_on_a_server_without_an_llm(client, partner):
+    # The test server has no LLM configured: accepting the switch would leave it off on calls.
+    refused = await create(client, partner, kb_enable_llm_processing=True, kb_llm_system_prompt="Summarise.")
+    assert refused.status_code == 400, refused.text
+    error = error_of(refused)
+    assert error["code"] == "VALIDATION_ERROR"
+    assert error["message"].startswith("kb_enable_llm_processing needs an LLM on this server")
+    assert error["details"][0]["field"] == "kb_enable_llm_processing"
+    assert (await client.get(f"{API}/agents", headers=partner.headers)).json()["pagination"]["total"] == 0
+    agent = (await create(client, partner, kb_llm_system_prompt="Summarise.")).json()["data"]
+    assert (agent["kb_enable_llm_processing"], agent["kb_llm_system_prompt"]) == (False, "Summarise.")
+    url = f"{API}/agent/{agent['id']}"
+    refused = await client.put(url, json={"kb_enable_llm_processing": True}, headers=partner.headers)
+    assert refused.status_code == 400 and error_of(refused)["details"][0]["field"] == "kb_enable_llm_processing"
+    assert (await client.get(url, headers=partner.headers)).json()["data"] == agent
 
 
 @pytest.mark.parametrize(
@@ -102,7 +79,7 @@ async def test_several_unbuilt_fields_are_named_together(client, partner):
         ("background_audio_volume", 1.5),
     ],
 )
-async def test_unbuilt_fields_are_still_validated_first(client, partner, field, value):
+async def test_invalid_values_are_validation_errors(client, partner, field, value):
     response = await create(client, partner, **{field: value})
     assert response.status_code == 400
     assert error_of(response)["code"] == "VALIDATION_ERROR"
@@ -152,17 +129,8 @@ def docs_example() -> dict:
     }
 
 
-async def test_the_docs_example_is_refused_only_for_features_not_built(client, partner):
+async def test_the_docs_example_is_accepted(client, partner):
     body = docs_example()
-    response = await client.post(f"{API}/agent", json=body, headers=partner.headers)
-    error = error_of(response)
-    assert error["code"] == "FEATURE_NOT_AVAILABLE"
-    refused = [d["field"] for d in error["details"]]
-    assert refused == [
-        "kb_llm_system_prompt",
-    ]
-    for field in refused:
-        del body[field]
     # The example's background audio is an asset of the docs' account: one of ours instead.
     body["background_audio_id"] = CURATED[0].id
     response = await client.post(f"{API}/agent", json=body, headers=partner.headers)

@@ -93,3 +93,44 @@ async def test_the_model_gets_the_passage_that_answers_the_caller(api, carrier_s
     # Only the passage that answers: the refunds document and the web page stay out.
     assert DOCX_FACT not in knowledge["content"] and "Zephyr" not in knowledge["content"]
     assert "Pune" in messages[user_at]["content"] or "branch" in messages[user_at]["content"].lower()
+
+
+async def test_with_llm_processing_the_model_gets_the_notes_not_the_passages(api, carrier_sim, llm_server: FakeOpenAIServer):
+    notes = "The Pune branch opens at 9:30 (from the branch list)."
+    tenant = await make_tenant(api, carrier_sim, ["vobiz"], prompt="You answer questions about Sunrise Bank.")
+    pdf = await upload(api, tenant.headers, "Branches.pdf", make_pdf(PDF_FACT, *FILLER), PDF_MIME)
+    assert (await _ready(api, tenant, pdf))["status"] == "ready"
+    await api.post(f"/api/v2/agent/{tenant.agent_id}/documents", json={"document_ids": [pdf]}, headers=tenant.headers)
+    switched = await api.put(
+        f"/api/v2/agent/{tenant.agent_id}",
+        json={"kb_enable_llm_processing": True, "kb_llm_system_prompt": "Condense for a bank agent."},
+        headers=tenant.headers,
+    )
+    assert switched.status_code == 200, switched.text
+
+    number = new_number()
+    carrier_sim.set_scenario(
+        number, Scenario.caller_hangs_up_after(12.0, "What time does the Pune branch open", leading_silence_secs=4.0)
+    )
+    requests_before = len(llm_server.requests)
+    llm_server.completions = [notes]
+    try:
+        call_id = await start_call(api, tenant, "vobiz", number)
+        sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
+        await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=40)
+        call = await finished_call(api, tenant, call_id)
+    finally:
+        llm_server.completions = ["{}"]
+
+    made = llm_server.requests[requests_before:]
+    first_turn = next(i for i, r in enumerate(made) if r.body.get("stream"))
+    processing = [r for r in made[:first_turn] if not r.body.get("stream")]
+    assert processing, call["transcript"]
+    system, user = processing[-1].body["messages"]
+    assert system["content"] == "Condense for a bank agent." and PDF_FACT in user["content"]
+    assert "Caller said:" in user["content"] and "pune" in user["content"].lower()
+    messages = made[first_turn].body["messages"]
+    user_at = max(i for i, m in enumerate(messages) if m["role"] == "user")
+    knowledge = messages[user_at - 1]
+    assert knowledge["role"] == "system" and knowledge["content"].endswith(notes), messages
+    assert PDF_FACT not in knowledge["content"]

@@ -166,6 +166,9 @@ class AgentSpec:
     kb_threshold: str = "medium"  # low | medium | high
     kb_include_summaries: bool = False
     kb_result_format: str | None = None
+    # Passages condensed by the operator's LLM before the turn's model sees them (``kb_retrieval``).
+    kb_enable_llm_processing: bool = False
+    kb_llm_system_prompt: str | None = None  # None: ``knowledge.DEFAULT_LLM_SYSTEM_PROMPT``
     background_audio_id: str | None = None  # looped under the agent's voice (``voice.background``)
     background_audio_volume: float = 0.5  # 0..1, Vocobase's default
     dictionary_ids: tuple[str, ...] = ()  # speech-recognition dictionaries (``/agent/{id}/dictionaries``)

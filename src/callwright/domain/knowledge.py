@@ -180,3 +180,34 @@ def render_passages(
             block = f"{block}\n(Document summary: {passage.summary})"
         blocks.append(block)
     return DEFAULT_RESULT_HEADER + "\n\n" + "\n\n".join(blocks)
+
+
+# ``kb_enable_llm_processing``: the turn's passages and the caller's words go to the operator's
+# LLM first, and its answer replaces the passages in the turn's context.
+DEFAULT_LLM_SYSTEM_PROMPT = (
+    "You help a phone agent answer a caller. You get the caller's last words and passages from the "
+    "account's documents. Reply with only the facts from the passages that answer the caller, in at "
+    "most three short plain sentences. If nothing in the passages answers, reply with exactly: NONE"
+)
+PROCESSED_HEADER = DEFAULT_RESULT_HEADER.replace("passages from", "notes drawn from")
+NOTHING_RELEVANT = "NONE"
+PROCESSED_MAX_CHARS = 2000  # an answer longer than this is cut (the request asks for a few sentences)
+
+
+def processing_messages(*, system_prompt: str | None, passages: str, words: str) -> list[dict[str, str]]:
+    """The processing request's messages: the prompt, then the caller's words and the passages
+    (``passages`` as ``render_passages`` wrote them, header and all)."""
+    prompt = system_prompt if system_prompt and system_prompt.strip() else DEFAULT_LLM_SYSTEM_PROMPT
+    return [
+        {"role": "system", "content": prompt},
+        {"role": "user", "content": f"Caller said: {words}\n\n{passages}"},
+    ]
+
+
+def render_processed(answer: str) -> str | None:
+    """The system message carrying the processing answer; None when it found nothing relevant
+    (then the turn goes on without knowledge) or said nothing."""
+    text = answer.strip()
+    if not text or text.rstrip(".").upper() == NOTHING_RELEVANT:
+        return None
+    return PROCESSED_HEADER + "\n\n" + text[:PROCESSED_MAX_CHARS]

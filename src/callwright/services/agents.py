@@ -32,8 +32,13 @@ from callwright.store.models import Agent, Partner, utcnow
 from callwright.voice.catalog import Voice, default_voice, find_voice
 
 
-async def create_agent(*, session: AsyncSession, partner: Partner, fields: Mapping[str, Any]) -> Agent:
+async def create_agent(
+    *, session: AsyncSession, partner: Partner, fields: Mapping[str, Any], llm_configured: bool
+) -> Agent:
+    """``llm_configured``: whether the server has an LLM (``extraction.endpoint_of``), which the
+    agent's ``kb_enable_llm_processing`` needs."""
     spec = AgentSpec.parse(fields)
+    _check_kb_processing(spec, llm_configured=llm_configured)
     project_id = await resolve_project_id(session=session, partner=partner, project_id=spec.project_id)
     spec = replace(spec, project_id=project_id)
     voice = _voice_or_default(spec.voice_id)
@@ -122,12 +127,14 @@ def partner_agent(session: Session, partner_id: str, agent_id: str) -> Agent:
 
 
 async def update_agent(
-    *, session: AsyncSession, partner: Partner, agent_id: str, changes: Mapping[str, Any]
+    *, session: AsyncSession, partner: Partner, agent_id: str, changes: Mapping[str, Any], llm_configured: bool
 ) -> Agent:
     """Apply ``changes`` (the validated fields the client sent, snake_case) to the agent."""
     agent = await get_agent(session=session, partner=partner, agent_id=agent_id)
     current = agent_spec(agent)
     spec = current.updated(changes)
+    if "kb_enable_llm_processing" in changes:
+        _check_kb_processing(spec, llm_configured=llm_configured)
     if "project_id" in changes:
         project_id = await resolve_project_id(session=session, partner=partner, project_id=spec.project_id)
         spec = replace(spec, project_id=project_id)
@@ -191,6 +198,16 @@ def _with_language(spec: AgentSpec, *, explicit: str | None, voice: Voice | None
         return replace(spec, language=language, language_explicit=False)
     # The stored voice is no longer installed; keep the language it had.
     return replace(spec, language_explicit=False)
+
+
+def _check_kb_processing(spec: AgentSpec, *, llm_configured: bool) -> None:
+    # Refused rather than accepted and left off: the calls would get raw passages.
+    if spec.kb_enable_llm_processing and not llm_configured:
+        raise ValidationFailed(
+            "kb_enable_llm_processing",
+            "kb_enable_llm_processing needs an LLM on this server and none is configured: "
+            "send false, or ask the operator to configure one",
+        )
 
 
 def _check_transfer(spec: AgentSpec) -> None:

@@ -9,6 +9,9 @@ Why per-turn context and not a ``search_knowledge`` tool: a tool costs a second 
 whenever the model decides to use it (the model answers with the call, we search, the model is
 asked again), hundreds of milliseconds on any hosted model, while the search itself takes about
 a millisecond; the threshold keeps unrelated passages out. docs/knowledge-base.md has the figures.
+
+With ``kb_enable_llm_processing`` the message carries the operator's LLM's notes on the passages
+instead (``services.kb_retrieval``): one more LLM request, bounded, on turns that find passages.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any, Protocol
 from pipecat.frames.frames import Frame, LLMContextFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from callwright.domain.knowledge import DEFAULT_RESULT_HEADER
+from callwright.domain.knowledge import DEFAULT_RESULT_HEADER, PROCESSED_HEADER
 
 log = logging.getLogger("callwright.voice")
 
@@ -42,7 +45,7 @@ def _is_knowledge(message: Any) -> bool:
     return (
         isinstance(message, dict)
         and message.get("role") == "system"
-        and _text(message.get("content")).startswith(DEFAULT_RESULT_HEADER)
+        and _text(message.get("content")).startswith((DEFAULT_RESULT_HEADER, PROCESSED_HEADER))
     )
 
 

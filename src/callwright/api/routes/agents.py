@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
-from callwright.api.deps import CurrentPartner, SessionDep
+from callwright.api.deps import CurrentPartner, PlatformDep, SessionDep
 from callwright.api.envelope import Envelope, ListEnvelope, error_responses, ok, ok_list
 from callwright.api.path_ids import AgentId
 from callwright.api.schemas.agents import AgentCreate, AgentPublic, AgentUpdate, VoicePublic
 from callwright.services import agents as agent_service
 from callwright.services.documents import document_counts
+from callwright.services.extraction import endpoint_of
 from callwright.voice.catalog import installed_voices
 
 router = APIRouter(tags=["agents"])
@@ -183,10 +184,12 @@ async def _public(session: Any, agent: Any) -> dict[str, Any]:
 async def create_agent(
     partner: CurrentPartner,
     session: SessionDep,
+    platform: PlatformDep,
     body: Annotated[AgentCreate, Body(openapi_examples=_CREATE_EXAMPLES)],
 ) -> dict[str, Any]:
     agent = await agent_service.create_agent(
-        session=session, partner=partner, fields=body.fields()
+        session=session, partner=partner, fields=body.fields(),
+        llm_configured=endpoint_of(platform.settings) is not None,
     )
     return ok(AgentPublic.from_agent(agent).wire())
 
@@ -246,10 +249,12 @@ async def update_agent(
     partner: CurrentPartner,
     session: SessionDep,
     agent_id: _AGENT_ID,
+    platform: PlatformDep,
     body: Annotated[AgentUpdate, Body(openapi_examples=_UPDATE_EXAMPLES)],
 ) -> dict[str, Any]:
     agent = await agent_service.update_agent(
-        session=session, partner=partner, agent_id=agent_id, changes=body.changes()
+        session=session, partner=partner, agent_id=agent_id, changes=body.changes(),
+        llm_configured=endpoint_of(platform.settings) is not None,
     )
     return ok(await _public(session, agent))
 

@@ -272,7 +272,6 @@ def _volume_default(value: float | None) -> float:
 Volume = Annotated[Annotated[float, Field(ge=0, le=1)] | None, AfterValidator(_volume_default)]
 FunctionIds = Annotated[list[Uuid], Field(max_length=FUNCTIONS_PER_AGENT_MAX)]
 
-_KNOWLEDGE = "the knowledge base's LLM processing of retrieved passages"
 
 AGENT_FIELDS: tuple[AgentField, ...] = (
     AgentField(
@@ -307,8 +306,17 @@ AGENT_FIELDS: tuple[AgentField, ...] = (
         description="Template of one retrieved passage as the model sees it: `{{content}}`, "
         "`{{document_name}}`, `{{score}}` and `{{summary}}` are filled in. null: `[name] content`.",
     ),
-    AgentField("kb_enable_llm_processing", OffSwitch, bool, False, unbuilt=_KNOWLEDGE),
-    AgentField("kb_llm_system_prompt", _optional_text(rules.PROMPT_MAX), str | None, None, unbuilt=_KNOWLEDGE),
+    AgentField(
+        "kb_enable_llm_processing", OffSwitch, bool,
+        description="Before each turn's reply, give the passages found and the caller's words to the "
+        "operator's LLM, whose short answer goes to the model instead of the raw passages (one more "
+        "LLM request on turns that find passages). Refused when the server has no LLM configured.",
+    ),
+    AgentField(
+        "kb_llm_system_prompt", _optional_text(rules.PROMPT_MAX), str | None,
+        description="System prompt of that processing request. null: a built-in prompt that asks for "
+        "the facts that answer the caller, in a few sentences.",
+    ),
     AgentField("end_call_enabled", Flag, bool, camel="endCallEnabled", clearable=False),
     AgentField("end_call_message", Message, str | None, camel="endCallMessage"),
     AgentField("end_call_instructions", Instructions, str | None),

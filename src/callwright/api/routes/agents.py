@@ -26,13 +26,6 @@ _CASING_NOTE = (
     "`transferMessage` (send one spelling per field, not both). Responses carry the snake_case "
     "fields and, for existing Vocobase clients, the same values again in camelCase."
 )
-_NOT_BUILT_NOTE = (
-    "\n\n**Not available yet:** the knowledge base's LLM processing of retrieved passages "
-    "(`kb_enable_llm_processing`, `kb_llm_system_prompt`). "
-    "Sending one of these fields with a value other than null, false "
-    "or its default is refused with 400 `FEATURE_NOT_AVAILABLE`, naming the feature; nothing is "
-    "stored."
-)
 
 _AGENT_ID = AgentId
 
@@ -176,8 +169,7 @@ async def _public(session: Any, agent: Any) -> dict[str, Any]:
     "`voice_id` defaults to the server's default voice and `language` to the voice's language. "
     "`prompt` and `intro_message` may use `{{variable}}` placeholders. Creating beyond the "
     "account's agent limit is refused with 403 `agent_limit_reached`."
-    + _CASING_NOTE
-    + _NOT_BUILT_NOTE,
+    + _CASING_NOTE,
     response_model=None,
     responses=_example(201, Envelope[AgentPublic], _AGENT) | error_responses(400, 401, 403, 409),
 )
@@ -240,7 +232,7 @@ async def get_agent(partner: CurrentPartner, session: SessionDep, agent_id: _AGE
     description="A partial update: send at least one field; fields left out keep their value. "
     "`null` (or `\"\"` for text) clears an optional field; `null` for `voice_id` selects the "
     "default voice and for `language` returns to the voice's language. `llm` and `stt` are "
-    "replaced as a whole." + _CASING_NOTE + _NOT_BUILT_NOTE,
+    "replaced as a whole." + _CASING_NOTE,
     response_model=None,
     responses=_example(200, Envelope[AgentPublic], _AGENT)
     | error_responses(400, 401, 404, 409),

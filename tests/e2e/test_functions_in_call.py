@@ -16,7 +16,7 @@ from callwright.store.db import create_engine, session_factory
 from callwright.store.models import CallEventRow
 from tests.conftest import error_of
 from tests.e2e.helpers import Tenant, finished_call, make_tenant, new_number, start_call
-from tests.voice.openai_server import FakeOpenAIServer, serving_in_thread
+from tests.voice.openai_server import FakeOpenAIServer, local_llm_settings, serving_in_thread
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -35,12 +35,7 @@ def llm_server() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture(scope="module")
 def platform_settings(llm_server: FakeOpenAIServer) -> dict[str, object]:
-    return {
-        "llm_provider": "openai-compatible",
-        "llm_base_url": llm_server.base_url,
-        "llm_api_key": "sk-local-test-key",
-        "llm_model": "local-model",
-    }
+    return local_llm_settings(llm_server)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from tests.kb_support import (
     serving_page,
     upload,
 )
-from tests.voice.openai_server import FakeOpenAIServer, serving_in_thread
+from tests.voice.openai_server import FakeOpenAIServer, local_llm_settings, serving_in_thread
 
 pytestmark = pytest.mark.e2e
 
@@ -40,12 +40,7 @@ def llm_server() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture(scope="module")
 def platform_settings(llm_server: FakeOpenAIServer) -> dict[str, object]:
-    return {
-        "llm_provider": "openai-compatible",
-        "llm_base_url": llm_server.base_url,
-        "llm_api_key": "sk-local-test-key",
-        "llm_model": "local-model",
-    }
+    return local_llm_settings(llm_server)
 
 
 async def _ready(api: httpx.AsyncClient, tenant: Tenant, document_id: str) -> dict:

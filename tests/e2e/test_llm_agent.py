@@ -10,7 +10,7 @@ import pytest
 
 from callwright.sim import Scenario
 from tests.e2e.helpers import finished_call, heard_speech_secs, make_tenant, new_number, start_call
-from tests.voice.openai_server import FakeOpenAIServer, serving_in_thread
+from tests.voice.openai_server import FakeOpenAIServer, local_llm_settings, serving_in_thread
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -27,12 +27,7 @@ def llm_server() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture(scope="module")
 def platform_settings(llm_server: FakeOpenAIServer) -> dict[str, object]:
-    return {
-        "llm_provider": "openai-compatible",
-        "llm_base_url": llm_server.base_url,
-        "llm_api_key": "sk-local-test-key",
-        "llm_model": "local-model",
-    }
+    return local_llm_settings(llm_server)
 
 
 async def test_the_model_answers_with_the_prompt_and_ends_the_call_through_its_tool(

@@ -14,7 +14,7 @@ import pytest
 from callwright.domain.transfers import AGENT_BACK_MESSAGE
 from callwright.sim import DtmfPress, Scenario
 from tests.e2e.helpers import Tenant, finished_call, make_tenant, new_number, start_call
-from tests.voice.openai_server import FakeOpenAIServer, serving_in_thread
+from tests.voice.openai_server import FakeOpenAIServer, local_llm_settings, serving_in_thread
 
 pytestmark = pytest.mark.e2e
 
@@ -31,12 +31,7 @@ def llm_server() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture(scope="module")
 def platform_settings(llm_server: FakeOpenAIServer) -> dict[str, object]:
-    return {
-        "llm_provider": "openai-compatible",
-        "llm_base_url": llm_server.base_url,
-        "llm_api_key": "sk-local-test-key",
-        "llm_model": "local-model",
-    }
+    return local_llm_settings(llm_server)
 
 
 async def _run(api, carrier_sim, tenant: Tenant, provider: str, scenario: Scenario):

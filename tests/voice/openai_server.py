@@ -149,3 +149,14 @@ def serving_in_thread(server: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
         runner.should_exit = True
         thread.join(HANG_SECS + 3)
         sock.close()
+
+
+def local_llm_settings(server: FakeOpenAIServer) -> dict[str, object]:
+    """Platform settings that make ``server`` the operator's OpenAI-compatible LLM (for a test
+    module's ``platform_settings`` fixture)."""
+    return {
+        "llm_provider": "openai-compatible",
+        "llm_base_url": server.base_url,
+        "llm_api_key": "sk-local-test-key",
+        "llm_model": "local-model",
+    }

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callwright.domain import dictionaries as rules
 from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.errors import CallwrightError, Conflict, NotFound, ValidationFailed
+from callwright.services.agent_links import detach_from_agents
 from callwright.services.agents import agent_spec, get_agent
 from callwright.services.webhook_outbox import iso_utc
-from callwright.store.models import Agent, AgentDictionary, Call, Dictionary, Partner, new_id, utcnow
+from callwright.store.models import AgentDictionary, Call, Dictionary, Partner, new_id, utcnow
 
 if TYPE_CHECKING:
     from callwright.platform import Platform
@@ -147,12 +148,10 @@ async def update(
 async def remove(*, session: AsyncSession, partner: Partner, dictionary_id: str) -> str:
     """Delete it and detach it from every agent that had it."""
     row = await get(session=session, partner=partner, dictionary_id=dictionary_id)
-    agent_ids = list(await session.scalars(select(AgentDictionary.agent_id).where(AgentDictionary.dictionary_id == row.id)))
-    for agent in await session.scalars(select(Agent).where(Agent.id.in_(agent_ids), Agent.partner_id == partner.id)):
-        settings = dict(agent.settings or {})
-        settings["dictionary_ids"] = [i for i in settings.get("dictionary_ids") or [] if i != row.id]
-        agent.settings = settings
-    await session.execute(delete(AgentDictionary).where(AgentDictionary.dictionary_id == row.id))
+    await detach_from_agents(
+        session, partner_id=partner.id, resource_id=row.id, link_agent_id=AgentDictionary.agent_id,
+        link_resource_id=AgentDictionary.dictionary_id, settings_key="dictionary_ids",
+    )
     await session.delete(row)
     await session.commit()
     return dictionary_id

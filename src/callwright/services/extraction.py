@@ -34,6 +34,7 @@ from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.errors import BadRequest
 from callwright.domain.extraction import ExtractionSpec, ExtractionStatus
 from callwright.domain.webhooks import DeliveryStatus, EventType
+from callwright.services.leased_jobs import JobLoop, claim_due
 from callwright.settings import Settings
 from callwright.store.models import Agent, Call, CallEventRow, Partner, WebhookDelivery, WebhookEvent, utcnow
 
@@ -211,44 +212,20 @@ async def function_calls_of(session: AsyncSession, call_id: str) -> list[dict[st
 # --- the worker ------------------------------------------------------------------------------------
 
 
-class ExtractionWorker:
+class ExtractionWorker(JobLoop):
     """Runs the due extraction jobs of the store (any process; a job is leased, so run once)."""
 
     def __init__(self, platform: Platform, *, poll_interval_secs: float = 2.0, concurrency: int = 4) -> None:
+        super().__init__(
+            name="callwright-extraction", what="extraction", wakeup=platform.extraction_wakeup,
+            poll_interval_secs=poll_interval_secs, log=log,
+        )
         self.platform = platform
         self.settings = platform.settings
-        self.poll_interval_secs = poll_interval_secs
         self.concurrency = concurrency
         # Longest one job can take: every request at its timeout, plus a margin.
         settings = platform.settings
         self.lease = timedelta(seconds=settings.extraction_timeout_secs * settings.extraction_max_attempts + 30)
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="callwright-extraction")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        self.platform.extraction_wakeup.set()
-        if self._task is not None:
-            self._task.cancel()  # a job cut here keeps its lease and runs again later
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        wakeup = self.platform.extraction_wakeup
-        while not self._stopping.is_set():
-            try:
-                await self.run_due()
-            except Exception:  # the loop must survive a store hiccup; the next pass retries
-                log.exception("extraction pass failed")
-            try:
-                await asyncio.wait_for(wakeup.wait(), timeout=self.poll_interval_secs)
-            except TimeoutError:
-                pass
-            wakeup.clear()
 
     async def run_due(self) -> int:
         """Claim the due jobs (up to ``concurrency``) and run them; how many were run."""
@@ -257,27 +234,10 @@ class ExtractionWorker:
         return len(claimed)
 
     async def _claim(self) -> list[str]:
-        now = utcnow()
-        claimed = []
-        async with self.platform.sessions() as session:
-            due = (
-                await session.execute(
-                    select(Call.id, Call.extraction_due_at)
-                    .where(Call.extraction_due_at.is_not(None), Call.extraction_due_at <= now)
-                    .order_by(Call.extraction_due_at)
-                    .limit(self.concurrency)
-                )
-            ).all()
-            for call_id, due_at in due:
-                won = await session.execute(
-                    update(Call)
-                    .where(Call.id == call_id, Call.extraction_due_at == due_at)
-                    .values(extraction_due_at=now + self.lease)
-                )
-                if getattr(won, "rowcount", 0) == 1:
-                    claimed.append(call_id)
-            await session.commit()
-        return claimed
+        return await claim_due(
+            self.platform.sessions, Call.id, Call.extraction_due_at,
+            now=utcnow(), lease=self.lease, limit=self.concurrency,
+        )
 
     async def _run_one(self, call_id: str) -> None:
         try:

@@ -19,9 +19,10 @@ from callwright.domain import functions as rules
 from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.errors import Conflict, NotFound, ValidationFailed
 from callwright.domain.webhook_urls import UrlPolicy, UrlRefused
+from callwright.services.agent_links import detach_from_agents
 from callwright.services.webhook_outbox import iso_utc
 from callwright.services.webhook_targets import validate_url
-from callwright.store.models import Agent, AgentFunction, Function, Partner, new_id
+from callwright.store.models import AgentFunction, Function, Partner, new_id
 from callwright.store.secretbox import SecretBox
 
 
@@ -191,14 +192,10 @@ async def update_function(
 async def delete_function(*, session: AsyncSession, partner: Partner, function_id: str) -> str:
     """Delete it and detach it from every agent that had it."""
     function = await get_function(session=session, partner=partner, function_id=function_id)
-    agent_ids = list(
-        await session.scalars(select(AgentFunction.agent_id).where(AgentFunction.function_id == function.id))
+    await detach_from_agents(
+        session, partner_id=partner.id, resource_id=function.id, link_agent_id=AgentFunction.agent_id,
+        link_resource_id=AgentFunction.function_id, settings_key="function_ids",
     )
-    for agent in await session.scalars(select(Agent).where(Agent.id.in_(agent_ids), Agent.partner_id == partner.id)):
-        settings = dict(agent.settings or {})
-        settings["function_ids"] = [i for i in settings.get("function_ids") or [] if i != function.id]
-        agent.settings = settings
-    await session.execute(delete(AgentFunction).where(AgentFunction.function_id == function.id))
     await session.delete(function)
     await session.commit()
     return function_id

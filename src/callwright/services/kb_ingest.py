@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete
 
 from callwright.domain import knowledge as kb
 from callwright.domain.clock import Clock, SystemClock
@@ -24,6 +24,7 @@ from callwright.domain.webhook_urls import UrlRefused, parse_webhook_url
 from callwright.knowledge.embedding import Embedder, to_blob
 from callwright.knowledge.extract import UnreadableDocument, html_text, text_of
 from callwright.services.documents import document_storage
+from callwright.services.leased_jobs import JobLoop, claim_due
 from callwright.services.webhook_targets import checked_addresses, get_pinned, policy_for
 from callwright.store.models import KbChunk, KbDocument
 
@@ -38,43 +39,19 @@ FETCH_DEADLINE_SECS = 20.0  # a web link's whole fetch: connect, headers and bod
 EMBED_BATCH = 256
 
 
-class IngestWorker:
+class IngestWorker(JobLoop):
     """Runs the due ingestion jobs of the store (any process; a job is leased, so run once)."""
 
     def __init__(
         self, platform: Platform, *, poll_interval_secs: float = 2.0, concurrency: int = 2, clock: Clock | None = None
     ) -> None:
+        super().__init__(
+            name="callwright-kb-ingest", what="ingestion", wakeup=platform.kb_wakeup,
+            poll_interval_secs=poll_interval_secs, log=log,
+        )
         self.platform = platform
-        self.poll_interval_secs = poll_interval_secs
         self.concurrency = concurrency
         self.clock = clock or SystemClock()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="callwright-kb-ingest")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        self.platform.kb_wakeup.set()
-        if self._task is not None:
-            self._task.cancel()  # a job cut here keeps its lease and runs again later
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        wakeup = self.platform.kb_wakeup
-        while not self._stopping.is_set():
-            try:
-                await self.run_due()
-            except Exception:  # the loop must survive a store hiccup; the next pass retries
-                log.exception("ingestion pass failed")
-            try:
-                await asyncio.wait_for(wakeup.wait(), timeout=self.poll_interval_secs)
-            except TimeoutError:
-                pass
-            wakeup.clear()
 
     async def run_due(self) -> int:
         """Claim the due documents (up to ``concurrency``) and ingest them; how many were run."""
@@ -89,27 +66,11 @@ class IngestWorker:
             log.exception("ingestion of document %s failed unexpectedly; it is retried after its lease", document_id)
 
     async def claim(self) -> list[str]:
-        now = self.clock.now()
-        claimed = []
-        async with self.platform.sessions() as session:
-            due = (
-                await session.execute(
-                    select(KbDocument.id, KbDocument.ingest_due_at)
-                    .where(KbDocument.ingest_due_at.is_not(None), KbDocument.ingest_due_at <= now)
-                    .order_by(KbDocument.ingest_due_at)
-                    .limit(self.concurrency)
-                )
-            ).all()
-            for document_id, due_at in due:
-                won = await session.execute(
-                    update(KbDocument)
-                    .where(KbDocument.id == document_id, KbDocument.ingest_due_at == due_at)
-                    .values(ingest_due_at=now + LEASE, ingest_attempts=KbDocument.ingest_attempts + 1)
-                )
-                if getattr(won, "rowcount", 0) == 1:
-                    claimed.append(document_id)
-            await session.commit()
-        return claimed
+        return await claim_due(
+            self.platform.sessions, KbDocument.id, KbDocument.ingest_due_at,
+            now=self.clock.now(), lease=LEASE, limit=self.concurrency,
+            also={KbDocument.ingest_attempts: KbDocument.ingest_attempts + 1},
+        )
 
     async def ingest(self, document_id: str) -> None:
         """One claimed document, start to end."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -89,30 +90,16 @@ async def post_pinned(
     receiver that trickles a byte at a time never trips a per-read timeout. The body is read raw
     and asked for uncompressed (``Accept-Encoding: identity``), so a compressed answer cannot
     expand in memory either."""
-    default_port = 443 if target.scheme == "https" else 80
-    host = f"[{target.host}]" if ":" in target.host else target.host
-    host_header = host if target.port == default_port else f"{host}:{target.port}"
-    extensions = {"sni_hostname": target.host} if target.scheme == "https" and target.literal_ip is None else {}
-    last: httpx.ConnectError | None = None
-    for address in addresses:
-        literal = f"[{address}]" if address.version == 6 else str(address)
-        url = f"{target.scheme}://{literal}:{target.port}{target.target}"
-        try:
-            async with http.stream(
-                "POST",
-                url,
-                content=body,
-                headers=headers | {"Host": host_header, "Accept-Encoding": "identity"},
-                timeout=timeout,
-                extensions=extensions,
-            ) as response:
-                if 200 <= response.status_code < 300 and not read_success_body:
-                    return Answer(response.status_code, b"")
-                return Answer(response.status_code, await _read_at_most(response, read_limit))
-        except httpx.ConnectError as exc:
-            last = exc
-    assert last is not None
-    raise last
+
+    async def send(url: str, pinned: dict[str, str], extensions: dict[str, str]) -> Answer:
+        async with http.stream(
+            "POST", url, content=body, headers=headers | pinned, timeout=timeout, extensions=extensions
+        ) as response:
+            if 200 <= response.status_code < 300 and not read_success_body:
+                return Answer(response.status_code, b"")
+            return Answer(response.status_code, await _read_at_most(response, read_limit))
+
+    return await _to_first_connecting(target, addresses, send)
 
 
 async def get_pinned(
@@ -126,24 +113,39 @@ async def get_pinned(
     """GET a page (a knowledge-base web link) the way ``post_pinned`` POSTs: to a checked
     address, reading at most ``read_limit`` bytes of the body, uncompressed. Redirects are not
     followed (the next hop would be unchecked). The caller bounds the whole request."""
+
+    async def send(url: str, pinned: dict[str, str], extensions: dict[str, str]) -> Answer:
+        async with http.stream(
+            "GET",
+            url,
+            headers=pinned | {"Accept": "text/html, text/plain"},
+            timeout=timeout,
+            extensions=extensions,
+        ) as response:
+            body = await _read_at_most(response, read_limit)
+            return Answer(response.status_code, body, response.headers.get("content-type"))
+
+    return await _to_first_connecting(target, addresses, send)
+
+
+async def _to_first_connecting(
+    target: WebhookTarget,
+    addresses: list[IPAddress],
+    send: Callable[[str, dict[str, str], dict[str, str]], Awaitable[Answer]],
+) -> Answer:
+    """``send`` to the first of ``addresses`` that accepts a connection, with the headers that pin
+    the request to ``target`` (its Host, no compression) and, over TLS, its name for SNI."""
     default_port = 443 if target.scheme == "https" else 80
     host = f"[{target.host}]" if ":" in target.host else target.host
     host_header = host if target.port == default_port else f"{host}:{target.port}"
     extensions = {"sni_hostname": target.host} if target.scheme == "https" and target.literal_ip is None else {}
+    pinned = {"Host": host_header, "Accept-Encoding": "identity"}
     last: httpx.ConnectError | None = None
     for address in addresses:
         literal = f"[{address}]" if address.version == 6 else str(address)
         url = f"{target.scheme}://{literal}:{target.port}{target.target}"
         try:
-            async with http.stream(
-                "GET",
-                url,
-                headers={"Host": host_header, "Accept-Encoding": "identity", "Accept": "text/html, text/plain"},
-                timeout=timeout,
-                extensions=extensions,
-            ) as response:
-                body = await _read_at_most(response, read_limit)
-                return Answer(response.status_code, body, response.headers.get("content-type"))
+            return await send(url, pinned, extensions)
         except httpx.ConnectError as exc:
             last = exc
     assert last is not None

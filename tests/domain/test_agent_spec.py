@@ -91,7 +91,7 @@ def test_nested_settings_keep_their_own_defaults():
 
 
 def test_unknown_stored_keys_are_ignored():
-    assert AgentSpec.parse({"colour": "blue", "kb_llm_system_prompt": "Summarise."}) == AgentSpec()
+    assert AgentSpec.parse({"colour": "blue", "kb_colour_scheme": "dark"}) == AgentSpec()
     assert AgentSpec.parse({"kb_threshold": "high"}).kb_threshold == "high"
 
 

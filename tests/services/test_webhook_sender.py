@@ -174,3 +174,12 @@ async def test_production_refuses_at_delivery_a_name_that_now_resolves_to_loopba
         (attempt,) = list(await session.scalars(select(WebhookAttempt)))
     assert attempt.error.startswith("not sent: url must point to a public address;"), attempt.error
     assert "loopback" in attempt.error and attempt.status_code is None
+
+
+def test_round_robin_passes_over_a_partner_whose_deliveries_another_sender_took():
+    from collections import deque
+
+    from callwright.services.webhook_sender import _round_robin
+
+    taken, waiting = deque[tuple[str, str]](), deque([("b", "d1"), ("b", "d2")])
+    assert _round_robin([taken, waiting], 4) == [("b", "d1"), ("b", "d2")]

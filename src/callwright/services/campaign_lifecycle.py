@@ -11,9 +11,11 @@ dialled: one already dialling was dialled before it.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callwright.domain.calls import cancel
@@ -28,10 +30,17 @@ from callwright.services.call_admission import lock_partner
 from callwright.services.call_state import lock_call, set_state, state_of
 from callwright.services.campaign_outcomes import record_outcome, wake_after_commit
 from callwright.services.campaigns import get_campaign
+from callwright.store.db import is_deadlock
 from callwright.store.models import Call, Campaign, CampaignAttempt, CampaignContact, Partner, utcnow
+
+log = logging.getLogger("callwright.campaigns")
 
 _NOT_YET_DIALLED = (DialState.QUEUED, DialState.CLAIMED)
 _WITHDRAWN_BY = {CampaignStatus.PAUSED: EndReason.CAMPAIGN_PAUSED, CampaignStatus.CANCELED: EndReason.CAMPAIGN_CANCELED}
+
+
+# How many times a status change runs when PostgreSQL breaks a deadlock by aborting it.
+DEADLOCK_ATTEMPTS = 3
 
 
 async def change_status(
@@ -43,7 +52,30 @@ async def change_status(
     by: str = "the partner",
 ) -> Campaign:
     """Apply ``action`` (409 when the campaign's status does not allow it; repeating it changes
-    nothing). ``by``: who asked, as ``campaign.paused`` tells it."""
+    nothing). ``by``: who asked, as ``campaign.paused`` tells it.
+
+    Pausing and canceling lock the partner, then each call not yet dialled, while the dialer and
+    call callbacks lock a call first: when PostgreSQL breaks such a deadlock by aborting this
+    transaction, nothing of it was kept, and the change is run again from the start."""
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return await _change_status(session=session, partner=partner, campaign_id=campaign_id, action=action, by=by)
+        except DBAPIError as exc:
+            await session.rollback()
+            if attempt == DEADLOCK_ATTEMPTS or not is_deadlock(exc):
+                raise
+            log.warning("campaign %s: %s aborted by a deadlock; running it again", campaign_id, action.value)
+    raise AssertionError("unreachable")
+
+
+async def _change_status(
+    *,
+    session: AsyncSession,
+    partner: Partner,
+    campaign_id: str,
+    action: CampaignAction,
+    by: str,
+) -> Campaign:
     found = await get_campaign(session=session, partner=partner, campaign_id=campaign_id)
     await lock_partner(session, partner.id)
     campaign = await session.scalar(
@@ -102,7 +134,9 @@ async def withdraw_undialled_calls(session: AsyncSession, campaign: Campaign, *,
     ``not_dialed`` (no budget used) and their contacts wait again. Returns how many."""
     ids = list(
         await session.scalars(
-            select(Call.id).where(Call.campaign_id == campaign.id, Call.dial_state.in_(_NOT_YET_DIALLED))
+            select(Call.id)
+            .where(Call.campaign_id == campaign.id, Call.dial_state.in_(_NOT_YET_DIALLED))
+            .order_by(Call.id)
         )
     )
     withdrawn = 0

@@ -193,7 +193,9 @@ class WebhookSender:
                     .order_by(WebhookDelivery.next_attempt_at)
                     .limit(room)
                 )
-                queues.append(deque((partner_id, delivery_id) for delivery_id in ids))
+                queue = deque((partner_id, delivery_id) for delivery_id in ids)
+                if queue:  # empty when another sender claimed them since the partners were read
+                    queues.append(queue)
                 if len(queues) >= limit:  # enough partners to fill every free slot round-robin
                     break
             for partner_id, delivery_id in _round_robin(queues, limit):
@@ -343,6 +345,7 @@ def _ms_since(started: float) -> int:
 def _round_robin(queues: list[deque[tuple[str, str]]], limit: int) -> list[tuple[str, str]]:
     """One from each queue in turn, until ``limit`` or all are empty."""
     picked: list[tuple[str, str]] = []
+    queues = [queue for queue in queues if queue]
     while queues and len(picked) < limit:
         for queue in list(queues):
             if len(picked) == limit:

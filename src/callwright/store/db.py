@@ -198,3 +198,18 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     async with factory() as session:
         yield session
+
+
+# PostgreSQL's SQLSTATE for a transaction it aborted to break a deadlock.
+DEADLOCK_SQLSTATE = "40P01"
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """Whether ``exc`` is PostgreSQL aborting this transaction to break a deadlock: the other
+    transaction went on, and running this one again is safe and expected."""
+    orig = getattr(exc, "orig", None)
+    codes = {getattr(orig, "sqlstate", None), getattr(orig, "pgcode", None)}
+    cause = getattr(orig, "__cause__", None)
+    codes.add(getattr(cause, "sqlstate", None))
+    return DEADLOCK_SQLSTATE in codes
+

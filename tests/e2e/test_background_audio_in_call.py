@@ -28,11 +28,14 @@ def platform_settings() -> dict[str, object]:
     return {"fake_engines": True}
 
 
-def without_the_tone(pcm: np.ndarray) -> np.ndarray:
-    spectrum = np.fft.rfft(pcm.astype(np.float64))
-    freqs = np.fft.rfftfreq(len(pcm), 1 / SAMPLE_RATE)
-    spectrum[np.abs((freqs + 200) % 400 - 200) < 15] = 0  # 0, 400, 800 … Hz, ±15 Hz
-    return np.fft.irfft(spectrum, len(pcm))
+def bed_under_the_tone(pcm: np.ndarray) -> float:
+    """The RMS of what is not the fake voice under it: the voice is a 400 Hz tone, 20 samples a
+    cycle, so in each 20 ms window (8 cycles) the part that repeats every cycle is the voice and
+    the rest is the bed. The median over windows: on a loaded machine a frame sent late leaves a
+    seam in the tone, which only the window holding it sees."""
+    cycles = pcm[: len(pcm) // 160 * 160].astype(np.float64).reshape(-1, 8, 20)
+    rest = cycles - cycles.mean(axis=1, keepdims=True)
+    return float(np.median(np.sqrt(np.mean(rest**2, axis=(1, 2)))))
 
 
 async def heard_on_a_call(api, carrier_sim, **agent: object) -> tuple[np.ndarray, float, float]:
@@ -78,13 +81,13 @@ async def test_the_bed_is_heard_under_the_voice_and_in_silence_and_not_before_th
 
     figures = {}
     for name, pcm, start in (("on", on, start_on), ("off", off, start_off)):
-        under = without_the_tone(part(pcm, start + 0.2, start + intro_secs - 0.2))
+        under = bed_under_the_tone(part(pcm, start + 0.2, start + intro_secs - 0.2))
         silence = part(pcm, start + intro_secs + 0.5, start + intro_secs + 2.5)
-        figures[name] = (float(np.sqrt(np.mean(under**2))), rms(silence))
+        figures[name] = (under, rms(silence))
     print(f"\nRMS under the voice / in silence: with the bed {figures['on']}, without {figures['off']}")
     under_on, silence_on = figures["on"]
     under_off, silence_off = figures["off"]
-    # The bed (RMS 600 at volume 1.0) under the voice and in the silence after it …
+    # The bed (RMS 600 at volume 1.0; about 560 of it is left once the voice is taken out) under the voice and in the silence after it …
     assert under_on > 300 and silence_on > 300
     # … and none of it without background audio.
     assert under_off < 50 and silence_off < 5

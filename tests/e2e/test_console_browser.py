@@ -7,6 +7,7 @@ transcript holds, while the page hears the agent's voice (its offer → first au
 from __future__ import annotations
 
 import os
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,10 @@ async def _shot(page, name: str, *, full_page: bool = True) -> None:  # type: ig
         await page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full_page)
 
 
-@pytest.fixture
-async def browser_page():  # type: ignore[no-untyped-def]
+@asynccontextmanager
+async def _chromium_page(*extra_args: str):  # type: ignore[no-untyped-def]
+    """A page of Debian's Chromium, and the errors it reports (page errors, console errors,
+    HTTP answers of 400 and up)."""
     executable = chromium_executable()
     from playwright.async_api import async_playwright
 
@@ -40,7 +43,7 @@ async def browser_page():  # type: ignore[no-untyped-def]
         browser = await playwright.chromium.launch(
             executable_path=executable,
             headless=True,
-            args=["--autoplay-policy=no-user-gesture-required", "--no-sandbox"],
+            args=["--autoplay-policy=no-user-gesture-required", "--no-sandbox", *extra_args],
         )
         context = await browser.new_context(viewport={"width": 1366, "height": 768})
         page = await context.new_page()
@@ -53,6 +56,12 @@ async def browser_page():  # type: ignore[no-untyped-def]
             yield page, errors
         finally:
             await browser.close()
+
+
+@pytest.fixture
+async def browser_page():  # type: ignore[no-untyped-def]
+    async with _chromium_page() as opened:
+        yield opened
 
 
 async def test_a_partner_sees_a_call_live_and_replays_it_from_a_transcript_turn(
@@ -273,33 +282,13 @@ async def talking_page(tmp_path):  # type: ignore[no-untyped-def]
     intro), then is quiet for 10 s (the reply), and again: Chromium loops the file."""
     from tests.webrtc_support import spoken_sentence, write_wav
 
-    executable = chromium_executable()
     wav = write_wav(tmp_path / "caller.wav", spoken_sentence(TALK_SENTENCE, lead_secs=4.0, tail_secs=10.0))
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=executable,
-            headless=True,
-            args=[
-                "--autoplay-policy=no-user-gesture-required",
-                "--no-sandbox",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={wav}",
-            ],
-        )
-        context = await browser.new_context(viewport={"width": 1366, "height": 768})
-        page = await context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-        page.on("response", lambda response: response.status >= 400 and errors.append(f"{response.status} {response.url}"))
-        try:
-            yield page, errors
-        finally:
-            await browser.close()
+    async with _chromium_page(
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}",
+    ) as opened:
+        yield opened
 
 
 async def test_a_partner_talks_to_an_agent_from_the_browser_over_webrtc(api, carrier_sim, platform_server, talking_page):

@@ -18,6 +18,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
@@ -105,9 +106,28 @@ async def _empty_tables(platform: Platform) -> None:
             await conn.execute(delete(table))
 
 
+# One app per xdist worker and settings, reused by every test whose settings match (bar the
+# test's own var_dir). FastAPI builds each route's handler and dependants per app, on the first
+# request that reaches its router: about 250 routes, 0.6-1.5 s a test on a 2-core box, which was
+# a third of the suite's time. A reused app serves the test's own platform, and its failed-login
+# throttle starts empty.
+_APPS: dict[str, FastAPI] = {}
+
+
+async def app_for(platform: Platform) -> FastAPI:
+    key = platform.settings.model_dump_json(exclude={"var_dir"})
+    app = _APPS.get(key)
+    if app is None:
+        app = _APPS[key] = create_app(platform=platform)
+    else:
+        app.state.platform = platform
+        await app.state.auth_throttle.reset()
+    return app
+
+
 @pytest.fixture
 async def client(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(platform=platform)
+    app = await app_for(platform)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://callwright.test") as c:
         yield c

@@ -105,6 +105,12 @@ class AuthThrottle:
             settings.redis_namespace,
         )
 
+    async def reset(self) -> None:
+        """Forget every failure counted and every block (one app serving successive test cases;
+        an operator clearing a false alarm)."""
+        await self.storage.reset()
+        self._blocked.clear()
+
     @property
     def blocking(self) -> bool:
         """Whether any address is (or was lately) blocked in this process."""

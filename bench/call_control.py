@@ -1,6 +1,6 @@
 """What a command on a call costs across processes: broadcast to all, or sent to its holder.
 
-    .venv/bin/python bench/call_control.py [--processes 6] [--commands 300]
+    make bench-control      # or: .venv/bin/python bench/call_control.py [--processes 6] [--commands 300]
 
 A private ``redis-server`` and ``--processes`` CallControl instances, each with its own Redis
 connections and subscription (to Redis, separate processes; here in one Python process, so the

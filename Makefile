@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run sim demo test test-cluster test-fast test-loaded bench bench-cluster lint clean
+.PHONY: install run sim demo test test-cluster test-fast test-loaded bench bench-cluster bench-control lint clean
 
 $(UV):
 	scripts/bootstrap-uv $(PYTHON) $(UV_VERSION)
@@ -61,6 +61,11 @@ bench: install
 # overhead (~4 min). See docs/scaling.md.
 bench-cluster: install
 	$(VENV)/bin/python bench/cluster.py
+
+# A command on a call across 6 processes: broadcast to all against sent to its holder (Redis
+# commands, messages and handler tasks per command). Needs redis-server.
+bench-control: install
+	$(VENV)/bin/python bench/call_control.py
 
 # Style (ruff) and types (mypy), with the configuration in pyproject.toml.
 lint: install

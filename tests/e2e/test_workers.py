@@ -29,6 +29,7 @@ from callwright.domain.end_reasons import EndReason
 from callwright.domain.pacing import max_in_any_window
 from callwright.platform import Platform
 from callwright.services import call_control
+from callwright.services.node_registry import list_nodes
 from callwright.settings import Settings
 from callwright.sim import CarrierSimulator, Scenario
 from tests.e2e.helpers import (
@@ -92,6 +93,21 @@ async def test_a_command_reaches_the_worker_holding_the_calls_media(
             call = await wait_for_status(api, tenant, call_id, {"in_progress"}, timeout=30)
             assert call["status"] == "in_progress"
 
+        # Each call's holder record names the worker carrying its media (by the registry's word),
+        # so the commands below go to that worker alone.
+        redis = third_process.control.redis
+        assert redis is not None
+        namespace = third_process.settings.redis_namespace
+        carriers: dict[str, str] = {}
+        for _ in range(200):  # a hang guard: the records and the registry follow within a beat
+            carriers = {c: n.node_id for n in await list_nodes(redis, namespace, with_calls=True) for c in n.call_ids}
+            if set(calls) <= set(carriers):
+                break
+            await asyncio.sleep(0.1)
+        for call_id in calls:
+            holder = await redis.get(third_process.control.holder_key(call_id))
+            assert holder is not None and holder.decode() == carriers[call_id]
+
         # Nobody holds an unknown call: every worker says so, and the answer comes then, not
         # after the (here two-minute) wait for answers.
         started = time.monotonic()
@@ -102,6 +118,7 @@ async def test_a_command_reaches_the_worker_holding_the_calls_media(
         for call_id in calls[:3]:
             ended = await third_process.control.run(call_id, ControlCommand.END, reason=EndReason.ENDED_BY_PLATFORM)
             assert ended is True
+        assert third_process.control.sent_direct == 3
         # The rest by the partner, each request on a fresh connection (either worker).
         for call_id in calls[3:]:
             async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as fresh:

@@ -6,10 +6,27 @@ One process (the embedded default) needs neither: a command goes straight to the
 Scaled out (several worker processes behind one port, or several nodes), ``CALLWRIGHT_REDIS_URL``
 is set and each call's media socket lives in exactly one process, while the request that wants
 to end the call (``POST /calls/{id}/end``, a carrier's answering-machine callback) can land on any
-of them. Such a command is published on Redis; every process answers whether it holds the call's
-session, and the one that does answers after running the command. So the caller of
-:meth:`CallControl.run` learns at once that no process holds the call, or waits for the one that
-does.
+of them. Such a command goes through Redis to the process holding the call's session:
+
+- **Direct.** A process that takes a call's media session records itself as its holder,
+  ``<namespace>:call-holder:<call id>`` = its control id (one ``SET`` when the session starts,
+  one compare-and-delete when it ends, written in order by one task, pipelined when several
+  calls change at once; the record lapses after ``HOLDER_TTL_SECS`` unless refreshed, and the
+  node registry's heartbeat writes every live call's record again when it finds this process's
+  registration gone: a Redis restart, or every ``HOLDER_TTL_SECS / 2``). Every process
+  subscribes to its own request channel, ``<namespace>:control:requests:<control id>``. A
+  command is one ``GET`` of the record and one ``PUBLISH`` to the holder's channel; the holder
+  answers that it holds the call, then that the command ran — or that it no longer holds it
+  (the session just ended): False.
+- **Broadcast** (the fallback, and what processes without holder records did before): no record
+  (a process of an older version, a record lost with Redis and not yet re-asserted, the session
+  starting this instant), a record naming a process that no longer listens (killed), or one
+  naming this process while it holds no such session. The command is published to every
+  process on ``<namespace>:control:requests``; every process answers whether it holds the
+  call's session, and the one that does answers again after running the command.
+
+Either way the caller of :meth:`CallControl.run` learns at once that no process holds the call,
+or waits for the one that does.
 
 The same Redis holds the dialer's lease (:class:`DialerElection`): a carrier account's CPS is
 paced inside one dialer, so exactly one process may dial. The lease is renewed every
@@ -21,6 +38,7 @@ lease would have lapsed, so two dialers never run for longer than a renewal can 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -51,10 +69,19 @@ COMMAND_TIMEOUT_SECS = {
 }
 # How long to wait for the other processes to say whether they hold the call.
 ANSWER_TIMEOUT_SECS = 2.0
+# How long a call's holder record lives unless written again: far longer than a call, so the
+# heartbeat's full rewrite (every half of it) keeps a live call's record; a killed process's
+# records lapse by themselves (until then a command for such a call is broadcast, see above).
+HOLDER_TTL_SECS = 6 * 3600.0
+
+# Delete a call's holder record only while it still names this process (a later session for the
+# call elsewhere has written its own).
+_RELEASE_HOLDER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 
 WAKE_SPACING_SECS = 0.01
-
-# Extend the lease only while we still hold it; drop it only if we hold it.
 
 
 class CallControl:
@@ -67,6 +94,8 @@ class CallControl:
         # Installs sharing one Redis keep apart by namespace (pub/sub channels ignore Redis's
         # numbered databases).
         self.requests = f"{namespace}:control:requests"
+        self._own_requests_prefix = f"{namespace}:control:requests:"
+        self._holder_prefix = f"{namespace}:call-holder:"
         self.dial_channel = f"{namespace}:control:dial"
         self.dialer_lease = f"{namespace}:dialer-lease"
         self._reply_prefix = f"{namespace}:control:replies:"
@@ -77,10 +106,30 @@ class CallControl:
         self._handlers: set[asyncio.Task[None]] = set()
         self._wake_wanted = False
         self._waker: asyncio.Task[None] | None = None
+        # Holder records to write, in order: call id -> held (SET) or let go (delete if ours).
+        self._holder_changes: dict[str, bool] = {}
+        self._holder_writer: asyncio.Task[None] | None = None
+        # Counts for tests and the bench: messages this process's subscription delivered,
+        # requests from other processes it has answered, and commands it sent directly to a
+        # holder or broadcast.
+        self.messages_heard = 0
+        self.requests_answered = 0
+        self.sent_direct = 0
+        self.sent_broadcast = 0
+        # Set when a holder record could not be written: the heartbeat writes them all again.
+        self.holders_stale = False
 
     @property
     def replies(self) -> str:
         return self._replies_of(self.node_id)
+
+    @property
+    def own_requests(self) -> str:
+        """The channel on which this process hears commands sent to it as a call's holder."""
+        return self._own_requests_prefix + self.node_id
+
+    def holder_key(self, call_id: str) -> str:
+        return self._holder_prefix + call_id
 
     def _replies_of(self, node_id: str) -> str:
         """The channel on which the process ``node_id`` hears answers to its requests."""
@@ -98,13 +147,20 @@ class CallControl:
 
         self.redis = Redis.from_url(self.redis_url, socket_connect_timeout=5, health_check_interval=30)
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe(self.requests, self.replies, self.dial_channel)
+        await self._pubsub.subscribe(self.requests, self.own_requests, self.replies, self.dial_channel)
         self._reader = asyncio.create_task(self._read(), name="callwright-control")
 
     async def close(self) -> None:
         if self._waker is not None:
             self._waker.cancel()
             await asyncio.gather(self._waker, return_exceptions=True)
+        if self._holder_writer is not None:
+            # The last changes (a session that just ended) are written before the connection goes.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._holder_writer), timeout=2.0)
+            self._holder_writer.cancel()
+            await asyncio.gather(self._holder_writer, return_exceptions=True)
+            self._holder_writer = None
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
@@ -128,22 +184,104 @@ class CallControl:
             return True
         if self.redis is None:
             return False
+        holder = await self._holder_of(call_id)
+        if holder is not None and holder != self.node_id:
+            reached = await self._send(call_id, command, args, self._own_requests_prefix + holder, timeout)
+            if reached is not None:
+                self.sent_direct += 1
+                return reached
+            # The record names a process that no longer listens (killed): ask everyone.
+        self.sent_broadcast += 1
+        return bool(await self._send(call_id, command, args, self.requests, timeout))
+
+    async def _holder_of(self, call_id: str) -> str | None:
+        """The control id of the process that recorded itself as the call's holder, if any."""
+        assert self.redis is not None
+        try:
+            holder = await self.redis.get(self.holder_key(call_id))
+        except RedisError as exc:  # the broadcast's publish will tell whether Redis is there
+            log.warning("call %s: could not look up its holder: %s", call_id, type(exc).__name__)
+            return None
+        if holder is None:
+            return None
+        return holder.decode() if isinstance(holder, bytes) else str(holder)
+
+    async def _send(
+        self, call_id: str, command: ControlCommand, args: dict[str, Any], channel: str, timeout: float
+    ) -> bool | None:
+        """Publish the command on ``channel``; None when no other process heard it, else whether
+        one of those that did held the call (and ran the command)."""
+        assert self.redis is not None
         request_id = uuid.uuid4().hex
         pending = self._pending[request_id] = _Pending()
         try:
             message = {"id": request_id, "from": self.node_id, "call_id": call_id, "command": command, "args": args}
-            # Every subscriber hears it, this process included (it ignores its own).
             try:
-                others = await self.redis.publish(self.requests, json.dumps(message)) - 1
+                receivers = await self.redis.publish(channel, json.dumps(message))
             except RedisError as exc:  # as if no process held it: the caller has a way without
                 log.warning("call %s: could not reach the other processes: %s", call_id, type(exc).__name__)
                 return False
+            # The broadcast reaches this process too (it ignores its own).
+            others = receivers - 1 if channel == self.requests else receivers
             if others <= 0:
-                return False
+                return None
             pending.expect(others)
             return await pending.outcome(answer_timeout=ANSWER_TIMEOUT_SECS, done_timeout=timeout)
         finally:
             self._pending.pop(request_id, None)
+
+    def session_started(self, call_id: str) -> None:
+        """This process took the call's media session: record it as the holder (in the background)."""
+        self._holder_change(call_id, held=True)
+
+    def session_ended(self, call_id: str) -> None:
+        """This process let go of the call's media session: drop its holder record if still ours."""
+        self._holder_change(call_id, held=False)
+
+    def _holder_change(self, call_id: str, *, held: bool) -> None:
+        if self.redis is None:
+            return
+        # A later change replaces an unwritten earlier one (started and ended before a write).
+        self._holder_changes.pop(call_id, None)
+        self._holder_changes[call_id] = held
+        if self._holder_writer is None or self._holder_writer.done():
+            self._holder_writer = asyncio.create_task(self._write_holders(), name="callwright-call-holders")
+
+    async def _write_holders(self) -> None:
+        """Write the holder records' changes in the order they came, one pipeline per batch."""
+        while self._holder_changes and self.redis is not None:
+            changes, self._holder_changes = self._holder_changes, {}
+            ttl_ms = int(HOLDER_TTL_SECS * 1000)
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for call_id, held in changes.items():
+                        if held:
+                            pipe.set(self.holder_key(call_id), self.node_id, px=ttl_ms)
+                        else:
+                            pipe.eval(_RELEASE_HOLDER, 1, self.holder_key(call_id), self.node_id)
+                    await pipe.execute()
+            except RedisError as exc:
+                # Commands for these calls are broadcast meanwhile (or a stale record is answered
+                # "not held"); the heartbeat re-asserts live calls' records when Redis comes back.
+                self.holders_stale = True
+                log.warning("could not write %d call holder records: %s", len(changes), type(exc).__name__)
+
+    async def assert_holders(self) -> bool:
+        """Write the holder records of this process's live sessions again, in one pipeline (after
+        a Redis restart lost them, and to refresh their expiry); whether they were written."""
+        if self.redis is None:
+            return True
+        self.holders_stale = False
+        for call_id in list(self.platform.media_sessions):
+            if call_id not in self._holder_changes:  # else its latest change is about to be written
+                self._holder_change(call_id, held=True)
+        await self.holders_written()
+        return not self.holders_stale
+
+    async def holders_written(self) -> None:
+        """Wait until the holder records' changes made so far are written (or failed)."""
+        if self._holder_writer is not None:
+            await asyncio.shield(self._holder_writer)
 
     def wake_dialer(self) -> None:
         """A call was queued: wake the dialer, in this process or in the one elected to dial.
@@ -179,6 +317,7 @@ class CallControl:
                 continue
             if message is None:
                 continue
+            self.messages_heard += 1
             channel = message["channel"]
             channel = channel.decode() if isinstance(channel, bytes) else channel
             if channel == self.dial_channel:
@@ -189,7 +328,7 @@ class CallControl:
             except (TypeError, ValueError):
                 log.warning("ignored a malformed control message")
                 continue
-            if channel == self.requests and body.get("from") != self.node_id:
+            if channel in (self.requests, self.own_requests) and body.get("from") != self.node_id:
                 task = asyncio.create_task(self._answer(body))
                 self._handlers.add(task)
                 task.add_done_callback(self._handlers.discard)
@@ -197,6 +336,7 @@ class CallControl:
                 pending.answer(bool(body.get("holds")), bool(body.get("done")))
 
     async def _answer(self, request: dict[str, Any]) -> None:
+        self.requests_answered += 1
         try:
             await self._run_for(request)
         except RedisError as exc:  # the asker times out and goes on without us

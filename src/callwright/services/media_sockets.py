@@ -219,6 +219,7 @@ def register(platform: Platform, call_id: str, media: CallMediaSession) -> bool:
     if call_id in platform.media_sessions:
         return False
     platform.media_sessions[call_id] = media
+    platform.control.session_started(call_id)  # commands from other processes come straight here
     return True
 
 
@@ -226,6 +227,7 @@ def unregister(platform: Platform, call_id: str, media: CallMediaSession) -> Non
     """Forget the session, only if it is still the one registered for the call."""
     if platform.media_sessions.get(call_id) is media:
         del platform.media_sessions[call_id]
+        platform.control.session_ended(call_id)
 
 
 async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> None:

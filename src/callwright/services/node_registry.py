@@ -10,7 +10,10 @@ itself, and a node that stops cleanly removes its record.
 
 The registry is for seeing the cluster (``GET /admin/v1/nodes``, the chaos tests, an autoscaler):
 nothing on the call path reads it. Which node dials is the dialer's lease (``call_control``), not
-this; which node carries a call's media is the store's claim (``calls.media_socket_id``).
+this; which node carries a call's media is the store's claim (``calls.media_socket_id``), and
+where a command for a call goes is its holder record (``call_control``). The heartbeat keeps
+those records: when it finds this process's registration gone (Redis restarted and lost it) it
+writes this process's live calls' holder records again, so commands reach them directly again.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ import contextlib
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from callwright.services.call_control import HOLDER_TTL_SECS
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -78,6 +84,8 @@ class NodeHeartbeat:
         self.namespace = platform.settings.redis_namespace
         self.started_at = _now()
         self._task: asyncio.Task[None] | None = None
+        self._holders_asserted_at = time.monotonic()
+        self._holders_due = False  # set until the holder records are written again
 
     def start(self) -> None:
         if self._task is None:
@@ -124,12 +132,22 @@ class NodeHeartbeat:
         del record["node_id"]
         expire_ms = int(EXPIRE_SECS * 1000)
         async with redis.pipeline(transaction=True) as pipe:
+            pipe.exists(node_key(self.namespace, node_id))
             pipe.set(node_key(self.namespace, node_id), json.dumps(record), px=expire_ms)
             pipe.delete(calls_key(self.namespace, node_id))
             if call_ids:
                 pipe.sadd(calls_key(self.namespace, node_id), *call_ids)
                 pipe.pexpire(calls_key(self.namespace, node_id), expire_ms)
-            await pipe.execute()
+            registered, *_ = await pipe.execute()
+        # Not registered before this beat: this process just started, or Redis lost everything
+        # (a restart without persistence) and with it the records naming this process as its
+        # calls' holder. Write those again, as also every half of their lifetime.
+        now = time.monotonic()
+        if not registered or platform.control.holders_stale:
+            self._holders_due = True
+        if self._holders_due or now - self._holders_asserted_at >= HOLDER_TTL_SECS / 2:
+            if await platform.control.assert_holders():
+                self._holders_due, self._holders_asserted_at = False, now
 
 
 async def list_nodes(redis: Redis, namespace: str, *, with_calls: bool = False) -> list[NodeRecord]:

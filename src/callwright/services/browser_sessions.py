@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.browser_sessions import (
     CONNECT_TIMEOUT_SECS,
     LIVE_STATUSES,
@@ -35,7 +36,7 @@ from callwright.domain.end_reasons import EndReason
 from callwright.domain.errors import CallwrightError, Conflict, LimitExceeded, NotFound, ValidationFailed
 from callwright.domain.ids import parse_id
 from callwright.services import agents as agent_service
-from callwright.services import media_events, session_setup, voice_config, webhook_outbox
+from callwright.services import dictionaries, media_events, session_setup, voice_config, webhook_outbox
 from callwright.store.models import BrowserSession, Partner, utcnow
 
 if TYPE_CHECKING:
@@ -94,15 +95,19 @@ async def start_session(
 def prepare(platform: Platform, row: BrowserSession) -> None:
     """Render the session's intro while the browser asks for the microphone and gathers its
     candidates, so the greeting starts the moment the peer connects (as a call's does while the
-    phone rings)."""
+    phone rings); pronounced as the agent's dictionaries say, as the session will."""
+    session_id, partner_id, agent = row.id, row.partner_id, dict(row.agent)
 
     async def render() -> None:
         try:
-            await media_events.prerender_intro(_script(platform, row.agent))
+            script = await dictionaries.with_dictionaries(
+                platform=platform, partner_id=partner_id, spec=AgentSpec.parse(agent), script=_script(platform, agent)
+            )
+            await media_events.prerender_intro(script)
         except Exception:  # the session renders it itself when it runs
-            log.warning("browser session %s: the intro could not be pre-rendered", row.id, exc_info=True)
+            log.warning("browser session %s: the intro could not be pre-rendered", session_id, exc_info=True)
 
-    task = asyncio.create_task(render(), name=f"browser-session-intro-{row.id}")
+    task = asyncio.create_task(render(), name=f"browser-session-intro-{session_id}")
     platform.browser_tasks.add(task)
     task.add_done_callback(platform.browser_tasks.discard)
 

@@ -114,3 +114,34 @@ async def test_a_draining_server_answers_no_new_offer(client, platform, partner)
     assert refused.headers["Retry-After"] == "5"
     read = await client.get(f"/api/v2/sessions/{session_id}", headers=partner.headers)
     assert read.json()["data"]["status"] == "created"  # the browser may offer again elsewhere
+
+
+async def test_the_intro_is_pre_rendered_as_the_agents_dictionary_pronounces_it(client, platform, partner):
+    """The session speaks its intro through the dictionaries' pronunciations, so that is the line
+    rendered while the browser connects (the raw one would never be asked for)."""
+    import asyncio
+
+    from callwright.voice.engines import TTS_ENGINES
+
+    made = await client.post(
+        "/api/v2/agent",
+        json={"agent_name": "Desk", "intro_message": "Please hold for Meera Iyer.", "voice_id": "piper-joe-us"},
+        headers=partner.headers,
+    )
+    agent_id = made.json()["data"]["id"]
+    names = await client.post(
+        "/api/v2/dictionaries", json={"name": "Names", "terms": ["Meera Iyer => Meera Eye-er"]}, headers=partner.headers
+    )
+    attached = await client.put(
+        f"/api/v2/agent/{agent_id}/dictionaries", json={"dictionary_ids": [names.json()["data"]["id"]]},
+        headers=partner.headers,
+    )
+    assert attached.status_code == 200, attached.text
+    cache = TTS_ENGINES["piper"].speech_cache
+    spoken = {"voice_id": "piper-joe-us", "sample_rate": 8000, "text": "Please hold for Meera Eye-er."}
+    cache.clear()
+
+    assert (await _start(client, partner, agent_id)).status_code == 200
+    await asyncio.gather(*platform.browser_tasks)
+    assert cache.peek(**spoken) is not None
+    assert cache.peek(**spoken | {"text": "Please hold for Meera Iyer."}) is None

@@ -51,3 +51,27 @@ async def test_an_intro_rendered_on_the_dialing_node_reaches_the_node_taking_the
     finally:
         for platform in (dialing, streaming):
             await platform.close()
+
+
+async def test_the_dialer_renders_the_intro_as_the_agents_dictionary_pronounces_it(client, platform, partner):
+    """The call speaks its intro through the dictionaries' pronunciations: that is the line the
+    dialer renders while the phone rings (and shares with the node taking the stream)."""
+    made = await client.post(
+        "/api/v2/dictionaries", json={"name": "Names", "terms": ["Meera Iyer => Meera Eye-er"]}, headers=partner.headers
+    )
+    assert made.status_code == 201, made.text
+    call = Call(
+        id="call-pronounced-intro",
+        partner_id=partner.id,
+        agent={
+            "intro_message": "Hello, Meera Iyer speaking.", "voice_id": "piper-joe-us",
+            "dictionary_ids": [made.json()["data"]["id"]],
+        },
+        variables={},
+    )
+    cache = TTS_ENGINES["piper"].speech_cache
+    cache.clear()
+    await prepare_intro(call, platform=platform)
+    spoken = {"voice_id": "piper-joe-us", "sample_rate": 8000}
+    assert cache.peek(**spoken, text="Hello, Meera Eye-er speaking.") is not None
+    assert cache.peek(**spoken, text="Hello, Meera Iyer speaking.") is None

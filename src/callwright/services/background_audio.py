@@ -27,7 +27,7 @@ from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.errors import CallwrightError, Conflict, Forbidden, NotFound, ValidationFailed
 from callwright.recordings import StorageError
 from callwright.services.webhook_outbox import iso_utc
-from callwright.store.models import Agent, BackgroundAudio, Call, Partner, new_id
+from callwright.store.models import Agent, BackgroundAudio, Partner, new_id
 from callwright.voice import ambience
 
 if TYPE_CHECKING:
@@ -305,20 +305,21 @@ async def load_loop(*, platform: Platform, partner_id: str, asset_id: str, sampl
     return loop
 
 
-def mixer_for_call(*, platform: Platform, call: Call) -> tuple[BackgroundMixer | None, asyncio.Task[None] | None]:
-    """The call's background mixer (None when its agent has no background audio) and the task
-    that loads its loop: the call does not wait for it, the bed starts once it is loaded."""
-    spec = AgentSpec.parse(call.agent)
+def mixer_for_session(
+    *, platform: Platform, partner_id: str, spec: AgentSpec, sample_rate: int
+) -> tuple[BackgroundMixer | None, asyncio.Task[None] | None]:
+    """A session's background mixer (None when its agent has no background audio) and the task
+    that loads its loop at ``sample_rate``, the rate the session's leg sends: the session does not
+    wait for it, the bed starts once it is loaded."""
     if spec.background_audio_id is None:
         return None, None
     from callwright.voice.background import BackgroundMixer
-    from callwright.voice.pipeline import CARRIER_SAMPLE_RATE
 
     mixer = BackgroundMixer(None, volume=spec.background_audio_volume)
     asset_id = spec.background_audio_id
 
     async def _load() -> None:
-        loop = await load_loop(platform=platform, partner_id=call.partner_id, asset_id=asset_id, sample_rate=CARRIER_SAMPLE_RATE)
+        loop = await load_loop(platform=platform, partner_id=partner_id, asset_id=asset_id, sample_rate=sample_rate)
         if loop is not None:
             mixer.set_loop(loop)
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.browser_sessions import (
     CONNECT_TIMEOUT_SECS,
     LIVE_STATUSES,
@@ -35,7 +36,7 @@ from callwright.domain.end_reasons import EndReason
 from callwright.domain.errors import CallwrightError, Conflict, LimitExceeded, NotFound, ValidationFailed
 from callwright.domain.ids import parse_id
 from callwright.services import agents as agent_service
-from callwright.services import media_events, voice_config, webhook_outbox
+from callwright.services import dictionaries, media_events, session_setup, voice_config, webhook_outbox
 from callwright.store.models import BrowserSession, Partner, utcnow
 
 if TYPE_CHECKING:
@@ -94,15 +95,19 @@ async def start_session(
 def prepare(platform: Platform, row: BrowserSession) -> None:
     """Render the session's intro while the browser asks for the microphone and gathers its
     candidates, so the greeting starts the moment the peer connects (as a call's does while the
-    phone rings)."""
+    phone rings); pronounced as the agent's dictionaries say, as the session will."""
+    session_id, partner_id, agent = row.id, row.partner_id, dict(row.agent)
 
     async def render() -> None:
         try:
-            await media_events.prerender_intro(_script(platform, row.agent))
+            script = await dictionaries.with_dictionaries(
+                platform=platform, partner_id=partner_id, spec=AgentSpec.parse(agent), script=_script(platform, agent)
+            )
+            await media_events.prerender_intro(script)
         except Exception:  # the session renders it itself when it runs
-            log.warning("browser session %s: the intro could not be pre-rendered", row.id, exc_info=True)
+            log.warning("browser session %s: the intro could not be pre-rendered", session_id, exc_info=True)
 
-    task = asyncio.create_task(render(), name=f"browser-session-intro-{row.id}")
+    task = asyncio.create_task(render(), name=f"browser-session-intro-{session_id}")
     platform.browser_tasks.add(task)
     task.add_done_callback(platform.browser_tasks.discard)
 
@@ -162,6 +167,7 @@ async def answer_offer(
             )
         await session.commit()
         agent = dict(row.agent)
+        partner_id, agent_id = row.partner_id, row.agent_id
 
     from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection  # aiortc: loaded here
 
@@ -178,19 +184,31 @@ async def answer_offer(
         reason = f"the offer could not be answered: {exc.__class__.__name__}: {exc}"[:500]
         await _finish(platform, row.id, status=SessionStatus.FAILED, end_reason=reason)
         raise ValidationFailed("sdp", f"sdp could not be negotiated ({exc.__class__.__name__})") from exc
-    task = asyncio.create_task(_carry(platform, row.id, agent, connection), name=f"browser-session-{row.id}")
+    task = asyncio.create_task(
+        _carry(platform, row.id, partner_id=partner_id, agent_id=agent_id, agent=agent, connection=connection),
+        name=f"browser-session-{row.id}",
+    )
     platform.browser_tasks.add(task)
     task.add_done_callback(platform.browser_tasks.discard)
     return {"sdp": answer["sdp"], "type": answer["type"]}
 
 
 async def _carry(
-    platform: Platform, session_id: str, agent: dict[str, Any], connection: SmallWebRTCConnection
+    platform: Platform,
+    session_id: str,
+    *,
+    partner_id: str,
+    agent_id: str,
+    agent: dict[str, Any],
+    connection: SmallWebRTCConnection,
 ) -> None:
-    """Wait for the peer, run the agent on it until it ends, store what happened."""
+    """Wait for the peer, run the agent on it until it ends, store what happened. The agent's
+    dictionaries, background audio and documents come in as on a phone call
+    (``session_setup``)."""
     from callwright.voice.browser_leg import BrowserPeerLeg
     from callwright.voice.session import CallMediaSession
 
+    setup: session_setup.SessionSetup | None = None
     try:
         if not await _connected(connection):
             await connection.disconnect()
@@ -216,9 +234,16 @@ async def _carry(
                 )
                 await session.commit()
 
+        leg = BrowserPeerLeg(connection)
+        setup = await session_setup.setup_session(
+            platform=platform, partner_id=partner_id, agent_id=agent_id, agent=agent,
+            script=_script(platform, agent), output_sample_rate=leg.output_sample_rate,
+        )
         media = CallMediaSession(
-            BrowserPeerLeg(connection),
-            script=_script(platform, agent),
+            leg,
+            script=setup.script,
+            background=setup.background,
+            knowledge=setup.knowledge,
             on_first_agent_audio=first_audio,
             llm_defaults=voice_config.llm_defaults(platform.settings),
         )
@@ -236,6 +261,9 @@ async def _carry(
         log.exception("browser session %s failed", session_id)
         await connection.disconnect()
         await _finish(platform, session_id, status=SessionStatus.FAILED, end_reason=f"error: {exc}"[:500])
+    finally:
+        if setup is not None:
+            setup.release()
 
 
 async def _connected(connection: SmallWebRTCConnection) -> bool:

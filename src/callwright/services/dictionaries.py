@@ -17,7 +17,7 @@ from callwright.domain.errors import CallwrightError, Conflict, NotFound, Valida
 from callwright.services.agent_links import detach_from_agents
 from callwright.services.agents import agent_spec, get_agent
 from callwright.services.webhook_outbox import iso_utc
-from callwright.store.models import AgentDictionary, Call, Dictionary, Partner, new_id, utcnow
+from callwright.store.models import AgentDictionary, Dictionary, Partner, new_id, utcnow
 
 if TYPE_CHECKING:
     from callwright.platform import Platform
@@ -212,14 +212,13 @@ async def terms_for(session: AsyncSession, *, partner_id: str, spec: AgentSpec) 
     return [term for i in spec.dictionary_ids if i in rows for term in rows[i].terms or []]
 
 
-async def with_dictionaries(*, platform: Platform, call: Call, script: AgentScript) -> AgentScript:
-    """The call's script with its agent's dictionaries as they are now: the STT's vocabulary and
+async def with_dictionaries(*, platform: Platform, partner_id: str, spec: AgentSpec, script: AgentScript) -> AgentScript:
+    """A session's script with its agent's dictionaries as they are now: the STT's vocabulary and
     the TTS's pronunciations (one query, only when the agent has dictionaries)."""
-    spec = AgentSpec.parse(call.agent)
     if not spec.dictionary_ids:
         return script
     async with platform.sessions() as session:
-        terms = await terms_for(session, partner_id=call.partner_id, spec=spec)
+        terms = await terms_for(session, partner_id=partner_id, spec=spec)
     return replace(
         script,
         vocabulary=tuple(rules.vocabulary(terms)),

@@ -24,7 +24,7 @@ from callwright.domain.agent_spec import AgentSpec
 from callwright.knowledge.embedding import Embedder
 from callwright.services.documents import agent_document_ids
 from callwright.services.extraction import Endpoint, endpoint_of
-from callwright.store.models import Call, KbChunk, KbDocument
+from callwright.store.models import KbChunk, KbDocument
 
 if TYPE_CHECKING:
     from callwright.platform import Platform
@@ -148,21 +148,23 @@ def processing_for(platform: Platform, spec: AgentSpec) -> Processing | None:
     )
 
 
-async def knowledge_for_call(*, platform: Platform, call: Call) -> CallKnowledge | None:
-    """The call's knowledge, or None when its agent has no ready documents."""
-    if call.agent_id is None:
+async def knowledge_for_session(
+    *, platform: Platform, partner_id: str, agent_id: str | None, spec: AgentSpec
+) -> CallKnowledge | None:
+    """A session's knowledge (a call's or a browser session's): the documents linked to its
+    agent now, or None when there are no ready ones."""
+    if agent_id is None:
         return None
-    spec = AgentSpec.parse(call.agent or {})
     async with platform.sessions() as session:
-        ids = await agent_document_ids(session, partner_id=call.partner_id, agent_id=call.agent_id)
+        ids = await agent_document_ids(session, partner_id=partner_id, agent_id=agent_id)
         if not ids:
             return None
         # The passages' vectors are read now, while the greeting plays, not on the first turn.
-        await platform.vector_store.prepare(session, partner_id=call.partner_id, document_ids=ids)
+        await platform.vector_store.prepare(session, partner_id=partner_id, document_ids=ids)
     # So is the model, on a thread: a process that has not ingested anything has not loaded it.
     await asyncio.to_thread(Embedder.load)
     return CallKnowledge(
-        platform=platform, partner_id=call.partner_id, document_ids=ids, threshold=spec.kb_threshold,
+        platform=platform, partner_id=partner_id, document_ids=ids, threshold=spec.kb_threshold,
         result_format=spec.kb_result_format, include_summaries=spec.kb_include_summaries,
         processing=processing_for(platform, spec),
     )

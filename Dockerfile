@@ -1,6 +1,6 @@
 # Callwright: one image for every node. Multi-stage: the build tools and uv stay in the first
-# stage; the second holds the virtualenv (with the voice models, which ship inside PyPI packages:
-# Piper voices, Whisper tiny.en, Silero VAD) and runs as an unprivileged user. Nothing is
+# stage; the second holds the virtualenv (with the models, which ship inside PyPI packages:
+# Piper voices, Whisper tiny.en, Silero VAD, WordLlama) and runs as an unprivileged user. Nothing is
 # downloaded at start: the models are checked at build time and the hubs are switched off.
 #
 #   docker build -t callwright .
@@ -44,10 +44,10 @@ ENV PATH=/app/.venv/bin:$PATH \
     CALLWRIGHT_PORT=8080 \
     CALLWRIGHT_VAR_DIR=/var/lib/callwright \
     CALLWRIGHT_LOG_FORMAT=json
-# The models are inside the image: fail the build, not the first call, if one is missing.
-RUN python -c "from callwright.voice.engines.whisper import packaged_model_path as p; \
-assert (p() / 'model.bin').is_file(), p()" \
-    && python -c "import callwright.voice.catalog"
+# The models are inside the image: `callwright models` loads each one a node loads (Silero VAD,
+# every Piper voice, Whisper tiny.en, WordLlama) from the installed packages with the hub
+# switched off, so a missing one fails the build, not the first call.
+RUN callwright models
 USER 10001:10001
 WORKDIR /var/lib/callwright
 EXPOSE 8080

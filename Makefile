@@ -33,8 +33,12 @@ demo: install
 # server) is reachable. Set CALLWRIGHT_TEST_REQUIRE_POSTGRES=1 to make an unreachable server fail.
 # The console's browser tests drive Debian's chromium (installed here when missing and root);
 # CALLWRIGHT_TEST_REQUIRE_BROWSER=1 makes a missing browser fail instead of skip.
+# The deployment artefacts' tests render deploy/compose.yaml with Debian's docker-compose
+# (scripts/ensure-compose) and the Helm chart with the helm of the dev extras;
+# CALLWRIGHT_TEST_REQUIRE_DEPLOY_TOOLS=1 makes a missing one fail instead of skip.
 test: install
 	@scripts/ensure-chromium || echo "no chromium (not root?): the console's browser tests will be skipped"
+	@scripts/ensure-compose || echo "no docker-compose (not root?): the compose checks will be skipped"
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q -ra -m "not cluster"
 
 # Chaos on loopback (~4 min): three `callwright serve` nodes behind Debian's nginx, on a PostgreSQL

@@ -167,6 +167,43 @@ def db_upgrade() -> None:
         typer.echo(f"{where}: upgraded from {before or 'empty'} to revision {after} (head)")
 
 
+# --- models ---------------------------------------------------------------------------------
+
+
+@app.command("models")
+def models_check() -> None:
+    """Load every model the platform ships (Silero VAD, each Piper voice, Whisper, WordLlama) from
+    the installed packages, never a hub, and print each; exits 1 if one is missing. The image runs
+    it at build time."""
+    import asyncio
+    import os
+    import time
+
+    # What a node has at start: no hub to fall back on.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from callwright.knowledge.embedding import MODEL_NAME, Embedder
+    from callwright.voice.catalog import installed_voices
+    from callwright.voice.engines import STT_ENGINES
+    from callwright.voice.preload import preload_voice_models
+
+    voices = [v.voice_id for v in installed_voices()]
+    if not voices:
+        typer.echo("no voice installed (the Piper voice packages are missing)", err=True)
+        raise typer.Exit(1)
+    started = time.perf_counter()
+    try:
+        asyncio.run(preload_voice_models(voices))
+        Embedder.load()
+    except Exception as exc:
+        typer.echo(f"a model did not load: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo("Silero VAD")
+    typer.echo(f"voices: {', '.join(voices)}")
+    typer.echo(f"speech-to-text: {', '.join(STT_ENGINES)}")
+    typer.echo(f"embeddings: {MODEL_NAME}")
+    typer.echo(f"loaded in {time.perf_counter() - started:.1f} s")
+
+
 # --- secrets --------------------------------------------------------------------------------
 
 

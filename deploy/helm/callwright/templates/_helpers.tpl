@@ -32,6 +32,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: CALLWRIGHT_VAR_DIR
   value: /var/lib/callwright
 {{- range $name, $value := .Values.env }}
+{{- if has $name (list "CALLWRIGHT_SECRET_KEY" "CALLWRIGHT_PREVIOUS_SECRET_KEYS" "CALLWRIGHT_ADMIN_TOKEN" "CALLWRIGHT_DATABASE_URL" "CALLWRIGHT_REDIS_URL") }}
+{{- fail (printf "env.%s: a secret; put it in the Secret %q (existingSecret), not in values" $name $.Values.existingSecret) }}
+{{- end }}
+{{- if hasSuffix "_API_KEY" $name }}
+{{- fail (printf "env.%s: a key; put it in the Secret %q (existingSecret), not in values" $name $.Values.existingSecret) }}
+{{- end }}
 - name: {{ $name }}
   value: {{ $value | quote }}
 {{- end }}

@@ -155,7 +155,12 @@ async def test_one_worker_dials_and_keeps_the_accounts_cps(server: ServerProcess
 
     dial_times = [call.t0 for number in numbers for call in sim.calls(to=number)]
     assert len(dial_times) == len(numbers)  # each dialled exactly once
-    assert max_in_any_window(dial_times) <= 1, sorted(dial_times)
+    # The simulator stamps a dial when it arrives, and a loaded box can delay one request by up to
+    # a second, so two arrivals a second apart may land in one 1 s window. Over 4 s one paced dialer
+    # is seen at most 5 times even so; a second dialer would be seen about 8 times, and would
+    # finish the 13 in about 6 s instead of 12.
+    assert max_in_any_window(dial_times, window=4.0) <= 5, sorted(dial_times)
+    assert max(dial_times) - min(dial_times) >= 11.0, sorted(dial_times)
 
 
 async def wait_for_board(board: LoadBoard, ready: Callable[[list[int]], bool], timeout: float = 30) -> list[int]:

@@ -8,10 +8,11 @@ it opened or after the request's first byte, or that sends more than ``MAX_HEADE
 Bodies are bounded in the app (``api.guard``).
 
 ``DrainingServer`` (uvicorn's server) turns the first SIGTERM into a drain (``services.drain``)
-before uvicorn's own shutdown, which would close every live call's media socket at once (1012).
-A second SIGTERM, or SIGINT, shuts down at once. A worker of ``serve --workers N`` also keeps
-its slot of the load board current through the drain (``balancer``): draining, drained (then
-held until the whole node has drained) and closed before it stops accepting.
+before uvicorn's own shutdown, which would close every live call's media socket at once (1012);
+a process that drained exits 0. A second SIGTERM, or SIGINT, shuts down at once. A worker of
+``serve --workers N`` also keeps its slot of the load board current through the drain
+(``balancer``): draining, drained (then held until the whole node has drained) and closed before
+it stops accepting.
 
 The client's address is the connection's own: uvicorn's default of believing X-Forwarded-For from
 127.0.0.1 is off, and the app believes it only from ``CALLWRIGHT_TRUSTED_PROXIES``.
@@ -164,6 +165,7 @@ class DrainingServer(Server):
         from callwright.services.drain import WIND_DOWN_SECS, drain
 
         seat = worker_board()
+        drained = False
         try:
             if seat is not None:
                 seat[0].set_state(seat[1], SlotState.DRAINING)
@@ -172,12 +174,19 @@ class DrainingServer(Server):
             if seat is not None:
                 # The other workers' drains end by the same deadline, theirs begun with this one.
                 await hold_while_node_drains(*seat, timeout_secs=grace + WIND_DOWN_SECS)
+            drained = True
         except Exception:
             log.exception("the drain failed; shutting down")
         finally:
             if seat is not None:
                 seat[0].close()
-            super().handle_exit(sig, None)
+            if drained:
+                # The stop asked for, done: uvicorn shuts down and the process exits 0. Through
+                # handle_exit uvicorn would raise the SIGTERM again once shut down, and the process
+                # would die of it (143 to a shell, a container runtime or a rolling restart).
+                self.should_exit = True
+            else:
+                super().handle_exit(sig, None)
 
     async def shutdown(self, sockets: Any = None) -> None:
         from callwright.balancer import SlotState, worker_board

@@ -22,6 +22,7 @@ from tests.e2e.server_process import ServerProcess, free_port, serve_env
 NODE_NAMES = ("node-a", "node-b", "node-c")
 RECONCILE_INTERVAL_SECS = 0.5
 RECONCILE_AFTER_SECS = 3.0
+DRAIN_GRACE_SECS = 60.0
 
 
 def _missing(reason: str) -> None:
@@ -73,6 +74,8 @@ async def cluster(cluster_sim: CarrierSimulator, tmp_path_factory: pytest.TempPa
                 RECONCILE_INTERVAL_SECS=str(RECONCILE_INTERVAL_SECS),
                 RECONCILE_AFTER_SECS=str(RECONCILE_AFTER_SECS),
                 LOG_LEVEL="warning",
+                # The rolling restart's drains let every live call finish (its calls last 10-20 s).
+                DRAIN_GRACE_SECS=str(DRAIN_GRACE_SECS),
             )
             nodes[name] = ServerProcess(env, ports[name], workdir / f"{name}.log")
         nginx.start()

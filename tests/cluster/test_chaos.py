@@ -14,6 +14,17 @@ In order, on one cluster (a node killed by one test is started again before the 
    and after the restart.
 4. PostgreSQL stopped: the API answers 503 (the error envelope, Retry-After) through the
    balancer; once it is back, the calls stored before are all there and a new call completes.
+5. A rolling restart under a stream of calls: each node in turn gets SIGTERM, fails /readyz,
+   lets its live calls finish and exits 0, and is started again and registered before the next;
+   new calls keep starting all through it. Every call ends as its caller ended it (none by a
+   drain, a lost stream or the reconciler), each number is dialled once, the calls started
+   during the roll are all carried, and all three nodes and one dialer are there at the end.
+6. PostgreSQL restarted under live calls: 503s through the balancer while it is down; the calls
+   go on (their callers hear the agent after the outage), end as their callers ended them, with
+   their whole transcript stored (the turns spoken during the outage included) and no
+   reconciler event; a new call completes. Two callers hang up during the outage: their calls
+   end completed, and what was stored of them is reported, not asserted (a known gap: their end
+   reason is sometimes "media stream lost").
 
 Bounds are hang guards only; the assertions are on events, order and counts.
 """
@@ -21,7 +32,10 @@ Bounds are hang guards only; the assertions are on events, order and counts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -32,13 +46,14 @@ from callwright.domain.reconcile import MEDIA_LOST
 from callwright.sim import CarrierSimulator, Scenario
 from callwright.store.db import create_engine, session_factory
 from callwright.store.models import Call, CallEventRow
-from tests.cluster.conftest import RECONCILE_AFTER_SECS, RECONCILE_INTERVAL_SECS
+from tests.cluster.conftest import DRAIN_GRACE_SECS, RECONCILE_AFTER_SECS, RECONCILE_INTERVAL_SECS
 from tests.cluster.support import Cluster, until
-from tests.e2e.helpers import ACCOUNTS, ADMIN, TERMINAL, new_number
+from tests.e2e.helpers import ACCOUNTS, ADMIN, TERMINAL, heard_speech_secs, new_number
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
 CALLER_HANGS_UP = "Normal Hangup"  # Vobiz's words when the caller hangs up
+OUTAGE_SECS = 6.0  # PostgreSQL down under live calls (plus its own stop and start)
 
 
 class Partner:
@@ -382,3 +397,216 @@ async def test_postgres_outage_answers_503_and_loses_nothing(cluster: Cluster, c
     dialled_once(sim, [before_number, number])
     report("PostgreSQL outage", answers=[a.status_code for a in answers], start=start_refused.status_code,
            api_back_secs=f"{back_secs:.1f}", calls_before=stored)  # fmt: skip
+
+
+ROLL_FIRST_CALL_SECS = 20.0  # the calls up before the roll: they span the first node's drain
+ROLL_CALL_SECS = 10.0  # the calls started during the roll, one every ROLL_START_EVERY_SECS
+ROLL_START_EVERY_SECS = 2.0
+
+
+def _media_retries(cluster: Cluster, since: int) -> dict[str, int]:
+    """From nginx's access log after byte ``since``: media sockets by the node that took them,
+    and how many nginx had to try on another node first (a draining node's 503, a node down)."""
+    port_names = {str(node.port): name for name, node in cluster.nodes.items()}
+    counts = {"retried": 0} | {name: 0 for name in cluster.nodes}
+    with (cluster.nginx.workdir / "access.log").open("rb") as log:
+        log.seek(since)
+        for line in log.read().decode(errors="replace").splitlines():
+            if '"GET /media/' not in line:
+                continue
+            # '... "GET /media/…" <status> <request_time> <upstream>[, <upstream> …]'
+            upstreams = line.split('" ', 1)[1].split(" ", 2)[2]
+            tried = [u.strip() for u in upstreams.split(",")]
+            counts["retried"] += len(tried) > 1
+            last = tried[-1].rsplit(":", 1)[-1]
+            if last in port_names:
+                counts[port_names[last]] += 1
+    return counts
+
+
+async def test_rolling_restart_with_drain_drops_no_call(
+    cluster: Cluster, cluster_sim: CarrierSimulator
+) -> None:
+    sim = cluster_sim
+    await cluster.ensure_all_up()
+    log_from = (cluster.nginx.workdir / "access.log").stat().st_size
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=30) as api:
+        who = await partner(api, sim)
+        numbers = [new_number() for _ in range(18)]
+        for number in numbers:
+            sim.set_scenario(number, Scenario.caller_hangs_up_after(ROLL_FIRST_CALL_SECS))
+        first = await asyncio.gather(*(start(api, who, n) for n in numbers))
+        by_number = dict(zip(first, numbers, strict=True))
+        live = await in_progress(cluster, first, timeout=180)
+        assert len(live) >= 12, f"only {len(live)} of 18 calls got through on this machine"
+        before = await carried(cluster, live, timeout=30)
+        per_node_before = {name: sum(1 for h in before.values() if h == name) for name in cluster.nodes}
+
+        # New calls all through the roll, each caller talking ROLL_CALL_SECS.
+        during: list[str] = []
+        rolling = asyncio.Event()
+
+        async def feed() -> None:
+            while not rolling.is_set():
+                number = new_number()
+                sim.set_scenario(number, Scenario.caller_hangs_up_after(ROLL_CALL_SECS))
+                call_id = await start(api, who, number)
+                during.append(call_id)
+                by_number[call_id] = number
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(rolling.wait(), ROLL_START_EVERY_SECS)
+
+        feeder = asyncio.create_task(feed())
+        drains: dict[str, dict[str, Any]] = {}
+        try:
+            for name, node in cluster.nodes.items():
+                assert node.process is not None
+                at_signal = {n.name: len(n.call_ids) for n in await cluster.registry(with_calls=True)}
+                signalled = time.monotonic()
+                node.process.send_signal(signal.SIGTERM)
+
+                async def unready(name: str = name) -> bool:
+                    return not await cluster.ready(name)
+
+                # Out of the balancer's set for media at once: /readyz 503 (or already gone).
+                await until(unready, timeout=10, what=f"{name} failing /readyz")
+                # Its live calls finish within the grace period, then it exits (hang guard only).
+                code = await asyncio.to_thread(node.process.wait, DRAIN_GRACE_SECS + 60)
+                drained_secs = time.monotonic() - signalled
+                exited = time.monotonic()
+                await node.start()
+
+                async def back(name: str = name) -> bool:
+                    return await cluster.ready(name) and name in {n.name for n in await cluster.registry()}
+
+                await until(back, timeout=60, what=f"{name} ready and registered again")
+                back_secs = time.monotonic() - exited
+                drains[name] = {"exit": code, "calls_at_sigterm": at_signal.get(name, 0),
+                                "drain_secs": f"{drained_secs:.1f}", "back_secs": f"{back_secs:.1f}"}  # fmt: skip
+        finally:
+            rolling.set()
+            await feeder
+        assert {name: d["exit"] for name, d in drains.items()} == {name: 0 for name in cluster.nodes}, drains
+        # The first drain had calls to wait for, the first calls still up (else it tested nothing).
+        assert drains[next(iter(cluster.nodes))]["calls_at_sigterm"] >= 1, drains
+
+        everything = [*first, *during]
+        finals = await all_terminal(cluster, everything, timeout=180, what="every call of the roll ended")
+        ended = {call_id: (finals[call_id].status, finals[call_id].end_reason) for call_id in everything}
+        # Every call carried ended as its caller ended it: none by the platform (drain, media lost).
+        not_by_caller = {
+            c: e for c, e in ended.items() if c in live or c in during if e != ("completed", CALLER_HANGS_UP)
+        }
+        assert not not_by_caller, not_by_caller
+        for call_id in during:
+            assert finals[call_id].media_started_at is not None, call_id  # carried, not just dialled
+        for call_id in [*live, *during]:
+            sources = {source for _, source in await events(cluster, call_id)}
+            assert "reconciler" not in sources, (call_id, sources)
+        dialled_once(sim, list(by_number.values()))
+        nodes = await cluster.registry()
+        assert sorted(n.name for n in nodes) == sorted(cluster.nodes), [n.name for n in nodes]
+        assert await cluster.lease_holder() in cluster.nodes
+        after = _media_retries(cluster, log_from)
+    report(
+        "rolling restart", first_calls_live=len(live), calls_started_during_roll=len(during),
+        calls_per_node_before=per_node_before, drains=drains,
+        media_sockets_per_node_since=after, not_live_before=len(first) - len(live),
+    )  # fmt: skip
+
+
+async def test_postgres_restarted_under_live_calls(cluster: Cluster, cluster_sim: CarrierSimulator) -> None:
+    sim = cluster_sim
+    await cluster.ensure_all_up()
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=30) as api:
+        who = await partner(api, sim)
+        numbers = [new_number() for _ in range(6)]
+        # The caller speaks every few seconds all through the call, the outage included.
+        talk = Scenario.caller_hangs_up_after(
+            40.0, *(["Can you hear me"] * 12), leading_silence_secs=2.0, gap_secs=2.0
+        )
+        for number in numbers:
+            sim.set_scenario(number, talk)
+        ids = await asyncio.gather(*(start(api, who, n) for n in numbers))
+        by_number = dict(zip(ids, numbers, strict=True))
+        live = await in_progress(cluster, ids, timeout=120)
+        assert len(live) >= 4, f"only {len(live)} of 6 calls got through on this machine"
+        hung_up: list[str] = []
+        sim_calls = {call_id: sim.calls(to=by_number[call_id])[0] for call_id in live}
+
+        async def intro_heard() -> bool:
+            return all(c.first_agent_audio_at is not None for c in sim_calls.values())
+
+        await until(intro_heard, timeout=30, what="every live caller hearing the agent")
+
+        down_wall = datetime.now(UTC)
+        down_at = time.monotonic()
+        cluster.postgres.stop()
+        try:
+            refused = [await api.get("/api/v2/calls", headers=who.headers) for _ in range(3)]
+            refused.append(await api.get(f"/api/v2/calls/{live[0]}", headers=who.headers))
+            # Two callers hang up while the database is down: their calls' records are written
+            # at the end of the call, and must wait out the outage instead of being lost.
+            hung_up = live[:2]
+            for call_id in hung_up:
+                assert sim.caller_hangs_up(sim_calls[call_id].call_id)
+            await asyncio.sleep(OUTAGE_SECS)  # the outage's length, not a bound on anything
+        finally:
+            cluster.postgres.start()
+        up_at = time.monotonic()
+        up_wall = datetime.now(UTC)
+        for answer in refused:
+            assert answer.status_code == 503, answer.text
+            error = answer.json()["error"]
+            assert (error["code"], error["reason"]) == ("SERVICE_UNAVAILABLE", "store_unavailable")
+            assert answer.headers["retry-after"]
+
+        finals = await all_terminal(
+            cluster, live, timeout=120, what="the calls live through the outage ended"
+        )
+        number = new_number()
+        sim.set_scenario(number, Scenario.caller_hangs_up_after(1.0))
+        fresh = await start(api, who, number)
+        fresh_final = (await all_terminal(cluster, [fresh], timeout=90, what="a call after the outage"))[
+            fresh
+        ]
+    assert (fresh_final.status, fresh_final.end_reason) == ("completed", CALLER_HANGS_UP)
+    heard_after: dict[str, float] = {}
+    in_outage: dict[str, int] = {}
+    hung_up_seen: dict[str, tuple[str | None, int, bool]] = {}
+    for call_id in live:
+        call = finals[call_id]
+        sim_call = sim_calls[call_id]
+        turns = call.transcript or []
+        trail = await events(cluster, call_id)
+        assert call.status == "completed" and call.session_completed_at is not None, (call_id, call.status)
+        if call_id in hung_up:
+            # Hung up during the outage: its end is written by the retry once the database is back
+            # (the carrier's hang-up callback met a 503; the reconciler asks the carrier). KNOWN
+            # GAP, so only reported: in one of two runs since the reconciler's second look such a
+            # call still ended "media stream lost" (cause not found yet); see docs/scaling.md.
+            assert sim_call.ended_at is not None and sim_call.t0 + sim_call.ended_at < up_at
+            hung_up_seen[call_id] = (call.end_reason, len(turns), ("media_ended", "media") in trail)
+            continue
+        # Ended by its caller, not by the platform or the reconciler.
+        assert call.end_reason == CALLER_HANGS_UP, (call_id, call.end_reason, trail)
+        # Its media session stored its end (transcript, event) itself.
+        assert ("media_ended", "media") in trail, trail
+        assert sim_call.ended_at is not None and sim_call.t0 + sim_call.ended_at > up_at, "hung up in the outage"
+        # The caller still heard the agent after the outage.
+        heard_after[call_id] = heard_speech_secs(sim_call, after=up_at - sim_call.t0)
+        assert heard_after[call_id] > 0, call_id
+        # The whole transcript is stored, the turns spoken while the database was down included.
+        stamps = [datetime.fromisoformat(t["timestamp"]) for t in turns]
+        in_outage[call_id] = sum(1 for at in stamps if down_wall <= at <= up_wall)
+        assert in_outage[call_id] >= 1, (call_id, down_wall, up_wall, turns)
+        assert [t["role"] for t in turns].count("user") >= 2, turns
+        assert "reconciler" not in {source for _, source in trail}, trail
+    dialled_once(sim, [*by_number.values(), number])
+    report(
+        "PostgreSQL restarted under live calls", live=len(live), outage_secs=f"{up_at - down_at:.1f}",
+        answers=[a.status_code for a in refused],
+        hung_up_during_outage_reason_turns_media_ended=list(hung_up_seen.values()),
+        turns_during_outage=sorted(in_outage.values()),
+        heard_after_secs=sorted(round(s, 1) for s in heard_after.values()),
+    )  # fmt: skip

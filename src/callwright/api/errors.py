@@ -23,6 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callwright.domain.errors import CallwrightError
 from callwright.services.telephony import InvalidCredentials
+from callwright.store.db import store_unreachable
+
+__all__ = ["store_unreachable"]  # where the API's callers and tests have always found it
 
 log = logging.getLogger("callwright.api")
 
@@ -130,35 +133,6 @@ def validation_error_response(errors: list[dict[str, Any]]) -> JSONResponse:
         f"{'s' if len(details) > 2 else ''})"
     )
     return error_response(400, "validation_error", message, details)
-
-
-def store_unreachable(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) says the store could not be reached: the database
-    down, restarting or cut off. Such a request is answered 503 with ``Retry-After``, not 500: the
-    request was not wrong, and nothing of it was stored (its transaction never committed)."""
-    import asyncpg
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OperationalError | InterfaceError | PoolTimeout):
-            return True
-        if isinstance(current, DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(
-            current,
-            asyncpg.PostgresConnectionError
-            | asyncpg.CannotConnectNowError
-            | asyncpg.InterfaceError
-            | ConnectionRefusedError
-            | ConnectionResetError,
-        ):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def install_error_handlers(app: FastAPI) -> None:

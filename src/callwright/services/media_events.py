@@ -245,6 +245,10 @@ async def media_ended(
         call = await lock_call(session, call_id)
         if call is None:
             return
+        if call.media_ended_at is not None and call.media_ended_at == outcome.ended_at:
+            # Stored already: a try whose commit went through before its connection was lost.
+            await session.commit()
+            return
         if socket_id is not None and call.media_socket_id == socket_id:
             call.media_socket_id = None
         call.media_ended_at = outcome.ended_at

@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -57,6 +58,7 @@ from callwright.services import (
     voicemail,
 )
 from callwright.services.carrier_accounts import account_for_call
+from callwright.store.db import retry_while_unreachable
 from callwright.store.models import Call
 from callwright.voice.socket_watch import WatchedSocket
 
@@ -286,12 +288,17 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
             recording_url = await recordings.save_recording(platform=platform, call=call, recorder=recorder)
         finally:
             unregister(platform, call_id, media)
-        await media_events.media_ended(
-            platform=platform,
-            call_id=call_id,
-            outcome=outcome,
-            recording_url=recording_url,
-            socket_id=stream.socket_id,
+        # The call's record (transcript, end, latency): kept through a short database outage.
+        await retry_while_unreachable(
+            partial(
+                media_events.media_ended,
+                platform=platform,
+                call_id=call_id,
+                outcome=outcome,
+                recording_url=recording_url,
+                socket_id=stream.socket_id,
+            ),
+            what=f"call {call_id}: storing its media outcome",
         )
         released = True
     finally:
@@ -301,7 +308,10 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
         if recorder is not None:
             recorder.discard()  # a no-op once saved
         if not released:
-            await release(platform=platform, call_id=call_id, socket_id=stream.socket_id)
+            await retry_while_unreachable(
+                partial(release, platform=platform, call_id=call_id, socket_id=stream.socket_id),
+                what=f"call {call_id}: releasing its stream",
+            )
     if outcome.end_reason in (EndReason.MEDIA_STREAM_LOST, EndReason.PLATFORM_SHUTTING_DOWN):
         # The carrier may still hold the caller on a line we no longer hear or speak on.
         await call_hangup.hang_up_quietly(platform=platform, call_id=call_id)

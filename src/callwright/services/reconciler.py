@@ -20,7 +20,9 @@ keep ``reconcile_after_secs`` at least twice ``reconcile_interval_secs`` (settin
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -47,6 +49,7 @@ from callwright.services.call_state import (
 from callwright.services.carrier_accounts import account_for_call
 from callwright.services.dialer import recover_expired_leases
 from callwright.services.webhook_outbox import call_changed
+from callwright.store.db import store_unreachable
 from callwright.store.models import Call, utcnow
 
 if TYPE_CHECKING:
@@ -65,6 +68,10 @@ class Reconciler:
         self.silent_secs = platform.settings.reconcile_after_secs
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        # After a pass failed on an unreachable store: no call is judged silent until the store
+        # has been back for ``silent_secs`` (monotonic time), so every node heartbeats first.
+        self._store_was_down = False
+        self._judge_from = 0.0
 
     def start(self) -> None:
         if self._task is None:
@@ -80,8 +87,11 @@ class Reconciler:
         while not self._stopping.is_set():
             try:
                 await self.run_once()
-            except Exception:  # the loop must survive a store or carrier hiccup
-                log.exception("reconciler pass failed")
+            except Exception as exc:  # the loop must survive a store or carrier hiccup
+                if store_unreachable(exc):
+                    log.warning("reconciler pass failed: the database cannot be reached (%s)", type(exc).__name__)
+                else:
+                    log.exception("reconciler pass failed")
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.interval_secs)
             except TimeoutError:
@@ -90,7 +100,23 @@ class Reconciler:
     async def run_once(self) -> int:
         """One pass: heartbeat our media, recover dial leases, settle every lost call. Returns how
         many calls it settled or acted on."""
+        try:
+            return await self._pass()
+        except Exception as exc:
+            if store_unreachable(exc):
+                self._store_was_down = True
+            raise
+
+    async def _pass(self) -> int:
         await self.heartbeat()
+        if self._store_was_down:
+            # While the store was down no node could heartbeat its calls: every live call looks
+            # silent. Judge none until every node has had two passes to heartbeat again.
+            self._store_was_down = False
+            self._judge_from = time.monotonic() + self.silent_secs
+            log.info("database reachable again: judging silent calls %.0f s from now", self.silent_secs)
+        if time.monotonic() < self._judge_from:
+            return 0
         await recover_expired_leases(
             self.platform.sessions, silent_secs=self.platform.settings.reconcile_after_secs
         )
@@ -252,6 +278,9 @@ class Reconciler:
             if call is None or CallStatus(call.status).is_terminal:
                 await session.commit()
                 return 0
+            if watch.media_lost and call.media_ended_at is not None:
+                # The stream's end was stored since our look (a write that waited out an outage).
+                watch = dataclasses.replace(watch, media_ended=True)
             ours = reconcile.reason_for_ended(watch)
             if ours and not call.end_reason:
                 call.end_reason = ours

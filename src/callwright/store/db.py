@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -26,6 +27,8 @@ from sqlalchemy.orm import Session
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+log = logging.getLogger("callwright.store")
 
 
 def async_url(url: str) -> str:
@@ -213,3 +216,68 @@ def is_deadlock(exc: BaseException) -> bool:
     codes.add(getattr(cause, "sqlstate", None))
     return DEADLOCK_SQLSTATE in codes
 
+
+def store_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the store could not be reached: the database
+    down, restarting or cut off. Such a request is answered 503 with ``Retry-After``, not 500: the
+    request was not wrong, and nothing of it was stored (its transaction never committed)."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OperationalError | InterfaceError | PoolTimeout):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(
+            current,
+            asyncpg.PostgresConnectionError
+            | asyncpg.CannotConnectNowError
+            | asyncpg.InterfaceError
+            | ConnectionRefusedError
+            | ConnectionResetError,
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+# The writes a call cannot do without (its outcome when its media ends, the release of its
+# stream) are tried again while the store cannot be reached: a database restarting or failing
+# over for a few seconds must not lose a call's transcript and end. Backoff from 0.2 s doubling to
+# 2 s, for up to 30 s in all; then the error goes up as before (the reconciler settles the call).
+STORE_RETRY_SECS = 30.0
+STORE_RETRY_FIRST_DELAY_SECS = 0.2
+STORE_RETRY_MAX_DELAY_SECS = 2.0
+
+
+async def retry_while_unreachable(
+    write: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    within_secs: float = STORE_RETRY_SECS,
+    first_delay_secs: float = STORE_RETRY_FIRST_DELAY_SECS,
+) -> T:
+    """``write()`` (one whole transaction, opened by ``write`` itself), tried again with backoff
+    while it fails because the store cannot be reached, for up to ``within_secs``. Any other
+    error, and the last one, goes up. With the store up this is one call: nothing is added."""
+    deadline = time.monotonic() + within_secs
+    delay = first_delay_secs
+    attempt = 1
+    while True:
+        try:
+            return await write()
+        except Exception as exc:
+            if not store_unreachable(exc) or time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "%s: the database cannot be reached (%s); try %d in %.1f s",
+                what, type(exc).__name__, attempt + 1, delay,
+            )  # fmt: skip
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, STORE_RETRY_MAX_DELAY_SECS)
+        attempt += 1

@@ -129,6 +129,23 @@ def heard_speech_secs(sim_call, *, after: float = 0.0, until: float | None = Non
     return total
 
 
+async def hang_up_after_the_reply(sim, sim_call, *, quiet_secs: float = 1.0, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    """Hang the simulated caller up once the agent has answered the caller's last speech: audible
+    agent audio after that speech ended, then ``quiet_secs`` with none. A fixed hang-up time races
+    the reply on a loaded machine (the call ends before the agent has spoken); this waits for it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        spoken = len(sim_call.caller_speech())
+        if spoken and len(sim_call.caller_speech_sent_at) >= spoken:
+            speech_end = sim_call.caller_speech_sent_at[spoken - 1]
+            audible = [at for at, loud in sim_call.agent_audio_arrivals if loud and at > speech_end]
+            if audible and sim_call.now() - audible[-1] >= quiet_secs:
+                sim.caller_hangs_up(sim_call.call_id)
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the agent did not answer the caller within {timeout} s: {sim_call.summary()}")
+
+
 async def finished_call(api: httpx.AsyncClient, tenant: Tenant, call_id: str) -> dict[str, Any]:
     """The call once terminal and its media outcome stored (``processing_complete``): the
     carrier's hang-up callback can make it terminal a moment before the media session has

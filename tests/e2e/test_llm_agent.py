@@ -9,7 +9,14 @@ from collections.abc import Iterator
 import pytest
 
 from callwright.sim import Scenario
-from tests.e2e.helpers import finished_call, heard_speech_secs, make_tenant, new_number, start_call
+from tests.e2e.helpers import (
+    finished_call,
+    hang_up_after_the_reply,
+    heard_speech_secs,
+    make_tenant,
+    new_number,
+    start_call,
+)
 from tests.voice.openai_server import FakeOpenAIServer, local_llm_settings, serving_in_thread
 from tests.webhook_receiver import WebhookReceiver
 
@@ -82,10 +89,11 @@ async def test_the_model_answers_with_the_prompt_and_ends_the_call_through_its_t
 async def test_without_end_call_enabled_the_model_gets_no_tool(api, carrier_sim, llm_server: FakeOpenAIServer):
     tenant = await make_tenant(api, carrier_sim, ["vobiz"], prompt="Be brief.")
     number = new_number()
-    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(9.0, "What is this about", leading_silence_secs=4.0))
+    carrier_sim.set_scenario(number, Scenario.answer("What is this about", leading_silence_secs=4.0))
     requests_before = len(llm_server.requests)
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
+    await hang_up_after_the_reply(carrier_sim, sim_call)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
     call = await finished_call(api, tenant, call_id)
 

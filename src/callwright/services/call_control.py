@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 
 from callwright.domain.call_commands import ControlCommand
-from callwright.services.lease_election import LeaseElection
+from callwright.services.lease_election import DELETE_IF_OURS, LeaseElection
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -73,13 +73,6 @@ ANSWER_TIMEOUT_SECS = 2.0
 # heartbeat's full rewrite (every half of it) keeps a live call's record; a killed process's
 # records lapse by themselves (until then a command for such a call is broadcast, see above).
 HOLDER_TTL_SECS = 6 * 3600.0
-
-# Delete a call's holder record only while it still names this process (a later session for the
-# call elsewhere has written its own).
-_RELEASE_HOLDER = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
 
 WAKE_SPACING_SECS = 0.01
 
@@ -258,7 +251,7 @@ class CallControl:
                         if held:
                             pipe.set(self.holder_key(call_id), self.node_id, px=ttl_ms)
                         else:
-                            pipe.eval(_RELEASE_HOLDER, 1, self.holder_key(call_id), self.node_id)
+                            pipe.eval(DELETE_IF_OURS, 1, self.holder_key(call_id), self.node_id)
                     await pipe.execute()
             except RedisError as exc:
                 # Commands for these calls are broadcast meanwhile (or a stale record is answered

@@ -24,9 +24,10 @@ log = logging.getLogger("callwright.election")
 LEASE_SECS = 6.0
 RENEW_SECS = 1.5
 
-# Renew or release only a lease this node holds.
+# Renew or delete a key only while it names this process (a lease; a call's holder record in
+# ``call_control``): another process's claim written since is left alone.
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+DELETE_IF_OURS = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 
 class LeaseElection:
@@ -66,7 +67,7 @@ class LeaseElection:
         redis = self.control.redis
         if redis is not None:
             try:
-                await redis.eval(_RELEASE, 1, self.lease_key, self.control.node_id)
+                await redis.eval(DELETE_IF_OURS, 1, self.lease_key, self.control.node_id)
             except Exception as exc:  # it lapses by itself within LEASE_SECS
                 log.warning("could not release the %s lease: %s", self.role, type(exc).__name__)
 

@@ -20,7 +20,6 @@ keep ``reconcile_after_secs`` at least twice ``reconcile_interval_secs`` (settin
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from datetime import datetime, timedelta
@@ -278,9 +277,9 @@ class Reconciler:
             if call is None or CallStatus(call.status).is_terminal:
                 await session.commit()
                 return 0
-            if watch.media_lost and call.media_ended_at is not None:
-                # The stream's end was stored since our look (a write that waited out an outage).
-                watch = dataclasses.replace(watch, media_ended=True)
+            # Judged on the row as it is under the lock, not as it was at our first look: the
+            # stream's end may have been stored since (a write that waited out an outage).
+            watch = self._watch(call, carrier)
             ours = reconcile.reason_for_ended(watch)
             if ours and not call.end_reason:
                 call.end_reason = ours

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,17 +134,36 @@ async def hang_up_after_the_reply(sim, sim_call, *, quiet_secs: float = 1.0, tim
     """Hang the simulated caller up once the agent has answered the caller's last speech: audible
     agent audio after that speech ended, then ``quiet_secs`` with none. A fixed hang-up time races
     the reply on a loaded machine (the call ends before the agent has spoken); this waits for it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def last_speech_end() -> float | None:
         spoken = len(sim_call.caller_speech())
         if spoken and len(sim_call.caller_speech_sent_at) >= spoken:
-            speech_end = sim_call.caller_speech_sent_at[spoken - 1]
-            audible = [at for at, loud in sim_call.agent_audio_arrivals if loud and at > speech_end]
+            return float(sim_call.caller_speech_sent_at[spoken - 1])
+        return None
+
+    await hang_up_once_the_agent_spoke_after(sim, sim_call, last_speech_end, quiet_secs=quiet_secs, timeout=timeout)
+
+
+def transfer_leg_over(sim_call) -> Callable[[], float | None]:  # type: ignore[no-untyped-def]
+    """When the call's last transfer leg (``<Dial>``) ended, on the call's clock (None: not yet)."""
+    return lambda: sim_call.dials[-1].ended_at if sim_call.dials else None
+
+
+async def hang_up_once_the_agent_spoke_after(  # type: ignore[no-untyped-def]
+    sim, sim_call, since: Callable[[], float | None], *, quiet_secs: float = 1.0, timeout: float = 60.0
+) -> None:
+    """Hang the simulated caller up once ``since()`` gives a moment (call clock) and the agent has
+    been heard after it, then quiet for ``quiet_secs``: an event in the call, not a fixed time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        moment = since()
+        if moment is not None:
+            audible = [at for at, loud in sim_call.agent_audio_arrivals if loud and at > moment]
             if audible and sim_call.now() - audible[-1] >= quiet_secs:
                 sim.caller_hangs_up(sim_call.call_id)
                 return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"the agent did not answer the caller within {timeout} s: {sim_call.summary()}")
+    raise AssertionError(f"the agent was not heard within {timeout} s: {sim_call.summary()}")
 
 
 async def finished_call(api: httpx.AsyncClient, tenant: Tenant, call_id: str) -> dict[str, Any]:

@@ -16,7 +16,16 @@ import pytest
 from callwright.domain.transfers import AGENT_BACK_MESSAGE
 from callwright.sim import Outcome, Scenario
 from tests.conftest import error_of
-from tests.e2e.helpers import Tenant, finished_call, make_tenant, new_number, start_call, wait_for_status
+from tests.e2e.helpers import (
+    Tenant,
+    finished_call,
+    hang_up_once_the_agent_spoke_after,
+    make_tenant,
+    new_number,
+    start_call,
+    transfer_leg_over,
+    wait_for_status,
+)
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -75,14 +84,16 @@ async def test_the_partner_transfers_a_live_call(api, carrier_sim, receiver, pro
     carrier_sim.set_scenario(human, HUMANS[outcome])
     tenant = await _transfer_tenant(api, carrier_sim, provider, human, receiver)
     number = new_number()
-    # Bridged, the call ends with the human's hang-up; otherwise the caller hangs up (or the agent
-    # ends a silent call) once back with the agent.
-    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(30.0, leading_silence_secs=29.0))
+    # Bridged, the call ends with the human's hang-up; otherwise the caller hangs up once the
+    # agent, back on the line, has spoken (the fixed 60 s is only a backstop).
+    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(60.0, leading_silence_secs=59.0))
     call_id = await start_call(api, tenant, provider, number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier=provider, timeout=15)
 
     asked = await _ask_transfer(api, tenant, call_id)
     assert asked == {"message": "Call transfer queued", "callId": call_id, "sessionId": asked["sessionId"], "to": human}
+    if outcome != "transferred":
+        await hang_up_once_the_agent_spoke_after(carrier_sim, sim_call, transfer_leg_over(sim_call))
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=60)
     call = await finished_call(api, tenant, call_id)
 

@@ -13,7 +13,15 @@ import pytest
 
 from callwright.domain.transfers import AGENT_BACK_MESSAGE
 from callwright.sim import DtmfPress, Scenario
-from tests.e2e.helpers import Tenant, finished_call, make_tenant, new_number, start_call
+from tests.e2e.helpers import (
+    Tenant,
+    finished_call,
+    hang_up_once_the_agent_spoke_after,
+    make_tenant,
+    new_number,
+    start_call,
+    transfer_leg_over,
+)
 from tests.voice.openai_server import FakeOpenAIServer, local_llm_settings, serving_in_thread
 
 pytestmark = pytest.mark.e2e
@@ -34,11 +42,15 @@ def platform_settings(llm_server: FakeOpenAIServer) -> dict[str, object]:
     return local_llm_settings(llm_server)
 
 
-async def _run(api, carrier_sim, tenant: Tenant, provider: str, scenario: Scenario):
+async def _run(api, carrier_sim, tenant: Tenant, provider: str, scenario: Scenario, *, back_from_transfer: bool = False):
+    """One call to its end. ``back_from_transfer``: the caller hangs up once the agent, back on the
+    line after a transfer leg that reached nobody, has spoken (the scenario's time is a backstop)."""
     number = new_number()
     carrier_sim.set_scenario(number, scenario)
     call_id = await start_call(api, tenant, provider, number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier=provider, timeout=15)
+    if back_from_transfer:
+        await hang_up_once_the_agent_spoke_after(carrier_sim, sim_call, transfer_leg_over(sim_call))
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=60)
     return sim_call, await finished_call(api, tenant, call_id)
 
@@ -101,7 +113,8 @@ async def test_a_scripted_agent_transfers_by_rule(api, carrier_sim):
     )
     sim_call, call = await _run(
         api, carrier_sim, tenant, "vobiz",
-        Scenario.caller_hangs_up_after(40.0, "I want a human please", leading_silence_secs=4.0),
+        Scenario.caller_hangs_up_after(60.0, "I want a human please", leading_silence_secs=4.0),
+        back_from_transfer=True,
     )
     assert [(leg.to, leg.status) for leg in sim_call.dials] == [(human, "busy")]
     assert call["transfer"]["status"] == "busy" and call["transfer"]["carrier_reason"] == "USER_BUSY"

@@ -57,6 +57,10 @@ class Platform:
     campaign_scheduler: CampaignScheduler | None = None
     # Media sessions running in this process, by call id (for ending a call from the API).
     media_sessions: dict[str, Any] = field(default_factory=dict)
+    # Calls whose media session ended here and whose record (transcript, end) is still being
+    # stored, maybe waiting out a database outage: (call id, socket id). This process still
+    # answers for them (the reconciler heartbeats them), so no node takes them for lost.
+    media_ends_pending: set[tuple[str, str]] = field(default_factory=set)
     # Browser sessions running in this process: their media sessions by session id, and the tasks
     # carrying them from the offer's answer to the stored outcome (services.browser_sessions).
     browser_media: dict[str, Any] = field(default_factory=dict)
@@ -69,6 +73,13 @@ class Platform:
     no_media_sockets: asyncio.Event = field(default_factory=asyncio.Event)
     # Set on SIGTERM (services.drain): not ready, no new media sockets, no dialing.
     draining: bool = False
+
+    def calls_answered_for(self) -> set[str]:
+        """The calls this process answers for: the media it carries, and the ends it is storing."""
+        return set(self.media_sessions) | {call_id for call_id, _ in self.media_ends_pending}
+
+    def answers_for(self, call_id: str) -> bool:
+        return call_id in self.media_sessions or any(c == call_id for c, _ in self.media_ends_pending)
 
     def __post_init__(self) -> None:
         # Every session carries the wake-up, for the outbox's after-commit hook (services.webhook_outbox).

@@ -581,12 +581,14 @@ async def test_postgres_restarted_under_live_calls(cluster: Cluster, cluster_sim
         trail = await events(cluster, call_id)
         assert call.status == "completed" and call.session_completed_at is not None, (call_id, call.status)
         if call_id in hung_up:
-            # Hung up during the outage: its end is written by the retry once the database is back
-            # (the carrier's hang-up callback met a 503; the reconciler asks the carrier). KNOWN
-            # GAP, so only reported: in one of two runs since the reconciler's second look such a
-            # call still ended "media stream lost" (cause not found yet); see docs/scaling.md.
+            # Hung up during the outage: its end is written by the retry once the database is back,
+            # and its node answers for it until then (the carrier's hang-up callback met a 503, so
+            # a reconciler asks the carrier, after the record landed). See docs/scaling.md.
             assert sim_call.ended_at is not None and sim_call.t0 + sim_call.ended_at < up_at
             hung_up_seen[call_id] = (call.end_reason, len(turns), ("media_ended", "media") in trail)
+            assert call.end_reason == CALLER_HANGS_UP, (call_id, call.end_reason, trail)
+            assert ("media_ended", "media") in trail, trail
+            assert not {"media_lost", "reconciler_hangup"} & {kind for kind, _ in trail}, trail
             continue
         # Ended by its caller, not by the platform or the reconciler.
         assert call.end_reason == CALLER_HANGS_UP, (call_id, call.end_reason, trail)

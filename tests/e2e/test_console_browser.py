@@ -6,6 +6,7 @@ transcript holds, while the page hears the agent's voice (its offer → first au
 
 from __future__ import annotations
 
+import asyncio
 import os
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -274,6 +275,45 @@ async def test_a_partner_creates_and_edits_an_agent_and_configures_a_carrier(api
 TALK_SENTENCE = "I would like to book a table for two"
 TALK_INTRO = "Hello, this is the front desk."
 TALK_REPLY = "Sure, I can book that for you."
+
+
+async def test_overlapping_navigations_leave_only_the_latest_page(api, carrier_sim, platform_server, browser_page):
+    """Two renders overlap when a slow answer comes back after the partner moved on (signing in
+    routes while a click changes the hash, on a busy machine): the agents list asked first is held
+    until the same list, asked again, is drawn. Only the latest render stays: one agents table."""
+    page, errors = browser_page
+    tenant = await make_tenant(api, carrier_sim, ["vobiz"])
+    api_key = tenant.headers["Authorization"].removeprefix("Bearer ")
+    held: list[object] = []
+    release = asyncio.Event()
+
+    async def hold_the_first_list(route) -> None:  # type: ignore[no-untyped-def]
+        if not held:
+            held.append(route)
+            await release.wait()
+        await route.continue_()
+
+    await page.goto(platform_server.base_url + "/console/")
+    await page.get_by_label("Key or token").fill(api_key)
+    await page.get_by_label("Key or token").press("Enter")
+    await page.get_by_role("heading", name="Calls").wait_for()
+    await page.route("**/api/v2/agents?limit=100", hold_the_first_list)
+    await page.get_by_role("link", name="Agents", exact=True).click()  # its list is held
+    async with asyncio.timeout(30):  # hang guard
+        while not held:
+            await asyncio.sleep(0.05)
+    await page.evaluate("location.hash = '#/calls'")
+    await page.get_by_role("heading", name="Calls").wait_for()
+    await page.evaluate("location.hash = '#/agents'")  # asked again, answered at once
+    await page.get_by_role("link", name="E2E agent", exact=True).wait_for()
+    async with page.expect_response("**/api/v2/agents?limit=100") as late:
+        release.set()  # the first answer now comes back, late
+    await (await late.value).finished()
+    # Tasks the page queued before this timer (the late answer's body, then its render) run first.
+    await page.evaluate("new Promise((done) => setTimeout(done, 200))")
+    assert await page.get_by_role("heading", name="Agents").count() == 1
+    assert await page.get_by_role("link", name="E2E agent", exact=True).count() == 1
+    assert errors == [], errors
 
 
 @pytest.fixture

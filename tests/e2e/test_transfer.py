@@ -97,6 +97,7 @@ async def test_the_partner_transfers_a_live_call(api, carrier_sim, receiver, pro
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=60)
     call = await finished_call(api, tenant, call_id)
 
+    assert len(sim_call.dials) == 1, (call["transfer"], call["end_reason"], call["transcript"], sim_call.summary())
     [leg] = sim_call.dials
     assert (leg.to, leg.status) == (human, CARRIER_WORDS[outcome])
     transfer = call["transfer"]

@@ -18,7 +18,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.engine import make_url
 
 from callwright.platform import Platform
-from callwright.services import media_events
+from callwright.services import media_events, media_sockets
 from callwright.services.reconciler import Reconciler
 from callwright.settings import Settings
 from callwright.store.db import create_engine, retry_while_unreachable, store_unreachable
@@ -247,3 +247,41 @@ async def test_the_reconciler_judges_no_call_silent_right_after_an_outage(relaye
     # A reconciler that saw no outage judges them now (so the test can fail): it closes the
     # unconfirmed dial (the live call's carrier is unreachable here: it waits for the next pass).
     assert await Reconciler(platform).run_once() == 1
+
+
+async def test_a_call_whose_end_is_still_being_stored_is_heartbeated_by_its_node(relayed):
+    """The caller hung up during the outage: the media session is over and its record waits for
+    the store. Until it is stored the node still answers for the call: once the store is back its
+    reconciler heartbeats the call, so no node's reconciler takes it (silent all through the
+    outage, its stream started and not ended) for a lost stream, and ends it "media stream lost"
+    before its own end lands."""
+    platform, relay = relayed
+    call_id = await _live_call(platform)
+    quiet = utcnow() - timedelta(seconds=30)
+    async with platform.sessions() as session:
+        await session.execute(update(Call).where(Call.id == call_id).values(updated_at=quiet))
+        await session.commit()
+    relay.cut()
+    write = partial(media_events.media_ended, platform=platform, call_id=call_id, outcome=_outcome(), socket_id="sock-1")
+    # A long first delay keeps the record unstored while the reconciler's pass runs.
+    storing = asyncio.create_task(
+        media_sockets.store_media_end(
+            platform, call_id, "sock-1", write, what="test", first_delay_secs=20.0, within_secs=60.0
+        )
+    )
+    try:
+        await _refused_at_least(relay, 1)
+        relay.mend()
+        assert platform.answers_for(call_id) and call_id not in platform.media_sessions
+        await Reconciler(platform).run_once()
+        async with platform.sessions() as session:
+            call = await session.get(Call, call_id)
+            assert call is not None
+        assert call.media_ended_at is None  # the record is still waiting
+        assert call.updated_at > quiet + timedelta(seconds=25), call.updated_at  # heartbeated: not silent
+        assert call.status == "in_progress" and call.end_reason is None
+    finally:
+        storing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await storing
+    assert not platform.answers_for(call_id)  # given up: the node no longer answers for it

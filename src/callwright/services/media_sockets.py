@@ -27,7 +27,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -230,6 +230,28 @@ def unregister(platform: Platform, call_id: str, media: CallMediaSession) -> Non
         platform.control.session_ended(call_id)
 
 
+async def store_media_end(
+    platform: Platform,
+    call_id: str,
+    socket_id: str,
+    write: Callable[[], Awaitable[object]],
+    *,
+    what: str,
+    **retry: float,
+) -> None:
+    """Store what a media session leaves at its end (``write``), waiting out a short database
+    outage. Until it is stored this process still answers for the call: its reconciler heartbeats
+    it, so no node's reconciler takes the call, silent through the outage, for a lost stream and
+    ends it "media stream lost" before its end is stored. Called with no await between the
+    session's unregistering and it, so that no moment leaves the call answered for by nobody."""
+    pending = (call_id, socket_id)
+    platform.media_ends_pending.add(pending)
+    try:
+        await retry_while_unreachable(write, what=what, **retry)
+    finally:
+        platform.media_ends_pending.discard(pending)
+
+
 async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> None:
     """Run the call's agent on the stream until it ends; store what happened; let go of it."""
     from callwright.voice.legs import CarrierSocketLeg  # heavy (Pipecat): load on first call
@@ -289,7 +311,10 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
         finally:
             unregister(platform, call_id, media)
         # The call's record (transcript, end, latency): kept through a short database outage.
-        await retry_while_unreachable(
+        await store_media_end(
+            platform,
+            call_id,
+            stream.socket_id,
             partial(
                 media_events.media_ended,
                 platform=platform,
@@ -308,7 +333,10 @@ async def carry(*, platform: Platform, websocket: WebSocket, stream: Stream) -> 
         if recorder is not None:
             recorder.discard()  # a no-op once saved
         if not released:
-            await retry_while_unreachable(
+            await store_media_end(
+                platform,
+                call_id,
+                stream.socket_id,
                 partial(release, platform=platform, call_id=call_id, socket_id=stream.socket_id),
                 what=f"call {call_id}: releasing its stream",
             )

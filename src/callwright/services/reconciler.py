@@ -129,8 +129,9 @@ class Reconciler:
         return acted
 
     async def heartbeat(self) -> None:
-        """Mark the calls whose media this node carries as alive."""
-        ids = list(self.platform.media_sessions)
+        """Mark the calls this node answers for as alive: the media it carries, and the ends it is
+        still storing (a write waiting out an outage)."""
+        ids = sorted(self.platform.calls_answered_for())
         if not ids:
             return
         async with self.platform.sessions() as session:
@@ -186,7 +187,7 @@ class Reconciler:
             )
         closed = 0
         for call_id in ids:
-            if call_id in self.platform.media_sessions:
+            if self.platform.answers_for(call_id):
                 continue
             async with self.platform.sessions() as session:
                 # Claimed in one conditional write (it also takes the row's lock), so a stream
@@ -225,7 +226,7 @@ class Reconciler:
             last_activity=call.updated_at,
             media_started=call.media_started_at is not None,
             media_ended=call.media_ended_at is not None,
-            media_on_this_node=call.id in self.platform.media_sessions,
+            media_on_this_node=self.platform.answers_for(call.id),
             carrier_has_status_api=carrier.offers_call_status,
             max_call_duration_secs=int(max_secs) if max_secs else None,
             connected_call_reaches_us=carrier.has_media_stream,
@@ -324,7 +325,7 @@ class Reconciler:
             if (
                 call is None
                 or CallStatus(call.status).is_terminal
-                or call.id in self.platform.media_sessions
+                or self.platform.answers_for(call.id)
             ):
                 await session.commit()
                 return 0

@@ -203,6 +203,11 @@ class SileroBatch:
         self._rate_since = loop.time()
         self._rate_windows = 0
 
+    @property
+    def rate(self) -> float:
+        """Windows handed in per second, as last measured (over ``RATE_EVERY_SECS``)."""
+        return self._rate
+
     def score(
         self,
         session: onnxruntime.InferenceSession,

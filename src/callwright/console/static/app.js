@@ -55,9 +55,15 @@ function markNav(section) {
   }
 }
 
+// Each route() renders into a pane of its own. Two can overlap (signing in routes while a click
+// on the navigation changes the hash): only the latest one's pane stays in the view, and a
+// renderer that finishes after it was superseded is stopped at once (its polling included).
+let routeTurn = 0;
+
 async function route() {
   const who = signedIn();
   if (!who) return showSignIn();
+  const turn = ++routeTurn;
   if (stopCurrent) stopCurrent();
   stopCurrent = null;
   const view = document.getElementById("view");
@@ -66,29 +72,36 @@ async function route() {
   const operator = who.role === "operator";
   const current = SECTIONS[who.role].some(([s]) => s === section) ? section : fallback;
   markNav(current);
-  view.replaceChildren();
+  const pane = document.createElement("div");
+  view.replaceChildren(pane);
   try {
     const renderers = {
-      calls: () => (id ? renderCall(view, id, operator) : renderCalls(view, operator)),
-      campaigns: () => renderCampaigns(view),
+      calls: () => (id ? renderCall(pane, id, operator) : renderCalls(pane, operator)),
+      campaigns: () => renderCampaigns(pane),
       agents: () => {
-        if (id === "new") return renderAgentForm(view, null);
-        if (id && sub === "edit") return renderAgentForm(view, id);
-        return id ? renderAgent(view, id) : renderAgents(view);
+        if (id === "new") return renderAgentForm(pane, null);
+        if (id && sub === "edit") return renderAgentForm(pane, id);
+        return id ? renderAgent(pane, id) : renderAgents(pane);
       },
-      carriers: () => renderCarriers(view),
-      webhooks: () => renderWebhooks(view, id),
-      partners: () => (id ? renderPartner(view, decodeURIComponent(id), sub) : renderPartners(view)),
+      carriers: () => renderCarriers(pane),
+      webhooks: () => renderWebhooks(pane, id),
+      partners: () => (id ? renderPartner(pane, decodeURIComponent(id), sub) : renderPartners(pane)),
     };
-    stopCurrent = (await renderers[current]()) || null;
+    const stop = (await renderers[current]()) || null;
+    if (turn !== routeTurn) {
+      if (stop) stop();
+      return;
+    }
+    stopCurrent = stop;
   } catch (error) {
+    if (turn !== routeTurn) return;
     if (error instanceof ApiError && error.status === 401) {
       forget();
       return showSignIn("Your key was refused; sign in again.");
     }
-    view.replaceChildren(errorBox(error));
+    pane.replaceChildren(errorBox(error));
   }
-  const heading = view.querySelector("h1");
+  const heading = pane.querySelector("h1");
   if (heading) {
     heading.tabIndex = -1;
     heading.focus({ preventScroll: true });

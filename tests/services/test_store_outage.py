@@ -261,27 +261,36 @@ async def test_a_call_whose_end_is_still_being_stored_is_heartbeated_by_its_node
     async with platform.sessions() as session:
         await session.execute(update(Call).where(Call.id == call_id).values(updated_at=quiet))
         await session.commit()
-    relay.cut()
-    write = partial(media_events.media_ended, platform=platform, call_id=call_id, outcome=_outcome(), socket_id="sock-1")
-    # A long first delay keeps the record unstored while the reconciler's pass runs.
-    storing = asyncio.create_task(
-        media_sockets.store_media_end(
-            platform, call_id, "sock-1", write, what="test", first_delay_secs=20.0, within_secs=60.0
-        )
-    )
+    reconciler = Reconciler(platform)
+    may_land = asyncio.Event()
+
+    async def write_once_let() -> None:
+        # The record lands only when the test says so (an event, not a delay): the reconciler's
+        # passes below run while it is still waiting.
+        await may_land.wait()
+        await media_events.media_ended(platform=platform, call_id=call_id, outcome=_outcome(), socket_id="sock-1")
+
+    storing = asyncio.create_task(media_sockets.store_media_end(platform, call_id, "sock-1", write_once_let, what="test"))
     try:
-        await _refused_at_least(relay, 1)
+        relay.cut()
+        with pytest.raises(Exception) as raised:
+            await reconciler.run_once()  # the outage: no heartbeat reaches the store
+        assert store_unreachable(raised.value)
         relay.mend()
         assert platform.answers_for(call_id) and call_id not in platform.media_sessions
-        await Reconciler(platform).run_once()
+        await reconciler.run_once()  # the first pass with the store back
         async with platform.sessions() as session:
             call = await session.get(Call, call_id)
             assert call is not None
         assert call.media_ended_at is None  # the record is still waiting
         assert call.updated_at > quiet + timedelta(seconds=25), call.updated_at  # heartbeated: not silent
         assert call.status == "in_progress" and call.end_reason is None
+        may_land.set()
+        async with asyncio.timeout(30):  # hang guard
+            await storing
     finally:
         storing.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await storing
-    assert not platform.answers_for(call_id)  # given up: the node no longer answers for it
+    assert not platform.answers_for(call_id)  # stored: the node no longer answers for it
+    async with platform.sessions() as session:
+        call = await session.get(Call, call_id)
+        assert call is not None and call.media_ended_at is not None

@@ -237,7 +237,6 @@ async def store_media_end(
     write: Callable[[], Awaitable[object]],
     *,
     what: str,
-    **retry: float,
 ) -> None:
     """Store what a media session leaves at its end (``write``), waiting out a short database
     outage. Until it is stored this process still answers for the call: its reconciler heartbeats
@@ -247,7 +246,7 @@ async def store_media_end(
     pending = (call_id, socket_id)
     platform.media_ends_pending.add(pending)
     try:
-        await retry_while_unreachable(write, what=what, **retry)
+        await retry_while_unreachable(write, what=what)
     finally:
         platform.media_ends_pending.discard(pending)
 

@@ -126,9 +126,9 @@ def sim_provider(provider):
 async def test_an_unrouted_number_unbinds_to_nothing(client, partner, sim):
     body = carrier_body(sim, "vobiz", "+918011225500")
     sim.add_number("vobiz", body["auth_id"], "+918011225511")
-    connection_id = (await create_connection(client, partner, "vobiz", "main", body)).json()["data"][
-        "connection"
-    ]["id"]
+    created = await create_connection(client, partner, "vobiz", "main", body)
+    assert created.status_code == 201, created.text
+    connection_id = created.json()["data"]["connection"]["id"]
     await _sync(client, partner, connection_id=connection_id)
     agent = await new_agent(client, partner)
     phone = await _number(client, partner, "+918011225511")
@@ -249,9 +249,9 @@ async def test_another_partner_cannot_see_update_or_bind_the_numbers(client, par
 async def test_deleting_a_connection_points_its_bound_numbers_back(client, partner, sim):
     body = carrier_body(sim, "twilio", "+14155550900")
     sim.add_number("twilio", body["account_sid"], "+14155550911", voice_url=OLD_VOICE_URL)
-    connection_id = (await create_connection(client, partner, "twilio", "main", body)).json()["data"][
-        "connection"
-    ]["id"]
+    created = await create_connection(client, partner, "twilio", "main", body)
+    assert created.status_code == 201, created.text
+    connection_id = created.json()["data"]["connection"]["id"]
     await _sync(client, partner, connection_id=connection_id)
     agent = await new_agent(client, partner)
     phone = await _number(client, partner, "+14155550911")

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from callwright.sim import CarrierSimulator
+from callwright.sim import CarrierSimulator, Scenario, Utterance
 from tests.conftest import TEST_ADMIN_TOKEN
 
 ADMIN = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
@@ -128,6 +128,14 @@ def heard_speech_secs(sim_call, *, after: float = 0.0, until: float | None = Non
         frames = pcm[: len(pcm) // 160 * 160].reshape(-1, 160)
         total += float((np.sqrt((frames**2).mean(axis=1)) > 327.0).sum()) * 0.02
     return total
+
+
+def after_the_intro(*lines: str | Utterance, **fields: Any) -> Scenario:
+    """A caller who lets the agent's intro finish: its lines start half a second after the agent
+    has gone quiet for a second, however late the intro came, and it stays on the line until the
+    test hangs it up (``hang_up_after_the_reply``). A fixed leading silence races a late intro on
+    a loaded machine: the caller talks over it and the intro is marked interrupted."""
+    return Scenario.answer(*lines, **({"waits_for_agent_secs": 1.0, "leading_silence_secs": 0.5} | fields))
 
 
 async def hang_up_after_the_reply(sim, sim_call, *, quiet_secs: float = 1.0, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]

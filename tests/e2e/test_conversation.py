@@ -8,6 +8,7 @@ import pytest
 
 from callwright.sim import Scenario
 from tests.e2e.helpers import (
+    after_the_intro,
     finished_call,
     hang_up_after_the_reply,
     heard_speech_secs,
@@ -27,9 +28,9 @@ SCRIPT = {"replies": [{"text": REPLY}]}
 async def test_the_caller_is_heard_and_answered_with_latency_on_the_record(api, carrier_sim):
     tenant = await make_tenant(api, carrier_sim, ["vobiz"], script=SCRIPT, prompt="You book appointments.")
     number = new_number()
-    # The intro ("Hello Asha, this is a quick test call from Callwright.") ends before the caller speaks.
-    # The caller hangs up once it has heard the reply (not at a fixed time a loaded box could beat).
-    carrier_sim.set_scenario(number, Scenario.answer(SPOKEN, leading_silence_secs=4.0))
+    # The caller lets the intro ("Hello Asha, this is a quick test call from Callwright.") finish,
+    # and hangs up once it has heard the reply (events, not fixed times a loaded box could beat).
+    carrier_sim.set_scenario(number, after_the_intro(SPOKEN))
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
     await hang_up_after_the_reply(carrier_sim, sim_call)
@@ -61,7 +62,7 @@ async def test_the_script_ends_the_call_after_its_reply_is_heard(api, carrier_si
     script = {"replies": [{"text": "Thank you, goodbye.", "end_call": True}]}
     tenant = await make_tenant(api, carrier_sim, ["vobiz"], script=script)
     number = new_number()
-    carrier_sim.set_scenario(number, Scenario.answer("That is all for today", leading_silence_secs=4.0))
+    carrier_sim.set_scenario(number, after_the_intro("That is all for today"))
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import pytest
 
-from callwright.sim import Scenario, Utterance, speech
+from callwright.sim import NetworkHold, Scenario, Utterance, speech
 from callwright.sim.audio import audible_part
 from callwright.sim.timing import call_timing
 from callwright.voice.pipeline import USER_SPEECH_TIMEOUT_SECS
 from callwright.voice.vad import silero_vad
-from tests.e2e.helpers import finished_call, make_tenant, new_number, start_call
+from tests.e2e.helpers import (
+    after_the_intro,
+    finished_call,
+    hang_up_after_the_reply,
+    make_tenant,
+    new_number,
+    start_call,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -67,3 +74,44 @@ async def test_the_reply_comes_the_configured_pause_after_the_voice_and_the_reco
         # from Silero's decision it read 0-110 ms short.
         assert at_caller * 1000 - 40 <= on_record <= at_caller * 1000 + 20, (heard, recorded)
     print(f"\nreply after the caller's voice (s): {heard}; recorded (ms): {recorded}")
+
+
+async def _user_turns(api, carrier_sim, scenario: Scenario) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    tenant = await make_tenant(api, carrier_sim, ["twilio"], intro_message="Hi.", **FAKE)
+    number = new_number()
+    carrier_sim.set_scenario(number, scenario)
+    call_id = await start_call(api, tenant, "twilio", number)
+    sim_call = await carrier_sim.wait_for_call(to=number, carrier="twilio", timeout=15)
+    await hang_up_after_the_reply(carrier_sim, sim_call)
+    await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
+    call = await finished_call(api, tenant, call_id)
+    return [turn for turn in call["transcript"] if turn["role"] == "user"]
+
+
+def _two_halves(gap_secs: float, **fields: object) -> Scenario:
+    """One sentence said in two halves, ``gap_secs`` of quiet between them, after the intro."""
+    first, second = said("Yes, I would like"), said("to book a table for two tonight.")
+    return after_the_intro(first, second.model_copy(update={"gap_before_secs": gap_secs}), **fields)
+
+
+async def test_a_caller_who_goes_on_within_the_pause_keeps_the_turn(api, carrier_sim):
+    # 0.4 s is under the promised pause (0.6 s), but VAD confirms the next words only
+    # start_secs (0.2 s) after they begin: past the timer. The turn waits for VAD to decide.
+    turns = await _user_turns(api, carrier_sim, _two_halves(0.4))
+    assert len(turns) == 1, turns
+
+
+async def test_a_pause_held_back_by_the_network_is_timed_on_the_callers_audio(api, carrier_sim):
+    # A 0.3 s pause, but jitter holds the caller's audio for 1 s from just after the first half:
+    # the wall-time timer runs out with the pause's audio not yet heard. The audio decides.
+    first = said("Yes, I would like")
+    hold_at = 0.5 + len(first.pcm()) / 8000 + 0.05  # after_the_intro's 0.5 s, the first half, 50 ms
+    turns = await _user_turns(
+        api, carrier_sim, _two_halves(0.3, network_hold=NetworkHold(at_secs=hold_at, for_secs=1.0))
+    )
+    assert len(turns) == 1, turns
+
+
+async def test_a_pause_longer_than_promised_ends_the_turn(api, carrier_sim):
+    turns = await _user_turns(api, carrier_sim, _two_halves(1.5))
+    assert len(turns) == 2, turns

@@ -11,8 +11,14 @@ import time
 
 import pytest
 
-from callwright.sim import Scenario
-from tests.e2e.helpers import make_tenant, new_number, start_call, wait_for_status
+from tests.e2e.helpers import (
+    after_the_intro,
+    hang_up_after_the_reply,
+    make_tenant,
+    new_number,
+    start_call,
+    wait_for_status,
+)
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -47,15 +53,25 @@ async def test_a_call_reaches_the_partners_receiver_as_signed_events(api, carrie
     receiver.secrets.append(plain.json()["data"]["secret"])
 
     number = new_number()
-    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(12.0, SPOKEN, leading_silence_secs=4.0))
+    carrier_sim.set_scenario(number, after_the_intro(SPOKEN))
     call_id = await start_call(api, tenant, provider, number)
+    sim_call = await carrier_sim.wait_for_call(to=number, carrier=provider, timeout=15)
+    await hang_up_after_the_reply(carrier_sim, sim_call)
     await wait_for_status(api, tenant, call_id, timeout=45)
     (completed,) = await receiver.wait_for(1, path="/e2e", event="session.completed", timeout=30)
     await receiver.wait_for(1, path="/plain", event="session.completed", timeout=30)
     assert [r.event_type for r in receiver.of(path="/plain")] == ["session.completed"]
 
+    # Events are sent in parallel and a delivery may be retried: each is waited for, not assumed
+    # there once session.completed has come.
+    for event in every_event:
+        try:
+            await receiver.wait_for(1, path="/e2e", event=event, timeout=30)
+        except AssertionError as missing:
+            status = ("CallStatus", "call_status", "CallStatusCallbackEvent")
+            calls = [(c.kind, [c.params.get(k) for k in status], c.sent_at, c.status_code) for c in sim_call.callbacks]
+            raise AssertionError(f"{missing}; the carrier's requests (kind, status, sent, answer): {calls}") from None
     got = receiver.of(path="/e2e")
-    # Events written together (call.ended and session.completed) are sent in parallel: no order.
     assert sorted(r.event_type for r in got) == ["call.answered", "call.ended", "call.ringing", "session.completed"]
     assert all(r.signed_with == endpoint["secret"] for r in got)
     assert len({r.event_id for r in got}) == 4

@@ -168,6 +168,36 @@ async def test_a_call_the_carrier_still_rings_is_hung_up_then_closed(platform, p
     assert "Callwright hung it up" in call.end_reason
 
 
+async def test_a_call_heard_from_while_the_carrier_is_asked_is_left_for_a_fresh_look(
+    platform, partner, connection, sim
+):
+    # The reconciler finds the call silent; before it acts (it asks Twilio first, which takes a
+    # while), the call is heard from: a callback, a heartbeat, a stream's end that waited out an
+    # outage. What it does must follow the call as it now is: nothing, until it looks again.
+    # Its pass is taken in its two steps, the look and the action, to put the write between.
+    sid = await _placed(platform, sim, Scenario.slow_answer(120))
+    rang_since = utcnow() - timedelta(seconds=RING_MAX_SECS + 1)
+    call_id = await _row(
+        platform, partner.id, connection, status="ringing", provider_call_id=sid, started_at=rang_since
+    )
+    reconciler = Reconciler(platform)
+    ((looked_at, watch, carrier),) = await reconciler._lost_calls()
+    assert looked_at == call_id
+    async with platform.sessions() as session:  # any write to the call moves its updated_at
+        await session.execute(update(Call).where(Call.id == call_id).values(hangup_cause=None))
+        await session.commit()
+    assert await reconciler._settle(call_id, watch, carrier) == 0
+    call, trail = await _get(platform, call_id)
+    assert (call.status, call.end_reason) == ("ringing", None)
+    assert ("reconciler_hangup", "reconciler") not in trail
+    assert not sim.call(sid).ended.is_set()
+    # A later look, with the call silent again, does what the first one would have.
+    await _backdate(platform, call_id)
+    assert await reconciler.run_once() == 1
+    await _ended(sim, sid)
+    assert "Callwright hung it up" in (await _get(platform, call_id))[0].end_reason
+
+
 async def test_a_call_the_carrier_has_no_record_of_is_closed_saying_so(platform, partner, connection, sim):
     call_id = await _row(platform, partner.id, connection, status="ringing", provider_call_id="CA" + "0" * 32)
     assert await Reconciler(platform).run_once() == 1

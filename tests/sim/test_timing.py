@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import itertools
+import time
 
+import numpy as np
 import pytest
 
 from callwright.sim import Scenario, Utterance
-from callwright.sim.audio import tone
+from callwright.sim.audio import MULAW_8K, rms, tone
 from callwright.sim.farend.stream import WAKE_SLACK_SECS
+from callwright.sim.scenarios import DtmfPress
 from callwright.sim.timing import audio_spans, call_timing, frame_gaps, reply_delays
 from tests.sim.agent_platform import AgentScript
 
@@ -74,3 +79,48 @@ async def test_a_twilio_call_reports_when_speech_ended_and_the_agent_audio_came(
         1 for a, b in itertools.pairwise(arrivals) if a < spoken.ends_at and b > spoken.starts_at
     )
     assert len(timing["frame_gaps_secs"]) == 24 - over_speech
+
+
+async def test_a_caller_who_waits_for_the_agent_speaks_once_the_agent_went_quiet(dialer, agent_platform):
+    # The agent's 1.2 s greeting plays from the stream's start; the caller keeps its script
+    # (0.1 s of quiet, 0.2 s of tone, and a key press) until 0.5 s after the greeting ended.
+    speech = Utterance.from_pcm(tone(350, 0.2).tobytes())
+    scenario = Scenario.answer(
+        speech, ring_secs=0.05, leading_silence_secs=0.1, waits_for_agent_secs=0.5, dtmf=[DtmfPress(digit="5", at_secs=0.0)]
+    )
+    number, tag = dialer.prepare(scenario, AgentScript(tone_secs=1.2, mark=None))
+    call_id = await dialer.place("twilio", number, tag)
+    call = await dialer.sim.wait_for_call(to=number, carrier="twilio", timeout=20)
+    deadline = time.monotonic() + 30
+    while not call.caller_speech_sent_at and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert call.caller_speech_sent_at, call.summary()
+    dialer.sim.caller_hangs_up(call_id)
+    await dialer.sim.wait_for_call_end(call_id, 20)
+
+    greeting_ends = max(chunk.ends_at for chunk in call.playout.heard())
+    assert call.agent_heard_until == pytest.approx(greeting_ends)
+    assert call.media_started_at is not None and call.caller_started_at is not None
+    # The script starts on the caller's frame clock, in the frame where the 0.5 s of quiet ran out.
+    assert call.caller_started_at >= greeting_ends + 0.5 - 0.02 - WAKE_SLACK_SECS
+    (spoken,) = call.caller_speech()
+    assert spoken.starts_at == pytest.approx(call.caller_started_at + 0.1)
+    assert call.caller_streamed_from == 0.0
+
+    # What the platform got: quiet frames until the speech, then the tone; the key after the wait.
+    session = agent_platform.session(tag)
+    t0 = call.t0
+    loud = [
+        r.at - t0
+        for r in session.messages
+        if r.message.get("event") == "media" and rms(MULAW_8K.decode(base64.b64decode(r.message["media"]["payload"]))) > 1000
+    ]
+    assert loud and loud[0] >= spoken.starts_at
+    (press,) = [r for r in session.messages if r.message.get("event") == "dtmf"]
+    assert press.message["dtmf"]["digit"] == "5"
+    assert press.at - t0 >= call.caller_started_at
+    # The recording lines the caller's side up with the agent's: the tone where it was spoken.
+    caller = call.caller_audio()
+    offset = round((spoken.starts_at - call.media_started_at) * 8000)
+    assert np.abs(caller[: offset - 80]).max() == 0
+    assert rms(caller[offset : offset + 1600]) > 1000

@@ -52,6 +52,8 @@ from callwright.store.db import store_unreachable
 from callwright.store.models import Call, utcnow
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from callwright.platform import Platform
 
 log = logging.getLogger("callwright.reconciler")
@@ -321,7 +323,7 @@ class Reconciler:
     ) -> int:
         reason = reconcile.reason_for_hangup(watch, carrier.display_name, self.silent_secs)
         async with self.platform.sessions() as session:
-            call = await lock_call(session, call_id)
+            call = await _claim_as_seen(session, call_id, watch)
             if (
                 call is None
                 or CallStatus(call.status).is_terminal
@@ -361,14 +363,8 @@ class Reconciler:
 
     async def _close_untracked(self, call_id: str, watch: CallWatch, reason: str, *, kind: str) -> int:
         async with self.platform.sessions() as session:
-            call = await lock_call(session, call_id)
-            # Re-check under the lock: a callback since our look changes status or carrier id.
-            if (
-                call is None
-                or call.status != watch.status.value
-                or call.provider_call_id != watch.provider_call_id
-                or call.dial_state != watch.dial_state
-            ):
+            call = await _claim_as_seen(session, call_id, watch)
+            if call is None or self.platform.answers_for(call.id):
                 await session.commit()
                 return 0
             _record_media_gone(call, watch)
@@ -381,6 +377,24 @@ class Reconciler:
             await session.commit()
         log.info("call %s: closed by the reconciler: %s", call_id, reason)
         return 1
+
+
+async def _claim_as_seen(session: AsyncSession, call_id: str, watch: CallWatch) -> Call | None:
+    """The call, locked, if nothing has written to it since ``watch`` was taken (every write moves
+    ``updated_at``), so what the reconciler does, and the reason it records, follow what it
+    judged. None if a heartbeat, a callback or a stream's end (one that waited out an outage)
+    came in between: the call showed life, and a later pass looks at it afresh. Claimed in one
+    conditional write, which also takes the row's lock (SQLite's write lock)."""
+    claimed = await session.execute(
+        update(Call)
+        .where(Call.id == call_id, Call.updated_at == watch.last_activity)
+        .values(updated_at=utcnow())
+    )
+    if cast(CursorResult[Any], claimed).rowcount != 1:
+        return None
+    return await session.scalar(
+        select(Call).where(Call.id == call_id).with_for_update().execution_options(populate_existing=True)
+    )
 
 
 def _record_media_gone(call: Call, watch: CallWatch) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from callwright.sim.app import api_urls, create_sim_app
 from callwright.sim.calls import CallbackRecord, EndReason, SimCall
 from callwright.sim.outcome_mix import MixChoice, OutcomeMix
-from callwright.sim.scenarios import DtmfPress, Outcome, Scenario, Utterance
+from callwright.sim.scenarios import DtmfPress, NetworkHold, Outcome, Scenario, Utterance
 from callwright.sim.server import CarrierSimulator
 from callwright.sim.state import Fault, RequestRecord, SimAccount, SimState, parse_account
 
@@ -22,6 +22,7 @@ __all__ = [
     "EndReason",
     "Fault",
     "MixChoice",
+    "NetworkHold",
     "Outcome",
     "OutcomeMix",
     "RequestRecord",

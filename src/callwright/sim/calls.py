@@ -125,10 +125,14 @@ class SimCall:
     answer_document: str | None = None
     stream_url: str | None = None
     stream_id: str | None = None
-    # The caller's script starts at caller_started_at (the answer, plus under a frame of phase);
-    # the stream carries it from caller_streamed_from seconds in: what was said before is lost.
+    # The caller's audio clock runs from audio_clock_at (the answer, plus under a frame of phase).
+    # The caller's script starts at caller_started_at: the same moment, or, for a caller who waits
+    # for the agent (Scenario.waits_for_agent_secs), the frame after the agent went quiet.
+    # The stream carries the script from caller_streamed_from seconds in: what was said before is lost.
     caller_track: CallerTrack | None = None
+    audio_clock_at: float | None = None
     caller_started_at: float | None = None
+    agent_heard_until: float | None = None  # when the last audible agent audio finished playing
     caller_streamed_from: float | None = None
     media_started_at: float | None = None
     media_ended_at: float | None = None
@@ -175,8 +179,8 @@ class SimCall:
     # --- the caller's speech and the agent's audio ---
 
     def caller_speech(self) -> list[Speech]:
-        """When the answering party spoke (its script runs from the answer), on the call's clock;
-        cut at the end of the media stream."""
+        """When the answering party spoke (its script runs from ``caller_started_at``), on the
+        call's clock; cut at the end of the media stream."""
         if self.caller_track is None or self.caller_started_at is None:
             return []
         origin, end = self.caller_started_at, self.media_ended_at or self.ended_at
@@ -208,9 +212,14 @@ class SimCall:
         length = len(self.agent_audio())
         track = np.zeros(length, dtype=np.int16)
         if self.caller_track is not None and self.caller_streamed_from is not None:
+            # A caller who waited for the agent starts its script after the stream began.
+            lead = 0
+            waited = self.scenario.waits_for_agent_secs is not None and self.caller_started_at is not None
+            if waited and self.caller_started_at is not None and self.media_started_at is not None:
+                lead = min(length, max(0, round((self.caller_started_at - self.media_started_at) * SAMPLE_RATE)))
             skip = round(self.caller_streamed_from * SAMPLE_RATE)
-            script = self.caller_track.pcm[skip : skip + length]
-            track[: len(script)] = script
+            script = self.caller_track.pcm[skip : skip + length - lead]
+            track[lead : lead + len(script)] = script
         return track
 
     def wav(self, *, both_sides: bool = True) -> bytes:

@@ -79,6 +79,15 @@ class DtmfPress(BaseModel):
     at_secs: float = Field(ge=0.0, description="after the call is answered (script time)")
 
 
+class NetworkHold(BaseModel):
+    """Jitter: the network holds the caller's audio back, then delivers it at once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at_secs: float = Field(ge=0.0, description="script time of the first frame held")
+    for_secs: float = Field(gt=0.0, le=60.0)
+
+
 DEFAULT_GREETING = (
     "Hi, you have reached the voicemail of Sam. I can't take your call right now. "
     "Please leave a message after the tone."
@@ -100,9 +109,13 @@ class Scenario(BaseModel):
     # The answering party hangs up this long after answering (None: never; the platform must).
     hangs_up_after_secs: float | None = Field(default=None, ge=0.0, le=86400.0)
     leading_silence_secs: float = Field(default=0.5, ge=0.0, le=600.0)
+    # A caller who lets the agent finish first: the script (speech and DTMF) waits until the agent
+    # has been heard and then quiet this long, and runs from there. None: it runs from the answer.
+    waits_for_agent_secs: float | None = Field(default=None, ge=0.0, le=60.0)
     gap_secs: float = Field(default=1.0, ge=0.0, le=600.0)
     utterances: tuple[Utterance, ...] = ()
     dtmf: tuple[DtmfPress, ...] = ()
+    network_hold: NetworkHold | None = None
     # voicemail: the mailbox's greeting (spoken by Piper) and beep, instead of utterances.
     voicemail_greeting: str = DEFAULT_GREETING
     # How long the carrier's answering-machine detection takes to decide (when the dial asks).

@@ -12,6 +12,7 @@ resampled to 8 kHz once, when it is rendered.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +61,14 @@ DEFAULT_OUT_FRAME_MS = 20
 # After VAD's stop_secs (0.2 s) of quiet past the caller's voice, how much longer they may pause
 # and go on before the turn is theirs no more. Whisper's transcript is awaited on top of this.
 USER_SPEECH_TIMEOUT_SECS = 0.4
+# The pause is counted in the caller's audio as well as in wall time: when the wall-time timer runs
+# out before the audio of the pause has been scored (a loaded loop, network jitter), or while
+# the caller's next words are still short of VAD's start_secs, the turn waits for the audio, up
+# to this much longer (a carrier that stops sending audio must not hold the turn open). Within
+# this many seconds of the pause the audio counts as caught up (20 ms frames arrive in whole
+# frames; waiting for the last one would add up to a frame to every reply).
+PAUSE_AUDIO_WAIT_SECS = 1.5
+PAUSE_AUDIO_SLACK_SECS = 0.08
 # Key presses (each carrier's ``dtmf`` media event, parsed by Pipecat's serializers) become one
 # user turn, "DTMF: 12#", once "#" is pressed or no key came for this long.
 DTMF_PREFIX = "DTMF: "
@@ -107,6 +116,13 @@ class VoiceTimedTurnStop(SpeechTimeoutUserTurnStopStrategy):
     longer than configured, turn by turn at random. Here the timer runs out
     ``stop_secs + user_speech_timeout`` after the end of the voice as ``CallVADAnalyzer`` placed
     it: never later than Pipecat's timer would, and earlier by as much as the stop event was late.
+
+    The pause is also the caller's audio's to confirm (``_until_the_audio_agrees``): the timer
+    running out in wall time ends the turn only once the audio of the pause has been scored, and
+    not while the caller's next words have begun but are still short of ``start_secs``. Before,
+    a pause of 0.45 s (under the promised 0.6 s) split the caller's sentence in two turns, since
+    VAD confirms the next words only ``start_secs`` after they begin; and on a loaded machine, or
+    with network jitter holding the caller's audio back, a comma's pause did.
     """
 
     def __init__(self, *, vad: CallVADAnalyzer, user_speech_timeout: float) -> None:
@@ -119,14 +135,31 @@ class VoiceTimedTurnStop(SpeechTimeoutUserTurnStopStrategy):
         await super()._handle_vad_user_stopped_speaking(frame)
 
     async def _user_speech_timeout_handler(self, timeout: float) -> None:
-        # Runs as the timer's task, started by every (re)start of the timer. After a VAD stop
-        # the timer counts from the voice's end; without one (a transcript with no VAD stop)
-        # Pipecat's own rule stands.
+        # Runs as the timer's task, started by every (re)start of the timer, and cancelled when
+        # VAD hears the caller again. After a VAD stop the timer counts from the voice's end;
+        # without one (a transcript with no VAD stop) Pipecat's own rule stands.
         if self._vad_stopped and self._vad_stopped_at is not None:
             ended = self._vad.speech_ended_by(self._vad_stopped_at)
             deadline = ended + self._stop_secs + timeout
-            timeout = min(timeout, max(0.0, deadline - time.monotonic()))
+            try:
+                await asyncio.sleep(min(timeout, max(0.0, deadline - time.monotonic())))
+                await self._until_the_audio_agrees(self._stop_secs + timeout)
+            except asyncio.CancelledError:
+                self._user_speech_timeout_task = None
+                return
+            timeout = 0.0
         await super()._user_speech_timeout_handler(timeout)
+
+    async def _until_the_audio_agrees(self, pause_secs: float) -> None:
+        """Wait, up to ``PAUSE_AUDIO_WAIT_SECS``, until the audio scored since the voice ended
+        covers ``pause_secs`` and no new words are being confirmed. A 20 ms poll, run only at
+        the end of a pause and only while the audio lags or the caller has started again."""
+        give_up = time.monotonic() + PAUSE_AUDIO_WAIT_SECS
+        while time.monotonic() < give_up:
+            quiet = self._vad.quiet_secs_scored()
+            if (quiet is None or quiet >= pause_secs - PAUSE_AUDIO_SLACK_SECS) and not self._vad.voice_resuming:
+                return
+            await asyncio.sleep(0.02)
 
 
 class KeypadTurnStart(TranscriptionUserTurnStartStrategy):

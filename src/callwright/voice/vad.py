@@ -312,6 +312,19 @@ class CallVADAnalyzer(SileroVADAnalyzer):
         """When (``time.monotonic()``) the caller's voice last ended; None before any speech."""
         return self._speech_ended_at
 
+    def quiet_secs_scored(self) -> float | None:
+        """Seconds of the caller's audio scored since their voice last ended (None before any
+        speech, or while they speak): the pause as the audio has it, whatever the wall clock says."""
+        voice = self._voice
+        if voice is None or voice.end is None or self._speech_ended_at is None or not self.sample_rate:
+            return None
+        return max(0, self._scored_samples - voice.end) / self.sample_rate
+
+    @property
+    def voice_resuming(self) -> bool:
+        """The caller's voice has come back but is still short of ``start_secs`` (VAD STARTING)."""
+        return self._vad_state == VADState.STARTING
+
     def speech_ended_by(self, stopped_at: float) -> float:
         """When the voice ended, for a stop decision made at ``stopped_at``: ``speech_ended_at``,
         or Pipecat's own reading (the decision less ``stop_secs``) if there is none."""

@@ -168,7 +168,9 @@ class FarEnd(ABC):
         call.answered_at = call.now()
         # A phone's audio clock has its own phase: without it, calls answered together would all
         # send their frames in the same instant, every 20 ms.
-        call.caller_started_at = call.answered_at + random.uniform(0.0, CALLER_PHASE_SECS)
+        call.audio_clock_at = call.answered_at + random.uniform(0.0, CALLER_PHASE_SECS)
+        if scenario.waits_for_agent_secs is None:
+            call.caller_started_at = call.audio_clock_at
         limits = asyncio.create_task(self._watch_limits())
         try:
             await self.on_answered()

@@ -26,6 +26,7 @@ from websockets.protocol import State
 from callwright.sim.audio import SPEECH_RMS, AudioFormat, Pcm, rms
 from callwright.sim.calls import AgentMessage, ClearRecord, EndReason
 from callwright.sim.playout import Cleared
+from callwright.sim.scenarios import DtmfPress
 
 if TYPE_CHECKING:
     from callwright.sim.farend.base import FarEnd
@@ -104,8 +105,11 @@ class MediaStream(ABC):
     def play(self, audio: bytes, fmt: AudioFormat | None = None) -> None:
         pcm: Pcm = (fmt or self.fmt).decode(audio)
         now = self.call.now()
-        self.call.playout.play(pcm, now)
-        self.call.agent_audio_arrivals.append((now, rms(pcm) > SPEECH_RMS))
+        heard = self.call.playout.play(pcm, now)
+        audible = rms(pcm) > SPEECH_RMS
+        self.call.agent_audio_arrivals.append((now, audible))
+        if audible:
+            self.call.agent_heard_until = heard.ends_at
 
     def mark(self, name: str) -> None:
         self.call.playout.mark(name, self.call.now())
@@ -191,9 +195,11 @@ class MediaStream(ABC):
     async def _clock(self) -> None:
         """Caller frames, DTMF and mark acknowledgements on an absolute clock, to the call's end.
 
-        The caller's script runs on the call's clock from ``caller_started_at``: its frame ``k``
-        holds ``[k, k+1) * frame`` and goes out once it has been spoken. The stream starts at the
-        first frame boundary after the socket opened; everything before it was never heard.
+        The caller's audio clock runs from ``audio_clock_at``: stream frame ``n`` holds
+        ``[n, n+1) * frame`` and goes out once it has been spoken. The script plays from stream
+        frame ``script_at``: the clock's start, or for a caller who waits for the agent, the frame
+        after the agent went quiet. The stream starts at the first frame boundary after the socket
+        opened; everything before it was never heard.
         """
         call = self.call
         track = call.caller_track
@@ -201,18 +207,21 @@ class MediaStream(ABC):
         if not quiet:
             quiet = base64.b64encode(self.fmt.encode(_zeros(self.fmt))).decode()
         frame_secs = self.fmt.frame_ms / 1000
-        origin = call.caller_started_at if call.caller_started_at is not None else call.now()
         start = call.now()
-        index = math.ceil((start - origin) / frame_secs - 1e-6)  # the script frame to send next
-        call.caller_streamed_from = index * frame_secs
+        origin = call.audio_clock_at if call.audio_clock_at is not None else start
+        index = math.ceil((start - origin) / frame_secs - 1e-6)  # the stream frame to send next
+        waits_for_agent = call.scenario.waits_for_agent_secs
+        script_at: int | None = None
+        if waits_for_agent is None:
+            script_at = 0
+            call.caller_streamed_from = index * frame_secs
         # The script frames holding the last sample of each caller speech, and how much of the
         # frame comes after that sample (a speech ends anywhere inside a frame).
         speech_ends = {
             math.ceil(speech.ends_at / frame_secs - 1e-6) - 1: speech.ends_at
             for speech in (track.speech if track is not None else ())
         }
-        presses = [press for press in call.scenario.dtmf if origin + press.at_secs >= start]
-        presses.sort(key=lambda press: press.at_secs)
+        presses = self._presses(origin, start) if script_at is not None else []
         sent = 0
         tick = math.ceil((start - origin) / TICK_SECS - 1e-6)  # ticks fall on frame boundaries
         try:
@@ -221,18 +230,27 @@ class MediaStream(ABC):
                     await asyncio.sleep(TICK_SECS)
                     continue
                 now = call.now()
+                if script_at is None and waits_for_agent is not None and self._agent_went_quiet(now, waits_for_agent):
+                    script_at = index
+                    call.caller_started_at = origin + index * frame_secs
+                    call.caller_streamed_from = 0.0
+                    presses = self._presses(call.caller_started_at, start)
                 while origin + (index + 1) * frame_secs <= now + WAKE_SLACK_SECS:
-                    payload = frames[index] if index < len(frames) else quiet
+                    if self._held(origin + (index + 1) * frame_secs, now):
+                        break
+                    script_frame = -1 if script_at is None else index - script_at
+                    payload = frames[script_frame] if 0 <= script_frame < len(frames) else quiet
                     await self.send(self.media(payload, sent + 1, int(sent * self.fmt.frame_ms)))
-                    if index in speech_ends:
+                    if script_frame in speech_ends:
                         due = origin + (index + 1) * frame_secs
-                        after = (index + 1) * frame_secs - speech_ends[index]
+                        after = (script_frame + 1) * frame_secs - speech_ends[script_frame]
                         sent_at = call.now()
                         call.caller_speech_sent_at.append(sent_at - after)
                         call.caller_speech_late_secs.append(sent_at - due)
                     index += 1
                     sent += 1
-                while presses and origin + presses[0].at_secs <= now:
+                script_origin = call.caller_started_at
+                while presses and script_origin is not None and script_origin + presses[0].at_secs <= now:
                     digit = presses.pop(0).digit
                     message = self.dtmf(digit, int((now - start) * 1000))
                     if message is not None:
@@ -243,6 +261,25 @@ class MediaStream(ABC):
                 await asyncio.sleep(max(0.0, origin + tick * TICK_SECS - call.now()))
         except ConnectionClosed:
             return
+
+    def _presses(self, script_origin: float, start: float) -> list[DtmfPress]:
+        """The script's key presses still to come once the stream runs (earlier ones were lost)."""
+        presses = [press for press in self.call.scenario.dtmf if script_origin + press.at_secs >= start]
+        return sorted(presses, key=lambda press: press.at_secs)
+
+    def _held(self, due: float, now: float) -> bool:
+        """Whether the frame due at ``due`` waits in a network hold (``Scenario.network_hold``):
+        frames due within the hold go out together at its end."""
+        hold, script_origin = self.call.scenario.network_hold, self.call.caller_started_at
+        if hold is None or script_origin is None:
+            return False
+        starts = script_origin + hold.at_secs
+        ends = starts + hold.for_secs
+        return starts < due <= ends and now < ends
+
+    def _agent_went_quiet(self, now: float, quiet_secs: float) -> bool:
+        heard_until = self.call.agent_heard_until
+        return heard_until is not None and now >= heard_until + quiet_secs
 
     async def _listen(self) -> None:
         assert self.ws is not None

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from callwright.sim import Scenario, Utterance
-from tests.e2e.helpers import finished_call, make_tenant, new_number, start_call
+from callwright.sim import Utterance
+from tests.e2e.helpers import (
+    after_the_intro,
+    finished_call,
+    hang_up_after_the_reply,
+    make_tenant,
+    new_number,
+    start_call,
+)
 from tests.voice.test_dictionaries_in_speech import LINE, TERMS, rendered
 from tests.voice.test_whisper_stt import word_error_rate
 
@@ -27,9 +34,10 @@ async def heard(api, carrier_sim, *, dictionary: bool) -> str:
         assert attached.status_code == 200, attached.text
     number = new_number()
     line = Utterance.from_pcm(rendered(LINE))
-    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(11.0, line, leading_silence_secs=4.5))
+    carrier_sim.set_scenario(number, after_the_intro(line))
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
+    await hang_up_after_the_reply(carrier_sim, sim_call)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
     call = await finished_call(api, tenant, call_id)
     said = [t["content"] for t in call["transcript"] if t["role"] == "user"]

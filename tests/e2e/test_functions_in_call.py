@@ -15,7 +15,15 @@ from callwright.sim import Scenario
 from callwright.store.db import create_engine, session_factory
 from callwright.store.models import CallEventRow
 from tests.conftest import error_of
-from tests.e2e.helpers import Tenant, finished_call, make_tenant, new_number, start_call
+from tests.e2e.helpers import (
+    Tenant,
+    after_the_intro,
+    finished_call,
+    hang_up_after_the_reply,
+    make_tenant,
+    new_number,
+    start_call,
+)
 from tests.voice.openai_server import FakeOpenAIServer, local_llm_settings, serving_in_thread
 from tests.webhook_receiver import WebhookReceiver
 
@@ -84,9 +92,12 @@ async def _events(platform_server, call_id: str) -> list[CallEventRow]:
 
 async def _call(api, carrier_sim, tenant: Tenant, line: str) -> tuple[str, dict]:
     number = new_number()
-    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(14.0, line, leading_silence_secs=4.0))
+    carrier_sim.set_scenario(number, after_the_intro(line))
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
+    # Hung up once the agent has been quiet 3 s after the caller spoke: past the pause between
+    # "one moment" and a function's result (or its timeout's message).
+    await hang_up_after_the_reply(carrier_sim, sim_call, quiet_secs=3.0)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=40)
     return number, await finished_call(api, tenant, call_id)
 

@@ -10,7 +10,7 @@ import pytest
 
 from callwright.sim import EndReason, Scenario
 from callwright.sim.signing import plivo_headers, twilio_headers
-from tests.e2e.helpers import ADMIN, finished_call, heard_speech_secs
+from tests.e2e.helpers import ADMIN, after_the_intro, finished_call, heard_speech_secs
 from tests.e2e.inbound_support import (
     INTRO,
     bind_number,
@@ -34,9 +34,9 @@ SCRIPT = {"replies": [{"text": REPLY, "end_call": True}]}
 
 async def _answered_call(api, sim, tenant, provider):
     caller = caller_number()
-    # The intro ("Hello, thank you for calling Callwright.") is over before the caller speaks; the
-    # caller would give up after 60 s.
-    sim.set_scenario(caller, Scenario.caller_hangs_up_after(60.0, SPOKEN, leading_silence_secs=3.5))
+    # The caller lets the intro ("Hello, thank you for calling Callwright.") finish before speaking,
+    # and would give up after 60 s.
+    sim.set_scenario(caller, after_the_intro(SPOKEN, hangs_up_after_secs=60.0))
     sim_call = await ring(sim, tenant, provider, caller)
     await sim.wait_for_call_end(sim_call.call_id, timeout=45)
     listed = await the_inbound_call(api, tenant, caller)

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from callwright.sim import Scenario
 from tests.e2e.helpers import (
+    after_the_intro,
     finished_call,
     hang_up_after_the_reply,
     heard_speech_secs,
@@ -51,7 +51,7 @@ async def test_the_model_answers_with_the_prompt_and_ends_the_call_through_its_t
         end_call_instructions="End the call once {{name}} says goodbye.",
     )
     number = new_number()
-    carrier_sim.set_scenario(number, Scenario.answer("That is all for today thank you goodbye", leading_silence_secs=4.0))
+    carrier_sim.set_scenario(number, after_the_intro("That is all for today thank you goodbye"))
     requests_before = len(llm_server.requests)
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
@@ -89,7 +89,7 @@ async def test_the_model_answers_with_the_prompt_and_ends_the_call_through_its_t
 async def test_without_end_call_enabled_the_model_gets_no_tool(api, carrier_sim, llm_server: FakeOpenAIServer):
     tenant = await make_tenant(api, carrier_sim, ["vobiz"], prompt="Be brief.")
     number = new_number()
-    carrier_sim.set_scenario(number, Scenario.answer("What is this about", leading_silence_secs=4.0))
+    carrier_sim.set_scenario(number, after_the_intro("What is this about"))
     requests_before = len(llm_server.requests)
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
@@ -131,7 +131,7 @@ async def test_after_the_call_its_extraction_arrives_in_session_completed(
         assert created.status_code == 201, created.text
         receiver.secrets.append(created.json()["data"]["secret"])
         number = new_number()
-        carrier_sim.set_scenario(number, Scenario.answer("That is all for today thank you goodbye", leading_silence_secs=4.0))
+        carrier_sim.set_scenario(number, after_the_intro("That is all for today thank you goodbye"))
         call_id = await start_call(api, tenant, "vobiz", number)
 
         (completed,) = await receiver.wait_for(1, event="session.completed", timeout=60)

@@ -314,9 +314,11 @@ class CallVADAnalyzer(SileroVADAnalyzer):
 
     def quiet_secs_scored(self) -> float | None:
         """Seconds of the caller's audio scored since their voice last ended (None before any
-        speech, or while they speak): the pause as the audio has it, whatever the wall clock says."""
+        voice): the pause as the audio has it, whatever the wall clock says. A window that starts
+        a new utterance but holds no voiced block yet leaves the old end standing: the pause is
+        then over only if VAD also says the caller is not starting again (``voice_resuming``)."""
         voice = self._voice
-        if voice is None or voice.end is None or self._speech_ended_at is None or not self.sample_rate:
+        if voice is None or voice.end is None or not self.sample_rate:
             return None
         return max(0, self._scored_samples - voice.end) / self.sample_rate
 

@@ -212,3 +212,34 @@ def test_the_model_loads_once_from_the_installed_package_without_the_network(
     assert shared.loads == 1
     assert models[0] is models[1]
     assert offline == []
+
+
+async def _spoken(text: str) -> bytes:
+    voice = await TTS_ENGINES["piper"].voices.load(VOICE)  # type: ignore[attr-defined]
+    return b"".join([chunk async for chunk in render_pieces(voice, text, RATE)])
+
+
+@pytest.mark.parametrize("upstream_ahead", [True, False])
+async def test_a_segment_transcribed_after_the_caller_began_another_waits_for_it(
+    whisper: SharedWhisperModel, upstream_ahead: bool
+) -> None:
+    # "Hi, … I would like a table": two VAD segments. On a loaded machine the first is transcribed
+    # only after the VAD upstream has begun (even ended) the second, whose audio waits behind it:
+    # its text must go out with the second's, or the turn ends on "Hi." alone.
+    stt = await STT_ENGINES["whisper"].create_stt()
+    upstream = 2 if upstream_ahead else None
+    stt.caller_utterances = (lambda: upstream) if upstream is not None else (lambda: stt._transcribing)  # type: ignore[attr-defined]
+    first, second = await _spoken("Hi."), await _spoken("I would like to book a table for two.")
+
+    down, _ = await run_test(
+        stt,
+        frames_to_send=[*frames_of_a_turn(first), *frames_of_a_turn(second)],
+        pipeline_params=PipelineParams(audio_in_sample_rate=RATE),
+    )
+
+    texts = [f.text for f in down if isinstance(f, TranscriptionFrame)]
+    if upstream_ahead:
+        assert len(texts) == 1, texts
+        assert word_error_rate("Hi. I would like to book a table for two.", texts[0]) <= MAX_WER, texts
+    else:  # in step with the VAD: each segment's text goes out as it is done
+        assert len(texts) == 2, texts

@@ -65,6 +65,7 @@ class CallTimers:
         self._speak_then_end = speak_then_end
         self._last_agent_audio_at = last_agent_audio_at
         self.caller_speaking = False  # between the VAD's start and stop
+        self.caller_utterances = 0  # the VAD's starts so far
         self._caller_quiet_since: float | None = None
         self.prompted_for_silence = False
         self.warned = False
@@ -80,6 +81,7 @@ class CallTimers:
     # Fed by the VAD: the caller started or stopped speaking (time.monotonic()).
     def caller_started_speaking(self, at: float) -> None:
         self.caller_speaking = True
+        self.caller_utterances += 1
         self.prompted_for_silence = False
 
     def caller_stopped_speaking(self, at: float) -> None:

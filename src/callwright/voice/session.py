@@ -520,8 +520,8 @@ class CallMediaSession:
             conversation.caller_stopped_speaking(at, speech_ended_at=vad.speech_ended_by(at))
             timers.caller_stopped_speaking(at)
 
-        if hasattr(stt, "caller_speaking"):  # Whisper holds a segment's text while they go on
-            stt.caller_speaking = lambda: timers.caller_speaking
+        if hasattr(stt, "caller_utterances"):  # Whisper holds a segment's text while they go on
+            stt.caller_utterances = lambda: timers.caller_utterances
 
         call = build_call_pipeline(
             transport,

@@ -193,11 +193,16 @@ class WhisperSTT(SegmentedSTTService):
     ``run_stt``; each turn with words yields one ``TranscriptionFrame``, a silent one nothing.
 
     A caller who pauses briefly ("Yes, … nine works") is cut into two segments by VAD. Whisper
-    takes a few hundred ms on the first; if the caller is already speaking again when it is done,
-    its text is held back and sent with the next segment's. Sent at once, it would arrive while
-    the VAD start that followed is still queued behind the transcription, and the turn strategy
-    would end the turn on the first half (and the second half would open the next turn).
-    ``caller_speaking`` tells it, in real time, whether the VAD upstream hears the caller.
+    takes a few hundred ms on the first; if the caller has begun another segment by the time it
+    is done, its text is held back and sent with the next segment's. Sent at once, it would arrive
+    while the VAD start that followed is still queued behind the transcription, and the turn
+    strategy would end the turn on the first half. On a loaded machine Whisper can take longer
+    than the whole second half: the caller is quiet again when it is done, but the second
+    segment's audio still waits behind it, so "speaking now" is not the test. The turn would then
+    end with the first half's text, and the rest was lost (the offline demo's "Hi." under load).
+    ``caller_utterances`` tells it, in real time, how many segments the VAD upstream has begun;
+    Pipecat transcribes the queued segments one at a time, in order, so the n-th ``run_stt`` is
+    the n-th segment.
     """
 
     def __init__(
@@ -210,7 +215,8 @@ class WhisperSTT(SegmentedSTTService):
         )
         self.shared = shared or whisper_model()
         self.vocabulary = tuple(vocabulary)
-        self.caller_speaking: Callable[[], bool] = lambda: False
+        self.caller_utterances: Callable[[], int] = lambda: 0
+        self._transcribing = 0  # which segment run_stt has (1: the call's first)
         self._held: list[str] = []
 
     @property
@@ -224,7 +230,9 @@ class WhisperSTT(SegmentedSTTService):
     def can_generate_metrics(self) -> bool:
         return True
 
+
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        self._transcribing += 1
         await self.start_processing_metrics()
         try:
             transcript = await self.shared.transcribe_async(audio, self.sample_rate, vocabulary=self.vocabulary)
@@ -233,7 +241,7 @@ class WhisperSTT(SegmentedSTTService):
             return
         finally:
             await self.stop_processing_metrics()
-        if transcript.text and self.caller_speaking():
+        if transcript.text and self.caller_utterances() > self._transcribing:
             self._held.append(transcript.text)
             return
         text = " ".join([*self._held, transcript.text]).strip()

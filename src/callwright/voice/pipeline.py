@@ -120,7 +120,7 @@ class VoiceTimedTurnStop(SpeechTimeoutUserTurnStopStrategy):
     The pause is also the caller's audio's to confirm (``_until_the_audio_agrees``): the timer
     running out in wall time ends the turn only once the audio of the pause has been scored, and
     not while the caller's next words have begun but are still short of ``start_secs``. Before,
-    a pause of 0.45 s (under the promised 0.6 s) split the caller's sentence in two turns, since
+    a pause of 0.4 s (under the promised 0.6 s) split the caller's sentence in two turns, since
     VAD confirms the next words only ``start_secs`` after they begin; and on a loaded machine, or
     with network jitter holding the caller's audio back, a comma's pause did.
     """

@@ -230,7 +230,6 @@ class WhisperSTT(SegmentedSTTService):
     def can_generate_metrics(self) -> bool:
         return True
 
-
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         self._transcribing += 1
         await self.start_processing_metrics()

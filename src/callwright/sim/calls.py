@@ -214,7 +214,7 @@ class SimCall:
         if self.caller_track is not None and self.caller_streamed_from is not None:
             # A caller who waited for the agent starts its script after the stream began.
             lead = 0
-            waited = self.scenario.waits_for_agent_secs is not None and self.caller_started_at is not None
+            waited = self.scenario.waits_for_agent_secs is not None
             if waited and self.caller_started_at is not None and self.media_started_at is not None:
                 lead = min(length, max(0, round((self.caller_started_at - self.media_started_at) * SAMPLE_RATE)))
             skip = round(self.caller_streamed_from * SAMPLE_RATE)

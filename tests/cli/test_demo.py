@@ -20,10 +20,10 @@ def test_the_demo_call_prints_a_live_transcript_with_latency_and_saves_both_side
 
     caller = [line.removeprefix("caller: ") for line in lines if line.startswith("caller: ")]
     agent = [line for line in lines if line.startswith("agent : ")]
-    assert len(caller) == 2, lines
+    assert len(caller) == 2, "\n".join(lines)
     for said, heard in zip(CALLER_LINES, caller, strict=True):
         assert word_error_rate(said, heard) <= 0.3, (said, heard)
-    assert len(agent) == 3, lines  # the intro and one reply per sentence
+    assert len(agent) == 3, "\n".join(lines)  # the intro and one reply per sentence
     assert all(line.rstrip().endswith(" ms]") for line in agent[1:]), agent
     assert any(line.strip().startswith("call completed (ended by agent)") for line in lines), lines
     assert any("reply latency" in line and "stt_final" in line for line in lines), lines

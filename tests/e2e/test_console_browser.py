@@ -14,10 +14,16 @@ from pathlib import Path
 import pytest
 
 from callwright.api.schemas.agents import AgentCreate
-from callwright.sim import Scenario
 from tests.browser_support import chromium_executable
 from tests.conftest import TEST_ADMIN_TOKEN
-from tests.e2e.helpers import ACCOUNTS, make_tenant, new_number, start_call
+from tests.e2e.helpers import (
+    ACCOUNTS,
+    after_the_intro,
+    hang_up_after_the_reply,
+    make_tenant,
+    new_number,
+    start_call,
+)
 from tests.voice.test_whisper_stt import word_error_rate
 
 pytestmark = pytest.mark.e2e
@@ -81,12 +87,16 @@ async def test_a_partner_sees_a_call_live_and_replays_it_from_a_transcript_turn(
     await _shot(page, "1-calls-empty")
 
     number = new_number()
-    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(9.0, "I would like to book a table", leading_silence_secs=3.0))
+    # The caller lets the intro finish and hangs up once answered (events, not fixed times).
+    carrier_sim.set_scenario(number, after_the_intro("I would like to book a table"))
     call_id = await start_call(api, tenant, "vobiz", number)
+    sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
+    hung_up = asyncio.create_task(hang_up_after_the_reply(carrier_sim, sim_call))
 
     # The new call appears, then ends, with no reload: the list polls.
     row = page.locator(f'tr[data-call-id="{call_id}"]')
     await row.wait_for()
+    await hung_up
     await row.locator(".badge", has_text="completed").wait_for()
     await _shot(page, "2-calls-live")
 

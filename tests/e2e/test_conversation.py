@@ -58,6 +58,32 @@ async def test_the_caller_is_heard_and_answered_with_latency_on_the_record(api, 
     assert heard_speech_secs(sim_call, after=spoken_until) >= 1.0
 
 
+async def test_a_reply_cut_short_by_the_callers_hang_up_is_on_the_transcript_as_interrupted(api, carrier_sim):
+    # Pipecat logs a reply's sentence only once all its audio has gone out; the caller hangs up
+    # at the first audible frame of a reply of several seconds.
+    long_reply = (
+        "Sure, I have booked you for nine tomorrow morning at our Pune branch on the main road. "
+        "You will get a message with the address and the doctor's name."
+    )
+    tenant = await make_tenant(api, carrier_sim, ["vobiz"], script={"replies": [{"text": long_reply}]})
+    number = new_number()
+    carrier_sim.set_scenario(number, after_the_intro(SPOKEN))
+    call_id = await start_call(api, tenant, "vobiz", number)
+    sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
+    await hang_up_after_the_reply(carrier_sim, sim_call, quiet_secs=0.0)
+    await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
+    call = await finished_call(api, tenant, call_id)
+
+    turns = call["transcript"]
+    assert [t["role"] for t in turns] == ["bot", "user", "bot"], turns
+    reply = turns[2]
+    assert reply["content"] == long_reply, reply
+    spoken_until = sim_call.caller_speech()[-1].ends_at
+    heard = heard_speech_secs(sim_call, after=spoken_until)
+    assert reply.get("interrupted") is True, (reply, heard)
+    assert 0 < heard < 4.0, heard  # the caller heard only the start of it
+
+
 async def test_the_script_ends_the_call_after_its_reply_is_heard(api, carrier_sim):
     script = {"replies": [{"text": "Thank you, goodbye.", "end_call": True}]}
     tenant = await make_tenant(api, carrier_sim, ["vobiz"], script=script)

@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from callwright.sim import Scenario
-from tests.e2e.helpers import ADMIN, make_tenant, new_number, start_call, wait_for_status
+from tests.e2e.helpers import (
+    ADMIN,
+    after_the_intro,
+    hang_up_after_the_reply,
+    make_tenant,
+    new_number,
+    start_call,
+    wait_for_status,
+)
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -63,16 +71,21 @@ async def test_metrics_move_with_a_call_and_carry_no_number(
     receiver.secrets.append(hook.json()["data"]["secret"])
     before = await _samples(api)
     number = new_number()
-    carrier_sim.set_scenario(
-        number,
-        Scenario.caller_hangs_up_after(
-            6.0, "Yes, please tell me more about it.", leading_silence_secs=0.8
-        ),
-    )
+    # The caller lets the intro finish, is answered, and stays on the line until the live call
+    # has been seen in a scrape (events, not a fixed 6 s that a loaded box could outlast).
+    carrier_sim.set_scenario(number, after_the_intro("Yes, please tell me more about it."))
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
     await wait_for_status(api, tenant, call_id, {"in_progress"}, timeout=30)
-    during = await _samples(api)
+    deadline = time.monotonic() + 60  # only a hang guard
+    while True:
+        during = await _samples(api)
+        live = [key for key in during if key[0] == "callwright_active_calls" and ("carrier", "vobiz") in key[1]]
+        if live and during[live[0]] >= 1:
+            break
+        assert not sim_call.ended.is_set() and time.monotonic() < deadline, "the live call was never counted"
+        await asyncio.sleep(0.1)
+    await hang_up_after_the_reply(carrier_sim, sim_call)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
     await wait_for_status(api, tenant, call_id)
     await receiver.wait_for(1, path="/m", event="session.completed", timeout=30)

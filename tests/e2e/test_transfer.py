@@ -85,8 +85,8 @@ async def test_the_partner_transfers_a_live_call(api, carrier_sim, receiver, pro
     tenant = await _transfer_tenant(api, carrier_sim, provider, human, receiver)
     number = new_number()
     # Bridged, the call ends with the human's hang-up; otherwise the caller hangs up once the
-    # agent, back on the line, has spoken (the fixed 60 s is only a backstop).
-    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(60.0, leading_silence_secs=59.0))
+    # agent, back on the line, has spoken (the fixed 150 s is only a backstop, past the wait's own).
+    carrier_sim.set_scenario(number, Scenario.caller_hangs_up_after(150.0, leading_silence_secs=149.0))
     call_id = await start_call(api, tenant, provider, number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier=provider, timeout=15)
 

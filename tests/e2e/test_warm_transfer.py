@@ -16,7 +16,15 @@ from callwright.domain.transfers import AGENT_BACK_MESSAGE, DEFAULT_WARM_TRANSFE
 from callwright.sim import Scenario
 from callwright.sim.conference import JOINED, SAID
 from tests.conftest import error_of
-from tests.e2e.helpers import Tenant, finished_call, make_tenant, new_number, start_call, wait_for_status
+from tests.e2e.helpers import (
+    Tenant,
+    finished_call,
+    hang_up_once_the_agent_spoke_after,
+    make_tenant,
+    new_number,
+    start_call,
+    wait_for_status,
+)
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -129,11 +137,14 @@ async def test_a_human_not_reached_leaves_the_caller_with_the_agent(
     while not (call := await settled()):
         assert time.monotonic() < deadline, "the transfer's outcome never came"
         await asyncio.sleep(0.1)
-    # The agent is still on the line: the caller hears it again after the outcome, then hangs up.
-    heard_before = len(caller.agent_audio_arrivals)
-    await _until(lambda: any(audible for _, audible in caller.agent_audio_arrivals[heard_before:]),
-                 "the agent speaking again")
-    carrier_sim.caller_hangs_up(caller.call_id)
+    # The agent is still on the line: the caller hears it again after the human's leg ended (on
+    # the caller's clock; the agent may have spoken before the outcome was seen here), then hangs up.
+    human_leg = carrier_sim.calls(to=human, carrier="plivo")[-1]
+
+    def leg_over() -> float | None:
+        return None if human_leg.ended_at is None else human_leg.t0 + human_leg.ended_at - caller.t0
+
+    await hang_up_once_the_agent_spoke_after(carrier_sim, caller, leg_over)
     await carrier_sim.wait_for_call_end(caller.call_id, timeout=60)
     call = await finished_call(api, tenant, call_id)
 
@@ -141,7 +152,6 @@ async def test_a_human_not_reached_leaves_the_caller_with_the_agent(
     assert (transfer["status"], transfer["mode"], transfer["source"]) == (outcome, "warm", "api"), transfer
     assert transfer["carrier_status"] == carrier_word and transfer["carrier_reason"], transfer
     assert "bridged_at" not in transfer
-    human_leg = carrier_sim.calls(to=human, carrier="plivo")[-1]
     assert human_leg.carrier_said == [] and human_leg.conferences == [] and caller.conferences == []
     bot_lines = [t["content"] for t in call["transcript"] if t["role"] == "bot"]
     assert bot_lines.index(DEFAULT_WARM_TRANSFER_MESSAGE) < bot_lines.index(AGENT_BACK_MESSAGE), bot_lines

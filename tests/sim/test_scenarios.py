@@ -5,6 +5,7 @@ with machine detection, what the platform answered to a callback, REST faults, m
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -103,7 +104,9 @@ async def test_rest_faults_refuse_the_dial_and_place_no_call(dialer, agent_platf
 
 async def test_eighty_simultaneous_calls_all_play_out(dialer, agent_platform):
     speech = Utterance.from_pcm(tone(300, 0.3).tobytes())
-    scenario = Scenario.caller_hangs_up_after(1.5, speech, ring_secs=0.05, leading_silence_secs=0.2)
+    # Each caller hangs up once the agent's mark has come back (its audio played): an event, not
+    # a fixed time that 80 calls on a loaded box could outlast.
+    scenario = Scenario.answer(speech, ring_secs=0.05, leading_silence_secs=0.2)
     carriers = ["twilio", "plivo", "vobiz", "exotel"] * 20
     prepared = [dialer.prepare(scenario, AgentScript(tone_secs=0.4, mark="m")) for _ in carriers]
     ids = await asyncio.gather(
@@ -113,6 +116,17 @@ async def test_eighty_simultaneous_calls_all_play_out(dialer, agent_platform):
         )
     )
     assert dialer.sim.live_calls() >= 40
+
+    async def hang_up_once_played(call_id: str, tag: str) -> None:
+        deadline = time.monotonic() + 60  # only a hang guard
+        while not [s for s in agent_platform.sessions if s.query.get("tag") == tag and (
+            s.events("mark") or s.events("playedStream")
+        )]:
+            assert time.monotonic() < deadline, f"no mark came back on {call_id}"
+            await asyncio.sleep(0.05)
+        dialer.sim.caller_hangs_up(call_id)
+
+    await asyncio.gather(*(hang_up_once_played(i, tag) for i, (_, tag) in zip(ids, prepared, strict=True)))
     calls = await asyncio.gather(*(dialer.sim.wait_for_call_end(i, 30) for i in ids))
     for carrier, (_, tag), call in zip(carriers, prepared, calls, strict=True):
         assert call.end_reason is EndReason.CALLEE_HUNG_UP, (carrier, call.notes)

@@ -53,3 +53,50 @@ def test_lines_nobody_asked_for_have_no_latency() -> None:
     log.bot_said("Are you still there?")
     assert log.wire()[0]["latency_ms"] is None
     assert log.latency() is None
+
+
+def _answering(log: ConversationLog) -> None:
+    log.caller_stopped_speaking(1.2, speech_ended_at=1.0)
+    log.user_said("Book me in")
+    log.reply_started()
+    for token in ["Sure,", " nine", " tomorrow."]:
+        log.reply_text(token, spaced=True)
+
+
+def test_a_reply_on_its_way_when_the_call_ends_is_logged_whole_and_interrupted() -> None:
+    log = ConversationLog()
+    _answering(log)
+    log.reply_audio_started(2.0)
+    # Pipecat's turn end on the pipeline's cancel: no sentence of it had all gone out yet.
+    log.agent_turn_ended("", interrupted=True, call_ending=True)
+    assert [t["role"] for t in log.wire()] == ["user"]
+    log.call_ended()
+    reply = log.wire()[-1]
+    assert (reply["content"], reply["interrupted"], reply["latency_ms"]) == ("Sure, nine tomorrow.", True, 1000)
+    log.call_ended()  # once only
+    assert len(log.wire()) == 2
+
+
+def test_a_reply_the_caller_never_began_to_hear_is_not_logged() -> None:
+    log = ConversationLog()
+    _answering(log)
+    log.agent_turn_ended("", interrupted=True, call_ending=True)
+    log.call_ended()
+    assert [t["role"] for t in log.wire()] == ["user"]
+
+
+def test_a_barge_in_keeps_pipecats_text_and_a_finished_reply_is_not_logged_twice() -> None:
+    log = ConversationLog()
+    _answering(log)
+    log.reply_audio_started(2.0)
+    log.agent_turn_ended("Sure,", interrupted=True, call_ending=False)  # the caller spoke over it
+    log.call_ended()
+    assert [(t["content"], t.get("interrupted")) for t in log.wire()[1:]] == [("Sure,", True)]
+
+    log.user_said("Thanks")
+    log.reply_started()
+    log.reply_text("Goodbye.", spaced=False)
+    log.reply_audio_started(5.0)
+    log.agent_turn_ended("Goodbye.", interrupted=True, call_ending=True)  # all of it had gone out
+    log.call_ended()
+    assert [t["content"] for t in log.wire()] == ["Book me in", "Sure,", "Thanks", "Goodbye."]

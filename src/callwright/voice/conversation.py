@@ -50,6 +50,10 @@ class ConversationLog:
     _answering: float | None = None  # the end of speech the pending reply answers
     _marks: dict[str, float] = field(default_factory=dict)  # the pending reply's milestones
     _reply_audio_at: float | None = None  # the pending reply's first audible frame
+    # The model's reply as it wrote it (Pipecat logs a reply's sentence only once its audio has
+    # gone out; what is still on its way when the call ends is taken from here).
+    _reply_text: list[str] = field(default_factory=list)
+    _reply_spaced: bool = False  # the pieces carry their own spaces (LLM tokens)
 
     def bot_said(
         self, content: str, *, interrupted: bool = False, at: datetime | None = None
@@ -64,6 +68,36 @@ class ConversationLog:
         if content.strip():
             turn = Turn("bot", content.strip(), iso_utc(at), latency_ms, interrupted, breakdown)
             self.turns.append(turn)
+
+    def reply_started(self) -> None:
+        """The model began a response."""
+        self._reply_text = []
+
+    def reply_text(self, text: str, *, spaced: bool) -> None:
+        """A piece of the model's response (an LLM token, or a scripted reply's text)."""
+        self._reply_text.append(text)
+        self._reply_spaced = spaced
+
+    def _pending_reply(self) -> str:
+        return ("" if self._reply_spaced else " ").join(self._reply_text).strip()
+
+    def agent_turn_ended(self, content: str, *, interrupted: bool, call_ending: bool) -> None:
+        """Pipecat's end of an agent turn (``on_assistant_turn_stopped``), with the text whose
+        audio went out. When the call is ending with more of the reply still on its way (the
+        caller hung up while it played, or a busy loop had not yet passed its last frames on),
+        the turn is left for ``call_ended``. A barge-in keeps Pipecat's text: the model's context
+        and the transcript then agree on what was said."""
+        if call_ending and len(self._pending_reply()) > len(content.strip()):
+            return
+        self._reply_text = []
+        self.bot_said(content, interrupted=interrupted)
+
+    def call_ended(self) -> None:
+        """The media has ended. A reply the caller had begun to hear is logged whole, marked
+        interrupted: the call ended before its end was confirmed sent."""
+        pending, self._reply_text = self._pending_reply(), []
+        if pending and self._reply_audio_at is not None:
+            self.bot_said(pending, interrupted=True)
 
     def mark_interrupted(self, index: int) -> None:
         """The caller spoke over turn ``index`` (a bot line) before it was all sent."""

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import time
 
-from pipecat.frames.frames import Frame, LLMTextFrame, TranscriptionFrame, TTSAudioRawFrame
+from pipecat.frames.frames import (
+    Frame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+)
 from pipecat.processors.frame_processor import FrameProcessor
 
 from callwright.voice.conversation import ConversationLog
@@ -29,6 +35,9 @@ def watch_milestones(
     def _llm_pushed(_processor: FrameProcessor, frame: Frame) -> None:
         if isinstance(frame, LLMTextFrame):
             conversation.reply_milestone("llm_first_token", time.monotonic())
+            conversation.reply_text(frame.text, spaced=frame.includes_inter_frame_spaces)
+        elif isinstance(frame, LLMFullResponseStartFrame):
+            conversation.reply_started()
 
     def _tts_pushed(_processor: FrameProcessor, frame: Frame) -> None:
         if isinstance(frame, TTSAudioRawFrame):

@@ -225,6 +225,7 @@ class CallMediaSession:
                 self._holding.cancel()
             await self._leg.close()
             await self._settle_callbacks()
+            self.conversation.call_ended()
             self._finished.set()
         outcome = MediaOutcome(
             end_reason=self._end_reason or EndReason.ENDED_BY_PLATFORM,
@@ -549,7 +550,9 @@ class CallMediaSession:
 
         @call.assistant.event_handler("on_assistant_turn_stopped")
         async def _agent_said(_assistant: object, message: AssistantTurnStoppedMessage) -> None:
-            conversation.bot_said(message.content, interrupted=message.interrupted)
+            conversation.agent_turn_ended(
+                message.content, interrupted=message.interrupted, call_ending=self._end_requested.is_set()
+            )
 
         if isinstance(llm, ScriptedLLM):
 

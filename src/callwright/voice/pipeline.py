@@ -23,7 +23,6 @@ from pipecat.audio.mixers.base_audio_mixer import BaseAudioMixer
 from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
-    TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
@@ -44,7 +43,6 @@ from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
-from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start import VADUserTurnStartStrategy
 from pipecat.turns.user_start.transcription_user_turn_start_strategy import (
     TranscriptionUserTurnStartStrategy,
@@ -162,13 +160,18 @@ class VoiceTimedTurnStop(SpeechTimeoutUserTurnStopStrategy):
             await asyncio.sleep(0.02)
 
 
-class KeypadTurnStart(TranscriptionUserTurnStartStrategy):
-    """A caller's key presses start a user turn as speech does; VAD starts all the others."""
+class TranscriptTurnStart(TranscriptionUserTurnStartStrategy):
+    """A final transcript that finds no user turn open starts one; VAD starts all the others.
 
-    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
-        if isinstance(frame, TranscriptionFrame) and frame.text.startswith(DTMF_PREFIX):
-            return await super().process_frame(frame)
-        return ProcessFrameResult.CONTINUE
+    Two kinds come that way: the caller's key presses (``DTMFAggregator`` turns them into a
+    transcript), and words whose transcript came after the turn they were spoken in had ended.
+    Pipecat ends a turn that has had no event for ``user_turn_stop_timeout`` (5 s) with nothing
+    said, transcript or not: a slow STT (a loaded box, a cloud service's hiccup) then handed the
+    caller's words to no turn, and they waited unanswered until the call ended. Interim
+    transcripts start nothing: VAD has already started the turn they belong to."""
+
+    def __init__(self) -> None:
+        super().__init__(use_interim=False)
 
 
 class CallerAudioEnd(FrameProcessor):
@@ -260,7 +263,7 @@ def build_call_pipeline(
             # The VAD start interrupts the agent (barge-in); the stop strategy needs no model,
             # unlike Pipecat's default smart-turn analyzer.
             user_turn_strategies=UserTurnStrategies(
-                start=[VADUserTurnStartStrategy(enable_interruptions=True), KeypadTurnStart()],
+                start=[VADUserTurnStartStrategy(enable_interruptions=True), TranscriptTurnStart()],
                 stop=[VoiceTimedTurnStop(vad=vad, user_speech_timeout=USER_SPEECH_TIMEOUT_SECS)],
             ),
         ),

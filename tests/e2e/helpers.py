@@ -50,6 +50,10 @@ ACCOUNTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
 INTRO = "Hello {{name}}, this is a quick test call from Callwright."
 
 
+# An agent on the fake engines (the platform started with ``fake_engines``): instant, no model.
+FAKE_ENGINE_FIELDS = {"stt": {"provider": "fake"}, "llm": {"provider": "fake"}, "voice_id": "fake-tone"}
+
+
 def new_number() -> str:
     """A fresh valid Indian mobile number per call, so each call has its own scenario."""
     return f"+9198{next(_numbers):08d}"

@@ -15,11 +15,11 @@ import pytest
 from callwright.sim import Scenario
 from callwright.sim.audio import SAMPLE_RATE, rms
 from callwright.voice.ambience import CURATED
-from tests.e2e.helpers import finished_call, make_tenant, new_number, start_call
+from tests.e2e.helpers import FAKE_ENGINE_FIELDS, finished_call, make_tenant, new_number, start_call
 
 pytestmark = pytest.mark.e2e
 
-FAKE = {"stt": {"provider": "fake"}, "llm": {"provider": "fake"}, "voice_id": "fake-tone"}
+FAKE = FAKE_ENGINE_FIELDS
 SOFT_NOISE = next(a for a in CURATED if a.slug == "soft-noise")
 
 

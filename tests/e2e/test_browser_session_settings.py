@@ -31,6 +31,7 @@ from callwright.voice.engines.cloud import configure_cloud_engines
 from callwright.voice.engines.fake import FakeLatencies, disable_fake_engines, enable_fake_engines
 from callwright.voice.preload import preload_voice_models
 from tests.conftest import PartnerHandle
+from tests.e2e.helpers import FAKE_ENGINE_FIELDS
 from tests.kb_support import DOCX_FACT, DOCX_MIME, FILLER, PDF_FACT, PDF_MIME, make_docx, make_pdf, upload
 from tests.voice.openai_server import FakeOpenAIServer, local_llm_settings
 from tests.voice.openai_server import serving_in_thread as serving_llm
@@ -41,7 +42,7 @@ pytestmark = pytest.mark.e2e
 
 KEY = "cloud-test-key-4242-do-not-log"
 CARTESIA_VOICE = "cartesia-d46abd1d-2d02-43e8-819f-51fb652c1c61"
-FAKE = {"stt": {"provider": "fake"}, "llm": {"provider": "fake"}, "voice_id": "fake-tone"}
+FAKE = FAKE_ENGINE_FIELDS
 SOFT_NOISE = next(a for a in CURATED if a.slug == "soft-noise")
 QUESTION = "What time does the Pune branch open?"
 WINDOW = BROWSER_RATE // 50  # 20 ms at 48 kHz: 8 whole cycles of the fake voice's 400 Hz

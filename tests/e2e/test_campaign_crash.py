@@ -22,13 +22,13 @@ import httpx
 import pytest
 
 from callwright.sim import CarrierSimulator, Scenario
-from tests.e2e.helpers import ADMIN, make_tenant
+from tests.e2e.helpers import ADMIN, FAKE_ENGINE_FIELDS, make_tenant
 from tests.e2e.server_process import ServerProcess, serve_env
 
 pytestmark = pytest.mark.e2e
 
 CONTACTS = 30
-FAKE = {"stt": {"provider": "fake"}, "llm": {"provider": "fake"}, "voice_id": "fake-tone", "intro_message": "Hi."}
+FAKE = FAKE_ENGINE_FIELDS | {"intro_message": "Hi."}
 
 
 @pytest.fixture

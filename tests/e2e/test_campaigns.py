@@ -21,11 +21,11 @@ import httpx
 import pytest
 
 from callwright.sim import CarrierSimulator, Scenario
-from tests.e2e.helpers import ADMIN, Tenant, make_tenant
+from tests.e2e.helpers import ADMIN, FAKE_ENGINE_FIELDS, Tenant, make_tenant
 
 pytestmark = pytest.mark.e2e
 
-FAKE = {"stt": {"provider": "fake"}, "llm": {"provider": "fake"}, "voice_id": "fake-tone", "intro_message": "Hi."}
+FAKE = FAKE_ENGINE_FIELDS | {"intro_message": "Hi."}
 _blocks = itertools.count(200)
 
 ANSWER = Scenario.caller_hangs_up_after(0.3, ring_secs=0.05)

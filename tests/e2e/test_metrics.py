@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.helpers import (
     ADMIN,
+    FAKE_ENGINE_FIELDS,
     after_the_intro,
     hang_up_after_the_reply,
     make_tenant,
@@ -26,7 +27,7 @@ from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
-FAKE = {"stt": {"provider": "fake"}, "llm": {"provider": "fake"}, "voice_id": "fake-tone"}
+FAKE = FAKE_ENGINE_FIELDS
 
 
 @pytest.fixture(scope="module")

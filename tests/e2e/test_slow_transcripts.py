@@ -10,6 +10,7 @@ import pytest
 
 from callwright.voice.engines.fake import REPLY, TRANSCRIPT
 from tests.e2e.helpers import (
+    FAKE_ENGINE_FIELDS,
     after_the_intro,
     finished_call,
     hang_up_after_the_reply,
@@ -20,7 +21,7 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-FAKE = {"stt": {"provider": "fake"}, "llm": {"provider": "fake"}, "voice_id": "fake-tone"}
+FAKE = FAKE_ENGINE_FIELDS
 STT_MS = 7000.0  # past Pipecat's 5 s user_turn_stop_timeout
 
 

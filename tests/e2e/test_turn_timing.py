@@ -17,6 +17,7 @@ from callwright.sim.timing import call_timing
 from callwright.voice.pipeline import USER_SPEECH_TIMEOUT_SECS
 from callwright.voice.vad import silero_vad
 from tests.e2e.helpers import (
+    FAKE_ENGINE_FIELDS,
     after_the_intro,
     finished_call,
     hang_up_after_the_reply,
@@ -34,7 +35,7 @@ LINES = ("Yes, please tell me more about it.", "That sounds good to me.")
 def said(text: str) -> Utterance:
     """The line without the quiet Piper renders around it: it ends where the voice does."""
     return Utterance.from_pcm(audible_part(speech.speak(text)).tobytes())
-FAKE = {"stt": {"provider": "fake"}, "llm": {"provider": "fake"}, "voice_id": "fake-tone"}
+FAKE = FAKE_ENGINE_FIELDS
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,7 @@ def _platform(settings: Settings, sock: socket.socket) -> Iterator[Any]:
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # only a hang guard: a loaded box starts slowly
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the platform did not start")

@@ -122,6 +122,13 @@ async def _live_call(api, sim, provider: str, scenario: Scenario | None = None):
     return tenant, call_id, number
 
 
+async def _media_live(sim, number: str) -> None:  # type: ignore[no-untyped-def]
+    """Until the caller has heard the agent: the platform's media session for the call runs, so it
+    can end the call by closing the stream. (``in_progress`` comes with the answer callback, which
+    on a loaded box can be well before the media stream is up.)"""
+    await _until(lambda: any(c.first_agent_audio_at is not None for c in sim.calls(to=number)), timeout=60)
+
+
 async def test_a_hang_up_meeting_a_503_is_retried(api, carrier_sim):
     tenant, call_id, number = await _live_call(api, carrier_sim, "vobiz")
     await wait_for_status(api, tenant, call_id, {"in_progress"})
@@ -139,6 +146,7 @@ async def test_a_hang_up_meeting_a_503_is_retried(api, carrier_sim):
 async def test_a_failing_hang_up_ends_the_call_by_closing_its_media_stream(api, carrier_sim):
     tenant, call_id, number = await _live_call(api, carrier_sim, "plivo")
     await wait_for_status(api, tenant, call_id, {"in_progress"})
+    await _media_live(carrier_sim, number)
     carrier_sim.inject_fault("plivo", status=500, count=2)
     ended = await api.post(f"/api/v2/calls/{call_id}/end", headers=tenant.headers)
     assert ended.status_code == 200, ended.text
@@ -167,8 +175,9 @@ async def test_a_failing_hang_up_without_media_here_is_a_502_naming_the_carrier(
 
 
 async def test_a_hang_up_timeout_ends_the_call_by_closing_its_media_stream(api, carrier_sim):
-    tenant, call_id, _number = await _live_call(api, carrier_sim, "twilio")
+    tenant, call_id, number = await _live_call(api, carrier_sim, "twilio")
     await wait_for_status(api, tenant, call_id, {"in_progress"})
+    await _media_live(carrier_sim, number)
     carrier_sim.inject_fault("twilio", delay_secs=CARRIER_TIMEOUT + 1.0, status=500)
     ended = await api.post(f"/api/v2/calls/{call_id}/end", headers=tenant.headers)
     assert ended.status_code == 200, ended.text

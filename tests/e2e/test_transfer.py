@@ -67,7 +67,7 @@ async def _transfer_tenant(api, carrier_sim, provider: str, human: str, receiver
 async def _ask_transfer(api, tenant: Tenant, call_id: str, body: dict[str, str] | None = None) -> dict:
     """POST the transfer once the call's agent runs (until then: 409 call_not_live)."""
     await wait_for_status(api, tenant, call_id, {"in_progress"}, timeout=30)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # the session's start; a hang guard
     while True:
         response = await api.post(f"/api/v2/calls/{call_id}/transfer", json=body or {}, headers=tenant.headers)
         if response.status_code == 200 or time.monotonic() > deadline:

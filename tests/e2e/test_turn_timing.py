@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from callwright.sim import NetworkHold, Scenario, Utterance, speech
-from callwright.sim.audio import audible_part
+from callwright.sim.audio import SPEECH_RMS, audible_part, rms
 from callwright.sim.timing import call_timing
 from callwright.voice.pipeline import USER_SPEECH_TIMEOUT_SECS
 from callwright.voice.vad import silero_vad
@@ -48,10 +48,11 @@ async def test_the_reply_comes_the_configured_pause_after_the_voice_and_the_reco
 ):
     tenant = await make_tenant(api, carrier_sim, ["twilio"], intro_message="Hi.", **FAKE)
     number = new_number()
-    # Each fake reply is a 1.9 s tone, 0.6 s after the line; the next line comes after it. The
-    # caller lets the intro finish and hangs up once the second reply is over (events: a loaded
-    # box may answer late).
-    carrier_sim.set_scenario(number, after_the_intro(*map(said, LINES), gap_secs=2.9))
+    # Each fake reply is a 1.9 s tone, 0.6 s after the line. The caller lets the intro finish,
+    # says its second line once the first reply is over (a caller who takes turns: 0.3 s after
+    # the line, on its own, would talk over the reply) and hangs up once the second reply is
+    # over (events: a loaded box may answer late).
+    carrier_sim.set_scenario(number, after_the_intro(*map(said, LINES), gap_secs=0.3, takes_turns=True))
     call_id = await start_call(api, tenant, "twilio", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="twilio", timeout=15)
     await hang_up_after_the_reply(carrier_sim, sim_call)
@@ -73,6 +74,15 @@ async def test_the_reply_comes_the_configured_pause_after_the_voice_and_the_reco
         # simulator's loop, sharing this process with the platform's, may hear it late. Timed
         # from Silero's decision it read 0-110 ms short.
         assert at_caller * 1000 - 40 <= on_record <= at_caller * 1000 + 20, (heard, recorded)
+    # The caller took turns: its second line began only once the first reply had been heard
+    # and the agent was then quiet for the scenario's second.
+    first, second = sim_call.caller_speech()[:2]
+    replies = [
+        chunk for chunk in sim_call.playout.heard()
+        if first.ends_at < chunk.starts_at < second.starts_at and rms(chunk.pcm) > SPEECH_RMS
+    ]
+    assert replies, (first, second, sim_call.script_pauses)
+    assert second.starts_at >= max(chunk.ends_at for chunk in replies) + 1.0 - 0.02, (second, replies)
     print(f"\nreply after the caller's voice (s): {heard}; recorded (ms): {recorded}")
 
 

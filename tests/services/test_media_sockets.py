@@ -146,3 +146,30 @@ async def test_a_start_message_with_a_nul_is_refused_and_nothing_is_stored(platf
     assert stream is None
     after = await _get(platform, call_id)
     assert (after.media_socket_id, after.media_started_at, after.status) == (None, None, "ringing")
+
+
+@pytest.mark.parametrize(
+    ("end_reason", "status"), [("silence_timeout", "failed"), ("caller_hung_up", "failed"), ("transferred", "pending")]
+)
+async def test_a_cold_transfer_the_stream_never_handed_over_is_settled_failed(platform, partner, end_reason, status):
+    """A transfer asked but not handed to the carrier before the stream ended (the call ended,
+    or its stream moved) gets no dial report: it is settled ``failed``, not left pending. One the
+    carrier took (the stream ended as the hand-off) waits for the carrier's report."""
+    from callwright.domain.transfers import TransferSource, pending_record
+    from callwright.voice.session import MediaOutcome
+
+    asked = pending_record(to="+14155550100", source=TransferSource.API, requested_at="2026-12-07T00:00:00Z")
+    call_id = await add_call(platform, partner.id, status="in_progress", provider_call_id="vz-9", transfer=asked)
+    assert await _claim(platform, call_id, _start("vz-9"), "socket-a")
+    now = utcnow()
+    outcome = MediaOutcome(
+        end_reason=end_reason, started_at=now - timedelta(seconds=9), ended_at=now,
+        first_agent_audio_at=None, intro_spoken=True,
+    )
+    await media_events.media_ended(platform=platform, call_id=call_id, outcome=outcome, socket_id="socket-a")
+
+    transfer = (await _get(platform, call_id)).transfer
+    assert transfer["status"] == status, transfer
+    if status == "failed":
+        assert transfer["carrier_reason"] == media_events.ENDED_BEFORE_HANDOFF and transfer["completed_at"]
+        assert transfer["carrier_status"] is None

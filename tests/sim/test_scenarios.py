@@ -152,3 +152,15 @@ async def test_a_test_can_make_the_answering_party_hang_up(dialer, agent_platfor
     assert call.end_reason is EndReason.CALLEE_HUNG_UP
     assert agent_platform.session(tag).events()[-1]["stop"]["reason"] == "callended"
     assert not dialer.sim.caller_hangs_up(call.call_id)
+
+
+def test_a_caller_who_takes_turns_must_say_how_long_the_agent_is_quiet_first():
+    from pydantic import ValidationError
+
+    from callwright.sim.scenarios import DtmfPress
+
+    with pytest.raises(ValidationError, match="takes_turns needs waits_for_agent_secs"):
+        Scenario.answer("Hello", takes_turns=True)
+    with pytest.raises(ValidationError, match="not simulated with dtmf"):
+        Scenario.answer("Hello", takes_turns=True, waits_for_agent_secs=1.0, dtmf=[DtmfPress(digit="1", at_secs=0.0)])
+    assert Scenario.answer("Hello", "Bye", takes_turns=True, waits_for_agent_secs=1.0).takes_turns

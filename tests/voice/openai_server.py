@@ -138,7 +138,7 @@ def serving_in_thread(server: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
     runner = uvicorn.Server(config)
     thread = threading.Thread(target=runner.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 120  # only a hang guard: a loaded box starts slowly
     while not runner.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the fake OpenAI server did not start")

@@ -23,7 +23,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 # A generous bound on how long a server thread takes to start or stop.
-THREAD_SECS = 5.0
+THREAD_SECS = 5.0  # how long a stopping server thread may take to finish
+START_GUARD_SECS = 120.0  # only a hang guard: a loaded box starts a thread slowly
 
 
 @dataclass
@@ -282,7 +283,7 @@ def serving_in_thread(server: Server) -> Iterator[Server]:
 
     thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
     thread.start()
-    if not started.wait(THREAD_SECS):
+    if not started.wait(START_GUARD_SECS):
         raise RuntimeError(f"{type(server).__name__} did not start")
     try:
         yield server

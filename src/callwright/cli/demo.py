@@ -87,7 +87,11 @@ def run_demo(out_dir: Path, *, echo: Any = print) -> Path:
         sim.add_account("vobiz", **VOBIZ_ACCOUNT)
         sim.set_scenario(
             DEMO_NUMBER,
-            Scenario.answer(*CALLER_LINES, leading_silence_secs=5.5, gap_secs=5.0),
+            # The caller lets the agent finish: each line comes once the agent has been quiet
+            # for 1.5 s (fixed times talked over a reply that came late on a busy machine).
+            Scenario.answer(
+                *CALLER_LINES, waits_for_agent_secs=1.5, takes_turns=True, leading_silence_secs=0.3, gap_secs=0.3
+            ),
         )
         sock = _free_port()
         port = sock.getsockname()[1]

@@ -23,7 +23,7 @@ from callwright.domain.agent_spec import AgentSpec
 from callwright.domain.functions import FunctionTool
 from callwright.domain.providers import Provider
 from callwright.domain.suppression import SOURCE_IN_CALL
-from callwright.domain.transfers import TransferMode, TransferSource, transfer_destination
+from callwright.domain.transfers import TransferMode, TransferSource, is_pending, transfer_destination
 from callwright.services import function_calls, transfers
 from callwright.services.call_state import record_event
 from callwright.services.suppression import suppress_now
@@ -129,7 +129,10 @@ async def actions_for_call(*, platform: Platform, call: Call) -> CallActions | N
         tools = [function_calls.tool_of(rows[i], secretbox=platform.secretbox) for i in spec.function_ids if i in rows]
     carrier = get_carrier(Provider(call.provider))
     transfer_number = None
-    if spec.transfer_enabled and carrier.supports_transfer and call.transfer is None:
+    # Offered until a transfer has run. A pending record may be the partner's request racing
+    # this stream's start: the session must be able to carry it out (``POST /calls/{id}/transfer``
+    # answers "queued" once a session holds the call).
+    if spec.transfer_enabled and carrier.supports_transfer and (call.transfer is None or is_pending(call.transfer)):
         transfer_number = transfer_destination(spec.transfer_number)
     dtmf = spec.send_dtmf_enabled and carrier.supports_send_dtmf
     if not tools and not offered and transfer_number is None and not dtmf:

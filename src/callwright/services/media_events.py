@@ -28,6 +28,8 @@ from callwright.store.models import Call, utcnow
 
 # Why a warm transfer failed when the caller's stream ended before the bridge.
 CALLER_LEFT = "the caller hung up before the transfer was bridged"
+# Why a cold transfer failed when the stream ended before the carrier was asked to dial.
+ENDED_BEFORE_HANDOFF = "the call's media ended before the transfer was handed to the carrier"
 
 # The voice a call's agent speaks with when its snapshot names none (agents made before voices
 # were resolved at creation).
@@ -204,6 +206,12 @@ def caller_left_warm_transfer(call: Call) -> bool:
     return is_pending(record) and mode_of(record) is TransferMode.WARM and not (record or {}).get("bridged_at")
 
 
+def cold_transfer_never_handed(call: Call, outcome: MediaOutcome) -> bool:
+    """A cold transfer still pending when the stream ended other than by the carrier's hand-off."""
+    record = call.transfer
+    return is_pending(record) and mode_of(record) is TransferMode.COLD and outcome.end_reason is not EndReason.TRANSFERRED
+
+
 def stream_refusal(call: Call | None, start: MediaStart) -> str | None:
     """Why a socket may not carry the call's stream; None: it may."""
     if call is None:
@@ -273,6 +281,13 @@ async def media_ended(
             # The caller hung up while the human was being called or briefed.
             call.transfer = failed_record(
                 dict(call.transfer or {}), CALLER_LEFT, completed_at=iso_utc(utcnow()) or "", carrier_status=None
+            )
+        elif cold_transfer_never_handed(call, outcome):
+            # Asked, but the call ended (or its stream moved) before the agent handed it over:
+            # no dial report will ever settle it.
+            call.transfer = failed_record(
+                dict(call.transfer or {}), ENDED_BEFORE_HANDOFF, completed_at=iso_utc(utcnow()) or "",
+                carrier_status=None,
             )
         record_event(
             session,

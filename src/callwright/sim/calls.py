@@ -132,6 +132,8 @@ class SimCall:
     caller_track: CallerTrack | None = None
     audio_clock_at: float | None = None
     caller_started_at: float | None = None
+    # Where the script stopped for the agent (Scenario.takes_turns): [script secs, stopped secs].
+    script_pauses: list[list[float]] = field(default_factory=list)
     agent_heard_until: float | None = None  # when the last audible agent audio finished playing
     caller_streamed_from: float | None = None
     media_started_at: float | None = None
@@ -178,6 +180,31 @@ class SimCall:
 
     # --- the caller's speech and the agent's audio ---
 
+    def pause_script(self, at_secs: float, secs: float) -> None:
+        """The script stopped ``secs`` more at ``at_secs`` into it (a caller taking turns)."""
+        if self.script_pauses and self.script_pauses[-1][0] == at_secs:
+            self.script_pauses[-1][1] += secs
+        else:
+            self.script_pauses.append([at_secs, secs])
+
+    def _paused_before(self, script_secs: float) -> float:
+        # A pause sits on the frame where its line starts: at or (but for rounding) before it.
+        return sum(secs for at, secs in self.script_pauses if at <= script_secs + 1e-6)
+
+    def _script_pcm(self) -> np.ndarray:
+        """The caller's track as it went out: silence where the script stopped for the agent."""
+        assert self.caller_track is not None
+        pcm = self.caller_track.pcm
+        if not self.script_pauses:
+            return pcm
+        parts, cursor = [], 0
+        for at, secs in self.script_pauses:
+            cut = round(at * SAMPLE_RATE)
+            parts += [pcm[cursor:cut], np.zeros(round(secs * SAMPLE_RATE), dtype=pcm.dtype)]
+            cursor = cut
+        parts.append(pcm[cursor:])
+        return np.concatenate(parts)
+
     def caller_speech(self) -> list[Speech]:
         """When the answering party spoke (its script runs from ``caller_started_at``), on the
         call's clock; cut at the end of the media stream."""
@@ -186,7 +213,8 @@ class SimCall:
         origin, end = self.caller_started_at, self.media_ended_at or self.ended_at
         spoken = []
         for speech in self.caller_track.speech:
-            starts, ends = origin + speech.starts_at, origin + speech.ends_at
+            shift = self._paused_before(speech.starts_at)
+            starts, ends = origin + shift + speech.starts_at, origin + shift + speech.ends_at
             if end is not None and starts >= end:
                 break
             spoken.append(Speech(speech.label, starts, ends if end is None else min(ends, end)))
@@ -218,7 +246,7 @@ class SimCall:
             if waited and self.caller_started_at is not None and self.media_started_at is not None:
                 lead = min(length, max(0, round((self.caller_started_at - self.media_started_at) * SAMPLE_RATE)))
             skip = round(self.caller_streamed_from * SAMPLE_RATE)
-            script = self.caller_track.pcm[skip : skip + length - lead]
+            script = self._script_pcm()[skip : skip + length - lead]
             track[lead : lead + len(script)] = script
         return track
 

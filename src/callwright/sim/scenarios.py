@@ -112,6 +112,10 @@ class Scenario(BaseModel):
     # A caller who lets the agent finish first: the script (speech and DTMF) waits until the agent
     # has been heard and then quiet this long, and runs from there. None: it runs from the answer.
     waits_for_agent_secs: float | None = Field(default=None, ge=0.0, le=60.0)
+    # With waits_for_agent_secs, a caller who also lets the agent answer each line: before every
+    # later line the script stops until the agent has been heard after the caller's last line and
+    # then quiet that long (the gap_secs of silence before the line still come first).
+    takes_turns: bool = False
     gap_secs: float = Field(default=1.0, ge=0.0, le=600.0)
     utterances: tuple[Utterance, ...] = ()
     dtmf: tuple[DtmfPress, ...] = ()
@@ -154,6 +158,16 @@ class Scenario(BaseModel):
     @property
     def answers(self) -> bool:
         return self.outcome in (Outcome.ANSWER, Outcome.VOICEMAIL)
+
+    @model_validator(mode="after")
+    def _turns_need_a_wait(self) -> Scenario:
+        if self.takes_turns:
+            if self.waits_for_agent_secs is None:
+                raise ValueError("takes_turns needs waits_for_agent_secs: how long the agent is quiet before a line")
+            if self.dtmf or self.network_hold is not None:
+                # Their times are on the script's clock, which stops between lines.
+                raise ValueError("takes_turns is not simulated with dtmf or network_hold")
+        return self
 
 
 def _utterances(lines: tuple[str | Utterance, ...]) -> tuple[Utterance, ...]:

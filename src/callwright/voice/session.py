@@ -318,7 +318,12 @@ class CallMediaSession:
         self._start_transfer(to, TransferSource(source), TransferMode(mode), since=None)
 
     def _start_transfer(self, to: str, source: TransferSource, mode: TransferMode, *, since: float | None) -> None:
-        if self._transferring or self._end_requested.is_set() or self._actions is None:
+        if self._transferring or self._end_requested.is_set():
+            return
+        if self._actions is None:
+            # Not expected: a call whose agent may transfer is built with its actions. The
+            # stream's end settles the partner's pending request as failed (media_events).
+            log.warning("%s: a transfer was asked of a call without in-call actions; ignored", self._name)
             return
         self._transferring = True
         task = asyncio.create_task(self._transfer(to, source, mode, since=since))
@@ -331,6 +336,8 @@ class CallMediaSession:
             await self._wait_for_playout(
                 self._watch, since=since, timeout_secs=60.0, start_within_secs=REPLY_START_SECS
             )
+        if self._timers is not None:
+            self._timers.hold(True)  # the caller is being handed over: silence is not the end
         await self.say(self._script.transfer_line_for(mode))
         if self._end_requested.is_set():
             return
@@ -345,6 +352,7 @@ class CallMediaSession:
         self._transferred = True  # before the carrier acts: its stream close may come first
         if not await self._actions.start_transfer(to, source.value):
             self._transferred = self._transferring = False
+            self._hold(False)
             await self.say(TRANSFER_FAILED_LINE)
 
     def _transcript_so_far(self) -> list[dict[str, Any]]:

@@ -222,6 +222,13 @@ class MediaStream(ABC):
             for speech in (track.speech if track is not None else ())
         }
         presses = self._presses(origin, start) if script_at is not None else []
+        # A caller who takes turns (Scenario.takes_turns): the script frames where a later line
+        # starts; the script stops there (``paused`` frames so far) until the agent has answered.
+        turns = call.scenario.takes_turns and waits_for_agent is not None
+        line_starts = {
+            math.floor(speech.starts_at / frame_secs + 1e-6) for speech in (track.speech[1:] if track else ())
+        } if turns else set()
+        paused = 0
         sent = 0
         tick = math.ceil((start - origin) / TICK_SECS - 1e-6)  # ticks fall on frame boundaries
         try:
@@ -238,7 +245,15 @@ class MediaStream(ABC):
                 while origin + (index + 1) * frame_secs <= now + WAKE_SLACK_SECS:
                     if self._held(origin + (index + 1) * frame_secs, now):
                         break
-                    script_frame = -1 if script_at is None else index - script_at
+                    script_frame = -1 if script_at is None else index - script_at - paused
+                    if script_frame in line_starts:
+                        assert waits_for_agent is not None
+                        if self._agent_answered(now, waits_for_agent):
+                            line_starts.discard(script_frame)
+                        else:
+                            paused += 1
+                            call.pause_script(script_frame * frame_secs, frame_secs)
+                            script_frame = -1
                     payload = frames[script_frame] if 0 <= script_frame < len(frames) else quiet
                     await self.send(self.media(payload, sent + 1, int(sent * self.fmt.frame_ms)))
                     if script_frame in speech_ends:
@@ -280,6 +295,13 @@ class MediaStream(ABC):
     def _agent_went_quiet(self, now: float, quiet_secs: float) -> bool:
         heard_until = self.call.agent_heard_until
         return heard_until is not None and now >= heard_until + quiet_secs
+
+    def _agent_answered(self, now: float, quiet_secs: float) -> bool:
+        """The agent was heard after the caller's last line went out, and has been quiet since
+        for ``quiet_secs``."""
+        said = self.call.caller_speech_sent_at
+        heard_until = self.call.agent_heard_until
+        return bool(said) and heard_until is not None and heard_until > said[-1] and now >= heard_until + quiet_secs
 
     async def _listen(self) -> None:
         assert self.ws is not None

@@ -33,7 +33,7 @@ FAKE = FAKE_ENGINE_FIELDS | {"intro_message": "Hi."}
 
 @pytest.fixture
 def sim() -> Iterator[CarrierSimulator]:
-    simulator = CarrierSimulator(callback_timeout_secs=3.0)
+    simulator = CarrierSimulator(callback_timeout_secs=15.0)  # a dead port refuses at once; a busy server is slow
     with simulator.running():
         yield simulator
 
@@ -45,7 +45,7 @@ async def server(database_url: str, sim: CarrierSimulator, tmp_path: Path) -> As
         sim,
         tmp_path,
         FAKE_ENGINES="1",
-        CARRIER_TIMEOUT_SECS="3",
+        CARRIER_TIMEOUT_SECS="15",  # generous: the simulator shares a loaded box
         RECONCILE_INTERVAL_SECS="0.5",
         RECONCILE_AFTER_SECS="3",
     )

@@ -19,6 +19,7 @@ from tests.conftest import TEST_ADMIN_TOKEN
 from tests.e2e.helpers import (
     ACCOUNTS,
     after_the_intro,
+    finished_call,
     hang_up_after_the_reply,
     make_tenant,
     new_number,
@@ -99,6 +100,8 @@ async def test_a_partner_sees_a_call_live_and_replays_it_from_a_transcript_turn(
     await hung_up
     await row.locator(".badge", has_text="completed").wait_for()
     await _shot(page, "2-calls-live")
+    # The call's record is whole (transcript, recording) a moment after the carrier's hang-up.
+    stored = await finished_call(api, tenant, call_id)
 
     await row.get_by_role("link").click()
     await page.get_by_role("heading", name=f"Call to {number}").wait_for()
@@ -125,7 +128,7 @@ async def test_a_partner_sees_a_call_live_and_replays_it_from_a_transcript_turn(
     await _shot(page, "3-call-detail")
 
     turns = page.locator("button.turn")
-    assert await turns.count() >= 2, "the intro and the caller's line at least"
+    assert await turns.count() >= 2, ("the intro and the caller's line at least", stored["transcript"])
     later = turns.nth(await turns.count() - 1)
     offset = float(await later.get_attribute("data-offset") or "0")
     assert 0 < offset < duration

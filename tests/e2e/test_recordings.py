@@ -52,12 +52,31 @@ async def _recorded_call(api, carrier_sim, provider: str, scenario: Scenario, **
     return sim_call, frames[:, 0].astype(np.float64), frames[:, 1].astype(np.float64)
 
 
+def _line_up(recorded: np.ndarray, window: np.ndarray, at: int, reach: int) -> tuple[float, float]:
+    """Where ``window`` (from sample ``at`` of the reference) lines up best in ``recorded``
+    (padded by ``reach`` at its start): the lag in seconds and the normalised correlation."""
+    size = len(window)
+    span = recorded[at : at + size + 2 * reach]
+    if len(span) < size:
+        return 0.0, 0.0
+    n = 1 << (len(span) + size).bit_length()
+    scores = np.fft.irfft(np.fft.rfft(span, n) * np.conj(np.fft.rfft(window, n)), n)[: len(span) - size + 1]
+    best = int(np.argmax(scores))
+    match = span[best : best + size]
+    r = float(np.dot(match, window) / (np.linalg.norm(match) * np.linalg.norm(window) + 1e-9))
+    return (best - reach) / SAMPLE_RATE, r
+
+
 def _window_lags(recorded: np.ndarray, reference: np.ndarray) -> list[tuple[float, float, float]]:
     """For each half second of ``reference`` that is mostly sound: where it lines up best in
     ``recorded`` (seconds, positive: later in the recording, searched within ±0.5 s) and the
     normalised correlation there. Per window, as the two sides' clocks may differ by a few ms from
     one utterance to the next, which is nothing to a listener but everything to a raw
-    waveform correlation over the whole call."""
+    waveform correlation over the whole call.
+
+    A stall of either side's event loop inside a window (a gap one side heard at its own moment)
+    shifts the window's two parts against each other: the window then counts by the better of its
+    halves, which one stall leaves whole."""
     size, reach = SAMPLE_RATE // 2, SAMPLE_RATE // 2
     recorded = np.r_[np.zeros(reach), recorded]  # so a window at 0 s can be found earlier
     found = []
@@ -66,16 +85,14 @@ def _window_lags(recorded: np.ndarray, reference: np.ndarray) -> list[tuple[floa
         blocks = np.sqrt((window.reshape(-1, 160) ** 2).mean(axis=1))
         if (blocks > 300).mean() < 0.5:  # mostly silence: nothing to line up
             continue
-        lo = at  # the window's own place, shifted by the padding: lag -reach
-        span = recorded[lo : at + size + 2 * reach]
-        if len(span) < size:
-            continue
-        n = 1 << (len(span) + size).bit_length()
-        scores = np.fft.irfft(np.fft.rfft(span, n) * np.conj(np.fft.rfft(window, n)), n)[: len(span) - size + 1]
-        best = int(np.argmax(scores))
-        match = span[best : best + size]
-        r = float(np.dot(match, window) / (np.linalg.norm(match) * np.linalg.norm(window) + 1e-9))
-        found.append((at / SAMPLE_RATE, (best - reach) / SAMPLE_RATE, r))
+        lag, r = _line_up(recorded, window, at, reach)
+        if r <= 0.9:
+            half = size // 2
+            lag, r = max(
+                (_line_up(recorded, window[:half], at, reach), _line_up(recorded, window[half:], at + half, reach)),
+                key=lambda found: found[1],
+            )
+        found.append((at / SAMPLE_RATE, lag, r))
     return found
 
 

@@ -111,7 +111,10 @@ async def test_answered_call_speaks_the_carriers_protocol_and_callbacks(
     # The caller speaks 0.3 s after answering; the stream carries it from the first whole frame.
     assert [round(s.starts_at - call.caller_started_at, 3) for s in call.caller_speech()] == [0.3]
     assert 0 <= call.caller_started_at - call.answered_at < 0.02
-    assert call.caller_streamed_from in (0.0, 0.02, 0.04)  # a frame boundary, soon after
+    # A frame boundary, soon after (how soon is the loop's: only a hang is refused).
+    streamed_from = call.caller_streamed_from
+    assert streamed_from is not None and 0 <= streamed_from < 5
+    assert round(streamed_from / 0.02, 6).is_integer(), streamed_from
     assert [m.event for m in call.agent_events()][:2] == ["playAudio", "playAudio"]
     with wave.open(str(call.save_wav(tmp_path / "call.wav")), "rb") as wav:
         assert (wav.getnchannels(), wav.getframerate()) == (2, 8000)
@@ -184,10 +187,14 @@ async def test_clear_audio_drops_queued_audio_and_is_acknowledged(carrier, diale
     model.model_validate(session.first("clearedAudio"))
     assert session.events("playedStream") == []  # the checkpoint's audio was dropped
     (clear,) = call.clears
-    assert clear.dropped_secs == pytest.approx(1.5, abs=0.1)
     assert clear.after_onset_secs == pytest.approx(clear.at - call.caller_speech()[0].starts_at)
+    # The agent clears 0.5 s into its 2 s tone: what the caller heard and what was dropped make
+    # the whole tone. How much was heard is the loops' (a busy one clears late): at least the
+    # 0.5 s, less than all of it.
     heard = np.flatnonzero(np.abs(call.agent_audio()) > 1000)
-    assert (heard[-1] - heard[0]) / 8000 == pytest.approx(0.5, abs=0.08)
+    heard_secs = (heard[-1] - heard[0] + 1) / 8000
+    assert heard_secs + clear.dropped_secs == pytest.approx(2.0, abs=0.03), (heard_secs, clear)
+    assert 0.45 <= heard_secs and clear.dropped_secs > 0, (heard_secs, clear)
 
 
 @pytest.mark.parametrize(("carrier", "script"), [

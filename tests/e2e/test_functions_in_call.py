@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from sqlalchemy import select
 
-from callwright.sim import Scenario
 from callwright.store.db import create_engine, session_factory
 from callwright.store.models import CallEventRow
 from tests.conftest import error_of
@@ -192,14 +191,14 @@ async def test_a_scripted_agent_calls_a_function_and_opts_out_by_rule(
     updated = await api.put(f"/api/v2/agent/{tenant.agent_id}", json={"script": script}, headers=tenant.headers)
     assert updated.status_code == 200, updated.text
     number = new_number()
+    # The caller lets the agent finish each answer before the next line (fixed times talked over
+    # a late answer on a loaded box), and hangs up once the second is answered.
     carrier_sim.set_scenario(
-        number,
-        Scenario.caller_hangs_up_after(
-            20.0, "Where is my order", "Please do not call me again", leading_silence_secs=4.0, gap_secs=5.0
-        ),
+        number, after_the_intro("Where is my order", "Please do not call me again", takes_turns=True, gap_secs=0.5)
     )
     call_id = await start_call(api, tenant, "vobiz", number)
     sim_call = await carrier_sim.wait_for_call(to=number, carrier="vobiz", timeout=15)
+    await hang_up_after_the_reply(carrier_sim, sim_call, quiet_secs=3.0)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=40)
     call = await finished_call(api, tenant, call_id)
 

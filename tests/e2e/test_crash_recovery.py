@@ -233,7 +233,11 @@ async def test_a_crash_while_mcube_dials_leaves_the_call_open_until_mcube_report
             sim.inject_fault("mcube", delay_secs=30, act_first=True)
             # Connected past the dial's lease (10 s carrier timeout + 10 s) and the reconciler's
             # 3 s bound: long enough to be closed as never placed if silence were taken as proof.
-            sim.set_scenario(number, Scenario.caller_hangs_up_after(35.0, ring_secs=3.0))
+            # The customer hangs up (below) at least 35 s after the dial and only once the server
+            # is back: a restart slower than the call (a loaded box) would lose MCube's one
+            # webhook, which the platform cannot ask for again. 300 s is only a backstop.
+            sim.set_scenario(number, Scenario.caller_hangs_up_after(300.0, ring_secs=3.0))
+            dialled_at = time.monotonic()
             call_id = await start_call(api, tenant, "mcube", number)
 
             async def in_flight() -> bool:
@@ -254,6 +258,8 @@ async def test_a_crash_while_mcube_dials_leaves_the_call_open_until_mcube_report
             waiting = (await api.get(f"/api/v2/calls/{call_id}", headers=tenant.headers)).json()["data"]
             assert waiting["status"] == "pending"
             assert "settled by the time bound at" in waiting["end_reason"]
+            await asyncio.sleep(max(0.0, dialled_at + 35.0 - time.monotonic()))
+            assert sim.caller_hangs_up(sim_call.call_id), "the customer's call was no longer up"
             assert await asyncio.to_thread(sim_call.ended.wait, 60), "the simulated call never ended"
             final = await wait_for_status(api, tenant, call_id, timeout=60)
     assert len(_mcube_calls(sim, number)) == 1  # dialled once

@@ -200,16 +200,20 @@ def _inbound_ended(call: Call, outcome: MediaOutcome) -> CallEvent:
         duration_seconds=seconds,
     )
 
-def caller_left_warm_transfer(call: Call) -> bool:
-    """A warm transfer still pending and not bridged when the caller's stream ended."""
-    record = call.transfer
-    return is_pending(record) and mode_of(record) is TransferMode.WARM and not (record or {}).get("bridged_at")
 
+def transfer_failed_with_stream(call: Call, outcome: MediaOutcome) -> str | None:
+    """Why a transfer still pending when the caller's stream ended has failed; None: it has not.
 
-def cold_transfer_never_handed(call: Call, outcome: MediaOutcome) -> bool:
-    """A cold transfer still pending when the stream ended other than by the carrier's hand-off."""
+    A warm one not yet bridged: the caller hung up while the human was being called or briefed.
+    A cold one the stream did not end by handing over: asked, but the call ended (or its stream
+    moved) before the agent handed it to the carrier, so no dial report will ever settle it.
+    """
     record = call.transfer
-    return is_pending(record) and mode_of(record) is TransferMode.COLD and outcome.end_reason is not EndReason.TRANSFERRED
+    if not is_pending(record):
+        return None
+    if mode_of(record) is TransferMode.WARM:
+        return None if (record or {}).get("bridged_at") else CALLER_LEFT
+    return None if outcome.end_reason is EndReason.TRANSFERRED else ENDED_BEFORE_HANDOFF
 
 
 def stream_refusal(call: Call | None, start: MediaStart) -> str | None:
@@ -277,17 +281,10 @@ async def media_ended(
         ours = outcome.end_reason is not EndReason.CALLER_HUNG_UP
         if ours and (not call.end_reason or call.end_reason == call.hangup_cause):
             call.end_reason = outcome.description
-        if caller_left_warm_transfer(call):
-            # The caller hung up while the human was being called or briefed.
+        failure = transfer_failed_with_stream(call, outcome)
+        if failure is not None:
             call.transfer = failed_record(
-                dict(call.transfer or {}), CALLER_LEFT, completed_at=iso_utc(utcnow()) or "", carrier_status=None
-            )
-        elif cold_transfer_never_handed(call, outcome):
-            # Asked, but the call ended (or its stream moved) before the agent handed it over:
-            # no dial report will ever settle it.
-            call.transfer = failed_record(
-                dict(call.transfer or {}), ENDED_BEFORE_HANDOFF, completed_at=iso_utc(utcnow()) or "",
-                carrier_status=None,
+                dict(call.transfer or {}), failure, completed_at=iso_utc(utcnow()) or "", carrier_status=None
             )
         record_event(
             session,

@@ -301,7 +301,8 @@ class MediaStream(ABC):
         for ``quiet_secs``."""
         said = self.call.caller_speech_sent_at
         heard_until = self.call.agent_heard_until
-        return bool(said) and heard_until is not None and heard_until > said[-1] and now >= heard_until + quiet_secs
+        heard_since = bool(said) and heard_until is not None and heard_until > said[-1]
+        return heard_since and self._agent_went_quiet(now, quiet_secs)
 
     async def _listen(self) -> None:
         assert self.ws is not None

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from callwright.sim import CarrierSimulator, Scenario, SimCall
@@ -166,3 +167,18 @@ async def dialer(sim: CarrierSimulator, agent_platform: AgentPlatform) -> AsyncI
     agent_platform.status_code = 200
     async with httpx.AsyncClient(timeout=10) as http:
         yield Dialer(sim, agent_platform, http)
+
+
+def check_the_clear_cut_the_tone(call: SimCall, tone_secs: float) -> None:
+    """The agent sent a ``tone_secs`` tone at once, then one clear: the caller heard the tone from
+    its first audible frame until the clear came, and the clear dropped the rest.
+
+    When the clear comes is the loops' (a busy one clears late); that is not asserted here.
+    """
+    (clear,) = call.clears
+    started = next(at for at, audible in call.agent_audio_arrivals if audible)
+    heard = np.flatnonzero(np.abs(call.agent_audio()) > 1000)
+    heard_secs = (heard[-1] - heard[0] + 1) / 8000 if heard.size else 0.0
+    assert heard_secs == pytest.approx(clear.at - started, abs=0.03), (heard_secs, started, clear)
+    assert heard_secs + clear.dropped_secs == pytest.approx(tone_secs, abs=0.03), (heard_secs, clear)
+    assert clear.dropped_secs > 0, clear

@@ -21,12 +21,17 @@ from tests.e2e.helpers import make_tenant, new_number, start_call, wait_for_stat
 
 pytestmark = pytest.mark.e2e
 
-CARRIER_TIMEOUT = 5.0  # the e2e platform's carrier_timeout_secs
+CARRIER_TIMEOUT = 5.0  # this module's platform's carrier_timeout_secs: its faults outlast it
 
 
 @pytest.fixture(scope="module")
 def platform_settings() -> dict[str, object]:
-    return {"reconcile_interval_secs": 0.5, "reconcile_after_secs": 2.0, "media_idle_timeout_secs": 2.0}
+    return {
+        "reconcile_interval_secs": 0.5,
+        "reconcile_after_secs": 2.0,
+        "media_idle_timeout_secs": 2.0,
+        "carrier_timeout_secs": CARRIER_TIMEOUT,
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -121,6 +121,12 @@ async def wait_for_status(
         await asyncio.sleep(0.1)
 
 
+# How long the agent must be quiet before the simulated caller takes its reply as over. The agent's
+# audio leaves paced at real time, so a loop stall on a loaded box is a pause inside a reply; over
+# 1 s was seen (run M). The agent's silence rule is 15 s away.
+QUIET_SECS = 2.5
+
+
 def heard_speech_secs(sim_call, *, after: float = 0.0, until: float | None = None) -> float:  # type: ignore[no-untyped-def]
     """Seconds of non-silent agent audio the simulated caller heard from ``after`` (call clock)
     on, and before ``until`` if given: 20 ms frames above −40 dBFS."""
@@ -142,7 +148,7 @@ def after_the_intro(*lines: str | Utterance, **fields: Any) -> Scenario:
     return Scenario.answer(*lines, **({"waits_for_agent_secs": 1.0, "leading_silence_secs": 0.5} | fields))
 
 
-async def hang_up_after_the_reply(sim, sim_call, *, quiet_secs: float = 1.0, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+async def hang_up_after_the_reply(sim, sim_call, *, quiet_secs: float = QUIET_SECS, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     """Hang the simulated caller up once the agent has answered the caller's last speech: audible
     agent audio after that speech ended, then ``quiet_secs`` with none. A fixed hang-up time races
     the reply on a loaded machine (the call ends before the agent has spoken); this waits for it."""
@@ -162,16 +168,19 @@ def transfer_leg_over(sim_call) -> Callable[[], float | None]:  # type: ignore[n
 
 
 async def hang_up_once_the_agent_spoke_after(  # type: ignore[no-untyped-def]
-    sim, sim_call, since: Callable[[], float | None], *, quiet_secs: float = 1.0, timeout: float = 60.0
+    sim, sim_call, since: Callable[[], float | None], *, quiet_secs: float = QUIET_SECS, timeout: float = 60.0
 ) -> None:
     """Hang the simulated caller up once ``since()`` gives a moment (call clock) and the agent has
-    been heard after it, then quiet for ``quiet_secs``: an event in the call, not a fixed time."""
+    been heard after it, then quiet for ``quiet_secs``: none of its audio arriving and none left to
+    play. An event in the call, not a fixed time. ``quiet_secs`` 0: at its first audible frame."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not sim_call.ended.is_set():
         moment = since()
         if moment is not None:
             audible = [at for at, loud in sim_call.agent_audio_arrivals if loud and at > moment]
-            if audible and sim_call.now() - audible[-1] >= quiet_secs:
+            if audible and (
+                quiet_secs == 0 or sim_call.now() >= max(audible[-1], sim_call.agent_heard_until or 0.0) + quiet_secs
+            ):
                 sim.caller_hangs_up(sim_call.call_id)
                 return
         await asyncio.sleep(0.05)

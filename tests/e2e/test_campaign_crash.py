@@ -4,10 +4,10 @@ on the same store: no attempt is lost and none is made twice.
 At the kill some calls are live (media up), some are admitted and queued for the dialer, most
 contacts still wait. After the restart the campaign runs to completion and, for every contact:
 its attempts are numbered 1, 2, … without a gap or a repeat; the carrier placed at most one call
-per attempt, and at most one attempt (the one whose dial was in flight at the kill) went without
-its call; every contact ends reached (at most one not: its dial in flight at the kill never
-reached the carrier, and its retries may not have either while the server restarted). Runs on
-a SQLite file and, when reachable, PostgreSQL.
+per attempt, and only attempts whose dial was in flight at the kill (``dialing`` in the store:
+several can be, as dials are paced but not serialised) went without their call; every contact
+ends reached, but for at most one per such dial. Runs on a SQLite file and, when reachable,
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
+from callwright.domain.dialing import DialState
 from callwright.sim import CarrierSimulator, Scenario
+from callwright.store.db import create_engine, session_factory
+from callwright.store.models import Call
 from tests.e2e.helpers import ADMIN, FAKE_ENGINE_FIELDS, make_tenant
 from tests.e2e.server_process import ServerProcess, serve_env
 
@@ -65,6 +69,17 @@ async def _campaign(api: httpx.AsyncClient, tenant, phones: list[str]) -> str:
     return cid
 
 
+async def _dials_in_flight(database_url: str) -> int:
+    """Calls whose dial request had left (or was about to) and had no answer yet: read from the
+    store while the server is down."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return int(await session.scalar(select(func.count()).where(Call.dial_state == DialState.DIALING)) or 0)
+    finally:
+        await engine.dispose()
+
+
 async def _status(api, tenant, cid) -> dict:
     return (await api.get(f"/api/v2/campaigns/{cid}", headers=tenant.headers)).json()["data"]
 
@@ -83,7 +98,9 @@ async def _unfinished(api, tenant, cid, data) -> str:
     return "\n".join(lines)
 
 
-async def test_kill_9_mid_campaign_loses_and_repeats_no_attempt(server: ServerProcess, sim: CarrierSimulator):
+async def test_kill_9_mid_campaign_loses_and_repeats_no_attempt(
+    server: ServerProcess, sim: CarrierSimulator, database_url: str
+):
     phones = [f"+1312555{i:04d}" for i in range(CONTACTS)]
     for phone in phones:
         sim.set_scenario(phone, Scenario.caller_hangs_up_after(1.5, ring_secs=0.1))
@@ -101,6 +118,7 @@ async def test_kill_9_mid_campaign_loses_and_repeats_no_attempt(server: ServerPr
             assert time.monotonic() < deadline, data
             await asyncio.sleep(0.1)
     server.kill_9()
+    in_flight = await _dials_in_flight(database_url)
     await asyncio.sleep(2.0)  # the live calls' callbacks find nobody
     await server.start()
 
@@ -122,9 +140,10 @@ async def test_kill_9_mid_campaign_loses_and_repeats_no_attempt(server: ServerPr
         without_call += len(history) - len(placed)
         assert contact["state"] in ("completed", "failed"), contact
         assert len(history) <= 3
-    assert without_call <= 1  # at most the dial in flight at the kill never reached the carrier
+    assert without_call <= in_flight  # only dials in flight at the kill may never have reached the carrier
     reached = sum(1 for c in contacts if c["state"] == "completed")
-    assert reached >= CONTACTS - 1, [c for c in contacts if c["state"] != "completed"]
+    assert reached >= CONTACTS - in_flight, (in_flight, [c for c in contacts if c["state"] != "completed"])
     media_paths = re.findall(r"/media/vobiz/[^/\s\"]+/[^\s?\"]+", server.log_path.read_text())
     assert media_paths and all(path.endswith("/****") for path in media_paths)  # access log: no token
-    print(f"\n{CONTACTS} contacts through a kill -9: {reached} reached, {sum(len(c['attempt_history']) for c in contacts)} attempts")
+    attempts = sum(len(c["attempt_history"]) for c in contacts)
+    print(f"\n{CONTACTS} contacts through a kill -9 ({in_flight} dials in flight): {reached} reached, {attempts} attempts")

@@ -121,9 +121,10 @@ async def wait_for_status(
         await asyncio.sleep(0.1)
 
 
-# How long the agent must be quiet before the simulated caller takes its reply as over. The agent's
-# audio leaves paced at real time, so a loop stall on a loaded box is a pause inside a reply; over
-# 1 s was seen (run M). The agent's silence rule is 15 s away.
+# How long the agent must be quiet before the simulated caller takes its line (the intro, a reply)
+# as over. The agent's audio leaves paced at real time, so a loop stall on a loaded box is a pause
+# inside a line: over 1 s was seen inside a reply (run M), and a caller who waited 1 s spoke over
+# an intro (run N). The agent's silence rule is 15 s away.
 QUIET_SECS = 2.5
 
 
@@ -142,10 +143,10 @@ def heard_speech_secs(sim_call, *, after: float = 0.0, until: float | None = Non
 
 def after_the_intro(*lines: str | Utterance, **fields: Any) -> Scenario:
     """A caller who lets the agent's intro finish: its lines start half a second after the agent
-    has gone quiet for a second, however late the intro came, and it stays on the line until the
-    test hangs it up (``hang_up_after_the_reply``). A fixed leading silence races a late intro on
-    a loaded machine: the caller talks over it and the intro is marked interrupted."""
-    return Scenario.answer(*lines, **({"waits_for_agent_secs": 1.0, "leading_silence_secs": 0.5} | fields))
+    has gone quiet for ``QUIET_SECS``, however late the intro came, and it stays on the line until
+    the test hangs it up (``hang_up_after_the_reply``). A fixed leading silence races a late intro
+    on a loaded machine: the caller talks over it and the intro is marked interrupted."""
+    return Scenario.answer(*lines, **({"waits_for_agent_secs": QUIET_SECS, "leading_silence_secs": 0.5} | fields))
 
 
 async def hang_up_after_the_reply(sim, sim_call, *, quiet_secs: float = QUIET_SECS, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]

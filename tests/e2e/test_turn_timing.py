@@ -18,6 +18,7 @@ from callwright.voice.pipeline import USER_SPEECH_TIMEOUT_SECS
 from callwright.voice.vad import silero_vad
 from tests.e2e.helpers import (
     FAKE_ENGINE_FIELDS,
+    QUIET_SECS,
     after_the_intro,
     finished_call,
     hang_up_after_the_reply,
@@ -75,14 +76,14 @@ async def test_the_reply_comes_the_configured_pause_after_the_voice_and_the_reco
         # from Silero's decision it read 0-110 ms short.
         assert at_caller * 1000 - 40 <= on_record <= at_caller * 1000 + 20, (heard, recorded)
     # The caller took turns: its second line began only once the first reply had been heard
-    # and the agent was then quiet for the scenario's second.
+    # and the agent was then quiet for the scenario's QUIET_SECS.
     first, second = sim_call.caller_speech()[:2]
     replies = [
         chunk for chunk in sim_call.playout.heard()
         if first.ends_at < chunk.starts_at < second.starts_at and rms(chunk.pcm) > SPEECH_RMS
     ]
     assert replies, (first, second, sim_call.script_pauses)
-    assert second.starts_at >= max(chunk.ends_at for chunk in replies) + 1.0 - 0.02, (second, replies)
+    assert second.starts_at >= max(chunk.ends_at for chunk in replies) + QUIET_SECS - 0.02, (second, replies)
     print(f"\nreply after the caller's voice (s): {heard}; recorded (ms): {recorded}")
 
 

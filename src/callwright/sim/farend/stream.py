@@ -238,8 +238,11 @@ class MediaStream(ABC):
                     continue
                 now = call.now()
                 if script_at is None and waits_for_agent is not None and self._agent_went_quiet(now, waits_for_agent):
-                    script_at = index
-                    call.caller_started_at = origin + index * frame_secs
+                    # The frame where the quiet ran out. A late loop has frames due before it still
+                    # unsent (``index``): they stay quiet, as the caller had not yet begun.
+                    quiet_from = (call.agent_heard_until or 0.0) + waits_for_agent
+                    script_at = max(index, math.ceil((quiet_from - origin) / frame_secs - 1e-6))
+                    call.caller_started_at = origin + script_at * frame_secs
                     call.caller_streamed_from = 0.0
                     presses = self._presses(call.caller_started_at, start)
                 while origin + (index + 1) * frame_secs <= now + WAKE_SLACK_SECS:

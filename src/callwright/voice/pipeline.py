@@ -23,6 +23,8 @@ from pipecat.audio.mixers.base_audio_mixer import BaseAudioMixer
 from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
+    InterimTranscriptionFrame,
+    TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
@@ -43,6 +45,7 @@ from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start import VADUserTurnStartStrategy
 from pipecat.turns.user_start.transcription_user_turn_start_strategy import (
     TranscriptionUserTurnStartStrategy,
@@ -50,6 +53,7 @@ from pipecat.turns.user_start.transcription_user_turn_start_strategy import (
 from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
+from callwright.voice.engines.stt_work import TranscriptWork
 from callwright.voice.vad import CallVADAnalyzer
 
 CARRIER_SAMPLE_RATE = 8000
@@ -71,6 +75,22 @@ PAUSE_AUDIO_SLACK_SECS = 0.08
 # user turn, "DTMF: 12#", once "#" is pressed or no key came for this long.
 DTMF_PREFIX = "DTMF: "
 DTMF_IDLE_SECS = 1.5
+# A user turn with no event for this long, and no transcription in progress, ends with what it has
+# (often nothing: a cough, line noise): Pipecat's own rule, but counted while the STT is idle
+# (``VoiceTimedTurnStop``). Pipecat's own timer, which knows nothing of the STT, is kept only as
+# a guard against an STT that never answers.
+EMPTY_TURN_SECS = 5.0
+STT_HANG_SECS = 30.0
+# How often the empty-turn rule looks again while a transcription runs past it.
+STT_WORK_POLL_SECS = 0.1
+# What counts as an event for it: what Pipecat's timer counts, less the frames the aggregator
+# itself sends (it sees them only on their way out).
+TURN_EVENTS = (
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+    TranscriptionFrame,
+    InterimTranscriptionFrame,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,12 +141,71 @@ class VoiceTimedTurnStop(SpeechTimeoutUserTurnStopStrategy):
     a pause of 0.4 s (under the promised 0.6 s) split the caller's sentence in two turns, since
     VAD confirms the next words only ``start_secs`` after they begin; and on a loaded machine, or
     with network jitter holding the caller's audio back, a comma's pause did.
+
+    A turn that never gets its transcript ends ``EMPTY_TURN_SECS`` after its last event, counted
+    while the STT has no transcription in progress (``stt_settled_at``, from the STT's
+    ``TranscriptWork``; an STT without one counts as idle, and the rule is Pipecat's). Pipecat's
+    timer counted through a slow transcription: the turn ended empty, the agent was asked to
+    repeat itself or said nothing, and the caller's words came as a turn of their own that
+    interrupted what the agent was saying by then (the browser test's sentence, split, at load
+    averages of 15-18).
     """
 
-    def __init__(self, *, vad: CallVADAnalyzer, user_speech_timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        vad: CallVADAnalyzer,
+        user_speech_timeout: float,
+        stt_settled_at: Callable[[], float | None] | None = None,
+    ) -> None:
         super().__init__(user_speech_timeout=user_speech_timeout)
         self._vad = vad
         self._vad_stopped_at: float | None = None
+        self._stt_settled_at = stt_settled_at or (lambda: 0.0)
+        self._last_event = 0.0
+        self._empty_turn_task: asyncio.Task[None] | None = None
+
+    async def handle_user_turn_started(self) -> None:
+        await super().handle_user_turn_started()
+        self._last_event = time.monotonic()
+        await self._stop_watching()
+        self._empty_turn_task = self.task_manager.create_task(
+            self._watch_for_an_empty_turn(), f"{self}::empty_turn"
+        )
+
+    async def handle_user_turn_stopped(self) -> None:
+        await self._stop_watching()
+        await super().handle_user_turn_stopped()
+
+    async def cleanup(self) -> None:
+        await self._stop_watching()
+        await super().cleanup()
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, TURN_EVENTS):
+            self._last_event = time.monotonic()
+        return await super().process_frame(frame)
+
+    async def _stop_watching(self) -> None:
+        task, self._empty_turn_task = self._empty_turn_task, None
+        if task is not None and task is not asyncio.current_task():
+            await self.task_manager.cancel_task(task)
+
+    async def _watch_for_an_empty_turn(self) -> None:
+        while True:
+            settled = self._stt_settled_at()
+            quiet_since = self._last_event if settled is None else max(self._last_event, settled)
+            left = quiet_since + EMPTY_TURN_SECS - time.monotonic()
+            if left > 0:
+                await asyncio.sleep(left)
+            elif self._vad_user_speaking:  # their voice's stop, an event, is yet to come
+                await asyncio.sleep(EMPTY_TURN_SECS)
+            elif settled is None:  # the turn's words may be in the transcription under way
+                await asyncio.sleep(STT_WORK_POLL_SECS)
+            else:
+                break
+        self._empty_turn_task = None
+        await self.trigger_user_turn_finalized(enable_user_speaking_frames=True)
 
     async def _handle_vad_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame) -> None:
         self._vad_stopped_at = time.monotonic()
@@ -164,11 +243,11 @@ class TranscriptTurnStart(TranscriptionUserTurnStartStrategy):
     """A final transcript that finds no user turn open starts one; VAD starts all the others.
 
     Two kinds come that way: the caller's key presses (``DTMFAggregator`` turns them into a
-    transcript), and words whose transcript came after the turn they were spoken in had ended.
-    Pipecat ends a turn that has had no event for ``user_turn_stop_timeout`` (5 s) with nothing
-    said, transcript or not: a slow STT (a loaded box, a cloud service's hiccup) then handed the
-    caller's words to no turn, and they waited unanswered until the call ended. Interim
-    transcripts start nothing: VAD has already started the turn they belong to."""
+    transcript), and words whose transcript came after the turn they were spoken in had ended
+    empty. ``VoiceTimedTurnStop`` waits for an STT that says it is still transcribing; one that
+    does not say (a cloud service's hiccup) could still hand the caller's words to no turn, and
+    they waited unanswered until the call ended. Interim transcripts start nothing: VAD has
+    already started the turn they belong to."""
 
     def __init__(self) -> None:
         super().__init__(use_interim=False)
@@ -243,6 +322,30 @@ def carrier_transport(
     )
 
 
+def caller_turns(
+    context: LLMContext, *, vad: CallVADAnalyzer, work: TranscriptWork | None
+) -> LLMContextAggregatorPair:
+    """The context aggregators, with the rules that start and end the caller's turns; ``work``
+    is the STT's, if it says when it is transcribing (Whisper and the fake STT do)."""
+    stop = VoiceTimedTurnStop(
+        vad=vad,
+        user_speech_timeout=USER_SPEECH_TIMEOUT_SECS,
+        stt_settled_at=work.settled_at if work is not None else None,
+    )
+    return LLMContextAggregatorPair(
+        context,
+        user_params=LLMUserAggregatorParams(
+            # The VAD start interrupts the agent (barge-in); the stop strategy needs no model,
+            # unlike Pipecat's default smart-turn analyzer.
+            user_turn_strategies=UserTurnStrategies(
+                start=[VADUserTurnStartStrategy(enable_interruptions=True), TranscriptTurnStart()],
+                stop=[stop],
+            ),
+            user_turn_stop_timeout=STT_HANG_SECS,  # the stop strategy ends empty turns
+        ),
+    )
+
+
 def build_call_pipeline(
     transport: BaseTransport,
     *,
@@ -257,17 +360,7 @@ def build_call_pipeline(
 ) -> CallPipeline:
     """The agent's pipeline between the two ends of ``transport`` (a carrier's socket, or a
     browser's peer connection: ``voice.legs``)."""
-    aggregators = LLMContextAggregatorPair(
-        context,
-        user_params=LLMUserAggregatorParams(
-            # The VAD start interrupts the agent (barge-in); the stop strategy needs no model,
-            # unlike Pipecat's default smart-turn analyzer.
-            user_turn_strategies=UserTurnStrategies(
-                start=[VADUserTurnStartStrategy(enable_interruptions=True), TranscriptTurnStart()],
-                stop=[VoiceTimedTurnStop(vad=vad, user_speech_timeout=USER_SPEECH_TIMEOUT_SECS)],
-            ),
-        ),
-    )
+    aggregators = caller_turns(context, vad=vad, work=getattr(stt, "work", None))
     entry = CallerAudioEnd()
     pipeline = Pipeline(
         [

@@ -45,6 +45,7 @@ from pipecat.utils.time import time_now_iso8601
 
 from callwright.voice.catalog import Voice
 from callwright.voice.engines.llm_scripted import modelless_settings
+from callwright.voice.engines.stt_work import TranscriptWork
 
 FAKE = "fake"
 FAKE_VOICE = Voice(
@@ -79,7 +80,8 @@ class FakeLatencies:
 
 class FakeSTT(STTService):
     """Hears no words: ``stt_ms`` after each VAD stop it pushes a final ``TranscriptionFrame`` of
-    ``text``. The caller speaking again before then withdraws it (the turn is not over)."""
+    ``text``. The caller speaking again before then withdraws it (the turn is not over). ``work``
+    says while one is on its way, as ``WhisperSTT``'s does."""
 
     def __init__(self, *, latency_ms: float = 0.0, text: str = TRANSCRIPT, **kwargs: Any) -> None:
         # Pipecat counts this from the end of speech, VAD's stop window included; the transcript
@@ -89,6 +91,7 @@ class FakeSTT(STTService):
         self.latency_secs = latency_ms / 1000
         self.text = text
         self._pending: asyncio.Task[None] | None = None
+        self.work = TranscriptWork()
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
         yield None  # pragma: no cover - process_audio_frame never hands audio over
@@ -105,12 +108,13 @@ class FakeSTT(STTService):
             self._pending = self.create_task(self._transcribe(), name="fake_stt_final")
 
     async def _transcribe(self) -> None:
-        if self.latency_secs:
-            await asyncio.sleep(self.latency_secs)
-        self._pending = None
-        frame = TranscriptionFrame(self.text, self._user_id, time_now_iso8601(), Language.EN)
-        frame.finalized = True
-        await self.push_frame(frame)
+        with self.work.transcribing():
+            if self.latency_secs:
+                await asyncio.sleep(self.latency_secs)
+            self._pending = None
+            frame = TranscriptionFrame(self.text, self._user_id, time_now_iso8601(), Language.EN)
+            frame.finalized = True
+            await self.push_frame(frame)
 
     async def _withdraw(self) -> None:
         if self._pending is not None:

@@ -27,6 +27,7 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
 from callwright.domain.dictionaries import vocabulary_prompt
+from callwright.voice.engines.stt_work import TranscriptWork
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -203,6 +204,9 @@ class WhisperSTT(SegmentedSTTService):
     ``caller_utterances`` tells it, in real time, how many segments the VAD upstream has begun;
     Pipecat transcribes the queued segments one at a time, in order, so the n-th ``run_stt`` is
     the n-th segment.
+
+    ``work`` says while a segment is being transcribed, so the turn it belongs to is not ended
+    empty meanwhile (``stt_work``).
     """
 
     def __init__(
@@ -218,6 +222,7 @@ class WhisperSTT(SegmentedSTTService):
         self.caller_utterances: Callable[[], int] = lambda: 0
         self._transcribing = 0  # which segment run_stt has (1: the call's first)
         self._held: list[str] = []
+        self.work = TranscriptWork()
 
     @property
     def wants_wav_segments(self) -> bool:
@@ -231,22 +236,25 @@ class WhisperSTT(SegmentedSTTService):
         return True
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
-        self._transcribing += 1
-        await self.start_processing_metrics()
-        try:
-            transcript = await self.shared.transcribe_async(audio, self.sample_rate, vocabulary=self.vocabulary)
-        except Exception as exc:  # a failed turn is this call's problem, not the pipeline's
-            yield ErrorFrame(error=f"Whisper could not transcribe the caller: {exc}")
-            return
-        finally:
-            await self.stop_processing_metrics()
-        if transcript.text and self.caller_utterances() > self._transcribing:
-            self._held.append(transcript.text)
-            return
-        text = " ".join([*self._held, transcript.text]).strip()
-        self._held.clear()
-        if text:
-            yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), Language.EN)
+        with self.work.transcribing():
+            self._transcribing += 1
+            await self.start_processing_metrics()
+            try:
+                transcript = await self.shared.transcribe_async(
+                    audio, self.sample_rate, vocabulary=self.vocabulary
+                )
+            except Exception as exc:  # a failed turn is this call's problem, not the pipeline's
+                yield ErrorFrame(error=f"Whisper could not transcribe the caller: {exc}")
+                return
+            finally:
+                await self.stop_processing_metrics()
+            if transcript.text and self.caller_utterances() > self._transcribing:
+                self._held.append(transcript.text)
+                return
+            text = " ".join([*self._held, transcript.text]).strip()
+            self._held.clear()
+            if text:
+                yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), Language.EN)
 
 
 class WhisperEngine:

@@ -1,0 +1,135 @@
+"""The caller's turn waits for its transcript, however slow the STT: it ends empty only once the
+STT has had nothing in progress for ``EMPTY_TURN_SECS``. Pipecat's own 5 s timer ended it while
+the words were still being transcribed; they then came as a turn of their own and cut off the
+agent's answer (the console's browser test, at load averages of 15-18)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from pipecat.audio.vad.vad_analyzer import VAD_STOP_SECS
+from pipecat.frames.frames import EndFrame, Frame, VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.services.stt_service import STTService
+from pipecat.workers.runner import WorkerRunner
+
+from callwright.voice.engines import STT_ENGINES
+from callwright.voice.engines.fake import TRANSCRIPT, FakeSTT
+from callwright.voice.pipeline import EMPTY_TURN_SECS, caller_turns
+from callwright.voice.vad import CallVADAnalyzer, silero_vad
+from tests.voice.test_whisper_stt import RATE, frames_of_a_turn
+
+HANG_GUARD_SECS = 60.0  # only against a test that would otherwise hang
+
+
+@dataclass
+class Turns:
+    """What the user aggregator said of each turn it ended, and when."""
+
+    ended: list[tuple[float, str | None]] = field(default_factory=list)
+    timed_out: int = 0  # Pipecat's own timer (the STT hang guard) ended one
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def until(self, count: int) -> list[tuple[float, str | None]]:
+        async with asyncio.timeout(HANG_GUARD_SECS):
+            while len(self.ended) < count:
+                self.changed.clear()
+                await self.changed.wait()
+        return self.ended
+
+
+@asynccontextmanager
+async def caller_turns_of(
+    stt: STTService, *, says_when_busy: bool = True
+) -> AsyncIterator[tuple[PipelineWorker, Turns]]:
+    """``stt`` and the call's user aggregator in a running pipeline; the turns they end."""
+    vad = CallVADAnalyzer(session=silero_vad().session)
+    vad.set_sample_rate(RATE)  # as the VAD processor does at the pipeline's start
+    work = stt.work if says_when_busy else None  # type: ignore[attr-defined]
+    user = caller_turns(LLMContext(), vad=vad, work=work).user()
+    turns = Turns()
+
+    @user.event_handler("on_user_turn_stopped")
+    async def _stopped(_aggregator, _strategy, message) -> None:
+        turns.ended.append((time.monotonic(), message.content))
+        turns.changed.set()
+
+    @user.event_handler("on_user_turn_stop_timeout")
+    async def _timed_out(_aggregator) -> None:
+        turns.timed_out += 1
+
+    worker = PipelineWorker(
+        Pipeline([stt, user]),
+        cancel_on_idle_timeout=False,
+        params=PipelineParams(audio_in_sample_rate=RATE),
+    )
+    started = asyncio.Event()
+
+    @worker.event_handler("on_pipeline_started")
+    async def _started(_worker, _frame) -> None:
+        started.set()
+
+    runner = WorkerRunner()
+    await runner.add_workers(worker)
+    running = asyncio.create_task(runner.run())
+    try:
+        await asyncio.wait_for(started.wait(), HANG_GUARD_SECS)
+        yield worker, turns
+    finally:
+        await worker.queue_frame(EndFrame())
+        await asyncio.wait_for(running, HANG_GUARD_SECS)
+
+
+async def say(worker: PipelineWorker, frames: Sequence[Frame]) -> float:
+    """Queue a caller's turn; when its last frame (VAD's stop) was queued."""
+    for frame in frames:
+        await worker.queue_frame(frame)
+    return time.monotonic()
+
+
+async def test_a_turn_waits_for_a_transcript_slower_than_the_empty_turn_rule() -> None:
+    stt = FakeSTT(latency_ms=(EMPTY_TURN_SECS + 1.5) * 1000)
+    async with caller_turns_of(stt) as (worker, turns):
+        stopped = await say(
+            worker, [VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame(stop_secs=VAD_STOP_SECS)]
+        )
+        [(ended_at, _)] = await turns.until(1)
+
+    # One turn, ended with its words: not an empty one at EMPTY_TURN_SECS and the words after it.
+    assert turns.ended == [(ended_at, TRANSCRIPT)], turns.ended
+    assert ended_at - stopped >= EMPTY_TURN_SECS  # the transcript came that late, and was waited for
+    assert turns.timed_out == 0
+
+
+async def test_a_turn_with_no_words_ends_empty_once_the_stt_is_done() -> None:
+    stt = await STT_ENGINES["whisper"].create_stt()
+    silence = bytes(RATE // 5 * 2) * 5  # a second of it: VAD noise, no words
+    async with caller_turns_of(stt) as (worker, turns):
+        stopped = await say(worker, frames_of_a_turn(silence))
+        [(ended_at, said)] = await turns.until(1)
+
+    assert not said, turns.ended
+    assert ended_at - stopped >= EMPTY_TURN_SECS
+    # Ended by the empty-turn rule, not by Pipecat's timer (kept as the STT's hang guard).
+    assert turns.timed_out == 0
+
+
+async def test_an_stt_that_does_not_say_it_is_transcribing_gets_pipecats_rule() -> None:
+    # A cloud STT tells nothing of its work: the turn ends empty EMPTY_TURN_SECS after VAD's
+    # stop, and the late words start a turn of their own (TranscriptTurnStart), still answered.
+    stt = FakeSTT(latency_ms=(EMPTY_TURN_SECS + 1.5) * 1000)
+    async with caller_turns_of(stt, says_when_busy=False) as (worker, turns):
+        stopped = await say(
+            worker, [VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame(stop_secs=VAD_STOP_SECS)]
+        )
+        (empty_at, empty), (_, words) = await turns.until(2)
+
+    assert (empty, words) == ("", TRANSCRIPT), turns.ended
+    assert empty_at - stopped >= EMPTY_TURN_SECS
+    assert turns.timed_out == 0

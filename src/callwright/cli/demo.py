@@ -174,23 +174,24 @@ async def _call(app: Any, base_url: str, admin_token: str, sim: Any, out_dir: Pa
 
 
 async def _follow_live(app: Any, call_id: str, echo: Any) -> None:
-    """Print each transcript turn as the live media session records it."""
+    """Print each transcript turn as the live media session records it, and the turns it added
+    between the last look and its end (the closing line comes just before the hang-up)."""
     platform = app.state.platform
     printed = 0
-    seen_session = False
+    seen = None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        media = platform.media_sessions.get(call_id)
-        if media is None and seen_session:
-            break
+        media = platform.media_sessions.get(call_id) or seen
         if media is not None:
-            seen_session = True
             turns = media.conversation.turns
             for turn in turns[printed:]:
                 who = "agent " if turn.role == "bot" else "caller"
                 latency = f"   [{turn.latency_ms} ms]" if turn.latency_ms is not None else ""
                 echo(f"{who}: {turn.content}{latency}")
             printed = len(turns)
+            if media is seen and call_id not in platform.media_sessions:
+                break  # the session has ended, and everything it said is printed
+            seen = media
         await asyncio.sleep(0.1)
 
 

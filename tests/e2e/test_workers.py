@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -32,6 +34,7 @@ from callwright.services import call_control
 from callwright.services.node_registry import list_nodes
 from callwright.settings import Settings
 from callwright.sim import CarrierSimulator, Scenario
+from tests.conftest import throwaway_postgres_database
 from tests.e2e.helpers import (
     ADMIN,
     make_tenant,
@@ -45,25 +48,64 @@ from tests.redis_support import REDIS_URL, require_redis
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("serve-workers")]
 
 
-@pytest.fixture
+# One server per store for the module: each start is three processes loading the app and the
+# models, the slowest part of the suite on a busy box, and these tests run one after another (the
+# serve-workers group). xdist hands a worker the group's tests in its own order, so the servers
+# are kept by store until the module ends rather than by a module-scoped parameter (which pytest
+# sets up again whenever the parameter changes). Each test has a tenant of its own; the spread
+# test waits for the earlier tests' calls to be gone from the load board first.
+@dataclass(frozen=True, slots=True)
+class Served:
+    env: dict[str, str]
+    process: ServerProcess
+
+
+@pytest.fixture(scope="module")
 def sim() -> Iterator[CarrierSimulator]:
     simulator = CarrierSimulator()
     with simulator.running():
         yield simulator
 
 
-@pytest.fixture
-def env(database_url: str, sim: CarrierSimulator, tmp_path: Path) -> dict[str, str]:
-    require_redis()
-    # Each test its own Redis namespace: parallel tests share the one Redis.
-    namespace = f"test-{uuid.uuid4().hex[:12]}"
-    return serve_env(database_url, sim, tmp_path, WORKERS="2", REDIS_URL=REDIS_URL, REDIS_NAMESPACE=namespace)
+@pytest.fixture(scope="module")
+async def servers(
+    sim: CarrierSimulator, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Callable[[str], Awaitable[Served]]]:
+    """Starts the module's server on a store kind ("sqlite", "postgres") on first asking."""
+    started: dict[str, Served] = {}
+    async with AsyncExitStack() as stack:
+
+        async def serve(kind: str) -> Served:
+            if kind not in started:
+                require_redis()
+                var = tmp_path_factory.mktemp(f"serve-{kind}")
+                if kind == "sqlite":
+                    url = f"sqlite:///{var / 'serve.db'}"
+                else:
+                    url = await stack.enter_async_context(throwaway_postgres_database())
+                # A Redis namespace of its own: parallel tests share the one Redis.
+                namespace = f"test-{uuid.uuid4().hex[:12]}"
+                env = serve_env(url, sim, var, WORKERS="2", REDIS_URL=REDIS_URL, REDIS_NAMESPACE=namespace)
+                process = await stack.enter_async_context(ServerProcess.serving(env, var / "serve.log"))
+                started[kind] = Served(env, process)
+            return started[kind]
+
+        yield serve
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def served(request: pytest.FixtureRequest, servers: Callable[[str], Awaitable[Served]]) -> Served:
+    return await servers(request.param)
 
 
 @pytest.fixture
-async def server(env: dict[str, str], tmp_path: Path) -> AsyncIterator[ServerProcess]:
-    async with ServerProcess.serving(env, tmp_path / "serve.log") as process:
-        yield process
+def env(served: Served) -> dict[str, str]:
+    return served.env
+
+
+@pytest.fixture
+def server(served: Served) -> ServerProcess:
+    return served.process
 
 
 @pytest.fixture
@@ -175,6 +217,8 @@ async def test_calls_are_spread_over_the_workers(server: ServerProcess, sim: Car
     # Left to uvicorn's shared socket, the worker that wins the accept race keeps the call: 50
     # calls split 29/21 on the 2-core box. Here each new connection goes to the worker with fewer.
     board = LoadBoard(Path(env["CALLWRIGHT_VAR_DIR"]) / "workers.board", 2)
+    # The module's earlier tests ended their calls; a worker's count drops a moment after.
+    assert await wait_for_board(board, lambda per_worker: not any(per_worker)) == [0, 0]
     # The server answers once one worker is up, and a worker that has not heartbeat yet gets no
     # connections: on a busy box the second one can start a second later (CI read [7, 1]).
     deadline = time.monotonic() + 30
@@ -182,6 +226,7 @@ async def test_calls_are_spread_over_the_workers(server: ServerProcess, sim: Car
         await asyncio.sleep(0.05)
     assert board.weights() == [1, 1], board.read()
     async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+        assert await _until_active_calls(api, 0) == 0  # nor in the gauge
         tenant = await make_tenant(api, sim, ["exotel"])
         calls = []
         for placed in range(1, 9):

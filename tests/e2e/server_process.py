@@ -85,6 +85,14 @@ class ServerProcess:
                 self.process.wait(timeout=10)
 
 
+# uvicorn closes a connection that has been idle for 5 s (``serving.KEEP_ALIVE_SECS``), and
+# httpx keeps an idle one for as long: a request sent on it as the server closed it failed with
+# "Server disconnected without sending a response" (seen at a load average of 20). The tests'
+# clients of a served process open a connection per request.
+def server_client(base_url: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base_url, timeout=20, limits=httpx.Limits(max_keepalive_connections=0))
+
+
 def serve_env(database_url: str, sim: CarrierSimulator, tmp_path: Path, **more: str) -> dict[str, str]:
     """The environment of a ``callwright serve`` on a free port, its carriers on ``sim``; the
     caller's own CALLWRIGHT_ variables left out, ``more`` (names without the prefix) added."""

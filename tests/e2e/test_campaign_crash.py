@@ -27,7 +27,7 @@ from callwright.sim import CarrierSimulator, Scenario
 from callwright.store.db import create_engine, session_factory
 from callwright.store.models import Call
 from tests.e2e.helpers import ADMIN, FAKE_ENGINE_FIELDS, make_tenant
-from tests.e2e.server_process import ServerProcess, serve_env
+from tests.e2e.server_process import ServerProcess, serve_env, server_client
 
 pytestmark = pytest.mark.e2e
 
@@ -104,7 +104,7 @@ async def test_kill_9_mid_campaign_loses_and_repeats_no_attempt(
     phones = [f"+1312555{i:04d}" for i in range(CONTACTS)]
     for phone in phones:
         sim.set_scenario(phone, Scenario.caller_hangs_up_after(1.5, ring_secs=0.1))
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+    async with server_client(server.base_url) as api:
         tenant = await make_tenant(api, sim, ["vobiz"], **FAKE)
         paced = await api.patch(f"/admin/v1/partners/{tenant.name}/connections/vobiz", json={"cps": 20}, headers=ADMIN)
         assert paced.status_code == 200, paced.text
@@ -122,7 +122,7 @@ async def test_kill_9_mid_campaign_loses_and_repeats_no_attempt(
     await asyncio.sleep(2.0)  # the live calls' callbacks find nobody
     await server.start()
 
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+    async with server_client(server.base_url) as api:
         deadline = time.monotonic() + 120
         while (data := await _status(api, tenant, cid))["status"] != "completed":
             if time.monotonic() > deadline:

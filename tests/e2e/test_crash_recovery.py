@@ -24,7 +24,6 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -40,7 +39,7 @@ from tests.e2e.helpers import (
     start_call,
     wait_for_status,
 )
-from tests.e2e.server_process import ServerProcess, serve_env
+from tests.e2e.server_process import ServerProcess, serve_env, server_client
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -95,7 +94,7 @@ async def _until(condition, timeout: float = 30.0, what: str = "condition") -> N
 async def test_kill_9_mid_call_loses_and_repeats_no_dial_and_no_event(
     server: ServerProcess, sim: CarrierSimulator, receiver: WebhookReceiver, database_url: str
 ):
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+    async with server_client(server.base_url) as api:
         tenant = await make_tenant(api, sim, ["vobiz", "plivo"])
         hook = await api.post(
             "/api/v2/config/webhooks",
@@ -156,7 +155,7 @@ async def test_kill_9_mid_call_loses_and_repeats_no_dial_and_no_event(
     await receiver.come_back()
 
     all_calls = [live, in_flight, *queued]
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+    async with server_client(server.base_url) as api:
         finals = {c: await wait_for_status(api, tenant, c, timeout=60) for c in all_calls}
 
     # No dial lost, none repeated: each number was called exactly once.
@@ -226,7 +225,7 @@ async def test_a_crash_while_mcube_dials_leaves_the_call_open_until_mcube_report
     )
     number = new_number()
     async with ServerProcess.serving(env, tmp_path / "serve.log") as server:
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+        async with server_client(server.base_url) as api:
             tenant = await make_tenant(api, sim, ["mcube"])
             # MCube places the call at once but holds its answer to the dial past the kill; the
             # customer answers while the platform is down, so that webhook is lost too.
@@ -248,7 +247,7 @@ async def test_a_crash_while_mcube_dials_leaves_the_call_open_until_mcube_report
         server.kill_9()
         await server.start()
         [sim_call] = _mcube_calls(sim, number)
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+        async with server_client(server.base_url) as api:
 
             async def unconfirmed_and_stated() -> bool:
                 row = (await _calls(database_url, [call_id]))[call_id]

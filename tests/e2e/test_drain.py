@@ -26,7 +26,7 @@ from callwright.sim import CarrierSimulator, Scenario
 from callwright.store.db import create_engine, session_factory
 from callwright.store.models import Call
 from tests.e2e.helpers import make_tenant, new_number, start_call, wait_for_status
-from tests.e2e.server_process import ServerProcess, serve_env
+from tests.e2e.server_process import ServerProcess, serve_env, server_client
 from tests.redis_support import REDIS_URL, require_redis
 
 pytestmark = pytest.mark.e2e
@@ -115,7 +115,7 @@ async def test_sigterm_lets_a_live_call_finish_then_exits(
 ):
     server = patient_server
     assert server.process is not None
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+    async with server_client(server.base_url) as api:
         assert (await api.get("/readyz")).status_code == 200
         tenant, call_id, sim_call = await _live_call(api, sim)
 
@@ -163,7 +163,7 @@ async def test_a_call_outliving_the_grace_period_ends_with_the_reason(
 ):
     server = hasty_server
     assert server.process is not None
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+    async with server_client(server.base_url) as api:
         _, call_id, sim_call = await _live_call(api, sim)
         os.kill(server.process.pid, signal.SIGTERM)
         await _until_not_ready(api)
@@ -193,7 +193,7 @@ async def test_every_worker_of_a_balanced_serve_drains(two_workers: ServerProces
     # The server answers once one worker is up; the other may still be loading its models.
     board = LoadBoard(Path(server.env["CALLWRIGHT_VAR_DIR"]) / "workers.board", 2)
     await _board_shows(board, lambda: board.weights() == [1, 1], "both workers up")
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+    async with server_client(server.base_url) as api:
         tenant, call_id, sim_call = await _live_call(api, sim)
         await _board_shows(board, lambda: sorted(c for c, _ in board.read()) == [0, 1], "the call")
         carrying = [calls for calls, _ in board.read()].index(1)
@@ -209,7 +209,7 @@ async def test_every_worker_of_a_balanced_serve_drains(two_workers: ServerProces
         assert board.node_draining()
         # Each new connection is steered afresh, to either worker: every one is answered, 503.
         for _ in range(6):
-            async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as fresh:
+            async with server_client(server.base_url) as fresh:
                 ready = await fresh.get("/readyz")
             assert ready.status_code == 503, ready.text
             assert ready.json()["error"]["reason"] == "draining"
@@ -247,7 +247,7 @@ async def test_a_draining_node_hands_dialing_over_and_drops_no_call(
 ):
     node_a, node_b = two_nodes
     assert node_a.process is not None
-    async with httpx.AsyncClient(base_url=node_a.base_url, timeout=20) as api_a:
+    async with server_client(node_a.base_url) as api_a:
         tenant, live_id, live_sim = await _live_call(api_a, sim)  # dialled by A: it started first
         os.kill(node_a.process.pid, signal.SIGTERM)
         await _until_not_ready(api_a)
@@ -256,7 +256,7 @@ async def test_a_draining_node_hands_dialing_over_and_drops_no_call(
         number = new_number()
         sim.set_scenario(number, Scenario.caller_hangs_up_after(3.0))
         handed_over = await start_call(api_a, tenant, "vobiz", number)
-    async with httpx.AsyncClient(base_url=node_b.base_url, timeout=20) as api_b:
+    async with server_client(node_b.base_url) as api_b:
         finished = await wait_for_status(api_b, tenant, handed_over, timeout=60)
         assert finished["status"] == "completed", finished
         assert node_a.process.poll() is None  # A still carries its live call

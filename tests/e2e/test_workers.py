@@ -42,7 +42,7 @@ from tests.e2e.helpers import (
     start_call,
     wait_for_status,
 )
-from tests.e2e.server_process import ServerProcess, serve_env
+from tests.e2e.server_process import ServerProcess, serve_env, server_client
 from tests.redis_support import REDIS_URL, require_redis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("serve-workers")]
@@ -125,7 +125,7 @@ async def test_a_command_reaches_the_worker_holding_the_calls_media(
 ):
     # The wait for the other processes' answers, made long: a "no" must come from their answers.
     monkeypatch.setattr(call_control, "ANSWER_TIMEOUT_SECS", 120.0)
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+    async with server_client(server.base_url) as api:
         tenant = await make_tenant(api, sim, ["exotel"])
         numbers = [new_number() for _ in range(6)]
         for number in numbers:
@@ -163,7 +163,7 @@ async def test_a_command_reaches_the_worker_holding_the_calls_media(
         assert third_process.control.sent_direct == 3
         # The rest by the partner, each request on a fresh connection (either worker).
         for call_id in calls[3:]:
-            async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as fresh:
+            async with server_client(server.base_url) as fresh:
                 ended = await fresh.post(f"/api/v2/calls/{call_id}/end", headers=tenant.headers)
             assert ended.status_code == 200, ended.text
 
@@ -178,7 +178,7 @@ async def test_a_command_reaches_the_worker_holding_the_calls_media(
 
 
 async def test_one_worker_dials_and_keeps_the_accounts_cps(server: ServerProcess, sim: CarrierSimulator):
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+    async with server_client(server.base_url) as api:
         tenant = await make_tenant(api, sim, ["vobiz"])
         paced = await api.patch(f"/admin/v1/partners/{tenant.name}/connections/vobiz", json={"cps": 1}, headers=ADMIN)
         assert paced.status_code == 200, paced.text
@@ -188,7 +188,7 @@ async def test_one_worker_dials_and_keeps_the_accounts_cps(server: ServerProcess
             sim.set_scenario(number, Scenario.busy(ring_secs=0.1))
 
         async def start_on_a_fresh_connection(number: str) -> str:
-            async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as fresh:
+            async with server_client(server.base_url) as fresh:
                 return await start_call(fresh, tenant, "vobiz", number)
 
         calls = await asyncio.gather(*(start_on_a_fresh_connection(number) for number in numbers))
@@ -225,7 +225,7 @@ async def test_calls_are_spread_over_the_workers(server: ServerProcess, sim: Car
     while board.weights() != [1, 1] and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert board.weights() == [1, 1], board.read()
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+    async with server_client(server.base_url) as api:
         assert await _until_active_calls(api, 0) == 0  # nor in the gauge
         tenant = await make_tenant(api, sim, ["exotel"])
         calls = []
@@ -251,7 +251,7 @@ async def test_calls_are_spread_over_the_workers(server: ServerProcess, sim: Car
     # A worker's media handler finishes (and its count drops) a moment after the call is stored
     # as completed: the recording is saved and the socket closed after that.
     assert await wait_for_board(board, lambda per_worker: not any(per_worker)) == [0, 0]
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as api:
+    async with server_client(server.base_url) as api:
         assert await _until_active_calls(api, 0) == 0
 
 

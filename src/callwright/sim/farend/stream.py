@@ -251,7 +251,9 @@ class MediaStream(ABC):
                     script_frame = -1 if script_at is None else index - script_at - paused
                     if script_frame in line_starts:
                         assert waits_for_agent is not None
-                        if self._agent_answered(now, waits_for_agent):
+                        # Judged at the frame's own start, not the loop's now: a late loop still
+                        # sends frames due before the quiet ran out, and they stay quiet.
+                        if self._agent_answered(origin + index * frame_secs, waits_for_agent):
                             line_starts.discard(script_frame)
                         else:
                             paused += 1

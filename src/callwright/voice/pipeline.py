@@ -187,8 +187,9 @@ class VoiceTimedTurnStop(SpeechTimeoutUserTurnStopStrategy):
         return await super().process_frame(frame)
 
     async def _stop_watching(self) -> None:
+        # The watcher clears its own slot before it ends the turn: what is here is another task.
         task, self._empty_turn_task = self._empty_turn_task, None
-        if task is not None and task is not asyncio.current_task():
+        if task is not None:
             await self.task_manager.cancel_task(task)
 
     async def _watch_for_an_empty_turn(self) -> None:

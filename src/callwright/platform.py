@@ -30,6 +30,18 @@ if TYPE_CHECKING:
     from callwright.services.rate_limits import ApiRateLimiter
 
 
+# Servers close a connection left idle past their keep-alive: 2 s (gunicorn), 5 s (uvicorn,
+# Node.js, Apache). A request sent on a pooled connection just as its server closes it is lost
+# with "Server disconnected", and a tool's POST must not be sent twice. So the platform drops its
+# idle connections before the shortest of those; a busy platform still reuses them.
+IDLE_KEEP_SECS = 1.5
+
+
+def outbound_http() -> httpx.AsyncClient:
+    """The one HTTP client for carriers' APIs, partners' tools and model endpoints."""
+    return httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(keepalive_expiry=IDLE_KEEP_SECS))
+
+
 @dataclass
 class Platform:
     settings: Settings
@@ -39,7 +51,7 @@ class Platform:
     endpoints: CarrierEndpoints
     # Keys for per-call callback/media tokens, current first (see domain.call_tokens).
     token_keys: list[bytes] = field(default_factory=list)
-    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(follow_redirects=False))
+    http: httpx.AsyncClient = field(default_factory=outbound_http)
     # Set when a call is queued, so the in-process dialer wakes at once instead of polling.
     dial_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # The dialer, when this process runs it (started by ``workers`` or its election).

@@ -12,6 +12,10 @@ from typing import Protocol
 import aiohttp
 
 BODY_KEEP = 4096  # of the platform's answer, kept on the call's record
+# A server closes a connection left idle past its keep-alive (uvicorn's default and Callwright's
+# are 5 s). A request sent on a pooled connection just as the server closes it is lost with no
+# answer: the platform never sees it. So the simulator drops its idle connections well before.
+IDLE_KEEP_SECS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +51,9 @@ class AiohttpTransport:
     def _client(self) -> aiohttp.ClientSession:
         # Created on first use: a session belongs to the event loop that runs it.
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+            connector = aiohttp.TCPConnector(
+                limit=0, ttl_dns_cache=300, keepalive_timeout=IDLE_KEEP_SECS
+            )
             self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
         return self._session
 

@@ -4,7 +4,6 @@ PDF written with pypdf, a DOCX with python-docx, and a web page served by a loca
 from __future__ import annotations
 
 import io
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -114,8 +113,3 @@ async def upload(api: httpx.AsyncClient, headers: dict[str, str], name: str, dat
     assert confirmed.json()["data"]["status"] == "processing"
     return str(ticket["document_id"])
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

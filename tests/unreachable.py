@@ -3,15 +3,9 @@ at once (502 from the API) and never leaves the machine."""
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.ports import closed_port
 
 
 def unreachable_carriers() -> dict[str, Any]:

@@ -30,7 +30,7 @@ async def test_the_answer_is_the_envelope_with_retry_after(settings):
 
     from callwright.api.app import create_app
     from callwright.platform import Platform
-    from tests.e2e.server_process import free_port
+    from tests.ports import free_port
 
     # Nothing listens there: every store query fails to connect.
     down = settings.model_copy(update={"database_url": f"postgresql://postgres@127.0.0.1:{free_port()}/gone"})

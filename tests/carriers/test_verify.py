@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +35,7 @@ from callwright.carriers.mcube import MCubeCredentials
 from callwright.cli.sim import account_from_spec
 from callwright.domain.providers import Provider
 from callwright.sim import CarrierSimulator, api_urls
+from tests.ports import closed_port
 from tests.sim_fixture import send_to_simulator
 
 pytestmark = pytest.mark.e2e
@@ -136,10 +136,7 @@ async def seen_once_answered(sim: CarrierSimulator, within_secs: float = 5.0) ->
 
 
 def closed_port_base_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{closed_port()}"
 
 
 # --- the adapters' verify -------------------------------------------------------------------------

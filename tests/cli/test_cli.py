@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from callwright.settings import dev_secret_path, load_or_create_dev_secret
 from callwright.store.db import create_engine, session_factory
 from callwright.store.secretbox import SecretBoxError
 from tests.connection_rows import VOBIZ_SECRETS, open_connection, store_connection
+from tests.ports import free_port
 
 KEY_A = "cli-master-key-a-" + "a" * 32
 KEY_B = "cli-master-key-b-" + "b" * 32
@@ -136,14 +136,8 @@ def test_schema_then_partner_through_the_real_command(env):
     assert duplicate.stdout == ""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_serve_migrates_bootstraps_dev_and_prints_its_key_once(dev_env):
-    port = _free_port()
+    port = free_port()
     full = {k: v for k, v in (os.environ | _only(dev_env)).items() if v is not None}
     proc = subprocess.Popen(
         [sys.executable, "-m", "callwright", "serve", "--port", str(port)],

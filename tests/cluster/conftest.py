@@ -17,7 +17,8 @@ from callwright.sim import CarrierSimulator
 from callwright.store.db import create_engine
 from callwright.store.migrate import upgrade
 from tests.cluster.support import Cluster, Nginx, PrivatePostgres, PrivateRedis, find_binary
-from tests.e2e.server_process import ServerProcess, free_port, serve_env
+from tests.e2e.server_process import ServerProcess, serve_env
+from tests.ports import free_port
 
 NODE_NAMES = ("node-a", "node-b", "node-c")
 RECONCILE_INTERVAL_SECS = 0.5

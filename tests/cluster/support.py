@@ -20,7 +20,8 @@ from pathlib import Path
 import httpx
 
 from callwright.services.node_registry import NodeRecord, list_nodes
-from tests.e2e.server_process import ServerProcess, free_port
+from tests.e2e.server_process import ServerProcess
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "deploy" / "nginx" / "nginx.conf"

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,9 @@ import httpx
 
 from callwright.sim import CarrierSimulator
 from tests.conftest import TEST_ADMIN_TOKEN, TEST_SECRET_KEY
+from tests.ports import free_port
 
 STARTUP_TIMEOUT_SECS = 300.0  # a hang guard: two workers loading models on a loaded machine take minutes
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class ServerProcess:

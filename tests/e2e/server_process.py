@@ -82,9 +82,16 @@ class ServerProcess:
 # uvicorn closes a connection that has been idle for 5 s (``serving.KEEP_ALIVE_SECS``), and
 # httpx keeps an idle one for as long: a request sent on it as the server closed it failed with
 # "Server disconnected without sending a response" (seen at a load average of 20). The tests'
-# clients of a served process open a connection per request.
+# clients of a served process open a connection per request. Their timeout is a hang guard: in
+# run S-B (two whole runs at once, load average 23, both runs' two-worker servers up at once) a
+# GET to each of two served processes took over 20 s, at the same moment.
+SERVER_CLIENT_TIMEOUT_SECS = 60.0
+
+
 def server_client(base_url: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=base_url, timeout=20, limits=httpx.Limits(max_keepalive_connections=0))
+    return httpx.AsyncClient(
+        base_url=base_url, timeout=SERVER_CLIENT_TIMEOUT_SECS, limits=httpx.Limits(max_keepalive_connections=0)
+    )
 
 
 def serve_env(database_url: str, sim: CarrierSimulator, tmp_path: Path, **more: str) -> dict[str, str]:

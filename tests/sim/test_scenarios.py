@@ -164,3 +164,12 @@ def test_a_caller_who_takes_turns_must_say_how_long_the_agent_is_quiet_first():
     with pytest.raises(ValidationError, match="not simulated with dtmf"):
         Scenario.answer("Hello", takes_turns=True, waits_for_agent_secs=1.0, dtmf=[DtmfPress(digit="1", at_secs=0.0)])
     assert Scenario.answer("Hello", "Bye", takes_turns=True, waits_for_agent_secs=1.0).takes_turns
+
+
+def test_a_caller_either_waits_for_the_agent_to_finish_or_barges_in() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="barges_in_after_secs and waits_for_agent_secs both start the script"):
+        Scenario.answer("Hello", barges_in_after_secs=1.0, waits_for_agent_secs=1.0)
+    assert Scenario.answer("Hello", barges_in_after_secs=1.0).waits_for_agent
+    assert not Scenario.answer("Hello").waits_for_agent

@@ -119,8 +119,44 @@ async def test_a_caller_who_waits_for_the_agent_speaks_once_the_agent_went_quiet
     (press,) = [r for r in session.messages if r.message.get("event") == "dtmf"]
     assert press.message["dtmf"]["digit"] == "5"
     assert press.at - t0 >= call.caller_started_at
-    # The recording lines the caller's side up with the agent's: the tone where it was spoken.
+    # What the agent heard from the caller: the stream's frames back to back from its first, so
+    # the tone where it is in the stream.
     caller = call.caller_audio()
-    offset = round((spoken.starts_at - call.media_started_at) * 8000)
+    assert call.stream_frames_from is not None
+    offset = round((spoken.starts_at - call.stream_frames_from) * 8000)
     assert np.abs(caller[: offset - 80]).max() == 0
     assert rms(caller[offset : offset + 1600]) > 1000
+
+
+async def test_a_caller_who_barges_in_speaks_over_the_agent_once_it_was_heard_that_long(dialer, agent_platform):
+    # The agent's 3 s greeting plays from the stream's start, however late it comes; the caller
+    # starts its script (0.1 s of quiet, then 0.2 s of tone) 1 s into hearing it.
+    speech = Utterance.from_pcm(tone(350, 0.2).tobytes())
+    scenario = Scenario.answer(speech, ring_secs=0.05, leading_silence_secs=0.1, barges_in_after_secs=1.0)
+    number, tag = dialer.prepare(scenario, AgentScript(tone_secs=3.0, mark=None))
+    call_id = await dialer.place("twilio", number, tag)
+    call = await dialer.sim.wait_for_call(to=number, carrier="twilio", timeout=20)
+    deadline = time.monotonic() + 30
+    while not call.caller_speech_sent_at and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert call.caller_speech_sent_at, call.summary()
+    dialer.sim.caller_hangs_up(call_id)
+    await dialer.sim.wait_for_call_end(call_id, 20)
+
+    heard_from = call.first_agent_audio_at
+    assert heard_from is not None and call.caller_started_at is not None
+    # On the caller's frame clock, in the frame where the second of listening ran out: never
+    # before it, and after it only by the frame's rounding and the loop's wake-up slack.
+    assert heard_from + 1.0 - 0.02 <= call.caller_started_at <= heard_from + 1.0 + 0.02 + WAKE_SLACK_SECS
+    (spoken,) = call.caller_speech()
+    assert spoken.starts_at == pytest.approx(call.caller_started_at + 0.1)
+    # Over the agent: the greeting was still playing when the caller spoke.
+    greeting_ends = max(chunk.ends_at for chunk in call.playout.heard())
+    assert spoken.starts_at < greeting_ends or call.clears, call.summary()
+    session = agent_platform.session(tag)
+    loud = [
+        r.at - call.t0
+        for r in session.messages
+        if r.message.get("event") == "media" and rms(MULAW_8K.decode(base64.b64decode(r.message["media"]["payload"]))) > 1000
+    ]
+    assert loud and loud[0] >= spoken.starts_at

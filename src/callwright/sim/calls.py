@@ -127,7 +127,8 @@ class SimCall:
     stream_id: str | None = None
     # The caller's audio clock runs from audio_clock_at (the answer, plus under a frame of phase).
     # The caller's script starts at caller_started_at: the same moment, or, for a caller who waits
-    # for the agent (Scenario.waits_for_agent_secs), the frame after the agent went quiet.
+    # for the agent (Scenario.waits_for_agent_secs), the frame after the agent went quiet; for one
+    # who barges in (Scenario.barges_in_after_secs), the frame after it heard the agent that long.
     # The stream carries the script from caller_streamed_from seconds in: what was said before is lost.
     caller_track: CallerTrack | None = None
     audio_clock_at: float | None = None
@@ -136,6 +137,9 @@ class SimCall:
     script_pauses: list[list[float]] = field(default_factory=list)
     agent_heard_until: float | None = None  # when the last audible agent audio finished playing
     caller_streamed_from: float | None = None
+    # The moment (call clock) the stream's first caller frame holds: the stream carries frames back
+    # to back from there, and the platform hears them so.
+    stream_frames_from: float | None = None
     media_started_at: float | None = None
     media_ended_at: float | None = None
     ringing_at: float | None = None
@@ -242,9 +246,10 @@ class SimCall:
         if self.caller_track is not None and self.caller_streamed_from is not None:
             # A caller who waited for the agent starts its script after the stream began.
             lead = 0
-            waited = self.scenario.waits_for_agent_secs is not None
-            if waited and self.caller_started_at is not None and self.media_started_at is not None:
-                lead = min(length, max(0, round((self.caller_started_at - self.media_started_at) * SAMPLE_RATE)))
+            waited = self.scenario.waits_for_agent
+            if waited and self.caller_started_at is not None and self.stream_frames_from is not None:
+                # Where the script's first frame is in the stream (a frame is 20 ms, or Exotel's 200).
+                lead = min(length, max(0, round((self.caller_started_at - self.stream_frames_from) * SAMPLE_RATE)))
             skip = round(self.caller_streamed_from * SAMPLE_RATE)
             script = self._script_pcm()[skip : skip + length - lead]
             track[lead : lead + len(script)] = script

@@ -116,6 +116,9 @@ class Scenario(BaseModel):
     # later line the script stops until the agent has been heard after the caller's last line and
     # then quiet that long (the gap_secs of silence before the line still come first).
     takes_turns: bool = False
+    # A caller who speaks over the agent: the script waits until the agent has been heard this long
+    # from its first sound, and runs from there, however late that sound came. None: see above.
+    barges_in_after_secs: float | None = Field(default=None, ge=0.0, le=60.0)
     gap_secs: float = Field(default=1.0, ge=0.0, le=600.0)
     utterances: tuple[Utterance, ...] = ()
     dtmf: tuple[DtmfPress, ...] = ()
@@ -159,8 +162,15 @@ class Scenario(BaseModel):
     def answers(self) -> bool:
         return self.outcome in (Outcome.ANSWER, Outcome.VOICEMAIL)
 
+    @property
+    def waits_for_agent(self) -> bool:
+        """The script starts on what the agent does, not at the answer."""
+        return self.waits_for_agent_secs is not None or self.barges_in_after_secs is not None
+
     @model_validator(mode="after")
     def _turns_need_a_wait(self) -> Scenario:
+        if self.barges_in_after_secs is not None and self.waits_for_agent_secs is not None:
+            raise ValueError("barges_in_after_secs and waits_for_agent_secs both start the script: set one")
         if self.takes_turns:
             if self.waits_for_agent_secs is None:
                 raise ValueError("takes_turns needs waits_for_agent_secs: how long the agent is quiet before a line")

@@ -169,7 +169,7 @@ class FarEnd(ABC):
         # A phone's audio clock has its own phase: without it, calls answered together would all
         # send their frames in the same instant, every 20 ms.
         call.audio_clock_at = call.answered_at + random.uniform(0.0, CALLER_PHASE_SECS)
-        if scenario.waits_for_agent_secs is None:
+        if not scenario.waits_for_agent:
             call.caller_started_at = call.audio_clock_at
         limits = asyncio.create_task(self._watch_limits())
         try:

@@ -210,9 +210,10 @@ class MediaStream(ABC):
         start = call.now()
         origin = call.audio_clock_at if call.audio_clock_at is not None else start
         index = math.ceil((start - origin) / frame_secs - 1e-6)  # the stream frame to send next
+        call.stream_frames_from = origin + index * frame_secs
         waits_for_agent = call.scenario.waits_for_agent_secs
         script_at: int | None = None
-        if waits_for_agent is None:
+        if not call.scenario.waits_for_agent:
             script_at = 0
             call.caller_streamed_from = index * frame_secs
         # The script frames holding the last sample of each caller speech, and how much of the
@@ -237,11 +238,10 @@ class MediaStream(ABC):
                     await asyncio.sleep(TICK_SECS)
                     continue
                 now = call.now()
-                if script_at is None and waits_for_agent is not None and self._agent_went_quiet(now, waits_for_agent):
-                    # The frame where the quiet ran out. A late loop has frames due before it still
+                if script_at is None and (begins := self._script_begins(now)) is not None:
+                    # The frame where the wait ran out. A late loop has frames due before it still
                     # unsent (``index``): they stay quiet, as the caller had not yet begun.
-                    quiet_from = (call.agent_heard_until or 0.0) + waits_for_agent
-                    script_at = max(index, math.ceil((quiet_from - origin) / frame_secs - 1e-6))
+                    script_at = max(index, math.ceil((begins - origin) / frame_secs - 1e-6))
                     call.caller_started_at = origin + script_at * frame_secs
                     call.caller_streamed_from = 0.0
                     presses = self._presses(call.caller_started_at, start)
@@ -296,6 +296,18 @@ class MediaStream(ABC):
         starts = script_origin + hold.at_secs
         ends = starts + hold.for_secs
         return starts < due <= ends and now < ends
+
+    def _script_begins(self, now: float) -> float | None:
+        """For a script that waits on the agent: the moment it begins, once ``now`` is past it."""
+        scenario, call = self.call.scenario, self.call
+        if scenario.waits_for_agent_secs is not None:
+            if self._agent_went_quiet(now, scenario.waits_for_agent_secs):
+                return (call.agent_heard_until or 0.0) + scenario.waits_for_agent_secs
+        elif scenario.barges_in_after_secs is not None:
+            first = call.first_agent_audio_at
+            if first is not None and now >= first + scenario.barges_in_after_secs:
+                return first + scenario.barges_in_after_secs
+        return None
 
     def _agent_went_quiet(self, now: float, quiet_secs: float) -> bool:
         heard_until = self.call.agent_heard_until

@@ -80,6 +80,19 @@ async def test_a_twilio_call_reports_when_speech_ended_and_the_agent_audio_came(
     )
     assert len(timing["frame_gaps_secs"]) == 24 - over_speech
 
+async def _hang_up_once_the_caller_spoke(dialer, number: str, tag: str):  # type: ignore[no-untyped-def]
+    """Dial ``number`` on Twilio, hang its caller up once its speech has gone out, and return
+    the ended call."""
+    call_id = await dialer.place("twilio", number, tag)
+    call = await dialer.sim.wait_for_call(to=number, carrier="twilio", timeout=20)
+    deadline = time.monotonic() + 30
+    while not call.caller_speech_sent_at and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert call.caller_speech_sent_at, call.summary()
+    dialer.sim.caller_hangs_up(call_id)
+    await dialer.sim.wait_for_call_end(call_id, 20)
+    return call
+
 
 async def test_a_caller_who_waits_for_the_agent_speaks_once_the_agent_went_quiet(dialer, agent_platform):
     # The agent's 1.2 s greeting plays from the stream's start; the caller keeps its script
@@ -89,14 +102,7 @@ async def test_a_caller_who_waits_for_the_agent_speaks_once_the_agent_went_quiet
         speech, ring_secs=0.05, leading_silence_secs=0.1, waits_for_agent_secs=0.5, dtmf=[DtmfPress(digit="5", at_secs=0.0)]
     )
     number, tag = dialer.prepare(scenario, AgentScript(tone_secs=1.2, mark=None))
-    call_id = await dialer.place("twilio", number, tag)
-    call = await dialer.sim.wait_for_call(to=number, carrier="twilio", timeout=20)
-    deadline = time.monotonic() + 30
-    while not call.caller_speech_sent_at and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    assert call.caller_speech_sent_at, call.summary()
-    dialer.sim.caller_hangs_up(call_id)
-    await dialer.sim.wait_for_call_end(call_id, 20)
+    call = await _hang_up_once_the_caller_spoke(dialer, number, tag)
 
     greeting_ends = max(chunk.ends_at for chunk in call.playout.heard())
     assert call.agent_heard_until == pytest.approx(greeting_ends)
@@ -134,14 +140,7 @@ async def test_a_caller_who_barges_in_speaks_over_the_agent_once_it_was_heard_th
     speech = Utterance.from_pcm(tone(350, 0.2).tobytes())
     scenario = Scenario.answer(speech, ring_secs=0.05, leading_silence_secs=0.1, barges_in_after_secs=1.0)
     number, tag = dialer.prepare(scenario, AgentScript(tone_secs=3.0, mark=None))
-    call_id = await dialer.place("twilio", number, tag)
-    call = await dialer.sim.wait_for_call(to=number, carrier="twilio", timeout=20)
-    deadline = time.monotonic() + 30
-    while not call.caller_speech_sent_at and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    assert call.caller_speech_sent_at, call.summary()
-    dialer.sim.caller_hangs_up(call_id)
-    await dialer.sim.wait_for_call_end(call_id, 20)
+    call = await _hang_up_once_the_caller_spoke(dialer, number, tag)
 
     heard_from = call.first_agent_audio_at
     assert heard_from is not None and call.caller_started_at is not None

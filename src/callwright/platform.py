@@ -85,6 +85,8 @@ class Platform:
     no_media_sockets: asyncio.Event = field(default_factory=asyncio.Event)
     # Set on SIGTERM (services.drain): not ready, no new media sockets, no dialing.
     draining: bool = False
+    # The calls whose media session ended here during the drain: it waits for their final status.
+    calls_ended_while_draining: set[str] = field(default_factory=set)
 
     def calls_answered_for(self) -> set[str]:
         """The calls this process answers for: the media it carries, and the ends it is storing."""

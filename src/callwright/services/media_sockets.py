@@ -228,6 +228,8 @@ def unregister(platform: Platform, call_id: str, media: CallMediaSession) -> Non
     if platform.media_sessions.get(call_id) is media:
         del platform.media_sessions[call_id]
         platform.control.session_ended(call_id)
+        if platform.draining:
+            platform.calls_ended_while_draining.add(call_id)
 
 
 async def store_media_end(

@@ -9,6 +9,8 @@ reply that much later than configured, and the record (the decision less 0.2 s) 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from callwright.sim import NetworkHold, Scenario, Utterance, speech
@@ -87,7 +89,8 @@ async def test_the_reply_comes_the_configured_pause_after_the_voice_and_the_reco
     print(f"\nreply after the caller's voice (s): {heard}; recorded (ms): {recorded}")
 
 
-async def _user_turns(api, carrier_sim, scenario: Scenario) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+async def _user_turns(api, carrier_sim, scenario: Scenario) -> tuple[list[dict[str, object]], str]:  # type: ignore[no-untyped-def]
+    """The call's user turns, and its story for a failing assertion's message."""
     tenant = await make_tenant(api, carrier_sim, ["twilio"], intro_message="Hi.", **FAKE)
     number = new_number()
     carrier_sim.set_scenario(number, scenario)
@@ -96,7 +99,33 @@ async def _user_turns(api, carrier_sim, scenario: Scenario) -> list[dict[str, ob
     await hang_up_after_the_reply(carrier_sim, sim_call)
     await carrier_sim.wait_for_call_end(sim_call.call_id, timeout=30)
     call = await finished_call(api, tenant, call_id)
-    return [turn for turn in call["transcript"] if turn["role"] == "user"]
+    return [turn for turn in call["transcript"] if turn["role"] == "user"], _story(sim_call, call)
+
+
+def _story(sim_call, call: dict[str, object]) -> str:  # type: ignore[no-untyped-def]
+    """What the caller said and heard, on the call's clock, beside the call's transcript."""
+
+    def at(moment: float | None) -> str:
+        return "-" if moment is None else f"{moment:.3f}"
+
+    def clock(timestamp: str) -> str:  # an ISO-8601 turn timestamp on the call's clock
+        return at(datetime.fromisoformat(timestamp).timestamp() - sim_call.created_wall.timestamp())
+
+    spoken = [f"{s.label[:24]!r} {at(s.starts_at)}-{at(s.ends_at)}" for s in sim_call.caller_speech()]
+    spans: list[list[float]] = []  # the agent's audible audio, its back-to-back frames joined
+    for chunk in sim_call.playout.heard():
+        if rms(chunk.pcm) > SPEECH_RMS:
+            if spans and chunk.starts_at <= spans[-1][1] + 0.001:
+                spans[-1][1] = chunk.ends_at
+            else:
+                spans.append([chunk.starts_at, chunk.ends_at])
+    heard = [f"{at(start)}-{at(end)}" for start, end in spans]
+    turns = [f"{t['role']} {clock(str(t['timestamp']))} {t['content']!r}" for t in call["transcript"]]  # type: ignore[index, union-attr]
+    return (
+        f"caller said {spoken} (sent {[at(t) for t in sim_call.caller_speech_sent_at]}); "
+        f"agent heard {heard}; media {at(sim_call.media_started_at)}-{at(sim_call.media_ended_at)}, "
+        f"stream {sim_call.stream_id}; transcript {turns}"
+    )
 
 
 def _two_halves(gap_secs: float, **fields: object) -> Scenario:
@@ -108,8 +137,8 @@ def _two_halves(gap_secs: float, **fields: object) -> Scenario:
 async def test_a_caller_who_goes_on_within_the_pause_keeps_the_turn(api, carrier_sim):
     # 0.4 s is under the promised pause (0.6 s), but VAD confirms the next words only
     # start_secs (0.2 s) after they begin: past the timer. The turn waits for VAD to decide.
-    turns = await _user_turns(api, carrier_sim, _two_halves(0.4))
-    assert len(turns) == 1, turns
+    turns, story = await _user_turns(api, carrier_sim, _two_halves(0.4))
+    assert len(turns) == 1, story
 
 
 async def test_a_pause_held_back_by_the_network_is_timed_on_the_callers_audio(api, carrier_sim):
@@ -117,12 +146,12 @@ async def test_a_pause_held_back_by_the_network_is_timed_on_the_callers_audio(ap
     # the wall-time timer runs out with the pause's audio not yet heard. The audio decides.
     first = said("Yes, I would like")
     hold_at = 0.5 + len(first.pcm()) / 8000 + 0.05  # after_the_intro's 0.5 s, the first half, 50 ms
-    turns = await _user_turns(
+    turns, story = await _user_turns(
         api, carrier_sim, _two_halves(0.3, network_hold=NetworkHold(at_secs=hold_at, for_secs=1.0))
     )
-    assert len(turns) == 1, turns
+    assert len(turns) == 1, story
 
 
 async def test_a_pause_longer_than_promised_ends_the_turn(api, carrier_sim):
-    turns = await _user_turns(api, carrier_sim, _two_halves(1.5))
-    assert len(turns) == 2, turns
+    turns, story = await _user_turns(api, carrier_sim, _two_halves(1.5))
+    assert len(turns) == 2, story

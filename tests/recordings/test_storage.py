@@ -109,3 +109,24 @@ async def test_s3_failures_name_the_s3_error_and_never_the_secret(tmp_path, s3_s
     with pytest.raises(StorageError, match="NoSuchBucket"):
         await read_all(storage, "p/c.wav")
     assert S3_SECRET_ACCESS_KEY not in str(raised.value) + caplog.text
+
+
+def test_an_s3_failure_without_an_error_code_names_the_chain_and_the_status():
+    # boto3's exceptions as its upload raises them: an S3 error with no code (a bare 503 from a
+    # proxy in front of the bucket) under the S3UploadFailedError wrapper. The message quotes
+    # the request; the reason never does.
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import ClientError
+
+    from callwright.recordings.s3 import _reason
+
+    refused = ClientError({"Error": {}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "PutObject")
+    try:
+        try:
+            raise refused
+        except ClientError as error:
+            raise S3UploadFailedError(f"Failed to upload /tmp/x.wav to b/k: {error}")  # noqa: B904
+    except S3UploadFailedError as wrapped:
+        assert _reason(wrapped) == "S3UploadFailedError from ClientError (HTTP 503)"
+    coded = ClientError({"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "PutObject")
+    assert _reason(coded) == "SlowDown"

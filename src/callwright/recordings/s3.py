@@ -93,7 +93,7 @@ class S3Storage:
             raise StorageError(f"S3 could not delete the recording: {_reason(exc)}") from None
 
 
-def _status(exc: Exception) -> int | None:
+def _status(exc: BaseException) -> int | None:
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -102,11 +102,17 @@ def _status(exc: Exception) -> int | None:
 
 def _reason(exc: BaseException) -> str:
     """The S3 error code (e.g. ``AccessDenied``, ``NoSuchBucket``), or the exception's kind.
-    boto3's upload wraps the S3 error in an ``S3UploadFailedError``: its cause has the code."""
+    boto3's upload wraps the S3 error in an ``S3UploadFailedError``: its cause has the code.
+    With no code anywhere, the kinds along the chain, and an HTTP status if one came: never an
+    exception's text, which may quote the request."""
+    chain: list[BaseException] = []
     seen: BaseException | None = exc
-    while seen is not None:
+    while seen is not None and seen not in chain:
         response = getattr(seen, "response", None)
         if isinstance(response, dict) and response.get("Error", {}).get("Code"):
             return str(response["Error"]["Code"])
+        chain.append(seen)
         seen = seen.__cause__ or seen.__context__
-    return exc.__class__.__name__
+    kinds = " from ".join(link.__class__.__name__ for link in chain)
+    status = next((code for link in chain if (code := _status(link)) is not None), None)
+    return kinds if status is None else f"{kinds} (HTTP {status})"

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 from pipecat.audio.vad.vad_analyzer import VAD_STOP_SECS
 from pipecat.frames.frames import EndFrame, Frame, VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
 from pipecat.pipeline.pipeline import Pipeline
@@ -19,9 +20,16 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.stt_service import STTService
 from pipecat.workers.runner import WorkerRunner
 
+from callwright.sim import speech
+from callwright.sim.audio import audible_part
 from callwright.voice.engines import STT_ENGINES
 from callwright.voice.engines.fake import TRANSCRIPT, FakeSTT
-from callwright.voice.pipeline import EMPTY_TURN_SECS, caller_turns
+from callwright.voice.pipeline import (
+    EMPTY_TURN_SECS,
+    PAUSE_AUDIO_POLL_SECS,
+    PAUSE_AUDIO_WAIT_SECS,
+    caller_turns,
+)
 from callwright.voice.vad import CallVADAnalyzer, silero_vad
 from tests.voice.test_whisper_stt import RATE, frames_of_a_turn
 
@@ -46,10 +54,10 @@ class Turns:
 
 @asynccontextmanager
 async def caller_turns_of(
-    stt: STTService, *, says_when_busy: bool = True
+    stt: STTService, *, says_when_busy: bool = True, vad: CallVADAnalyzer | None = None
 ) -> AsyncIterator[tuple[PipelineWorker, Turns]]:
     """``stt`` and the call's user aggregator in a running pipeline; the turns they end."""
-    vad = CallVADAnalyzer(session=silero_vad().session)
+    vad = vad or CallVADAnalyzer(session=silero_vad().session)
     vad.set_sample_rate(RATE)  # as the VAD processor does at the pipeline's start
     work = stt.work if says_when_busy else None  # type: ignore[attr-defined]
     user = caller_turns(LLMContext(), vad=vad, work=work).user()
@@ -133,3 +141,49 @@ async def test_an_stt_that_does_not_say_it_is_transcribing_gets_pipecats_rule() 
     assert (empty, words) == ("", TRANSCRIPT), turns.ended
     assert empty_at - stopped >= EMPTY_TURN_SECS
     assert turns.timed_out == 0
+
+
+class StallingVAD(CallVADAnalyzer):
+    """The call's VAD, with the whole process stalled once (a blocking sleep: nothing else runs)
+    the first time the turn's end asks it about the pause: a loaded machine's longest stall."""
+
+    def __init__(self, stall_secs: float) -> None:
+        super().__init__(session=silero_vad().session)
+        self.stall_secs = stall_secs
+        self.stalled = asyncio.Event()
+
+    def quiet_secs_scored(self) -> float | None:
+        if not self.stalled.is_set():
+            time.sleep(self.stall_secs)
+            self.stalled.set()
+        return super().quiet_secs_scored()
+
+
+async def feed(vad: CallVADAnalyzer, pcm: np.ndarray) -> None:
+    """Audio arriving from the carrier, 20 ms frames, as the VAD processor hands it over."""
+    for start in range(0, len(pcm), RATE // 50):
+        await vad.analyze_audio(pcm[start : start + RATE // 50].tobytes())
+
+
+async def test_a_stalled_process_does_not_end_the_turn_before_the_pause_is_heard() -> None:
+    # The caller pauses 0.4 s (under the promised 0.6 s) and goes on. The process stalls past
+    # PAUSE_AUDIO_WAIT_SECS while the turn waits for the pause's audio; the audio comes after
+    # the stall. Counting the stall as waited ended the turn there and split the sentence.
+    first, second = (audible_part(speech.speak(text)) for text in ("Yes, I would like", "to book a table."))
+    quiet = np.zeros(RATE // 5, np.int16)  # 0.2 s
+    vad = StallingVAD(stall_secs=PAUSE_AUDIO_WAIT_SECS + 1.0)
+    vad.set_sample_rate(RATE)
+    async with caller_turns_of(FakeSTT(latency_ms=50), vad=vad) as (worker, turns):
+        await feed(vad, np.concatenate([quiet, first, quiet]))  # VAD's stop_secs after the voice
+        await say(worker, [VADUserStartedSpeakingFrame(), VADUserStoppedSpeakingFrame(stop_secs=VAD_STOP_SECS)])
+        async with asyncio.timeout(HANG_GUARD_SECS):
+            await vad.stalled.wait()  # the turn's timer ran out and it asked about the pause
+        await asyncio.sleep(5 * PAUSE_AUDIO_POLL_SECS)  # the wait's next polls run first
+        await feed(vad, np.concatenate([quiet, second]))  # the rest of the pause, the words
+        await say(worker, [VADUserStartedSpeakingFrame()])
+        await feed(vad, np.concatenate([quiet, quiet, quiet, quiet]))
+        await say(worker, [VADUserStoppedSpeakingFrame(stop_secs=VAD_STOP_SECS)])
+        [(_, said)] = await turns.until(1)
+        await asyncio.sleep(5 * PAUSE_AUDIO_POLL_SECS)
+
+    assert len(turns.ended) == 1 and said == f"{TRANSCRIPT} {TRANSCRIPT}", turns.ended

@@ -68,9 +68,12 @@ USER_SPEECH_TIMEOUT_SECS = 0.4
 # the caller's next words are still short of VAD's start_secs, the turn waits for the audio, up
 # to this much longer (a carrier that stops sending audio must not hold the turn open). Within
 # this many seconds of the pause the audio counts as caught up (20 ms frames arrive in whole
-# frames; waiting for the last one would add up to a frame to every reply).
+# frames; waiting for the last one would add up to a frame to every reply). The wait is counted
+# in polls, each at most twice its interval: a process stalled past the wait (a loaded machine)
+# held the caller's audio back too, and its stall must not count as the carrier's silence.
 PAUSE_AUDIO_WAIT_SECS = 1.5
 PAUSE_AUDIO_SLACK_SECS = 0.08
+PAUSE_AUDIO_POLL_SECS = 0.02
 # Key presses (each carrier's ``dtmf`` media event, parsed by Pipecat's serializers) become one
 # user turn, "DTMF: 12#", once "#" is pressed or no key came for this long.
 DTMF_PREFIX = "DTMF: "
@@ -231,13 +234,20 @@ class VoiceTimedTurnStop(SpeechTimeoutUserTurnStopStrategy):
     async def _until_the_audio_agrees(self, pause_secs: float) -> None:
         """Wait, up to ``PAUSE_AUDIO_WAIT_SECS``, until the audio scored since the voice ended
         covers ``pause_secs`` and no new words are being confirmed. A 20 ms poll, run only at
-        the end of a pause and only while the audio lags or the caller has started again."""
-        give_up = time.monotonic() + PAUSE_AUDIO_WAIT_SECS
-        while time.monotonic() < give_up:
+        the end of a pause and only while the audio lags or the caller has started again.
+
+        A poll that comes back late counts as at most two intervals: when the whole process
+        stalls (a loaded machine), the caller's audio waits in the socket for as long as this
+        does. Counted in wall time, a stall past the wait ended the turn before the audio of the
+        pause, or of the words that ended it, had been read: the sentence was split."""
+        waited = 0.0
+        while waited < PAUSE_AUDIO_WAIT_SECS:
             quiet = self._vad.quiet_secs_scored()
             if (quiet is None or quiet >= pause_secs - PAUSE_AUDIO_SLACK_SECS) and not self._vad.voice_resuming:
                 return
-            await asyncio.sleep(0.02)
+            polled = time.monotonic()
+            await asyncio.sleep(PAUSE_AUDIO_POLL_SECS)
+            waited += min(time.monotonic() - polled, 2 * PAUSE_AUDIO_POLL_SECS)
 
 
 class TranscriptTurnStart(TranscriptionUserTurnStartStrategy):

@@ -329,13 +329,54 @@ async def test_overlapping_navigations_leave_only_the_latest_page(api, carrier_s
     assert errors == [], errors
 
 
+async def test_a_section_opened_while_the_key_is_checked_is_not_drawn_again(
+    api, carrier_sim, platform_server, browser_page
+):
+    """Signing in checks the key once more after the menu is drawn. A section the partner opened
+    meanwhile was drawn again when the check came back: on a busy machine their next click, on
+    the first drawing, hit nothing (the agent's page never opened). The late check draws nothing."""
+    page, errors = browser_page
+    tenant = await make_tenant(api, carrier_sim, ["vobiz"])
+    api_key = tenant.headers["Authorization"].removeprefix("Bearer ")
+    checks: list[object] = []
+    release = asyncio.Event()
+
+    async def hold_the_second_check(route) -> None:  # type: ignore[no-untyped-def]
+        checks.append(route)
+        if len(checks) == 2:  # the form's check passes; the one after the menu is drawn waits
+            await release.wait()
+        await route.continue_()
+
+    await page.route("**/api/v2/config", hold_the_second_check)
+    await page.goto(platform_server.base_url + "/console/")
+    await page.get_by_label("Key or token").fill(api_key)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("link", name="Agents", exact=True).click()
+    link = page.get_by_role("link", name="E2E agent", exact=True)
+    await link.evaluate("(node) => { node.dataset.drawing = 'first'; }")
+    async with asyncio.timeout(30):  # hang guard
+        while len(checks) < 2:
+            await asyncio.sleep(0.05)
+    async with page.expect_response("**/api/v2/config") as late:
+        release.set()
+    await (await late.value).finished()
+    # Tasks the page queued before this timer (the late answer's body, then any render) run first.
+    await page.evaluate("new Promise((done) => setTimeout(done, 200))")
+    assert await page.locator("a[data-drawing='first']").count() == 1, "the agents list was drawn again"
+    await link.click()
+    await page.get_by_role("heading", name="Agent E2E agent").wait_for()
+    assert errors == [], errors
+
+
 @pytest.fixture
 async def talking_page(tmp_path):  # type: ignore[no-untyped-def]
     """Chromium whose fake microphone says ``TALK_SENTENCE`` after 4 s of quiet (after the agent's
-    intro), then is quiet for 10 s (the reply), and again: Chromium loops the file."""
+    intro), then is quiet for 30 s (the reply: on a loaded box, Whisper and Piper take seconds), and
+    again: Chromium loops the file. With 10 s, the sentence came again before the reply and cut it
+    off, turn after turn."""
     from tests.webrtc_support import spoken_sentence, write_wav
 
-    wav = write_wav(tmp_path / "caller.wav", spoken_sentence(TALK_SENTENCE, lead_secs=4.0, tail_secs=10.0))
+    wav = write_wav(tmp_path / "caller.wav", spoken_sentence(TALK_SENTENCE, lead_secs=4.0, tail_secs=30.0))
     async with _chromium_page(
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",

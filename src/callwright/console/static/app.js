@@ -114,13 +114,16 @@ async function enter() {
   document.getElementById("view").hidden = false;
   document.getElementById("sign-out").hidden = false;
   drawNav(who.role);
+  // The menu is usable while the key is checked: a section opened meanwhile is already routed,
+  // and routing again would redraw it under the partner's next click (which then hit nothing).
+  const turn = routeTurn;
   try {
     document.getElementById("who").textContent = await verify(who.role);
   } catch (error) {
     forget();
     return showSignIn(error.message);
   }
-  await route();
+  if (turn === routeTurn) await route();
 }
 
 document.getElementById("sign-in-form").addEventListener("submit", async (event) => {

@@ -33,7 +33,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
 from callwright.settings import CLOUD_SPEECH_PROVIDERS, Settings
-from callwright.voice.catalog import find_voice, installed_languages, installed_voices
+from callwright.voice.catalog import default_voice, find_voice, installed_languages, installed_voices
 from callwright.voice.engines import STT_ENGINES, TTS_ENGINES, VoiceUnavailable, tts_engine
 from callwright.voice.engines.cloud import configure_cloud_engines
 from callwright.voice.engines.cloud_base import CLOUD_SAMPLE_RATE
@@ -242,6 +242,24 @@ async def speak(voice_id: str, line: str = LINE) -> list[Frame]:
         await call.send(TTSSpeakFrame(line))
         await call.downstream.wait_for(TTSStoppedFrame)
     return call.downstream.frames
+
+
+async def test_piper_says_it_is_rendering_until_the_lines_last_clause_is_out() -> None:
+    # The session's playout wait reads ``work.busy``: on a loaded machine a gap while the next
+    # clause renders is not the line's end (a voicemail message was cut after its first clause).
+    voice = default_voice()
+    assert voice is not None and voice.engine == "piper"
+    tts = await tts_engine(voice.voice_id).create_tts(voice.voice_id)
+    async with running(tts):
+        assert not tts.work.busy
+        busy = [tts.work.busy async for _ in tts.run_tts("Hi Asha, this is Callwright. Please call us back.", "c1")]
+        assert len(busy) >= 3 and all(busy), busy  # one piece a clause at least
+        assert not tts.work.busy
+        abandoned = tts.run_tts("Hello there, this line is cut off.", "c2")
+        await anext(abandoned)
+        assert tts.work.busy
+        await abandoned.aclose()  # an interruption closes the line's generator
+        assert not tts.work.busy
 
 
 async def test_cartesia_speaks_a_line_at_8_khz() -> None:

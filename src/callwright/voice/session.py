@@ -60,6 +60,7 @@ from callwright.voice.engines import (
     tts_engine,
 )
 from callwright.voice.engines.llm_scripted import ScriptedAnswer, ScriptedLLM
+from callwright.voice.engines.tts_work import RenderWork
 from callwright.voice.knowledge import KnowledgeContext, TurnKnowledge
 from callwright.voice.legs import MediaLeg
 from callwright.voice.milestones import watch_milestones
@@ -193,6 +194,7 @@ class CallMediaSession:
         self._worker: PipelineWorker | None = None
         self._watch: AgentAudioWatch | None = None
         self._entry: FrameProcessor | None = None  # where its own lines enter the pipeline
+        self._tts_work: RenderWork | None = None  # the TTS's, if it says when it is rendering
         self._timers: CallTimers | None = None
         self._on_greeting_verdict = on_greeting_verdict
         self.voicemail_watch: VoicemailWatch | None = None
@@ -289,11 +291,13 @@ class CallMediaSession:
         give up early if none has started by then (there was nothing left to say)."""
         deadline = since + timeout_secs
         # Audio leaves paced at real time, so once it has flowed after ``since`` and then
-        # stopped for a moment, the caller has heard the line.
+        # stopped for a moment, the caller has heard the line, unless the TTS is still
+        # rendering its next clause (a loaded machine: see ``RenderWork``).
         while not self._end_requested.is_set() and time.monotonic() < deadline:
             now, last = time.monotonic(), watch.last_audio_at
             if last is not None and last > since:
-                if now - last > PLAYOUT_GRACE_SECS:
+                rendering = self._tts_work is not None and self._tts_work.busy
+                if now - last > PLAYOUT_GRACE_SECS and not rendering:
                     break
             elif start_within_secs is not None and now - since > start_within_secs:
                 break
@@ -440,6 +444,7 @@ class CallMediaSession:
             # The cache holds lines as the TTS is given them: pronunciations applied.
             cached_texts=[pronounce(line) for line in self._script.spoken_lines()],
         )
+        self._tts_work = work if isinstance(work := getattr(tts, "work", None), RenderWork) else None
         stt_engine = STT_ENGINES.get(self._script.stt_provider)
         if stt_engine is None:
             log.warning(

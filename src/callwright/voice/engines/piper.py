@@ -26,6 +26,7 @@ from piper.config import PiperConfig
 
 from callwright.voice.catalog import PiperModelFiles, piper_model_files
 from callwright.voice.engines.errors import VoiceUnavailable
+from callwright.voice.engines.tts_work import RenderWork
 from callwright.voice.speech_cache import RenderedSpeechCache
 
 # The first run of a fresh onnxruntime session is slower; a load pays it with this line.
@@ -153,6 +154,7 @@ class PiperTTS(TTSService):
         )
         self.voice_id = voice_id
         self.voice = voice
+        self.work = RenderWork()  # says while a line is being rendered (the session's playout wait)
         self._speech_cache = speech_cache
         self._cached_texts = frozenset(t.strip() for t in cached_texts)
 
@@ -172,11 +174,13 @@ class PiperTTS(TTSService):
         rendered = bytearray()
         await self.start_tts_usage_metrics(line)
         try:
-            async for audio in render_pieces(self.voice, line, self.sample_rate):
-                await self.stop_ttfb_metrics()
-                if cache is not None:
-                    rendered += audio
-                yield TTSAudioRawFrame(audio, self.sample_rate, 1, context_id=context_id)
+            with self.work.rendering():
+                async for audio in render_pieces(self.voice, line, self.sample_rate):
+                    self.work.progressed()
+                    await self.stop_ttfb_metrics()
+                    if cache is not None:
+                        rendered += audio
+                    yield TTSAudioRawFrame(audio, self.sample_rate, 1, context_id=context_id)
         except Exception as exc:  # a Piper failure is the call's problem, not the pipeline's
             yield ErrorFrame(error=f"Piper could not synthesise speech: {exc}")
             return

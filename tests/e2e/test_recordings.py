@@ -116,8 +116,8 @@ def _offset(recorded: np.ndarray, reference: np.ndarray, what: str, *, cuts: tup
     that it is there, at most ``MAX_OFFSET_SECS`` from where it should be. A window may straddle a
     stall of either side's event loop (a gap the simulator heard at its own moment), so not every
     window must match closely: a stall spoils one window or two, however long the call, so up to
-    two (or a fifth, if more) may fall short. Every window must still find its audio on the
-    channel (the other side's audio there scores under 0.5).
+    two (or a fifth, if more) may fall short, whatever their score (a stall as the intro began
+    left one at 0.38). The other side's audio on the channel would spoil them all.
 
     ``cuts`` (seconds into ``reference``): where a clear cut the agent's audio. The platform cuts
     its recording where it sent the clear, the simulator where the clear arrived; the two differ
@@ -130,7 +130,6 @@ def _offset(recorded: np.ndarray, reference: np.ndarray, what: str, *, cuts: tup
     ]
     assert len(windows) >= 2, f"no {what} audio to compare"
     matched = [(at, lag) for at, lag, r in windows if r > 0.9]
-    assert all(r > 0.5 for _, _, r in windows), f"{what} audio is not on its channel: {windows}"
     short = len(windows) - len(matched)
     assert len(matched) >= 2 and short <= max(2, 0.2 * len(windows)), f"{what} audio is not on its channel: {windows}"
     for at, lag in matched:

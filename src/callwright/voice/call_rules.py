@@ -6,7 +6,10 @@
 - **Silence.** Once the agent has finished speaking and the caller has said nothing for
   ``silence_timeout_secs``, the agent asks whether they are still there; after another such
   stretch of silence it says its closing line and ends the call with ``SILENCE_TIMEOUT``. Caller
-  speech re-arms the check. While either side speaks, the clock does not run.
+  speech re-arms the check. While either side speaks, the clock does not run; nor while the
+  caller's words are still being transcribed (the agent owes the reply: on a loaded machine
+  Whisper took longer than the timeout, and the agent asked a caller who had just spoken
+  whether they were still there).
 
 ``CallTimers`` only keeps time; speaking and ending are the session's, passed in as callbacks.
 """
@@ -57,6 +60,7 @@ class CallTimers:
         speak: Speak,
         speak_then_end: SpeakThenEnd,
         last_agent_audio_at: Callable[[], float | None],
+        stt_settled_at: Callable[[], float | None] | None = None,
     ) -> None:
         self.rules = rules
         self.max_call_duration_secs = max_call_duration_secs
@@ -64,6 +68,9 @@ class CallTimers:
         self._speak = speak
         self._speak_then_end = speak_then_end
         self._last_agent_audio_at = last_agent_audio_at
+        # The STT's TranscriptWork.settled_at: None while it transcribes (an STT that does not
+        # say counts as idle).
+        self._stt_settled_at = stt_settled_at or (lambda: 0.0)
         self.caller_speaking = False  # between the VAD's start and stop
         self.caller_utterances = 0  # the VAD's starts so far
         self._caller_quiet_since: float | None = None
@@ -115,9 +122,10 @@ class CallTimers:
         timeout = self.rules.silence_timeout_secs
         while True:
             await asyncio.sleep(POLL_SECS)
-            if self.caller_speaking or self.holding:
+            settled = self._stt_settled_at()
+            if self.caller_speaking or self.holding or settled is None:
                 continue
-            marks = [started_at, self._caller_quiet_since, self._last_agent_audio_at()]
+            marks = [started_at, self._caller_quiet_since, self._last_agent_audio_at(), settled]
             quiet_since = max(m for m in marks if m is not None)
             if time.monotonic() - quiet_since < timeout:
                 continue

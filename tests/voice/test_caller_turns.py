@@ -205,7 +205,7 @@ async def test_a_caller_who_goes_on_softly_within_the_pause_is_not_judged_to_hav
     # pause must not be judged heard before VAD decides the caller is speaking again: with the
     # 0.08 s slack taken regardless, it was at 4 of these 16 alignments (the e2e turn-timing
     # test split this sentence once in a whole-suite run). In the quiet after the words, the
-    # pause is still judged heard as early as the slack allows.
+    # pause is still judged heard before all of it is scored (the slack is taken there).
     first = ulaw_decode((DATA / "resumed_first_half.ulaw").read_bytes())
     second = ulaw_decode((DATA / "resumed_second_half.ulaw").read_bytes())
     frame = RATE // 50
@@ -227,4 +227,5 @@ async def test_a_caller_who_goes_on_softly_within_the_pause_is_not_judged_to_hav
             if end > over and heard and heard_after_the_words is None:
                 heard_after_the_words = (end - over) / RATE
         assert heard_after_the_words is not None, f"offset {offset_ms} ms: the pause after the words was never heard"
-        assert heard_after_the_words <= PAUSE_SECS, (offset_ms, heard_after_the_words)
+        # Silence scores under SILENT_CONFIDENCE, so there the slack is still taken: no reply waits longer.
+        assert heard_after_the_words < PAUSE_SECS, (offset_ms, heard_after_the_words)
